@@ -1,0 +1,156 @@
+# sfmesh: stream-affinity failover for service chains on Open vSwitch.
+#
+#   make deps     install the Debian packages sfmesh needs (idempotent)
+#   make          build the controller and tools into build/bin
+#   make demo     the main job: a private OVS with a bridge on the controller
+#   make check    deps, build, unit tests (plain and ASan/UBSan), fuzz
+#                 regressions and integration tests, with a summary per suite
+#   make fuzz     run the libFuzzer targets for FUZZ_SECONDS each
+#   make clean    remove build/
+
+BUILD ?= build
+VERSION = 0.1.0
+BIN = $(BUILD)/bin
+FUZZ_SECONDS ?= 60
+
+# Debian packages needed to build, test and run sfmesh.
+DEB_PACKAGES = build-essential pkg-config clang libclang-rt-14-dev \
+	openvswitch-switch openvswitch-source libevent-dev libcunit1-dev \
+	mininet iproute2 util-linux procps python3 autoconf automake libtool
+
+# libopenvswitch: the system's if pkg-config knows it, else built from
+# Debian's openvswitch-source into $(BUILD)/ovs.
+# Goals that run before the library can exist (on a fresh machine, 'check'
+# and 'demo' install the packages first, then build in a sub-make).
+NO_OVS_GOALS = deps clean check demo
+OVS_PC := $(shell pkg-config --exists libopenvswitch 2>/dev/null && echo yes)
+ifeq ($(OVS_PC),yes)
+OVS_CFLAGS := $(shell pkg-config --cflags libopenvswitch)
+OVS_LIBS := $(shell pkg-config --libs libopenvswitch)
+OVS_STAMP :=
+else
+OVS_STAMP := $(BUILD)/ovs/stamp
+ifneq ($(filter-out $(NO_OVS_GOALS),$(or $(MAKECMDGOALS),all)),)
+include $(BUILD)/ovs/ovs.mk
+endif
+endif
+
+EVENT_LIBS = -levent_core -levent_extra
+CUNIT_LIBS = -lcunit
+
+CC = gcc
+WARN = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
+	-Wno-missing-field-initializers
+BASE_CFLAGS = -std=gnu11 -g -D_GNU_SOURCE -DSFMESH_VERSION=\"$(VERSION)\" $(WARN) -Ilib -Iofctl-app \
+	$(OVS_CFLAGS)
+CFLAGS ?= -O2
+SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+
+# Code shared by the daemon, the unit tests and the fuzz targets.
+LIB_SRCS = lib/ctlsock.c
+CORE_SRCS = ofctl-app/ofsm.c ofctl-app/ofpframe.c ofctl-app/ofconn.c \
+	ofctl-app/ofsrv.c ofctl-app/status.c
+CONTROLLER_SRCS = ofctl-app/controller.c
+CTL_SRCS = ofctl-app/sfmesh-ctl.c
+UNIT_SRCS = tests/unit/main.c tests/unit/test-ofsm.c \
+	tests/unit/test-ofpframe.c tests/unit/test-ofconn.c \
+	tests/unit/test-status.c tests/unit/of-peer.c
+FUZZ_TARGETS = fuzz-ofconn
+HEADERS = $(wildcard lib/*.h ofctl-app/*.h tests/unit/*.h)
+
+obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
+
+.PHONY: FORCE all deps ovs check unit unit-asan fuzz-regress integration demo \
+	fuzz clean
+all: $(BIN)/sfmesh-controller $(BIN)/sfmesh-ctl $(BUILD)/tests/unit-tests
+
+deps:
+	@scripts/install-deps.sh $(DEB_PACKAGES)
+
+# The build script is cheap when the library is current, so it runs on every
+# make that compiles (it rebuilds when openvswitch-source changes).
+ovs: $(OVS_STAMP)
+$(BUILD)/ovs/ovs.mk: FORCE
+	@scripts/build-libopenvswitch.sh $(BUILD)/ovs
+$(BUILD)/ovs/stamp: $(BUILD)/ovs/ovs.mk
+FORCE:
+
+# Plain objects.
+$(BUILD)/obj/%.o: %.c $(HEADERS) $(OVS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
+
+# Objects for AddressSanitizer and UBSan.
+$(BUILD)/asan/%.o: %.c $(HEADERS) $(OVS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -O1 $(SAN_FLAGS) -c $< -o $@
+
+$(BIN)/sfmesh-controller: $(call obj,obj,$(CONTROLLER_SRCS) $(CORE_SRCS) \
+		$(LIB_SRCS))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS)
+
+$(BIN)/sfmesh-ctl: $(call obj,obj,$(CTL_SRCS) $(LIB_SRCS))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS)
+
+$(BUILD)/tests/unit-tests: $(call obj,obj,$(UNIT_SRCS) $(CORE_SRCS) \
+		$(LIB_SRCS))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS) $(CUNIT_LIBS)
+
+$(BUILD)/tests/unit-tests-asan: $(call obj,asan,$(UNIT_SRCS) $(CORE_SRCS) \
+		$(LIB_SRCS))
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_FLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS) $(CUNIT_LIBS)
+
+# The fuzz targets' replay driver, built with gcc and the sanitizers, runs
+# the checked-in corpus and every past crash in 'make check'.
+$(BUILD)/tests/%-replay: $(call obj,asan,tests/fuzz/replay.c $(CORE_SRCS) \
+		$(LIB_SRCS)) $(BUILD)/asan/tests/fuzz/%.o
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_FLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS)
+
+# The libFuzzer builds, with clang.
+FUZZ_CFLAGS = -std=gnu11 -g -O1 -D_GNU_SOURCE -Ilib -Iofctl-app $(OVS_CFLAGS) \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRCS) $(LIB_SRCS) $(HEADERS) \
+		$(OVS_STAMP)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) tests/fuzz/$*.c $(CORE_SRCS) $(LIB_SRCS) -o $@ \
+		$(OVS_LIBS) $(EVENT_LIBS)
+
+unit: $(BUILD)/tests/unit-tests
+	@tests/run-suite.sh unit $(BUILD)/tests/unit-tests
+
+unit-asan: $(BUILD)/tests/unit-tests-asan
+	@tests/run-suite.sh unit-asan $(BUILD)/tests/unit-tests-asan
+
+fuzz-regress: $(patsubst %,$(BUILD)/tests/%-replay,$(FUZZ_TARGETS))
+	@tests/run-suite.sh fuzz-regress tests/fuzz/run-regress.sh $(BUILD)/tests
+
+integration: all
+	@tests/run-suite.sh integration tests/integration/run.sh $(BIN)
+
+check: deps
+	@$(MAKE) --no-print-directory all
+	@rm -f $(BUILD)/results
+	@$(MAKE) --no-print-directory -k unit unit-asan fuzz-regress \
+		integration; status=$$?; \
+	tests/summary.sh $(BUILD)/results; exit $$(( status || $$? ))
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh $(BIN)
+
+fuzz: $(patsubst %,$(BUILD)/fuzz/%,$(FUZZ_TARGETS))
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(BUILD)/fuzz/corpus-$$t; \
+		$(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) \
+			-artifact_prefix=$(BUILD)/fuzz/ \
+			$(BUILD)/fuzz/corpus-$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
+
+clean:
+	rm -rf $(BUILD)

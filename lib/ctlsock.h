@@ -1,0 +1,50 @@
+/*
+ * Copyright (c) 2026 The sfmesh authors.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
+#ifndef CTLSOCK_H
+#define CTLSOCK_H 1
+
+/* The control socket of an sfmesh daemon.
+ *
+ * A Unix domain socket on which the daemon answers commands, in the JSON-RPC
+ * dialect of OVS's unixctl: a request is {"method": NAME, "params": [ARG...],
+ * "id": ID} and the reply carries a string "result" or "error".  So both
+ * sfmesh-ctl and 'ovs-appctl -t PATH' can talk to it.  The server runs on a
+ * libevent base; commands are answered synchronously.
+ *
+ * Garbage, oversized requests and unknown commands get an error reply or a
+ * closed connection; they never disturb other clients. */
+
+#include <stdbool.h>
+
+struct event_base;
+struct ctlsock;
+struct ctlsock_conn;
+
+/* Handles command 'argv[0]' with arguments 'argv[1..argc-1]'.  It must
+ * answer exactly once, with ctlsock_reply() or ctlsock_reply_error(). */
+typedef void ctlsock_cb(struct ctlsock_conn *, int argc, const char *argv[],
+                        void *aux);
+
+struct ctlsock *ctlsock_create(struct event_base *, const char *path,
+                               char **errorp);
+void ctlsock_destroy(struct ctlsock *);
+const char *ctlsock_path(const struct ctlsock *);
+
+void ctlsock_register(struct ctlsock *, const char *name, const char *usage,
+                      int min_args, int max_args, ctlsock_cb *, void *aux);
+
+void ctlsock_reply(struct ctlsock_conn *, const char *text);
+void ctlsock_reply_error(struct ctlsock_conn *, const char *text);
+
+/* Client side: sends command 'argv[0]' with its arguments to the daemon at
+ * 'path' and waits up to 'timeout_ms' for the answer.  On success returns 0
+ * and stores the result text in '*resultp'; a daemon's error reply returns
+ * 0 with the text in '*errorp'; otherwise returns a positive errno with a
+ * message in '*errorp'.  The caller frees both. */
+int ctlsock_transact(const char *path, int argc, char *argv[],
+                     int timeout_ms, char **resultp, char **errorp);
+
+#endif /* ctlsock.h */

@@ -1,0 +1,784 @@
+/*
+ * Copyright (c) 2026 The sfmesh authors.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
+#include <config.h>
+#include "ofconn.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "byte-order.h"
+#include "hash.h"
+#include "openflow/openflow.h"
+#include "openvswitch/ofp-port.h"
+#include "flow.h"
+#include "openvswitch/ofp-print.h"
+#include "openvswitch/ofp-switch.h"
+#include "openvswitch/ofp-util.h"
+#include "openvswitch/ofpbuf.h"
+#include "openvswitch/vlog.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(ofconn);
+
+/* Per-message noise (bad messages from one peer) is rate-limited. */
+static struct vlog_rate_limit bad_rl = VLOG_RATE_LIMIT_INIT(5, 20);
+static struct vlog_rate_limit err_rl = VLOG_RATE_LIMIT_INIT(10, 50);
+
+/* The type number of a hello, the same in every OpenFlow version. */
+#define OFCONN_OFPT_HELLO 0
+
+/* Number of sent requests remembered for matching error replies. */
+#define SENT_LOG_SIZE 256
+
+/* A request we sent, for naming it when an error reply comes back. */
+struct sent_request {
+    ovs_be32 xid;               /* Its transaction id. */
+    enum ofpraw raw;            /* Its type. */
+    bool valid;                 /* False if this slot is unused. */
+};
+
+/* A barrier request waiting for its reply. */
+struct pending_barrier {
+    struct hmap_node hmap_node; /* In 'barriers', by xid. */
+    ovs_be32 xid;               /* The barrier request's xid. */
+    ofconn_barrier_cb *cb;      /* Called on reply or close. */
+    void *aux;                  /* Passed to 'cb'. */
+};
+
+struct ofconn {
+    char *name;                 /* Peer name, for logs. */
+    struct ofconn_settings settings; /* As given at creation. */
+    struct ofconn_hooks hooks;  /* Callbacks into the owner. */
+    void *aux;                  /* Passed to 'hooks'. */
+
+    struct ofsm fsm;            /* Handshake and liveness. */
+    enum ofp_version version;   /* Negotiated version, 0 before. */
+    uint64_t dpid;              /* Datapath id, 0 before features. */
+    struct ofputil_switch_features features; /* From the features reply. */
+    long long int connected_at; /* When the handshake completed. */
+    char *close_reason;         /* Why it closed, NULL while open. */
+
+    struct hmap ports;          /* Contains "struct ofconn_port"s. */
+    struct hmap new_ports;      /* Port description being reassembled. */
+    bool ports_pending;         /* True while 'new_ports' is in use. */
+    ovs_be32 port_desc_xid;     /* The port description request's xid. */
+
+    struct hmap barriers;       /* Contains "struct pending_barrier"s. */
+    struct sent_request sent[SENT_LOG_SIZE]; /* Recent requests by xid. */
+
+    struct ovs_list txq;        /* Contains "struct ofpbuf"s to send. */
+    struct ofconn_stats stats;  /* Counters. */
+};
+
+static void ofconn_handle__(struct ofconn *, const struct ofp_header *,
+                            long long int now);
+static void ports_clear__(struct hmap *);
+
+/* Sets 'settings' to the defaults: OpenFlow 1.3 to 1.5, a 5 s probe
+ * interval (as OVS uses for its controllers) and a 10 s handshake timeout. */
+void
+ofconn_settings_init(struct ofconn_settings *settings)
+{
+    settings->allowed_versions = OFCONN_DEFAULT_VERSIONS;
+    settings->probe_interval = 5000;
+    settings->handshake_timeout = 10000;
+    settings->miss_send_len = 128;
+}
+
+/* Creates a connection to a switch known as 'name' at time 'now', with
+ * 'settings', reporting to 'hooks' with 'aux'.  Our hello is queued at
+ * once. */
+struct ofconn *
+ofconn_create(const char *name, const struct ofconn_settings *settings,
+              const struct ofconn_hooks *hooks, void *aux, long long int now)
+{
+    struct ofconn *conn = xzalloc(sizeof *conn);
+
+    conn->name = xstrdup(name);
+    conn->settings = *settings;
+    if (hooks) {
+        conn->hooks = *hooks;
+    }
+    conn->aux = aux;
+    ofsm_init(&conn->fsm, settings->probe_interval,
+              settings->handshake_timeout, now);
+    hmap_init(&conn->ports);
+    hmap_init(&conn->new_ports);
+    hmap_init(&conn->barriers);
+    ovs_list_init(&conn->txq);
+
+    ofconn_send(conn, ofputil_encode_hello(settings->allowed_versions));
+    return conn;
+}
+
+/* Destroys 'conn', first telling every pending barrier that the connection
+ * closed.  Accepts NULL. */
+void
+ofconn_destroy(struct ofconn *conn)
+{
+    struct pending_barrier *pb;
+    struct ofpbuf *b;
+
+    if (!conn) {
+        return;
+    }
+
+    HMAP_FOR_EACH_POP (pb, hmap_node, &conn->barriers) {
+        pb->cb(conn, ECONNRESET, pb->aux);
+        free(pb);
+    }
+    hmap_destroy(&conn->barriers);
+
+    ports_clear__(&conn->ports);
+    hmap_destroy(&conn->ports);
+    ports_clear__(&conn->new_ports);
+    hmap_destroy(&conn->new_ports);
+
+    LIST_FOR_EACH_POP (b, list_node, &conn->txq) {
+        ofpbuf_delete(b);
+    }
+    free(conn->close_reason);
+    free(conn->name);
+    free(conn);
+}
+
+/* Closes 'conn' at 'now' for 'reason' (logged).  Messages already queued,
+ * such as an error reply explaining the close, stay queued so that the
+ * caller can still send them.  Closing twice keeps the first reason. */
+void
+ofconn_close(struct ofconn *conn, const char *reason, long long int now)
+{
+    if (!conn->close_reason) {
+        conn->close_reason = xstrdup(reason);
+        VLOG_INFO("%s: closing connection: %s", conn->name, reason);
+        ofsm_close(&conn->fsm, now);
+    }
+}
+
+/* Returns true if 'conn' is closed: the caller sends what is queued and
+ * then destroys it. */
+bool
+ofconn_is_closed(const struct ofconn *conn)
+{
+    return conn->close_reason != NULL;
+}
+
+/* Returns why 'conn' closed, or NULL if it is open. */
+const char *
+ofconn_close_reason(const struct ofconn *conn)
+{
+    return conn->close_reason;
+}
+
+/* Remembers that a request with 'xid' of type 'raw' was sent. */
+static void
+sent_log_add__(struct ofconn *conn, ovs_be32 xid, enum ofpraw raw)
+{
+    struct sent_request *sr = &conn->sent[ntohl(xid) % SENT_LOG_SIZE];
+
+    sr->xid = xid;
+    sr->raw = raw;
+    sr->valid = true;
+}
+
+/* Returns the name of the recent request with 'xid', or NULL if unknown. */
+static const char *
+sent_log_find__(const struct ofconn *conn, ovs_be32 xid)
+{
+    const struct sent_request *sr = &conn->sent[ntohl(xid) % SENT_LOG_SIZE];
+
+    return sr->valid && sr->xid == xid ? ofpraw_get_name(sr->raw) : NULL;
+}
+
+/* Queues 'msg' for sending on 'conn', taking ownership.  A message queued on
+ * a closed connection still goes out before the socket closes, which is how
+ * an error reply explaining the close reaches the peer. */
+void
+ofconn_send(struct ofconn *conn, struct ofpbuf *msg)
+{
+    const struct ofp_header *oh = msg->data;
+    enum ofpraw raw;
+
+    if (!ofpraw_decode_partial(&raw, msg->data, msg->size)) {
+        sent_log_add__(conn, oh->xid, raw);
+    }
+    if (VLOG_IS_DBG_ENABLED()) {
+        char *s = ofp_to_string(msg->data, msg->size, NULL, NULL, 1);
+        VLOG_DBG("%s: sent: %s", conn->name, s);
+        free(s);
+    }
+    conn->stats.tx_msgs++;
+    ovs_list_push_back(&conn->txq, &msg->list_node);
+}
+
+/* Removes and returns the next message to send, or NULL if none.  The caller
+ * owns it. */
+struct ofpbuf *
+ofconn_pop_tx(struct ofconn *conn)
+{
+    if (ovs_list_is_empty(&conn->txq)) {
+        return NULL;
+    }
+    return CONTAINER_OF(ovs_list_pop_front(&conn->txq), struct ofpbuf,
+                        list_node);
+}
+
+/* Sends a barrier request on the connected 'conn' and arranges for 'cb' to
+ * be called with 'aux' when its reply arrives or the connection closes.
+ * Returns the barrier's xid, or 0 (and never calls 'cb') if 'conn' is not
+ * connected. */
+ovs_be32
+ofconn_send_barrier(struct ofconn *conn, ofconn_barrier_cb *cb, void *aux)
+{
+    struct pending_barrier *pb;
+    struct ofpbuf *b;
+
+    if (!ofconn_is_connected(conn)) {
+        return 0;
+    }
+
+    b = ofputil_encode_barrier_request(conn->version);
+    pb = xmalloc(sizeof *pb);
+    pb->xid = ((const struct ofp_header *) b->data)->xid;
+    pb->cb = cb;
+    pb->aux = aux;
+    hmap_insert(&conn->barriers, &pb->hmap_node, hash_int(pb->xid, 0));
+    ofconn_send(conn, b);
+    return pb->xid;
+}
+
+/* Sends an error reply with 'error' to the message 'oh' of 'len' bytes.
+ * The reply and the copy of the request's header carry the negotiated
+ * version (or, before negotiation, the highest one we allow), so that a
+ * request with a version we don't speak still gets an error we can encode. */
+static void
+send_error__(struct ofconn *conn, enum ofperr error,
+             const struct ofp_header *oh, size_t len)
+{
+    uint8_t copy[64];
+    struct ofp_header *ch = (struct ofp_header *) copy;
+    size_t n = MIN(len, sizeof copy);
+
+    memcpy(copy, oh, n);
+    ch->version = (conn->version
+                   ? conn->version
+                   : leftmost_1bit_idx(conn->settings.allowed_versions));
+    ch->length = htons(n);
+    ofconn_send(conn, ofperr_encode_reply(error, ch));
+}
+
+/* Logs the message 'oh' of 'len' bytes, rejected because of 'why', and
+ * counts it. */
+static void
+log_bad__(struct ofconn *conn, const struct ofp_header *oh, size_t len,
+          const char *why)
+{
+    conn->stats.bad_msgs++;
+    if (!VLOG_DROP_WARN(&bad_rl)) {
+        VLOG_WARN("%s: %s (version 0x%02x, type %u, length %zu, xid %#"
+                  PRIx32")", conn->name, why, oh->version, oh->type, len,
+                  ntohl(oh->xid));
+    }
+}
+
+/* Processes the whole OpenFlow message of 'len' bytes at 'msg', received at
+ * 'now'.  'len' must be at least 8 and equal to the header's length field
+ * (see ofpframe_check()). */
+void
+ofconn_receive(struct ofconn *conn, const void *msg, size_t len,
+               long long int now)
+{
+    struct ofp_header *oh;
+    uint64_t stub[1024 / 8];
+    struct ofpbuf b;
+
+    if (ofconn_is_closed(conn)
+        || len < sizeof *oh || len != ntohs(((const struct ofp_header *)
+                                             msg)->length)) {
+        return;
+    }
+
+    /* Copy into an aligned buffer: the decoders expect aligned headers. */
+    ofpbuf_use_stub(&b, stub, sizeof stub);
+    ofpbuf_put(&b, msg, len);
+    oh = b.data;
+
+    conn->stats.rx_msgs++;
+    ofsm_received(&conn->fsm, now);
+    if (VLOG_IS_DBG_ENABLED()) {
+        char *s = ofp_to_string(oh, len, NULL, NULL, 1);
+        VLOG_DBG("%s: received: %s", conn->name, s);
+        free(s);
+    }
+    ofconn_handle__(conn, oh, now);
+    ofpbuf_uninit(&b);
+}
+
+/* Negotiates the version from the peer's hello 'oh'. */
+static void
+handle_hello__(struct ofconn *conn, const struct ofp_header *oh,
+               long long int now)
+{
+    uint32_t allowed = conn->settings.allowed_versions;
+    uint32_t peer, common;
+
+    if (!ofputil_decode_hello(oh, &peer)) {
+        VLOG_WARN_RL(&bad_rl, "%s: unknown data in hello ignored",
+                     conn->name);
+    }
+    common = peer & allowed;
+    if (!common) {
+        char reason[128];
+
+        snprintf(reason, sizeof reason, "no common OpenFlow version (we "
+                 "support bitmap %#"PRIx32", peer %#"PRIx32")",
+                 allowed, peer);
+        VLOG_WARN_RL(&bad_rl, "%s: version negotiation failed: %s",
+                     conn->name, reason);
+        conn->stats.bad_msgs++;
+        ofconn_send(conn, ofperr_encode_hello(
+                        OFPERR_OFPHFC_INCOMPATIBLE,
+                        leftmost_1bit_idx(allowed), reason));
+        ofconn_close(conn, "version negotiation failed", now);
+        return;
+    }
+
+    conn->version = leftmost_1bit_idx(common);
+    VLOG_DBG("%s: negotiated OpenFlow version %s", conn->name,
+             ofputil_version_to_string(conn->version));
+    ofconn_send(conn, ofpraw_alloc(OFPRAW_OFPT_FEATURES_REQUEST,
+                                   conn->version, 0));
+    ofsm_advance(&conn->fsm, OFSM_FEATURES, now);
+}
+
+/* Records the datapath id from the features reply 'oh', then asks for the
+ * ports and configures the switch. */
+static void
+handle_features_reply__(struct ofconn *conn, const struct ofp_header *oh,
+                        long long int now)
+{
+    struct ofpbuf b = ofpbuf_const_initializer(oh, ntohs(oh->length));
+    struct ofputil_switch_config config;
+    enum ofperr error;
+    struct ofpbuf *req;
+
+    error = ofputil_pull_switch_features(&b, &conn->features);
+    if (error) {
+        log_bad__(conn, oh, ntohs(oh->length), "bad features reply");
+        ofconn_close(conn, "undecodable features reply", now);
+        return;
+    }
+    conn->dpid = conn->features.datapath_id;
+
+    config.frag = OFPUTIL_FRAG_NORMAL;
+    config.invalid_ttl_to_controller = -1;
+    config.miss_send_len = conn->settings.miss_send_len;
+    ofconn_send(conn, ofputil_encode_set_config(&config, conn->version));
+
+    req = ofputil_encode_port_desc_stats_request(conn->version, OFPP_ANY);
+    conn->port_desc_xid = ((const struct ofp_header *) req->data)->xid;
+    conn->ports_pending = true;
+    ofconn_send(conn, req);
+    ofsm_advance(&conn->fsm, OFSM_PORTS, now);
+}
+
+static void
+ports_clear__(struct hmap *ports)
+{
+    struct ofconn_port *port;
+
+    HMAP_FOR_EACH_POP (port, hmap_node, ports) {
+        free(port);
+    }
+}
+
+static struct ofconn_port *
+port_find__(const struct hmap *ports, ofp_port_t port_no)
+{
+    struct ofconn_port *port;
+
+    HMAP_FOR_EACH_WITH_HASH (port, hmap_node, hash_int(ofp_to_u16(port_no),
+                                                       0), ports) {
+        if (port->pp.port_no == port_no) {
+            return port;
+        }
+    }
+    return NULL;
+}
+
+/* Puts 'pp' into 'ports', replacing the entry with the same number. */
+static void
+port_put__(struct hmap *ports, const struct ofputil_phy_port *pp)
+{
+    struct ofconn_port *port = port_find__(ports, pp->port_no);
+
+    if (!port) {
+        port = xmalloc(sizeof *port);
+        hmap_insert(ports, &port->hmap_node,
+                    hash_int(ofp_to_u16(pp->port_no), 0));
+    }
+    port->pp = *pp;
+}
+
+static void
+port_remove__(struct hmap *ports, ofp_port_t port_no)
+{
+    struct ofconn_port *port = port_find__(ports, port_no);
+
+    if (port) {
+        hmap_remove(ports, &port->hmap_node);
+        free(port);
+    }
+}
+
+/* Adds the ports in one part 'oh' of the port description reply.  On the
+ * last part, the reassembled table replaces the port table and the handshake
+ * completes. */
+static void
+handle_port_desc_reply__(struct ofconn *conn, const struct ofp_header *oh,
+                         long long int now)
+{
+    struct ofpbuf b = ofpbuf_const_initializer(oh, ntohs(oh->length));
+    struct ofputil_phy_port pp;
+    enum ofperr error;
+    enum ofpraw raw;
+    int retval;
+
+    if (!conn->ports_pending || oh->xid != conn->port_desc_xid) {
+        VLOG_DBG("%s: unsolicited port description ignored", conn->name);
+        return;
+    }
+
+    error = ofpraw_pull(&raw, &b);
+    while (!error && (retval = ofputil_pull_phy_port(oh->version, &b, &pp))
+           != EOF) {
+        if (retval) {
+            error = retval;
+            break;
+        }
+        port_put__(&conn->new_ports, &pp);
+    }
+    if (error) {
+        log_bad__(conn, oh, ntohs(oh->length), "bad port description");
+        ports_clear__(&conn->new_ports);
+        conn->ports_pending = false;
+        ofconn_close(conn, "undecodable port description", now);
+        return;
+    }
+
+    if (ofpmp_more(oh)) {
+        return;
+    }
+
+    /* Swap the reassembled table in. */
+    ports_clear__(&conn->ports);
+    hmap_swap(&conn->ports, &conn->new_ports);
+    conn->ports_pending = false;
+
+    if (conn->fsm.state == OFSM_PORTS) {
+        ofsm_advance(&conn->fsm, OFSM_ACTIVE, now);
+        conn->connected_at = now;
+        VLOG_INFO("%s: connected: dpid %016"PRIx64", OpenFlow %s, %"
+                  PRIuSIZE" ports", conn->name, conn->dpid,
+                  ofputil_version_to_string(conn->version),
+                  hmap_count(&conn->ports));
+        if (conn->hooks.ready) {
+            conn->hooks.ready(conn, conn->aux);
+        }
+    }
+}
+
+/* Applies the port-status message 'oh' to the port table. */
+static void
+handle_port_status__(struct ofconn *conn, const struct ofp_header *oh,
+                     long long int now OVS_UNUSED)
+{
+    struct ofputil_port_status ps;
+    struct ofconn_port *port;
+    struct ofputil_phy_port old;
+    bool had_old;
+    enum ofperr error;
+
+    error = ofputil_decode_port_status(oh, &ps);
+    if (error) {
+        log_bad__(conn, oh, ntohs(oh->length), "bad port status");
+        send_error__(conn, error, oh, ntohs(oh->length));
+        return;
+    }
+    conn->stats.port_events++;
+
+    /* A port description may be in flight: keep it consistent too. */
+    if (conn->ports_pending) {
+        if (ps.reason == OFPPR_DELETE) {
+            port_remove__(&conn->new_ports, ps.desc.port_no);
+        } else {
+            port_put__(&conn->new_ports, &ps.desc);
+        }
+    }
+
+    port = port_find__(&conn->ports, ps.desc.port_no);
+    had_old = port != NULL;
+    if (had_old) {
+        old = port->pp;
+    }
+    if (ps.reason == OFPPR_DELETE) {
+        if (!had_old) {
+            return;
+        }
+        port_remove__(&conn->ports, ps.desc.port_no);
+    } else {
+        if (had_old && !memcmp(&old, &ps.desc, sizeof old)) {
+            return;             /* Edge-triggered: no change, no event. */
+        }
+        port_put__(&conn->ports, &ps.desc);
+    }
+
+    VLOG_INFO("%s: port %"PRIu16" (%s) %s: %s, %s", conn->name,
+              ofp_to_u16(ps.desc.port_no), ps.desc.name,
+              ps.reason == OFPPR_DELETE ? "deleted"
+              : had_old ? "modified" : "added",
+              ofconn_port_is_up(&ps.desc) ? "up" : "down",
+              ofconn_port_is_live(&ps.desc) ? "live" : "not live");
+
+    if (ofsm_is_connected(&conn->fsm) && conn->hooks.port_changed) {
+        conn->hooks.port_changed(conn, had_old ? &old : NULL,
+                                 ps.reason == OFPPR_DELETE ? NULL : &ps.desc,
+                                 conn->aux);
+    }
+}
+
+/* Logs the error reply 'oh' against the request that caused it. */
+static void
+handle_error__(struct ofconn *conn, const struct ofp_header *oh)
+{
+    struct ofpbuf payload;
+    enum ofperr error = ofperr_decode_msg(oh, &payload);
+    const char *request = sent_log_find__(conn, oh->xid);
+
+    conn->stats.rx_errors++;
+    if (!error) {
+        log_bad__(conn, oh, ntohs(oh->length), "undecodable error message");
+        return;
+    }
+    if (!VLOG_DROP_WARN(&err_rl)) {
+        VLOG_WARN("%s: switch reports %s in reply to %s (xid %#"PRIx32")",
+                  conn->name, ofperr_get_name(error),
+                  request ? request : "an unknown request", ntohl(oh->xid));
+    }
+    if (conn->hooks.error) {
+        conn->hooks.error(conn, error, oh->xid, conn->aux);
+    }
+}
+
+static void
+handle_barrier_reply__(struct ofconn *conn, const struct ofp_header *oh)
+{
+    struct pending_barrier *pb;
+
+    HMAP_FOR_EACH_WITH_HASH (pb, hmap_node, hash_int(oh->xid, 0),
+                             &conn->barriers) {
+        if (pb->xid == oh->xid) {
+            hmap_remove(&conn->barriers, &pb->hmap_node);
+            pb->cb(conn, 0, pb->aux);
+            free(pb);
+            return;
+        }
+    }
+    VLOG_DBG("%s: barrier reply with unknown xid %#"PRIx32, conn->name,
+             ntohl(oh->xid));
+}
+
+/* Dispatches the received message 'oh', whose length is validated. */
+static void
+ofconn_handle__(struct ofconn *conn, const struct ofp_header *oh,
+                long long int now)
+{
+    size_t len = ntohs(oh->length);
+    enum ofptype type;
+    enum ofperr error;
+
+    if (conn->fsm.state == OFSM_HELLO) {
+        /* OpenFlow requires the hello first.  Like OVS's vconn, anything
+         * else ends the connection: the stream is not OpenFlow. */
+        if (oh->type != OFCONN_OFPT_HELLO) {
+            log_bad__(conn, oh, len, "received message while expecting "
+                      "hello");
+            ofconn_close(conn, "protocol error: first message is not "
+                         "a hello", now);
+            return;
+        }
+        handle_hello__(conn, oh, now);
+        return;
+    }
+
+    if (oh->version != conn->version) {
+        log_bad__(conn, oh, len, "wrong OpenFlow version");
+        send_error__(conn, OFPERR_OFPBRC_BAD_VERSION, oh, len);
+        return;
+    }
+
+    error = ofptype_decode(&type, oh);
+    if (error) {
+        log_bad__(conn, oh, len, ofperr_get_name(error));
+        send_error__(conn, error, oh, len);
+        return;
+    }
+
+    switch (type) {
+    case OFPTYPE_HELLO:
+        VLOG_DBG("%s: duplicate hello ignored", conn->name);
+        break;
+
+    case OFPTYPE_ECHO_REQUEST:
+        ofconn_send(conn, ofputil_encode_echo_reply(oh));
+        break;
+
+    case OFPTYPE_ECHO_REPLY:
+        break;
+
+    case OFPTYPE_ERROR:
+        handle_error__(conn, oh);
+        break;
+
+    case OFPTYPE_FEATURES_REPLY:
+        if (conn->fsm.state == OFSM_FEATURES) {
+            handle_features_reply__(conn, oh, now);
+        }
+        break;
+
+    case OFPTYPE_PORT_DESC_STATS_REPLY:
+        handle_port_desc_reply__(conn, oh, now);
+        break;
+
+    case OFPTYPE_PORT_STATUS:
+        handle_port_status__(conn, oh, now);
+        break;
+
+    case OFPTYPE_BARRIER_REPLY:
+        handle_barrier_reply__(conn, oh);
+        break;
+
+    default:
+        if (ofsm_is_connected(&conn->fsm) && conn->hooks.message) {
+            conn->hooks.message(conn, type, oh, conn->aux);
+        } else {
+            VLOG_DBG_RL(&bad_rl, "%s: %s ignored", conn->name,
+                        ofptype_get_name(type));
+        }
+        break;
+    }
+}
+
+/* Runs the timers of 'conn' at 'now': sends an echo request after silence
+ * and closes a connection that stays silent or stalls in the handshake. */
+void
+ofconn_run(struct ofconn *conn, long long int now)
+{
+    enum ofsm_state state = conn->fsm.state;
+
+    switch (ofsm_run(&conn->fsm, now)) {
+    case OFSM_NONE:
+        break;
+
+    case OFSM_PROBE:
+        ofconn_send(conn, ofputil_encode_echo_request(conn->version));
+        break;
+
+    case OFSM_DISCONNECT:
+        ofconn_close(conn, state == OFSM_IDLE
+                     ? "no response to echo request (inactivity timeout)"
+                     : "handshake timed out", now);
+        break;
+    }
+}
+
+/* Returns the time at which ofconn_run() must next be called. */
+long long int
+ofconn_deadline(const struct ofconn *conn)
+{
+    return ofsm_deadline(&conn->fsm);
+}
+
+const char *
+ofconn_get_name(const struct ofconn *conn)
+{
+    return conn->name;
+}
+
+/* Returns true if the handshake of 'conn' is complete and it is open. */
+bool
+ofconn_is_connected(const struct ofconn *conn)
+{
+    return !ofconn_is_closed(conn) && ofsm_is_connected(&conn->fsm);
+}
+
+enum ofsm_state
+ofconn_get_state(const struct ofconn *conn)
+{
+    return conn->fsm.state;
+}
+
+enum ofp_version
+ofconn_get_version(const struct ofconn *conn)
+{
+    return conn->version;
+}
+
+uint64_t
+ofconn_get_dpid(const struct ofconn *conn)
+{
+    return conn->dpid;
+}
+
+/* Returns when the handshake completed, or 0 if it has not. */
+long long int
+ofconn_get_connected_at(const struct ofconn *conn)
+{
+    return conn->connected_at;
+}
+
+const struct ofconn_stats *
+ofconn_get_stats(const struct ofconn *conn)
+{
+    return &conn->stats;
+}
+
+/* Returns the port table: an hmap of "struct ofconn_port". */
+const struct hmap *
+ofconn_get_ports(const struct ofconn *conn)
+{
+    return &conn->ports;
+}
+
+/* Returns the description of port 'port_no', or NULL if there is none. */
+const struct ofputil_phy_port *
+ofconn_get_port(const struct ofconn *conn, ofp_port_t port_no)
+{
+    const struct ofconn_port *port = port_find__(&conn->ports, port_no);
+
+    return port ? &port->pp : NULL;
+}
+
+size_t
+ofconn_n_pending_barriers(const struct ofconn *conn)
+{
+    return hmap_count(&conn->barriers);
+}
+
+/* Returns true if 'pp' is administratively up and has a link. */
+bool
+ofconn_port_is_up(const struct ofputil_phy_port *pp)
+{
+    return !(pp->config & OFPUTIL_PC_PORT_DOWN)
+           && !(pp->state & OFPUTIL_PS_LINK_DOWN);
+}
+
+/* Returns true if the switch considers 'pp' live for fast-failover groups. */
+bool
+ofconn_port_is_live(const struct ofputil_phy_port *pp)
+{
+    return (pp->state & OFPUTIL_PS_LIVE) != 0;
+}

@@ -1,0 +1,123 @@
+/*
+ * Copyright (c) 2026 The sfmesh authors.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
+#ifndef OFCONN_H
+#define OFCONN_H 1
+
+/* The OpenFlow protocol of one switch connection, without I/O.
+ *
+ * An ofconn takes whole received messages (framed by the caller, see
+ * ofpframe.h) and the current time, and produces messages to send, which the
+ * caller takes from its transmit queue.  It negotiates the version (OpenFlow
+ * 1.3 to 1.5), learns the datapath id and the ports, keeps the port table up
+ * to date from port-status messages, answers echo requests, sends its own
+ * probes, correlates error replies with the requests that caused them and
+ * calls back when barriers complete.
+ *
+ * Malformed or unexpected input is logged (rate-limited) and answered as
+ * OpenFlow prescribes: an error reply, or for a broken handshake, closing the
+ * connection.  The ofconn never aborts on input. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "ofsm.h"
+#include "openvswitch/hmap.h"
+#include "openvswitch/list.h"
+#include "openvswitch/ofp-errors.h"
+#include "openvswitch/ofp-msgs.h"
+#include "openvswitch/ofp-port.h"
+#include "openvswitch/types.h"
+
+struct ofconn;
+struct ofpbuf;
+
+/* OpenFlow versions the controller speaks, as a version bitmap. */
+#define OFCONN_DEFAULT_VERSIONS ((1u << OFP13_VERSION) \
+                                 | (1u << OFP14_VERSION) \
+                                 | (1u << OFP15_VERSION))
+
+/* Settings of a connection. */
+struct ofconn_settings {
+    uint32_t allowed_versions;  /* Bitmap of 1 << OFPxx_VERSION. */
+    int probe_interval;         /* Echo after this much silence, in ms. */
+    int handshake_timeout;      /* Max time per handshake step, in ms. */
+    uint16_t miss_send_len;     /* Sent to the switch with SET_CONFIG. */
+};
+
+void ofconn_settings_init(struct ofconn_settings *);
+
+/* Called when a barrier completes: 'status' is 0 when the switch replied,
+ * ECONNRESET when the connection closed first. */
+typedef void ofconn_barrier_cb(struct ofconn *, int status, void *aux);
+
+/* Callbacks into the owner of connections.  Each may be NULL.  They may
+ * queue messages with ofconn_send() but must not destroy the ofconn. */
+struct ofconn_hooks {
+    /* The handshake is complete: datapath id and ports are known. */
+    void (*ready)(struct ofconn *, void *aux);
+
+    /* A port was added ('old' is NULL), deleted ('new' is NULL) or changed,
+     * after the handshake. */
+    void (*port_changed)(struct ofconn *, const struct ofputil_phy_port *old,
+                         const struct ofputil_phy_port *new, void *aux);
+
+    /* The switch answered the request with 'xid' with 'error'. */
+    void (*error)(struct ofconn *, enum ofperr error, ovs_be32 xid,
+                  void *aux);
+
+    /* Any other message that decoded, after the handshake. */
+    void (*message)(struct ofconn *, enum ofptype,
+                    const struct ofp_header *, void *aux);
+};
+
+/* A port of the switch, as the switch last described it. */
+struct ofconn_port {
+    struct hmap_node hmap_node; /* In ofconn's port table, by port number. */
+    struct ofputil_phy_port pp; /* The switch's description. */
+};
+
+/* Counters of a connection, for status output. */
+struct ofconn_stats {
+    uint64_t rx_msgs;           /* Messages received. */
+    uint64_t tx_msgs;           /* Messages queued for sending. */
+    uint64_t rx_errors;         /* OFPT_ERROR messages received. */
+    uint64_t bad_msgs;          /* Received messages that were rejected. */
+    uint64_t port_events;       /* Port-status messages applied. */
+};
+
+struct ofconn *ofconn_create(const char *name, const struct ofconn_settings *,
+                             const struct ofconn_hooks *, void *aux,
+                             long long int now);
+void ofconn_destroy(struct ofconn *);
+
+void ofconn_receive(struct ofconn *, const void *msg, size_t len,
+                    long long int now);
+void ofconn_run(struct ofconn *, long long int now);
+long long int ofconn_deadline(const struct ofconn *);
+
+void ofconn_send(struct ofconn *, struct ofpbuf *);
+ovs_be32 ofconn_send_barrier(struct ofconn *, ofconn_barrier_cb *, void *aux);
+struct ofpbuf *ofconn_pop_tx(struct ofconn *);
+
+void ofconn_close(struct ofconn *, const char *reason, long long int now);
+bool ofconn_is_closed(const struct ofconn *);
+const char *ofconn_close_reason(const struct ofconn *);
+
+const char *ofconn_get_name(const struct ofconn *);
+bool ofconn_is_connected(const struct ofconn *);
+enum ofsm_state ofconn_get_state(const struct ofconn *);
+enum ofp_version ofconn_get_version(const struct ofconn *);
+uint64_t ofconn_get_dpid(const struct ofconn *);
+long long int ofconn_get_connected_at(const struct ofconn *);
+const struct ofconn_stats *ofconn_get_stats(const struct ofconn *);
+const struct hmap *ofconn_get_ports(const struct ofconn *);
+const struct ofputil_phy_port *ofconn_get_port(const struct ofconn *,
+                                               ofp_port_t);
+size_t ofconn_n_pending_barriers(const struct ofconn *);
+
+bool ofconn_port_is_up(const struct ofputil_phy_port *);
+bool ofconn_port_is_live(const struct ofputil_phy_port *);
+
+#endif /* ofconn.h */

@@ -1,0 +1,61 @@
+/*
+ * Copyright (c) 2026 The sfmesh authors.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
+#ifndef OFSRV_H
+#define OFSRV_H 1
+
+/* The OpenFlow server: listening sockets and switch connections on a
+ * libevent base.
+ *
+ * This is the I/O half of the connection core.  It accepts switches on
+ * "ptcp:PORT[:IP]" and "punix:PATH" listeners, frames the byte stream into
+ * messages (ofpframe.h), feeds them to one ofconn per connection (ofconn.h),
+ * writes what the ofconn queues and runs its timers.  Each connection gets a
+ * bounded number of messages per loop turn, so one busy switch cannot starve
+ * the others, and a peer that does not read has its reads paused until its
+ * output drains (back-pressure).  A second connection from a datapath id
+ * replaces the first. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "ofconn.h"
+
+struct event_base;
+struct ofsrv;
+
+struct ofsrv_settings {
+    struct ofconn_settings conn; /* Per-connection protocol settings. */
+    int max_msgs_per_turn;      /* Messages handled per connection and turn. */
+    size_t tx_high_water;       /* Pause reading above this much output. */
+    size_t tx_low_water;        /* Resume reading below this much output. */
+    size_t rx_high_water;       /* Bytes buffered from a peer at most. */
+};
+
+void ofsrv_settings_init(struct ofsrv_settings *);
+
+struct ofsrv *ofsrv_create(struct event_base *, const struct ofsrv_settings *,
+                           const struct ofconn_hooks *, void *aux);
+void ofsrv_destroy(struct ofsrv *);
+
+int ofsrv_listen(struct ofsrv *, const char *target, char **boundp,
+                 char **errorp);
+
+/* Counters of the server, for status output. */
+struct ofsrv_stats {
+    uint64_t n_accepted;        /* Connections accepted. */
+    uint64_t n_closed;          /* Connections closed. */
+    uint64_t n_replaced;        /* Closed because their dpid reconnected. */
+    uint64_t n_framing_errors;  /* Closed because of a bad header length. */
+    uint64_t n_backpressure;    /* Times reads were paused for a peer. */
+};
+
+const struct ofsrv_stats *ofsrv_get_stats(const struct ofsrv *);
+size_t ofsrv_get_conns(const struct ofsrv *, const struct ofconn ***connsp);
+size_t ofsrv_tx_backlog(const struct ofsrv *, const struct ofconn *);
+size_t ofsrv_n_listeners(const struct ofsrv *);
+const char *ofsrv_listener_name(const struct ofsrv *, size_t idx);
+
+#endif /* ofsrv.h */
