@@ -199,9 +199,12 @@ sent_log_find__(const struct ofconn *conn, ovs_be32 xid)
 void
 ofconn_send(struct ofconn *conn, struct ofpbuf *msg)
 {
-    const struct ofp_header *oh = msg->data;
+    const struct ofp_header *oh;
     enum ofpraw raw;
 
+    /* Encoders append bodies after the header; fix its length field. */
+    ofpmsg_update_length(msg);
+    oh = msg->data;
     if (!ofpraw_decode_partial(&raw, msg->data, msg->size)) {
         sent_log_add__(conn, oh->xid, raw);
     }
@@ -508,7 +511,6 @@ handle_port_status__(struct ofconn *conn, const struct ofp_header *oh,
         send_error__(conn, error, oh, ntohs(oh->length));
         return;
     }
-    conn->stats.port_events++;
 
     /* A port description may be in flight: keep it consistent too. */
     if (conn->ports_pending) {
@@ -535,6 +537,7 @@ handle_port_status__(struct ofconn *conn, const struct ofp_header *oh,
         }
         port_put__(&conn->ports, &ps.desc);
     }
+    conn->stats.port_events++;
 
     VLOG_INFO("%s: port %"PRIu16" (%s) %s: %s, %s", conn->name,
               ofp_to_u16(ps.desc.port_no), ps.desc.name,
@@ -559,6 +562,7 @@ handle_error__(struct ofconn *conn, const struct ofp_header *oh)
     const char *request = sent_log_find__(conn, oh->xid);
 
     conn->stats.rx_errors++;
+    ofpbuf_uninit(&payload);
     if (!error) {
         log_bad__(conn, oh, ntohs(oh->length), "undecodable error message");
         return;

@@ -84,7 +84,7 @@ struct ofconn_stats {
     uint64_t tx_msgs;           /* Messages queued for sending. */
     uint64_t rx_errors;         /* OFPT_ERROR messages received. */
     uint64_t bad_msgs;          /* Received messages that were rejected. */
-    uint64_t port_events;       /* Port-status messages applied. */
+    uint64_t port_events;       /* Port-status changes applied. */
 };
 
 struct ofconn *ofconn_create(const char *name, const struct ofconn_settings *,
