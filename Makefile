@@ -53,6 +53,8 @@ CORE_SRCS = ofctl-app/ofsm.c ofctl-app/ofpframe.c ofctl-app/ofconn.c \
 	ofctl-app/ofsrv.c ofctl-app/status.c
 CONTROLLER_SRCS = ofctl-app/controller.c
 CTL_SRCS = ofctl-app/sfmesh-ctl.c
+# What the fuzz targets exercise: the parsers of bytes from switches.
+FUZZ_SRCS = ofctl-app/ofsm.c ofctl-app/ofpframe.c ofctl-app/ofconn.c
 UNIT_SRCS = tests/unit/main.c tests/unit/test-ofsm.c \
 	tests/unit/test-ofpframe.c tests/unit/test-ofconn.c \
 	tests/unit/test-status.c tests/unit/of-peer.c
@@ -64,6 +66,7 @@ obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 .PHONY: FORCE all deps ovs check unit unit-asan fuzz-regress integration demo \
 	fuzz clean
 all: $(BIN)/sfmesh-controller $(BIN)/sfmesh-ctl $(BUILD)/tests/unit-tests
+ASAN_BIN = $(BUILD)/asan-bin
 
 deps:
 	@scripts/install-deps.sh $(DEB_PACKAGES)
@@ -95,6 +98,16 @@ $(BIN)/sfmesh-ctl: $(call obj,obj,$(CTL_SRCS) $(LIB_SRCS))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS)
 
+# The daemon built with the sanitizers, for the bad-input tests.
+$(ASAN_BIN)/sfmesh-controller: $(call obj,asan,$(CONTROLLER_SRCS) \
+		$(CORE_SRCS) $(LIB_SRCS))
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_FLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS)
+
+$(ASAN_BIN)/sfmesh-ctl: $(call obj,asan,$(CTL_SRCS) $(LIB_SRCS))
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_FLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS)
+
 $(BUILD)/tests/unit-tests: $(call obj,obj,$(UNIT_SRCS) $(CORE_SRCS) \
 		$(LIB_SRCS))
 	@mkdir -p $(dir $@)
@@ -107,19 +120,17 @@ $(BUILD)/tests/unit-tests-asan: $(call obj,asan,$(UNIT_SRCS) $(CORE_SRCS) \
 
 # The fuzz targets' replay driver, built with gcc and the sanitizers, runs
 # the checked-in corpus and every past crash in 'make check'.
-$(BUILD)/tests/%-replay: $(call obj,asan,tests/fuzz/replay.c $(CORE_SRCS) \
-		$(LIB_SRCS)) $(BUILD)/asan/tests/fuzz/%.o
+$(BUILD)/tests/%-replay: $(call obj,asan,tests/fuzz/replay.c $(FUZZ_SRCS)) \
+		$(BUILD)/asan/tests/fuzz/%.o
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN_FLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS)
+	$(CC) $(SAN_FLAGS) $^ -o $@ $(OVS_LIBS)
 
 # The libFuzzer builds, with clang.
 FUZZ_CFLAGS = -std=gnu11 -g -O1 -D_GNU_SOURCE -Ilib -Iofctl-app $(OVS_CFLAGS) \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRCS) $(LIB_SRCS) $(HEADERS) \
-		$(OVS_STAMP)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS) $(HEADERS) $(OVS_STAMP)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) tests/fuzz/$*.c $(CORE_SRCS) $(LIB_SRCS) -o $@ \
-		$(OVS_LIBS) $(EVENT_LIBS)
+	clang $(FUZZ_CFLAGS) tests/fuzz/$*.c $(FUZZ_SRCS) -o $@ $(OVS_LIBS)
 
 unit: $(BUILD)/tests/unit-tests
 	@tests/run-suite.sh unit $(BUILD)/tests/unit-tests
@@ -130,8 +141,9 @@ unit-asan: $(BUILD)/tests/unit-tests-asan
 fuzz-regress: $(patsubst %,$(BUILD)/tests/%-replay,$(FUZZ_TARGETS))
 	@tests/run-suite.sh fuzz-regress tests/fuzz/run-regress.sh $(BUILD)/tests
 
-integration: all
-	@tests/run-suite.sh integration tests/integration/run.sh $(BIN)
+integration: all $(ASAN_BIN)/sfmesh-controller $(ASAN_BIN)/sfmesh-ctl
+	@tests/run-suite.sh integration tests/integration/run.sh $(BIN) \
+		$(ASAN_BIN)
 
 check: deps
 	@$(MAKE) --no-print-directory all

@@ -294,13 +294,14 @@ void
 ofconn_receive(struct ofconn *conn, const void *msg, size_t len,
                long long int now)
 {
+    const uint8_t *bytes = msg;
     struct ofp_header *oh;
     uint64_t stub[1024 / 8];
     struct ofpbuf b;
 
-    if (ofconn_is_closed(conn)
-        || len < sizeof *oh || len != ntohs(((const struct ofp_header *)
-                                             msg)->length)) {
+    /* 'msg' may be unaligned: read its length field byte by byte. */
+    if (ofconn_is_closed(conn) || len < sizeof *oh
+        || len != (((size_t) bytes[2] << 8) | bytes[3])) {
         return;
     }
 

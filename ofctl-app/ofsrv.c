@@ -51,6 +51,8 @@ struct ofsrv_conn {
     struct event *timer;        /* Fires at the ofconn's deadline. */
     struct event *resume;       /* Continues work on the next loop turn. */
     bool reads_paused;          /* Back-pressure: output above high water. */
+    size_t stall_backlog;       /* Output size at the last stall check. */
+    long long int stall_deadline; /* Next stall check while paused. */
     bool closing;               /* Flushing output before being freed. */
     long long int close_deadline; /* Free even if not flushed by then. */
 };
@@ -194,10 +196,18 @@ static const struct ofconn_hooks ofsrv_ofconn_hooks = {
     .message = message_cb__,
 };
 
+/* While reads are paused, the peer must drain some output every this many
+ * ms or be disconnected. */
+static long long int
+conn_stall_interval__(const struct ofsrv_conn *c)
+{
+    return 2LL * c->srv->settings.conn.probe_interval;
+}
+
 /* Moves what the ofconn queued into the socket's output buffer and applies
  * back-pressure when the peer falls behind. */
 static void
-conn_flush__(struct ofsrv_conn *c)
+conn_flush__(struct ofsrv_conn *c, long long int now)
 {
     struct evbuffer *out = bufferevent_get_output(c->bev);
     struct ofpbuf *b;
@@ -213,6 +223,8 @@ conn_flush__(struct ofsrv_conn *c)
                      "pausing input", ofconn_get_name(c->ofconn),
                      evbuffer_get_length(out));
         c->reads_paused = true;
+        c->stall_backlog = evbuffer_get_length(out);
+        c->stall_deadline = now + conn_stall_interval__(c);
         c->srv->stats.n_backpressure++;
         bufferevent_disable(c->bev, EV_READ);
     }
@@ -259,6 +271,7 @@ static void
 conn_schedule__(struct ofsrv_conn *c, long long int now)
 {
     long long int deadline = (c->closing ? c->close_deadline
+                              : c->reads_paused ? c->stall_deadline
                               : ofconn_deadline(c->ofconn));
     struct timeval tv;
 
@@ -288,6 +301,24 @@ conn_start_close__(struct ofsrv_conn *c, long long int now)
     bufferevent_disable(c->bev, EV_READ);
 }
 
+/* Closes 'c', whose reads are paused, if its output did not shrink since the
+ * last check. */
+static void
+conn_check_stall__(struct ofsrv_conn *c, long long int now)
+{
+    size_t backlog = evbuffer_get_length(bufferevent_get_output(c->bev));
+
+    if (now < c->stall_deadline) {
+        return;
+    }
+    if (backlog >= c->stall_backlog) {
+        ofconn_close(c->ofconn, "peer stopped reading its messages", now);
+    } else {
+        c->stall_backlog = backlog;
+        c->stall_deadline = now + conn_stall_interval__(c);
+    }
+}
+
 /* Does everything pending for 'c': input, timers, output.  May free 'c'. */
 static void
 conn_work__(struct ofsrv_conn *c)
@@ -298,14 +329,19 @@ conn_work__(struct ofsrv_conn *c)
     if (!c->closing) {
         if (!c->reads_paused) {
             more = conn_process_input__(c, now);
+            ofconn_run(c->ofconn, now);
+        } else {
+            /* Input we refuse to read is no sign of a dead peer, so the
+             * inactivity probe waits; a peer that drains nothing for a
+             * whole stall interval is given up on. */
+            conn_check_stall__(c, now);
         }
-        ofconn_run(c->ofconn, now);
-        conn_flush__(c);
+        conn_flush__(c, now);
         if (ofconn_is_closed(c->ofconn)) {
             conn_start_close__(c, now);
         }
     } else {
-        conn_flush__(c);
+        conn_flush__(c, now);
     }
 
     if (c->closing) {

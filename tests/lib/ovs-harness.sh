@@ -103,12 +103,13 @@ sfm_track_pidfile() {
 sfm_ovs_start() {
     ovsdb-tool create "$OVS_DBDIR/conf.db" \
         "$OVS_PKGDATADIR/vswitch.ovsschema" || sfm_die "ovsdb-tool create"
-    ovsdb-server --detach --no-chdir --pidfile --log-file \
+    ovsdb-server --detach --no-chdir --pidfile --log-file -vconsole:off \
         --remote="punix:$OVS_RUNDIR/db.sock" "$OVS_DBDIR/conf.db" \
         || sfm_die "ovsdb-server did not start"
     sfm_track_pidfile "$OVS_RUNDIR/ovsdb-server.pid"
     ovs-vsctl --no-wait init || sfm_die "ovs-vsctl init"
-    ovs-vswitchd --detach --no-chdir --pidfile --log-file --disable-system \
+    ovs-vswitchd --detach --no-chdir --pidfile --log-file -vconsole:off \
+        --disable-system \
         -vvconn:info -vofproto_dpif:info \
         || sfm_die "ovs-vswitchd did not start"
     sfm_track_pidfile "$OVS_RUNDIR/ovs-vswitchd.pid"
@@ -121,7 +122,7 @@ sfm_controller_start() {
     local bin=$1; shift
     [ $# -gt 0 ] || set -- ptcp:0:127.0.0.1
     SFM_CTL=$OVS_RUNDIR/sfmesh-controller.ctl
-    "$bin" --detach --no-chdir --pidfile --log-file \
+    "$bin" --detach --no-chdir --pidfile --log-file -vconsole:off \
         --unixctl="$SFM_CTL" "$@" || sfm_die "sfmesh-controller did not start"
     sfm_track_pidfile "$OVS_RUNDIR/sfmesh-controller.pid"
     SFM_OF_PORT=$(sed -n 's/.*listening on ptcp:\([0-9]*\):.*/\1/p' \
@@ -129,12 +130,13 @@ sfm_controller_start() {
 }
 
 # Adds netdev bridge $1 with datapath id $2 (a number), fail-mode=secure,
-# OpenFlow 1.3 to 1.5, pointed at the controller on SFM_OF_PORT.
+# OpenFlow 1.3 to 1.5 (and 1.0, so that plain ovs-ofctl works), pointed at
+# the controller on SFM_OF_PORT.
 sfm_add_bridge() {
     local br=$1 dpid
     dpid=$(printf '%016x' "$2")
     ovs-vsctl add-br "$br" -- set bridge "$br" datapath_type=netdev \
-        fail-mode=secure protocols=OpenFlow13,OpenFlow14,OpenFlow15 \
+        fail-mode=secure protocols=OpenFlow10,OpenFlow13,OpenFlow14,OpenFlow15 \
         other-config:datapath-id="$dpid" other-config:disable-in-band=true \
         || sfm_die "cannot add bridge $br"
     if [ -n "${SFM_OF_PORT:-}" ]; then
