@@ -36,6 +36,7 @@ endif
 endif
 
 EVENT_LIBS = -levent_core -levent_extra
+export SFMESH_RESULTS := $(BUILD)/results
 CUNIT_LIBS = -lcunit
 
 CC = gcc
@@ -78,6 +79,9 @@ $(BUILD)/ovs/ovs.mk: FORCE
 	@scripts/build-libopenvswitch.sh $(BUILD)/ovs
 $(BUILD)/ovs/stamp: $(BUILD)/ovs/ovs.mk
 FORCE:
+
+# Keep intermediate objects (the fuzz replay drivers' objects among them).
+.SECONDARY:
 
 # Plain objects.
 $(BUILD)/obj/%.o: %.c $(HEADERS) $(OVS_STAMP)

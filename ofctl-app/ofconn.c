@@ -485,10 +485,11 @@ handle_port_desc_reply__(struct ofconn *conn, const struct ofp_header *oh,
     if (conn->fsm.state == OFSM_PORTS) {
         ofsm_advance(&conn->fsm, OFSM_ACTIVE, now);
         conn->connected_at = now;
-        VLOG_INFO("%s: connected: dpid %016"PRIx64", OpenFlow %s, %"
-                  PRIuSIZE" ports", conn->name, conn->dpid,
+        VLOG_INFO("%s: connected: dpid %016"PRIx64", %s, %"PRIuSIZE
+                  " port%s", conn->name, conn->dpid,
                   ofputil_version_to_string(conn->version),
-                  hmap_count(&conn->ports));
+                  hmap_count(&conn->ports),
+                  hmap_count(&conn->ports) == 1 ? "" : "s");
         if (conn->hooks.ready) {
             conn->hooks.ready(conn, conn->aux);
         }

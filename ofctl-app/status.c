@@ -149,7 +149,7 @@ status_format(const struct json *status, struct ds *s)
 
         ds_put_format(s, "\nswitch dpid %s (%s)\n", get_string__(sw, "dpid"),
                       get_string__(sw, "peer"));
-        ds_put_format(s, "  state: %s, connected: %s, OpenFlow %s, up "
+        ds_put_format(s, "  state: %s, connected: %s, version: %s, up "
                       "%.1f s\n", get_string__(sw, "state"),
                       get_bool__(sw, "connected") ? "true" : "false",
                       get_string__(sw, "version"),

@@ -45,7 +45,7 @@ sfm_wait_until switch_connected || sfm_die "br0 not connected to sfmesh"
 # OVS refreshes is_connected every few seconds.
 SFM_WAIT_TIMEOUT=15 sfm_wait_until sfm_bridge_connected \
     || sfm_die "ovs-vsctl never shows is_connected: true"
-ctl status | grep -q "OpenFlow OpenFlow15" || sfm_die "version not 1.5"
+ctl status | grep -q "version: OpenFlow15" || sfm_die "version not 1.5"
 
 step "port added"
 sfm_add_veth_port br0 p1 h1

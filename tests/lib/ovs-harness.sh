@@ -103,12 +103,12 @@ sfm_track_pidfile() {
 sfm_ovs_start() {
     ovsdb-tool create "$OVS_DBDIR/conf.db" \
         "$OVS_PKGDATADIR/vswitch.ovsschema" || sfm_die "ovsdb-tool create"
-    ovsdb-server --detach --no-chdir --pidfile --log-file -vconsole:off \
+    ovsdb-server --detach --no-chdir --pidfile -vconsole:off --log-file \
         --remote="punix:$OVS_RUNDIR/db.sock" "$OVS_DBDIR/conf.db" \
         || sfm_die "ovsdb-server did not start"
     sfm_track_pidfile "$OVS_RUNDIR/ovsdb-server.pid"
     ovs-vsctl --no-wait init || sfm_die "ovs-vsctl init"
-    ovs-vswitchd --detach --no-chdir --pidfile --log-file -vconsole:off \
+    ovs-vswitchd --detach --no-chdir --pidfile -vconsole:off --log-file \
         --disable-system \
         -vvconn:info -vofproto_dpif:info \
         || sfm_die "ovs-vswitchd did not start"
@@ -122,7 +122,7 @@ sfm_controller_start() {
     local bin=$1; shift
     [ $# -gt 0 ] || set -- ptcp:0:127.0.0.1
     SFM_CTL=$OVS_RUNDIR/sfmesh-controller.ctl
-    "$bin" --detach --no-chdir --pidfile --log-file -vconsole:off \
+    "$bin" --detach --no-chdir --pidfile -vconsole:off --log-file \
         --unixctl="$SFM_CTL" "$@" || sfm_die "sfmesh-controller did not start"
     sfm_track_pidfile "$OVS_RUNDIR/sfmesh-controller.pid"
     SFM_OF_PORT=$(sed -n 's/.*listening on ptcp:\([0-9]*\):.*/\1/p' \

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every integration test, each in a network namespace of its own and
+# with a time limit, and prints a summary line.
+#
+# Usage: run.sh BIN_DIR ASAN_BIN_DIR
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+bin=$1 asan_bin=$2
+passed=0 failed=0
+
+run() {
+    local name=$1; shift
+    local start=$SECONDS
+    if timeout --kill-after=10 300 "$@"; then
+        passed=$((passed + 1))
+        echo "ok    $name ($((SECONDS - start)) s)"
+    else
+        failed=$((failed + 1))
+        echo "FAIL  $name ($((SECONDS - start)) s)"
+    fi
+}
+
+run connect bash "$here/test-connect.sh" "$bin"
+run bad-input bash "$here/test-bad-input.sh" "$asan_bin"
+run demo bash "$here/../../scripts/demo.sh" "$bin"
+
+echo "integration: $passed passed, $failed failed"
+[ "$failed" = 0 ]
