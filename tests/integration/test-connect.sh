@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # A private OVS bridge connects to sfmesh-controller; port additions, link
 # changes, admin changes and deletions reach 'sfmesh-ctl status' within a
-# second; a second bridge connects beside it; SIGTERM stops the controller
-# cleanly and a restarted controller gets the bridges back.
+# second; debug logging shows messages in ofp-print form; ovs-appctl reads
+# the control socket; a second bridge connects over a Unix socket; SIGTERM
+# stops the controller cleanly and a restarted controller gets both
+# bridges back; SIGHUP changes nothing.
 #
 # Usage: test-connect.sh BIN_DIR
 set -u
@@ -12,8 +14,22 @@ sfm_enter_netns "$0" "$@"
 BIN=$(cd "$1" && pwd)
 
 sfm_setup connect
+step() { printf '  %s\n' "$*" >&2; }
+
+step "command line"
+"$BIN/sfmesh-controller" --version | grep -q "^sfmesh-controller (sfmesh)" \
+    || sfm_die "--version"
+"$BIN/sfmesh-controller" --help | grep -q "ptcp:PORT\[:IP\]" \
+    || sfm_die "--help"
+if "$BIN/sfmesh-controller" --unixctl="$SFM_TMP/x.ctl" tcp:1.2.3.4:5 \
+       2>"$SFM_TMP/err"; then
+    sfm_die "a bad listener was accepted"
+fi
+grep -q "unknown listener type" "$SFM_TMP/err" || sfm_die "no clear error"
+
 sfm_ovs_start
-sfm_controller_start "$BIN/sfmesh-controller" ptcp:0:127.0.0.1
+sfm_controller_start "$BIN/sfmesh-controller" ptcp:0:127.0.0.1 \
+    "punix:$OVS_RUNDIR/sfmesh-of.sock"
 [ -n "$SFM_OF_PORT" ] || sfm_die "controller did not log its port"
 ctl() { "$BIN/sfmesh-ctl" -t "$SFM_CTL" "$@"; }
 
@@ -36,7 +52,6 @@ switch_connected() {
         && ctl status | grep -A1 "dpid $DPID" | grep -q "connected: true"
 }
 within_a_second() { SFM_WAIT_TIMEOUT=1 sfm_wait_until "$@"; }
-step() { printf '  %s\n' "$*" >&2; }
 
 DPID=0000000000000001
 sfm_add_bridge br0 1
@@ -70,8 +85,18 @@ step "port deleted"
 ovs-vsctl del-port br0 p1
 within_a_second no_port p1 || sfm_die "p1 still listed"
 
-step "second bridge"
+step "messages in ofp-print form at debug level"
+ctl vlog/set ofconn:file:dbg
+ovs-ofctl mod-port br0 br0 up
+sfm_wait_until grep -q "received: OFPT_PORT_STATUS" \
+    "$OVS_LOGDIR/sfmesh-controller.log" || sfm_die "no debug message log"
+ctl vlog/set ofconn:file:info
+ovs-appctl -t "$SFM_CTL" status | grep -q "dpid $DPID" \
+    || sfm_die "ovs-appctl cannot read the control socket"
+
+step "second bridge, over a Unix socket"
 sfm_add_bridge br1 2
+sfm_set_controller br1 "unix:$OVS_RUNDIR/sfmesh-of.sock"
 DPID=0000000000000002 sfm_wait_until switch_connected \
     || sfm_die "br1 not connected"
 [ "$(ctl status --json | grep -c '"connected": true')" = 2 ] \
@@ -85,7 +110,8 @@ sfm_wait_until sh -c "! kill -0 $pid 2>/dev/null" \
 [ ! -e "$OVS_RUNDIR/sfmesh-controller.pid" ] || sfm_die "pidfile left"
 grep -q "SIGTERM received, exiting" "$OVS_LOGDIR/sfmesh-controller.log" \
     || sfm_die "no clean-shutdown log line"
-sfm_controller_start "$BIN/sfmesh-controller" "ptcp:$SFM_OF_PORT:127.0.0.1"
+sfm_controller_start "$BIN/sfmesh-controller" "ptcp:$SFM_OF_PORT:127.0.0.1" \
+    "punix:$OVS_RUNDIR/sfmesh-of.sock"
 sfm_wait_until switch_connected || sfm_die "br0 not back after restart"
 DPID=0000000000000002 sfm_wait_until switch_connected \
     || sfm_die "br1 not back after restart"
