@@ -15,7 +15,7 @@ FUZZ_SECONDS ?= 60
 
 # Debian packages needed to build, test and run sfmesh.
 DEB_PACKAGES = build-essential pkg-config clang libclang-rt-14-dev \
-	openvswitch-switch openvswitch-source libevent-dev libcunit1-dev \
+	openvswitch-switch openvswitch-source libevent-dev libcunit1-dev libyaml-dev \
 	mininet iproute2 util-linux procps python3 autoconf automake libtool
 
 # libopenvswitch: the system's if pkg-config knows it, else built from
@@ -36,6 +36,7 @@ endif
 endif
 
 EVENT_LIBS = -levent_core -levent_extra
+YAML_LIBS = -lyaml
 export SFMESH_RESULTS := $(BUILD)/results
 CUNIT_LIBS = -lcunit
 
@@ -49,18 +50,17 @@ CFLAGS ?= -O2
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 
-# Code shared by the daemon, the unit tests and the fuzz targets.
-LIB_SRCS = lib/ctlsock.c
-CORE_SRCS = ofctl-app/ofsm.c ofctl-app/ofpframe.c ofctl-app/ofconn.c \
-	ofctl-app/ofsrv.c ofctl-app/status.c
+# Code shared by the daemon, the unit tests and the fuzz targets: lib/ and
+# every module of ofctl-app/ but the two programs' main files.
+LIB_SRCS = $(wildcard lib/*.c)
 CONTROLLER_SRCS = ofctl-app/controller.c
 CTL_SRCS = ofctl-app/sfmesh-ctl.c
-# What the fuzz targets exercise: the parsers of bytes from switches.
-FUZZ_SRCS = ofctl-app/ofsm.c ofctl-app/ofpframe.c ofctl-app/ofconn.c
-UNIT_SRCS = tests/unit/main.c tests/unit/test-ofsm.c \
-	tests/unit/test-ofpframe.c tests/unit/test-ofconn.c \
-	tests/unit/test-status.c tests/unit/of-peer.c
-FUZZ_TARGETS = fuzz-ofconn
+CORE_SRCS = $(filter-out $(CONTROLLER_SRCS) $(CTL_SRCS), \
+	$(wildcard ofctl-app/*.c))
+# What the fuzz targets exercise: the parsers of bytes from outside.
+FUZZ_SRCS = $(CORE_SRCS) $(LIB_SRCS)
+UNIT_SRCS = $(wildcard tests/unit/*.c)
+FUZZ_TARGETS = $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz-*.c))
 HEADERS = $(wildcard lib/*.h ofctl-app/*.h tests/unit/*.h)
 
 obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
@@ -97,45 +97,46 @@ $(BUILD)/asan/%.o: %.c $(HEADERS) $(OVS_STAMP)
 $(BIN)/sfmesh-controller: $(call obj,obj,$(CONTROLLER_SRCS) $(CORE_SRCS) \
 		$(LIB_SRCS))
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS)
+	$(CC) $(CFLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS) $(YAML_LIBS)
 
 $(BIN)/sfmesh-ctl: $(call obj,obj,$(CTL_SRCS) $(LIB_SRCS))
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS)
+	$(CC) $(CFLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS) $(YAML_LIBS)
 
 # The daemon built with the sanitizers, for the bad-input tests.
 $(ASAN_BIN)/sfmesh-controller: $(call obj,asan,$(CONTROLLER_SRCS) \
 		$(CORE_SRCS) $(LIB_SRCS))
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN_FLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS)
+	$(CC) $(SAN_FLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS) $(YAML_LIBS)
 
 $(ASAN_BIN)/sfmesh-ctl: $(call obj,asan,$(CTL_SRCS) $(LIB_SRCS))
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN_FLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS)
+	$(CC) $(SAN_FLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS) $(YAML_LIBS)
 
 $(BUILD)/tests/unit-tests: $(call obj,obj,$(UNIT_SRCS) $(CORE_SRCS) \
 		$(LIB_SRCS))
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS) $(CUNIT_LIBS)
+	$(CC) $(CFLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS) $(YAML_LIBS) $(CUNIT_LIBS)
 
 $(BUILD)/tests/unit-tests-asan: $(call obj,asan,$(UNIT_SRCS) $(CORE_SRCS) \
 		$(LIB_SRCS))
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN_FLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS) $(CUNIT_LIBS)
+	$(CC) $(SAN_FLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS) $(YAML_LIBS) $(CUNIT_LIBS)
 
 # The fuzz targets' replay driver, built with gcc and the sanitizers, runs
 # the checked-in corpus and every past crash in 'make check'.
 $(BUILD)/tests/%-replay: $(call obj,asan,tests/fuzz/replay.c $(FUZZ_SRCS)) \
 		$(BUILD)/asan/tests/fuzz/%.o
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN_FLAGS) $^ -o $@ $(OVS_LIBS)
+	$(CC) $(SAN_FLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS) $(YAML_LIBS)
 
 # The libFuzzer builds, with clang.
-FUZZ_CFLAGS = -std=gnu11 -g -O1 -D_GNU_SOURCE -Ilib -Iofctl-app $(OVS_CFLAGS) \
+FUZZ_CFLAGS = -std=gnu11 -g -O1 -D_GNU_SOURCE -DSFMESH_VERSION=\"$(VERSION)\" -Ilib -Iofctl-app $(OVS_CFLAGS) \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS) $(HEADERS) $(OVS_STAMP)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) tests/fuzz/$*.c $(FUZZ_SRCS) -o $@ $(OVS_LIBS)
+	clang $(FUZZ_CFLAGS) tests/fuzz/$*.c $(FUZZ_SRCS) -o $@ $(OVS_LIBS) \
+		$(EVENT_LIBS) $(YAML_LIBS)
 
 unit: $(BUILD)/tests/unit-tests
 	@tests/run-suite.sh unit $(BUILD)/tests/unit-tests

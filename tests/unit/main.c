@@ -16,17 +16,39 @@
 #include "tests.h"
 #include "util.h"
 
+/* The suites, as declared by TEST_SUITE before main() runs. */
+#define MAX_SUITES 64
+static struct {
+    const char *name;
+    const struct test_case *tests;
+} suites[MAX_SUITES];
+static size_t n_suites;
+
 void
 tests_add_suite(const char *name, const struct test_case *tests)
 {
-    CU_pSuite suite = CU_add_suite(name, NULL, NULL);
-
-    if (!suite) {
-        fprintf(stderr, "cannot add suite %s\n", name);
+    if (n_suites >= MAX_SUITES) {
+        fprintf(stderr, "too many test suites\n");
         exit(EXIT_FAILURE);
     }
-    for (; tests->name; tests++) {
-        CU_add_test(suite, tests->name, tests->fn);
+    suites[n_suites].name = name;
+    suites[n_suites].tests = tests;
+    n_suites++;
+}
+
+static void
+register_suites(void)
+{
+    for (size_t i = 0; i < n_suites; i++) {
+        CU_pSuite suite = CU_add_suite(suites[i].name, NULL, NULL);
+
+        if (!suite) {
+            fprintf(stderr, "cannot add suite %s\n", suites[i].name);
+            exit(EXIT_FAILURE);
+        }
+        for (const struct test_case *t = suites[i].tests; t->name; t++) {
+            CU_add_test(suite, t->name, t->fn);
+        }
     }
 }
 
@@ -43,10 +65,7 @@ main(int argc OVS_UNUSED, char *argv[])
         return EXIT_FAILURE;
     }
 
-    test_ofsm_register();
-    test_ofpframe_register();
-    test_ofconn_register();
-    test_status_register();
+    register_suites();
 
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

@@ -515,33 +515,29 @@ test_length_mismatch_ignored(void)
     ofconn_destroy(conn);
 }
 
-void
-test_ofconn_register(void)
-{
-    static const struct test_case tests[] = {
-        { "handshake", test_handshake },
-        { "handshake sends set-config and port-desc",
-          test_handshake_sends_set_config },
-        { "negotiates the highest common version",
-          test_negotiates_highest_common },
-        { "no common version", test_no_common_version },
-        { "first message not hello", test_first_message_not_hello },
-        { "unknown type", test_unknown_type },
-        { "wrong version after negotiation", test_wrong_version },
-        { "body that fails to decode", test_undecodable_body },
-        { "echo reply", test_echo_reply },
-        { "port status add, modify, delete", test_port_status },
-        { "port description in several parts", test_port_desc_multipart },
-        { "port status during port description",
-          test_port_status_during_port_desc },
-        { "barriers by xid", test_barriers },
-        { "barrier needs a connection", test_barrier_needs_connection },
-        { "error reply correlated by xid", test_error_correlation },
-        { "other messages passed on", test_other_messages_passed_on },
-        { "echo probe and inactivity timeout", test_probe_and_timeout },
-        { "handshake timeout", test_handshake_timeout },
-        { "length mismatch ignored", test_length_mismatch_ignored },
-        { NULL, NULL },
-    };
-    tests_add_suite("ofconn", tests);
-}
+static const struct test_case ofconn_tests[] = {
+    { "handshake", test_handshake },
+    { "handshake sends set-config and port-desc",
+      test_handshake_sends_set_config },
+    { "negotiates the highest common version",
+      test_negotiates_highest_common },
+    { "no common version", test_no_common_version },
+    { "first message not hello", test_first_message_not_hello },
+    { "unknown type", test_unknown_type },
+    { "wrong version after negotiation", test_wrong_version },
+    { "body that fails to decode", test_undecodable_body },
+    { "echo reply", test_echo_reply },
+    { "port status add, modify, delete", test_port_status },
+    { "port description in several parts", test_port_desc_multipart },
+    { "port status during port description",
+      test_port_status_during_port_desc },
+    { "barriers by xid", test_barriers },
+    { "barrier needs a connection", test_barrier_needs_connection },
+    { "error reply correlated by xid", test_error_correlation },
+    { "other messages passed on", test_other_messages_passed_on },
+    { "echo probe and inactivity timeout", test_probe_and_timeout },
+    { "handshake timeout", test_handshake_timeout },
+    { "length mismatch ignored", test_length_mismatch_ignored },
+    { NULL, NULL },
+};
+TEST_SUITE("ofconn", ofconn_tests)

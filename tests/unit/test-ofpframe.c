@@ -78,15 +78,11 @@ test_max_length(void)
     CU_ASSERT_EQUAL(len, 65535);
 }
 
-void
-test_ofpframe_register(void)
-{
-    static const struct test_case tests[] = {
-        { "short header", test_short_header },
-        { "partial body", test_partial_body },
-        { "lengths below 8", test_bad_lengths },
-        { "maximum length", test_max_length },
-        { NULL, NULL },
-    };
-    tests_add_suite("ofpframe", tests);
-}
+static const struct test_case ofpframe_tests[] = {
+    { "short header", test_short_header },
+    { "partial body", test_partial_body },
+    { "lengths below 8", test_bad_lengths },
+    { "maximum length", test_max_length },
+    { NULL, NULL },
+};
+TEST_SUITE("ofpframe", ofpframe_tests)

@@ -127,20 +127,16 @@ test_state_names(void)
     CU_ASSERT_STRING_EQUAL(ofsm_state_name(OFSM_CLOSED), "CLOSED");
 }
 
-void
-test_ofsm_register(void)
-{
-    static const struct test_case tests[] = {
-        { "starts in HELLO", test_starts_in_hello },
-        { "handshake timeout per step", test_handshake_timeout },
-        { "messages do not extend the handshake",
-          test_messages_do_not_extend_handshake },
-        { "probe, then disconnect", test_probe_then_disconnect },
-        { "answer returns to ACTIVE", test_answer_returns_to_active },
-        { "traffic postpones the probe", test_traffic_postpones_probe },
-        { "no way back from CLOSED", test_no_way_back },
-        { "state names", test_state_names },
-        { NULL, NULL },
-    };
-    tests_add_suite("ofsm", tests);
-}
+static const struct test_case ofsm_tests[] = {
+    { "starts in HELLO", test_starts_in_hello },
+    { "handshake timeout per step", test_handshake_timeout },
+    { "messages do not extend the handshake",
+      test_messages_do_not_extend_handshake },
+    { "probe, then disconnect", test_probe_then_disconnect },
+    { "answer returns to ACTIVE", test_answer_returns_to_active },
+    { "traffic postpones the probe", test_traffic_postpones_probe },
+    { "no way back from CLOSED", test_no_way_back },
+    { "state names", test_state_names },
+    { NULL, NULL },
+};
+TEST_SUITE("ofsm", ofsm_tests)

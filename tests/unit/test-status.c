@@ -84,13 +84,9 @@ test_status_empty(void)
     json_destroy(json);
 }
 
-void
-test_status_register(void)
-{
-    static const struct test_case tests[] = {
-        { "json and text", test_status_json_and_text },
-        { "no switches", test_status_empty },
-        { NULL, NULL },
-    };
-    tests_add_suite("status", tests);
-}
+static const struct test_case status_tests[] = {
+    { "json and text", test_status_json_and_text },
+    { "no switches", test_status_empty },
+    { NULL, NULL },
+};
+TEST_SUITE("status", status_tests)

@@ -6,17 +6,22 @@
 #ifndef TESTS_H
 #define TESTS_H 1
 
-/* Each test file registers its CUnit suite. */
-void test_ofsm_register(void);
-void test_ofpframe_register(void);
-void test_ofconn_register(void);
-void test_status_register(void);
-
-/* Adds suite 'name' with the NULL-terminated tests in 'tests'. */
+/* A test: its name and function. */
 struct test_case {
     const char *name;
     void (*fn)(void);
 };
+
+/* Declares suite NAME with the tests in the array TESTS, which ends with a
+ * null entry.  Each test file declares its suite this way; main() runs them
+ * all, so a new test file needs no other change. */
+#define TEST_SUITE(NAME, TESTS)                                     \
+    static void __attribute__((constructor))                        \
+    test_suite_register__(void)                                     \
+    {                                                               \
+        tests_add_suite(NAME, TESTS);                               \
+    }
+
 void tests_add_suite(const char *name, const struct test_case *tests);
 
 #endif /* tests.h */
