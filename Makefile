@@ -84,58 +84,62 @@ FORCE:
 # Keep intermediate objects (the fuzz replay drivers' objects among them).
 .SECONDARY:
 
+# Commands are shown in full with V=1.
+Q = $(if $(V),,@)
+say = $(if $(V),,@printf '  %-6s %s\n' $(1) $(2);)
+
 # Plain objects.
 $(BUILD)/obj/%.o: %.c $(HEADERS) $(OVS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
+	$(call say,CC,$<) $(CC) $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
 
 # Objects for AddressSanitizer and UBSan.
 $(BUILD)/asan/%.o: %.c $(HEADERS) $(OVS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) -O1 $(SAN_FLAGS) -c $< -o $@
+	$(call say,CC-SAN,$<) $(CC) $(BASE_CFLAGS) -O1 $(SAN_FLAGS) -c $< -o $@
 
 $(BIN)/sfmesh-controller: $(call obj,obj,$(CONTROLLER_SRCS) $(CORE_SRCS) \
 		$(LIB_SRCS))
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS) $(YAML_LIBS)
+	$(call say,LD,$@) $(CC) $(CFLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS) $(YAML_LIBS)
 
 $(BIN)/sfmesh-ctl: $(call obj,obj,$(CTL_SRCS) $(LIB_SRCS))
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS) $(YAML_LIBS)
+	$(call say,LD,$@) $(CC) $(CFLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS) $(YAML_LIBS)
 
 # The daemon built with the sanitizers, for the bad-input tests.
 $(ASAN_BIN)/sfmesh-controller: $(call obj,asan,$(CONTROLLER_SRCS) \
 		$(CORE_SRCS) $(LIB_SRCS))
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN_FLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS) $(YAML_LIBS)
+	$(call say,LD,$@) $(CC) $(SAN_FLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS) $(YAML_LIBS)
 
 $(ASAN_BIN)/sfmesh-ctl: $(call obj,asan,$(CTL_SRCS) $(LIB_SRCS))
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN_FLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS) $(YAML_LIBS)
+	$(call say,LD,$@) $(CC) $(SAN_FLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS) $(YAML_LIBS)
 
 $(BUILD)/tests/unit-tests: $(call obj,obj,$(UNIT_SRCS) $(CORE_SRCS) \
 		$(LIB_SRCS))
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS) $(YAML_LIBS) $(CUNIT_LIBS)
+	$(call say,LD,$@) $(CC) $(CFLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS) $(YAML_LIBS) $(CUNIT_LIBS)
 
 $(BUILD)/tests/unit-tests-asan: $(call obj,asan,$(UNIT_SRCS) $(CORE_SRCS) \
 		$(LIB_SRCS))
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN_FLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS) $(YAML_LIBS) $(CUNIT_LIBS)
+	$(call say,LD,$@) $(CC) $(SAN_FLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS) $(YAML_LIBS) $(CUNIT_LIBS)
 
 # The fuzz targets' replay driver, built with gcc and the sanitizers, runs
 # the checked-in corpus and every past crash in 'make check'.
 $(BUILD)/tests/%-replay: $(call obj,asan,tests/fuzz/replay.c $(FUZZ_SRCS)) \
 		$(BUILD)/asan/tests/fuzz/%.o
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN_FLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS) $(YAML_LIBS)
+	$(call say,LD,$@) $(CC) $(SAN_FLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS) $(YAML_LIBS)
 
 # The libFuzzer builds, with clang.
 FUZZ_CFLAGS = -std=gnu11 -g -O1 -D_GNU_SOURCE -DSFMESH_VERSION=\"$(VERSION)\" -Ilib -Iofctl-app $(OVS_CFLAGS) \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS) $(HEADERS) $(OVS_STAMP)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) tests/fuzz/$*.c $(FUZZ_SRCS) -o $@ $(OVS_LIBS) \
+	$(call say,FUZZ,$@) clang $(FUZZ_CFLAGS) tests/fuzz/$*.c $(FUZZ_SRCS) -o $@ $(OVS_LIBS) \
 		$(EVENT_LIBS) $(YAML_LIBS)
 
 unit: $(BUILD)/tests/unit-tests

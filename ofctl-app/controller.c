@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "command-line.h"
+#include "cfg.h"
 #include "ctlsock.h"
 #include "daemon.h"
 #include "dirs.h"
@@ -25,6 +26,7 @@
 #include "openvswitch/json.h"
 #include "openvswitch/vlog.h"
 #include "status.h"
+#include "steer.h"
 #include "timeval.h"
 #include "util.h"
 
@@ -34,15 +36,26 @@ VLOG_DEFINE_THIS_MODULE(controller);
 struct controller_options {
     struct ofsrv_settings srv;  /* Connection core settings. */
     char *unixctl_path;         /* Control socket, NULL for the default. */
+    char *config_file;          /* --config, or NULL. */
+    bool check_config;          /* --check-config: validate and exit. */
 };
 
 /* The running daemon. */
 struct controller {
     struct event_base *base;    /* Event loop. */
     struct ofsrv *srv;          /* Switch connections. */
+    struct steer *steer;        /* Steering policy. */
     struct ctlsock *ctl;        /* Control socket. */
+    struct event *tick;         /* Periodic steer_run(). */
+    const char *config_file;    /* Reloaded on SIGHUP, or NULL. */
     int exit_status;            /* Set by "exit" or a signal. */
 };
+
+/* Above this much queued output, a switch gets no new changes for now. */
+#define CONTROLLER_BACKLOG_LIMIT (1024 * 1024)
+
+/* How often deferred reconciler work is retried, in ms. */
+#define CONTROLLER_TICK_MS 100
 
 static void parse_options(int argc, char *argv[],
                           struct controller_options *);
@@ -81,6 +94,81 @@ status_cmd(struct ctlsock_conn *conn, int argc, const char *argv[],
     json_destroy(json);
     ctlsock_reply(conn, ds_cstr(&s));
     ds_destroy(&s);
+}
+
+/* Replies to 'conn' with 's' (freed), or with 'error' (freed) if nonnull. */
+static void
+reply_ds(struct ctlsock_conn *conn, struct ds *s, char *error)
+{
+    if (error) {
+        ctlsock_reply_error(conn, error);
+        free(error);
+    } else {
+        ctlsock_reply(conn, ds_cstr(s));
+    }
+    ds_destroy(s);
+}
+
+static void
+map_cmd(struct ctlsock_conn *conn, int argc, const char *argv[], void *ctrl_)
+{
+    struct controller *ctrl = ctrl_;
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    reply_ds(conn, &s, steer_format_map(ctrl->steer, argc > 1 ? argv[1]
+                                        : NULL, &s));
+}
+
+static void
+instances_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
+              const char *argv[] OVS_UNUSED, void *ctrl_)
+{
+    struct controller *ctrl = ctrl_;
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    steer_format_instances(ctrl->steer, &s);
+    reply_ds(conn, &s, NULL);
+}
+
+static void
+switches_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
+             const char *argv[] OVS_UNUSED, void *ctrl_)
+{
+    struct controller *ctrl = ctrl_;
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    steer_format_switches(ctrl->steer, &s);
+    reply_ds(conn, &s, NULL);
+}
+
+static void
+desired_cmd(struct ctlsock_conn *conn, int argc, const char *argv[],
+            void *ctrl_)
+{
+    struct controller *ctrl = ctrl_;
+    struct ds s = DS_EMPTY_INITIALIZER;
+    bool groups = !strcmp(argv[0], "groups");
+
+    reply_ds(conn, &s, steer_format_desired(ctrl->steer, argc > 1 ? argv[1]
+                                            : NULL, groups, &s));
+}
+
+static void
+enable_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED, const char *argv[],
+           void *ctrl_)
+{
+    struct controller *ctrl = ctrl_;
+    bool enable = !strcmp(argv[0], "enable");
+    char *error = steer_set_enabled(ctrl->steer, argv[1], enable);
+
+    if (error) {
+        ctlsock_reply_error(conn, error);
+        free(error);
+    } else {
+        VLOG_INFO("instance %s %s by the operator", argv[1],
+                  enable ? "enabled" : "disabled");
+        ctlsock_reply(conn, "");
+    }
 }
 
 static void
@@ -130,20 +218,101 @@ vlog_reopen_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
     }
 }
 
+/* Reads the configuration file again and applies it as a difference; an
+ * invalid file is refused and the running state kept. */
+static void
+reload_config(struct controller *ctrl)
+{
+    struct sfm_config *cfg;
+    char *error;
+
+    if (!ctrl->config_file) {
+        VLOG_INFO("SIGHUP received: no configuration file to reload");
+        return;
+    }
+    error = cfg_read(ctrl->config_file, &cfg);
+    if (error) {
+        VLOG_ERR("configuration not reloaded, keeping the running one: %s",
+                 error);
+        free(error);
+        return;
+    }
+    steer_reload(ctrl->steer, cfg);
+    VLOG_INFO("configuration reloaded from %s", ctrl->config_file);
+}
+
 static void
 signal_cb(evutil_socket_t signr, short what OVS_UNUSED, void *ctrl_)
 {
     struct controller *ctrl = ctrl_;
 
     if (signr == SIGHUP) {
-        /* Reserved for configuration reload, which needs a configuration
-         * file first. */
-        VLOG_INFO("SIGHUP received: no configuration to reload");
+        reload_config(ctrl);
         return;
     }
     VLOG_INFO("%s received, exiting", signr == SIGTERM ? "SIGTERM"
               : "SIGINT");
     event_base_loopexit(ctrl->base, NULL);
+}
+
+/* Connection core events, passed to the steering policy. */
+static void
+ready_hook(struct ofconn *conn, void *ctrl_)
+{
+    struct controller *ctrl = ctrl_;
+    steer_switch_ready(ctrl->steer, conn);
+}
+
+static void
+port_changed_hook(struct ofconn *conn, const struct ofputil_phy_port *old,
+                  const struct ofputil_phy_port *new, void *ctrl_)
+{
+    struct controller *ctrl = ctrl_;
+    steer_port_changed(ctrl->steer, conn, old, new);
+}
+
+static void
+error_hook(struct ofconn *conn, enum ofperr error, ovs_be32 xid, void *ctrl_)
+{
+    struct controller *ctrl = ctrl_;
+    steer_error(ctrl->steer, conn, error, xid);
+}
+
+static void
+message_hook(struct ofconn *conn, enum ofptype type,
+             const struct ofp_header *oh, void *ctrl_)
+{
+    struct controller *ctrl = ctrl_;
+    steer_message(ctrl->steer, conn, type, oh);
+}
+
+static void
+closed_hook(struct ofconn *conn, void *ctrl_)
+{
+    struct controller *ctrl = ctrl_;
+    steer_switch_closed(ctrl->steer, conn);
+}
+
+static const struct ofconn_hooks controller_hooks = {
+    .ready = ready_hook,
+    .port_changed = port_changed_hook,
+    .error = error_hook,
+    .message = message_hook,
+    .closed = closed_hook,
+};
+
+static bool
+backlogged_cb(const struct ofconn *conn, void *ctrl_)
+{
+    struct controller *ctrl = ctrl_;
+    return ofsrv_tx_backlog(ctrl->srv, conn) > CONTROLLER_BACKLOG_LIMIT;
+}
+
+static void
+tick_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED, void *ctrl_)
+{
+    struct controller *ctrl = ctrl_;
+    steer_run(ctrl->steer);
 }
 
 int
@@ -154,18 +323,43 @@ main(int argc, char *argv[])
     struct event *signals[3];
     const int signrs[3] = { SIGTERM, SIGINT, SIGHUP };
     char *unixctl_path, *error;
+    struct sfm_config *cfg;
     int n_listen = 0;
 
     set_program_name(argv[0]);
     parse_options(argc, argv, &opts);
     fatal_ignore_sigpipe();
 
+    cfg = NULL;
+    if (opts.config_file) {
+        error = cfg_read(opts.config_file, &cfg);
+        if (error) {
+            ovs_fatal(0, "%s", error);
+        }
+        if (opts.check_config) {
+            printf("%s: valid: %"PRIuSIZE" switch%s, %"PRIuSIZE" service%s, "
+                   "%"PRIuSIZE" chain%s, %"PRIuSIZE" buckets per service\n",
+                   opts.config_file, cfg->n_switches,
+                   cfg->n_switches == 1 ? "" : "es", cfg->n_services,
+                   cfg->n_services == 1 ? "" : "s", cfg->n_chains,
+                   cfg->n_chains == 1 ? "" : "s", cfg_n_buckets(cfg));
+            cfg_destroy(cfg);
+            exit(EXIT_SUCCESS);
+        }
+        opts.srv.conn.probe_interval = cfg->timers.inactivity_probe_ms;
+        opts.srv.conn.handshake_timeout = cfg->timers.handshake_timeout_ms;
+    } else if (opts.check_config) {
+        ovs_fatal(0, "--check-config needs --config=FILE");
+    }
+
     memset(&ctrl, 0, sizeof ctrl);
     ctrl.base = event_base_new();
     if (!ctrl.base) {
         ovs_fatal(0, "cannot create the event loop");
     }
-    ctrl.srv = ofsrv_create(ctrl.base, &opts.srv, NULL, NULL);
+    ctrl.config_file = opts.config_file;
+    ctrl.steer = steer_create(cfg, backlogged_cb, &ctrl);
+    ctrl.srv = ofsrv_create(ctrl.base, &opts.srv, &controller_hooks, &ctrl);
 
     /* Listen before detaching, so that errors reach the terminal. */
     for (int i = optind; i < argc || (!n_listen && i == argc); i++) {
@@ -188,6 +382,17 @@ main(int argc, char *argv[])
     ctlsock_register(ctrl.ctl, "status", "[--json]", 0, 1, status_cmd,
                      &ctrl);
     ctlsock_register(ctrl.ctl, "exit", "", 0, 0, exit_cmd, &ctrl);
+    ctlsock_register(ctrl.ctl, "map", "[SERVICE]", 0, 1, map_cmd, &ctrl);
+    ctlsock_register(ctrl.ctl, "instances", "", 0, 0, instances_cmd, &ctrl);
+    ctlsock_register(ctrl.ctl, "switches", "", 0, 0, switches_cmd, &ctrl);
+    ctlsock_register(ctrl.ctl, "flows", "[SWITCH]", 0, 1, desired_cmd,
+                     &ctrl);
+    ctlsock_register(ctrl.ctl, "groups", "[SWITCH]", 0, 1, desired_cmd,
+                     &ctrl);
+    ctlsock_register(ctrl.ctl, "disable", "INSTANCE", 1, 1, enable_cmd,
+                     &ctrl);
+    ctlsock_register(ctrl.ctl, "enable", "INSTANCE", 1, 1, enable_cmd,
+                     &ctrl);
     ctlsock_register(ctrl.ctl, "vlog/set", "{SPEC | PATTERN:DEST:PATTERN}",
                      1, INT_MAX, vlog_set_cmd, NULL);
     ctlsock_register(ctrl.ctl, "vlog/list", "", 0, 0, vlog_list_cmd, NULL);
@@ -206,18 +411,25 @@ main(int argc, char *argv[])
         signals[i] = evsignal_new(ctrl.base, signrs[i], signal_cb, &ctrl);
         event_add(signals[i], NULL);
     }
+    ctrl.tick = event_new(ctrl.base, -1, EV_PERSIST, tick_cb, &ctrl);
+    event_add(ctrl.tick, &(struct timeval) { 0, CONTROLLER_TICK_MS * 1000 });
     daemonize_complete();
-    VLOG_INFO("sfmesh-controller %s started", SFMESH_VERSION);
+    VLOG_INFO("sfmesh-controller %s started%s%s", SFMESH_VERSION,
+              opts.config_file ? " with " : "",
+              opts.config_file ? opts.config_file : "");
 
     event_base_dispatch(ctrl.base);
 
+    event_free(ctrl.tick);
     ofsrv_destroy(ctrl.srv);
+    steer_destroy(ctrl.steer);
     ctlsock_destroy(ctrl.ctl);
     for (int i = 0; i < 3; i++) {
         event_free(signals[i]);
     }
     event_base_free(ctrl.base);
     free(opts.unixctl_path);
+    free(opts.config_file);
     VLOG_INFO("sfmesh-controller stopped");
     return ctrl.exit_status;
 }
@@ -242,6 +454,8 @@ parse_options(int argc, char *argv[], struct controller_options *opts)
 {
     enum {
         OPT_UNIXCTL = UCHAR_MAX + 1,
+        OPT_CONFIG,
+        OPT_CHECK_CONFIG,
         OPT_INACTIVITY_PROBE,
         OPT_HANDSHAKE_TIMEOUT,
         VLOG_OPTION_ENUMS,
@@ -249,6 +463,8 @@ parse_options(int argc, char *argv[], struct controller_options *opts)
     };
     static const struct option long_options[] = {
         {"unixctl", required_argument, NULL, OPT_UNIXCTL},
+        {"config", required_argument, NULL, OPT_CONFIG},
+        {"check-config", optional_argument, NULL, OPT_CHECK_CONFIG},
         {"inactivity-probe", required_argument, NULL, OPT_INACTIVITY_PROBE},
         {"handshake-timeout", required_argument, NULL,
          OPT_HANDSHAKE_TIMEOUT},
@@ -262,6 +478,8 @@ parse_options(int argc, char *argv[], struct controller_options *opts)
 
     ofsrv_settings_init(&opts->srv);
     opts->unixctl_path = NULL;
+    opts->config_file = NULL;
+    opts->check_config = false;
 
     for (;;) {
         int c = getopt_long(argc, argv, short_options, long_options, NULL);
@@ -273,6 +491,19 @@ parse_options(int argc, char *argv[], struct controller_options *opts)
         case OPT_UNIXCTL:
             free(opts->unixctl_path);
             opts->unixctl_path = xstrdup(optarg);
+            break;
+
+        case OPT_CONFIG:
+            free(opts->config_file);
+            opts->config_file = xstrdup(optarg);
+            break;
+
+        case OPT_CHECK_CONFIG:
+            opts->check_config = true;
+            if (optarg) {
+                free(opts->config_file);
+                opts->config_file = xstrdup(optarg);
+            }
             break;
 
         case OPT_INACTIVITY_PROBE:
@@ -317,7 +548,13 @@ usage(void)
            "  ptcp:PORT[:IP]          TCP PORT (0 picks a free one) on IP "
            "(default all)\n"
            "  punix:PATH              Unix domain socket PATH\n"
-           "\nConnection options:\n"
+           "\nConfiguration:\n"
+           "  --config=FILE           services, instances and chains to "
+           "steer (YAML);\n"
+           "                          SIGHUP reloads it\n"
+           "  --check-config[=FILE]   validate the configuration and exit\n"
+           "\nConnection options (a configuration's timers override "
+           "them):\n"
            "  --inactivity-probe=MS   echo after MS of silence, close after "
            "2*MS (default 5000)\n"
            "  --handshake-timeout=MS  max time per handshake step (default "

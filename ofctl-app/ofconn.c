@@ -114,8 +114,8 @@ ofconn_create(const char *name, const struct ofconn_settings *settings,
     return conn;
 }
 
-/* Destroys 'conn', first telling every pending barrier that the connection
- * closed.  Accepts NULL. */
+/* Destroys 'conn', first telling every pending barrier, then the owner's
+ * 'closed' hook, that the connection closed.  Accepts NULL. */
 void
 ofconn_destroy(struct ofconn *conn)
 {
@@ -131,6 +131,9 @@ ofconn_destroy(struct ofconn *conn)
         free(pb);
     }
     hmap_destroy(&conn->barriers);
+    if (conn->hooks.closed) {
+        conn->hooks.closed(conn, conn->aux);
+    }
 
     ports_clear__(&conn->ports);
     hmap_destroy(&conn->ports);

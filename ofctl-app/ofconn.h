@@ -70,6 +70,9 @@ struct ofconn_hooks {
     /* Any other message that decoded, after the handshake. */
     void (*message)(struct ofconn *, enum ofptype,
                     const struct ofp_header *, void *aux);
+
+    /* The ofconn is being destroyed (after its barriers were told). */
+    void (*closed)(struct ofconn *, void *aux);
 };
 
 /* A port of the switch, as the switch last described it. */

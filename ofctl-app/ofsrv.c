@@ -189,11 +189,22 @@ message_cb__(struct ofconn *ofconn, enum ofptype type,
     }
 }
 
+static void
+closed_cb__(struct ofconn *ofconn, void *c_)
+{
+    struct ofsrv_conn *c = c_;
+
+    if (c->srv->hooks.closed) {
+        c->srv->hooks.closed(ofconn, c->srv->aux);
+    }
+}
+
 static const struct ofconn_hooks ofsrv_ofconn_hooks = {
     .ready = ready_cb__,
     .port_changed = port_changed_cb__,
     .error = error_cb__,
     .message = message_cb__,
+    .closed = closed_cb__,
 };
 
 /* While reads are paused, the peer must drain some output every this many

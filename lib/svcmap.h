@@ -1,0 +1,81 @@
+/*
+ * Copyright (c) 2026 The sfmesh authors.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
+#ifndef SFMESH_SVCMAP_H
+#define SFMESH_SVCMAP_H 1
+
+/* The service map of one service.
+ *
+ * A service has 2^k buckets; a stream's bucket is its affinity code (NSH C1)
+ * masked to k bits.  For each bucket the map names a primary and a secondary
+ * instance, chosen by weighted rendezvous (highest random weight) hashing
+ * over the live instances, so that:
+ *
+ *   - the same configuration gives the same map on every machine;
+ *   - removing an instance moves only the buckets it held;
+ *   - a bucket whose primary fails gets its old secondary as primary, never
+ *     a stranger while the secondary lives;
+ *   - with one live instance a bucket has no secondary; with none, none.
+ *
+ * The map is state, not a pure function of the live set: an instance that
+ * comes back after a failure is COLD and may only be a secondary until it is
+ * marked UP again (it holds no stream state yet), and a primary is never
+ * moved away from a healthy instance.  Every change bumps the epoch.
+ *
+ * Pure: no I/O, no clock. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The state of an instance, as far as the map is concerned. */
+enum svcmap_state {
+    SVCMAP_UP,                  /* Live; may be primary. */
+    SVCMAP_COLD,                /* Live, but secondary only. */
+    SVCMAP_DOWN,                /* Failed: in no bucket. */
+    SVCMAP_DISABLED             /* Taken out by the operator. */
+};
+
+#define SVCMAP_NONE (-1)        /* No instance. */
+
+struct svcmap_bucket {
+    int primary;                /* Instance index, or SVCMAP_NONE. */
+    int secondary;              /* Instance index, or SVCMAP_NONE. */
+};
+
+struct svcmap_instance {
+    char *name;                 /* Unique within the service. */
+    uint32_t weight;            /* Relative share of buckets, >= 1. */
+    enum svcmap_state state;    /* Current state. */
+};
+
+struct svcmap {
+    char *service;              /* Service name, part of the hash. */
+    size_t n_buckets;           /* A power of 2. */
+    struct svcmap_instance *instances; /* In the order added. */
+    size_t n_instances;
+    struct svcmap_bucket *buckets; /* 'n_buckets' of them. */
+    uint64_t epoch;             /* Bumped on every change. */
+};
+
+struct svcmap *svcmap_create(const char *service, size_t n_buckets);
+void svcmap_destroy(struct svcmap *);
+struct svcmap *svcmap_clone(const struct svcmap *);
+
+int svcmap_add_instance(struct svcmap *, const char *name, uint32_t weight);
+int svcmap_find(const struct svcmap *, const char *name);
+
+void svcmap_assign(struct svcmap *);
+size_t svcmap_set_state(struct svcmap *, int instance, enum svcmap_state);
+
+size_t svcmap_count_primary(const struct svcmap *, int instance);
+size_t svcmap_count_secondary(const struct svcmap *, int instance);
+bool svcmap_is_live(enum svcmap_state);
+const char *svcmap_state_name(enum svcmap_state);
+
+double svcmap_score(const char *service, uint32_t bucket, const char *instance,
+                  uint32_t weight);
+
+#endif /* svcmap.h */

@@ -1,0 +1,98 @@
+/*
+ * Copyright (c) 2026 The sfmesh authors.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
+#ifndef CFG_H
+#define CFG_H 1
+
+/* The controller's configuration file (YAML, read with libyaml).
+ *
+ * It names the switches, the services with their instances, the chains
+ * (per subscriber: ingress, ordered services, egress), the bucket count and
+ * timers.  See docs/examples/two-service-chain.yaml.  Every error names the
+ * file, the line and the field.  Parsing does no I/O beyond reading the
+ * file, so that cfg_parse() can be fuzzed. */
+
+#include <stddef.h>
+#include <stdint.h>
+#include "openvswitch/types.h"
+
+/* Limits. */
+#define CFG_MAX_FILE_SIZE (1024 * 1024)
+#define CFG_MIN_BUCKETS 2
+#define CFG_MAX_BUCKETS 65536
+#define CFG_MAX_WEIGHT 1000
+
+struct cfg_switch {
+    char *name;                 /* Key in "switches". */
+    uint64_t dpid;              /* Datapath id. */
+    int line;                   /* Where it is defined. */
+};
+
+struct cfg_instance {
+    char *name;                 /* Unique in the whole file. */
+    char *service;              /* The service it belongs to. */
+    char *switch_name;          /* A key of "switches". */
+    char *port;                 /* OVS port name on that switch. */
+    struct eth_addr mac;        /* The instance's MAC address. */
+    uint32_t weight;            /* 1 to CFG_MAX_WEIGHT, default 1. */
+    int line;
+};
+
+struct cfg_service {
+    char *name;                 /* Key in "services". */
+    struct cfg_instance *instances; /* At least one. */
+    size_t n_instances;
+    int line;
+};
+
+/* Where a chain's traffic enters or leaves the switch. */
+struct cfg_endpoint {
+    char *switch_name;          /* A key of "switches". */
+    char *port;                 /* OVS port name. */
+};
+
+struct cfg_chain {
+    char *name;                 /* Key in "chains". */
+    uint32_t spi;               /* Forward SPI, 1 to 0xffffff. */
+    uint32_t reverse_spi;       /* Return SPI, default spi + 1. */
+    struct cfg_endpoint ingress; /* Client side. */
+    struct cfg_endpoint egress;  /* Server side. */
+    char *match;                /* Extra ovs-ofctl match, default "ip". */
+    char **services;            /* Service names, in forward order. */
+    size_t n_services;          /* At least one. */
+    int line;
+};
+
+struct cfg_timers {
+    int inactivity_probe_ms;    /* Default 5000. */
+    int handshake_timeout_ms;   /* Default 10000. */
+};
+
+struct sfm_config {
+    char *file;                 /* Name used in error messages. */
+    unsigned int bucket_bits;   /* Buckets per service: 1 << bucket_bits. */
+    struct cfg_switch *switches;
+    size_t n_switches;
+    struct cfg_service *services;
+    size_t n_services;
+    struct cfg_chain *chains;
+    size_t n_chains;
+    struct cfg_timers timers;
+};
+
+char *cfg_read(const char *file, struct sfm_config **) OVS_WARN_UNUSED_RESULT;
+char *cfg_parse(const char *file, const char *text, size_t len,
+                struct sfm_config **) OVS_WARN_UNUSED_RESULT;
+void cfg_destroy(struct sfm_config *);
+
+const struct cfg_switch *cfg_find_switch(const struct sfm_config *,
+                                         const char *name);
+const struct cfg_service *cfg_find_service(const struct sfm_config *,
+                                           const char *name);
+const struct cfg_instance *cfg_find_instance(const struct sfm_config *,
+                                             const char *name);
+size_t cfg_n_buckets(const struct sfm_config *);
+
+#endif /* cfg.h */

@@ -1,0 +1,1677 @@
+/*
+ * Copyright (c) 2026 The sfmesh authors.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
+#include <config.h>
+#include "cfg.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/shash.h"
+#include "packets.h"
+#include "util.h"
+
+/* Deepest nesting of lists and mappings read; the format itself needs 5.
+ * Deeper input is refused while it is still being scanned. */
+#define MAX_DEPTH 32
+
+/* Longest name of a switch, service, instance or chain, in bytes. */
+#define MAX_NAME_LEN 64
+
+/* Longest port name: OpenFlow carries 16 bytes, the last one a null. */
+#define MAX_PORT_LEN 15
+
+/* Longest extra match of a chain, in bytes. */
+#define MAX_MATCH_LEN 1024
+
+/* Bounds of the timers, in milliseconds. */
+#define MIN_TIMER_MS 100
+#define MAX_TIMER_MS 3600000
+
+/* Largest service path identifier: NSH's SPI has 24 bits. */
+#define MAX_SPI 0xffffff
+
+/* Most keys a mapping of fixed fields may have. */
+#define MAX_FIELDS 8
+
+/* Longest part of a value quoted in a message. */
+#define MAX_QUOTE_LEN 40
+
+/* Where a value that must be unique was first used. */
+struct use {
+    char *field;                /* Path of the field that used it. */
+    int line;                   /* Line of that field. */
+};
+
+/* A service as the chains see it. */
+struct service_ref {
+    const struct cfg_service *service; /* The service. */
+    const char *switch_name;    /* Switch of all its instances, NULL if they
+                                 * are on more than one. */
+};
+
+/* The state of one cfg_parse(). */
+struct parser {
+    const char *file;           /* File name, for messages. */
+    yaml_document_t *doc;       /* The document being read. */
+    struct ds path;             /* Dotted path of the field being read. */
+    char *error;                /* The first error, or NULL. */
+    struct shash switches;      /* Contains "struct cfg_switch *"s. */
+    struct shash services;      /* Contains "struct service_ref *"s. */
+    struct shash uses;          /* Contains "struct use *"s, by kind and
+                                 * value ("spi 100"). */
+};
+
+/* Returns the line, counting from 1, where 'node' starts. */
+static int
+line__(const yaml_node_t *node)
+{
+    return node->start_mark.line + 1;
+}
+
+/* Returns the node of 'p''s document with 'index'. */
+static const yaml_node_t *
+node__(const struct parser *p, int index)
+{
+    const yaml_node_t *node = yaml_document_get_node(p->doc, index);
+
+    ovs_assert(node);
+    return node;
+}
+
+/* Returns the text of the scalar 'node', which may contain null bytes: its
+ * length is node->data.scalar.length. */
+static const char *
+scalar__(const yaml_node_t *node)
+{
+    return (const char *) node->data.scalar.value;
+}
+
+/* Returns true if 'node' is a scalar whose text is 's'. */
+static bool
+scalar_is__(const yaml_node_t *node, const char *s)
+{
+    size_t len = strlen(s);
+
+    return (node->type == YAML_SCALAR_NODE
+            && node->data.scalar.length == len
+            && !memcmp(node->data.scalar.value, s, len));
+}
+
+/* Returns true if 'node' is what YAML reads as null: no value at all, '~' or
+ * "null", unquoted. */
+static bool
+is_null__(const yaml_node_t *node)
+{
+    return (node->type == YAML_SCALAR_NODE
+            && node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE
+            && (!node->data.scalar.length
+                || scalar_is__(node, "~")
+                || scalar_is__(node, "null")
+                || scalar_is__(node, "Null")
+                || scalar_is__(node, "NULL")));
+}
+
+/* Returns the 'len' bytes at 's' in double quotes, for a message: quotes,
+ * backslashes and control characters escaped, and at most MAX_QUOTE_LEN
+ * bytes shown.  The caller frees it. */
+static char *
+quote__(const char *s, size_t len)
+{
+    struct ds ds = DS_EMPTY_INITIALIZER;
+
+    ds_put_char(&ds, '"');
+    for (size_t i = 0; i < len && i < MAX_QUOTE_LEN; i++) {
+        unsigned char c = s[i];
+
+        if (c == '"' || c == '\\') {
+            ds_put_char(&ds, '\\');
+            ds_put_char(&ds, c);
+        } else if (c < 0x20 || c == 0x7f) {
+            ds_put_format(&ds, "\\x%02x", c);
+        } else {
+            ds_put_char(&ds, c);
+        }
+    }
+    if (len > MAX_QUOTE_LEN) {
+        ds_put_cstr(&ds, "...");
+    }
+    ds_put_char(&ds, '"');
+    return ds_steal_cstr(&ds);
+}
+
+/* Returns the scalar 'node' quoted for a message, as quote__() does. */
+static char *
+quote_node__(const yaml_node_t *node)
+{
+    return quote__(scalar__(node), node->data.scalar.length);
+}
+
+/* Records the error described by 'format' about the field being read in
+ * 'p', at the line of 'node', unless an error was already recorded.  Returns
+ * false, so that callers can 'return fail__(...)'. */
+static bool OVS_PRINTF_FORMAT(3, 4)
+fail__(struct parser *p, const yaml_node_t *node, const char *format, ...)
+{
+    va_list args;
+    char *msg;
+
+    if (p->error) {
+        return false;
+    }
+
+    va_start(args, format);
+    msg = xvasprintf(format, args);
+    va_end(args);
+    if (p->path.length) {
+        p->error = xasprintf("%s:%d: %s: %s", p->file, line__(node),
+                             ds_cstr(&p->path), msg);
+    } else {
+        p->error = xasprintf("%s:%d: %s", p->file, line__(node), msg);
+    }
+    free(msg);
+    return false;
+}
+
+/* Reports that 'node' is not 'expected' (for example "a mapping"), saying
+ * what it is instead.  Returns false. */
+static bool
+type_error__(struct parser *p, const yaml_node_t *node, const char *expected)
+{
+    char *q;
+
+    switch (node->type) {
+    case YAML_MAPPING_NODE:
+        return fail__(p, node, "expected %s, found a mapping", expected);
+    case YAML_SEQUENCE_NODE:
+        return fail__(p, node, "expected %s, found a list", expected);
+    case YAML_SCALAR_NODE:
+        if (is_null__(node)) {
+            return fail__(p, node, "expected %s, found no value", expected);
+        }
+        q = quote_node__(node);
+        fail__(p, node, "expected %s, found %s", expected, q);
+        free(q);
+        return false;
+    case YAML_NO_NODE:
+    default:
+        return fail__(p, node, "expected %s", expected);
+    }
+}
+
+/* Appends the field 'name' to the path in 'p'.  Returns what to pass to
+ * path_pop__() to remove it. */
+static size_t
+path_push__(struct parser *p, const char *name)
+{
+    size_t mark = p->path.length;
+
+    if (mark) {
+        ds_put_char(&p->path, '.');
+    }
+    ds_put_cstr(&p->path, name);
+    return mark;
+}
+
+/* Appends the list index 'i' to the path in 'p'.  Returns what to pass to
+ * path_pop__() to remove it. */
+static size_t
+path_push_index__(struct parser *p, size_t i)
+{
+    size_t mark = p->path.length;
+
+    ds_put_format(&p->path, "[%"PRIuSIZE"]", i);
+    return mark;
+}
+
+/* Restores the path in 'p' to what it was when path_push__() or
+ * path_push_index__() returned 'mark'. */
+static void
+path_pop__(struct parser *p, size_t mark)
+{
+    ds_truncate(&p->path, mark);
+}
+
+/* Records that the value 'key' ("spi 100": its kind and value) is used by the
+ * field at the current path in 'p', at the line of 'node'.  If something
+ * used it before, reports that 'what' is already used, naming the first
+ * user, and returns false. */
+static bool
+claim__(struct parser *p, const char *key, const yaml_node_t *node,
+        const char *what)
+{
+    struct use *use = shash_find_data(&p->uses, key);
+
+    if (use) {
+        return fail__(p, node, "%s is already used by %s (line %d)",
+                      what, use->field, use->line);
+    }
+    use = xmalloc(sizeof *use);
+    use->field = xstrdup(ds_cstr(&p->path));
+    use->line = line__(node);
+    shash_add(&p->uses, key, use);
+    return true;
+}
+
+/* Returns true if 'node' has 'type', otherwise reports that it should be
+ * 'expected' (for example "a mapping") and returns false. */
+static bool
+expect__(struct parser *p, const yaml_node_t *node, yaml_node_type_t type,
+         const char *expected)
+{
+    return node->type == type || type_error__(p, node, expected);
+}
+
+/* Reads the mapping 'node', whose keys must be among the 'n' in 'keys', each
+ * at most once, storing the value of each key at the same position in
+ * 'values' (NULL if the key is absent).  Returns false, after reporting why,
+ * if 'node' is not such a mapping. */
+static bool
+get_fields__(struct parser *p, const yaml_node_t *node,
+             const char *const keys[], size_t n, const yaml_node_t *values[])
+{
+    const yaml_node_t *key_nodes[MAX_FIELDS];
+    const yaml_node_pair_t *pair;
+
+    ovs_assert(n <= MAX_FIELDS);
+    if (!expect__(p, node, YAML_MAPPING_NODE, "a mapping")) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        values[i] = NULL;
+        key_nodes[i] = NULL;
+    }
+
+    for (pair = node->data.mapping.pairs.start;
+         pair < node->data.mapping.pairs.top; pair++) {
+        const yaml_node_t *key = node__(p, pair->key);
+        size_t i;
+
+        if (key->type != YAML_SCALAR_NODE || is_null__(key)) {
+            return type_error__(p, key, "a key");
+        }
+        for (i = 0; i < n; i++) {
+            if (scalar_is__(key, keys[i])) {
+                break;
+            }
+        }
+        if (i == n) {
+            struct ds allowed = DS_EMPTY_INITIALIZER;
+            char *q = quote_node__(key);
+
+            for (size_t j = 0; j < n; j++) {
+                ds_put_format(&allowed, "%s%s", j ? ", " : "", keys[j]);
+            }
+            fail__(p, key, "unknown key %s (allowed: %s)", q,
+                   ds_cstr(&allowed));
+            ds_destroy(&allowed);
+            free(q);
+            return false;
+        }
+        if (values[i]) {
+            size_t mark = path_push__(p, keys[i]);
+
+            fail__(p, key, "duplicate key (first at line %d)",
+                   line__(key_nodes[i]));
+            path_pop__(p, mark);
+            return false;
+        }
+        values[i] = node__(p, pair->value);
+        key_nodes[i] = key;
+    }
+    return true;
+}
+
+/* Reports that the field 'key' of the mapping 'node' is missing if 'value'
+ * is NULL, and returns false; otherwise returns true. */
+static bool
+require__(struct parser *p, const yaml_node_t *node,
+          const yaml_node_t *value, const char *key)
+{
+    if (!value) {
+        size_t mark = path_push__(p, key);
+
+        fail__(p, node, "required field is missing");
+        path_pop__(p, mark);
+        return false;
+    }
+    return true;
+}
+
+/* Checks that 'node' is a name of a 'what' ("switch", "port") of 1 to 'max'
+ * bytes, none of them a space or a control character.  Returns false, after
+ * reporting why, if it is not. */
+static bool
+check_name__(struct parser *p, const yaml_node_t *node, const char *what,
+             size_t max)
+{
+    const char *s;
+    size_t len;
+    char *q;
+
+    if (node->type != YAML_SCALAR_NODE || is_null__(node)) {
+        char *expected = xasprintf("a %s name", what);
+
+        type_error__(p, node, expected);
+        free(expected);
+        return false;
+    }
+
+    s = scalar__(node);
+    len = node->data.scalar.length;
+    q = quote_node__(node);
+    if (!len) {
+        fail__(p, node, "%s name is empty", what);
+    } else if (len > max) {
+        fail__(p, node, "%s name %s is longer than %"PRIuSIZE" bytes",
+               what, q, max);
+    } else {
+        for (size_t i = 0; i < len; i++) {
+            unsigned char c = s[i];
+
+            if (c <= ' ' || c == 0x7f) {
+                fail__(p, node, "%s name %s contains a space or a control "
+                       "character", what, q);
+                break;
+            }
+        }
+    }
+    free(q);
+    return !p->error;
+}
+
+/* Reads the name of a 'what' ("switch") of at most 'max' bytes from 'node'
+ * into '*namep', which the caller frees.  Returns false, after reporting
+ * why, if 'node' is not such a name. */
+static bool
+get_name__(struct parser *p, const yaml_node_t *node, const char *what,
+           size_t max, char **namep)
+{
+    if (!check_name__(p, node, what, max)) {
+        return false;
+    }
+    *namep = xmemdup0(scalar__(node), node->data.scalar.length);
+    return true;
+}
+
+/* Checks that 'node' is a non-empty mapping whose keys are valid names of
+ * 'what's ("switch"), each used once.  Returns false, after reporting why,
+ * if it is not. */
+static bool
+check_names__(struct parser *p, const yaml_node_t *node, const char *what)
+{
+    struct shash seen = SHASH_INITIALIZER(&seen);
+    const yaml_node_pair_t *pair;
+    bool ok = true;
+
+    if (!expect__(p, node, YAML_MAPPING_NODE, "a mapping")) {
+        return false;
+    }
+    if (node->data.mapping.pairs.start == node->data.mapping.pairs.top) {
+        return fail__(p, node, "at least one %s is required", what);
+    }
+
+    for (pair = node->data.mapping.pairs.start;
+         ok && pair < node->data.mapping.pairs.top; pair++) {
+        const yaml_node_t *key = node__(p, pair->key);
+        const yaml_node_t *first;
+
+        if (!check_name__(p, key, what, MAX_NAME_LEN)) {
+            ok = false;
+            break;
+        }
+        first = shash_find_data(&seen, scalar__(key));
+        if (first) {
+            size_t mark = path_push__(p, scalar__(key));
+
+            fail__(p, key, "duplicate key (first at line %d)", line__(first));
+            path_pop__(p, mark);
+            ok = false;
+        } else {
+            shash_add(&seen, scalar__(key), key);
+        }
+    }
+    shash_destroy(&seen);
+    return ok;
+}
+
+/* The outcome of parse_uint__(). */
+enum parse_result {
+    PARSE_OK,                   /* A number. */
+    PARSE_BAD,                  /* Not a number. */
+    PARSE_LEADING_ZERO,         /* A decimal number with a leading zero. */
+    PARSE_RANGE                 /* Negative, or more than 64 bits. */
+};
+
+/* Parses the 'len' bytes at 's' as an unsigned integer, decimal or (after
+ * "0x") hexadecimal, into '*valuep'. */
+static enum parse_result
+parse_uint__(const char *s, size_t len, uint64_t *valuep)
+{
+    bool negative = false, overflow = false;
+    unsigned int base = 10;
+    uint64_t value = 0;
+    size_t i = 0;
+
+    if (len && s[0] == '-') {
+        negative = true;
+        i++;
+    }
+    if (len - i >= 2 && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X')) {
+        base = 16;
+        i += 2;
+    } else if (len - i >= 2 && s[i] == '0'
+               && s[i + 1] >= '0' && s[i + 1] <= '9') {
+        return PARSE_LEADING_ZERO;
+    }
+    if (i == len) {
+        return PARSE_BAD;
+    }
+
+    for (; i < len; i++) {
+        int digit = hexit_value(s[i]);
+
+        if (digit < 0 || digit >= base) {
+            return PARSE_BAD;
+        }
+        if (value > (UINT64_MAX - digit) / base) {
+            overflow = true;
+        } else {
+            value = value * base + digit;
+        }
+    }
+    if (overflow || (negative && value)) {
+        return PARSE_RANGE;
+    }
+    *valuep = value;
+    return PARSE_OK;
+}
+
+/* Reads the integer 'node', from 'min' to 'max', into '*valuep'.  Returns
+ * false, after reporting why, if 'node' is not such an integer. */
+static bool
+get_uint__(struct parser *p, const yaml_node_t *node, uint64_t min,
+           uint64_t max, uint64_t *valuep)
+{
+    enum parse_result result;
+    uint64_t value = 0;
+    char *q;
+
+    if (node->type != YAML_SCALAR_NODE || is_null__(node)) {
+        return type_error__(p, node, "an integer");
+    }
+
+    q = quote_node__(node);
+    if (node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
+        fail__(p, node, "%s is quoted; write numbers without quotes", q);
+    } else {
+        result = parse_uint__(scalar__(node), node->data.scalar.length,
+                              &value);
+        if (result == PARSE_BAD) {
+            fail__(p, node, "%s is not an integer", q);
+        } else if (result == PARSE_LEADING_ZERO) {
+            fail__(p, node, "%s has a leading zero (write it without, or "
+                   "in hex with 0x)", q);
+        } else if (result == PARSE_RANGE || value < min || value > max) {
+            fail__(p, node, "%s is out of range (%"PRIu64" to %"PRIu64")",
+                   q, min, max);
+        }
+    }
+    free(q);
+    *valuep = value;
+    return !p->error;
+}
+
+/* Reads the datapath id 'node' into '*dpidp': an integer, or 16 hex digits
+ * as OVS prints datapath ids, quoted or not.  Returns false, after reporting
+ * why, if 'node' is not a nonzero datapath id. */
+static bool
+get_dpid__(struct parser *p, const yaml_node_t *node, uint64_t *dpidp)
+{
+    if (node->type == YAML_SCALAR_NODE && node->data.scalar.length == 16) {
+        const char *s = scalar__(node);
+        uint64_t dpid = 0;
+        size_t i;
+
+        for (i = 0; i < 16 && hexit_value(s[i]) >= 0; i++) {
+            dpid = (dpid << 4) | hexit_value(s[i]);
+        }
+        if (i == 16) {
+            *dpidp = dpid;
+            return dpid || fail__(p, node, "datapath id must be nonzero");
+        }
+    }
+    if (node->type == YAML_SCALAR_NODE && !is_null__(node)
+        && node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
+        char *q = quote_node__(node);
+
+        fail__(p, node, "%s is not a datapath id: write an integer (decimal "
+               "or 0x hex) or 16 hex digits", q);
+        free(q);
+        return false;
+    }
+    if (!get_uint__(p, node, 0, UINT64_MAX, dpidp)) {
+        return false;
+    }
+    return *dpidp || fail__(p, node, "datapath id must be nonzero");
+}
+
+/* Reads the unicast MAC address "xx:xx:xx:xx:xx:xx" in 'node' into 'mac'.
+ * Returns false, after reporting why, if 'node' is not one. */
+static bool
+get_mac__(struct parser *p, const yaml_node_t *node, struct eth_addr *mac)
+{
+    const char *s;
+    bool ok;
+    char *q;
+
+    if (node->type != YAML_SCALAR_NODE || is_null__(node)) {
+        return type_error__(p, node, "a MAC address");
+    }
+
+    /* eth_addr_from_string() accepts more than this, such as "2:0:0:0:0:1"
+     * or " 02:...", which are more likely typing errors than addresses. */
+    s = scalar__(node);
+    ok = node->data.scalar.length == 17;
+    for (size_t i = 0; ok && i < 17; i++) {
+        ok = i % 3 == 2 ? s[i] == ':' : hexit_value(s[i]) >= 0;
+    }
+    q = quote_node__(node);
+    if (!ok || !eth_addr_from_string(s, mac)) {
+        fail__(p, node, "%s is not a MAC address (write it as "
+               "xx:xx:xx:xx:xx:xx)", q);
+    } else if (eth_addr_is_multicast(*mac)) {
+        fail__(p, node, "%s is a multicast address; an instance needs a "
+               "unicast one", q);
+    } else if (eth_addr_is_zero(*mac)) {
+        fail__(p, node, "%s is not a valid instance address", q);
+    }
+    free(q);
+    return !p->error;
+}
+
+/* Reads the switch named by 'node' into '*swp'.  Returns false, after
+ * reporting why, if it names no switch defined in "switches". */
+static bool
+get_switch_ref__(struct parser *p, const yaml_node_t *node,
+                 const struct cfg_switch **swp)
+{
+    char *q;
+
+    if (!check_name__(p, node, "switch", MAX_NAME_LEN)) {
+        return false;
+    }
+    *swp = shash_find_data(&p->switches, scalar__(node));
+    if (*swp) {
+        return true;
+    }
+    q = quote_node__(node);
+    fail__(p, node, "switch %s is not defined in switches", q);
+    free(q);
+    return false;
+}
+
+/* Reads the port named by 'node' on the switch 'sw' into '*portp', which
+ * the caller frees, and claims it for the field being read.  Returns false,
+ * after reporting why, if 'node' is no port name or the port is already
+ * used. */
+static bool
+get_port__(struct parser *p, const yaml_node_t *node,
+           const struct cfg_switch *sw, char **portp)
+{
+    char *key, *what;
+    bool ok;
+
+    if (!get_name__(p, node, "port", MAX_PORT_LEN, portp)) {
+        return false;
+    }
+    key = xasprintf("port %s %s", sw->name, *portp);
+    what = xasprintf("port %s on switch %s", *portp, sw->name);
+    ok = claim__(p, key, node, what);
+    free(what);
+    free(key);
+    return ok;
+}
+
+/* Reads the service path identifier 'node', or 'spi' if 'node' is NULL,
+ * into '*spip' and claims it for the field being read, reporting problems at
+ * 'owner' for a default value.  Returns false, after reporting why, if it is
+ * no SPI or already used. */
+static bool
+get_spi__(struct parser *p, const yaml_node_t *node, const yaml_node_t *owner,
+          uint64_t spi, uint32_t *spip)
+{
+    char *key, *what;
+    bool ok;
+
+    if (node && !get_uint__(p, node, 1, MAX_SPI, &spi)) {
+        return false;
+    }
+    *spip = spi;
+    key = xasprintf("spi %"PRIu64, spi);
+    what = (node
+            ? xasprintf("SPI %"PRIu64, spi)
+            : xasprintf("SPI %"PRIu64" (the default, spi + 1)", spi));
+    ok = claim__(p, key, node ? node : owner, what);
+    free(what);
+    free(key);
+    return ok;
+}
+
+/* Reads the switch 'node' into 'sw'. */
+static bool
+parse_switch__(struct parser *p, const yaml_node_t *node,
+               struct cfg_switch *sw)
+{
+    static const char *const keys[] = { "dpid" };
+    const yaml_node_t *values[ARRAY_SIZE(keys)];
+    size_t mark;
+    char *key, *what;
+    bool ok;
+
+    if (!get_fields__(p, node, keys, ARRAY_SIZE(keys), values)
+        || !require__(p, node, values[0], "dpid")) {
+        return false;
+    }
+
+    mark = path_push__(p, "dpid");
+    ok = get_dpid__(p, values[0], &sw->dpid);
+    if (ok) {
+        key = xasprintf("dpid %"PRIx64, sw->dpid);
+        what = xasprintf("datapath id %016"PRIx64, sw->dpid);
+        ok = claim__(p, key, values[0], what);
+        free(what);
+        free(key);
+    }
+    path_pop__(p, mark);
+    return ok;
+}
+
+/* Reads the mapping of switches 'node' into 'cfg'. */
+static bool
+parse_switches__(struct parser *p, const yaml_node_t *node,
+                 struct sfm_config *cfg)
+{
+    const yaml_node_pair_t *pair;
+    size_t n;
+
+    if (!check_names__(p, node, "switch")) {
+        return false;
+    }
+
+    n = node->data.mapping.pairs.top - node->data.mapping.pairs.start;
+    cfg->switches = xcalloc(n, sizeof *cfg->switches);
+    cfg->n_switches = n;
+    for (pair = node->data.mapping.pairs.start, n = 0;
+         pair < node->data.mapping.pairs.top; pair++, n++) {
+        const yaml_node_t *key = node__(p, pair->key);
+        struct cfg_switch *sw = &cfg->switches[n];
+        size_t mark;
+        bool ok;
+
+        sw->name = xstrdup(scalar__(key));
+        sw->line = line__(key);
+        mark = path_push__(p, sw->name);
+        ok = parse_switch__(p, node__(p, pair->value), sw);
+        path_pop__(p, mark);
+        if (!ok) {
+            return false;
+        }
+        shash_add(&p->switches, sw->name, sw);
+    }
+    return true;
+}
+
+/* Reads the instance 'node', of the service being read, into 'inst', whose
+ * name and service are already set. */
+static bool
+parse_instance__(struct parser *p, const yaml_node_t *node,
+                 struct cfg_instance *inst)
+{
+    enum { I_SWITCH, I_PORT, I_MAC, I_WEIGHT };
+    static const char *const keys[] = { "switch", "port", "mac", "weight" };
+    const yaml_node_t *values[ARRAY_SIZE(keys)];
+    const struct cfg_switch *sw;
+    uint64_t weight = 1;
+    char *key;
+    size_t mark;
+    bool ok;
+
+    if (!get_fields__(p, node, keys, ARRAY_SIZE(keys), values)
+        || !require__(p, node, values[I_SWITCH], "switch")
+        || !require__(p, node, values[I_PORT], "port")
+        || !require__(p, node, values[I_MAC], "mac")) {
+        return false;
+    }
+
+    mark = path_push__(p, "switch");
+    ok = get_switch_ref__(p, values[I_SWITCH], &sw);
+    path_pop__(p, mark);
+    if (!ok) {
+        return false;
+    }
+    inst->switch_name = xstrdup(sw->name);
+
+    mark = path_push__(p, "port");
+    ok = get_port__(p, values[I_PORT], sw, &inst->port);
+    path_pop__(p, mark);
+    if (!ok) {
+        return false;
+    }
+
+    mark = path_push__(p, "mac");
+    ok = get_mac__(p, values[I_MAC], &inst->mac);
+    if (ok) {
+        char *what;
+
+        key = xasprintf("mac "ETH_ADDR_FMT, ETH_ADDR_ARGS(inst->mac));
+        what = xasprintf("MAC "ETH_ADDR_FMT, ETH_ADDR_ARGS(inst->mac));
+        ok = claim__(p, key, values[I_MAC], what);
+        free(what);
+        free(key);
+    }
+    path_pop__(p, mark);
+    if (!ok) {
+        return false;
+    }
+
+    if (values[I_WEIGHT]) {
+        mark = path_push__(p, "weight");
+        ok = get_uint__(p, values[I_WEIGHT], 1, CFG_MAX_WEIGHT, &weight);
+        path_pop__(p, mark);
+        if (!ok) {
+            return false;
+        }
+    }
+    inst->weight = weight;
+    return true;
+}
+
+/* Reads the service 'node' into 'svc', whose name is already set. */
+static bool
+parse_service__(struct parser *p, const yaml_node_t *node,
+                struct cfg_service *svc)
+{
+    static const char *const keys[] = { "instances" };
+    const yaml_node_t *values[ARRAY_SIZE(keys)];
+    const yaml_node_t *instances;
+    const yaml_node_pair_t *pair;
+    size_t mark, n;
+    bool ok = true;
+
+    if (!get_fields__(p, node, keys, ARRAY_SIZE(keys), values)
+        || !require__(p, node, values[0], "instances")) {
+        return false;
+    }
+
+    instances = values[0];
+    mark = path_push__(p, "instances");
+    if (!check_names__(p, instances, "instance")) {
+        path_pop__(p, mark);
+        return false;
+    }
+    n = (instances->data.mapping.pairs.top
+         - instances->data.mapping.pairs.start);
+    svc->instances = xcalloc(n, sizeof *svc->instances);
+    svc->n_instances = n;
+    for (pair = instances->data.mapping.pairs.start, n = 0;
+         ok && pair < instances->data.mapping.pairs.top; pair++, n++) {
+        const yaml_node_t *key = node__(p, pair->key);
+        struct cfg_instance *inst = &svc->instances[n];
+        size_t mark2;
+        char *use, *what;
+
+        inst->name = xstrdup(scalar__(key));
+        inst->service = xstrdup(svc->name);
+        inst->line = line__(key);
+        mark2 = path_push__(p, inst->name);
+        use = xasprintf("instance %s", inst->name);
+        what = xasprintf("instance name %s", inst->name);
+        ok = (claim__(p, use, key, what)
+              && parse_instance__(p, node__(p, pair->value), inst));
+        free(what);
+        free(use);
+        path_pop__(p, mark2);
+    }
+    path_pop__(p, mark);
+    return ok;
+}
+
+/* Reads the mapping of services 'node' into 'cfg'. */
+static bool
+parse_services__(struct parser *p, const yaml_node_t *node,
+                 struct sfm_config *cfg)
+{
+    const yaml_node_pair_t *pair;
+    size_t n;
+
+    if (!check_names__(p, node, "service")) {
+        return false;
+    }
+
+    n = node->data.mapping.pairs.top - node->data.mapping.pairs.start;
+    cfg->services = xcalloc(n, sizeof *cfg->services);
+    cfg->n_services = n;
+    for (pair = node->data.mapping.pairs.start, n = 0;
+         pair < node->data.mapping.pairs.top; pair++, n++) {
+        const yaml_node_t *key = node__(p, pair->key);
+        struct cfg_service *svc = &cfg->services[n];
+        struct service_ref *ref;
+        size_t mark;
+        bool ok;
+
+        svc->name = xstrdup(scalar__(key));
+        svc->line = line__(key);
+        mark = path_push__(p, svc->name);
+        ok = parse_service__(p, node__(p, pair->value), svc);
+        path_pop__(p, mark);
+        if (!ok) {
+            return false;
+        }
+
+        ref = xmalloc(sizeof *ref);
+        ref->service = svc;
+        ref->switch_name = svc->instances[0].switch_name;
+        for (size_t i = 1; i < svc->n_instances; i++) {
+            if (strcmp(svc->instances[i].switch_name, ref->switch_name)) {
+                ref->switch_name = NULL;
+                break;
+            }
+        }
+        shash_add(&p->services, svc->name, ref);
+    }
+    return true;
+}
+
+/* Reads the chain endpoint 'node' into 'ep'.  If 'same_switch' is nonnull,
+ * the endpoint must be on that switch. */
+static bool
+parse_endpoint__(struct parser *p, const yaml_node_t *node,
+                 struct cfg_endpoint *ep, const char *same_switch)
+{
+    static const char *const keys[] = { "switch", "port" };
+    const yaml_node_t *values[ARRAY_SIZE(keys)];
+    const struct cfg_switch *sw;
+    size_t mark;
+    bool ok;
+
+    if (!get_fields__(p, node, keys, ARRAY_SIZE(keys), values)
+        || !require__(p, node, values[0], "switch")
+        || !require__(p, node, values[1], "port")) {
+        return false;
+    }
+
+    mark = path_push__(p, "switch");
+    ok = get_switch_ref__(p, values[0], &sw);
+    if (ok && same_switch && strcmp(sw->name, same_switch)) {
+        ok = fail__(p, values[0], "multi-switch chains are not supported "
+                    "yet: the ingress is on switch %s, this is %s",
+                    same_switch, sw->name);
+    }
+    path_pop__(p, mark);
+    if (!ok) {
+        return false;
+    }
+    ep->switch_name = xstrdup(sw->name);
+
+    mark = path_push__(p, "port");
+    ok = get_port__(p, values[1], sw, &ep->port);
+    path_pop__(p, mark);
+    return ok;
+}
+
+/* Reads the extra match 'node' into '*matchp', which the caller frees.  The
+ * empty string means no extra match. */
+static bool
+get_match__(struct parser *p, const yaml_node_t *node, char **matchp)
+{
+    const char *s;
+    size_t len;
+
+    if (node->type != YAML_SCALAR_NODE || is_null__(node)) {
+        return type_error__(p, node, "an ovs-ofctl match such as \"ip\" or "
+                            "\"tcp,tp_dst=80\"");
+    }
+    s = scalar__(node);
+    len = node->data.scalar.length;
+    if (len > MAX_MATCH_LEN) {
+        return fail__(p, node, "match is longer than %d bytes",
+                      MAX_MATCH_LEN);
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = s[i];
+
+        if (c < ' ' || c == 0x7f) {
+            return fail__(p, node, "match contains a control character");
+        }
+    }
+    *matchp = xmemdup0(s, len);
+    return true;
+}
+
+/* Checks the service at position 'i' of the services of 'chain', read from
+ * 'node': it must be defined, not already in the chain (the services before
+ * it are in 'seen', to which it is added) and on the chain's switch. */
+static bool
+check_chain_service__(struct parser *p, const yaml_node_t *node,
+                      const struct cfg_chain *chain, struct shash *seen,
+                      size_t i)
+{
+    const char *name = chain->services[i];
+    const char *sw = chain->ingress.switch_name;
+    const struct service_ref *ref;
+    void *first;
+
+    ref = shash_find_data(&p->services, name);
+    if (!ref) {
+        return fail__(p, node, "service %s is not defined in services", name);
+    }
+    first = shash_find_data(seen, name);
+    if (first) {
+        return fail__(p, node, "service %s is already in this chain "
+                      "(services[%"PRIuSIZE"])", name,
+                      (size_t) (uintptr_t) first - 1);
+    }
+    if (!ref->switch_name || strcmp(ref->switch_name, sw)) {
+        const struct cfg_service *svc = ref->service;
+
+        for (size_t j = 0; j < svc->n_instances; j++) {
+            const struct cfg_instance *inst = &svc->instances[j];
+
+            if (strcmp(inst->switch_name, sw)) {
+                return fail__(p, node, "multi-switch chains are not "
+                              "supported yet: instance %s of service %s is "
+                              "on switch %s, the chain's ingress on %s",
+                              inst->name, svc->name, inst->switch_name, sw);
+            }
+        }
+    }
+    shash_add(seen, name, (void *) (uintptr_t) (i + 1));
+    return true;
+}
+
+/* Reads the list of services 'node' of 'chain', whose ingress is already
+ * read, into 'chain'. */
+static bool
+parse_chain_services__(struct parser *p, const yaml_node_t *node,
+                       struct cfg_chain *chain)
+{
+    struct shash seen = SHASH_INITIALIZER(&seen);
+    const yaml_node_item_t *item;
+    size_t n;
+    bool ok = true;
+
+    if (!expect__(p, node, YAML_SEQUENCE_NODE,
+                  "a list of service names such as [fw, dlp]")) {
+        return false;
+    }
+    n = node->data.sequence.items.top - node->data.sequence.items.start;
+    if (!n) {
+        return fail__(p, node, "at least one service is required");
+    }
+
+    chain->services = xcalloc(n, sizeof *chain->services);
+    chain->n_services = n;
+    for (item = node->data.sequence.items.start, n = 0;
+         ok && item < node->data.sequence.items.top; item++, n++) {
+        const yaml_node_t *name = node__(p, *item);
+        size_t mark = path_push_index__(p, n);
+
+        ok = (get_name__(p, name, "service", MAX_NAME_LEN,
+                         &chain->services[n])
+              && check_chain_service__(p, name, chain, &seen, n));
+        path_pop__(p, mark);
+    }
+    shash_destroy(&seen);
+    return ok;
+}
+
+/* Reads the chain 'node' into 'chain', whose name is already set. */
+static bool
+parse_chain__(struct parser *p, const yaml_node_t *node,
+              struct cfg_chain *chain)
+{
+    enum { C_SPI, C_REVERSE_SPI, C_INGRESS, C_EGRESS, C_MATCH, C_SERVICES };
+    static const char *const keys[] = {
+        "spi", "reverse_spi", "ingress", "egress", "match", "services"
+    };
+    const yaml_node_t *values[ARRAY_SIZE(keys)];
+    size_t mark;
+    bool ok;
+
+    if (!get_fields__(p, node, keys, ARRAY_SIZE(keys), values)
+        || !require__(p, node, values[C_SPI], "spi")
+        || !require__(p, node, values[C_INGRESS], "ingress")
+        || !require__(p, node, values[C_EGRESS], "egress")
+        || !require__(p, node, values[C_SERVICES], "services")) {
+        return false;
+    }
+
+    mark = path_push__(p, "spi");
+    ok = get_spi__(p, values[C_SPI], NULL, 0, &chain->spi);
+    path_pop__(p, mark);
+    if (!ok) {
+        return false;
+    }
+
+    mark = path_push__(p, "reverse_spi");
+    if (!values[C_REVERSE_SPI] && chain->spi == MAX_SPI) {
+        ok = fail__(p, node, "the default, spi + 1, is out of range: set "
+                    "reverse_spi (1 to %d)", MAX_SPI);
+    } else {
+        ok = get_spi__(p, values[C_REVERSE_SPI], node,
+                       (uint64_t) chain->spi + 1, &chain->reverse_spi);
+    }
+    path_pop__(p, mark);
+    if (!ok) {
+        return false;
+    }
+
+    mark = path_push__(p, "ingress");
+    ok = parse_endpoint__(p, values[C_INGRESS], &chain->ingress, NULL);
+    path_pop__(p, mark);
+    if (!ok) {
+        return false;
+    }
+
+    mark = path_push__(p, "egress");
+    ok = parse_endpoint__(p, values[C_EGRESS], &chain->egress,
+                          chain->ingress.switch_name);
+    path_pop__(p, mark);
+    if (!ok) {
+        return false;
+    }
+
+    if (values[C_MATCH]) {
+        mark = path_push__(p, "match");
+        ok = get_match__(p, values[C_MATCH], &chain->match);
+        path_pop__(p, mark);
+        if (!ok) {
+            return false;
+        }
+    } else {
+        chain->match = xstrdup("ip");
+    }
+
+    mark = path_push__(p, "services");
+    ok = parse_chain_services__(p, values[C_SERVICES], chain);
+    path_pop__(p, mark);
+    return ok;
+}
+
+/* Reads the mapping of chains 'node' into 'cfg'. */
+static bool
+parse_chains__(struct parser *p, const yaml_node_t *node,
+               struct sfm_config *cfg)
+{
+    const yaml_node_pair_t *pair;
+    size_t n;
+
+    if (!check_names__(p, node, "chain")) {
+        return false;
+    }
+
+    n = node->data.mapping.pairs.top - node->data.mapping.pairs.start;
+    cfg->chains = xcalloc(n, sizeof *cfg->chains);
+    cfg->n_chains = n;
+    for (pair = node->data.mapping.pairs.start, n = 0;
+         pair < node->data.mapping.pairs.top; pair++, n++) {
+        const yaml_node_t *key = node__(p, pair->key);
+        struct cfg_chain *chain = &cfg->chains[n];
+        size_t mark;
+        bool ok;
+
+        chain->name = xstrdup(scalar__(key));
+        chain->line = line__(key);
+        mark = path_push__(p, chain->name);
+        ok = parse_chain__(p, node__(p, pair->value), chain);
+        path_pop__(p, mark);
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Reads the timers 'node' into 'timers'. */
+static bool
+parse_timers__(struct parser *p, const yaml_node_t *node,
+               struct cfg_timers *timers)
+{
+    static const char *const keys[] = {
+        "inactivity_probe_ms", "handshake_timeout_ms"
+    };
+    const yaml_node_t *values[ARRAY_SIZE(keys)];
+    int *fields[] = {
+        &timers->inactivity_probe_ms, &timers->handshake_timeout_ms
+    };
+
+    if (!get_fields__(p, node, keys, ARRAY_SIZE(keys), values)) {
+        return false;
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+        if (values[i]) {
+            size_t mark = path_push__(p, keys[i]);
+            uint64_t ms;
+            bool ok;
+
+            ok = get_uint__(p, values[i], MIN_TIMER_MS, MAX_TIMER_MS, &ms);
+            path_pop__(p, mark);
+            if (!ok) {
+                return false;
+            }
+            *fields[i] = ms;
+        }
+    }
+    return true;
+}
+
+/* Reads the whole configuration, the mapping 'root', into 'cfg'. */
+static bool
+parse_root__(struct parser *p, const yaml_node_t *root,
+             struct sfm_config *cfg)
+{
+    enum { R_VERSION, R_BUCKETS, R_TIMERS, R_SWITCHES, R_SERVICES, R_CHAINS };
+    static const char *const keys[] = {
+        "version", "buckets", "timers", "switches", "services", "chains"
+    };
+    const yaml_node_t *values[ARRAY_SIZE(keys)];
+    uint64_t value;
+    size_t mark;
+    bool ok = true;
+
+    if (root->type != YAML_MAPPING_NODE) {
+        return type_error__(p, root, "a mapping at the top level "
+                            "(switches:, services:, chains: ...)");
+    }
+    if (!get_fields__(p, root, keys, ARRAY_SIZE(keys), values)
+        || !require__(p, root, values[R_SWITCHES], "switches")
+        || !require__(p, root, values[R_SERVICES], "services")
+        || !require__(p, root, values[R_CHAINS], "chains")) {
+        return false;
+    }
+
+    if (values[R_VERSION]) {
+        mark = path_push__(p, "version");
+        ok = (get_uint__(p, values[R_VERSION], 0, UINT64_MAX, &value)
+              && (value == 1
+                  || fail__(p, values[R_VERSION], "version %"PRIu64" is not "
+                            "supported (this controller reads version 1)",
+                            value)));
+        path_pop__(p, mark);
+        if (!ok) {
+            return false;
+        }
+    }
+
+    if (values[R_BUCKETS]) {
+        mark = path_push__(p, "buckets");
+        ok = (get_uint__(p, values[R_BUCKETS], CFG_MIN_BUCKETS,
+                         CFG_MAX_BUCKETS, &value)
+              && (is_pow2(value)
+                  || fail__(p, values[R_BUCKETS], "%"PRIu64" is not a power "
+                            "of two", value)));
+        path_pop__(p, mark);
+        if (!ok) {
+            return false;
+        }
+        cfg->bucket_bits = ctz64(value);
+    }
+
+    if (values[R_TIMERS]) {
+        mark = path_push__(p, "timers");
+        ok = parse_timers__(p, values[R_TIMERS], &cfg->timers);
+        path_pop__(p, mark);
+        if (!ok) {
+            return false;
+        }
+    }
+
+    mark = path_push__(p, "switches");
+    ok = parse_switches__(p, values[R_SWITCHES], cfg);
+    path_pop__(p, mark);
+    if (!ok) {
+        return false;
+    }
+
+    mark = path_push__(p, "services");
+    ok = parse_services__(p, values[R_SERVICES], cfg);
+    path_pop__(p, mark);
+    if (!ok) {
+        return false;
+    }
+
+    mark = path_push__(p, "chains");
+    ok = parse_chains__(p, values[R_CHAINS], cfg);
+    path_pop__(p, mark);
+    return ok;
+}
+
+/* Returns the line, counting from 1, of byte 'offset' of the 'len' bytes of
+ * 'text'. */
+static int
+line_of_offset__(const char *text, size_t len, size_t offset)
+{
+    int line = 1;
+
+    for (size_t i = 0; i < offset && i < len; i++) {
+        line += text[i] == '\n';
+    }
+    return line;
+}
+
+/* Returns the error that libyaml's 'parser' stopped on, reading the 'len'
+ * bytes of 'text' from 'file', as a message that the caller frees. */
+static char *
+yaml_error__(const char *file, const yaml_parser_t *parser,
+             const char *text, size_t len)
+{
+    const char *problem = parser->problem ? parser->problem : "unknown error";
+
+    switch (parser->error) {
+    case YAML_MEMORY_ERROR:
+        return xasprintf("%s: out of memory reading YAML", file);
+
+    case YAML_READER_ERROR:
+        if (parser->problem_value != -1) {
+            return xasprintf("%s:%d: YAML error: %s (byte or character "
+                             "0x%x)", file,
+                             line_of_offset__(text, len,
+                                              parser->problem_offset),
+                             problem, (unsigned int) parser->problem_value);
+        }
+        return xasprintf("%s:%d: YAML error: %s", file,
+                         line_of_offset__(text, len, parser->problem_offset),
+                         problem);
+
+    case YAML_SCANNER_ERROR:
+    case YAML_PARSER_ERROR:
+    case YAML_COMPOSER_ERROR:
+        if (parser->context) {
+            return xasprintf("%s:%d: YAML syntax error: %s (%s at line %d)",
+                             file, (int) parser->problem_mark.line + 1,
+                             problem, parser->context,
+                             (int) parser->context_mark.line + 1);
+        }
+        return xasprintf("%s:%d: YAML syntax error: %s", file,
+                         (int) parser->problem_mark.line + 1, problem);
+
+    case YAML_NO_ERROR:
+    case YAML_WRITER_ERROR:
+    case YAML_EMITTER_ERROR:
+    default:
+        return xasprintf("%s: YAML error: %s", file, problem);
+    }
+}
+
+/* Returns an error naming the 'anchor' or the 'tag' of a node that starts
+ * at 'line' of 'file', if it has either, otherwise NULL. */
+static char *
+check_node_event__(const char *file, int line, const yaml_char_t *anchor,
+                   const yaml_char_t *tag)
+{
+    char *error = NULL;
+
+    if (anchor) {
+        const char *s = (const char *) anchor;
+        char *q = quote__(s, strlen(s));
+
+        error = xasprintf("%s:%d: YAML anchors (&%s) and aliases are not "
+                          "supported", file, line, q);
+        free(q);
+    } else if (tag) {
+        const char *s = (const char *) tag;
+        char *q = quote__(s, strlen(s));
+
+        error = xasprintf("%s:%d: YAML tags (%s) are not supported", file,
+                          line, q);
+        free(q);
+    }
+    return error;
+}
+
+/* Reads the 'len' bytes of 'text' from 'file' as a stream of YAML events,
+ * before loading them as a document, to refuse what the document would
+ * hide or what could make it huge: syntax errors, more than one document,
+ * anchors and aliases (an alias makes a node appear in several places,
+ * which can multiply the size of the input exponentially), tags, and
+ * nesting deeper than MAX_DEPTH.  Returns an error that the caller frees,
+ * or NULL. */
+static char *
+check_events__(const char *file, const char *text, size_t len)
+{
+    yaml_parser_t parser;
+    char *error = NULL;
+    int n_docs = 0;
+    int depth = 0;
+    bool done = false;
+
+    if (!yaml_parser_initialize(&parser)) {
+        return xasprintf("%s: out of memory reading YAML", file);
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *) text, len);
+
+    while (!done && !error) {
+        yaml_event_t event;
+        int line;
+
+        if (!yaml_parser_parse(&parser, &event)) {
+            error = yaml_error__(file, &parser, text, len);
+            break;
+        }
+        line = event.start_mark.line + 1;
+        switch (event.type) {
+        case YAML_STREAM_END_EVENT:
+            done = true;
+            break;
+
+        case YAML_DOCUMENT_START_EVENT:
+            if (++n_docs > 1) {
+                error = xasprintf("%s:%d: only one YAML document is allowed "
+                                  "(found a second \"---\")", file, line);
+            }
+            break;
+
+        case YAML_ALIAS_EVENT:
+            error = xasprintf("%s:%d: YAML aliases (*) and anchors are not "
+                              "supported", file, line);
+            break;
+
+        case YAML_SCALAR_EVENT:
+            error = check_node_event__(file, line, event.data.scalar.anchor,
+                                       event.data.scalar.tag);
+            break;
+
+        case YAML_SEQUENCE_START_EVENT:
+            error = check_node_event__(file, line,
+                                       event.data.sequence_start.anchor,
+                                       event.data.sequence_start.tag);
+            depth++;
+            break;
+
+        case YAML_MAPPING_START_EVENT:
+            error = check_node_event__(file, line,
+                                       event.data.mapping_start.anchor,
+                                       event.data.mapping_start.tag);
+            depth++;
+            break;
+
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+            depth--;
+            break;
+
+        case YAML_NO_EVENT:
+        case YAML_STREAM_START_EVENT:
+        case YAML_DOCUMENT_END_EVENT:
+        default:
+            break;
+        }
+        if (!error && depth > MAX_DEPTH) {
+            error = xasprintf("%s:%d: lists and mappings are nested deeper "
+                              "than %d levels", file, line, MAX_DEPTH);
+        }
+        yaml_event_delete(&event);
+    }
+    yaml_parser_delete(&parser);
+
+    if (!error && !n_docs) {
+        error = xasprintf("%s:1: file is empty", file);
+    }
+    return error;
+}
+
+/* Parses the 'len' bytes of 'text' as the configuration file 'file' (the
+ * name is used in messages only).  On success, stores the configuration in
+ * '*cfgp' (free it with cfg_destroy()) and returns NULL.  Otherwise, stores
+ * NULL in '*cfgp' and returns an error message "FILE:LINE: FIELD: problem",
+ * which the caller frees. */
+char *
+cfg_parse(const char *file, const char *text, size_t len,
+          struct sfm_config **cfgp)
+{
+    const yaml_node_t *root;
+    struct sfm_config *cfg;
+    yaml_document_t doc;
+    yaml_parser_t yp;
+    struct parser p;
+    struct shash_node *node;
+    char *error;
+
+    *cfgp = NULL;
+    if (!file) {
+        file = "(config)";
+    }
+    if (len > CFG_MAX_FILE_SIZE) {
+        return xasprintf("%s: file is larger than 1 MiB (%"PRIuSIZE" bytes)",
+                         file, len);
+    }
+    if (!len) {
+        return xasprintf("%s:1: file is empty", file);
+    }
+
+    error = check_events__(file, text, len);
+    if (error) {
+        return error;
+    }
+
+    if (!yaml_parser_initialize(&yp)) {
+        return xasprintf("%s: out of memory reading YAML", file);
+    }
+    yaml_parser_set_input_string(&yp, (const unsigned char *) text, len);
+    if (!yaml_parser_load(&yp, &doc)) {
+        error = yaml_error__(file, &yp, text, len);
+        yaml_parser_delete(&yp);
+        return error;
+    }
+    yaml_parser_delete(&yp);
+
+    cfg = xzalloc(sizeof *cfg);
+    cfg->file = xstrdup(file);
+    cfg->bucket_bits = 8;
+    cfg->timers.inactivity_probe_ms = 5000;
+    cfg->timers.handshake_timeout_ms = 10000;
+
+    p.file = file;
+    p.doc = &doc;
+    ds_init(&p.path);
+    p.error = NULL;
+    shash_init(&p.switches);
+    shash_init(&p.services);
+    shash_init(&p.uses);
+
+    root = yaml_document_get_root_node(&doc);
+    if (!root || is_null__(root)) {
+        p.error = xasprintf("%s:%d: file is empty", file,
+                            root ? line__(root) : 1);
+    } else {
+        parse_root__(&p, root, cfg);
+    }
+
+    SHASH_FOR_EACH (node, &p.uses) {
+        struct use *use = node->data;
+
+        free(use->field);
+        free(use);
+    }
+    shash_destroy(&p.uses);
+    shash_destroy_free_data(&p.services);
+    shash_destroy(&p.switches);
+    ds_destroy(&p.path);
+    yaml_document_delete(&doc);
+
+    if (p.error) {
+        cfg_destroy(cfg);
+        return p.error;
+    }
+    *cfgp = cfg;
+    return NULL;
+}
+
+/* Reads and parses the configuration file 'file'.  On success, stores the
+ * configuration in '*cfgp' (free it with cfg_destroy()) and returns NULL.
+ * Otherwise, stores NULL in '*cfgp' and returns an error message that names
+ * the file (and, for a problem in its contents, the line and field), which
+ * the caller frees.  A file larger than CFG_MAX_FILE_SIZE is refused without
+ * being read. */
+char *
+cfg_read(const char *file, struct sfm_config **cfgp)
+{
+    struct stat st;
+    size_t len = 0;
+    char *error;
+    char *text;
+    int fd;
+
+    *cfgp = NULL;
+    fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return xasprintf("%s: cannot open: %s", file, ovs_strerror(errno));
+    }
+    if (fstat(fd, &st)) {
+        error = xasprintf("%s: cannot stat: %s", file, ovs_strerror(errno));
+        close(fd);
+        return error;
+    }
+    if (st.st_size > CFG_MAX_FILE_SIZE) {
+        close(fd);
+        return xasprintf("%s: file is larger than 1 MiB (%lld bytes)", file,
+                         (long long int) st.st_size);
+    }
+
+    /* Read one byte more than allowed, to notice a file that grew since
+     * fstat() or that has no size (a pipe). */
+    text = xmalloc(CFG_MAX_FILE_SIZE + 1);
+    while (len <= CFG_MAX_FILE_SIZE) {
+        ssize_t n = read(fd, text + len, CFG_MAX_FILE_SIZE + 1 - len);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (n < 0) {
+            error = xasprintf("%s: cannot read: %s", file,
+                              ovs_strerror(errno));
+            free(text);
+            close(fd);
+            return error;
+        } else if (!n) {
+            break;
+        }
+        len += n;
+    }
+    close(fd);
+
+    if (len > CFG_MAX_FILE_SIZE) {
+        error = xasprintf("%s: file is larger than 1 MiB", file);
+    } else {
+        error = cfg_parse(file, text, len, cfgp);
+    }
+    free(text);
+    return error;
+}
+
+/* Frees 'cfg' and everything in it.  Accepts NULL. */
+void
+cfg_destroy(struct sfm_config *cfg)
+{
+    if (!cfg) {
+        return;
+    }
+
+    for (size_t i = 0; i < cfg->n_switches; i++) {
+        free(cfg->switches[i].name);
+    }
+    free(cfg->switches);
+
+    for (size_t i = 0; i < cfg->n_services; i++) {
+        struct cfg_service *svc = &cfg->services[i];
+
+        for (size_t j = 0; j < svc->n_instances; j++) {
+            struct cfg_instance *inst = &svc->instances[j];
+
+            free(inst->name);
+            free(inst->service);
+            free(inst->switch_name);
+            free(inst->port);
+        }
+        free(svc->instances);
+        free(svc->name);
+    }
+    free(cfg->services);
+
+    for (size_t i = 0; i < cfg->n_chains; i++) {
+        struct cfg_chain *chain = &cfg->chains[i];
+
+        for (size_t j = 0; j < chain->n_services; j++) {
+            free(chain->services[j]);
+        }
+        free(chain->services);
+        free(chain->name);
+        free(chain->ingress.switch_name);
+        free(chain->ingress.port);
+        free(chain->egress.switch_name);
+        free(chain->egress.port);
+        free(chain->match);
+    }
+    free(cfg->chains);
+
+    free(cfg->file);
+    free(cfg);
+}
+
+/* Returns the switch called 'name' in 'cfg', or NULL if there is none. */
+const struct cfg_switch *
+cfg_find_switch(const struct sfm_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_switches; i++) {
+        if (!strcmp(cfg->switches[i].name, name)) {
+            return &cfg->switches[i];
+        }
+    }
+    return NULL;
+}
+
+/* Returns the service called 'name' in 'cfg', or NULL if there is none. */
+const struct cfg_service *
+cfg_find_service(const struct sfm_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_services; i++) {
+        if (!strcmp(cfg->services[i].name, name)) {
+            return &cfg->services[i];
+        }
+    }
+    return NULL;
+}
+
+/* Returns the instance called 'name', of any service in 'cfg', or NULL if
+ * there is none. */
+const struct cfg_instance *
+cfg_find_instance(const struct sfm_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_services; i++) {
+        const struct cfg_service *svc = &cfg->services[i];
+
+        for (size_t j = 0; j < svc->n_instances; j++) {
+            if (!strcmp(svc->instances[j].name, name)) {
+                return &svc->instances[j];
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Returns the number of buckets of each service in 'cfg'. */
+size_t
+cfg_n_buckets(const struct sfm_config *cfg)
+{
+    return (size_t) 1 << cfg->bucket_bits;
+}

@@ -1,0 +1,79 @@
+/*
+ * Copyright (c) 2026 The sfmesh authors.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
+#ifndef PIPELINE_H
+#define PIPELINE_H 1
+
+/* The steering pipeline: a pure function from the configuration, the
+ * service maps and a switch's ports to the flows and groups that switch
+ * needs, in ovs-ofctl syntax.
+ *
+ * Table 0 (classify): traffic of a chain's ingress (forward SPI) or egress
+ * (reverse SPI) port gets its affinity code from a symmetric 5-tuple hash
+ * (multipath), an NSH header (SPI, SI 255, C1 = code) and an outer Ethernet
+ * header, then goes to table 1.  ARP between the two ports bypasses the
+ * chain.  A frame from an instance port passes only if it is NSH with an
+ * SPI and SI that instance may return; anything else from it is dropped by
+ * a per-port flow, whose counters show it.
+ *
+ * Table 1 (steer): (SPI, SI, C1 & mask) selects the fast-failover group of
+ * (service, bucket); at the chain's end both headers are removed and the
+ * frame leaves by the egress (or, returning, the ingress) port.
+ *
+ * Groups: one fast-failover group per (service, bucket): bucket 1 watches
+ * and outputs to the primary, bucket 2 to the secondary, each rewriting the
+ * Ethernet destination to the instance's MAC.  A bucket with no live
+ * instance has a group with no buckets: its traffic is dropped and counted
+ * in the group's statistics. */
+
+#include <stddef.h>
+#include <stdint.h>
+#include "openvswitch/hmap.h"
+
+struct ds;
+struct sfm_config;
+struct shash;
+struct svcmap;
+
+#define PL_TABLE_CLASSIFY 0
+#define PL_TABLE_STEER 1
+
+/* A flow in ovs-ofctl syntax. */
+struct pl_flow {
+    struct hmap_node hmap_node; /* In 'pl_desired->flows'. */
+    uint8_t table_id;           /* Table. */
+    uint16_t priority;          /* Priority. */
+    char *match;                /* Match, e.g. "in_port=1,ip"; may be "". */
+    char *actions;              /* Actions, e.g. "goto_table:1". */
+};
+
+/* A group in ovs-ofctl syntax. */
+struct pl_group {
+    struct hmap_node hmap_node; /* In 'pl_desired->groups'. */
+    uint32_t group_id;          /* Group id. */
+    char *spec;                 /* "group_id=...,type=ff,bucket=..." */
+};
+
+/* The flows and groups one switch should have. */
+struct pl_desired {
+    struct hmap flows;          /* Contains "struct pl_flow"s. */
+    struct hmap groups;         /* Contains "struct pl_group"s. */
+};
+
+void pl_desired_init(struct pl_desired *);
+void pl_desired_destroy(struct pl_desired *);
+
+void pl_generate(const struct sfm_config *, const char *switch_name,
+                 struct svcmap *const *maps, const struct shash *ports,
+                 struct pl_desired *);
+
+uint32_t pl_group_id(size_t service_idx, uint32_t bucket);
+
+void pl_format_flows(const struct pl_desired *, struct ds *);
+void pl_format_groups(const struct pl_desired *, struct ds *);
+size_t pl_n_flows(const struct pl_desired *);
+size_t pl_n_groups(const struct pl_desired *);
+
+#endif /* pipeline.h */

@@ -1,0 +1,66 @@
+/*
+ * Copyright (c) 2026 The sfmesh authors.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
+#ifndef RECONCILE_H
+#define RECONCILE_H 1
+
+/* The reconciler of one switch, in the manner of OVN's ofctrl.c.
+ *
+ * It keeps two sets of flows and groups: 'desired' (from the pipeline) and
+ * 'installed' (what the switch has).  When they differ it sends only the
+ * difference, in one atomic OpenFlow bundle, followed by a barrier; the
+ * barrier reply is what makes the bundle's content "installed".
+ *
+ * On (re)connect the installed set is unknown, so the reconciler first
+ * dumps the switch's flows and groups.  The first bundle then makes the
+ * switch equal to the desired set in one step (there is no moment with
+ * empty tables), and if the switch already holds exactly the desired set,
+ * nothing is sent at all: a restarted controller causes no flow churn.
+ * Any error reply makes the installed set unknown again and triggers a new
+ * dump (a resync).  While the connection is backlogged, changes wait;
+ * since only the latest desired set matters, nothing is lost.
+ *
+ * Flows and groups are compared in a canonical text form: both the desired
+ * entries (encoded to the wire and decoded again) and the dumped ones are
+ * formatted by libopenvswitch, so equal means equal to the switch. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "openvswitch/ofp-errors.h"
+#include "openvswitch/ofp-msgs.h"
+#include "openvswitch/types.h"
+
+struct ds;
+struct ofconn;
+struct ofp_header;
+struct pl_desired;
+struct rcl;
+
+/* Counters of a reconciler. */
+struct rcl_stats {
+    uint64_t n_bundles;         /* Bundles committed. */
+    uint64_t n_flow_adds, n_flow_mods, n_flow_dels; /* Flow changes sent. */
+    uint64_t n_group_adds, n_group_mods, n_group_dels; /* Group changes. */
+    uint64_t n_dumps;           /* Dumps of the switch's state. */
+    uint64_t n_errors;          /* Error replies seen. */
+};
+
+struct rcl *rcl_create(struct ofconn *);
+void rcl_destroy(struct rcl *);
+
+char *rcl_set_desired(struct rcl *, const struct pl_desired *)
+    OVS_WARN_UNUSED_RESULT;
+void rcl_run(struct rcl *, bool backlogged);
+bool rcl_handle_message(struct rcl *, enum ofptype,
+                        const struct ofp_header *);
+void rcl_handle_error(struct rcl *, enum ofperr, ovs_be32 xid);
+
+bool rcl_is_synced(const struct rcl *);
+const char *rcl_state_name(const struct rcl *);
+const struct rcl_stats *rcl_get_stats(const struct rcl *);
+size_t rcl_n_installed_flows(const struct rcl *);
+size_t rcl_n_installed_groups(const struct rcl *);
+
+#endif /* reconcile.h */

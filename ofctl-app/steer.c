@@ -1,0 +1,612 @@
+/*
+ * Copyright (c) 2026 The sfmesh authors.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
+#include <config.h>
+#include "steer.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include "cfg.h"
+#include "ofconn.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/hmap.h"
+#include "openvswitch/shash.h"
+#include "openvswitch/vlog.h"
+#include "pipeline.h"
+#include "reconcile.h"
+#include "svcmap.h"
+#include "hash.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(steer);
+
+/* What the policy knows of an instance beyond its map state. */
+struct steer_inst {
+    bool seen_live;             /* Its port was live at least once. */
+    bool disabled;              /* Disabled by the operator. */
+};
+
+/* A connected switch. */
+struct steer_switch {
+    struct hmap_node hmap_node; /* In 'steer->switches', by ofconn. */
+    struct ofconn *conn;        /* The connection. */
+    const struct cfg_switch *cfg; /* Its configuration, or NULL. */
+    struct rcl *rcl;            /* Its reconciler, if configured. */
+};
+
+struct steer {
+    struct sfm_config *cfg;     /* Owned. */
+    struct svcmap **maps;         /* One per cfg->services[]. */
+    struct steer_inst **insts;  /* Per service, per instance. */
+    struct hmap switches;       /* Contains "struct steer_switch"s. */
+    steer_backlogged_cb *backlogged; /* Asks the I/O layer. */
+    void *aux;                  /* For 'backlogged'. */
+};
+
+static void program_all__(struct steer *);
+
+static void
+maps_destroy__(struct sfm_config *cfg, struct svcmap **maps,
+               struct steer_inst **insts)
+{
+    for (size_t i = 0; cfg && i < cfg->n_services; i++) {
+        svcmap_destroy(maps[i]);
+        free(insts[i]);
+    }
+    free(maps);
+    free(insts);
+}
+
+/* Creates the maps of 'cfg', with the instance states of the same names in
+ * 'old_cfg' and 'old_maps' (if any), and assigns them. */
+static void
+maps_create__(const struct sfm_config *cfg, struct svcmap ***mapsp,
+              struct steer_inst ***instsp,
+              const struct sfm_config *old_cfg, struct svcmap **old_maps,
+              struct steer_inst **old_insts)
+{
+    struct svcmap **maps = xcalloc(MAX(cfg->n_services, 1), sizeof *maps);
+    struct steer_inst **insts = xcalloc(MAX(cfg->n_services, 1),
+                                        sizeof *insts);
+
+    for (size_t i = 0; i < cfg->n_services; i++) {
+        const struct cfg_service *svc = &cfg->services[i];
+        const struct cfg_service *old_svc = (old_cfg
+                                             ? cfg_find_service(old_cfg,
+                                                                svc->name)
+                                             : NULL);
+        const struct svcmap *old_map = (old_svc
+                                      ? old_maps[old_svc - old_cfg->services]
+                                      : NULL);
+
+        maps[i] = svcmap_create(svc->name, cfg_n_buckets(cfg));
+        insts[i] = xcalloc(MAX(svc->n_instances, 1), sizeof *insts[i]);
+        for (size_t j = 0; j < svc->n_instances; j++) {
+            int idx = svcmap_add_instance(maps[i], svc->instances[j].name,
+                                        svc->instances[j].weight);
+            int old_idx = old_map ? svcmap_find(old_map,
+                                              svc->instances[j].name) : -1;
+
+            if (old_idx >= 0) {
+                maps[i]->instances[idx].state
+                    = old_map->instances[old_idx].state;
+                insts[i][j] = old_insts[old_svc - old_cfg->services][old_idx];
+            }
+        }
+        svcmap_assign(maps[i]);
+    }
+    *mapsp = maps;
+    *instsp = insts;
+}
+
+/* Creates the policy for 'cfg' (taken over; may be NULL for a controller
+ * that only holds connections).  'backlogged' with 'aux' tells whether a
+ * switch's connection can take more messages now. */
+struct steer *
+steer_create(struct sfm_config *cfg, steer_backlogged_cb *backlogged,
+             void *aux)
+{
+    struct steer *st = xzalloc(sizeof *st);
+
+    st->cfg = cfg;
+    st->backlogged = backlogged;
+    st->aux = aux;
+    hmap_init(&st->switches);
+    if (cfg) {
+        maps_create__(cfg, &st->maps, &st->insts, NULL, NULL, NULL);
+    }
+    return st;
+}
+
+/* Frees 'st'.  Accepts NULL. */
+void
+steer_destroy(struct steer *st)
+{
+    struct steer_switch *sw;
+
+    if (!st) {
+        return;
+    }
+    HMAP_FOR_EACH_POP (sw, hmap_node, &st->switches) {
+        rcl_destroy(sw->rcl);
+        free(sw);
+    }
+    hmap_destroy(&st->switches);
+    maps_destroy__(st->cfg, st->maps, st->insts);
+    cfg_destroy(st->cfg);
+    free(st);
+}
+
+const struct sfm_config *
+steer_get_config(const struct steer *st)
+{
+    return st->cfg;
+}
+
+static struct steer_switch *
+switch_find__(const struct steer *st, const struct ofconn *conn)
+{
+    struct steer_switch *sw;
+
+    HMAP_FOR_EACH_WITH_HASH (sw, hmap_node, hash_pointer(conn, 0),
+                             &st->switches) {
+        if (sw->conn == conn) {
+            return sw;
+        }
+    }
+    return NULL;
+}
+
+static struct steer_switch *
+switch_find_by_name__(const struct steer *st, const char *name)
+{
+    struct steer_switch *sw;
+
+    HMAP_FOR_EACH (sw, hmap_node, &st->switches) {
+        if (sw->cfg && !strcmp(sw->cfg->name, name)) {
+            return sw;
+        }
+    }
+    return NULL;
+}
+
+static const struct cfg_switch *
+cfg_switch_by_dpid__(const struct sfm_config *cfg, uint64_t dpid)
+{
+    for (size_t i = 0; cfg && i < cfg->n_switches; i++) {
+        if (cfg->switches[i].dpid == dpid) {
+            return &cfg->switches[i];
+        }
+    }
+    return NULL;
+}
+
+/* Returns the port named 'name' of 'conn', or NULL. */
+static const struct ofputil_phy_port *
+port_by_name__(const struct ofconn *conn, const char *name)
+{
+    const struct ofconn_port *port;
+
+    HMAP_FOR_EACH (port, hmap_node, ofconn_get_ports(conn)) {
+        if (!strcmp(port->pp.name, name)) {
+            return &port->pp;
+        }
+    }
+    return NULL;
+}
+
+/* Brings the map state of instance 'j' of service 'i' in line with whether
+ * its port is 'live' and whether the operator disabled it. */
+static void
+update_instance__(struct steer *st, size_t i, size_t j, bool live)
+{
+    struct svcmap *map = st->maps[i];
+    struct steer_inst *si = &st->insts[i][j];
+    enum svcmap_state cur = map->instances[j].state;
+    enum svcmap_state want;
+    size_t n;
+
+    if (si->disabled) {
+        want = SVCMAP_DISABLED;
+    } else if (!live) {
+        want = SVCMAP_DOWN;
+    } else if (cur == SVCMAP_DOWN || cur == SVCMAP_DISABLED) {
+        /* Back after a failure: no stream state, so secondary only.  An
+         * instance never seen before starts with a clean slate. */
+        want = si->seen_live ? SVCMAP_COLD : SVCMAP_UP;
+    } else {
+        want = cur;
+    }
+    if (live) {
+        si->seen_live = true;
+    }
+    if (want != cur) {
+        n = svcmap_set_state(map, j, want);
+        VLOG_INFO("service %s: instance %s %s -> %s: %"PRIuSIZE" buckets "
+                  "changed, epoch %"PRIu64, map->service,
+                  map->instances[j].name, svcmap_state_name(cur),
+                  svcmap_state_name(want), n, map->epoch);
+    }
+}
+
+/* Updates every instance on switch 'sw' from its ports. */
+static void
+sync_instances__(struct steer *st, const struct steer_switch *sw)
+{
+    for (size_t i = 0; i < st->cfg->n_services; i++) {
+        const struct cfg_service *svc = &st->cfg->services[i];
+
+        for (size_t j = 0; j < svc->n_instances; j++) {
+            const struct cfg_instance *inst = &svc->instances[j];
+            const struct ofputil_phy_port *pp;
+
+            if (strcmp(inst->switch_name, sw->cfg->name)) {
+                continue;
+            }
+            pp = port_by_name__(sw->conn, inst->port);
+            update_instance__(st, i, j, pp && ofconn_port_is_live(pp));
+        }
+    }
+}
+
+/* Generates the desired state of 'sw' into 'd'. */
+static void
+generate__(const struct steer *st, const struct steer_switch *sw,
+           struct pl_desired *d)
+{
+    const struct ofconn_port *port;
+    struct shash ports;
+
+    shash_init(&ports);
+    HMAP_FOR_EACH (port, hmap_node, ofconn_get_ports(sw->conn)) {
+        shash_add_once(&ports, port->pp.name, &port->pp);
+    }
+    pl_desired_init(d);
+    pl_generate(st->cfg, sw->cfg->name, st->maps, &ports, d);
+    shash_destroy(&ports);
+}
+
+static bool
+backlogged__(const struct steer *st, const struct steer_switch *sw)
+{
+    return st->backlogged && st->backlogged(sw->conn, st->aux);
+}
+
+/* Recomputes the desired state of 'sw' and lets its reconciler act. */
+static void
+program__(struct steer *st, struct steer_switch *sw)
+{
+    struct pl_desired d;
+    char *error;
+
+    if (!sw->rcl) {
+        return;
+    }
+    generate__(st, sw, &d);
+    error = rcl_set_desired(sw->rcl, &d);
+    if (error) {
+        VLOG_ERR("%s: pipeline does not parse: %s",
+                 ofconn_get_name(sw->conn), error);
+        free(error);
+    }
+    pl_desired_destroy(&d);
+    rcl_run(sw->rcl, backlogged__(st, sw));
+}
+
+static void
+program_all__(struct steer *st)
+{
+    struct steer_switch *sw;
+
+    HMAP_FOR_EACH (sw, hmap_node, &st->switches) {
+        program__(st, sw);
+    }
+}
+
+/* Replaces the configuration with 'cfg' (taken over).  Instances keep their
+ * states by name; every connected switch is reprogrammed with the
+ * difference. */
+void
+steer_reload(struct steer *st, struct sfm_config *cfg)
+{
+    struct svcmap **maps;
+    struct steer_inst **insts;
+    struct steer_switch *sw;
+
+    maps_create__(cfg, &maps, &insts, st->cfg, st->maps, st->insts);
+    maps_destroy__(st->cfg, st->maps, st->insts);
+    cfg_destroy(st->cfg);
+    st->cfg = cfg;
+    st->maps = maps;
+    st->insts = insts;
+
+    HMAP_FOR_EACH (sw, hmap_node, &st->switches) {
+        sw->cfg = cfg_switch_by_dpid__(cfg, ofconn_get_dpid(sw->conn));
+        if (sw->cfg && !sw->rcl) {
+            sw->rcl = rcl_create(sw->conn);
+        } else if (!sw->cfg && sw->rcl) {
+            rcl_destroy(sw->rcl);
+            sw->rcl = NULL;
+        }
+        if (sw->cfg) {
+            sync_instances__(st, sw);
+        }
+    }
+    program_all__(st);
+}
+
+/* Takes over the switch 'conn', whose handshake completed. */
+void
+steer_switch_ready(struct steer *st, struct ofconn *conn)
+{
+    struct steer_switch *sw = xzalloc(sizeof *sw);
+
+    sw->conn = conn;
+    sw->cfg = cfg_switch_by_dpid__(st->cfg, ofconn_get_dpid(conn));
+    hmap_insert(&st->switches, &sw->hmap_node, hash_pointer(conn, 0));
+    if (!sw->cfg) {
+        if (st->cfg) {
+            VLOG_INFO("%s: dpid %016"PRIx64" is not in the configuration; "
+                      "leaving its flows alone", ofconn_get_name(conn),
+                      ofconn_get_dpid(conn));
+        }
+        return;
+    }
+    VLOG_INFO("%s: is switch %s", ofconn_get_name(conn), sw->cfg->name);
+    sw->rcl = rcl_create(conn);
+    sync_instances__(st, sw);
+    program_all__(st);
+}
+
+/* Forgets the switch 'conn'. */
+void
+steer_switch_closed(struct steer *st, struct ofconn *conn)
+{
+    struct steer_switch *sw = switch_find__(st, conn);
+
+    if (sw) {
+        hmap_remove(&st->switches, &sw->hmap_node);
+        rcl_destroy(sw->rcl);
+        free(sw);
+    }
+}
+
+/* Handles a change of port 'new' (NULL if deleted; 'old' is NULL if added)
+ * on switch 'conn'. */
+void
+steer_port_changed(struct steer *st, struct ofconn *conn,
+                   const struct ofputil_phy_port *old OVS_UNUSED,
+                   const struct ofputil_phy_port *new OVS_UNUSED)
+{
+    struct steer_switch *sw = switch_find__(st, conn);
+
+    if (sw && sw->cfg) {
+        sync_instances__(st, sw);
+        program_all__(st);
+    }
+}
+
+void
+steer_error(struct steer *st, struct ofconn *conn, enum ofperr error,
+            ovs_be32 xid)
+{
+    struct steer_switch *sw = switch_find__(st, conn);
+
+    if (sw && sw->rcl) {
+        rcl_handle_error(sw->rcl, error, xid);
+        rcl_run(sw->rcl, backlogged__(st, sw));
+    }
+}
+
+void
+steer_message(struct steer *st, struct ofconn *conn, enum ofptype type,
+              const struct ofp_header *oh)
+{
+    struct steer_switch *sw = switch_find__(st, conn);
+
+    if (sw && sw->rcl && rcl_handle_message(sw->rcl, type, oh)) {
+        rcl_run(sw->rcl, backlogged__(st, sw));
+    }
+}
+
+/* Lets every reconciler send what waits (called periodically and after
+ * events, so that work deferred by a backlog or by a bundle in flight is
+ * done as soon as it can be). */
+void
+steer_run(struct steer *st)
+{
+    struct steer_switch *sw;
+
+    HMAP_FOR_EACH (sw, hmap_node, &st->switches) {
+        if (sw->rcl) {
+            rcl_run(sw->rcl, backlogged__(st, sw));
+        }
+    }
+}
+
+/* Finds instance 'name': stores its service and instance indexes. */
+static bool
+find_instance__(const struct steer *st, const char *name, size_t *ip,
+                size_t *jp)
+{
+    for (size_t i = 0; st->cfg && i < st->cfg->n_services; i++) {
+        const struct cfg_service *svc = &st->cfg->services[i];
+
+        for (size_t j = 0; j < svc->n_instances; j++) {
+            if (!strcmp(svc->instances[j].name, name)) {
+                *ip = i;
+                *jp = j;
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* Returns true if the port of instance 'j' of service 'i' is live. */
+static bool
+instance_port_live__(const struct steer *st, size_t i, size_t j)
+{
+    const struct cfg_instance *inst = &st->cfg->services[i].instances[j];
+    const struct steer_switch *sw = switch_find_by_name__(st,
+                                                          inst->switch_name);
+    const struct ofputil_phy_port *pp;
+
+    pp = sw ? port_by_name__(sw->conn, inst->port) : NULL;
+    return pp && ofconn_port_is_live(pp);
+}
+
+/* Disables (planned maintenance: its buckets move to their secondaries) or
+ * enables (it rejoins as a secondary) the instance 'name'. */
+char *
+steer_set_enabled(struct steer *st, const char *name, bool enable)
+{
+    size_t i, j;
+
+    if (!find_instance__(st, name, &i, &j)) {
+        return xasprintf("no instance named \"%s\"", name);
+    }
+    st->insts[i][j].disabled = !enable;
+    update_instance__(st, i, j, instance_port_live__(st, i, j));
+    program_all__(st);
+    return NULL;
+}
+
+static const char *
+inst_name__(const struct svcmap *map, int idx)
+{
+    return idx == SVCMAP_NONE ? "-" : map->instances[idx].name;
+}
+
+/* Appends the map of 'service' (all if NULL) to 's'. */
+char *
+steer_format_map(const struct steer *st, const char *service, struct ds *s)
+{
+    bool found = false;
+
+    for (size_t i = 0; st->cfg && i < st->cfg->n_services; i++) {
+        const struct svcmap *map = st->maps[i];
+
+        if (service && strcmp(service, map->service)) {
+            continue;
+        }
+        found = true;
+        ds_put_format(s, "service %s: %"PRIuSIZE" buckets, epoch %"PRIu64
+                      "\n", map->service, map->n_buckets, map->epoch);
+        ds_put_format(s, "  %-16s %-9s %8s %10s\n", "INSTANCE", "STATE",
+                      "PRIMARY", "SECONDARY");
+        for (size_t j = 0; j < map->n_instances; j++) {
+            ds_put_format(s, "  %-16s %-9s %8"PRIuSIZE" %10"PRIuSIZE"\n",
+                          map->instances[j].name,
+                          svcmap_state_name(map->instances[j].state),
+                          svcmap_count_primary(map, j),
+                          svcmap_count_secondary(map, j));
+        }
+        ds_put_format(s, "  %-8s %-16s %s\n", "BUCKET", "PRIMARY",
+                      "SECONDARY");
+        for (size_t b = 0; b < map->n_buckets; b++) {
+            ds_put_format(s, "  %-8"PRIuSIZE" %-16s %s\n", b,
+                          inst_name__(map, map->buckets[b].primary),
+                          inst_name__(map, map->buckets[b].secondary));
+        }
+    }
+    if (!found) {
+        return (service
+                ? xasprintf("no service named \"%s\"", service)
+                : xstrdup("no services configured"));
+    }
+    return NULL;
+}
+
+/* Appends the instances, their ports and map states to 's'. */
+void
+steer_format_instances(const struct steer *st, struct ds *s)
+{
+    ds_put_format(s, "%-16s %-10s %-8s %-16s %-8s %-9s %7s %9s\n",
+                  "INSTANCE", "SERVICE", "SWITCH", "PORT", "LINK", "STATE",
+                  "PRIMARY", "SECONDARY");
+    for (size_t i = 0; st->cfg && i < st->cfg->n_services; i++) {
+        const struct cfg_service *svc = &st->cfg->services[i];
+        const struct svcmap *map = st->maps[i];
+
+        for (size_t j = 0; j < svc->n_instances; j++) {
+            const struct cfg_instance *inst = &svc->instances[j];
+            const struct steer_switch *sw;
+            const struct ofputil_phy_port *pp = NULL;
+            const char *link;
+
+            sw = switch_find_by_name__(st, inst->switch_name);
+            if (sw) {
+                pp = port_by_name__(sw->conn, inst->port);
+            }
+            link = (!sw ? "no-switch" : !pp ? "missing"
+                    : ofconn_port_is_live(pp) ? "live" : "down");
+            ds_put_format(s, "%-16s %-10s %-8s %-16s %-8s %-9s %7"PRIuSIZE
+                          " %9"PRIuSIZE"\n", inst->name, svc->name,
+                          inst->switch_name, inst->port, link,
+                          svcmap_state_name(map->instances[j].state),
+                          svcmap_count_primary(map, j),
+                          svcmap_count_secondary(map, j));
+        }
+    }
+}
+
+/* Appends the desired flows (or, if 'groups', groups) of switch
+ * 'switch_name' in ovs-ofctl syntax to 's'. */
+char *
+steer_format_desired(const struct steer *st, const char *switch_name,
+                     bool groups, struct ds *s)
+{
+    const struct steer_switch *sw;
+    struct pl_desired d;
+
+    if (!switch_name) {
+        if (!st->cfg || st->cfg->n_switches != 1) {
+            return xstrdup("name a switch");
+        }
+        switch_name = st->cfg->switches[0].name;
+    }
+    sw = switch_find_by_name__(st, switch_name);
+    if (!sw) {
+        return xasprintf("switch \"%s\" is not connected", switch_name);
+    }
+    generate__(st, sw, &d);
+    if (groups) {
+        pl_format_groups(&d, s);
+    } else {
+        pl_format_flows(&d, s);
+    }
+    pl_desired_destroy(&d);
+    return NULL;
+}
+
+/* Appends the configured switches and their reconcilers' state to 's'. */
+void
+steer_format_switches(const struct steer *st, struct ds *s)
+{
+    for (size_t i = 0; st->cfg && i < st->cfg->n_switches; i++) {
+        const struct cfg_switch *cs = &st->cfg->switches[i];
+        const struct steer_switch *sw = switch_find_by_name__(st, cs->name);
+
+        ds_put_format(s, "switch %s (dpid %016"PRIx64"): ", cs->name,
+                      cs->dpid);
+        if (!sw || !sw->rcl) {
+            ds_put_cstr(s, "not connected\n");
+            continue;
+        }
+        const struct rcl_stats *rs = rcl_get_stats(sw->rcl);
+        ds_put_format(s, "%s, %s; installed %"PRIuSIZE" flows, %"PRIuSIZE
+                      " groups; %"PRIu64" bundles (flows +%"PRIu64" ~%"PRIu64
+                      " -%"PRIu64", groups +%"PRIu64" ~%"PRIu64" -%"PRIu64
+                      "), %"PRIu64" dumps, %"PRIu64" errors\n",
+                      rcl_state_name(sw->rcl),
+                      rcl_is_synced(sw->rcl) ? "in sync" : "not in sync",
+                      rcl_n_installed_flows(sw->rcl),
+                      rcl_n_installed_groups(sw->rcl), rs->n_bundles,
+                      rs->n_flow_adds, rs->n_flow_mods, rs->n_flow_dels,
+                      rs->n_group_adds, rs->n_group_mods, rs->n_group_dels,
+                      rs->n_dumps, rs->n_errors);
+    }
+}

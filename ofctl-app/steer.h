@@ -1,0 +1,65 @@
+/*
+ * Copyright (c) 2026 The sfmesh authors.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
+#ifndef STEER_H
+#define STEER_H 1
+
+/* Steering policy: the configuration, one service map per service, and a
+ * reconciler per connected switch.
+ *
+ * It takes the connection core's events (a switch ready or closed, a port
+ * changed, an error or another message) and keeps every switch programmed
+ * with the pipeline for the current maps.  An instance's liveness is its
+ * port's: a port that stops being live (link down, deleted, admin down)
+ * marks the instance DOWN, the map is repaired and only the groups of the
+ * buckets that changed are rewritten.  The fast-failover groups have by
+ * then already moved the traffic in the data plane.  An instance that comes
+ * back after a failure is COLD: a secondary only.
+ *
+ * No sockets: it sends through ofconn queues and is driven by its caller. */
+
+#include <stdbool.h>
+#include "openvswitch/ofp-errors.h"
+#include "openvswitch/ofp-msgs.h"
+#include "openvswitch/types.h"
+
+struct ds;
+struct json;
+struct ofconn;
+struct ofp_header;
+struct ofputil_phy_port;
+struct sfm_config;
+struct steer;
+
+/* Returns true if 'conn' has too much output queued to take more now. */
+typedef bool steer_backlogged_cb(const struct ofconn *, void *aux);
+
+struct steer *steer_create(struct sfm_config *, steer_backlogged_cb *,
+                           void *aux);
+void steer_destroy(struct steer *);
+void steer_reload(struct steer *, struct sfm_config *);
+const struct sfm_config *steer_get_config(const struct steer *);
+
+void steer_switch_ready(struct steer *, struct ofconn *);
+void steer_switch_closed(struct steer *, struct ofconn *);
+void steer_port_changed(struct steer *, struct ofconn *,
+                        const struct ofputil_phy_port *old,
+                        const struct ofputil_phy_port *new);
+void steer_error(struct steer *, struct ofconn *, enum ofperr, ovs_be32 xid);
+void steer_message(struct steer *, struct ofconn *, enum ofptype,
+                   const struct ofp_header *);
+void steer_run(struct steer *);
+
+char *steer_set_enabled(struct steer *, const char *instance, bool enable)
+    OVS_WARN_UNUSED_RESULT;
+
+char *steer_format_map(const struct steer *, const char *service,
+                       struct ds *) OVS_WARN_UNUSED_RESULT;
+void steer_format_instances(const struct steer *, struct ds *);
+char *steer_format_desired(const struct steer *, const char *switch_name,
+                           bool groups, struct ds *) OVS_WARN_UNUSED_RESULT;
+void steer_format_switches(const struct steer *, struct ds *);
+
+#endif /* steer.h */

@@ -1,0 +1,231 @@
+/*
+ * Copyright (c) 2026 The sfmesh authors.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
+/* Pipeline generation against reviewed expected output
+ * (tests/unit/golden/pipeline-*.txt), and its rules one by one. */
+
+#include <config.h>
+
+#include <CUnit/CUnit.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cfg.h"
+#include "flow.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/ofp-port.h"
+#include "openvswitch/shash.h"
+#include "pipeline.h"
+#include "svcmap.h"
+#include "tests.h"
+#include "util.h"
+
+static const char two_service_yaml[] =
+    "buckets: 4\n"
+    "switches:\n"
+    "  sw1: {dpid: 1}\n"
+    "services:\n"
+    "  fw:\n"
+    "    instances:\n"
+    "      fw-1: {switch: sw1, port: fw-1, mac: \"02:00:00:00:01:01\"}\n"
+    "      fw-2: {switch: sw1, port: fw-2, mac: \"02:00:00:00:01:02\"}\n"
+    "  dlp:\n"
+    "    instances:\n"
+    "      dlp-1: {switch: sw1, port: dlp-1, mac: \"02:00:00:00:02:01\"}\n"
+    "      dlp-2: {switch: sw1, port: dlp-2, mac: \"02:00:00:00:02:02\"}\n"
+    "chains:\n"
+    "  web:\n"
+    "    spi: 100\n"
+    "    ingress: {switch: sw1, port: client}\n"
+    "    egress: {switch: sw1, port: server}\n"
+    "    services: [fw, dlp]\n";
+
+/* The switch's ports, numbered in this order from 1. */
+static const char *const port_names[] = {
+    "client", "server", "fw-1", "fw-2", "dlp-1", "dlp-2",
+};
+static struct ofputil_phy_port ports[ARRAY_SIZE(port_names)];
+
+struct fixture {
+    struct sfm_config *cfg;
+    struct svcmap *maps[2];
+    struct shash ports;
+};
+
+/* Builds the two-service chain with fixed (not hashed) assignments, so
+ * that the expected output reads easily:
+ *   fw:  bucket 0 fw-1/fw-2, 1 fw-2/fw-1, 2 fw-1/none, 3 none/none;
+ *   dlp: bucket b primary dlp-(1 + b % 2), secondary the other. */
+static void
+fixture_init(struct fixture *fx, size_t n_ports)
+{
+    char *error = cfg_parse("test.yaml", two_service_yaml,
+                            strlen(two_service_yaml), &fx->cfg);
+
+    CU_ASSERT_PTR_NULL_FATAL(error);
+    for (size_t i = 0; i < 2; i++) {
+        const struct cfg_service *svc = &fx->cfg->services[i];
+
+        fx->maps[i] = svcmap_create(svc->name, cfg_n_buckets(fx->cfg));
+        for (size_t j = 0; j < svc->n_instances; j++) {
+            svcmap_add_instance(fx->maps[i], svc->instances[j].name, 1);
+        }
+        svcmap_assign(fx->maps[i]);
+    }
+    struct svcmap_bucket *fw = fx->maps[0]->buckets;
+    fw[0] = (struct svcmap_bucket) { 0, 1 };
+    fw[1] = (struct svcmap_bucket) { 1, 0 };
+    fw[2] = (struct svcmap_bucket) { 0, SVCMAP_NONE };
+    fw[3] = (struct svcmap_bucket) { SVCMAP_NONE, SVCMAP_NONE };
+    for (int b = 0; b < 4; b++) {
+        fx->maps[1]->buckets[b] = (struct svcmap_bucket) { b % 2, 1 - b % 2 };
+    }
+
+    shash_init(&fx->ports);
+    for (size_t i = 0; i < n_ports; i++) {
+        memset(&ports[i], 0, sizeof ports[i]);
+        ports[i].port_no = u16_to_ofp(i + 1);
+        ovs_strlcpy(ports[i].name, port_names[i], sizeof ports[i].name);
+        shash_add(&fx->ports, port_names[i], &ports[i]);
+    }
+}
+
+static void
+fixture_destroy(struct fixture *fx)
+{
+    for (size_t i = 0; i < 2; i++) {
+        svcmap_destroy(fx->maps[i]);
+    }
+    shash_destroy(&fx->ports);
+    cfg_destroy(fx->cfg);
+}
+
+/* Returns the contents of file 'name', or NULL. */
+static char *
+read_file(const char *name)
+{
+    FILE *f = fopen(name, "r");
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    if (!f) {
+        return NULL;
+    }
+    for (int c; (c = getc(f)) != EOF; ) {
+        ds_put_char(&s, c);
+    }
+    fclose(f);
+    return ds_steal_cstr(&s);
+}
+
+/* Compares 'actual' with the file 'golden'; on a difference writes
+ * 'actual' next to it (".new") for review. */
+static void
+check_golden(const char *golden, const char *actual)
+{
+    char *expected = read_file(golden);
+
+    CU_ASSERT_PTR_NOT_NULL(expected);
+    if (!expected || strcmp(expected, actual)) {
+        char *name = xasprintf("%s.new", golden);
+        FILE *f = fopen(name, "w");
+
+        if (f) {
+            fputs(actual, f);
+            fclose(f);
+        }
+        fprintf(stderr, "\n%s differs; see %s\n", golden, name);
+        free(name);
+        CU_FAIL("pipeline output differs from the reviewed output");
+    }
+    free(expected);
+}
+
+static void
+test_golden(void)
+{
+    struct fixture fx;
+    struct pl_desired d;
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    fixture_init(&fx, ARRAY_SIZE(port_names));
+    pl_desired_init(&d);
+    pl_generate(fx.cfg, "sw1", fx.maps, &fx.ports, &d);
+    ds_put_cstr(&s, "# flows\n");
+    pl_format_flows(&d, &s);
+    ds_put_cstr(&s, "# groups\n");
+    pl_format_groups(&d, &s);
+    check_golden("tests/unit/golden/pipeline-two-service.txt", ds_cstr(&s));
+
+    /* 2 ARP bypass + 2 classify + 8 instance returns + 4 port drops + 1
+     * miss in table 0; 2 directions x 2 hops x 4 buckets + 2 chain ends +
+     * 1 miss in table 1; 2 services x 4 buckets groups. */
+    CU_ASSERT_EQUAL(pl_n_flows(&d), 17 + 19);
+    CU_ASSERT_EQUAL(pl_n_groups(&d), 8);
+    ds_destroy(&s);
+    pl_desired_destroy(&d);
+    fixture_destroy(&fx);
+}
+
+static void
+test_missing_ports(void)
+{
+    struct fixture fx;
+    struct pl_desired d;
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    /* Only client, server, fw-1 and fw-2 exist: the dlp instances are left
+     * out of their groups and get no flows. */
+    fixture_init(&fx, 4);
+    pl_desired_init(&d);
+    pl_generate(fx.cfg, "sw1", fx.maps, &fx.ports, &d);
+    pl_format_flows(&d, &s);
+    pl_format_groups(&d, &s);
+    CU_ASSERT_PTR_NULL(strstr(ds_cstr(&s), "in_port=5"));
+    CU_ASSERT_PTR_NULL(strstr(ds_cstr(&s), "02:00:00:00:02:01"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s), "group_id=131072,type=ff\n"));
+    ds_destroy(&s);
+    pl_desired_destroy(&d);
+
+    /* Without the egress port the chain is not installed at all. */
+    shash_find_and_delete(&fx.ports, "server");
+    pl_desired_init(&d);
+    pl_generate(fx.cfg, "sw1", fx.maps, &fx.ports, &d);
+    CU_ASSERT_EQUAL(pl_n_groups(&d), 0);
+    CU_ASSERT_EQUAL(pl_n_flows(&d), 2);     /* The two table misses. */
+    pl_desired_destroy(&d);
+    fixture_destroy(&fx);
+}
+
+static void
+test_other_switch(void)
+{
+    struct fixture fx;
+    struct pl_desired d;
+
+    fixture_init(&fx, ARRAY_SIZE(port_names));
+    pl_desired_init(&d);
+    pl_generate(fx.cfg, "sw2", fx.maps, &fx.ports, &d);
+    CU_ASSERT_EQUAL(pl_n_groups(&d), 0);
+    CU_ASSERT_EQUAL(pl_n_flows(&d), 2);
+    pl_desired_destroy(&d);
+    fixture_destroy(&fx);
+}
+
+static void
+test_group_ids(void)
+{
+    CU_ASSERT_EQUAL(pl_group_id(0, 0), 0x10000);
+    CU_ASSERT_EQUAL(pl_group_id(1, 255), 0x200ff);
+    CU_ASSERT_NOT_EQUAL(pl_group_id(0, 65535), pl_group_id(1, 0));
+}
+
+static const struct test_case pipeline_tests[] = {
+    { "two-service chain against reviewed output", test_golden },
+    { "missing ports", test_missing_ports },
+    { "a switch with no chain", test_other_switch },
+    { "group ids", test_group_ids },
+    { NULL, NULL },
+};
+TEST_SUITE("pipeline", pipeline_tests)

@@ -1,0 +1,743 @@
+/*
+ * Copyright (c) 2026 The sfmesh authors.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
+#include <CUnit/CUnit.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include "svcmap.h"
+#include "tests.h"
+
+/* Returns a map of service 'service' with 'n_buckets' buckets and
+ * 'n_instances' instances named "<service>-1", "<service>-2", ..., with the
+ * weights in 'weights' (all 1 if NULL), assigned. */
+static struct svcmap *
+new_map(const char *service, size_t n_buckets, int n_instances,
+        const uint32_t *weights)
+{
+    struct svcmap *map = svcmap_create(service, n_buckets);
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(map);
+    for (int i = 0; i < n_instances; i++) {
+        char name[64];
+
+        snprintf(name, sizeof name, "%s-%d", service, i + 1);
+        CU_ASSERT_EQUAL(svcmap_add_instance(map, name,
+                                            weights ? weights[i] : 1), i);
+    }
+    svcmap_assign(map);
+    return map;
+}
+
+/* Returns the instance of 'map' with the highest svcmap_score() in 'bucket'
+ * among those whose state makes 'accept' return true, other than 'exclude',
+ * the smaller name winning a tie; or SVCMAP_NONE.  Computed the slow way, as a
+ * check on the module's own ranking. */
+static int
+brute_best(const struct svcmap *map, uint32_t bucket,
+           bool (*accept)(enum svcmap_state), int exclude)
+{
+    int best = SVCMAP_NONE;
+    double best_score = 0;
+
+    for (int i = 0; i < map->n_instances; i++) {
+        const struct svcmap_instance *inst = &map->instances[i];
+        double score;
+
+        if (i == exclude || !accept(inst->state)) {
+            continue;
+        }
+        score = svcmap_score(map->service, bucket, inst->name, inst->weight);
+        if (best == SVCMAP_NONE || score > best_score
+            || (score == best_score
+                && strcmp(inst->name, map->instances[best].name) < 0)) {
+            best = i;
+            best_score = score;
+        }
+    }
+    return best;
+}
+
+/* Returns true if 'state' is UP. */
+static bool
+is_up(enum svcmap_state state)
+{
+    return state == SVCMAP_UP;
+}
+
+/* Returns true if 'state' is COLD. */
+static bool
+is_cold(enum svcmap_state state)
+{
+    return state == SVCMAP_COLD;
+}
+
+/* Returns true if 'a' and 'b' have the same service, buckets, instances and
+ * epoch. */
+static bool
+maps_equal(const struct svcmap *a, const struct svcmap *b)
+{
+    if (strcmp(a->service, b->service) || a->n_buckets != b->n_buckets
+        || a->n_instances != b->n_instances || a->epoch != b->epoch) {
+        return false;
+    }
+    for (size_t i = 0; i < a->n_instances; i++) {
+        if (strcmp(a->instances[i].name, b->instances[i].name)
+            || a->instances[i].weight != b->instances[i].weight
+            || a->instances[i].state != b->instances[i].state) {
+            return false;
+        }
+    }
+    return !memcmp(a->buckets, b->buckets,
+                   a->n_buckets * sizeof *a->buckets);
+}
+
+/* Returns the number of buckets whose primary differs between 'a' and
+ * 'b'. */
+static size_t
+primaries_changed(const struct svcmap *a, const struct svcmap *b)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < a->n_buckets; i++) {
+        n += a->buckets[i].primary != b->buckets[i].primary;
+    }
+    return n;
+}
+
+/* Checks that in every bucket of 'map' the secondary is the best-ranked
+ * live instance other than the primary, and that no live instance is
+ * missing from a bucket for lack of a secondary. */
+static void
+check_secondaries(const struct svcmap *map)
+{
+    for (size_t b = 0; b < map->n_buckets; b++) {
+        const struct svcmap_bucket *bucket = &map->buckets[b];
+
+        CU_ASSERT_EQUAL(bucket->secondary,
+                        brute_best(map, b, svcmap_is_live, bucket->primary));
+        CU_ASSERT(bucket->secondary == SVCMAP_NONE
+                  || bucket->secondary != bucket->primary);
+    }
+}
+
+/* FNV-1a, 64 bits, of the 'n' bytes at 'p' continuing from 'h'. */
+static uint64_t
+ref_fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+
+    while (n--) {
+        h ^= *s++;
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+/* The splitmix64 finalizer of 'z'. */
+static uint64_t
+ref_mix(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* svcmap_score() written out again from its specification, for 'service',
+ * 'bucket', 'instance' and 'weight'. */
+static double
+ref_score(const char *service, uint32_t bucket, const char *instance,
+          uint32_t weight)
+{
+    unsigned char be[4] = { bucket >> 24, bucket >> 16, bucket >> 8, bucket };
+    uint64_t h = 0xcbf29ce484222325ULL;
+    double u;
+
+    h = ref_fnv(h, service, strlen(service));
+    h = ref_fnv(h, "", 1);
+    h = ref_fnv(h, be, 4);
+    h = ref_fnv(h, instance, strlen(instance));
+    h = ref_mix(h);
+    u = ((double) (h >> 11) + 0.5) / 9007199254740992.0;
+    return weight / -log(u);
+}
+
+/* Checks svcmap_score() against the formula written out again, and pins one
+ * value. */
+static void
+test_score_formula(void)
+{
+    static const char *names[] = { "fw-1", "fw-2", "", "a-much-longer-name" };
+
+    /* The reference's parts against published values: FNV-1a test vectors
+     * and the first output of splitmix64 seeded with 0. */
+    CU_ASSERT_EQUAL(ref_fnv(0xcbf29ce484222325ULL, "a", 1),
+                    0xaf63dc4c8601ec8cULL);
+    CU_ASSERT_EQUAL(ref_fnv(0xcbf29ce484222325ULL, "foobar", 6),
+                    0x85944171f73967e8ULL);
+    CU_ASSERT_EQUAL(ref_mix(0x9e3779b97f4a7c15ULL), 0xe220a8397b1dcdafULL);
+
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        static const uint32_t buckets[] = {
+            0, 1, 255, 0x12345678, UINT32_MAX
+        };
+
+        for (size_t j = 0; j < sizeof buckets / sizeof *buckets; j++) {
+            for (uint32_t w = 1; w <= 1000; w *= 10) {
+                CU_ASSERT_EQUAL(svcmap_score("fw", buckets[j], names[i], w),
+                                ref_score("fw", buckets[j], names[i], w));
+            }
+        }
+    }
+
+    /* One value, fixed: a change of the hash or the formula shows here. */
+    CU_ASSERT_DOUBLE_EQUAL(svcmap_score("fw", 0, "fw-3", 1),
+                           34.96503854866468, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(svcmap_score("fw", 0, "fw-3", 3),
+                           3 * 34.96503854866468, 1e-9);
+    /* Every part of the input counts. */
+    CU_ASSERT_NOT_EQUAL(svcmap_score("fw", 0, "fw-3", 1),
+                        svcmap_score("fx", 0, "fw-3", 1));
+    CU_ASSERT_NOT_EQUAL(svcmap_score("fw", 0, "fw-3", 1),
+                        svcmap_score("fw", 1 << 24, "fw-3", 1));
+    CU_ASSERT_NOT_EQUAL(svcmap_score("fw", 0, "fw-3", 1),
+                        svcmap_score("fw", 0, "fw-4", 1));
+    /* The 0 byte keeps the service and the bucket apart. */
+    CU_ASSERT_NOT_EQUAL(svcmap_score("ab", 0, "x", 1),
+                        svcmap_score("a", 'b' << 24, "x", 1));
+}
+
+/* Checks a small assignment against a fixed table and against brute
+ * force. */
+static void
+test_golden(void)
+{
+    /* Computed once with this implementation, checked by hand against the
+     * scores, and against brute_best() below. */
+    static const struct svcmap_bucket golden[8] = {
+        { 2, 1 }, { 2, 1 }, { 1, 0 }, { 0, 2 },
+        { 0, 1 }, { 0, 2 }, { 0, 2 }, { 1, 0 },
+    };
+    struct svcmap *map = new_map("fw", 8, 3, NULL);
+
+    CU_ASSERT_EQUAL(map->epoch, 1);
+    for (size_t b = 0; b < 8; b++) {
+        int primary = brute_best(map, b, svcmap_is_live, SVCMAP_NONE);
+
+        CU_ASSERT_EQUAL(map->buckets[b].primary, golden[b].primary);
+        CU_ASSERT_EQUAL(map->buckets[b].secondary, golden[b].secondary);
+        CU_ASSERT_EQUAL(map->buckets[b].primary, primary);
+        CU_ASSERT_EQUAL(map->buckets[b].secondary,
+                        brute_best(map, b, svcmap_is_live, primary));
+    }
+    svcmap_destroy(map);
+}
+
+/* Checks that the same configuration gives the same map, whatever the
+ * order in which instances are added. */
+static void
+test_determinism(void)
+{
+    static const uint32_t weights[] = { 1, 3, 2, 1, 5 };
+    static const char *names[] = { "a", "b", "c", "d", "e" };
+    struct svcmap *a = new_map("ids", 1024, 5, weights);
+    struct svcmap *b = new_map("ids", 1024, 5, weights);
+    struct svcmap *c = svcmap_create("ids", 1024);
+    struct svcmap *copy;
+
+    CU_ASSERT_TRUE(maps_equal(a, b));
+    svcmap_set_state(a, 2, SVCMAP_DOWN);
+    svcmap_set_state(b, 2, SVCMAP_DOWN);
+    CU_ASSERT_TRUE(maps_equal(a, b));
+
+    copy = svcmap_clone(a);
+    CU_ASSERT_TRUE(maps_equal(a, copy));
+    CU_ASSERT_PTR_NOT_EQUAL(copy->instances[0].name, a->instances[0].name);
+    svcmap_destroy(copy);
+
+    /* The order in which instances are added changes their indices, not
+     * which instance gets a bucket. */
+    for (int i = 4; i >= 0; i--) {
+        CU_ASSERT_EQUAL(svcmap_add_instance(c, names[i], weights[i]), 4 - i);
+    }
+    svcmap_assign(c);
+    svcmap_destroy(a);
+    a = svcmap_create("ids", 1024);
+    for (int i = 0; i < 5; i++) {
+        svcmap_add_instance(a, names[i], weights[i]);
+    }
+    svcmap_assign(a);
+    for (size_t i = 0; i < a->n_buckets; i++) {
+        CU_ASSERT_EQUAL(4 - c->buckets[i].primary, a->buckets[i].primary);
+        CU_ASSERT_EQUAL(4 - c->buckets[i].secondary,
+                        a->buckets[i].secondary);
+    }
+
+    svcmap_destroy(a);
+    svcmap_destroy(b);
+    svcmap_destroy(c);
+}
+
+/* Asserts that 'n' is within 'percent' percent of 'expected'. */
+#define ASSERT_NEAR(N, EXPECTED, PERCENT)                                  \
+    CU_ASSERT((N) * 100 >= (EXPECTED) * (100 - (PERCENT))                 \
+              && (N) * 100 <= (EXPECTED) * (100 + (PERCENT)))
+
+/* Checks that buckets spread in proportion to the weights. */
+static void
+test_spread(void)
+{
+    static const uint32_t weights[] = { 1, 1, 2 };
+    struct svcmap *map;
+
+    /* A bucket count is binomial: for 256 buckets and 4 instances, 64 with
+     * a standard deviation of 7, so a window of 25% is 2.3 deviations and
+     * about one service name in seven misses it by chance somewhere (the
+     * measured variance over 2000 names is the binomial one).  This name
+     * does not; 4096 buckets, below, leave no room for luck. */
+    map = new_map("ids", 256, 4, NULL);
+    for (int i = 0; i < 4; i++) {
+        ASSERT_NEAR(svcmap_count_primary(map, i), 64, 25);
+        ASSERT_NEAR(svcmap_count_secondary(map, i), 64, 25);
+    }
+    CU_ASSERT_EQUAL(svcmap_count_primary(map, SVCMAP_NONE), 0);
+    CU_ASSERT_EQUAL(svcmap_count_secondary(map, SVCMAP_NONE), 0);
+    check_secondaries(map);
+    svcmap_destroy(map);
+
+    /* Weight 2 of a total of 4: half the primaries.  (A third of the
+     * secondaries each, as the best of the rest.) */
+    map = new_map("ids", 256, 3, weights);
+    ASSERT_NEAR(svcmap_count_primary(map, 2), 128, 25);
+    ASSERT_NEAR(svcmap_count_primary(map, 0), 64, 25);
+    ASSERT_NEAR(svcmap_count_primary(map, 1), 64, 25);
+    svcmap_destroy(map);
+
+    /* With 4096 buckets, 10% is at least 3.5 standard deviations. */
+    map = new_map("nat", 4096, 4, NULL);
+    for (int i = 0; i < 4; i++) {
+        ASSERT_NEAR(svcmap_count_primary(map, i), 1024, 10);
+        ASSERT_NEAR(svcmap_count_secondary(map, i), 1024, 10);
+    }
+    svcmap_destroy(map);
+    map = new_map("nat", 4096, 3, weights);
+    ASSERT_NEAR(svcmap_count_primary(map, 2), 2048, 10);
+    for (int i = 0; i < 3; i++) {
+        ASSERT_NEAR(svcmap_count_secondary(map, i), 1365, 10);
+    }
+    svcmap_destroy(map);
+}
+
+/* Checks that a failure changes exactly the buckets the instance was in. */
+static void
+test_failure_moves_only_its_buckets(void)
+{
+    struct svcmap *map = new_map("fw", 256, 4, NULL);
+    struct svcmap *before = svcmap_clone(map);
+    size_t n_changed, n_expected = 0;
+
+    n_changed = svcmap_set_state(map, 1, SVCMAP_DOWN);
+    for (size_t b = 0; b < map->n_buckets; b++) {
+        const struct svcmap_bucket *old = &before->buckets[b];
+        const struct svcmap_bucket *new = &map->buckets[b];
+        bool held = old->primary == 1 || old->secondary == 1;
+        bool changed = (old->primary != new->primary
+                        || old->secondary != new->secondary);
+
+        CU_ASSERT_EQUAL(held, changed);
+        CU_ASSERT_NOT_EQUAL(new->primary, 1);
+        CU_ASSERT_NOT_EQUAL(new->secondary, 1);
+        /* The others all UP, the result is what ranking alone gives. */
+        CU_ASSERT_EQUAL(new->primary, brute_best(map, b, is_up, SVCMAP_NONE));
+        n_expected += held;
+    }
+    CU_ASSERT(n_expected > 0);
+    CU_ASSERT_EQUAL(n_changed, n_expected);
+    CU_ASSERT_EQUAL(map->epoch, before->epoch + 1);
+    CU_ASSERT_EQUAL(map->instances[1].state, SVCMAP_DOWN);
+
+    svcmap_destroy(before);
+    svcmap_destroy(map);
+}
+
+/* Checks that the old secondary takes over a failed primary's buckets. */
+static void
+test_secondary_promoted(void)
+{
+    struct svcmap *map = new_map("fw", 256, 4, NULL);
+    struct svcmap *before = svcmap_clone(map);
+    size_t n = 0;
+
+    svcmap_set_state(map, 3, SVCMAP_DOWN);
+    for (size_t b = 0; b < map->n_buckets; b++) {
+        if (before->buckets[b].primary == 3) {
+            CU_ASSERT_EQUAL(map->buckets[b].primary,
+                            before->buckets[b].secondary);
+            n++;
+        } else {
+            CU_ASSERT_EQUAL(map->buckets[b].primary,
+                            before->buckets[b].primary);
+        }
+    }
+    CU_ASSERT(n > 0);
+
+    /* A second failure: the secondary named after the first takes over. */
+    svcmap_destroy(before);
+    before = svcmap_clone(map);
+    svcmap_set_state(map, 0, SVCMAP_DOWN);
+    for (size_t b = 0; b < map->n_buckets; b++) {
+        if (before->buckets[b].primary == 0) {
+            CU_ASSERT_EQUAL(map->buckets[b].primary,
+                            before->buckets[b].secondary);
+        }
+    }
+
+    svcmap_destroy(before);
+    svcmap_destroy(map);
+
+    /* An instance added without a new assignment ranks first in some
+     * buckets but holds no state there yet: the secondary still wins. */
+    map = new_map("fw", 256, 4, NULL);
+    CU_ASSERT_EQUAL(svcmap_add_instance(map, "fw-5", 1), 4);
+    before = svcmap_clone(map);
+    svcmap_set_state(map, 0, SVCMAP_DOWN);
+    n = 0;
+    for (size_t b = 0; b < map->n_buckets; b++) {
+        if (before->buckets[b].primary == 0) {
+            CU_ASSERT_EQUAL(map->buckets[b].primary,
+                            before->buckets[b].secondary);
+            n += brute_best(map, b, is_up, SVCMAP_NONE) == 4;
+        }
+    }
+    CU_ASSERT(n > 0);
+    check_secondaries(map);
+    svcmap_destroy(before);
+    svcmap_destroy(map);
+}
+
+/* Checks that every secondary is the best-ranked live instance but the
+ * primary, through failures and a return. */
+static void
+test_new_secondary_is_next_best(void)
+{
+    static const uint32_t weights[] = { 1, 2, 1, 3, 1 };
+    struct svcmap *map = new_map("nat", 512, 5, weights);
+
+    check_secondaries(map);
+    CU_ASSERT(svcmap_set_state(map, 3, SVCMAP_DOWN) > 0);
+    check_secondaries(map);
+    CU_ASSERT(svcmap_set_state(map, 0, SVCMAP_DISABLED) > 0);
+    check_secondaries(map);
+    CU_ASSERT(svcmap_set_state(map, 3, SVCMAP_COLD) > 0);
+    check_secondaries(map);
+    svcmap_destroy(map);
+}
+
+/* Checks that DISABLED and DOWN give the same map. */
+static void
+test_down_and_disabled_alike(void)
+{
+    struct svcmap *a = new_map("fw", 256, 5, NULL);
+    struct svcmap *b = svcmap_clone(a);
+
+    CU_ASSERT_EQUAL(svcmap_set_state(a, 2, SVCMAP_DOWN),
+                    svcmap_set_state(b, 2, SVCMAP_DISABLED));
+    CU_ASSERT_EQUAL(memcmp(a->buckets, b->buckets,
+                           a->n_buckets * sizeof *a->buckets), 0);
+    CU_ASSERT_EQUAL(svcmap_count_primary(b, 2), 0);
+    CU_ASSERT_EQUAL(svcmap_count_secondary(b, 2), 0);
+
+    /* From scratch too. */
+    svcmap_assign(a);
+    svcmap_assign(b);
+    CU_ASSERT_EQUAL(memcmp(a->buckets, b->buckets,
+                           a->n_buckets * sizeof *a->buckets), 0);
+    CU_ASSERT_EQUAL(svcmap_count_primary(b, 2), 0);
+    CU_ASSERT_EQUAL(svcmap_count_secondary(b, 2), 0);
+    svcmap_destroy(a);
+    svcmap_destroy(b);
+}
+
+/* Checks the maps with one live instance and with none. */
+static void
+test_one_and_zero_live(void)
+{
+    struct svcmap *map = new_map("fw", 64, 3, NULL);
+
+    svcmap_set_state(map, 0, SVCMAP_DOWN);
+    svcmap_set_state(map, 2, SVCMAP_DISABLED);
+    CU_ASSERT_EQUAL(svcmap_count_primary(map, 1), 64);
+    CU_ASSERT_EQUAL(svcmap_count_secondary(map, SVCMAP_NONE), 64);
+
+    /* Rebuilt from scratch, the same. */
+    svcmap_assign(map);
+    CU_ASSERT_EQUAL(svcmap_count_primary(map, 1), 64);
+    CU_ASSERT_EQUAL(svcmap_count_secondary(map, SVCMAP_NONE), 64);
+
+    CU_ASSERT_EQUAL(svcmap_set_state(map, 1, SVCMAP_DOWN), 64);
+    CU_ASSERT_EQUAL(svcmap_count_primary(map, SVCMAP_NONE), 64);
+    CU_ASSERT_EQUAL(svcmap_count_secondary(map, SVCMAP_NONE), 64);
+    svcmap_assign(map);
+    CU_ASSERT_EQUAL(svcmap_count_primary(map, SVCMAP_NONE), 64);
+    CU_ASSERT_EQUAL(svcmap_count_secondary(map, SVCMAP_NONE), 64);
+    svcmap_destroy(map);
+
+    /* No instances at all. */
+    map = svcmap_create("fw", 4);
+    svcmap_assign(map);
+    CU_ASSERT_EQUAL(svcmap_count_primary(map, SVCMAP_NONE), 4);
+    CU_ASSERT_EQUAL(svcmap_count_secondary(map, SVCMAP_NONE), 4);
+    svcmap_destroy(map);
+}
+
+/* Checks that an instance back as COLD is only a secondary, and once UP
+ * takes no primary back. */
+static void
+test_cold_rejoin(void)
+{
+    struct svcmap *map = new_map("fw", 256, 4, NULL);
+    struct svcmap *before;
+    size_t n;
+
+    svcmap_set_state(map, 1, SVCMAP_DOWN);
+    before = svcmap_clone(map);
+
+    /* Back, but COLD: a secondary where it ranks best among the instances
+     * that are not primary, never a primary. */
+    n = svcmap_set_state(map, 1, SVCMAP_COLD);
+    CU_ASSERT_EQUAL(svcmap_count_primary(map, 1), 0);
+    CU_ASSERT(svcmap_count_secondary(map, 1) > 0);
+    CU_ASSERT_EQUAL(n, svcmap_count_secondary(map, 1));
+    CU_ASSERT_EQUAL(primaries_changed(before, map), 0);
+    check_secondaries(map);
+
+    /* Nor from scratch while an UP instance lives. */
+    svcmap_destroy(before);
+    before = svcmap_clone(map);
+    svcmap_assign(before);
+    CU_ASSERT_EQUAL(svcmap_count_primary(before, 1), 0);
+    svcmap_destroy(before);
+
+    /* UP again: it takes no primary back, and ranks as before. */
+    before = svcmap_clone(map);
+    CU_ASSERT_EQUAL(svcmap_set_state(map, 1, SVCMAP_UP), 0);
+    CU_ASSERT_EQUAL(map->epoch, before->epoch + 1);
+    CU_ASSERT_EQUAL(primaries_changed(before, map), 0);
+    CU_ASSERT_EQUAL(svcmap_count_primary(map, 1), 0);
+    svcmap_destroy(before);
+
+    /* Its primaries come back only when another instance fails. */
+    before = svcmap_clone(map);
+    svcmap_set_state(map, 0, SVCMAP_DOWN);
+    for (size_t b = 0; b < map->n_buckets; b++) {
+        if (before->buckets[b].primary == 0
+            && before->buckets[b].secondary == 1) {
+            CU_ASSERT_EQUAL(map->buckets[b].primary, 1);
+        }
+    }
+    CU_ASSERT(svcmap_count_primary(map, 1) > 0);
+    svcmap_destroy(before);
+    svcmap_destroy(map);
+}
+
+/* Checks that COLD instances are primaries when none is UP. */
+static void
+test_cold_primary_without_up(void)
+{
+    struct svcmap *map = new_map("fw", 64, 3, NULL);
+
+    svcmap_set_state(map, 0, SVCMAP_COLD);
+    CU_ASSERT_EQUAL(svcmap_count_primary(map, 0), 0);
+    svcmap_set_state(map, 1, SVCMAP_DOWN);
+    svcmap_set_state(map, 2, SVCMAP_DOWN);
+    CU_ASSERT_EQUAL(svcmap_count_primary(map, 0), 64);
+    CU_ASSERT_EQUAL(svcmap_count_secondary(map, SVCMAP_NONE), 64);
+
+    /* Another COLD instance does not take a COLD primary's place... */
+    CU_ASSERT_EQUAL(svcmap_set_state(map, 1, SVCMAP_COLD), 64);
+    CU_ASSERT_EQUAL(svcmap_count_primary(map, 0), 64);
+    CU_ASSERT_EQUAL(svcmap_count_secondary(map, 1), 64);
+
+    /* ...but an UP one does. */
+    CU_ASSERT_EQUAL(svcmap_set_state(map, 1, SVCMAP_UP), 64);
+    CU_ASSERT_EQUAL(svcmap_count_primary(map, 1), 64);
+    CU_ASSERT_EQUAL(svcmap_count_secondary(map, 0), 64);
+
+    /* From scratch: the best-ranked COLD instance. */
+    svcmap_set_state(map, 1, SVCMAP_DOWN);
+    svcmap_set_state(map, 2, SVCMAP_COLD);
+    svcmap_assign(map);
+    for (size_t b = 0; b < map->n_buckets; b++) {
+        CU_ASSERT_EQUAL(map->buckets[b].primary,
+                        brute_best(map, b, is_cold, SVCMAP_NONE));
+    }
+    CU_ASSERT(svcmap_count_primary(map, 0) > 0);
+    CU_ASSERT(svcmap_count_primary(map, 2) > 0);
+    check_secondaries(map);
+    svcmap_destroy(map);
+}
+
+/* Checks that a set to the same state changes nothing, epoch included. */
+static void
+test_same_state_is_no_change(void)
+{
+    struct svcmap *map = new_map("fw", 128, 3, NULL);
+    uint64_t epoch = map->epoch;
+
+    CU_ASSERT_EQUAL(svcmap_set_state(map, 0, SVCMAP_UP), 0);
+    CU_ASSERT_EQUAL(map->epoch, epoch);
+    CU_ASSERT(svcmap_set_state(map, 0, SVCMAP_DOWN) > 0);
+    CU_ASSERT_EQUAL(map->epoch, epoch + 1);
+    CU_ASSERT_EQUAL(svcmap_set_state(map, 0, SVCMAP_DOWN), 0);
+    CU_ASSERT_EQUAL(map->epoch, epoch + 1);
+    /* A change of state alone, DOWN to DISABLED, is still a change. */
+    CU_ASSERT_EQUAL(svcmap_set_state(map, 0, SVCMAP_DISABLED), 0);
+    CU_ASSERT_EQUAL(map->epoch, epoch + 2);
+    svcmap_destroy(map);
+}
+
+/* Checks that removing or adding one of 8 instances moves about 1/8 of the
+ * primaries, all of them its own. */
+static void
+test_remap_fraction(void)
+{
+    struct svcmap *map = new_map("fw", 1024, 8, NULL);
+    struct svcmap *before = svcmap_clone(map);
+    size_t held = svcmap_count_primary(map, 5);
+    size_t moved;
+
+    svcmap_set_state(map, 5, SVCMAP_DISABLED);
+    moved = primaries_changed(before, map);
+    CU_ASSERT_EQUAL(moved, held);
+    CU_ASSERT(moved >= 96 && moved <= 160);
+    for (size_t b = 0; b < map->n_buckets; b++) {
+        if (map->buckets[b].primary != before->buckets[b].primary) {
+            CU_ASSERT_EQUAL(before->buckets[b].primary, 5);
+        }
+    }
+    svcmap_destroy(before);
+
+    /* Adding a ninth instance moves only the buckets it now wins. */
+    before = svcmap_clone(map);
+    CU_ASSERT_EQUAL(svcmap_add_instance(map, "fw-9", 1), 8);
+    svcmap_assign(map);
+    moved = primaries_changed(before, map);
+    CU_ASSERT_EQUAL(moved, svcmap_count_primary(map, 8));
+    CU_ASSERT(moved >= 96 && moved <= 160);
+    svcmap_destroy(before);
+    svcmap_destroy(map);
+}
+
+/* Checks that bad arguments are refused. */
+static void
+test_bad_input(void)
+{
+    struct svcmap *map;
+
+    CU_ASSERT_PTR_NULL(svcmap_create("fw", 0));
+    CU_ASSERT_PTR_NULL(svcmap_create("fw", 3));
+    CU_ASSERT_PTR_NULL(svcmap_create("fw", 100));
+    map = svcmap_create("fw", 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(map);
+    CU_ASSERT_EQUAL(map->epoch, 0);
+    CU_ASSERT_EQUAL(map->buckets[0].primary, SVCMAP_NONE);
+    CU_ASSERT_EQUAL(map->buckets[0].secondary, SVCMAP_NONE);
+
+    CU_ASSERT_EQUAL(svcmap_add_instance(map, "fw-1", 1), 0);
+    CU_ASSERT_EQUAL(svcmap_add_instance(map, "fw-1", 2), -1);
+    CU_ASSERT_EQUAL(svcmap_add_instance(map, "fw-2", 0), -1);
+    CU_ASSERT_EQUAL(map->n_instances, 1);
+    CU_ASSERT_EQUAL(map->instances[0].state, SVCMAP_UP);
+    CU_ASSERT_EQUAL(map->instances[0].weight, 1);
+
+    /* No such instance, no such state: nothing happens. */
+    CU_ASSERT_EQUAL(svcmap_set_state(map, 1, SVCMAP_DOWN), 0);
+    CU_ASSERT_EQUAL(svcmap_set_state(map, -1, SVCMAP_DOWN), 0);
+    CU_ASSERT_EQUAL(svcmap_set_state(map, 0, (enum svcmap_state) 42), 0);
+    CU_ASSERT_EQUAL(map->epoch, 0);
+    CU_ASSERT_EQUAL(map->instances[0].state, SVCMAP_UP);
+
+    svcmap_destroy(map);
+    svcmap_destroy(NULL);
+}
+
+/* Checks instance lookup, state names and liveness. */
+static void
+test_names(void)
+{
+    struct svcmap *map = new_map("fw", 2, 3, NULL);
+
+    CU_ASSERT_EQUAL(svcmap_find(map, "fw-1"), 0);
+    CU_ASSERT_EQUAL(svcmap_find(map, "fw-3"), 2);
+    CU_ASSERT_EQUAL(svcmap_find(map, "fw-4"), -1);
+    CU_ASSERT_EQUAL(svcmap_find(map, "fw"), -1);
+    svcmap_destroy(map);
+
+    CU_ASSERT_STRING_EQUAL(svcmap_state_name(SVCMAP_UP), "up");
+    CU_ASSERT_STRING_EQUAL(svcmap_state_name(SVCMAP_COLD), "cold");
+    CU_ASSERT_STRING_EQUAL(svcmap_state_name(SVCMAP_DOWN), "down");
+    CU_ASSERT_STRING_EQUAL(svcmap_state_name(SVCMAP_DISABLED), "disabled");
+    CU_ASSERT_TRUE(svcmap_is_live(SVCMAP_UP));
+    CU_ASSERT_TRUE(svcmap_is_live(SVCMAP_COLD));
+    CU_ASSERT_FALSE(svcmap_is_live(SVCMAP_DOWN));
+    CU_ASSERT_FALSE(svcmap_is_live(SVCMAP_DISABLED));
+}
+
+/* Checks that 4 services of 4096 buckets and 16 instances assign in
+ * under 100 ms (about 5 ms here). */
+static void
+test_assign_is_fast(void)
+{
+    static const char *services[] = { "fw", "nat", "ids", "lb" };
+    struct svcmap *maps[4];
+    struct timespec t0, t1;
+    double ms;
+
+    for (int s = 0; s < 4; s++) {
+        maps[s] = svcmap_create(services[s], 4096);
+        for (int i = 0; i < 16; i++) {
+            char name[32];
+
+            snprintf(name, sizeof name, "%s-%d", services[s], i + 1);
+            svcmap_add_instance(maps[s], name, 1 + i % 3);
+        }
+    }
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int s = 0; s < 4; s++) {
+        svcmap_assign(maps[s]);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+    CU_ASSERT(ms < 100);
+
+    for (int s = 0; s < 4; s++) {
+        CU_ASSERT_EQUAL(svcmap_count_primary(maps[s], SVCMAP_NONE), 0);
+        svcmap_destroy(maps[s]);
+    }
+}
+
+static const struct test_case svcmap_tests[] = {
+    { "score formula", test_score_formula },
+    { "golden assignment", test_golden },
+    { "determinism", test_determinism },
+    { "spread by weight", test_spread },
+    { "failure moves only its buckets",
+      test_failure_moves_only_its_buckets },
+    { "old secondary promoted", test_secondary_promoted },
+    { "new secondary is the next best", test_new_secondary_is_next_best },
+    { "DOWN and DISABLED alike", test_down_and_disabled_alike },
+    { "one and zero live instances", test_one_and_zero_live },
+    { "COLD rejoin", test_cold_rejoin },
+    { "COLD primary without UP", test_cold_primary_without_up },
+    { "same state is no change", test_same_state_is_no_change },
+    { "remap fraction", test_remap_fraction },
+    { "bad input", test_bad_input },
+    { "names", test_names },
+    { "assign is fast", test_assign_is_fast },
+    { NULL, NULL },
+};
+TEST_SUITE("svcmap", svcmap_tests)
