@@ -18,8 +18,9 @@
 #include "svcmap.h"
 #include "util.h"
 
-/* NSH in Ethernet. */
-#define PL_ETH_TYPE_NSH "0x894f"
+/* The match on NSH (MD type 1) in Ethernet that every NSH match starts
+ * with: OVS ignores nsh_c1 without nsh_mdtype=1. */
+#define PL_NSH "dl_type=0x894f,nsh_mdtype=1"
 
 /* The register that carries the affinity code from multipath to NSH C1. */
 #define PL_CODE_REG "NXM_NX_REG0"
@@ -164,7 +165,7 @@ add_classify__(struct pl_desired *d, const struct cfg_chain *chain,
                         "encap(nsh(md_type=1)),"
                         "set_field:%#"PRIx32"->nsh_spi,"
                         "set_field:255->nsh_si,"
-                        "move:"PL_CODE_REG"[]->NXM_NX_NSH_C1[],"
+                        "move:"PL_CODE_REG"[]->NXOXM_NSH_C1[],"
                         "encap(ethernet),"
                         "goto_table:%d", n_buckets, spi, PL_TABLE_STEER);
     add_flow__(d, PL_TABLE_CLASSIFY, PL_PRIO_STEER, match, actions);
@@ -186,8 +187,8 @@ add_steer__(struct pl_desired *d, const struct sfm_config *cfg,
 
         for (uint32_t b = 0; b < n_buckets; b++) {
             add_flow__(d, PL_TABLE_STEER, PL_PRIO_STEER,
-                       xasprintf("dl_type="PL_ETH_TYPE_NSH",nsh_spi=%#"PRIx32
-                                 ",nsh_si=%u,nsh_c1=%#"PRIx32"/%#"PRIxSIZE,
+                       xasprintf(PL_NSH",nsh_spi=%#"PRIx32",nsh_si=%u,"
+                                 "nsh_c1=%#"PRIx32"/%#"PRIxSIZE,
                                  spi, si, b, n_buckets - 1),
                        xasprintf("group:%"PRIu32, pl_group_id(idx, b)));
         }
@@ -200,16 +201,16 @@ add_steer__(struct pl_desired *d, const struct sfm_config *cfg,
                 continue;
             }
             add_flow__(d, PL_TABLE_CLASSIFY, PL_PRIO_STEER,
-                       xasprintf("in_port=%"PRIu16",dl_type="PL_ETH_TYPE_NSH
-                                 ",nsh_spi=%#"PRIx32",nsh_si=%u",
+                       xasprintf("in_port=%"PRIu16","PL_NSH",nsh_spi=%#"
+                                 PRIx32",nsh_si=%u",
                                  ofp_to_u16(port), spi, si - 1),
                        xasprintf("goto_table:%d", PL_TABLE_STEER));
         }
     }
 
     add_flow__(d, PL_TABLE_STEER, PL_PRIO_STEER,
-               xasprintf("dl_type="PL_ETH_TYPE_NSH",nsh_spi=%#"PRIx32
-                         ",nsh_si=%"PRIuSIZE, spi, 255 - n),
+               xasprintf(PL_NSH",nsh_spi=%#"PRIx32",nsh_si=%"PRIuSIZE, spi,
+                         255 - n),
                xasprintf("decap(),decap(),output:%"PRIu16, ofp_to_u16(out)));
 }
 

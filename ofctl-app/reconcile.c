@@ -252,7 +252,7 @@ add_canonical_flow__(struct rcl_set *set, const char *text,
     struct ofpbuf *msg;
     struct match match;
     enum ofperr error;
-    char *err;
+    char *err, *key;
 
     err = parse_ofp_flow_mod_str(&fm, text, NULL, NULL, OFPFC_ADD, &usable);
     if (err) {
@@ -275,9 +275,19 @@ add_canonical_flow__(struct rcl_set *set, const char *text,
                          ofperr_get_name(error));
     }
     minimatch_expand(&fm2.match, &match);
-    set_put__(&set->flows, flow_key__(fm2.table_id, fm2.priority, &match),
-              actions_text__(fm2.ofpacts, fm2.ofpacts_len));
+    key = flow_key__(fm2.table_id, fm2.priority, &match);
     minimatch_destroy(&fm2.match);
+    if (set_find__(&set->flows, key)) {
+        /* The switch would see two flows as one, e.g. because a field's
+         * prerequisite is missing and the field was dropped. */
+        err = xasprintf("flow \"%s\" is the same to the switch as another "
+                        "flow (%s)", text, key);
+        free(key);
+        ofpbuf_uninit(&ofpacts);
+        return err;
+    }
+    set_put__(&set->flows, key, actions_text__(fm2.ofpacts,
+                                                fm2.ofpacts_len));
     ofpbuf_uninit(&ofpacts);
     return NULL;
 }

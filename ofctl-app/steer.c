@@ -219,6 +219,27 @@ update_instance__(struct steer *st, size_t i, size_t j, bool live)
     } else {
         want = cur;
     }
+    if (live && !si->seen_live && want == SVCMAP_UP) {
+        /* A new instance holds no streams: assign afresh, so that it wins
+         * exactly the buckets rendezvous hashing gives it and no others
+         * move. */
+        struct svcmap *before = svcmap_clone(map);
+
+        si->seen_live = true;
+        svcmap_set_state(map, j, want);
+        svcmap_assign(map);
+        n = 0;
+        for (size_t b = 0; b < map->n_buckets; b++) {
+            n += (before->buckets[b].primary != map->buckets[b].primary
+                  || before->buckets[b].secondary
+                     != map->buckets[b].secondary);
+        }
+        svcmap_destroy(before);
+        VLOG_INFO("service %s: new instance %s: %"PRIuSIZE" buckets "
+                  "changed, epoch %"PRIu64, map->service,
+                  map->instances[j].name, n, map->epoch);
+        return;
+    }
     if (live) {
         si->seen_live = true;
     }
