@@ -122,15 +122,17 @@ is_null__(const yaml_node_t *node)
                 || scalar_is__(node, "NULL")));
 }
 
-/* Returns the 'len' bytes at 's' in double quotes, for a message: quotes,
- * backslashes and control characters escaped, and at most MAX_QUOTE_LEN
- * bytes shown.  The caller frees it. */
+/* Returns the 'len' bytes at 's' for a message, in double quotes if
+ * 'quotes' is true: quotes, backslashes and control characters escaped, and
+ * at most MAX_QUOTE_LEN bytes shown.  The caller frees it. */
 static char *
-quote__(const char *s, size_t len)
+quote__(const char *s, size_t len, bool quotes)
 {
     struct ds ds = DS_EMPTY_INITIALIZER;
 
-    ds_put_char(&ds, '"');
+    if (quotes) {
+        ds_put_char(&ds, '"');
+    }
     for (size_t i = 0; i < len && i < MAX_QUOTE_LEN; i++) {
         unsigned char c = s[i];
 
@@ -146,15 +148,18 @@ quote__(const char *s, size_t len)
     if (len > MAX_QUOTE_LEN) {
         ds_put_cstr(&ds, "...");
     }
-    ds_put_char(&ds, '"');
+    if (quotes) {
+        ds_put_char(&ds, '"');
+    }
     return ds_steal_cstr(&ds);
 }
 
-/* Returns the scalar 'node' quoted for a message, as quote__() does. */
+/* Returns the scalar 'node' in double quotes for a message, as quote__()
+ * does. */
 static char *
 quote_node__(const yaml_node_t *node)
 {
-    return quote__(scalar__(node), node->data.scalar.length);
+    return quote__(scalar__(node), node->data.scalar.length, true);
 }
 
 /* Records the error described by 'format' about the field being read in
@@ -458,7 +463,7 @@ enum parse_result {
 static enum parse_result
 parse_uint__(const char *s, size_t len, uint64_t *valuep)
 {
-    bool negative = false, overflow = false;
+    bool negative = false, overflow = false, leading_zero = false;
     unsigned int base = 10;
     uint64_t value = 0;
     size_t i = 0;
@@ -470,9 +475,8 @@ parse_uint__(const char *s, size_t len, uint64_t *valuep)
     if (len - i >= 2 && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X')) {
         base = 16;
         i += 2;
-    } else if (len - i >= 2 && s[i] == '0'
-               && s[i + 1] >= '0' && s[i + 1] <= '9') {
-        return PARSE_LEADING_ZERO;
+    } else if (len - i >= 2 && s[i] == '0') {
+        leading_zero = true;
     }
     if (i == len) {
         return PARSE_BAD;
@@ -490,7 +494,9 @@ parse_uint__(const char *s, size_t len, uint64_t *valuep)
             value = value * base + digit;
         }
     }
-    if (overflow || (negative && value)) {
+    if (leading_zero) {
+        return PARSE_LEADING_ZERO;
+    } else if (overflow || (negative && value)) {
         return PARSE_RANGE;
     }
     *valuep = value;
@@ -505,27 +511,31 @@ get_uint__(struct parser *p, const yaml_node_t *node, uint64_t min,
 {
     enum parse_result result;
     uint64_t value = 0;
+    const char *s;
+    size_t len;
     char *q;
 
     if (node->type != YAML_SCALAR_NODE || is_null__(node)) {
         return type_error__(p, node, "an integer");
     }
 
-    q = quote_node__(node);
+    /* A number is shown as it is, anything else quoted. */
+    s = scalar__(node);
+    len = node->data.scalar.length;
+    result = (node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE
+              ? PARSE_BAD
+              : parse_uint__(s, len, &value));
+    q = quote__(s, len, result == PARSE_BAD);
     if (node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
         fail__(p, node, "%s is quoted; write numbers without quotes", q);
-    } else {
-        result = parse_uint__(scalar__(node), node->data.scalar.length,
-                              &value);
-        if (result == PARSE_BAD) {
-            fail__(p, node, "%s is not an integer", q);
-        } else if (result == PARSE_LEADING_ZERO) {
-            fail__(p, node, "%s has a leading zero (write it without, or "
-                   "in hex with 0x)", q);
-        } else if (result == PARSE_RANGE || value < min || value > max) {
-            fail__(p, node, "%s is out of range (%"PRIu64" to %"PRIu64")",
-                   q, min, max);
-        }
+    } else if (result == PARSE_BAD) {
+        fail__(p, node, "%s is not an integer", q);
+    } else if (result == PARSE_LEADING_ZERO) {
+        fail__(p, node, "%s has a leading zero (write it without, or in hex "
+               "with 0x)", q);
+    } else if (result == PARSE_RANGE || value < min || value > max) {
+        fail__(p, node, "%s is out of range (%"PRIu64" to %"PRIu64")",
+               q, min, max);
     }
     free(q);
     *valuep = value;
@@ -560,10 +570,15 @@ get_dpid__(struct parser *p, const yaml_node_t *node, uint64_t *dpidp)
         free(q);
         return false;
     }
-    if (!get_uint__(p, node, 0, UINT64_MAX, dpidp)) {
-        return false;
+    if (node->type == YAML_SCALAR_NODE) {
+        uint64_t dpid;
+
+        if (parse_uint__(scalar__(node), node->data.scalar.length, &dpid)
+            == PARSE_OK && !dpid) {
+            return fail__(p, node, "datapath id must be nonzero");
+        }
     }
-    return *dpidp || fail__(p, node, "datapath id must be nonzero");
+    return get_uint__(p, node, 1, UINT64_MAX, dpidp);
 }
 
 /* Reads the unicast MAC address "xx:xx:xx:xx:xx:xx" in 'node' into 'mac'.
@@ -606,19 +621,12 @@ static bool
 get_switch_ref__(struct parser *p, const yaml_node_t *node,
                  const struct cfg_switch **swp)
 {
-    char *q;
-
     if (!check_name__(p, node, "switch", MAX_NAME_LEN)) {
         return false;
     }
     *swp = shash_find_data(&p->switches, scalar__(node));
-    if (*swp) {
-        return true;
-    }
-    q = quote_node__(node);
-    fail__(p, node, "switch %s is not defined in switches", q);
-    free(q);
-    return false;
+    return *swp || fail__(p, node, "switch %s is not defined in switches",
+                          scalar__(node));
 }
 
 /* Reads the port named by 'node' on the switch 'sw' into '*portp', which
@@ -1270,6 +1278,24 @@ line_of_offset__(const char *text, size_t len, size_t offset)
     return line;
 }
 
+/* Returns true if 'line' (counting from 1) of the 'len' bytes of 'text' is
+ * indented with a tab. */
+static bool
+indented_with_tab__(const char *text, size_t len, int line)
+{
+    size_t i = 0;
+
+    for (int n = 1; n < line && i < len; i++) {
+        n += text[i] == '\n';
+    }
+    for (; i < len && (text[i] == ' ' || text[i] == '\t'); i++) {
+        if (text[i] == '\t') {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Returns the error that libyaml's 'parser' stopped on, reading the 'len'
  * bytes of 'text' from 'file', as a message that the caller frees. */
 static char *
@@ -1296,15 +1322,20 @@ yaml_error__(const char *file, const yaml_parser_t *parser,
 
     case YAML_SCANNER_ERROR:
     case YAML_PARSER_ERROR:
-    case YAML_COMPOSER_ERROR:
+    case YAML_COMPOSER_ERROR: {
+        int line = parser->problem_mark.line + 1;
+        const char *hint = (indented_with_tab__(text, len, line)
+                            ? "; YAML does not allow tabs for indentation"
+                            : "");
+
         if (parser->context) {
-            return xasprintf("%s:%d: YAML syntax error: %s (%s at line %d)",
-                             file, (int) parser->problem_mark.line + 1,
-                             problem, parser->context,
-                             (int) parser->context_mark.line + 1);
+            return xasprintf("%s:%d: YAML syntax error: %s (%s at line %d)%s",
+                             file, line, problem, parser->context,
+                             (int) parser->context_mark.line + 1, hint);
         }
-        return xasprintf("%s:%d: YAML syntax error: %s", file,
-                         (int) parser->problem_mark.line + 1, problem);
+        return xasprintf("%s:%d: YAML syntax error: %s%s", file, line,
+                         problem, hint);
+    }
 
     case YAML_NO_ERROR:
     case YAML_WRITER_ERROR:
@@ -1324,14 +1355,14 @@ check_node_event__(const char *file, int line, const yaml_char_t *anchor,
 
     if (anchor) {
         const char *s = (const char *) anchor;
-        char *q = quote__(s, strlen(s));
+        char *q = quote__(s, strlen(s), false);
 
         error = xasprintf("%s:%d: YAML anchors (&%s) and aliases are not "
                           "supported", file, line, q);
         free(q);
     } else if (tag) {
         const char *s = (const char *) tag;
-        char *q = quote__(s, strlen(s));
+        char *q = quote__(s, strlen(s), false);
 
         error = xasprintf("%s:%d: YAML tags (%s) are not supported", file,
                           line, q);

@@ -70,6 +70,8 @@ struct ofconn {
     struct sent_request sent[SENT_LOG_SIZE]; /* Recent requests by xid. */
 
     struct ovs_list txq;        /* Contains "struct ofpbuf"s to send. */
+    void (*tx_wakeup)(void *);  /* Called when 'txq' becomes nonempty. */
+    void *tx_wakeup_aux;        /* Passed to 'tx_wakeup'. */
     struct ofconn_stats stats;  /* Counters. */
 };
 
@@ -217,7 +219,22 @@ ofconn_send(struct ofconn *conn, struct ofpbuf *msg)
         free(s);
     }
     conn->stats.tx_msgs++;
+    if (ovs_list_is_empty(&conn->txq) && conn->tx_wakeup) {
+        conn->tx_wakeup(conn->tx_wakeup_aux);
+    }
     ovs_list_push_back(&conn->txq, &msg->list_node);
+}
+
+/* Arranges for 'wakeup' to be called with 'aux' whenever a message is
+ * queued on 'conn' while its queue is empty, so that the I/O layer writes
+ * messages queued from outside its own callbacks (by a timer or a control
+ * command, say). */
+void
+ofconn_set_tx_wakeup(struct ofconn *conn, void (*wakeup)(void *aux),
+                     void *aux)
+{
+    conn->tx_wakeup = wakeup;
+    conn->tx_wakeup_aux = aux;
 }
 
 /* Removes and returns the next message to send, or NULL if none.  The caller

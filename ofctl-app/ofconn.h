@@ -101,6 +101,7 @@ void ofconn_run(struct ofconn *, long long int now);
 long long int ofconn_deadline(const struct ofconn *);
 
 void ofconn_send(struct ofconn *, struct ofpbuf *);
+void ofconn_set_tx_wakeup(struct ofconn *, void (*)(void *aux), void *aux);
 ovs_be32 ofconn_send_barrier(struct ofconn *, ofconn_barrier_cb *, void *aux);
 struct ofpbuf *ofconn_pop_tx(struct ofconn *);
 

@@ -454,6 +454,16 @@ peer_name__(const struct sockaddr *sa)
     return NULL;
 }
 
+/* Messages were queued outside this module's callbacks: write them on the
+ * next loop turn. */
+static void
+tx_wakeup_cb__(void *c_)
+{
+    struct ofsrv_conn *c = c_;
+
+    event_active(c->resume, 0, 0);
+}
+
 static void
 accept_cb__(struct evconnlistener *evl, evutil_socket_t fd,
             struct sockaddr *sa, int socklen OVS_UNUSED, void *l_)
@@ -481,6 +491,7 @@ accept_cb__(struct evconnlistener *evl, evutil_socket_t fd,
     c->resume = event_new(base, -1, 0, timer_cb__, c);
     c->ofconn = ofconn_create(name, &srv->settings.conn, &ofsrv_ofconn_hooks,
                               c, now);
+    ofconn_set_tx_wakeup(c->ofconn, tx_wakeup_cb__, c);
     ovs_list_push_back(&srv->conns, &c->list_node);
     srv->stats.n_accepted++;
     VLOG_INFO("%s: accepted on %s", name, l->name);
