@@ -74,6 +74,7 @@ struct rcl {
     bool groups_dumped;         /* The group dump is complete. */
     bool error_seen;            /* An error arrived during COMMITTING. */
     uint32_t next_bundle_id;    /* Bundle id for the next bundle. */
+    struct hmap canon;          /* Contains "struct rcl_canon"s. */
     struct rcl_stats stats;     /* Counters. */
 };
 
@@ -239,11 +240,12 @@ group_value__(uint8_t type, const struct ovs_list *buckets)
 }
 
 /* Canonicalizes the flow 'text' (table, priority, match and actions, in
- * ovs-ofctl syntax) into 'set', by encoding it in 'protocol' and decoding
- * it again.  Returns an error message or NULL. */
+ * ovs-ofctl syntax) by encoding it in 'protocol' and decoding it again, and
+ * stores the result in '*keyp' and '*valuep'.  Returns an error message or
+ * NULL. */
 static char *
-add_canonical_flow__(struct rcl_set *set, const char *text,
-                     enum ofputil_protocol protocol)
+canonical_flow__(const char *text, enum ofputil_protocol protocol,
+                 char **keyp, char **valuep)
 {
     enum ofputil_protocol usable;
     struct ofputil_flow_mod fm, fm2;
@@ -252,7 +254,7 @@ add_canonical_flow__(struct rcl_set *set, const char *text,
     struct ofpbuf *msg;
     struct match match;
     enum ofperr error;
-    char *err, *key;
+    char *err;
 
     err = parse_ofp_flow_mod_str(&fm, text, NULL, NULL, OFPFC_ADD, &usable);
     if (err) {
@@ -275,27 +277,17 @@ add_canonical_flow__(struct rcl_set *set, const char *text,
                          ofperr_get_name(error));
     }
     minimatch_expand(&fm2.match, &match);
-    key = flow_key__(fm2.table_id, fm2.priority, &match);
+    *keyp = flow_key__(fm2.table_id, fm2.priority, &match);
+    *valuep = actions_text__(fm2.ofpacts, fm2.ofpacts_len);
     minimatch_destroy(&fm2.match);
-    if (set_find__(&set->flows, key)) {
-        /* The switch would see two flows as one, e.g. because a field's
-         * prerequisite is missing and the field was dropped. */
-        err = xasprintf("flow \"%s\" is the same to the switch as another "
-                        "flow (%s)", text, key);
-        free(key);
-        ofpbuf_uninit(&ofpacts);
-        return err;
-    }
-    set_put__(&set->flows, key, actions_text__(fm2.ofpacts,
-                                                fm2.ofpacts_len));
     ofpbuf_uninit(&ofpacts);
     return NULL;
 }
 
-/* Canonicalizes the group 'text' into 'set' (as above). */
+/* Canonicalizes the group 'text' (as above) for 'version'. */
 static char *
-add_canonical_group__(struct rcl_set *set, const char *text,
-                      enum ofp_version version)
+canonical_group__(const char *text, enum ofp_version version, char **keyp,
+                  char **valuep)
 {
     enum ofputil_protocol usable;
     struct ofputil_group_mod gm, gm2;
@@ -319,10 +311,79 @@ add_canonical_group__(struct rcl_set *set, const char *text,
         return xasprintf("group \"%s\": does not decode (%s)", text,
                          ofperr_get_name(error));
     }
-    set_put__(&set->groups, xasprintf("group_id=%"PRIu32, gm2.group_id),
-              group_value__(gm2.type, &gm2.buckets));
+    *keyp = xasprintf("group_id=%"PRIu32, gm2.group_id);
+    *valuep = group_value__(gm2.type, &gm2.buckets);
     ofputil_uninit_group_mod(&gm2);
     return NULL;
+}
+
+/* A canonical form computed earlier, by the text it was computed from:
+ * regenerating the pipeline after an event reproduces almost every text,
+ * and canonicalizing is the costly part of a repair. */
+struct rcl_canon {
+    struct hmap_node hmap_node; /* In 'rcl->canon', by 'text'. */
+    char *text;                 /* Flow or group in pipeline syntax. */
+    char *key;                  /* Canonical key. */
+    char *value;                /* Canonical value. */
+    bool used;                  /* Used by the latest desired state. */
+};
+
+/* Adds the canonical form of 'text' (a group if 'is_group', else a flow)
+ * to 'map', from the cache when possible.  Returns an error message or
+ * NULL. */
+static char *
+add_canonical__(struct rcl *rcl, struct hmap *map, const char *text,
+                bool is_group)
+{
+    uint32_t hash = hash_string(text, is_group);
+    struct rcl_canon *c;
+    char *error;
+
+    HMAP_FOR_EACH_WITH_HASH (c, hmap_node, hash, &rcl->canon) {
+        if (!strcmp(c->text, text)) {
+            goto found;
+        }
+    }
+    c = xmalloc(sizeof *c);
+    error = (is_group
+             ? canonical_group__(text, rcl->version, &c->key, &c->value)
+             : canonical_flow__(text, rcl->protocol, &c->key, &c->value));
+    if (error) {
+        free(c);
+        return error;
+    }
+    c->text = xstrdup(text);
+    hmap_insert(&rcl->canon, &c->hmap_node, hash);
+
+found:
+    c->used = true;
+    if (set_find__(map, c->key)) {
+        /* The switch would see two entries as one, e.g. because a field's
+         * prerequisite is missing and the field was dropped. */
+        return xasprintf("\"%s\" is the same to the switch as another entry "
+                         "(%s)", text, c->key);
+    }
+    set_put__(map, xstrdup(c->key), xstrdup(c->value));
+    return NULL;
+}
+
+/* Frees the cached canonical forms not used since the last call. */
+static void
+canon_sweep__(struct rcl *rcl)
+{
+    struct rcl_canon *c;
+
+    HMAP_FOR_EACH_SAFE (c, hmap_node, &rcl->canon) {
+        if (!c->used) {
+            hmap_remove(&rcl->canon, &c->hmap_node);
+            free(c->text);
+            free(c->key);
+            free(c->value);
+            free(c);
+        } else {
+            c->used = false;
+        }
+    }
 }
 
 /* Creates the reconciler of the connected switch 'conn'.  Its installed
@@ -341,6 +402,7 @@ rcl_create(struct ofconn *conn)
     set_init__(&rcl->installed);
     set_init__(&rcl->pending);
     set_init__(&rcl->dumped);
+    hmap_init(&rcl->canon);
     return rcl;
 }
 
@@ -353,6 +415,9 @@ rcl_destroy(struct rcl *rcl)
         set_destroy__(&rcl->installed);
         set_destroy__(&rcl->pending);
         set_destroy__(&rcl->dumped);
+        canon_sweep__(rcl);     /* Clears every mark... */
+        canon_sweep__(rcl);     /* ...then frees everything. */
+        hmap_destroy(&rcl->canon);
         free(rcl);
     }
 }
@@ -370,7 +435,7 @@ rcl_set_desired(struct rcl *rcl, const struct pl_desired *d)
 
     set_init__(&set);
     HMAP_FOR_EACH (g, hmap_node, &d->groups) {
-        error = add_canonical_group__(&set, g->spec, rcl->version);
+        error = add_canonical__(rcl, &set.groups, g->spec, true);
         if (error) {
             goto out;
         }
@@ -379,7 +444,7 @@ rcl_set_desired(struct rcl *rcl, const struct pl_desired *d)
         char *text = xasprintf("table=%"PRIu8",priority=%"PRIu16"%s%s "
                                "actions=%s", f->table_id, f->priority,
                                f->match[0] ? "," : "", f->match, f->actions);
-        error = add_canonical_flow__(&set, text, rcl->protocol);
+        error = add_canonical__(rcl, &set.flows, text, false);
         free(text);
         if (error) {
             goto out;
@@ -387,6 +452,7 @@ rcl_set_desired(struct rcl *rcl, const struct pl_desired *d)
     }
     set_swap__(&set, &rcl->desired);
 out:
+    canon_sweep__(rcl);
     set_destroy__(&set);
     return error;
 }
