@@ -11,6 +11,8 @@
 #include "cfg.h"
 #include "ofconn.h"
 #include "openvswitch/dynamic-string.h"
+#include "openvswitch/ofp-port.h"
+#include "openvswitch/ofp-protocol.h"
 #include "openvswitch/hmap.h"
 #include "openvswitch/shash.h"
 #include "openvswitch/vlog.h"
@@ -26,6 +28,7 @@ VLOG_DEFINE_THIS_MODULE(steer);
 struct steer_inst {
     bool seen_live;             /* Its port was live at least once. */
     bool disabled;              /* Disabled by the operator. */
+    bool fenced;                /* Its agent was lost: port held down. */
 };
 
 /* A connected switch. */
@@ -210,7 +213,7 @@ update_instance__(struct steer *st, size_t i, size_t j, bool live)
 
     if (si->disabled) {
         want = SVCMAP_DISABLED;
-    } else if (!live) {
+    } else if (!live || si->fenced) {
         want = SVCMAP_DOWN;
     } else if (cur == SVCMAP_DOWN || cur == SVCMAP_DISABLED) {
         /* Back after a failure: no stream state, so secondary only.  An
@@ -630,4 +633,123 @@ steer_format_switches(const struct steer *st, struct ds *s)
                       rs->n_group_adds, rs->n_group_mods, rs->n_group_dels,
                       rs->n_dumps, rs->n_errors);
     }
+}
+
+/* Sets the administrative state of the port of instance 'j' of service 'i'
+ * with a port_mod: down fences the instance (every fast-failover group
+ * watching the port switches away from it in one message), up lifts the
+ * fence.  Returns false if the instance's switch or port is unknown. */
+static bool
+set_port_admin__(struct steer *st, size_t i, size_t j, bool up)
+{
+    const struct cfg_instance *inst = &st->cfg->services[i].instances[j];
+    struct steer_switch *sw = switch_find_by_name__(st, inst->switch_name);
+    const struct ofputil_phy_port *pp;
+    struct ofputil_port_mod pm;
+
+    pp = sw ? port_by_name__(sw->conn, inst->port) : NULL;
+    if (!pp) {
+        return false;
+    }
+    memset(&pm, 0, sizeof pm);
+    pm.port_no = pp->port_no;
+    pm.hw_addr = pp->hw_addr;
+    pm.config = up ? 0 : OFPUTIL_PC_PORT_DOWN;
+    pm.mask = OFPUTIL_PC_PORT_DOWN;
+    ofconn_send(sw->conn, ofputil_encode_port_mod(
+                    &pm, ofputil_protocol_from_ofp_version(
+                        ofconn_get_version(sw->conn))));
+    return true;
+}
+
+/* The agent of instance 'name' is gone ('why': its channel closed, or its
+ * heartbeats stopped): the instance is fenced, its port set down so that
+ * the data plane fails over at once, and the map repaired. */
+void
+steer_agent_lost(struct steer *st, const char *name, const char *why)
+{
+    size_t i, j;
+
+    if (!find_instance__(st, name, &i, &j)) {
+        return;
+    }
+    VLOG_WARN("instance %s fenced: %s", name, why);
+    st->insts[i][j].fenced = true;
+    if (!set_port_admin__(st, i, j, false)) {
+        VLOG_WARN("instance %s: port not found; cannot set it down", name);
+    }
+    update_instance__(st, i, j, false);
+    program_all__(st);
+}
+
+/* Returns true if the port of instance 'j' of service 'i' is known and
+ * administratively down. */
+static bool
+instance_port_admin_down__(const struct steer *st, size_t i, size_t j)
+{
+    const struct cfg_instance *inst = &st->cfg->services[i].instances[j];
+    const struct steer_switch *sw = switch_find_by_name__(st,
+                                                          inst->switch_name);
+    const struct ofputil_phy_port *pp;
+
+    pp = sw ? port_by_name__(sw->conn, inst->port) : NULL;
+    return pp && (pp->config & OFPUTIL_PC_PORT_DOWN);
+}
+
+/* The agent of instance 'name' said hello: a fence set because its agent
+ * was lost is lifted, so the instance rejoins (as a secondary).  A port
+ * found administratively down counts as fenced, since a restarted
+ * controller does not remember its fences: planned maintenance goes
+ * through "sfmesh-ctl disable", not through the port. */
+void
+steer_agent_up(struct steer *st, const char *name)
+{
+    size_t i, j;
+
+    if (!find_instance__(st, name, &i, &j)
+        || st->insts[i][j].disabled
+        || (!st->insts[i][j].fenced
+            && !instance_port_admin_down__(st, i, j))) {
+        return;
+    }
+    VLOG_INFO("instance %s: agent back, lifting the fence", name);
+    st->insts[i][j].fenced = false;
+    set_port_admin__(st, i, j, true);
+    update_instance__(st, i, j, instance_port_live__(st, i, j));
+    program_all__(st);
+}
+
+/* The agent of instance 'name' reports that it holds the state of every
+ * bucket it is secondary for ('warm'): a COLD instance may then become a
+ * primary candidate again. */
+void
+steer_agent_warm(struct steer *st, const char *name, bool warm)
+{
+    size_t i, j;
+
+    if (!warm || !find_instance__(st, name, &i, &j)) {
+        return;
+    }
+    if (st->maps[i]->instances[j].state == SVCMAP_COLD) {
+        size_t n = svcmap_set_state(st->maps[i], j, SVCMAP_UP);
+
+        VLOG_INFO("service %s: instance %s is warm: cold -> up, %"PRIuSIZE
+                  " buckets changed, epoch %"PRIu64, st->maps[i]->service,
+                  name, n, st->maps[i]->epoch);
+        program_all__(st);
+    }
+}
+
+/* Returns the map of the service of instance 'name' and stores the
+ * instance's index in it in '*idxp', or returns NULL. */
+const struct svcmap *
+steer_map_of_instance(const struct steer *st, const char *name, int *idxp)
+{
+    size_t i, j;
+
+    if (!find_instance__(st, name, &i, &j)) {
+        return NULL;
+    }
+    *idxp = j;
+    return st->maps[i];
 }

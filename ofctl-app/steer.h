@@ -55,6 +55,13 @@ void steer_run(struct steer *);
 char *steer_set_enabled(struct steer *, const char *instance, bool enable)
     OVS_WARN_UNUSED_RESULT;
 
+struct svcmap;
+void steer_agent_up(struct steer *, const char *instance);
+void steer_agent_lost(struct steer *, const char *instance, const char *why);
+void steer_agent_warm(struct steer *, const char *instance, bool warm);
+const struct svcmap *steer_map_of_instance(const struct steer *,
+                                           const char *instance, int *idxp);
+
 char *steer_format_map(const struct steer *, const char *service,
                        struct ds *) OVS_WARN_UNUSED_RESULT;
 void steer_format_instances(const struct steer *, struct ds *);
