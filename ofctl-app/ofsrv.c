@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include "netaddr.h"
 #include "ofpframe.h"
 #include "openvswitch/list.h"
 #include "openvswitch/ofpbuf.h"
@@ -440,16 +441,11 @@ conn_free__(struct ofsrv_conn *c)
 static char *
 peer_name__(const struct sockaddr *sa)
 {
-    char host[INET6_ADDRSTRLEN];
-
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *sin = (const struct sockaddr_in *) sa;
-        inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
-        return xasprintf("tcp:%s:%"PRIu16, host, ntohs(sin->sin_port));
-    } else if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *) sa;
-        inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
-        return xasprintf("tcp:[%s]:%"PRIu16, host, ntohs(sin6->sin6_port));
+    if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
+        char *addr = netaddr_format(sa);
+        char *name = xasprintf("tcp:%s", addr);
+        free(addr);
+        return name;
     }
     return NULL;
 }
@@ -515,62 +511,6 @@ accept_error_cb__(struct evconnlistener *evl OVS_UNUSED, void *l_)
                  ovs_strerror(EVUTIL_SOCKET_ERROR()));
 }
 
-/* Parses "ptcp:PORT[:IP]" (IP may be [IPv6]) into 'ss'.  Returns 0 or an
- * errno value. */
-static int
-parse_ptcp__(const char *spec, struct sockaddr_storage *ss, socklen_t *lenp)
-{
-    char *copy = xstrdup(spec);
-    char *port_s = copy, *host = NULL, *colon, *end;
-    unsigned long port;
-    int error = 0;
-
-    colon = strchr(copy, ':');
-    if (colon) {
-        *colon = '\0';
-        host = colon + 1;
-        if (host[0] == '[') {
-            host++;
-            end = strchr(host, ']');
-            if (!end || end[1]) {
-                error = EINVAL;
-                goto out;
-            }
-            *end = '\0';
-        }
-    }
-    errno = 0;
-    port = strtoul(port_s, &end, 10);
-    if (!*port_s || *end || errno || port > 65535) {
-        error = EINVAL;
-        goto out;
-    }
-
-    memset(ss, 0, sizeof *ss);
-    if (!host || !*host) {
-        struct sockaddr_in *sin = (struct sockaddr_in *) ss;
-        sin->sin_family = AF_INET;
-        sin->sin_addr.s_addr = htonl(INADDR_ANY);
-        sin->sin_port = htons(port);
-        *lenp = sizeof *sin;
-    } else if (strchr(host, ':')) {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) ss;
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons(port);
-        error = inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1 ? 0 : EINVAL;
-        *lenp = sizeof *sin6;
-    } else {
-        struct sockaddr_in *sin = (struct sockaddr_in *) ss;
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons(port);
-        error = inet_pton(AF_INET, host, &sin->sin_addr) == 1 ? 0 : EINVAL;
-        *lenp = sizeof *sin;
-    }
-out:
-    free(copy);
-    return error;
-}
-
 /* Starts listening on 'target': "ptcp:PORT[:IP]" or "punix:PATH".  Port 0
  * picks a free port.  On success returns 0 and, if 'boundp' is nonnull,
  * stores the name actually bound (with the real port) in '*boundp', to be
@@ -590,7 +530,7 @@ ofsrv_listen(struct ofsrv *srv, const char *target, char **boundp,
 
     *errorp = NULL;
     if (!strncmp(target, "ptcp:", 5)) {
-        error = parse_ptcp__(target + 5, &ss, &len);
+        error = netaddr_parse_ptcp(target + 5, &ss, &len);
         if (error) {
             *errorp = xasprintf("%s: bad address (expected "
                                 "ptcp:PORT[:IP])", target);

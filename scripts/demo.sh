@@ -49,7 +49,9 @@ done
 for h in $INSTANCES; do
     ip link set "$h" mtu 1600
     nsx "$h" ip link set eth0 mtu 1600
-    nsx "$h" "$PY" "$top/tests/nsh-instance.py" --iface eth0 --log \
+    # Not through nsx(): "$!" must be the instance's own pid.
+    ip netns exec "$(sfm_netns "$h")" "$PY" "$top/tests/nsh-instance.py" \
+        --iface eth0 --log \
         > "$SFM_TMP/$h.log" 2>&1 &
     SFM_PIDS+=($!)
 done
@@ -74,10 +76,12 @@ echo "affinity code $code: bucket $bucket; fw primary $primary," \
      "secondary $secondary"
 
 say "4 s of TCP traffic; at 1.5 s, $primary's link goes down"
-nsx server "$PY" "$top/tests/integration/tcp-sink.py" 10.0.0.2 5001 \
+ip netns exec "$(sfm_netns server)" \
+    "$PY" "$top/tests/integration/tcp-sink.py" 10.0.0.2 5001 \
     "$SFM_TMP/sink" & SFM_PIDS+=($!)
 sfm_wait_until test -e "$SFM_TMP/sink.ready" || sfm_die "no TCP sink"
-nsx client "$PY" "$top/tests/integration/tcp-source.py" 10.0.0.2 5001 \
+ip netns exec "$(sfm_netns client)" \
+    "$PY" "$top/tests/integration/tcp-source.py" 10.0.0.2 5001 \
     40000 0 4 > "$SFM_TMP/sent" &
 src=$!
 sleep 1.5

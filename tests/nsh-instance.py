@@ -41,15 +41,20 @@ NSH fields only, so it does not depend on these addresses.
 counters {"received", "returned", "dropped_malformed", "send_errors",
 "link_down_events"} as JSON when the program exits (SIGTERM, SIGINT or an
 error).  A send error (typically EMSGSIZE: the interface MTU does not fit
-the frame plus the NSH and outer Ethernet headers, or ENETDOWN) drops that
-frame and is only counted.  The instance survives its link going down and
-up again (as in a failover test); it exits with status 1 if the interface
-disappears.
+the frame plus the NSH and outer Ethernet headers; ENOBUFS or ENETDOWN
+when the link dies with a frame in hand) drops that frame and is only
+counted.  The instance survives its link going down and
+up again (as in a failover test); it exits with status 1 (stats written)
+within a second of the interface disappearing.  It also gets SIGTERM when
+its parent process ends (PR_SET_PDEATHSIG), so it cannot outlive the test
+that started it.
 """
 
 import argparse
+import ctypes
 import errno
 import json
+import os
 import signal
 import socket
 import struct
@@ -80,12 +85,28 @@ def parse_args(argv):
     return args
 
 
-def iface_exists(name):
+def ifindex(name):
+    """Returns the index of interface 'name', or 0 if there is none."""
     try:
-        socket.if_nametoindex(name)
-        return True
+        return socket.if_nametoindex(name)
     except OSError:
-        return False
+        return 0
+
+
+def die_with_parent():
+    """Asks for SIGTERM when the parent process ends (PR_SET_PDEATHSIG).
+
+    A test that starts this program in the background through a shell
+    function gets the pid of a subshell; killing that subshell then still
+    ends the instance (cleanly, with its stats)."""
+    ppid = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)          # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != ppid:                            # already gone
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def serve(frame, mac):
@@ -146,12 +167,18 @@ def main(argv):
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    die_with_parent()
 
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW,
                          socket.htons(ETH_P_NSH))
     status = 0
     try:
         sock.bind((args.iface, ETH_P_NSH))
+        index = ifindex(args.iface)
+        # Wake up every second to notice a deleted interface: after a link
+        # down (ENETDOWN, reported once) the socket says nothing more if the
+        # interface is then deleted.
+        sock.settimeout(1.0)
         mac = sock.getsockname()[4][:6]
         if args.log:
             print("nsh-instance: serving %s (%s)" % (
@@ -159,10 +186,14 @@ def main(argv):
         while True:
             try:
                 frame, addr = sock.recvfrom(65535)
+            except socket.timeout:
+                if ifindex(args.iface) != index:
+                    raise OSError(errno.ENODEV, "interface is gone")
+                continue
             except OSError as e:
-                # The link went down (the socket reports ENETDOWN once) or
-                # the interface went away: go on in the first case only.
-                if e.errno != errno.ENETDOWN or not iface_exists(args.iface):
+                # The link went down (ENETDOWN) or the interface went
+                # away: go on in the first case only.
+                if e.errno != errno.ENETDOWN or ifindex(args.iface) != index:
                     raise
                 stats["link_down_events"] += 1
                 if args.log:

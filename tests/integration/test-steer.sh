@@ -172,7 +172,9 @@ ctl instances | awk -v p="$primary" '$1 == p && $7 != 0 { exit 1 }' \
 
 step "real traffic through the chain"
 for h in $INSTANCES; do
-    nsx "$h" "$PY" "$top/tests/nsh-instance.py" --iface eth0 --log \
+    # Not through nsx(): "$!" must be the instance's own pid.
+    ip netns exec "$(sfm_netns "$h")" "$PY" "$top/tests/nsh-instance.py" \
+        --iface eth0 --log \
         --stats "$SFM_TMP/$h.stats" > "$SFM_TMP/$h.log" 2>&1 &
     SFM_PIDS+=($!)
 done
@@ -182,7 +184,8 @@ for h in $INSTANCES; do
 done
 nsx client ping -c 3 -i 0.2 -W 2 10.0.0.2 > "$SFM_TMP/ping" \
     || { cat "$SFM_TMP/ping" >&2; sfm_die "ping through the chain failed"; }
-nsx server "$PY" "$top/tests/integration/tcp-sink.py" 10.0.0.2 5001 \
+ip netns exec "$(sfm_netns server)" \
+    "$PY" "$top/tests/integration/tcp-sink.py" 10.0.0.2 5001 \
     "$SFM_TMP/sink" & SFM_PIDS+=($!)
 sfm_wait_until test -e "$SFM_TMP/sink.ready" || sfm_die "no TCP sink"
 nsx client "$PY" "$top/tests/integration/tcp-source.py" 10.0.0.2 5001 0 \
