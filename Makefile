@@ -46,7 +46,7 @@ CC = gcc
 # an enum, and OVS builds with the same flag.
 WARN = -Wall -Wextra -Werror -Wno-sign-compare
 BASE_CFLAGS = -std=gnu11 -g -D_GNU_SOURCE -DSFMESH_VERSION=\"$(VERSION)\" $(WARN) -Ilib -Iofctl-app \
-	$(OVS_CFLAGS)
+	-Iagent $(OVS_CFLAGS)
 CFLAGS ?= -O2
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
@@ -58,17 +58,20 @@ CONTROLLER_SRCS = ofctl-app/controller.c
 CTL_SRCS = ofctl-app/sfmesh-ctl.c
 CORE_SRCS = $(filter-out $(CONTROLLER_SRCS) $(CTL_SRCS), \
 	$(wildcard ofctl-app/*.c))
+AGENT_MAIN_SRCS = agent/agent.c
+AGENT_SRCS = $(filter-out $(AGENT_MAIN_SRCS), $(wildcard agent/*.c))
 # What the fuzz targets exercise: the parsers of bytes from outside.
-FUZZ_SRCS = $(CORE_SRCS) $(LIB_SRCS)
+FUZZ_SRCS = $(CORE_SRCS) $(AGENT_SRCS) $(LIB_SRCS)
 UNIT_SRCS = $(wildcard tests/unit/*.c)
 FUZZ_TARGETS = $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz-*.c))
-HEADERS = $(wildcard lib/*.h ofctl-app/*.h tests/unit/*.h)
+HEADERS = $(wildcard lib/*.h ofctl-app/*.h agent/*.h tests/unit/*.h)
 
 obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 
 .PHONY: FORCE all deps ovs check unit unit-asan fuzz-regress integration demo \
 	fuzz clean
-all: $(BIN)/sfmesh-controller $(BIN)/sfmesh-ctl $(BUILD)/tests/unit-tests
+all: $(BIN)/sfmesh-controller $(BIN)/sfmesh-ctl $(BIN)/sfmesh-agent \
+	$(BUILD)/tests/unit-tests
 ASAN_BIN = $(BUILD)/asan-bin
 
 deps:
@@ -104,6 +107,11 @@ $(BIN)/sfmesh-controller: $(call obj,obj,$(CONTROLLER_SRCS) $(CORE_SRCS) \
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@) $(CC) $(CFLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS) $(YAML_LIBS)
 
+$(BIN)/sfmesh-agent: $(call obj,obj,$(AGENT_MAIN_SRCS) $(AGENT_SRCS) \
+		$(LIB_SRCS))
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@) $(CC) $(CFLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS) $(YAML_LIBS)
+
 $(BIN)/sfmesh-ctl: $(call obj,obj,$(CTL_SRCS) $(LIB_SRCS))
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@) $(CC) $(CFLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS) $(YAML_LIBS)
@@ -114,17 +122,22 @@ $(ASAN_BIN)/sfmesh-controller: $(call obj,asan,$(CONTROLLER_SRCS) \
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@) $(CC) $(SAN_FLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS) $(YAML_LIBS)
 
+$(ASAN_BIN)/sfmesh-agent: $(call obj,asan,$(AGENT_MAIN_SRCS) $(AGENT_SRCS) \
+		$(LIB_SRCS))
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@) $(CC) $(SAN_FLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS) $(YAML_LIBS)
+
 $(ASAN_BIN)/sfmesh-ctl: $(call obj,asan,$(CTL_SRCS) $(LIB_SRCS))
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@) $(CC) $(SAN_FLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS) $(YAML_LIBS)
 
 $(BUILD)/tests/unit-tests: $(call obj,obj,$(UNIT_SRCS) $(CORE_SRCS) \
-		$(LIB_SRCS))
+		$(AGENT_SRCS) $(LIB_SRCS))
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@) $(CC) $(CFLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS) $(YAML_LIBS) $(CUNIT_LIBS)
 
 $(BUILD)/tests/unit-tests-asan: $(call obj,asan,$(UNIT_SRCS) $(CORE_SRCS) \
-		$(LIB_SRCS))
+		$(AGENT_SRCS) $(LIB_SRCS))
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@) $(CC) $(SAN_FLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS) $(YAML_LIBS) $(CUNIT_LIBS)
 
@@ -136,7 +149,8 @@ $(BUILD)/tests/%-replay: $(call obj,asan,tests/fuzz/replay.c $(FUZZ_SRCS)) \
 	$(call say,LD,$@) $(CC) $(SAN_FLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS) $(YAML_LIBS)
 
 # The libFuzzer builds, with clang.
-FUZZ_CFLAGS = -std=gnu11 -g -O1 -D_GNU_SOURCE -DSFMESH_VERSION=\"$(VERSION)\" -Ilib -Iofctl-app $(OVS_CFLAGS) \
+FUZZ_CFLAGS = -std=gnu11 -g -O1 -D_GNU_SOURCE -DSFMESH_VERSION=\"$(VERSION)\" \
+	-Ilib -Iofctl-app -Iagent $(OVS_CFLAGS) \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS) $(HEADERS) $(OVS_STAMP)
 	@mkdir -p $(dir $@)
@@ -152,7 +166,8 @@ unit-asan: $(BUILD)/tests/unit-tests-asan
 fuzz-regress: $(patsubst %,$(BUILD)/tests/%-replay,$(FUZZ_TARGETS))
 	@tests/run-suite.sh fuzz-regress tests/fuzz/run-regress.sh $(BUILD)/tests
 
-integration: all $(ASAN_BIN)/sfmesh-controller $(ASAN_BIN)/sfmesh-ctl
+integration: all $(ASAN_BIN)/sfmesh-controller $(ASAN_BIN)/sfmesh-ctl \
+		$(ASAN_BIN)/sfmesh-agent
 	@tests/run-suite.sh integration tests/integration/run.sh $(BIN) \
 		$(ASAN_BIN)
 

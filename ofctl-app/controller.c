@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "agentsrv.h"
 #include "command-line.h"
 #include "cfg.h"
 #include "ctlsock.h"
@@ -37,6 +38,8 @@ struct controller_options {
     struct ofsrv_settings srv;  /* Connection core settings. */
     char *unixctl_path;         /* Control socket, NULL for the default. */
     char *config_file;          /* --config, or NULL. */
+    char *agent_listen;         /* --agent-listen, or NULL. */
+    int heartbeat_timeout;      /* --heartbeat-timeout, in ms. */
     bool check_config;          /* --check-config: validate and exit. */
 };
 
@@ -45,6 +48,7 @@ struct controller {
     struct event_base *base;    /* Event loop. */
     struct ofsrv *srv;          /* Switch connections. */
     struct steer *steer;        /* Steering policy. */
+    struct agsrv *agents;       /* Agent channels. */
     struct ctlsock *ctl;        /* Control socket. */
     struct event *tick;         /* Periodic steer_run(). */
     const char *config_file;    /* Reloaded on SIGHUP, or NULL. */
@@ -312,7 +316,20 @@ static void
 tick_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED, void *ctrl_)
 {
     struct controller *ctrl = ctrl_;
+
+    agsrv_run(ctrl->agents, time_msec());
     steer_run(ctrl->steer);
+}
+
+static void
+agents_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
+           const char *argv[] OVS_UNUSED, void *ctrl_)
+{
+    struct controller *ctrl = ctrl_;
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    agsrv_format(ctrl->agents, time_msec(), &s);
+    reply_ds(conn, &s, NULL);
 }
 
 int
@@ -360,6 +377,11 @@ main(int argc, char *argv[])
     ctrl.config_file = opts.config_file;
     ctrl.steer = steer_create(cfg, backlogged_cb, &ctrl);
     ctrl.srv = ofsrv_create(ctrl.base, &opts.srv, &controller_hooks, &ctrl);
+    ctrl.agents = agsrv_create(ctrl.base, ctrl.steer, opts.heartbeat_timeout);
+    if (opts.agent_listen
+        && agsrv_listen(ctrl.agents, opts.agent_listen, &error)) {
+        ovs_fatal(0, "%s", error);
+    }
 
     /* Listen before detaching, so that errors reach the terminal. */
     for (int i = optind; i < argc || (!n_listen && i == argc); i++) {
@@ -385,6 +407,7 @@ main(int argc, char *argv[])
     ctlsock_register(ctrl.ctl, "map", "[SERVICE]", 0, 1, map_cmd, &ctrl);
     ctlsock_register(ctrl.ctl, "instances", "", 0, 0, instances_cmd, &ctrl);
     ctlsock_register(ctrl.ctl, "switches", "", 0, 0, switches_cmd, &ctrl);
+    ctlsock_register(ctrl.ctl, "agents", "", 0, 0, agents_cmd, &ctrl);
     ctlsock_register(ctrl.ctl, "flows", "[SWITCH]", 0, 1, desired_cmd,
                      &ctrl);
     ctlsock_register(ctrl.ctl, "groups", "[SWITCH]", 0, 1, desired_cmd,
@@ -421,6 +444,7 @@ main(int argc, char *argv[])
     event_base_dispatch(ctrl.base);
 
     event_free(ctrl.tick);
+    agsrv_destroy(ctrl.agents);
     ofsrv_destroy(ctrl.srv);
     steer_destroy(ctrl.steer);
     ctlsock_destroy(ctrl.ctl);
@@ -430,6 +454,7 @@ main(int argc, char *argv[])
     event_base_free(ctrl.base);
     free(opts.unixctl_path);
     free(opts.config_file);
+    free(opts.agent_listen);
     VLOG_INFO("sfmesh-controller stopped");
     return ctrl.exit_status;
 }
@@ -456,6 +481,8 @@ parse_options(int argc, char *argv[], struct controller_options *opts)
         OPT_UNIXCTL = UCHAR_MAX + 1,
         OPT_CONFIG,
         OPT_CHECK_CONFIG,
+        OPT_AGENT_LISTEN,
+        OPT_HEARTBEAT_TIMEOUT,
         OPT_INACTIVITY_PROBE,
         OPT_HANDSHAKE_TIMEOUT,
         VLOG_OPTION_ENUMS,
@@ -465,6 +492,9 @@ parse_options(int argc, char *argv[], struct controller_options *opts)
         {"unixctl", required_argument, NULL, OPT_UNIXCTL},
         {"config", required_argument, NULL, OPT_CONFIG},
         {"check-config", optional_argument, NULL, OPT_CHECK_CONFIG},
+        {"agent-listen", required_argument, NULL, OPT_AGENT_LISTEN},
+        {"heartbeat-timeout", required_argument, NULL,
+         OPT_HEARTBEAT_TIMEOUT},
         {"inactivity-probe", required_argument, NULL, OPT_INACTIVITY_PROBE},
         {"handshake-timeout", required_argument, NULL,
          OPT_HANDSHAKE_TIMEOUT},
@@ -480,6 +510,8 @@ parse_options(int argc, char *argv[], struct controller_options *opts)
     opts->unixctl_path = NULL;
     opts->config_file = NULL;
     opts->check_config = false;
+    opts->agent_listen = NULL;
+    opts->heartbeat_timeout = 300;
 
     for (;;) {
         int c = getopt_long(argc, argv, short_options, long_options, NULL);
@@ -504,6 +536,16 @@ parse_options(int argc, char *argv[], struct controller_options *opts)
                 free(opts->config_file);
                 opts->config_file = xstrdup(optarg);
             }
+            break;
+
+        case OPT_AGENT_LISTEN:
+            free(opts->agent_listen);
+            opts->agent_listen = xstrdup(optarg);
+            break;
+
+        case OPT_HEARTBEAT_TIMEOUT:
+            opts->heartbeat_timeout = parse_msec("heartbeat-timeout",
+                                                 optarg);
             break;
 
         case OPT_INACTIVITY_PROBE:
@@ -553,6 +595,11 @@ usage(void)
            "steer (YAML);\n"
            "                          SIGHUP reloads it\n"
            "  --check-config[=FILE]   validate the configuration and exit\n"
+           "\nAgents (sfmesh-agent in each service instance):\n"
+           "  --agent-listen=ptcp:PORT[:IP]  accept agent channels\n"
+           "  --heartbeat-timeout=MS  fail an instance over after MS without "
+           "a\n"
+           "                          heartbeat (default 300)\n"
            "\nConnection options (a configuration's timers override "
            "them):\n"
            "  --inactivity-probe=MS   echo after MS of silence, close after "

@@ -1,0 +1,1185 @@
+/*
+ * Copyright (c) 2026 The sfmesh authors.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
+/* sfmesh-agent: the agent inside a service instance.
+ *
+ * It receives the NSH frames the switch steers to the instance, runs the
+ * service function on each with its stream's state, decrements SI and TTL
+ * and returns the frame.  As the primary of a stream's bucket it replicates
+ * the stream's state to the bucket's secondary (asynchronously, in batches
+ * every 10 ms, sequence-numbered and acknowledged), and hands a bucket's
+ * streams over in bulk when the map names a new secondary.  As a secondary
+ * it applies the updates and keeps them ready, and reports per bucket
+ * whether it holds the primary's state (warm).  It talks to the controller
+ * over the agent channel: hello, the service map of every epoch, and a
+ * heartbeat every 100 ms. */
+
+#include <config.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "agentproto.h"
+#include "agpconn.h"
+#include "bitmap.h"
+#include "command-line.h"
+#include "ctlsock.h"
+#include "daemon.h"
+#include "dirs.h"
+#include "fatal-signal.h"
+#include "frameio.h"
+#include "netaddr.h"
+#include "nsh.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/ofpbuf.h"
+#include "openvswitch/shash.h"
+#include "openvswitch/vlog.h"
+#include "random.h"
+#include "service.h"
+#include "streamtab.h"
+#include "timeval.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(agent);
+
+static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
+
+#define AGENT_BATCH 32              /* Frames per receive call. */
+#define AGENT_HEARTBEAT_MS 100      /* Heartbeat period. */
+#define AGENT_REPL_MS 10            /* Replication flush period. */
+#define AGENT_RECONNECT_MS 500      /* Channel reconnection delay. */
+#define AGENT_MAX_DIRTY 4096        /* Records taken per flush. */
+#define AGENT_TABLE_CAPACITY 1000000
+
+/* A replication peer: another instance of the service, by map index. */
+struct peer {
+    struct agent *agent;        /* Owner. */
+    int idx;                    /* Index in the map's instances. */
+    struct agpconn *conn;       /* Outgoing replication connection. */
+    bool up;                    /* Connected. */
+    uint32_t addr;              /* Its replication address. */
+    uint16_t port;              /* Its replication port. */
+    uint64_t seq;               /* Last batch sequence number sent. */
+    uint64_t acked;             /* Last acknowledged. */
+    uint64_t n_records;         /* Records sent. */
+    unsigned long *bulk;        /* Buckets waiting for a bulk transfer. */
+};
+
+struct agent {
+    struct event_base *base;    /* Event loop. */
+    char *instance;             /* Our instance name. */
+    const struct service_class *svc; /* The service function. */
+    void *svc_data;             /* Its private data. */
+    struct streamtab *tab;      /* Stream states. */
+    struct frameio *fio;        /* NSH frames in and out. */
+    struct event *rx_ev;        /* Frames to read. */
+    bool replicate;             /* Replication on. */
+
+    struct sockaddr_storage ctl_ss; /* The controller. */
+    socklen_t ctl_len;
+    char *ctl_name;
+    struct agpconn *chan;       /* The agent channel, or NULL. */
+    bool chan_ready;            /* The controller accepted our hello. */
+    struct event *reconnect_ev; /* Reconnects the channel. */
+
+    struct evconnlistener *repl_listener; /* Replication from primaries. */
+    uint32_t repl_addr;         /* Our replication address. */
+    uint16_t repl_port;         /* Our replication port. */
+    struct shash windows;       /* Sender name -> "struct agp_seq_window". */
+
+    /* The newest map. */
+    uint64_t epoch;             /* 0 before the first. */
+    size_t n_buckets;           /* Buckets of the service. */
+    struct agp_bucket *buckets; /* Per bucket primary and secondary. */
+    size_t n_instances;         /* Instances in the map. */
+    char **names;               /* Their names. */
+    struct peer *peers;         /* Their replication state. */
+    int self;                   /* Our index, or -1. */
+    char **bulk_from;           /* Per bucket: the instance whose bulk
+                                 * transfer of it completed last, or NULL;
+                                 * warm while it is the bucket's primary. */
+    size_t n_bulk_from;         /* Entries in 'bulk_from'. */
+
+    /* Counters. */
+    uint64_t n_received, n_returned, n_malformed, n_dropped_service;
+    uint64_t n_table_full, n_applied, n_dup_batches;
+    struct nsh_error_counts { uint64_t n[64]; } nsh_errors;
+
+    struct event *hb_ev, *repl_ev, *expire_ev; /* Timers. */
+    struct event *signals[3];   /* SIGTERM, SIGINT, SIGHUP. */
+    struct ctlsock *ctl;        /* Control socket. */
+};
+
+static void channel_connect(struct agent *);
+static void peer_connect(struct peer *);
+
+static bool
+is_primary(const struct agent *ag, uint32_t b)
+{
+    return ag->epoch && ag->self >= 0 && ag->buckets[b].primary == ag->self;
+}
+
+/* Returns the secondary of bucket 'b' if we are its primary, else -1. */
+static int
+secondary_of(const struct agent *ag, uint32_t b)
+{
+    return (is_primary(ag, b) && ag->buckets[b].secondary != AGP_NONE
+            ? ag->buckets[b].secondary : -1);
+}
+
+/* Returns true if we hold the state of bucket 'b' as its primary has it:
+ * its current primary completed a bulk transfer of it to us (and goes on
+ * sending its updates). */
+static bool
+is_warm(const struct agent *ag, uint32_t b)
+{
+    const struct agp_bucket *bk;
+
+    if (!ag->epoch || b >= ag->n_bulk_from || !ag->bulk_from[b]) {
+        return false;
+    }
+    bk = &ag->buckets[b];
+    return (bk->primary != AGP_NONE
+            && !strcmp(ag->bulk_from[b], ag->names[bk->primary]));
+}
+
+/* The packet path. */
+
+/* Handles one received frame; returns true if it is to be sent back. */
+static bool
+process_frame(struct agent *ag, uint8_t *data, size_t len,
+              long long int now)
+{
+    struct streamtab_entry *e = NULL;
+    struct streamtab_key key;
+    struct service_pkt pkt;
+    struct nsh_frame nf;
+    enum service_verdict verdict;
+    enum nsh_error error;
+    uint64_t scratch[SERVICE_STATE_MAX / 8];
+    uint32_t bucket;
+    bool changed = false, is_new;
+    void *state;
+
+    error = nsh_parse(data, len, &nf);
+    if (error) {
+        ag->n_malformed++;
+        ag->nsh_errors.n[error & 63]++;
+        VLOG_DBG_RL(&rl, "malformed frame dropped: %s",
+                    nsh_error_name(error));
+        return false;
+    }
+
+    if (nf.ip_version == 4 && nf.l3_ofs) {
+        ovs_be32 src, dst;
+
+        memcpy(&src, &nf.ip_src.s6_addr[12], 4);
+        memcpy(&dst, &nf.ip_dst.s6_addr[12], 4);
+        memset(&pkt, 0, sizeof pkt);
+        pkt.lo_to_hi = streamtab_key_init(&key, src, dst, nf.src_port,
+                                          nf.dst_port, nf.ip_proto);
+        pkt.proto = nf.ip_proto;
+        pkt.tcp_flags = nf.tcp_flags;
+        pkt.l4_len = MIN(nf.payload_len, UINT16_MAX);
+        pkt.ip_len = MIN(nf.l3_len, UINT16_MAX);
+
+        bucket = nsh_bucket(&nf, ag->n_buckets ? ag->n_buckets : 1);
+        e = streamtab_lookup(ag->tab, &key);
+        is_new = !e;
+        if (is_new) {
+            e = streamtab_insert(ag->tab, &key, bucket, now);
+        }
+        if (e) {
+            state = e->state;
+        } else {
+            memset(scratch, 0, ag->svc->state_size);
+            state = scratch;
+        }
+        verdict = ag->svc->process(ag->svc_data, &pkt, state, is_new, now,
+                                   &changed);
+        if (!e && changed) {
+            ag->n_table_full++;
+            verdict = SERVICE_DROP;
+        } else if (e && is_new && !changed) {
+            streamtab_remove(ag->tab, e);
+            e = NULL;
+        }
+        if (e && changed) {
+            e->last_seen = now;
+            if (ag->replicate && secondary_of(ag, e->bucket) >= 0) {
+                streamtab_mark_dirty(ag->tab, e);
+            }
+        }
+        if (verdict == SERVICE_DROP) {
+            ag->n_dropped_service++;
+            return false;
+        }
+    }
+
+    if (nsh_forward(data, &nf, (const struct eth_addr *)
+                    frameio_mac(ag->fio))) {
+        ag->n_malformed++;
+        return false;
+    }
+    return true;
+}
+
+static void
+rx_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED, void *ag_)
+{
+    struct agent *ag = ag_;
+    long long int now = time_msec();
+    struct frameio_frame *frames;
+    size_t n;
+
+    /* A bounded number of batches per turn, so timers and the channel are
+     * served too. */
+    for (int round = 0; round < 8; round++) {
+        n = frameio_recv(ag->fio, &frames);
+        if (!n) {
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            ag->n_received++;
+            if (process_frame(ag, frames[i].data, frames[i].len, now)) {
+                uint8_t *slot = frameio_tx_slot(ag->fio);
+
+                memcpy(slot, frames[i].data, frames[i].len);
+                frameio_tx_commit(ag->fio, frames[i].len);
+                ag->n_returned++;
+            }
+        }
+        frameio_flush(ag->fio);
+    }
+}
+
+/* Replication, primary side. */
+
+static void
+record_from_entry(const struct agent *ag, const struct streamtab_entry *e,
+                  uint8_t *blob, struct agp_record *rec)
+{
+    agp_stream_key_init(&rec->key, ntohl(e->key.addr_lo), e->key.port_lo,
+                        ntohl(e->key.addr_hi), e->key.port_hi,
+                        e->key.proto);
+    rec->bucket = e->bucket;
+    ag->svc->serialize(e->state, blob);
+    rec->state_len = ag->svc->blob_size;
+    rec->state = blob;
+}
+
+/* Sends the entries in 'entries' to 'p' as STATE_UPDATE batches. */
+static void
+send_entries(struct agent *ag, struct peer *p,
+             struct streamtab_entry **entries, size_t n)
+{
+    uint8_t blob[SERVICE_STATE_MAX];
+    struct agp_batch batch;
+    struct ofpbuf buf;
+
+    ofpbuf_init(&buf, 4096);
+    for (size_t i = 0; i < n || !buf.size; ) {
+        agp_batch_begin(&batch, &buf, 0, ag->instance, ++p->seq);
+        for (; i < n; i++) {
+            struct agp_record rec;
+
+            record_from_entry(ag, entries[i], blob, &rec);
+            if (agp_batch_add(&batch, &buf, &rec) == AGP_E_TOO_LONG) {
+                break;
+            }
+            p->n_records++;
+        }
+        agp_batch_end(&batch, &buf);
+    }
+    agpconn_send_buf(p->conn, &buf);
+    ofpbuf_uninit(&buf);
+}
+
+/* Sends peer 'p' a bulk transfer of every bucket queued for it. */
+static void
+send_bulks(struct agent *ag, struct peer *p)
+{
+    for (size_t b = 0; b < ag->n_buckets; b++) {
+        struct streamtab_entry **entries, *e;
+        struct agp_msg msg;
+        size_t n = 0;
+
+        if (!bitmap_is_set(p->bulk, b)) {
+            continue;
+        }
+        bitmap_set0(p->bulk, b);
+        if (secondary_of(ag, b) != p->idx) {
+            continue;
+        }
+
+        memset(&msg, 0, sizeof msg);
+        msg.type = AGP_BULK_BEGIN;
+        msg.bulk_begin.bucket = b;
+        msg.bulk_begin.watermark = p->seq;
+        agpconn_send(p->conn, &msg);
+
+        entries = xmalloc(MAX(streamtab_bucket_count(ag->tab, b), 1)
+                          * sizeof *entries);
+        STREAMTAB_FOR_EACH_IN_BUCKET (e, b, ag->tab) {
+            entries[n++] = e;
+        }
+        if (n) {
+            send_entries(ag, p, entries, n);
+        }
+        free(entries);
+
+        msg.type = AGP_BULK_END;
+        msg.bulk_end.bucket = b;
+        msg.bulk_end.count = n;
+        agpconn_send(p->conn, &msg);
+    }
+}
+
+/* Sends the dirty streams to their buckets' secondaries. */
+static void
+repl_flush(struct agent *ag)
+{
+    static struct streamtab_entry *dirty[AGENT_MAX_DIRTY];
+    size_t n = streamtab_take_dirty(ag->tab, dirty, AGENT_MAX_DIRTY);
+
+    if (!n) {
+        return;
+    }
+    /* One pass per peer keeps each peer's records in one batch stream. */
+    for (size_t i = 0; i < ag->n_instances; i++) {
+        struct peer *p = &ag->peers[i];
+        struct streamtab_entry **mine = xmalloc(n * sizeof *mine);
+        size_t m = 0;
+
+        for (size_t j = 0; j < n; j++) {
+            if (dirty[j] && secondary_of(ag, dirty[j]->bucket) == (int) i) {
+                mine[m++] = dirty[j];
+                dirty[j] = NULL;
+            }
+        }
+        if (m && p->up) {
+            send_entries(ag, p, mine, m);
+        } else if (m) {
+            /* Not connected yet: try again next time. */
+            for (size_t j = 0; j < m; j++) {
+                streamtab_mark_dirty(ag->tab, mine[j]);
+            }
+            peer_connect(p);
+        }
+        free(mine);
+    }
+}
+
+static void
+repl_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED, void *ag_)
+{
+    repl_flush(ag_);
+}
+
+/* Outgoing replication connections. */
+
+static void
+peer_connected(struct agpconn *conn OVS_UNUSED, void *p_)
+{
+    struct peer *p = p_;
+
+    p->up = true;
+    VLOG_INFO("replication to %s: connected", p->agent->names[p->idx]);
+    /* An empty batch first tells the receiver who we are. */
+    send_entries(p->agent, p, NULL, 0);
+    send_bulks(p->agent, p);
+}
+
+static void
+peer_msg(struct agpconn *conn, const struct agp_msg *msg, void *p_)
+{
+    struct peer *p = p_;
+
+    if (msg->type == AGP_STATE_ACK) {
+        p->acked = MAX(p->acked, msg->state_ack.seq);
+    } else {
+        agpconn_close(conn, "unexpected message on replication");
+    }
+}
+
+static void
+peer_closed(struct agpconn *conn, const char *reason, void *p_)
+{
+    struct peer *p = p_;
+
+    if (p && p->conn == conn) {
+        VLOG_INFO("replication to %s: %s", p->agent->names[p->idx], reason);
+        p->conn = NULL;
+        p->up = false;
+        /* A new connection starts with a bulk of every bucket. */
+        for (size_t b = 0; b < p->agent->n_buckets; b++) {
+            if (secondary_of(p->agent, b) == p->idx) {
+                bitmap_set1(p->bulk, b);
+            }
+        }
+    }
+}
+
+static const struct agpconn_cbs peer_cbs = {
+    .connected = peer_connected,
+    .msg = peer_msg,
+    .closed = peer_closed,
+};
+
+static void
+peer_connect(struct peer *p)
+{
+    struct sockaddr_in sin;
+    char *name;
+
+    if (p->conn || !p->addr || !p->port) {
+        return;
+    }
+    memset(&sin, 0, sizeof sin);
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(p->addr);
+    sin.sin_port = htons(p->port);
+    name = xasprintf("replication to %s", p->agent->names[p->idx]);
+    p->conn = agpconn_connect(p->agent->base, (struct sockaddr *) &sin,
+                              sizeof sin, name, &peer_cbs, p);
+    free(name);
+}
+
+/* Replication, secondary side. */
+
+/* An incoming replication connection. */
+struct repl_in {
+    struct agent *agent;        /* Owner. */
+    char *sender;               /* Sending instance, from its first batch. */
+};
+
+static void
+repl_in_msg(struct agpconn *conn, const struct agp_msg *msg, void *in_)
+{
+    struct repl_in *in = in_;
+    struct agent *ag = in->agent;
+    long long int now = time_msec();
+
+    switch (msg->type) {
+    case AGP_STATE_UPDATE: {
+        const struct agp_state_update *u = &msg->state_update;
+        struct agp_seq_window *w = shash_find_data(&ag->windows, u->sender);
+        struct agp_msg ack;
+
+        if (!in->sender) {
+            in->sender = xstrdup(u->sender);
+        } else if (strcmp(in->sender, u->sender)) {
+            agpconn_close(conn, "sender changed on a replication "
+                          "connection");
+            return;
+        }
+        if (!w) {
+            w = xmalloc(sizeof *w);
+            agp_seq_window_init(w, 0);
+            shash_add(&ag->windows, u->sender, w);
+        }
+        if (agp_seq_accept(w, u->seq) == AGP_SEQ_DUPLICATE) {
+            ag->n_dup_batches++;
+            return;
+        }
+        for (size_t i = 0; i < u->n_records; i++) {
+            const struct agp_record *r = &u->records[i];
+            struct streamtab_key key;
+            struct streamtab_entry *e;
+            const char *error;
+
+            streamtab_key_init(&key, htonl(r->key.lower_addr),
+                               htonl(r->key.higher_addr), r->key.lower_port,
+                               r->key.higher_port, r->key.proto);
+            e = streamtab_lookup(ag->tab, &key);
+            if (!e) {
+                e = streamtab_insert(ag->tab, &key,
+                                     r->bucket & (ag->n_buckets
+                                                  ? ag->n_buckets - 1 : 0),
+                                     now);
+            }
+            if (!e) {
+                ag->n_table_full++;
+                continue;
+            }
+            error = ag->svc->deserialize(r->state, r->state_len, e->state,
+                                         now);
+            if (error) {
+                VLOG_WARN_RL(&rl, "%s: bad state from %s: %s",
+                             agpconn_name(conn), u->sender, error);
+                continue;
+            }
+            e->last_seen = now;
+            ag->n_applied++;
+        }
+        memset(&ack, 0, sizeof ack);
+        ack.type = AGP_STATE_ACK;
+        ack.state_ack.seq = u->seq;
+        agpconn_send(conn, &ack);
+        break;
+    }
+
+    case AGP_BULK_BEGIN:
+        break;
+
+    case AGP_BULK_END:
+        /* Which primary this was from is checked against the map when the
+         * warm report is made: the bulk may arrive before the map that
+         * makes us the bucket's secondary. */
+        if (in->sender && msg->bulk_end.bucket < ag->n_bulk_from) {
+            free(ag->bulk_from[msg->bulk_end.bucket]);
+            ag->bulk_from[msg->bulk_end.bucket] = xstrdup(in->sender);
+        }
+        break;
+
+    default:
+        agpconn_close(conn, "unexpected message on replication");
+        break;
+    }
+}
+
+static void
+repl_in_closed(struct agpconn *conn, const char *reason, void *in_)
+{
+    struct repl_in *in = in_;
+
+    VLOG_INFO("%s: %s", agpconn_name(conn), reason);
+    free(in->sender);
+    free(in);
+}
+
+static const struct agpconn_cbs repl_in_cbs = {
+    .msg = repl_in_msg,
+    .closed = repl_in_closed,
+};
+
+static void
+repl_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
+               struct sockaddr *sa, int len OVS_UNUSED, void *ag_)
+{
+    char *peer = netaddr_format(sa);
+    char *name = xasprintf("replication from tcp:%s", peer);
+    struct repl_in *in = xzalloc(sizeof *in);
+
+    in->agent = ag_;
+    agpconn_accept(evconnlistener_get_base(evl), fd, name, &repl_in_cbs,
+                   in);
+    free(name);
+    free(peer);
+}
+
+/* The service map. */
+
+static void
+map_free(struct agent *ag)
+{
+    for (size_t i = 0; i < ag->n_instances; i++) {
+        free(ag->names[i]);
+        agpconn_destroy(ag->peers[i].conn);
+        bitmap_free(ag->peers[i].bulk);
+    }
+    free(ag->names);
+    free(ag->peers);
+    free(ag->buckets);
+    ag->names = NULL;
+    ag->peers = NULL;
+    ag->buckets = NULL;
+    ag->n_instances = 0;
+}
+
+/* Applies the map 'm': keeps the replication state of instances that stay
+ * and queues bulk transfers to every new secondary of our buckets. */
+static void
+map_apply(struct agent *ag, const struct agp_map *m)
+{
+    struct agent old = *ag;
+    int self = -1;
+
+    /* The same epoch comes again when a peer's replication address
+     * becomes known. */
+    if (m->epoch < ag->epoch) {
+        return;
+    }
+    for (size_t i = 0; i < m->n_instances; i++) {
+        if (!strcmp(m->instances[i].name, ag->instance)) {
+            self = i;
+        }
+    }
+
+    ag->epoch = m->epoch;
+    ag->n_buckets = m->n_buckets;
+    ag->n_instances = m->n_instances;
+    ag->self = self;
+    ag->buckets = xmemdup(m->buckets, m->n_buckets * sizeof *m->buckets);
+    ag->names = xcalloc(MAX(m->n_instances, 1), sizeof *ag->names);
+    ag->peers = xcalloc(MAX(m->n_instances, 1), sizeof *ag->peers);
+    if (ag->n_bulk_from != m->n_buckets) {
+        for (size_t b = 0; b < ag->n_bulk_from; b++) {
+            free(ag->bulk_from[b]);
+        }
+        free(ag->bulk_from);
+        ag->bulk_from = xcalloc(m->n_buckets, sizeof *ag->bulk_from);
+        ag->n_bulk_from = m->n_buckets;
+    }
+    for (size_t i = 0; i < m->n_instances; i++) {
+        struct peer *p = &ag->peers[i];
+
+        ag->names[i] = xstrdup(m->instances[i].name);
+        p->agent = ag;
+        p->idx = i;
+        p->addr = m->instances[i].repl_addr;
+        p->port = m->instances[i].repl_port;
+        p->bulk = bitmap_allocate(m->n_buckets);
+        /* Keep an existing connection to the same instance. */
+        for (size_t j = 0; j < old.n_instances; j++) {
+            struct peer *q = &old.peers[j];
+            if (!strcmp(old.names[j], m->instances[i].name) && q->conn
+                && q->addr == p->addr && q->port == p->port) {
+                p->conn = q->conn;
+                p->up = q->up;
+                p->seq = q->seq;
+                p->acked = q->acked;
+                p->n_records = q->n_records;
+                agpconn_set_aux(p->conn, p);
+                q->conn = NULL;
+            }
+        }
+    }
+
+    for (size_t b = 0; b < ag->n_buckets; b++) {
+        const char *old_primary = NULL, *old_secondary = NULL;
+        const struct agp_bucket *nb = &ag->buckets[b];
+
+        if (b < old.n_buckets && old.buckets) {
+            const struct agp_bucket *ob = &old.buckets[b];
+            old_primary = (ob->primary != AGP_NONE
+                           ? old.names[ob->primary] : NULL);
+            old_secondary = (ob->secondary != AGP_NONE
+                             ? old.names[ob->secondary] : NULL);
+        }
+        /* Bulk: we are the primary and the secondary is new to the job. */
+        if (ag->replicate && self >= 0 && nb->primary == self
+            && nb->secondary != AGP_NONE
+            && (!old_secondary || !old_primary
+                || strcmp(old_secondary, ag->names[nb->secondary])
+                || strcmp(old_primary, ag->instance))) {
+            bitmap_set1(ag->peers[nb->secondary].bulk, b);
+        }
+    }
+
+    /* A peer without a connection gets a bulk of all our buckets it is
+     * secondary of once connected. */
+    for (size_t b = 0; b < ag->n_buckets; b++) {
+        int s2 = secondary_of(ag, b);
+        if (ag->replicate && s2 >= 0 && !ag->peers[s2].conn) {
+            bitmap_set1(ag->peers[s2].bulk, b);
+        }
+    }
+
+    /* Drop the old map (its connections to instances that left close). */
+    struct agent tmp = old;
+    map_free(&tmp);
+
+    for (size_t i = 0; i < ag->n_instances; i++) {
+        struct peer *p = &ag->peers[i];
+
+        if (bitmap_scan(p->bulk, 1, 0, ag->n_buckets) < ag->n_buckets) {
+            if (p->up) {
+                send_bulks(ag, p);
+            } else {
+                peer_connect(p);
+            }
+        }
+    }
+    VLOG_INFO("map epoch %"PRIu64" applied: %"PRIuSIZE" buckets, we are %s",
+              ag->epoch, ag->n_buckets, self >= 0 ? "in it" : "not in it");
+}
+
+/* The agent channel. */
+
+static void
+chan_connected(struct agpconn *conn, void *ag_)
+{
+    struct agent *ag = ag_;
+    struct agp_msg msg;
+
+    memset(&msg, 0, sizeof msg);
+    msg.type = AGP_HELLO;
+    msg.hello.versions = 1u << AGP_VERSION;
+    msg.hello.repl_addr = ag->repl_addr;
+    msg.hello.repl_port = ag->repl_port;
+    msg.hello.instance = ag->instance;
+    msg.hello.service = ag->svc->name;
+    agpconn_send(conn, &msg);
+}
+
+static void
+chan_msg(struct agpconn *conn, const struct agp_msg *msg, void *ag_)
+{
+    struct agent *ag = ag_;
+
+    switch (msg->type) {
+    case AGP_HELLO_ACK:
+        if (!msg->hello_ack.version) {
+            VLOG_ERR("controller refused us: %s", msg->hello_ack.reason);
+            agpconn_close(conn, "refused");
+        } else {
+            VLOG_INFO("%s: connected to the controller", ag->ctl_name);
+            ag->chan_ready = true;
+        }
+        break;
+
+    case AGP_MAP:
+        map_apply(ag, &msg->map);
+        break;
+
+    default:
+        VLOG_WARN_RL(&rl, "%s: unexpected %s", ag->ctl_name,
+                     agp_type_name(msg->type));
+        break;
+    }
+}
+
+static void
+chan_closed(struct agpconn *conn OVS_UNUSED, const char *reason, void *ag_)
+{
+    struct agent *ag = ag_;
+    struct timeval tv = { 0, AGENT_RECONNECT_MS * 1000 };
+
+    VLOG_WARN_RL(&rl, "%s: %s; reconnecting", ag->ctl_name, reason);
+    ag->chan = NULL;
+    ag->chan_ready = false;
+    event_add(ag->reconnect_ev, &tv);
+}
+
+static const struct agpconn_cbs chan_cbs = {
+    .connected = chan_connected,
+    .msg = chan_msg,
+    .closed = chan_closed,
+};
+
+static void
+channel_connect(struct agent *ag)
+{
+    ag->chan = agpconn_connect(ag->base, (struct sockaddr *) &ag->ctl_ss,
+                               ag->ctl_len, ag->ctl_name, &chan_cbs, ag);
+}
+
+static void
+reconnect_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED,
+             void *ag_)
+{
+    channel_connect(ag_);
+}
+
+static void
+heartbeat_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED,
+             void *ag_)
+{
+    struct agent *ag = ag_;
+    struct agp_msg msg;
+    uint8_t *warm;
+
+    if (!ag->chan || !ag->chan_ready) {
+        return;
+    }
+    warm = xzalloc(MAX(agp_bitmap_len(ag->n_buckets), 1));
+    for (size_t b = 0; b < ag->n_buckets; b++) {
+        /* Without replication there is no state to wait for. */
+        agp_bitmap_set(warm, b, !ag->replicate || is_warm(ag, b));
+    }
+    memset(&msg, 0, sizeof msg);
+    msg.type = AGP_HEARTBEAT;
+    msg.heartbeat.epoch = ag->epoch;
+    msg.heartbeat.n_buckets = ag->epoch ? ag->n_buckets : 0;
+    msg.heartbeat.warm = warm;
+    msg.heartbeat.n_received = ag->n_received;
+    msg.heartbeat.n_returned = ag->n_returned;
+    msg.heartbeat.n_dropped = ag->n_malformed + ag->n_dropped_service;
+    agpconn_send(ag->chan, &msg);
+    free(warm);
+}
+
+static void
+expire_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED, void *ag_)
+{
+    struct agent *ag = ag_;
+
+    streamtab_expire(ag->tab, 10000, time_msec(), NULL, NULL);
+}
+
+/* Control commands. */
+
+static void
+status_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
+           const char *argv[] OVS_UNUSED, void *ag_)
+{
+    struct agent *ag = ag_;
+    const struct frameio_stats *fs = frameio_get_stats(ag->fio);
+    struct service_counter counters[16];
+    struct ds s = DS_EMPTY_INITIALIZER;
+    size_t n_warm = 0, n_secondary = 0, n_primary = 0;
+
+    for (size_t b = 0; b < ag->n_buckets; b++) {
+        n_primary += is_primary(ag, b);
+        if (ag->self >= 0 && ag->buckets[b].secondary == ag->self) {
+            n_secondary++;
+            n_warm += is_warm(ag, b);
+        }
+    }
+    ds_put_format(&s, "instance %s, service %s, replication %s\n",
+                  ag->instance, ag->svc->name, ag->replicate ? "on" : "off");
+    ds_put_format(&s, "controller %s: %s; map epoch %"PRIu64"\n",
+                  ag->ctl_name, ag->chan_ready ? "connected" : "not connected",
+                  ag->epoch);
+    ds_put_format(&s, "buckets: primary %"PRIuSIZE", secondary %"PRIuSIZE
+                  " (%"PRIuSIZE" warm)\n", n_primary, n_secondary, n_warm);
+    ds_put_format(&s, "streams: %"PRIuSIZE"\n", streamtab_count(ag->tab));
+    ds_put_format(&s, "frames: received %"PRIu64", returned %"PRIu64
+                  ", malformed %"PRIu64", dropped by service %"PRIu64
+                  ", table full %"PRIu64", send errors %"PRIu64"\n",
+                  ag->n_received, ag->n_returned, ag->n_malformed,
+                  ag->n_dropped_service, ag->n_table_full, fs->tx_errors);
+    ds_put_format(&s, "replication in: %"PRIu64" states applied, %"PRIu64
+                  " duplicate batches\n", ag->n_applied, ag->n_dup_batches);
+    for (size_t i = 0; i < ag->n_instances; i++) {
+        const struct peer *p = &ag->peers[i];
+        if (p->conn || p->seq) {
+            ds_put_format(&s, "replication to %s: %s, batch %"PRIu64
+                          ", acked %"PRIu64", %"PRIu64" records\n",
+                          ag->names[i], p->up ? "up" : "down", p->seq,
+                          p->acked, p->n_records);
+        }
+    }
+    if (ag->svc->counters) {
+        size_t n = ag->svc->counters(ag->svc_data, counters,
+                                     ARRAY_SIZE(counters));
+        for (size_t i = 0; i < MIN(n, ARRAY_SIZE(counters)); i++) {
+            ds_put_format(&s, "%s: %s %"PRIu64"\n", ag->svc->name,
+                          counters[i].name, counters[i].value);
+        }
+    }
+    ctlsock_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+static void
+streams_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
+            const char *argv[] OVS_UNUSED, void *ag_)
+{
+    struct agent *ag = ag_;
+    const struct streamtab_entry *e;
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    STREAMTAB_FOR_EACH (e, ag->tab) {
+        char lo[INET_ADDRSTRLEN], hi[INET_ADDRSTRLEN];
+
+        inet_ntop(AF_INET, &e->key.addr_lo, lo, sizeof lo);
+        inet_ntop(AF_INET, &e->key.addr_hi, hi, sizeof hi);
+        ds_put_format(&s, "proto %"PRIu8" %s:%"PRIu16" %s:%"PRIu16
+                      " bucket %"PRIu32": ", e->key.proto, lo,
+                      e->key.port_lo, hi, e->key.port_hi, e->bucket);
+        ag->svc->format(e->state, &s);
+        ds_put_char(&s, '\n');
+    }
+    ctlsock_reply(conn, ds_cstr(&s));
+    ds_destroy(&s);
+}
+
+static void
+exit_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
+         const char *argv[] OVS_UNUSED, void *ag_)
+{
+    struct agent *ag = ag_;
+
+    ctlsock_reply(conn, "");
+    event_base_loopexit(ag->base, NULL);
+}
+
+static void
+signal_cb(evutil_socket_t signr, short what OVS_UNUSED, void *ag_)
+{
+    struct agent *ag = ag_;
+
+    if (signr != SIGHUP) {
+        VLOG_INFO("%s received, exiting", signr == SIGTERM ? "SIGTERM"
+                  : "SIGINT");
+        event_base_loopexit(ag->base, NULL);
+    }
+}
+
+/* Command line. */
+
+struct agent_options {
+    char *instance;             /* --instance. */
+    char *service;              /* --service. */
+    char *service_args;         /* --service-args. */
+    char *iface;                /* --iface. */
+    char *controller;           /* --controller=tcp:IP:PORT. */
+    char *repl_listen;          /* --repl-listen=ptcp:PORT:IP. */
+    bool replicate;             /* --replication=async|off. */
+    char *unixctl;              /* --unixctl. */
+};
+
+static void OVS_NO_RETURN
+usage(void)
+{
+    struct ds names = DS_EMPTY_INITIALIZER;
+
+    service_names(&names);
+    printf("%s: sfmesh service-instance agent\n"
+           "usage: %s [OPTIONS]\n"
+           "\nRequired:\n"
+           "  --instance=NAME          this instance, as in the controller's "
+           "configuration\n"
+           "  --controller=tcp:IP:PORT the controller's agent listener\n"
+           "  --repl-listen=ptcp:PORT:IP  where other instances send state "
+           "(IP is\n"
+           "                           announced to them, so not 0.0.0.0)\n"
+           "\nOptions:\n"
+           "  --service=NAME           service function: %s (default "
+           "stateful-fw)\n"
+           "  --service-args=ARGS      its options, e.g. "
+           "established_timeout=300\n"
+           "  --iface=IFACE            the interface NSH frames arrive on "
+           "(default eth0)\n"
+           "  --replication=async|off  replicate stream state to the "
+           "secondary (default\n"
+           "                           async)\n"
+           "  --unixctl=PATH           control socket (default %s/%s.ctl)\n",
+           program_name, program_name, ds_cstr(&names), ovs_rundir(),
+           program_name);
+    ds_destroy(&names);
+    daemon_usage();
+    vlog_usage();
+    printf("\nOther options:\n"
+           "  -h, --help               display this help message\n"
+           "  -V, --version            display version information\n");
+    exit(EXIT_SUCCESS);
+}
+
+static void
+parse_options(int argc, char *argv[], struct agent_options *o)
+{
+    enum {
+        OPT_INSTANCE = UCHAR_MAX + 1,
+        OPT_SERVICE,
+        OPT_SERVICE_ARGS,
+        OPT_IFACE,
+        OPT_CONTROLLER,
+        OPT_REPL_LISTEN,
+        OPT_REPLICATION,
+        OPT_UNIXCTL,
+        VLOG_OPTION_ENUMS,
+        DAEMON_OPTION_ENUMS,
+    };
+    static const struct option long_options[] = {
+        {"instance", required_argument, NULL, OPT_INSTANCE},
+        {"service", required_argument, NULL, OPT_SERVICE},
+        {"service-args", required_argument, NULL, OPT_SERVICE_ARGS},
+        {"iface", required_argument, NULL, OPT_IFACE},
+        {"controller", required_argument, NULL, OPT_CONTROLLER},
+        {"repl-listen", required_argument, NULL, OPT_REPL_LISTEN},
+        {"replication", required_argument, NULL, OPT_REPLICATION},
+        {"unixctl", required_argument, NULL, OPT_UNIXCTL},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        DAEMON_LONG_OPTIONS,
+        VLOG_LONG_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    char *short_options = ovs_cmdl_long_options_to_short_options(long_options);
+
+    memset(o, 0, sizeof *o);
+    o->service = xstrdup("stateful-fw");
+    o->iface = xstrdup("eth0");
+    o->replicate = true;
+    for (;;) {
+        int c = getopt_long(argc, argv, short_options, long_options, NULL);
+        if (c == -1) {
+            break;
+        }
+        switch (c) {
+#define STR_OPT(OPT, FIELD) \
+        case OPT: free(o->FIELD); o->FIELD = xstrdup(optarg); break;
+        STR_OPT(OPT_INSTANCE, instance)
+        STR_OPT(OPT_SERVICE, service)
+        STR_OPT(OPT_SERVICE_ARGS, service_args)
+        STR_OPT(OPT_IFACE, iface)
+        STR_OPT(OPT_CONTROLLER, controller)
+        STR_OPT(OPT_REPL_LISTEN, repl_listen)
+        STR_OPT(OPT_UNIXCTL, unixctl)
+#undef STR_OPT
+        case OPT_REPLICATION:
+            if (!strcmp(optarg, "async")) {
+                o->replicate = true;
+            } else if (!strcmp(optarg, "off")) {
+                o->replicate = false;
+            } else {
+                ovs_fatal(0, "--replication: \"%s\" is not async or off "
+                          "(sync mode is not built yet)", optarg);
+            }
+            break;
+        case 'h':
+            usage();
+        case 'V':
+            printf("%s (sfmesh) %s\n", program_name, SFMESH_VERSION);
+            exit(EXIT_SUCCESS);
+        VLOG_OPTION_HANDLERS
+        DAEMON_OPTION_HANDLERS
+        case '?':
+            exit(EXIT_FAILURE);
+        default:
+            abort();
+        }
+    }
+    free(short_options);
+    if (!o->instance || !o->controller || !o->repl_listen) {
+        ovs_fatal(0, "--instance, --controller and --repl-listen are "
+                  "required; use --help for help");
+    }
+}
+
+int
+main(int argc, char *argv[])
+{
+    static const int signrs[3] = { SIGTERM, SIGINT, SIGHUP };
+    struct agent_options opts;
+    struct agent ag;
+    struct sockaddr_storage ss;
+    socklen_t len;
+    char *error, *path;
+
+    set_program_name(argv[0]);
+    parse_options(argc, argv, &opts);
+    fatal_ignore_sigpipe();
+    random_init();
+
+    memset(&ag, 0, sizeof ag);
+    ag.instance = opts.instance;
+    ag.replicate = opts.replicate;
+    ag.self = -1;
+    shash_init(&ag.windows);
+
+    ag.svc = service_find(opts.service);
+    if (!ag.svc) {
+        struct ds names = DS_EMPTY_INITIALIZER;
+        service_names(&names);
+        ovs_fatal(0, "--service: no service \"%s\" (known: %s)",
+                  opts.service, ds_cstr(&names));
+    }
+    if (ag.svc->init) {
+        error = ag.svc->init(&ag.svc_data, opts.service_args);
+        if (error) {
+            ovs_fatal(0, "--service-args: %s", error);
+        }
+    }
+    ag.tab = streamtab_create(ag.svc, ag.svc_data, AGENT_TABLE_CAPACITY,
+                              random_uint32());
+
+    if (strncmp(opts.controller, "tcp:", 4)
+        || netaddr_parse_tcp(opts.controller + 4, &ag.ctl_ss, &ag.ctl_len)) {
+        ovs_fatal(0, "--controller: \"%s\" is not tcp:IP:PORT",
+                  opts.controller);
+    }
+    ag.ctl_name = xasprintf("controller %s", opts.controller);
+    if (strncmp(opts.repl_listen, "ptcp:", 5)
+        || netaddr_parse_ptcp(opts.repl_listen + 5, &ss, &len)
+        || ss.ss_family != AF_INET) {
+        ovs_fatal(0, "--repl-listen: \"%s\" is not ptcp:PORT:IPv4",
+                  opts.repl_listen);
+    }
+
+    if (frameio_open(opts.iface, NSH_ETHERTYPE, AGENT_BATCH, &ag.fio,
+                     &error)) {
+        ovs_fatal(0, "%s", error);
+    }
+
+    ag.base = event_base_new();
+    ag.repl_listener = evconnlistener_new_bind(
+        ag.base, repl_accept_cb, &ag,
+        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+        -1, (struct sockaddr *) &ss, len);
+    if (!ag.repl_listener) {
+        ovs_fatal(errno, "--repl-listen: cannot listen on %s",
+                  opts.repl_listen);
+    }
+    len = sizeof ss;
+    getsockname(evconnlistener_get_fd(ag.repl_listener),
+                (struct sockaddr *) &ss, &len);
+    ag.repl_addr = ntohl(((struct sockaddr_in *) &ss)->sin_addr.s_addr);
+    ag.repl_port = ntohs(((struct sockaddr_in *) &ss)->sin_port);
+
+    path = (opts.unixctl ? xstrdup(opts.unixctl)
+            : xasprintf("%s/%s.ctl", ovs_rundir(), program_name));
+    ag.ctl = ctlsock_create(ag.base, path, &error);
+    if (!ag.ctl) {
+        ovs_fatal(0, "%s", error);
+    }
+    free(path);
+    ctlsock_register(ag.ctl, "status", "", 0, 0, status_cmd, &ag);
+    ctlsock_register(ag.ctl, "streams", "", 0, 0, streams_cmd, &ag);
+    ctlsock_register(ag.ctl, "exit", "", 0, 0, exit_cmd, &ag);
+
+    daemonize_start(false);
+    if (event_reinit(ag.base)) {
+        ovs_fatal(0, "cannot reinitialize the event loop after fork");
+    }
+    for (int i = 0; i < 3; i++) {
+        ag.signals[i] = evsignal_new(ag.base, signrs[i], signal_cb, &ag);
+        event_add(ag.signals[i], NULL);
+    }
+    ag.rx_ev = event_new(ag.base, frameio_fd(ag.fio), EV_READ | EV_PERSIST,
+                         rx_cb, &ag);
+    event_add(ag.rx_ev, NULL);
+    ag.reconnect_ev = evtimer_new(ag.base, reconnect_cb, &ag);
+    ag.hb_ev = event_new(ag.base, -1, EV_PERSIST, heartbeat_cb, &ag);
+    event_add(ag.hb_ev, &(struct timeval) { 0, AGENT_HEARTBEAT_MS * 1000 });
+    ag.repl_ev = event_new(ag.base, -1, EV_PERSIST, repl_cb, &ag);
+    event_add(ag.repl_ev, &(struct timeval) { 0, AGENT_REPL_MS * 1000 });
+    ag.expire_ev = event_new(ag.base, -1, EV_PERSIST, expire_cb, &ag);
+    event_add(ag.expire_ev, &(struct timeval) { 1, 0 });
+    channel_connect(&ag);
+    daemonize_complete();
+    VLOG_INFO("sfmesh-agent %s: instance %s, service %s, interface %s, "
+              "replication %s on %s", SFMESH_VERSION, ag.instance,
+              ag.svc->name, opts.iface, ag.replicate ? "async" : "off",
+              opts.repl_listen);
+
+    event_base_dispatch(ag.base);
+
+    map_free(&ag);
+    for (size_t b = 0; b < ag.n_bulk_from; b++) {
+        free(ag.bulk_from[b]);
+    }
+    free(ag.bulk_from);
+    agpconn_destroy(ag.chan);
+    ctlsock_destroy(ag.ctl);
+    evconnlistener_free(ag.repl_listener);
+    for (int i = 0; i < 3; i++) {
+        event_free(ag.signals[i]);
+    }
+    event_free(ag.rx_ev);
+    event_free(ag.reconnect_ev);
+    event_free(ag.hb_ev);
+    event_free(ag.repl_ev);
+    event_free(ag.expire_ev);
+    streamtab_destroy(ag.tab);
+    if (ag.svc->destroy) {
+        ag.svc->destroy(ag.svc_data);
+    }
+    frameio_close(ag.fio);
+    event_base_free(ag.base);
+    VLOG_INFO("sfmesh-agent stopped");
+    return 0;
+}

@@ -1,0 +1,57 @@
+/*
+ * Copyright (c) 2026 The sfmesh authors.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
+#ifndef AGPCONN_H
+#define AGPCONN_H 1
+
+/* A connection that carries agent-protocol frames (agentproto.h) over TCP,
+ * on a libevent base: the agent channel on both of its ends, and state
+ * replication between agents.
+ *
+ * Frames are found with agp_frame_check() and decoded with agp_decode();
+ * the owner sees decoded messages.  A corrupt stream or an undecodable
+ * message closes the connection with a logged reason: the peer is not
+ * speaking the protocol, and nothing after it can be trusted.  At most a
+ * bounded number of messages is handled per loop turn.  Closing always
+ * happens on a later loop turn, so the owner may close from inside its own
+ * callbacks; the 'closed' callback is the last one and the object is freed
+ * right after it. */
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct agp_msg;
+struct agpconn;
+struct event_base;
+struct ofpbuf;
+
+struct agpconn_cbs {
+    /* A connection made with agpconn_connect() is up.  May be NULL. */
+    void (*connected)(struct agpconn *, void *aux);
+
+    /* A message arrived.  Pointers in 'msg' are valid during the call. */
+    void (*msg)(struct agpconn *, const struct agp_msg *, void *aux);
+
+    /* The connection closed for 'reason'; it is freed after this returns. */
+    void (*closed)(struct agpconn *, const char *reason, void *aux);
+};
+
+struct agpconn *agpconn_accept(struct event_base *, int fd, const char *name,
+                               const struct agpconn_cbs *, void *aux);
+struct agpconn *agpconn_connect(struct event_base *, const struct sockaddr *,
+                                socklen_t, const char *name,
+                                const struct agpconn_cbs *, void *aux);
+
+void agpconn_send(struct agpconn *, const struct agp_msg *);
+void agpconn_send_buf(struct agpconn *, const struct ofpbuf *);
+size_t agpconn_backlog(const struct agpconn *);
+const char *agpconn_name(const struct agpconn *);
+void agpconn_set_aux(struct agpconn *, void *aux);
+
+void agpconn_close(struct agpconn *, const char *reason);
+void agpconn_destroy(struct agpconn *);
+
+#endif /* agpconn.h */

@@ -1,0 +1,483 @@
+/*
+ * Copyright (c) 2026 The sfmesh authors.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
+#include <config.h>
+#include "agentsrv.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <stdlib.h>
+#include <string.h>
+#include "agentproto.h"
+#include "agpconn.h"
+#include "netaddr.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/list.h"
+#include "openvswitch/shash.h"
+#include "openvswitch/vlog.h"
+#include "steer.h"
+#include "svcmap.h"
+#include "timeval.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(agentsrv);
+
+static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
+
+/* What the controller knows of an instance's agent, kept across
+ * reconnections (the replication address outlives a channel). */
+struct agsrv_agent {
+    char *instance;             /* Instance name (key in 'agents'). */
+    struct agpconn *conn;       /* Its channel, or NULL. */
+    uint32_t repl_addr;         /* Replication address, from its hello. */
+    uint16_t repl_port;         /* Replication port. */
+    long long int last_heard;   /* Last heartbeat (or hello). */
+    uint64_t pushed_epoch;      /* Epoch of the last map sent. */
+    uint64_t reported_epoch;    /* Epoch of the last heartbeat. */
+    bool warm;                  /* Warm for every bucket it is secondary. */
+    uint64_t n_received, n_returned, n_dropped; /* From heartbeats. */
+    uint64_t n_lost;            /* Times failed over. */
+};
+
+/* A channel before its hello. */
+struct agsrv_pending {
+    struct ovs_list list_node;  /* In 'agsrv->pending'. */
+    struct agpconn *conn;       /* The channel. */
+};
+
+struct agsrv {
+    struct event_base *base;    /* Event loop. */
+    struct steer *steer;        /* Steering policy. */
+    int hb_timeout;             /* Heartbeat timeout, in ms. */
+    struct evconnlistener *listener; /* Accepts agents, or NULL. */
+    char *listen_name;          /* What it listens on. */
+    struct shash agents;        /* Contains "struct agsrv_agent"s. */
+    struct ovs_list chans;      /* Contains "struct agsrv_chan"s. */
+    long long int last_run;     /* When agsrv_run() last ran. */
+};
+
+static void agent_msg__(struct agpconn *, const struct agp_msg *, void *);
+static void agent_closed__(struct agpconn *, const char *, void *);
+
+static const struct agpconn_cbs agent_cbs = {
+    .msg = agent_msg__,
+    .closed = agent_closed__,
+};
+
+/* Context of a channel: the server, and the agent once it said hello. */
+struct agsrv_chan {
+    struct ovs_list list_node;  /* In 'agsrv->chans'. */
+    struct agsrv *srv;          /* Owner. */
+    struct agpconn *conn;       /* The channel. */
+    struct agsrv_agent *agent;  /* After the hello; NULL before. */
+    bool detached;              /* Replaced or timed out: closing. */
+};
+
+/* Creates the agent server for 'steer'; agents that miss heartbeats for
+ * 'heartbeat_timeout_ms' are failed over. */
+struct agsrv *
+agsrv_create(struct event_base *base, struct steer *steer,
+             int heartbeat_timeout_ms)
+{
+    struct agsrv *srv = xzalloc(sizeof *srv);
+
+    srv->base = base;
+    srv->steer = steer;
+    srv->hb_timeout = heartbeat_timeout_ms;
+    shash_init(&srv->agents);
+    ovs_list_init(&srv->chans);
+    return srv;
+}
+
+/* Closes every channel and frees 'srv'.  Accepts NULL. */
+void
+agsrv_destroy(struct agsrv *srv)
+{
+    struct agsrv_chan *chan;
+    struct shash_node *node;
+
+    if (!srv) {
+        return;
+    }
+    LIST_FOR_EACH_POP (chan, list_node, &srv->chans) {
+        agpconn_destroy(chan->conn);
+        free(chan);
+    }
+    SHASH_FOR_EACH (node, &srv->agents) {
+        struct agsrv_agent *a = node->data;
+
+        free(a->instance);
+        free(a);
+    }
+    shash_destroy(&srv->agents);
+    if (srv->listener) {
+        evconnlistener_free(srv->listener);
+    }
+    free(srv->listen_name);
+    free(srv);
+}
+
+static void
+accept_cb__(struct evconnlistener *evl, evutil_socket_t fd,
+            struct sockaddr *sa, int socklen OVS_UNUSED, void *srv_)
+{
+    struct agsrv *srv = srv_;
+    struct agsrv_chan *chan = xzalloc(sizeof *chan);
+    char *peer = netaddr_format(sa);
+    char *name = xasprintf("agent tcp:%s", peer);
+
+    chan->srv = srv;
+    chan->conn = agpconn_accept(evconnlistener_get_base(evl), fd, name,
+                                &agent_cbs, chan);
+    ovs_list_push_back(&srv->chans, &chan->list_node);
+    VLOG_DBG("%s: accepted", name);
+    free(name);
+    free(peer);
+}
+
+/* Listens for agents on 'target' ("ptcp:PORT[:IP]").  Returns 0 or an
+ * errno value with a message in '*errorp'. */
+int
+agsrv_listen(struct agsrv *srv, const char *target, char **errorp)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int error;
+
+    *errorp = NULL;
+    if (strncmp(target, "ptcp:", 5)
+        || netaddr_parse_ptcp(target + 5, &ss, &len)) {
+        *errorp = xasprintf("%s: bad agent listener (expected "
+                            "ptcp:PORT[:IP])", target);
+        return EINVAL;
+    }
+    srv->listener = evconnlistener_new_bind(
+        srv->base, accept_cb__, srv,
+        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+        -1, (struct sockaddr *) &ss, len);
+    if (!srv->listener) {
+        error = errno ? errno : EADDRINUSE;
+        *errorp = xasprintf("%s: cannot listen (%s)", target,
+                            ovs_strerror(error));
+        return error;
+    }
+    len = sizeof ss;
+    getsockname(evconnlistener_get_fd(srv->listener),
+                (struct sockaddr *) &ss, &len);
+    char *addr = netaddr_format((struct sockaddr *) &ss);
+    srv->listen_name = xasprintf("ptcp:%s", addr);
+    free(addr);
+    VLOG_INFO("listening for agents on %s", srv->listen_name);
+    return 0;
+}
+
+/* Sends 'a' the map of its service. */
+static void
+push_map__(struct agsrv *srv, struct agsrv_agent *a)
+{
+    const struct svcmap *map;
+    struct agp_msg msg;
+    int idx;
+
+    map = steer_map_of_instance(srv->steer, a->instance, &idx);
+    if (!map || !a->conn) {
+        return;
+    }
+    memset(&msg, 0, sizeof msg);
+    msg.type = AGP_MAP;
+    msg.map.epoch = map->epoch ? map->epoch : 1;
+    msg.map.service = map->service;
+    msg.map.n_buckets = map->n_buckets;
+    msg.map.n_instances = map->n_instances;
+    msg.map.instances = xcalloc(MAX(map->n_instances, 1),
+                                sizeof *msg.map.instances);
+    for (size_t i = 0; i < map->n_instances; i++) {
+        const struct agsrv_agent *peer;
+
+        msg.map.instances[i].name = map->instances[i].name;
+        peer = shash_find_data(&srv->agents, map->instances[i].name);
+        if (peer) {
+            msg.map.instances[i].repl_addr = peer->repl_addr;
+            msg.map.instances[i].repl_port = peer->repl_port;
+        }
+    }
+    msg.map.buckets = xmalloc(map->n_buckets * sizeof *msg.map.buckets);
+    for (size_t b = 0; b < map->n_buckets; b++) {
+        int p = map->buckets[b].primary, s = map->buckets[b].secondary;
+
+        msg.map.buckets[b].primary = p == SVCMAP_NONE ? AGP_NONE : p;
+        msg.map.buckets[b].secondary = (p == SVCMAP_NONE || s == SVCMAP_NONE
+                                        ? AGP_NONE : s);
+    }
+    agpconn_send(a->conn, &msg);
+    a->pushed_epoch = map->epoch;
+    free(msg.map.instances);
+    free(msg.map.buckets);
+}
+
+/* Returns the channel context of 'conn'. */
+static struct agsrv_chan *
+chan_of__(struct agsrv *srv, const struct agpconn *conn)
+{
+    struct agsrv_chan *chan;
+
+    LIST_FOR_EACH (chan, list_node, &srv->chans) {
+        if (chan->conn == conn) {
+            return chan;
+        }
+    }
+    return NULL;
+}
+
+/* Fails over the instance of agent 'a' for 'why'. */
+static void
+agent_lost__(struct agsrv *srv, struct agsrv_agent *a, const char *why)
+{
+    a->n_lost++;
+    a->warm = false;
+    steer_agent_lost(srv->steer, a->instance, why);
+}
+
+static void
+handle_hello__(struct agsrv_chan *chan, struct agpconn *conn,
+               const struct agp_msg *msg)
+{
+    struct agsrv *srv = chan->srv;
+    const struct agp_hello *h = &msg->hello;
+    const struct svcmap *map;
+    struct agp_msg ack;
+    struct agsrv_agent *a;
+    int idx;
+
+    memset(&ack, 0, sizeof ack);
+    ack.type = AGP_HELLO_ACK;
+    ack.xid = msg->xid;
+    /* Instance names are unique in the configuration; the hello's service
+     * is the agent's service function, which the configuration does not
+     * name. */
+    map = steer_map_of_instance(srv->steer, h->instance, &idx);
+    if (!map) {
+        char *reason = xasprintf("no instance \"%s\" in the configuration",
+                                 h->instance);
+        VLOG_WARN_RL(&rl, "%s: %s", agpconn_name(conn), reason);
+        ack.hello_ack.reason = reason;
+        agpconn_send(conn, &ack);
+        agpconn_close(conn, reason);
+        free(reason);
+        return;
+    }
+    ack.hello_ack.version = agp_negotiate(h->versions);
+    ack.hello_ack.reason = "";
+    if (!ack.hello_ack.version) {
+        ack.hello_ack.reason = "no common protocol version";
+        agpconn_send(conn, &ack);
+        agpconn_close(conn, "no common protocol version");
+        return;
+    }
+
+    a = shash_find_data(&srv->agents, h->instance);
+    if (!a) {
+        a = xzalloc(sizeof *a);
+        a->instance = xstrdup(h->instance);
+        shash_add(&srv->agents, a->instance, a);
+    } else if (a->conn) {
+        /* A newer channel of the same instance replaces the older. */
+        struct agsrv_chan *old = chan_of__(srv, a->conn);
+
+        VLOG_INFO("%s: replaces the channel of %s", agpconn_name(conn),
+                  a->instance);
+        if (old) {
+            old->detached = true;
+        }
+        agpconn_close(a->conn, "replaced by a newer channel");
+    }
+    a->conn = conn;
+    a->repl_addr = h->repl_addr;
+    a->repl_port = h->repl_port;
+    a->last_heard = time_msec();
+    a->pushed_epoch = 0;
+    a->warm = false;
+    chan->agent = a;
+    agpconn_send(conn, &ack);
+    VLOG_INFO("%s: agent of instance %s (service %s, function %s) "
+              "connected", agpconn_name(conn), a->instance, map->service,
+              h->service);
+
+    steer_agent_up(srv->steer, a->instance);
+    push_map__(srv, a);
+
+    /* The other agents of the service learn its replication address. */
+    struct shash_node *node;
+    SHASH_FOR_EACH (node, &srv->agents) {
+        struct agsrv_agent *other = node->data;
+        const struct svcmap *omap;
+        int oidx;
+
+        omap = steer_map_of_instance(srv->steer, other->instance, &oidx);
+        if (other != a && omap == map) {
+            other->pushed_epoch = 0;
+        }
+    }
+}
+
+/* Returns true if heartbeat 'hb' of the agent of instance 'name' says it
+ * is warm for every bucket it is secondary of in the current map. */
+static bool
+all_warm__(struct agsrv *srv, const char *name,
+           const struct agp_heartbeat *hb)
+{
+    const struct svcmap *map;
+    int idx;
+
+    map = steer_map_of_instance(srv->steer, name, &idx);
+    if (!map || hb->epoch != map->epoch || hb->n_buckets != map->n_buckets) {
+        return false;
+    }
+    for (size_t b = 0; b < map->n_buckets; b++) {
+        if (map->buckets[b].secondary == idx
+            && !agp_bitmap_get(hb->warm, b)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void
+agent_msg__(struct agpconn *conn, const struct agp_msg *msg, void *chan_)
+{
+    struct agsrv_chan *chan = chan_;
+    struct agsrv_agent *a;
+
+    if (chan->detached) {
+        return;                 /* Replaced or timed out; closing. */
+    }
+    a = chan->agent;
+    if (!a) {
+        if (msg->type != AGP_HELLO) {
+            VLOG_WARN_RL(&rl, "%s: %s before hello", agpconn_name(conn),
+                         agp_type_name(msg->type));
+            agpconn_close(conn, "protocol error: no hello");
+            return;
+        }
+        handle_hello__(chan, conn, msg);
+        return;
+    }
+
+    switch (msg->type) {
+    case AGP_HEARTBEAT:
+        a->last_heard = time_msec();
+        a->reported_epoch = msg->heartbeat.epoch;
+        a->n_received = msg->heartbeat.n_received;
+        a->n_returned = msg->heartbeat.n_returned;
+        a->n_dropped = msg->heartbeat.n_dropped;
+        a->warm = all_warm__(chan->srv, a->instance, &msg->heartbeat);
+        steer_agent_warm(chan->srv->steer, a->instance, a->warm);
+        break;
+
+    default:
+        VLOG_WARN_RL(&rl, "%s: unexpected %s", agpconn_name(conn),
+                     agp_type_name(msg->type));
+        agpconn_close(conn, "protocol error: unexpected message");
+        break;
+    }
+}
+
+static void
+agent_closed__(struct agpconn *conn, const char *reason, void *chan_)
+{
+    struct agsrv_chan *chan = chan_;
+
+    if (!chan->detached && chan->agent && chan->agent->conn == conn) {
+        struct agsrv_agent *a = chan->agent;
+        char *why = xasprintf("agent channel lost: %s", reason);
+
+        VLOG_WARN("%s: %s", agpconn_name(conn), why);
+        a->conn = NULL;
+        agent_lost__(chan->srv, a, why);
+        free(why);
+    } else {
+        VLOG_INFO("%s: closed: %s", agpconn_name(conn), reason);
+    }
+    ovs_list_remove(&chan->list_node);
+    free(chan);
+}
+
+/* Pushes new map epochs to the agents and fails over those whose
+ * heartbeats stopped, as of 'now'. */
+void
+agsrv_run(struct agsrv *srv, long long int now)
+{
+    struct shash_node *node;
+    bool stalled = srv->last_run && now - srv->last_run > srv->hb_timeout / 2;
+
+    /* If this loop itself was held up, heartbeats may be waiting unread in
+     * the sockets: judge nobody this time. */
+    srv->last_run = now;
+    if (stalled) {
+        SHASH_FOR_EACH (node, &srv->agents) {
+            struct agsrv_agent *a = node->data;
+            a->last_heard = MAX(a->last_heard, now - srv->hb_timeout / 2);
+        }
+    }
+
+    SHASH_FOR_EACH (node, &srv->agents) {
+        struct agsrv_agent *a = node->data;
+        const struct svcmap *map;
+        int idx;
+
+        if (!a->conn) {
+            continue;
+        }
+        if (now - a->last_heard > srv->hb_timeout) {
+            char *why = xasprintf("no heartbeat for %lld ms",
+                                  now - a->last_heard);
+            struct agsrv_chan *chan = chan_of__(srv, a->conn);
+
+            VLOG_WARN("%s: %s", agpconn_name(a->conn), why);
+            if (chan) {
+                chan->detached = true;
+            }
+            agpconn_close(a->conn, why);
+            a->conn = NULL;
+            agent_lost__(srv, a, why);
+            free(why);
+            continue;
+        }
+        map = steer_map_of_instance(srv->steer, a->instance, &idx);
+        if (map && map->epoch != a->pushed_epoch) {
+            push_map__(srv, a);
+        }
+    }
+}
+
+/* Appends the agents' state to 's'. */
+void
+agsrv_format(const struct agsrv *srv, long long int now, struct ds *s)
+{
+    const struct shash_node **nodes = shash_sort(&srv->agents);
+
+    ds_put_format(s, "%-16s %-10s %-21s %8s %6s %5s %10s %10s %8s %5s\n",
+                  "INSTANCE", "CHANNEL", "REPLICATION", "HEARD", "EPOCH",
+                  "WARM", "RECEIVED", "RETURNED", "DROPPED", "LOST");
+    for (size_t i = 0; i < shash_count(&srv->agents); i++) {
+        const struct agsrv_agent *a = nodes[i]->data;
+        char addr[INET_ADDRSTRLEN];
+        struct in_addr in = { htonl(a->repl_addr) };
+        char *repl;
+
+        inet_ntop(AF_INET, &in, addr, sizeof addr);
+        repl = xasprintf("%s:%"PRIu16, addr, a->repl_port);
+        ds_put_format(s, "%-16s %-10s %-21s %6lldms %6"PRIu64" %5s %10"
+                      PRIu64" %10"PRIu64" %8"PRIu64" %5"PRIu64"\n",
+                      a->instance, a->conn ? "up" : "down", repl,
+                      now - a->last_heard, a->reported_epoch,
+                      a->warm ? "yes" : "no", a->n_received, a->n_returned,
+                      a->n_dropped, a->n_lost);
+        free(repl);
+    }
+    free(nodes);
+}

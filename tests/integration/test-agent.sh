@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# Stateful failover with sfmesh-agent: the two-service chain of the example
+# configuration, every instance running sfmesh-agent with the stateful
+# firewall, and 24 TCP connections carrying data the whole time.  The
+# primary of service dlp for a third of the streams fails under traffic:
+#
+#   kill   its agent gets SIGKILL (the link stays up): the controller sees
+#          the channel close and sets the port down;
+#   stop   its agent gets SIGSTOP: the controller misses its heartbeats;
+#   link   its link goes down: OVS fails over by itself.
+#
+# With replication (async) every connection must survive each failure; with
+# replication off, exactly the connections whose bucket the failed instance
+# held must break (the secondary's firewall has no state for them), which
+# shows the test can tell.
+#
+# Usage: test-agent.sh BIN_DIR [SCENARIO REPLICATION]
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+
+if [ $# -lt 3 ]; then
+    # Each scenario runs in a network namespace and a private OVS of its own.
+    bin=$1 status=0
+    for run in "kill async" "kill off" "stop async" "link async"; do
+        timeout --kill-after=10 120 bash "$0" "$bin" $run || status=1
+    done
+    [ "$status" = 0 ] && echo "PASS: agent"
+    exit "$status"
+fi
+
+. "$top/tests/lib/ovs-harness.sh"
+sfm_enter_netns "$0" "$@"
+BIN=$(cd "$1" && pwd)
+SCENARIO=$2 REPL=$3
+PY=/usr/bin/python3
+N_CONNS=24
+VICTIM=dlp-1
+INSTANCES="fw-1 fw-2 dlp-1 dlp-2 dlp-3"
+
+sfm_setup "agent-$SCENARIO-$REPL"
+ctl() { "$BIN/sfmesh-ctl" -t "$SFM_CTL" "$@"; }
+nsx() { local ns; ns=$(sfm_netns "$1"); shift; ip netns exec "$ns" "$@"; }
+say() { printf '  [%s/%s] %s\n' "$SCENARIO" "$REPL" "$*" >&2; }
+
+# The replication network: a Linux bridge the instances and the controller
+# share (the OVS bridge only carries steered traffic).
+ip link add sfmrep type bridge
+ip addr add 10.9.0.254/24 dev sfmrep
+ip link set sfmrep up
+
+sfm_ovs_start
+sfm_controller_start "$BIN/sfmesh-controller" \
+    --config="$top/docs/examples/two-service-chain.yaml" \
+    --agent-listen=ptcp:0:10.9.0.254 ptcp:0:127.0.0.1
+AGENT_PORT=$(sed -n 's/.*listening for agents on ptcp:10.9.0.254:\([0-9]*\).*/\1/p' \
+             "$OVS_LOGDIR/sfmesh-controller.log")
+[ -n "$AGENT_PORT" ] || sfm_die "no agent listener"
+
+sfm_add_bridge br0 1
+for h in client server $INSTANCES; do
+    sfm_add_veth_port br0 "$h" "$h"
+    nsx "$h" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+done
+nsx client ip addr add 10.0.0.1/24 dev eth0
+nsx server ip addr add 10.0.0.2/24 dev eth0
+for h in client server; do
+    nsx "$h" ethtool -K eth0 tx off >/dev/null
+done
+n=1
+for h in $INSTANCES; do
+    ip link set "$h" mtu 1600
+    nsx "$h" ip link set eth0 mtu 1600
+    ip link add "r-$h" type veth peer name rep0
+    ip link set rep0 netns "$(sfm_netns "$h")"
+    ip link set "r-$h" master sfmrep up
+    nsx "$h" ip addr add "10.9.0.$n/24" dev rep0
+    nsx "$h" ip link set rep0 up
+    nsx "$h" "$BIN/sfmesh-agent" --detach --no-chdir -vconsole:off \
+        --pidfile="$OVS_RUNDIR/agent-$h.pid" \
+        --log-file="$OVS_LOGDIR/agent-$h.log" \
+        --unixctl="$OVS_RUNDIR/agent-$h.ctl" --instance="$h" \
+        --service=stateful-fw --iface=eth0 \
+        --controller="tcp:10.9.0.254:$AGENT_PORT" \
+        --repl-listen="ptcp:7000:10.9.0.$n" --replication="$REPL" \
+        || sfm_die "agent $h did not start"
+    sfm_track_pidfile "$OVS_RUNDIR/agent-$h.pid"
+    n=$((n + 1))
+done
+
+ready() {
+    [ "$(ctl agents | awk '$2 == "up" && $6 == "yes"' | wc -l)" = 5 ] \
+        && ctl switches | grep -q "IDLE, in sync"
+}
+SFM_WAIT_TIMEOUT=20 sfm_wait_until ready \
+    || { ctl agents >&2; sfm_die "agents not all up and warm"; }
+
+# Which connections does the victim serve?  Their bucket's dlp primary.
+affected=()
+client_port=$(ovs-vsctl get interface client ofport)
+for i in $(seq 0 $((N_CONNS - 1))); do
+    sport=$((41000 + i))
+    code=$(ovs-appctl ofproto/trace br0 "in_port=$client_port,tcp,\
+nw_src=10.0.0.1,nw_dst=10.0.0.2,tp_src=$sport,tp_dst=5001" \
+           | sed -n 's/.*NXOXM_NSH_C1\[\] is now \(0x[0-9a-f]*\).*/\1/p')
+    bucket=$((code & 255))
+    primary=$(ctl map dlp | awk -v b="$bucket" '$1 == b && NF == 3 {print $2}')
+    [ "$primary" = "$VICTIM" ] && affected+=("$sport")
+done
+[ ${#affected[@]} -gt 0 ] || sfm_die "no connection on $VICTIM"
+say "${#affected[@]} of $N_CONNS connections have $VICTIM as dlp primary"
+
+ip netns exec "$(sfm_netns server)" "$PY" "$top/tests/integration/tcp-many.py" \
+    server 10.0.0.2 5001 "$SFM_TMP/server.ready" & SFM_PIDS+=($!)
+sfm_wait_until test -e "$SFM_TMP/server.ready" || sfm_die "no server"
+ip netns exec "$(sfm_netns client)" "$PY" "$top/tests/integration/tcp-many.py" \
+    client 10.0.0.2 5001 "$N_CONNS" 8 41000 "$SFM_TMP/result.json" &
+client=$!
+sleep 3
+
+victim_pid=$(cat "$OVS_RUNDIR/agent-$VICTIM.pid")
+case $SCENARIO in
+kill) kill -KILL "$victim_pid" ;;
+stop) kill -STOP "$victim_pid" ;;
+link) ip link set "$VICTIM" down ;;
+esac
+say "$SCENARIO $VICTIM at $(date +%T.%3N)"
+wait "$client" || sfm_die "client failed"
+[ "$SCENARIO" = stop ] && kill -CONT "$victim_pid"
+
+read -r survived failed gap < <("$PY" -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(r["survived"], ",".join(map(str, sorted(r["failed"]))) or "-",
+      r["max_gap_ms"])' "$SFM_TMP/result.json")
+say "$survived of $N_CONNS survived; failed: $failed; longest gap ${gap} ms"
+grep -E "fenced|up -> down|cold -> down" "$OVS_LOGDIR/sfmesh-controller.log" \
+    | cut -d'|' -f1,4- | head -n 3 >&2
+
+expected=$(printf '%s\n' "${affected[@]}" | sort -n | paste -sd, -)
+if [ "$REPL" = async ]; then
+    [ "$survived" = "$N_CONNS" ] \
+        || sfm_die "connections lost with replication: $failed"
+    # The instances that took over hold the streams' state.
+    held=0
+    for h in dlp-2 dlp-3; do
+        c=$("$BIN/sfmesh-ctl" -t "$OVS_RUNDIR/agent-$h.ctl" status \
+            | sed -n 's/^streams: //p')
+        held=$((held + c))
+    done
+    [ "$held" -ge "$N_CONNS" ] || sfm_die "only $held streams held by dlp-2/3"
+else
+    [ "$failed" = "$expected" ] \
+        || sfm_die "without replication, lost $failed, expected $expected"
+fi
+echo "PASS: agent $SCENARIO $REPL"
