@@ -60,6 +60,19 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 #define AGENT_RECONNECT_MS 500      /* Channel reconnection delay. */
 #define AGENT_MAX_DIRTY 4096        /* Records taken per flush. */
 #define AGENT_TABLE_CAPACITY 1000000
+#define AGENT_MAX_HELD 1024         /* Frames held for acks (sync mode). */
+#define AGENT_HELD_SLOT 2048        /* Largest frame that can be held. */
+#define AGENT_HOLD_MS 100           /* Longest a frame waits for an ack. */
+
+/* A frame held until the secondary acknowledges its stream's state. */
+struct held_frame {
+    bool used;                  /* Slot in use. */
+    int peer;                   /* The secondary's index. */
+    uint64_t seq;               /* Released once 'peer' acked this. */
+    long long int since;        /* When it was held. */
+    uint16_t len;               /* Frame length. */
+    uint8_t data[AGENT_HELD_SLOT]; /* The frame, ready to send. */
+};
 
 /* A replication peer: another instance of the service, by map index. */
 struct peer {
@@ -84,6 +97,10 @@ struct agent {
     struct frameio *fio;        /* NSH frames in and out. */
     struct event *rx_ev;        /* Frames to read. */
     bool replicate;             /* Replication on. */
+    bool sync;                  /* Hold frames until their state is acked. */
+    struct held_frame *held;    /* AGENT_MAX_HELD slots, in sync mode. */
+    size_t n_held;              /* Slots in use. */
+    uint64_t n_held_total, n_hold_timeouts, n_hold_overflow;
 
     struct sockaddr_storage ctl_ss; /* The controller. */
     socklen_t ctl_len;
@@ -158,7 +175,7 @@ is_warm(const struct agent *ag, uint32_t b)
 /* Handles one received frame; returns true if it is to be sent back. */
 static bool
 process_frame(struct agent *ag, uint8_t *data, size_t len,
-              long long int now)
+              long long int now, int *hold_peer)
 {
     struct streamtab_entry *e = NULL;
     struct streamtab_key key;
@@ -171,6 +188,7 @@ process_frame(struct agent *ag, uint8_t *data, size_t len,
     bool changed = false, is_new;
     void *state;
 
+    *hold_peer = -1;
     error = nsh_parse(data, len, &nf);
     if (error) {
         ag->n_malformed++;
@@ -215,9 +233,14 @@ process_frame(struct agent *ag, uint8_t *data, size_t len,
             e = NULL;
         }
         if (e && changed) {
+            int sec = secondary_of(ag, e->bucket);
+
             e->last_seen = now;
-            if (ag->replicate && secondary_of(ag, e->bucket) >= 0) {
+            if (ag->replicate && sec >= 0) {
                 streamtab_mark_dirty(ag->tab, e);
+                if (ag->sync && ag->peers[sec].up) {
+                    *hold_peer = sec;
+                }
             }
         }
         if (verdict == SERVICE_DROP) {
@@ -232,6 +255,75 @@ process_frame(struct agent *ag, uint8_t *data, size_t len,
         return false;
     }
     return true;
+}
+
+static void repl_flush(struct agent *);
+
+static void
+send_frame(struct agent *ag, const uint8_t *data, size_t len)
+{
+    memcpy(frameio_tx_slot(ag->fio), data, len);
+    frameio_tx_commit(ag->fio, len);
+    ag->n_returned++;
+}
+
+/* Holds the frame of 'len' bytes at 'data' until secondary 'peer'
+ * acknowledges the state its stream has now.  Returns false if it cannot
+ * be held (too large, or no free slot): the caller sends it at once. */
+static bool
+hold_frame(struct agent *ag, const uint8_t *data, size_t len, int peer,
+           long long int now)
+{
+    if (len > AGENT_HELD_SLOT || ag->n_held >= AGENT_MAX_HELD) {
+        ag->n_hold_overflow++;
+        return false;
+    }
+    for (size_t i = 0; i < AGENT_MAX_HELD; i++) {
+        struct held_frame *h = &ag->held[i];
+
+        if (!h->used) {
+            h->used = true;
+            h->peer = peer;
+            h->seq = 0;         /* Set once the batch is numbered. */
+            h->since = now;
+            h->len = len;
+            memcpy(h->data, data, len);
+            ag->n_held++;
+            ag->n_held_total++;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Sends the held frames whose state was acknowledged, and those held too
+ * long (a secondary that does not answer must not stop traffic). */
+static void
+release_held(struct agent *ag, long long int now)
+{
+    bool sent = false;
+
+    for (size_t i = 0; ag->n_held && i < AGENT_MAX_HELD; i++) {
+        struct held_frame *h = &ag->held[i];
+        bool acked, late;
+
+        if (!h->used) {
+            continue;
+        }
+        acked = h->seq && h->peer < (int) ag->n_instances
+                && ag->peers[h->peer].acked >= h->seq;
+        late = now - h->since >= AGENT_HOLD_MS;
+        if (acked || late || h->peer >= (int) ag->n_instances) {
+            ag->n_hold_timeouts += !acked;
+            send_frame(ag, h->data, h->len);
+            h->used = false;
+            ag->n_held--;
+            sent = true;
+        }
+    }
+    if (sent) {
+        frameio_flush(ag->fio);
+    }
 }
 
 static void
@@ -249,14 +341,33 @@ rx_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED, void *ag_)
         if (!n) {
             break;
         }
-        for (size_t i = 0; i < n; i++) {
-            ag->n_received++;
-            if (process_frame(ag, frames[i].data, frames[i].len, now)) {
-                uint8_t *slot = frameio_tx_slot(ag->fio);
+        bool any_held = false;
 
-                memcpy(slot, frames[i].data, frames[i].len);
-                frameio_tx_commit(ag->fio, frames[i].len);
-                ag->n_returned++;
+        for (size_t i = 0; i < n; i++) {
+            int hold_peer;
+
+            ag->n_received++;
+            if (!process_frame(ag, frames[i].data, frames[i].len, now,
+                               &hold_peer)) {
+                continue;
+            }
+            if (hold_peer >= 0 && hold_frame(ag, frames[i].data,
+                                             frames[i].len, hold_peer,
+                                             now)) {
+                any_held = true;
+                continue;
+            }
+            send_frame(ag, frames[i].data, frames[i].len);
+        }
+        if (any_held) {
+            /* Sync mode: the states go out now, and the frames follow
+             * their acknowledgements. */
+            repl_flush(ag);
+            for (size_t i = 0; i < AGENT_MAX_HELD; i++) {
+                struct held_frame *h = &ag->held[i];
+                if (h->used && !h->seq) {
+                    h->seq = ag->peers[h->peer].seq;
+                }
             }
         }
         frameio_flush(ag->fio);
@@ -383,7 +494,12 @@ repl_flush(struct agent *ag)
 static void
 repl_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED, void *ag_)
 {
-    repl_flush(ag_);
+    struct agent *ag = ag_;
+
+    repl_flush(ag);
+    if (ag->n_held) {
+        release_held(ag, time_msec());
+    }
 }
 
 /* Outgoing replication connections. */
@@ -407,6 +523,9 @@ peer_msg(struct agpconn *conn, const struct agp_msg *msg, void *p_)
 
     if (msg->type == AGP_STATE_ACK) {
         p->acked = MAX(p->acked, msg->state_ack.seq);
+        if (p->agent->n_held) {
+            release_held(p->agent, time_msec());
+        }
     } else {
         agpconn_close(conn, "unexpected message on replication");
     }
@@ -852,6 +971,12 @@ status_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
                   ag->n_dropped_service, ag->n_table_full, fs->tx_errors);
     ds_put_format(&s, "replication in: %"PRIu64" states applied, %"PRIu64
                   " duplicate batches\n", ag->n_applied, ag->n_dup_batches);
+    if (ag->sync) {
+        ds_put_format(&s, "sync: %"PRIu64" frames held, %"PRIuSIZE" now, %"
+                      PRIu64" released unacknowledged, %"PRIu64" not held\n",
+                      ag->n_held_total, ag->n_held, ag->n_hold_timeouts,
+                      ag->n_hold_overflow);
+    }
     for (size_t i = 0; i < ag->n_instances; i++) {
         const struct peer *p = &ag->peers[i];
         if (p->conn || p->seq) {
@@ -927,7 +1052,8 @@ struct agent_options {
     char *iface;                /* --iface. */
     char *controller;           /* --controller=tcp:IP:PORT. */
     char *repl_listen;          /* --repl-listen=ptcp:PORT:IP. */
-    bool replicate;             /* --replication=async|off. */
+    bool replicate;             /* --replication=async|sync|off. */
+    bool sync;                  /* --replication=sync. */
     char *unixctl;              /* --unixctl. */
 };
 
@@ -953,9 +1079,12 @@ usage(void)
            "established_timeout=300\n"
            "  --iface=IFACE            the interface NSH frames arrive on "
            "(default eth0)\n"
-           "  --replication=async|off  replicate stream state to the "
-           "secondary (default\n"
-           "                           async)\n"
+           "  --replication=MODE       async (default): replicate state "
+           "to the\n"
+           "                           secondary in batches; sync: also "
+           "hold each frame\n"
+           "                           until its state is acknowledged; "
+           "off\n"
            "  --unixctl=PATH           control socket (default %s/%s.ctl)\n",
            program_name, program_name, ds_cstr(&names), ovs_rundir(),
            program_name);
@@ -1021,13 +1150,14 @@ parse_options(int argc, char *argv[], struct agent_options *o)
         STR_OPT(OPT_UNIXCTL, unixctl)
 #undef STR_OPT
         case OPT_REPLICATION:
-            if (!strcmp(optarg, "async")) {
+            if (!strcmp(optarg, "async") || !strcmp(optarg, "sync")) {
                 o->replicate = true;
+                o->sync = !strcmp(optarg, "sync");
             } else if (!strcmp(optarg, "off")) {
                 o->replicate = false;
             } else {
-                ovs_fatal(0, "--replication: \"%s\" is not async or off "
-                          "(sync mode is not built yet)", optarg);
+                ovs_fatal(0, "--replication: \"%s\" is not async, sync or "
+                          "off", optarg);
             }
             break;
         case 'h':
@@ -1068,6 +1198,10 @@ main(int argc, char *argv[])
     memset(&ag, 0, sizeof ag);
     ag.instance = opts.instance;
     ag.replicate = opts.replicate;
+    ag.sync = opts.sync;
+    if (ag.sync) {
+        ag.held = xcalloc(AGENT_MAX_HELD, sizeof *ag.held);
+    }
     ag.self = -1;
     shash_init(&ag.windows);
 
@@ -1153,7 +1287,8 @@ main(int argc, char *argv[])
     daemonize_complete();
     VLOG_INFO("sfmesh-agent %s: instance %s, service %s, interface %s, "
               "replication %s on %s", SFMESH_VERSION, ag.instance,
-              ag.svc->name, opts.iface, ag.replicate ? "async" : "off",
+              ag.svc->name, opts.iface,
+              !ag.replicate ? "off" : ag.sync ? "sync" : "async",
               opts.repl_listen);
 
     event_base_dispatch(ag.base);
@@ -1179,6 +1314,7 @@ main(int argc, char *argv[])
         ag.svc->destroy(ag.svc_data);
     }
     frameio_close(ag.fio);
+    free(ag.held);
     event_base_free(ag.base);
     VLOG_INFO("sfmesh-agent stopped");
     return 0;
