@@ -95,6 +95,50 @@ ready() {
 SFM_WAIT_TIMEOUT=20 sfm_wait_until ready \
     || { ctl agents >&2; sfm_die "agents not all up and warm"; }
 
+if [ "$SCENARIO/$REPL" = kill/async ]; then
+    # Garbage and a replayed batch on the agent channel and on a replication
+    # port: each is refused, and nothing else notices.
+    "$PY" - "$AGENT_PORT" <<'PY' || sfm_die "garbage sender failed"
+import os, socket, struct, sys, time
+
+def frame(msg_type, body, magic=b'SFMA', version=1):
+    return magic + struct.pack('!BBHII', version, msg_type, 0,
+                               16 + len(body), 7) + body
+
+def send(addr, data):
+    s = socket.create_connection(addr, timeout=3)
+    try:
+        s.sendall(data)
+        s.settimeout(2)
+        while s.recv(4096):
+            pass
+    except OSError:
+        pass
+    s.close()
+
+ctl = ('10.9.0.254', int(sys.argv[1]))
+repl = ('10.9.0.4', 7000)                  # dlp-2
+replay = frame(5, struct.pack('!H', 5) + b'dlp-1' + struct.pack('!QI', 1, 0))
+for addr in (ctl, repl):
+    send(addr, os.urandom(4096))
+    send(addr, frame(99, b'x' * 8))                     # unknown type
+    send(addr, frame(1, b'\xff' * 40))                  # undecodable
+    send(addr, b'XXXX' + b'\0' * 60)                    # bad magic
+send(repl, replay + replay)                             # old batch, twice
+PY
+    sleep 0.5
+    ready || { ctl agents >&2; sfm_die "garbage disturbed the agents"; }
+    "$BIN/sfmesh-ctl" -t "$OVS_RUNDIR/agent-dlp-2.ctl" status \
+        | grep -q "replication in: .*[1-9][0-9]* duplicate batches" \
+        || sfm_die "the replayed batch was not recognised"
+    for f in "$OVS_LOGDIR/sfmesh-controller.log" \
+             "$OVS_LOGDIR/agent-dlp-2.log"; do
+        grep -q "bad message\|protocol error" "$f" \
+            || sfm_die "no log of the garbage in $f"
+    done
+    say "garbage and replays refused"
+fi
+
 # Which connections does the victim serve?  Their bucket's dlp primary.
 affected=()
 client_port=$(ovs-vsctl get interface client ofport)
