@@ -80,7 +80,7 @@ for h in $INSTANCES; do
         --pidfile="$OVS_RUNDIR/agent-$h.pid" \
         --log-file="$OVS_LOGDIR/agent-$h.log" \
         --unixctl="$OVS_RUNDIR/agent-$h.ctl" --instance="$h" \
-        --service=stateful-fw --iface=eth0 \
+        --service="${AGENT_SERVICE:-stateful-fw}" --iface=eth0 \
         --controller="tcp:10.9.0.254:$AGENT_PORT" \
         --repl-listen="ptcp:7000:10.9.0.$n" --replication="$REPL" \
         || sfm_die "agent $h did not start"
@@ -94,6 +94,29 @@ ready() {
 }
 SFM_WAIT_TIMEOUT=20 sfm_wait_until ready \
     || { ctl agents >&2; sfm_die "agents not all up and warm"; }
+
+if [ "$SCENARIO" = throughput ]; then
+    # Not a test: one TCP stream of 40 MB through the chain, as fast as it
+    # goes, for comparing replication modes (see docs/agent.md).
+    ip netns exec "$(sfm_netns server)" "$PY" \
+        "$top/tests/integration/tcp-sink.py" 10.0.0.2 5001 "$SFM_TMP/sink" &
+    SFM_PIDS+=($!)
+    sfm_wait_until test -e "$SFM_TMP/sink.ready" || sfm_die "no sink"
+    start=$(date +%s.%N)
+    ip netns exec "$(sfm_netns client)" "$PY" \
+        "$top/tests/integration/tcp-source.py" 10.0.0.2 5001 0 40000000 \
+        > /dev/null || sfm_die "transfer failed"
+    end=$(date +%s.%N)
+    sfm_wait_until test -s "$SFM_TMP/sink" || sfm_die "no result"
+    "$PY" -c "import sys; print('%s replication, %s: %.1f MB/s' % (
+        sys.argv[1], sys.argv[2], 40 / (float(sys.argv[4]) - float(sys.argv[3]))))" \
+        "$REPL" "${AGENT_SERVICE:-stateful-fw}" "$start" "$end"
+    for h in $INSTANCES; do
+        "$BIN/sfmesh-ctl" -t "$OVS_RUNDIR/agent-$h.ctl" status \
+            | grep -E "^sync|^replication to" | sed "s/^/    $h: /"
+    done
+    exit 0
+fi
 
 if [ "$SCENARIO/$REPL" = kill/async ]; then
     # Garbage and a replayed batch on the agent channel and on a replication
