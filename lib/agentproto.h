@@ -21,11 +21,12 @@
  *                          carries the xid of the message it answers
  *
  * followed by the body of the type.  Multi-byte integers are big-endian.
+ * A string is a 16-bit length and that many bytes, at most 255, with no
+ * NUL among them.  Nothing is padded or aligned.
+ *
  * HELLO and HELLO_ACK always carry version 1 in the header, whatever the
  * versions spoken, so that any two versions can negotiate; later frames
  * carry the version chosen.
- * A string is a 16-bit length and that many bytes, at most 255, with no
- * NUL among them.  Nothing is padded or aligned.
  *
  * This module is pure: it finds frame boundaries in a byte stream
  * (agp_frame_check()), decodes a whole frame into a struct agp_msg
@@ -196,7 +197,8 @@ struct agp_state_update {
     size_t n_records;           /* Number of records. */
 };
 
-/* AGP_STATE_ACK: the secondary has applied batches up to 'seq'. */
+/* AGP_STATE_ACK: the secondary has dealt with (applied, or ignored as
+ * duplicates) every batch it received numbered up to 'seq'. */
 struct agp_state_ack {
     uint64_t seq;               /* Sequence number acknowledged, >= 1. */
 };
@@ -210,7 +212,8 @@ struct agp_bulk_begin {
 /* AGP_BULK_END: the bulk transfer of a bucket is complete. */
 struct agp_bulk_end {
     uint32_t bucket;            /* Bucket, below AGP_MAX_BUCKETS. */
-    uint32_t count;             /* Records sent in the transfer. */
+    uint32_t count;             /* Records of the bucket sent since the
+                                 * BULK_BEGIN. */
 };
 
 /* A message: its type, xid and body. */
@@ -317,6 +320,7 @@ enum agp_seq_verdict {
     AGP_SEQ_DUPLICATE           /* Ignore the batch. */
 };
 
+/* The receiving side's view of one sender's sequence numbers. */
 struct agp_seq_window {
     uint64_t last;              /* Last number accepted, 0 for none. */
     uint64_t n_accepted;        /* Batches accepted. */

@@ -1021,7 +1021,7 @@ test_batch_full(void)
     struct agp_batch batch;
     struct agp_msg msg;
     struct ofpbuf b;
-    size_t n, expected;
+    size_t n, expected, room;
 
     ofpbuf_init(&b, 0);
     ofpbuf_put(&b, "xyz", 3);
@@ -1041,17 +1041,27 @@ test_batch_full(void)
             break;
         }
     }
-    agp_batch_end(&batch, &b);
-
     /* Header, sender, seq, count; then records of 19 + 1024 bytes. */
     expected = (AGP_MAX_LEN - (16 + 6 + 8 + 4)) / (19 + AGP_MAX_STATE);
     CU_ASSERT_EQUAL(n, expected);
-    CU_ASSERT_TRUE(b.size - 3 <= AGP_MAX_LEN);
+
+    /* A smaller record fills the frame to the last byte; then not even an
+     * empty one fits. */
+    room = AGP_MAX_LEN - (b.size - 3);
+    CU_ASSERT_FATAL(room >= 19 && room - 19 < AGP_MAX_STATE);
+    rec.state_len = room - 19;
+    CU_ASSERT_EQUAL(agp_batch_add(&batch, &b, &rec), AGP_OK);
+    CU_ASSERT_EQUAL(b.size - 3, AGP_MAX_LEN);
+    rec.state_len = 0;
+    CU_ASSERT_EQUAL(agp_batch_add(&batch, &b, &rec), AGP_E_TOO_LONG);
+    agp_batch_end(&batch, &b);
+
     CU_ASSERT_EQUAL_FATAL(agp_decode((uint8_t *) b.data + 3, b.size - 3,
                                      &msg), AGP_OK);
-    CU_ASSERT_EQUAL(msg.state_update.n_records, n);
+    CU_ASSERT_EQUAL(msg.state_update.n_records, n + 1);
     CU_ASSERT_EQUAL(msg.state_update.records[n - 1].key.lower_addr, 0);
     CU_ASSERT_EQUAL(msg.state_update.records[n - 1].key.higher_addr, n - 1);
+    CU_ASSERT_EQUAL(msg.state_update.records[n].state_len, room - 19);
     agp_msg_uninit(&msg);
     ofpbuf_uninit(&b);
 }
