@@ -49,7 +49,7 @@
 #include "openvswitch/types.h"
 
 #define NSH_ETHERTYPE 0x894f    /* Ethernet type of NSH. */
-#define NSH_MD1_WORDS 6         /* NSH length, in 4-byte words, of MD1. */
+#define NSH_MD1_WORDS 6         /* NSH length, in words, of MD type 1. */
 #define NSH_MD1_LEN 24          /* NSH length, in bytes, of MD type 1. */
 
 /* NSH Next Protocol values (RFC 8300, section 11.2.5) that nsh_parse()
@@ -191,8 +191,8 @@ struct nsh_frame {
  *
  * Bytes after the IP total length (Ethernet padding) are allowed.  The U
  * bits, the O bit, MD type 2 context TLVs and IP and L4 checksums are not
- * checked.  On error '*f' holds whatever was parsed before the problem and
- * zeros after it.
+ * checked.  On error '*f' holds the fields parsed up to the problem (the
+ * NSH fields, say, for a log line about a bad TTL) and zeros beyond.
  *
  * nsh_error_name(error) returns the short name of 'error', or "unknown".
  *
@@ -270,7 +270,8 @@ struct nsh_build_spec {
  * nsh_build(buf, size, spec) writes the frame that 'spec' describes into
  * the 'size' bytes at 'buf' and returns its length, or 0 if it does not fit
  * or 'spec' cannot be built (TTL above 63, SPI above 24 bits, an IP version
- * other than 4 or 6, another protocol, an IPv4 packet above 65535 bytes).
+ * other than 4 or 6, another protocol, an IPv4 packet or IPv6 payload above
+ * 65535 bytes).
  * The frame: outer Ethernet; NSH with MD type 1, next protocol Ethernet and
  * C2 to C4 zero; inner Ethernet; IPv4 (DF, TTL 64, id 0, header checksum)
  * or IPv6 (hop limit 64); TCP (sequence numbers 0, window 65535, no

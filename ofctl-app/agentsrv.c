@@ -481,3 +481,37 @@ agsrv_format(const struct agsrv *srv, long long int now, struct ds *s)
     }
     free(nodes);
 }
+
+/* Checks that instance 'name' can be taken out of service without losing
+ * stream state: for every bucket it is primary of, the secondary's agent
+ * must report warm.  Instances without agents hold no replicated state,
+ * so they are not asked.  Returns NULL if so, else a message saying which
+ * secondary is not ready (to be freed). */
+char *
+agsrv_check_drain(const struct agsrv *srv, const char *name)
+{
+    const struct svcmap *map;
+    int idx;
+
+    map = steer_map_of_instance(srv->steer, name, &idx);
+    if (!map) {
+        return NULL;
+    }
+    for (size_t b = 0; b < map->n_buckets; b++) {
+        const struct agsrv_agent *a;
+        int s = map->buckets[b].secondary;
+
+        if (map->buckets[b].primary != idx || s == SVCMAP_NONE) {
+            continue;
+        }
+        a = shash_find_data(&srv->agents, map->instances[s].name);
+        if (a && (!a->conn || !a->warm)) {
+            return xasprintf("secondary %s of bucket %"PRIuSIZE" does not "
+                             "hold the state of %s's streams yet (its agent "
+                             "is %s); try again, or use --force",
+                             map->instances[s].name, b, name,
+                             a->conn ? "cold" : "not connected");
+        }
+    }
+    return NULL;
+}

@@ -31,5 +31,6 @@ void agsrv_destroy(struct agsrv *);
 int agsrv_listen(struct agsrv *, const char *target, char **errorp);
 void agsrv_run(struct agsrv *, long long int now);
 void agsrv_format(const struct agsrv *, long long int now, struct ds *);
+char *agsrv_check_drain(const struct agsrv *, const char *instance);
 
 #endif /* agentsrv.h */

@@ -163,7 +163,20 @@ enable_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED, const char *argv[],
 {
     struct controller *ctrl = ctrl_;
     bool enable = !strcmp(argv[0], "enable");
-    char *error = steer_set_enabled(ctrl->steer, argv[1], enable);
+    bool force = argc > 2 && !strcmp(argv[2], "--force");
+    char *error;
+
+    if (argc > 2 && !force) {
+        ctlsock_reply_error(conn, "usage: disable INSTANCE [--force]");
+        return;
+    }
+    /* Planned maintenance loses no stream: the secondaries that take over
+     * must hold the state first. */
+    error = (!enable && !force
+             ? agsrv_check_drain(ctrl->agents, argv[1]) : NULL);
+    if (!error) {
+        error = steer_set_enabled(ctrl->steer, argv[1], enable);
+    }
 
     if (error) {
         ctlsock_reply_error(conn, error);
@@ -412,8 +425,8 @@ main(int argc, char *argv[])
                      &ctrl);
     ctlsock_register(ctrl.ctl, "groups", "[SWITCH]", 0, 1, desired_cmd,
                      &ctrl);
-    ctlsock_register(ctrl.ctl, "disable", "INSTANCE", 1, 1, enable_cmd,
-                     &ctrl);
+    ctlsock_register(ctrl.ctl, "disable", "INSTANCE [--force]", 1, 2,
+                     enable_cmd, &ctrl);
     ctlsock_register(ctrl.ctl, "enable", "INSTANCE", 1, 1, enable_cmd,
                      &ctrl);
     ctlsock_register(ctrl.ctl, "vlog/set", "{SPEC | PATTERN:DEST:PATTERN}",

@@ -191,7 +191,7 @@ fuzz_frame(const uint8_t *data, size_t size)
     struct nsh_frame f, f2;
     enum nsh_error error = nsh_parse(data, size, &f);
 
-    CHECK(error >= NSH_OK && error < NSH_N_ERRORS);
+    CHECK((unsigned int) error < NSH_N_ERRORS);
     CHECK(strcmp(nsh_error_name(error), "unknown"));
     CHECK(nsh_parse(data, size, &f2) == error);
     CHECK(!memcmp(&f, &f2, sizeof f));
@@ -216,7 +216,11 @@ take(struct reader *r, int n)
     uint32_t x = 0;
 
     for (int i = 0; i < n; i++) {
-        x = x << 8 | (r->n ? (r->n--, *r->p++) : 0);
+        x <<= 8;
+        if (r->n) {
+            x |= *r->p++;
+            r->n--;
+        }
     }
     return x;
 }

@@ -7,7 +7,9 @@
 #   kill   its agent gets SIGKILL (the link stays up): the controller sees
 #          the channel close and sets the port down;
 #   stop   its agent gets SIGSTOP: the controller misses its heartbeats;
-#   link   its link goes down: OVS fails over by itself.
+#   link   its link goes down: OVS fails over by itself;
+#   disable  planned maintenance: "sfmesh-ctl disable" (which first checks
+#          that the secondaries taking over are warm).
 #
 # With replication (async, and sync for the kill) every connection must
 # survive each failure; with replication off, exactly the connections whose
@@ -22,7 +24,7 @@ if [ $# -lt 3 ]; then
     # Each scenario runs in a network namespace and a private OVS of its own.
     bin=$1 status=0
     for run in "kill async" "kill sync" "kill off" "stop async" \
-               "link async"; do
+               "link async" "disable async"; do
         timeout --kill-after=10 120 bash "$0" "$bin" $run || status=1
     done
     [ "$status" = 0 ] && echo "PASS: agent"
@@ -190,6 +192,7 @@ case $SCENARIO in
 kill) kill -KILL "$victim_pid" ;;
 stop) kill -STOP "$victim_pid" ;;
 link) ip link set "$VICTIM" down ;;
+disable) ctl disable "$VICTIM" || sfm_die "disable refused" ;;
 esac
 say "$SCENARIO $VICTIM at $(date +%T.%3N)"
 wait "$client" || sfm_die "client failed"

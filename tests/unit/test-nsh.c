@@ -351,6 +351,35 @@ test_build_round_trip(void)
     }
 }
 
+/* A UDP checksum that computes to 0 goes out as 0xffff, since 0 means "no
+ * checksum" (and IPv6 forbids it). */
+static void
+test_build_udp_checksum_zero(void)
+{
+    struct nsh_build_spec spec;
+    uint8_t buf[256];
+    int n_ffff = 0;
+
+    nsh_build_spec_init(&spec);
+    spec.ip_proto = IPPROTO_UDP;
+    for (uint32_t port = 0; port <= UINT16_MAX; port++) {
+        struct nsh_frame f;
+        size_t len;
+        uint16_t csum;
+
+        spec.src_port = port;
+        len = build(&spec, buf, sizeof buf);
+        CU_ASSERT_EQUAL_FATAL(nsh_parse(buf, len, &f), NSH_OK);
+        csum = buf[f.l4_ofs + 6] << 8 | buf[f.l4_ofs + 7];
+        CU_ASSERT_NOT_EQUAL_FATAL(csum, 0);
+        if (csum == 0xffff) {
+            check_checksums(buf, &f);
+            n_ffff++;
+        }
+    }
+    CU_ASSERT(n_ffff > 0);
+}
+
 /* nsh_build() refuses what it cannot make, and buffers that are too
  * small, writing nothing past 'size'. */
 static void
@@ -816,6 +845,14 @@ tcp_option(uint8_t *p, size_t *len)
     p[OFS_IP + 3] = 44;
 }
 
+/* Every TCP flag bit set, the 3 reserved bits and NS (AE) included. */
+static void
+tcp_all_flags(uint8_t *p, size_t *len OVS_UNUSED)
+{
+    p[OFS_L4 + 12] = 0x5f;
+    p[OFS_L4 + 13] = 0xff;
+}
+
 /* Protocol 47 (GRE): no ports, the IP payload is the L4 payload. */
 static void
 gre(uint8_t *p, size_t *len OVS_UNUSED)
@@ -926,6 +963,7 @@ static const struct {
     { "TCP data offset 4", tcp_offset_4, NSH_E_TCP_OFFSET },
     { "TCP data offset 6, no room", tcp_offset_6, NSH_E_TCP_TRUNCATED },
     { "TCP option", tcp_option, NSH_OK },
+    { "TCP flags, all 12 bits", tcp_all_flags, NSH_OK },
     { "TCP header cut", tcp_19_bytes, NSH_E_TCP_TRUNCATED },
     { "GRE", gre, NSH_OK },
     { "UDP", udp, NSH_OK },
@@ -1009,6 +1047,10 @@ test_valid_variants(void)
     CU_ASSERT_EQUAL_FATAL(parse_mutated(tcp_option, &f), NSH_OK);
     CU_ASSERT_EQUAL(f.payload_ofs, OFS_L4 + 24);
     CU_ASSERT_EQUAL(f.payload_len, 0);
+
+    CU_ASSERT_EQUAL_FATAL(parse_mutated(tcp_all_flags, &f), NSH_OK);
+    CU_ASSERT_EQUAL(f.tcp_flags, 0xfff);
+    CU_ASSERT_EQUAL(f.payload_ofs, OFS_L4 + 20);
 
     CU_ASSERT_EQUAL_FATAL(parse_mutated(gre, &f), NSH_OK);
     CU_ASSERT_EQUAL(f.ip_proto, 47);
@@ -1375,6 +1417,7 @@ static const struct test_case nsh_tests[] = {
     { "OVS frame: first bytes per RFC 8300", test_rfc_first_bytes },
     { "nsh_build() makes the OVS frame", test_build_matches_ovs },
     { "nsh_build() round trip", test_build_round_trip },
+    { "nsh_build() UDP checksum 0", test_build_udp_checksum_zero },
     { "nsh_build() refusals", test_build_refusals },
     { "truncated OVS frame", test_truncated_ovs_frame },
     { "truncated frames of other kinds", test_truncated_other_frames },
