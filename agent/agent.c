@@ -130,7 +130,7 @@ struct agent {
     /* Counters. */
     uint64_t n_received, n_returned, n_malformed, n_dropped_service;
     uint64_t n_table_full, n_applied, n_dup_batches;
-    struct nsh_error_counts { uint64_t n[64]; } nsh_errors;
+    uint64_t nsh_errors[NSH_N_ERRORS]; /* Malformed frames by reason. */
 
     struct event *hb_ev, *repl_ev, *expire_ev; /* Timers. */
     struct event *signals[3];   /* SIGTERM, SIGINT, SIGHUP. */
@@ -192,7 +192,7 @@ process_frame(struct agent *ag, uint8_t *data, size_t len,
     error = nsh_parse(data, len, &nf);
     if (error) {
         ag->n_malformed++;
-        ag->nsh_errors.n[error & 63]++;
+        ag->nsh_errors[error < NSH_N_ERRORS ? error : 0]++;
         VLOG_DBG_RL(&rl, "malformed frame dropped: %s",
                     nsh_error_name(error));
         return false;
@@ -969,6 +969,12 @@ status_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
                   ", table full %"PRIu64", send errors %"PRIu64"\n",
                   ag->n_received, ag->n_returned, ag->n_malformed,
                   ag->n_dropped_service, ag->n_table_full, fs->tx_errors);
+    for (int e = 1; e < NSH_N_ERRORS; e++) {
+        if (ag->nsh_errors[e]) {
+            ds_put_format(&s, "malformed: %s %"PRIu64"\n",
+                          nsh_error_name(e), ag->nsh_errors[e]);
+        }
+    }
     ds_put_format(&s, "replication in: %"PRIu64" states applied, %"PRIu64
                   " duplicate batches\n", ag->n_applied, ag->n_dup_batches);
     if (ag->sync) {

@@ -215,6 +215,19 @@ agpconn_send_buf(struct agpconn *c, const struct ofpbuf *buf)
     }
 }
 
+/* Returns true if input from the peer waits to be read, in our buffer or
+ * still in the socket: a peer whose messages we have not read yet is not
+ * silent. */
+bool
+agpconn_has_input(const struct agpconn *c)
+{
+    char byte;
+
+    return (evbuffer_get_length(bufferevent_get_input(c->bev))
+            || recv(bufferevent_getfd(c->bev), &byte, 1,
+                    MSG_PEEK | MSG_DONTWAIT) > 0);
+}
+
 /* Returns the bytes waiting to be sent. */
 size_t
 agpconn_backlog(const struct agpconn *c)

@@ -432,6 +432,12 @@ agsrv_run(struct agsrv *srv, long long int now)
         if (!a->conn) {
             continue;
         }
+        if (now - a->last_heard > srv->hb_timeout
+            && agpconn_has_input(a->conn)) {
+            /* Its heartbeats are here, unread because this loop was busy:
+             * not a hang. */
+            a->last_heard = now - srv->hb_timeout / 2;
+        }
         if (now - a->last_heard > srv->hb_timeout) {
             char *why = xasprintf("no heartbeat for %lld ms",
                                   now - a->last_heard);

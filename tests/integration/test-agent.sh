@@ -6,7 +6,9 @@
 #
 #   kill   its agent gets SIGKILL (the link stays up): the controller sees
 #          the channel close and sets the port down;
-#   stop   its agent gets SIGSTOP: the controller misses its heartbeats;
+#   stop   its agent gets SIGSTOP: the controller misses its heartbeats
+#          (600 ms here rather than the default 300: on a loaded 2-core
+#          machine an agent starved of CPU for 300 ms is not rare);
 #   link   its link goes down: OVS fails over by itself;
 #   disable  planned maintenance: "sfmesh-ctl disable" (which first checks
 #          that the secondaries taking over are warm).
@@ -54,7 +56,8 @@ ip link set sfmrep up
 sfm_ovs_start
 sfm_controller_start "$BIN/sfmesh-controller" \
     --config="$top/docs/examples/two-service-chain.yaml" \
-    --agent-listen=ptcp:0:10.9.0.254 ptcp:0:127.0.0.1
+    --agent-listen=ptcp:0:10.9.0.254 --heartbeat-timeout=600 \
+    ptcp:0:127.0.0.1
 AGENT_PORT=$(sed -n 's/.*listening for agents on ptcp:10.9.0.254:\([0-9]*\).*/\1/p' \
              "$OVS_LOGDIR/sfmesh-controller.log")
 [ -n "$AGENT_PORT" ] || sfm_die "no agent listener"
