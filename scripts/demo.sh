@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# The sfmesh main job, as far as sfmesh goes today: a service chain on a
-# private OVS, steered by sfmesh-controller, with a failover under traffic.
+# A service chain on a private OVS, steered by sfmesh-controller, with a
+# failover under traffic.
 #
 # A userspace bridge holds a client, a server and five service instances:
 # fw-1, fw-2 (service fw) and dlp-1..3 (service dlp), each a namespace
 # running tests/nsh-instance.py (a stand-in instance that returns NSH frames
-# with SI decremented; the real agent comes later).  The controller runs
+# with SI decremented, standing in for sfmesh-agent).  The controller runs
 # the example configuration docs/examples/two-service-chain.yaml.  A TCP
 # stream crosses the chain; the link of the fw instance that is its primary
 # is cut in the middle; the fast-failover group moves the stream to the
@@ -106,5 +106,5 @@ grep -E "instance .* (up|cold) -> down|bundle" \
     "$OVS_LOGDIR/sfmesh-controller.log" | cut -d'|' -f1,4- | tail -n 3
 
 say "done; cleaning up"
-echo "See docs/pipeline.md for what is installed, docs/architecture.md for"
-echo "what is built (state replication by the agent is not built yet)."
+echo "The instances here are a stateless stand-in; with sfmesh-agent and"
+echo "a stateful firewall, see docs/agent.md and tests/integration/test-agent.sh."
