@@ -2,7 +2,9 @@
 #
 #   make deps     install the Debian packages sfmesh needs (idempotent)
 #   make          build the controller and tools into build/bin
-#   make demo     the main job: a private OVS with a bridge on the controller
+#   make demo     the main job: a Mininet service chain on a private OVS, an
+#                 instance killed under traffic, with and without state
+#                 replication
 #   make check    deps, build, unit tests (plain and ASan/UBSan), fuzz
 #                 regressions and integration tests, with a summary per suite
 #   make fuzz     run the libFuzzer targets for FUZZ_SECONDS each
@@ -180,7 +182,7 @@ check: deps
 
 demo: deps
 	@$(MAKE) --no-print-directory all
-	@scripts/demo.sh $(BIN)
+	@topo/demo.sh $(BIN)
 
 fuzz: $(patsubst %,$(BUILD)/fuzz/%,$(FUZZ_TARGETS))
 	@for t in $(FUZZ_TARGETS); do \

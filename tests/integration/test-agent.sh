@@ -81,6 +81,11 @@ for h in $INSTANCES; do
     ip link set "r-$h" master sfmrep up
     nsx "$h" ip addr add "10.9.0.$n/24" dev rep0
     nsx "$h" ip link set rep0 up
+    n=$((n + 1))
+done
+# The whole replication network exists before the first agent starts.
+n=1
+for h in $INSTANCES; do
     nsx "$h" "$BIN/sfmesh-agent" --detach --no-chdir -vconsole:off \
         --pidfile="$OVS_RUNDIR/agent-$h.pid" \
         --log-file="$OVS_LOGDIR/agent-$h.log" \
@@ -182,11 +187,12 @@ done
 [ ${#affected[@]} -gt 0 ] || sfm_die "no connection on $VICTIM"
 say "${#affected[@]} of $N_CONNS connections have $VICTIM as dlp primary"
 
-ip netns exec "$(sfm_netns server)" "$PY" "$top/tests/integration/tcp-many.py" \
-    server 10.0.0.2 5001 "$SFM_TMP/server.ready" & SFM_PIDS+=($!)
+ip netns exec "$(sfm_netns server)" "$PY" "$top/topo/traffic.py" \
+    tcp-server 10.0.0.2 5001 "$SFM_TMP/server.ready" & SFM_PIDS+=($!)
 sfm_wait_until test -e "$SFM_TMP/server.ready" || sfm_die "no server"
-ip netns exec "$(sfm_netns client)" "$PY" "$top/tests/integration/tcp-many.py" \
-    client 10.0.0.2 5001 "$N_CONNS" 8 41000 "$SFM_TMP/result.json" &
+ip netns exec "$(sfm_netns client)" "$PY" "$top/topo/traffic.py" \
+    tcp-client 10.0.0.2 5001 "$N_CONNS" 41000 8 512 0.05 \
+    "$SFM_TMP/result.json" &
 client=$!
 sleep 3
 
@@ -203,9 +209,10 @@ wait "$client" || sfm_die "client failed"
 
 read -r survived failed gap < <("$PY" -c '
 import json, sys
-r = json.load(open(sys.argv[1]))
-print(r["survived"], ",".join(map(str, sorted(r["failed"]))) or "-",
-      r["max_gap_ms"])' "$SFM_TMP/result.json")
+conns = json.load(open(sys.argv[1]))["conns"]
+failed = sorted(c["sport"] for c in conns if not c["survived"])
+print(len(conns) - len(failed), ",".join(map(str, failed)) or "-",
+      max(c["max_gap_ms"] for c in conns))' "$SFM_TMP/result.json")
 say "$survived of $N_CONNS survived; failed: $failed; longest gap ${gap} ms"
 grep -E "fenced" "$OVS_LOGDIR/sfmesh-controller.log" \
     | cut -d'|' -f1,4- | head -n 1 >&2

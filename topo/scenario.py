@@ -1,0 +1,691 @@
+#!/usr/bin/python3
+"""sfmesh failure scenarios: a topology under traffic, one failure, and a
+report of what the failure cost.
+
+Traffic: N TCP connections that each send a chunk every few milliseconds
+and read it back (an echo server on the server host), and one UDP stream
+of sequence-numbered packets at a fixed rate, whose source port is chosen
+so that it crosses the failing instance.  At --at seconds, the failure:
+
+  link     the instance's link goes down (OVS fails over by itself)
+  kill     its agent gets SIGKILL (the controller sees the channel close)
+  hang     its agent gets SIGSTOP (the controller misses its heartbeats);
+           it gets SIGCONT once the traffic is over
+  flap     its link goes down and up again, --flap-count times
+  disable  sfmesh-ctl disable (planned maintenance)
+  none     no failure (a baseline)
+
+The default instance is the primary, in the chain's last service, of the
+most TCP connections.  The report: TCP connections surviving out of N,
+bytes per connection before and after the event, the UDP stream's longest
+gap and packets lost, the detection path the controller's log shows, and
+the service maps' epochs before and after.  It is printed as a table and
+written to DIR/result.json, with a plot of throughput over time in
+DIR/throughput.png and the logs in DIR/logs/.
+
+    topo/scenario.py                          chain, kill, async
+    topo/scenario.py --failure hang --replication sync
+    topo/scenario.py --failure link --instance fw-2 --at 2 --duration 6
+    topo/scenario.py --topo fabric            (not supported yet: reports why)
+    topo/scenario.py --cli                    the Mininet CLI afterwards
+
+Exit status: 0 when the scenario ran (with --check: and every TCP
+connection survived and the UDP stream resumed), 1 when not, 3 when the
+controller does not support the topology.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sfmesh_topo as st  # noqa: E402
+
+TRAFFIC = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                       'traffic.py')
+TCP_PORT, UDP_PORT = 5001, 5002
+FIRST_SPORT, FIRST_UDP_SPORT = 41000, 50000
+EXIT_UNSUPPORTED = 3
+FAILURES = ('link', 'kill', 'hang', 'flap', 'disable', 'none')
+
+
+def options():
+    p = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    a = p.add_argument
+    a('--topo', choices=sorted(st.TOPOS), default='chain')
+    a('--failure', choices=FAILURES, default='kill')
+    a('--instance', metavar='NAME',
+      help='the instance that fails (default: the primary of the most TCP '
+      'connections in the last service of the chain)')
+    a('--at', type=float, default=3.0, metavar='SECONDS',
+      help='when the failure happens, from the start of the traffic '
+      '(default 3)')
+    a('--duration', type=float, default=10.0, metavar='SECONDS',
+      help='how long the traffic runs (default 10)')
+    a('--replication', choices=('async', 'sync', 'off'), default='async')
+    a('--function', choices=('stateful-fw', 'counter'),
+      default='stateful-fw', help='service function of the agents')
+    a('--connections', type=int, default=24, metavar='N',
+      help='TCP connections (default 24)')
+    a('--tcp-chunk', type=int, default=1024, metavar='BYTES',
+      help='bytes each connection sends per interval (default 1024)')
+    a('--tcp-interval', type=float, default=0.02, metavar='SECONDS',
+      help='interval between sends (default 0.02)')
+    a('--udp-rate', type=float, default=2000, metavar='PPS',
+      help='packets per second of the UDP stream (default 2000; 0: none)')
+    a('--flap-count', type=int, default=3,
+      help='link downs of a flap (default 3)')
+    a('--flap-down', type=float, default=0.3, metavar='SECONDS',
+      help='how long each flap keeps the link down (default 0.3)')
+    a('--flap-up', type=float, default=0.7, metavar='SECONDS',
+      help='how long it stays up between downs (default 0.7)')
+    a('--fw', type=int, default=2, metavar='N',
+      help='instances of service fw (default 2)')
+    a('--dlp', type=int, default=3, metavar='N',
+      help='instances of service dlp (default 3)')
+    a('--clients', type=int, default=1, metavar='N',
+      help='client hosts sharing the connections (default 1)')
+    a('--out', metavar='DIR',
+      help='where to write result.json, throughput.png and logs/ (default '
+      'build/scenarios/TOPO-FAILURE-REPLICATION)')
+    a('--bin', default=os.path.join(st.TOP, 'build', 'bin'),
+      help='where the sfmesh binaries are (default build/bin)')
+    a('--check', action='store_true',
+      help='exit 1 unless every TCP connection survived and UDP resumed')
+    a('--cli', action='store_true',
+      help='the Mininet CLI after the scenario, everything still running')
+    a('--no-plot', action='store_true', help='no PNG')
+    a('--keep', action='store_true', help='keep the temp directory')
+    a('-v', '--verbose', action='store_true', help="Mininet's messages")
+    args = p.parse_args()
+    if args.at < 0 or args.duration <= args.at:
+        p.error('--at must be within --duration')
+    if args.connections < 1:
+        p.error('--connections must be at least 1')
+    if not args.out:
+        args.out = os.path.join(st.TOP, 'build', 'scenarios', '%s-%s-%s' % (
+            args.topo, args.failure, args.replication))
+    args.out = os.path.abspath(args.out)
+    return args
+
+
+def say(msg):
+    st.log('== ' + msg)
+
+
+# --------------------------------------------------------------------------
+# Streams and the instances they cross
+
+def stream_paths(tb, flows):
+    """For each (client host, flow) the instances it crosses: a dict
+    service -> primary, plus 'bucket'."""
+    topo = tb.topo
+    sw, port = topo.sfm_chain['ingress']
+    maps = {svc: tb.map_table(svc) for svc in topo.service_names()}
+    out = []
+    for _client, flow in flows:
+        code = tb.trace_code(sw, port, flow)
+        bucket = code & 255
+        path = {'bucket': bucket}
+        for svc, table in maps.items():
+            path[svc] = table[bucket][0]
+        out.append(path)
+    return out
+
+
+def tcp_flows(topo, n):
+    """[(client host, client ip, sport)] of the N connections, shared out
+    among the clients."""
+    clients = topo.sfm_clients
+    return [(clients[i % len(clients)][0], clients[i % len(clients)][1],
+             FIRST_SPORT + i) for i in range(n)]
+
+
+# --------------------------------------------------------------------------
+# Reading the controller's log
+
+def log_lines(path):
+    """[(wall time, text)] of the controller's log."""
+    out = []
+    for line in open(path, errors='replace'):
+        m = re.match(r'(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)Z\|\d+\|'
+                     r'([^|]*)\|([^|]*)\|(.*)', line.rstrip('\n'))
+        if m:
+            t = datetime.datetime.strptime(m.group(1), '%Y-%m-%dT%H:%M:%S.%f')
+            t = t.replace(tzinfo=datetime.timezone.utc).timestamp()
+            out.append((t, '%s|%s|%s' % (m.group(2), m.group(3),
+                                         m.group(4))))
+    return out
+
+
+def detection(lines, victim, since):
+    """Which path told the controller about the failure of 'victim' after
+    wall time 'since': (kind, description, latency in ms, log line)."""
+    v = re.escape(victim)
+    rules = [
+        ('agent-channel-lost', 'agent channel lost: the controller fenced '
+         'the port (port_mod down)', r'instance %s fenced: agent channel '
+         'lost' % v),
+        ('heartbeat-timeout', 'no heartbeat: the controller fenced the port '
+         '(port_mod down)', r'instance %s fenced: no heartbeat' % v),
+        ('operator-disable', 'operator disable (sfmesh-ctl)',
+         r'instance %s disabled by the operator' % v),
+        ('port-down', 'port status: link down (OVS fast-failover groups '
+         'moved the traffic by themselves)',
+         r'port \d+ \(%s\) modified: .*not live|instance %s (up|cold) -> '
+         'down' % (v, v)),
+    ]
+    recent = [(t, l) for t, l in lines if t >= since - 0.05]
+    for kind, desc, pattern in rules:
+        for t, l in recent:
+            if re.search(pattern, l):
+                return kind, desc, round((t - since) * 1000, 1), l
+    return 'none', 'nothing in the controller log', None, None
+
+
+# --------------------------------------------------------------------------
+# The failure
+
+def inject(tb, args, victim, events):
+    inst = tb.topo.instance(victim)
+    port = inst['port']
+    now = time.time
+
+    def link(state):
+        st.run(['ip', 'link', 'set', port, state])
+
+    if args.failure == 'link':
+        events.append((now(), 'link down'))
+        link('down')
+    elif args.failure == 'kill':
+        events.append((now(), 'SIGKILL'))
+        os.kill(tb.agent_pids[victim], signal.SIGKILL)
+    elif args.failure == 'hang':
+        events.append((now(), 'SIGSTOP'))
+        os.kill(tb.agent_pids[victim], signal.SIGSTOP)
+    elif args.failure == 'flap':
+        for i in range(args.flap_count):
+            events.append((now(), 'link down'))
+            link('down')
+            time.sleep(args.flap_down)
+            events.append((now(), 'link up'))
+            link('up')
+            if i + 1 < args.flap_count:
+                time.sleep(args.flap_up)
+    elif args.failure == 'disable':
+        events.append((now(), 'disable'))
+        r = subprocess.run([os.path.join(tb.bin, 'sfmesh-ctl'), '-t',
+                            tb.ctl_path, 'disable', victim],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True)
+        if r.returncode != 0:
+            # Refused (the secondaries do not hold the state, e.g. with
+            # replication off): say so, and force it.
+            events.append((now(), 'disable --force'))
+            say('disable refused: %s; forcing' % r.stdout.strip())
+            tb.ctl('disable', victim, '--force')
+
+
+# --------------------------------------------------------------------------
+# Analysis
+
+def analyse_tcp(results, t_event, t_ref):
+    conns = []
+    for r in results:
+        for c in r['conns']:
+            c = dict(c)
+            c['start'] = r['start']
+            conns.append(c)
+    before, after = [], []
+    for c in conns:
+        b = a = 0
+        for i, n in enumerate(c['bins']):
+            if c['start'] + i * c_bin(results) < t_event:
+                b += n
+            else:
+                a += n
+        before.append(b)
+        after.append(a)
+        c['bytes_before'], c['bytes_after'] = b, a
+    survived = [c for c in conns if c['survived']]
+    return {
+        'n': len(conns), 'survived': len(survived),
+        'failed': sorted(c['sport'] for c in conns if not c['survived']),
+        'max_gap_ms_survivors': max((c['max_gap_ms'] for c in survived),
+                                    default=None),
+        'bytes_before': before, 'bytes_after': after,
+        'conns': [{k: c[k] for k in ('sport', 'sent', 'got', 'max_gap_ms',
+                                     'survived', 'closed', 'bytes_before',
+                                     'bytes_after')} for c in conns],
+    }
+
+
+def c_bin(results):
+    return results[0]['bin'] if results else 0.1
+
+
+def throughput_series(results, t_ref):
+    """[(seconds from t_ref, bytes per second)] summed over connections, in
+    the clients' 100 ms bins."""
+    b = c_bin(results)
+    total = {}
+    for r in results:
+        off = int(round((r['start'] - t_ref) / b))
+        for c in r['conns']:
+            for i, n in enumerate(c['bins']):
+                total[i + off] = total.get(i + off, 0) + n
+    if not total:
+        return []
+    return [(i * b, total.get(i, 0) / b) for i in range(max(total) + 1)]
+
+
+def analyse_udp(recv, sender, t_event):
+    if not sender:
+        return None
+    seqs, times = recv['seq'], recv['recv']
+    order = sorted(range(len(times)), key=times.__getitem__)
+    arr = [times[i] for i in order]
+    unique = len(set(seqs))
+    res = {'sent': sender['sent'], 'received': unique,
+           'lost': max(0, sender['sent'] - unique),
+           'rate': sender['rate']}
+    gap, gap_at, base = 0.0, None, 0.0
+    for i in range(1, len(arr)):
+        d = arr[i] - arr[i - 1]
+        if arr[i] >= t_event - 0.2:
+            if d > gap:
+                gap, gap_at = d, arr[i - 1]
+        elif d > base:
+            base = d
+    res['gap_ms'] = round(gap * 1000, 1)
+    res['gap_starts_s_after_event'] = (round(gap_at - t_event, 3)
+                                       if gap_at else None)
+    res['max_gap_before_ms'] = round(base * 1000, 1)
+    res['received_after_event'] = sum(1 for t in arr if t > t_event)
+    last_sent = max(recv['sent']) if recv['sent'] else 0
+    res['resumed'] = bool(arr) and last_sent >= sender['end'] - 0.5
+    return res
+
+
+def udp_series(recv, t_ref, b=0.1):
+    total = {}
+    for t in recv['recv']:
+        i = int((t - t_ref) / b)
+        total[i] = total.get(i, 0) + 1
+    if not total:
+        return []
+    return [(i * b, total.get(i, 0) / b) for i in range(max(total) + 1)]
+
+
+def fmt_bytes(n):
+    if n is None:
+        return '-'
+    for unit in ('B', 'kB', 'MB', 'GB'):
+        if abs(n) < 1000 or unit == 'GB':
+            return ('%.0f %s' if unit == 'B' else '%.1f %s') % (n, unit)
+        n /= 1000.0
+
+
+def table_rows(r):
+    """[(label, value)] of a result, for the tables."""
+    if r.get('status') == 'unsupported':
+        return [('status', 'NOT SUPPORTED YET'), ('reason', r['reason'])]
+    t, u, d = r['tcp'], r.get('udp'), r['detection']
+    ev = r['event']
+    rows = [
+        ('failure', '%s %s at %.1f s' % (ev['failure'], ev['instance'],
+                                           ev['at'])),
+        ('replication', '%s (%s)' % (r['replication'], r['function'])),
+        ('TCP connections surviving', '%d / %d' % (t['survived'], t['n'])),
+        ('  with the instance as primary', '%d' % r['affected']),
+        ('  longest pause (survivors)', '%s ms' % t['max_gap_ms_survivors']
+         if t['max_gap_ms_survivors'] is not None else '-'),
+        ('TCP bytes/conn before event', '%s (mean)' % fmt_bytes(
+            sum(t['bytes_before']) / t['n'])),
+        ('TCP bytes/conn after event', '%s (mean), %s (min)' % (
+            fmt_bytes(sum(t['bytes_after']) / t['n']),
+            fmt_bytes(min(t['bytes_after'])))),
+    ]
+    if u:
+        rows += [
+            ('UDP stream', '%d pps via %s' % (u['rate'], r['udp_path'])),
+            ('UDP longest gap', '%.1f ms (%.1f ms before the event)'
+             % (u['gap_ms'], u['max_gap_before_ms'])),
+            ('UDP packets lost', '%d of %d' % (u['lost'], u['sent'])),
+            ('UDP resumed', 'yes' if u['resumed'] else 'NO'),
+        ]
+    if d['latency_ms'] is not None:
+        # The log's clock has millisecond resolution.
+        rows.append(('detection', '%s, %s after the event' % (
+            d['kind'], '< 1 ms' if d['latency_ms'] < 1
+            else '%.0f ms' % d['latency_ms'])))
+    else:
+        rows.append(('detection', d['kind']))
+    for svc, (a, b) in r['epochs'].items():
+        rows.append(('map epoch %s' % svc, '%s -> %s' % (a, b)))
+    rows.append(('verdict', r['verdict']))
+    return rows
+
+
+def print_table(r, out=sys.stdout):
+    rows = table_rows(r)
+    w = max(len(k) for k, _ in rows)
+    title = 'sfmesh scenario: %s' % r['name']
+    out.write('\n%s\n%s\n' % (title, '-' * len(title)))
+    for k, v in rows:
+        out.write('%-*s  %s\n' % (w, k, v))
+
+
+def plot(r, tcp_series, udp_ser, path):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(2, 1, figsize=(9, 5.5), sharex=True)
+    if tcp_series:
+        xs, ys = zip(*tcp_series)
+        ax[0].step(xs, [y / 1000 for y in ys], where='post', color='C0')
+    ax[0].set_ylabel('TCP echoed, kB/s\n(sum of %d conns)' % r['tcp']['n'])
+    ax[0].set_ylim(bottom=0)
+    if udp_ser:
+        xs, ys = zip(*udp_ser)
+        ax[1].step(xs, ys, where='post', color='C2')
+    ax[1].set_ylabel('UDP received, pps')
+    ax[1].set_ylim(bottom=0)
+    ax[1].set_xlabel('seconds (100 ms bins)')
+    for i, (t, label) in enumerate(r['event']['timeline']):
+        for a in ax:
+            a.axvline(t, color='C3', linestyle='--', linewidth=1)
+        if i < 4:
+            ax[0].annotate(label, (t, 0), xytext=(3, 4),
+                           textcoords='offset points', color='C3',
+                           fontsize=8)
+    t = r['tcp']
+    ax[0].set_title('%s: %d/%d TCP connections survived' % (
+        r['name'], t['survived'], t['n']), fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+# --------------------------------------------------------------------------
+
+def run_fabric(args):
+    """The fabric topology: built, its configuration generated and checked;
+    the controller refuses it (multi-switch steering is not built)."""
+    topo = st.make_topo('fabric', args.fw, args.dlp, args.clients)
+    tb = st.Testbed(topo, name='scenario-fabric', bin_dir=args.bin,
+                    controller=False, keep=args.keep, verbose=args.verbose)
+    try:
+        tb.start()
+        ports = {s.name: len(s.ports) - 1 for s in tb.net.switches}
+        reason = tb.config_error or ''
+        result = {
+            'name': 'fabric, %s' % args.failure, 'status': 'unsupported',
+            'topo': 'fabric',
+            'reason': 'multi-switch steering is not built: the controller '
+                      'refuses chains whose instances span switches',
+            'controller_says': reason,
+            'switches': {n: {'dpid': d, 'ports': ports.get(n)}
+                         for n, d in topo.sfm_switches.items()},
+            'instances': {i['name']: i['switch'] for i in topo.instances()},
+            'config': os.path.join(args.out, 'logs', 'sfmesh.yaml'),
+            'pids': tb.started_pids, 'workdir': tb.tmp,
+        'namespaces': st.namespace_ids(),
+        }
+        tb.save_logs(os.path.join(args.out, 'logs'))
+        with open(os.path.join(args.out, 'result.json'), 'w') as f:
+            json.dump(result, f, indent=1)
+        say('fabric topology built: %s' % ', '.join(
+            '%s (%d ports)' % (n, p) for n, p in sorted(ports.items())))
+        print('\nsfmesh scenario: fabric (leaf-spine)')
+        print('NOT SUPPORTED YET: this scenario needs multi-switch steering, '
+              'which sfmesh-controller does not have.')
+        print('The generated configuration (%s) is refused:' % result[
+            'config'])
+        print('  ' + reason.replace('\n', '\n  '))
+        print('The instances are spread over the leaves (%s); steering a '
+              'stream would cross the spine.' % ', '.join(
+                  '%s on %s' % kv for kv in result['instances'].items()))
+        print('result: %s' % os.path.join(args.out, 'result.json'))
+        if args.cli:
+            tb.cli()
+        return EXIT_UNSUPPORTED
+    finally:
+        tb.stop()
+
+
+def run_chain(args):
+    topo = st.make_topo(args.topo, args.fw, args.dlp, args.clients)
+    name = '%s, %s, replication %s' % (args.topo, args.failure,
+                                       args.replication)
+    tb = st.Testbed(topo, name='scenario-%s' % args.topo, bin_dir=args.bin,
+                    replication=args.replication, function=args.function,
+                    keep=args.keep, verbose=args.verbose)
+    try:
+        tb.start()
+        return scenario(tb, args, name)
+    finally:
+        try:
+            if tb.tmp and os.path.isdir(tb.tmp):
+                tb.save_logs(os.path.join(args.out, 'logs'))
+        finally:
+            tb.stop()
+
+
+def scenario(tb, args, name):
+    topo = tb.topo
+    server, sip = topo.sfm_server
+    work = tb.tmp
+    last_service = topo.service_names()[-1]
+
+    # Which instances each connection crosses.
+    flows = tcp_flows(topo, args.connections)
+    paths = stream_paths(tb, [(c, 'tcp,nw_src=%s,nw_dst=%s,tp_src=%d,'
+                               'tp_dst=%d' % (ip, sip, sport, TCP_PORT))
+                              for c, ip, sport in flows])
+    victim = args.instance
+    if victim is None:
+        counts = {}
+        for p in paths:
+            counts[p[last_service]] = counts.get(p[last_service], 0) + 1
+        victim = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+    try:
+        vsvc = topo.instance(victim)['service']
+    except KeyError:
+        raise SystemExit('no instance %s (there are %s)' % (
+            victim, ', '.join(i['name'] for i in topo.instances())))
+    affected = [f[2] for f, p in zip(flows, paths) if p[vsvc] == victim]
+    say('%d of %d TCP connections have %s as %s primary'
+        % (len(affected), len(flows), victim, vsvc))
+
+    # A UDP source port whose stream crosses the victim.
+    uclient, uip = topo.sfm_clients[0]
+    usport = FIRST_UDP_SPORT
+    if args.udp_rate > 0:
+        for sport in range(FIRST_UDP_SPORT, FIRST_UDP_SPORT + 200):
+            p = stream_paths(tb, [(uclient, 'udp,nw_src=%s,nw_dst=%s,'
+                                   'udp_src=%d,udp_dst=%d' % (uip, sip, sport,
+                                                            UDP_PORT))])[0]
+            if p[vsvc] == victim:
+                usport = sport
+                break
+        udp_path = stream_paths(tb, [(uclient, 'udp,nw_src=%s,nw_dst=%s,'
+                                      'udp_src=%d,udp_dst=%d' % (
+                                          uip, sip, usport, UDP_PORT))])[0]
+        udp_path = ' -> '.join(udp_path[s] for s in topo.service_names())
+    else:
+        udp_path = None
+
+    epochs_before = {s: tb.map_epoch(s) for s in topo.service_names()}
+
+    # Traffic.
+    ready = os.path.join(work, 'tcp.ready')
+    tb.popen(server, [st.PY, TRAFFIC, 'tcp-server', sip, str(TCP_PORT),
+                      ready])
+    udp_recv_out = os.path.join(work, 'udp-recv.json')
+    if args.udp_rate > 0:
+        uready = os.path.join(work, 'udp.ready')
+        urecv = tb.popen(server, [st.PY, TRAFFIC, 'udp-recv', sip,
+                                  str(UDP_PORT), str(args.duration + 15),
+                                  uready, udp_recv_out])
+        if not st.wait_until(lambda: os.path.exists(uready), 10):
+            raise RuntimeError('no UDP receiver')
+    if not st.wait_until(lambda: os.path.exists(ready), 10):
+        raise RuntimeError('no TCP server')
+    clients = []
+    for i, (host, _ip) in enumerate(topo.sfm_clients):
+        mine = [f for f in flows if f[0] == host]
+        if not mine:
+            continue
+        out = os.path.join(work, 'tcp-%s.json' % host)
+        # The connections of one client have consecutive source ports.
+        p = tb.popen(host, [st.PY, TRAFFIC, 'tcp-client', sip, str(TCP_PORT),
+                            str(len(mine)), str(mine[0][2]),
+                            str(args.duration), str(args.tcp_chunk),
+                            str(args.tcp_interval), out])
+        clients.append((p, out))
+    usend_out = os.path.join(work, 'udp-send.json')
+    if args.udp_rate > 0:
+        usend = tb.popen(uclient, [st.PY, TRAFFIC, 'udp-send', sip,
+                                   str(UDP_PORT), str(usport),
+                                   str(args.udp_rate), str(args.duration),
+                                   usend_out])
+    started = [out + '.started' for _, out in clients]
+    if not st.wait_until(lambda: all(os.path.exists(f) and open(f).read()
+                                     for f in started), 15):
+        raise RuntimeError('the TCP clients did not connect')
+    t0 = min(float(open(f).read()) for f in started)
+    say('traffic: %d TCP connections (%d B every %g ms each), UDP %s pps '
+        'for %g s' % (len(flows), args.tcp_chunk, args.tcp_interval * 1000,
+                      '%g' % args.udp_rate if args.udp_rate else 'no',
+                      args.duration))
+
+    events = []
+    if args.failure != 'none':
+        time.sleep(max(0.0, t0 + args.at - time.time()))
+        inject(tb, args, victim, events)
+        say('%s of %s at %s' % (args.failure, victim, time.strftime(
+            '%H:%M:%S', time.localtime(events[0][0]))))
+        t_event = events[0][0]
+    else:
+        t_event = t0 + args.at
+    for p, _ in clients:
+        try:
+            p.wait(timeout=args.duration + 30)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError('a TCP client did not finish')
+    if args.udp_rate > 0:
+        usend.wait(timeout=args.duration + 30)
+        time.sleep(0.3)
+        urecv.send_signal(signal.SIGTERM)
+        urecv.wait(timeout=10)
+    if args.failure == 'hang':
+        os.kill(tb.agent_pids[victim], signal.SIGCONT)
+        events.append((time.time(), 'SIGCONT (after the traffic)'))
+    # Let the controller finish what the failure started.
+    st.wait_until(tb.switches_in_sync, 5)
+    epochs_after = {s: tb.map_epoch(s) for s in topo.service_names()}
+
+    results = []
+    for p, out in clients:
+        if p.returncode != 0 or not os.path.exists(out):
+            raise RuntimeError('a TCP client failed (exit %s)'
+                               % p.returncode)
+        results.append(json.load(open(out)))
+    t_ref = min(r['start'] for r in results)
+    tcp = analyse_tcp(results, t_event, t_ref)
+    udp = None
+    recv = None
+    if args.udp_rate > 0:
+        recv = json.load(open(udp_recv_out))
+        udp = analyse_udp(recv, json.load(open(usend_out)), t_event)
+    lines = st_log_lines(tb)
+    kind, desc, latency, line = detection(lines, victim, t_event)
+    # Fences the scenario did not cause (an agent the controller did not
+    # hear from in time on a busy machine) are worth knowing about.
+    spurious = [l for t, l in lines if 'fenced' in l
+                and (t < t_event - 0.05 or victim not in l)]
+
+    ok = tcp['survived'] == tcp['n'] and (udp is None or udp['resumed'])
+    if ok:
+        verdict = 'every TCP connection survived' + (
+            ', UDP resumed' if udp else '')
+    else:
+        verdict = '%d TCP connection(s) lost%s' % (
+            tcp['n'] - tcp['survived'],
+            '' if udp is None or udp['resumed'] else ', UDP did not resume')
+    result = {
+        'name': name, 'status': 'ran', 'topo': args.topo,
+        'replication': args.replication, 'function': args.function,
+        'size': {'fw': args.fw, 'dlp': args.dlp, 'clients': args.clients},
+        'event': {'failure': args.failure, 'instance': victim,
+                  'service': vsvc, 'at': round(t_event - t_ref, 3),
+                  'wall': t_event,
+                  'timeline': [(round(t - t_ref, 3), label)
+                               for t, label in events]},
+        'affected': len(affected), 'affected_sports': affected,
+        'tcp': tcp, 'udp': udp, 'udp_sport': usport if udp else None,
+        'udp_path': udp_path,
+        'detection': {'kind': kind, 'description': desc,
+                      'latency_ms': latency, 'log': line},
+        'epochs': {s: (epochs_before[s], epochs_after[s])
+                   for s in topo.service_names()},
+        'other_fences': spurious,
+        'duration': args.duration, 'ok': ok, 'verdict': verdict,
+        'json': os.path.join(args.out, 'result.json'),
+        'png': None if args.no_plot else os.path.join(args.out,
+                                                      'throughput.png'),
+        'pids': tb.started_pids, 'workdir': tb.tmp,
+        'namespaces': st.namespace_ids(),
+    }
+    # The last bins are partial (the clients stop sending at --duration).
+    series = [(x, y) for x, y in throughput_series(results, t_ref)
+              if x + c_bin(results) <= args.duration + 1e-6]
+    result['throughput'] = [(round(x, 2), round(y)) for x, y in series]
+    useries = [(x, y) for x, y in (udp_series(recv, t_ref) if recv else [])
+               if x + 0.1 <= args.duration + 1e-6]
+    with open(result['json'], 'w') as f:
+        json.dump(result, f, indent=1)
+    if not args.no_plot:
+        plot(result, series, useries, result['png'])
+    print_table(result)
+    for l in spurious:
+        print('warning: a fence the scenario did not cause: %s' % l)
+    print('detection: %s' % desc)
+    if line:
+        print('  controller log: %s' % line)
+    print('result: %s' % result['json'])
+    if result['png']:
+        print('plot:   %s' % result['png'])
+    if args.cli:
+        tb.cli()
+    return 0 if ok or not args.check else 1
+
+
+def st_log_lines(tb):
+    return log_lines(tb.controller_log)
+
+
+def main():
+    args = options()
+    st.enter_namespace()
+    os.makedirs(args.out, exist_ok=True)
+    for f in ('result.json', 'throughput.png'):
+        if os.path.exists(os.path.join(args.out, f)):
+            os.unlink(os.path.join(args.out, f))
+    if args.topo == 'fabric':
+        return run_fabric(args)
+    return run_chain(args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,724 @@
+"""sfmesh Mininet topologies and the test bed that runs them.
+
+A topology is declared once, as a Mininet Topo that also records what the
+controller needs to know (switches and their datapath ids, services and
+their instances with port and MAC, the chain's ends); the controller's YAML
+configuration is generated from it (config_yaml()).
+
+Testbed brings a topology up on a private Open vSwitch (an ovsdb-server and
+an ovs-vswitchd of its own, with OVS_RUNDIR and friends in a temp directory)
+with sfmesh-controller and one sfmesh-agent per instance host, and takes
+everything down again.  Scripts call enter_namespace() first: it re-runs
+them in new network, PID and mount namespaces (unshare), so the userspace
+datapath's "ovs-netdev" tap, every veth and every process live and die
+there: even a SIGKILL of the script leaves nothing behind, because the
+kernel kills every process of a PID namespace when its first process dies.
+
+Everything runs under Debian's /usr/bin/python3, which has Mininet.
+"""
+
+import os
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from mininet.topo import Topo
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PY = '/usr/bin/python3'
+NS_ENV = 'SFMESH_TOPO_NS'
+OF_PROTOCOLS = 'OpenFlow13,OpenFlow14,OpenFlow15'
+INSTANCE_MTU = 1600           # NSH adds 38 bytes to each frame
+REP_NET = '10.9.0'            # the agents' network (channel, replication)
+REP_BRIDGE = 'sfmrep'
+REP_PORT = 7000
+
+
+class Unsupported(Exception):
+    """The controller refuses this topology's configuration."""
+
+
+def log(msg):
+    sys.stderr.write(msg + '\n')
+    sys.stderr.flush()
+
+
+def enter_namespace():
+    """Re-executes the running script in new network, PID and mount
+    namespaces (unless it already runs in them) and installs signal
+    handlers that turn SIGTERM and SIGHUP into SystemExit, so that cleanup
+    code in 'finally' blocks runs.  The script becomes PID 1 of its PID
+    namespace: when it exits, the kernel kills whatever is left in it."""
+    if os.environ.get(NS_ENV) != '1':
+        if os.geteuid() != 0:
+            sys.exit('%s: must run as root' % sys.argv[0])
+        env = dict(os.environ)
+        env[NS_ENV] = '1'
+        args = ['unshare', '--net', '--pid', '--mount-proc', '--fork',
+                '--kill-child', '--', PY, os.path.abspath(sys.argv[0])]
+        os.execvpe('unshare', args + sys.argv[1:], env)
+
+    sys.stdout.reconfigure(line_buffering=True)
+
+    def on_signal(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    subprocess.run(['ip', 'link', 'set', 'lo', 'up'], check=True)
+
+
+def namespace_ids():
+    """The PID and network namespaces this process runs in, as their
+    inode numbers (the same seen from anywhere): a check from outside can
+    tell that no process is left in them."""
+    return {ns: int(re.sub(r'\D', '', os.readlink('/proc/self/ns/' + ns)))
+            for ns in ('pid', 'net')}
+
+
+def run(args, check=True, **kwargs):
+    """Runs a command; returns its stdout (text)."""
+    r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, **kwargs)
+    if check and r.returncode != 0:
+        raise RuntimeError('%s failed (%d): %s'
+                           % (' '.join(args), r.returncode, r.stderr.strip()))
+    return r.stdout
+
+
+def pid_alive(pid):
+    """True if 'pid' runs (a zombie is reaped if it is ours and counts as
+    dead)."""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            state = f.read().rsplit(')', 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    if state == 'Z':
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        return False
+    return True
+
+
+def stop_pids(pids, timeout=5.0):
+    """SIGCONT and SIGTERM to each pid, SIGKILL to those still alive after
+    'timeout' seconds."""
+    for pid in pids:
+        for sig in (signal.SIGCONT, signal.SIGTERM):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + timeout
+    for pid in pids:
+        while pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if pid_alive(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    for pid in pids:
+        for _ in range(50):
+            if not pid_alive(pid):
+                break
+            time.sleep(0.02)
+
+
+def wait_until(pred, timeout=10.0, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        if pred():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
+# --------------------------------------------------------------------------
+# Topologies
+
+class ServiceChainTopo(Topo):
+    """Base of the sfmesh topologies: besides Mininet's nodes and links it
+    records what the controller's configuration needs.
+
+    Attributes filled by build():
+      sfm_switches  {name: dpid} of the steering switches (on the controller)
+      sfm_services  [(service, [instance, ...])] in chain order; an instance
+                    is a dict: name, service, switch, port (the OVS port on
+                    the switch), intf (the host's data interface), mac
+      sfm_chain     dict: name, spi, reverse_spi, ingress (switch, port),
+                    egress (switch, port), services
+      sfm_clients   [(host, ip)]; sfm_server (host, ip)
+      sfm_access    the client access bridge (several clients), or None
+      sfm_fabric    [(switch, port)] of the links between switches
+    """
+
+    SERVICE_NAMES = ('fw', 'dlp')
+
+    def build(self, fw=2, dlp=3, clients=1, **_opts):
+        self.sfm_switches = {}
+        self.sfm_services = []
+        self.sfm_clients = []
+        self.sfm_server = None
+        self.sfm_access = None
+        self.sfm_fabric = []
+        counts = dict(zip(self.SERVICE_NAMES, (fw, dlp)))
+        for name in self.SERVICE_NAMES:
+            if counts[name] < 1:
+                raise ValueError('service %s needs at least one instance'
+                                 % name)
+        if clients < 1 or clients > 200:
+            raise ValueError('clients must be 1 to 200')
+        self.build_switches()
+        placement = self.placement()
+        for si, svc in enumerate(self.SERVICE_NAMES, 1):
+            instances = []
+            for ii in range(1, counts[svc] + 1):
+                name = '%s-%d' % (svc, ii)
+                sw = placement(svc, ii)
+                inst = {'name': name, 'service': svc, 'switch': sw,
+                        'port': name, 'intf': name + '-eth0',
+                        'mac': '02:00:00:00:%02x:%02x' % (si, ii)}
+                self.addHost(name, ip=None, mac=inst['mac'])
+                self.addLink(name, sw, intfName1=inst['intf'],
+                             intfName2=name)
+                instances.append(inst)
+            self.sfm_services.append((svc, instances))
+        ingress_sw, egress_sw = self.chain_ends()
+        # The client side: one client on the ingress port, or several on
+        # an access bridge (a plain learning switch) that is.
+        if clients == 1:
+            self.addHost('client', ip='10.0.0.1/24')
+            self.addLink('client', ingress_sw, intfName1='client-eth0',
+                         intfName2='client')
+            self.sfm_clients.append(('client', '10.0.0.1'))
+        else:
+            self.sfm_access = 'acc1'
+            self.addSwitch('acc1', cls=_access_bridge(), datapath='user',
+                           dpid='%016x' % 0xacc1)
+            self.addLink('acc1', ingress_sw, intfName1='acc1-up',
+                         intfName2='client')
+            for i in range(1, clients + 1):
+                name, ip = 'c%d' % i, '10.0.0.%d' % (10 + i)
+                self.addHost(name, ip=ip + '/24')
+                self.addLink(name, 'acc1', intfName1=name + '-eth0',
+                             intfName2='acc1-c%d' % i)
+                self.sfm_clients.append((name, ip))
+        self.addHost('server', ip='10.0.0.2/24')
+        self.addLink('server', egress_sw, intfName1='server-eth0',
+                     intfName2='server')
+        self.sfm_server = ('server', '10.0.0.2')
+        self.sfm_chain = {'name': 'web', 'spi': 100, 'reverse_spi': 101,
+                          'ingress': (ingress_sw, 'client'),
+                          'egress': (egress_sw, 'server'),
+                          'services': list(self.SERVICE_NAMES)}
+
+    def add_steering_switch(self, name, dpid):
+        self.addSwitch(name, dpid='%016x' % dpid)
+        self.sfm_switches[name] = dpid
+
+    def add_fabric_link(self, a, b):
+        pa, pb = '%s-%s' % (a, b), '%s-%s' % (b, a)
+        self.addLink(a, b, intfName1=pa, intfName2=pb)
+        self.sfm_fabric += [(a, pa), (b, pb)]
+
+    # Subclasses define:
+    def build_switches(self):
+        raise NotImplementedError
+
+    def placement(self):
+        """Returns f(service, instance number) -> switch name."""
+        raise NotImplementedError
+
+    def chain_ends(self):
+        """Returns (ingress switch, egress switch)."""
+        raise NotImplementedError
+
+    # Derived views.
+    def instances(self):
+        return [i for _, insts in self.sfm_services for i in insts]
+
+    def instance(self, name):
+        for inst in self.instances():
+            if inst['name'] == name:
+                return inst
+        raise KeyError(name)
+
+    def service_names(self):
+        return [s for s, _ in self.sfm_services]
+
+
+def _access_bridge():
+    from mininet.node import OVSBridge
+    return OVSBridge
+
+
+class ChainTopo(ServiceChainTopo):
+    """One switch s1 holding a client (or an access bridge with several), a
+    server and every instance: service fw (default 2 instances) then
+    service dlp (default 3), chain web: client -> fw -> dlp -> server.
+    With the defaults this is exactly docs/examples/two-service-chain.yaml.
+    """
+
+    def build_switches(self):
+        self.add_steering_switch('s1', 1)
+
+    def placement(self):
+        return lambda svc, i: 's1'
+
+    def chain_ends(self):
+        return 's1', 's1'
+
+
+class FabricTopo(ServiceChainTopo):
+    """A leaf-spine fabric: spine sp1 and leaves lf1, lf2.  The client is
+    on lf1, the server on lf2, and the instances of each service alternate
+    between the leaves (fw-1 on lf1, fw-2 on lf2, dlp-1 on lf1, ...), so
+    steering a stream through the chain crosses the spine.  The sfmesh
+    controller does not steer across switches yet: its configuration check
+    refuses this topology's chain."""
+
+    LEAVES = ('lf1', 'lf2')
+
+    def build_switches(self):
+        self.add_steering_switch('sp1', 1)
+        for i, leaf in enumerate(self.LEAVES):
+            self.add_steering_switch(leaf, 2 + i)
+            self.add_fabric_link(leaf, 'sp1')
+
+    def placement(self):
+        return lambda svc, i: self.LEAVES[(i - 1) % len(self.LEAVES)]
+
+    def chain_ends(self):
+        return self.LEAVES[0], self.LEAVES[-1]
+
+
+TOPOS = {'chain': ChainTopo, 'fabric': FabricTopo}
+
+
+def config_yaml(topo, buckets=256):
+    """The sfmesh-controller configuration of 'topo', as YAML text."""
+    out = ['# sfmesh-controller configuration generated from the Mininet',
+           '# topology %s (topo/sfmesh_topo.py); do not edit.'
+           % type(topo).__name__,
+           'version: 1',
+           'buckets: %d' % buckets,
+           'switches:']
+    for name, dpid in topo.sfm_switches.items():
+        out.append('  %s: {dpid: %d}' % (name, dpid))
+    out.append('services:')
+    for svc, insts in topo.sfm_services:
+        out.append('  %s:' % svc)
+        out.append('    instances:')
+        for i in insts:
+            out.append('      %s: {switch: %s, port: %s, mac: "%s"}'
+                       % (i['name'], i['switch'], i['port'], i['mac']))
+    c = topo.sfm_chain
+    out += ['chains:',
+            '  %s:' % c['name'],
+            '    spi: %d' % c['spi'],
+            '    reverse_spi: %d' % c['reverse_spi'],
+            '    ingress: {switch: %s, port: %s}' % c['ingress'],
+            '    egress: {switch: %s, port: %s}' % c['egress'],
+            '    match: ip',
+            '    services: [%s]' % ', '.join(c['services'])]
+    return '\n'.join(out) + '\n'
+
+
+def make_topo(kind, fw=2, dlp=3, clients=1):
+    return TOPOS[kind](fw=fw, dlp=dlp, clients=clients)
+
+
+# --------------------------------------------------------------------------
+# The test bed
+
+class Testbed:
+    """A topology up and running on a private OVS, with the controller and
+    the agents.  Use as a context manager, or call start() and stop()."""
+
+    def __init__(self, topo, name='topo', bin_dir=None, replication='async',
+                 function='stateful-fw', controller=True, keep=False,
+                 verbose=False, heartbeat_timeout=None):
+        self.topo = topo
+        self.name = name
+        self.bin = os.path.abspath(bin_dir or os.path.join(TOP, 'build',
+                                                           'bin'))
+        self.replication = replication
+        self.function = function
+        self.want_controller = controller
+        self.keep = keep
+        self.verbose = verbose
+        self.heartbeat_timeout = heartbeat_timeout
+        self.tmp = None
+        self.net = None
+        self.pids = []              # daemons we started, stopped by pid
+        self.agent_pids = {}        # instance -> agent pid
+        self.procs = []             # Popen objects of traffic and the like
+        self.started_pids = []      # every pid we ever started (for tests)
+        self.ctl_path = None
+        self.of_port = None
+        self.agent_port = None
+        self.config_path = None
+        self.rep_ip = {}            # instance -> its agent network address
+        self._rep_bridge = False
+
+    # Paths.
+    def path(self, *parts):
+        return os.path.join(self.tmp, *parts)
+
+    @property
+    def controller_log(self):
+        return self.path('log', 'sfmesh-controller.log')
+
+    def __enter__(self):
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def say(self, msg):
+        log('== ' + msg)
+
+    # ----------------------------------------------------------------
+    def start(self):
+        self.tmp = tempfile.mkdtemp(prefix='sfmesh-%s.' % self.name)
+        for d in ('run', 'db', 'log', 'etc'):
+            os.makedirs(self.path(d))
+        os.environ.update(OVS_RUNDIR=self.path('run'),
+                          OVS_DBDIR=self.path('db'),
+                          OVS_LOGDIR=self.path('log'),
+                          OVS_SYSCONFDIR=self.path('etc'),
+                          OVS_PKGDATADIR='/usr/share/openvswitch')
+        self.config_path = self.path('sfmesh.yaml')
+        with open(self.config_path, 'w') as f:
+            f.write(config_yaml(self.topo))
+        r = subprocess.run([os.path.join(self.bin, 'sfmesh-controller'),
+                            '--check-config=' + self.config_path],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True)
+        self.config_error = None
+        if r.returncode != 0:
+            self.config_error = r.stdout.strip()
+            if self.want_controller:
+                raise Unsupported(self.config_error)
+        self.say('private OVS in %s' % self.tmp)
+        self._start_ovs()
+        if self.want_controller:
+            self._start_rep_network()
+            self._start_controller()
+        self._start_mininet()
+        if self.want_controller:
+            # The agents start on programmed switches (the first bundle
+            # is the controller's busiest moment).
+            if not wait_until(self.switches_in_sync, 20):
+                raise RuntimeError('the switches were not programmed: %s'
+                                   % self.ctl('switches', check=False))
+            self._start_agents()
+            self.wait_ready()
+
+    def _track(self, pidfile):
+        if not wait_until(lambda: os.path.exists(pidfile)
+                          and open(pidfile).read().strip(), 10):
+            raise RuntimeError('no pidfile %s' % pidfile)
+        pid = int(open(pidfile).read())
+        self.pids.append(pid)
+        self.started_pids.append(pid)
+        return pid
+
+    def _start_ovs(self):
+        run(['ovsdb-tool', 'create', self.path('db', 'conf.db'),
+             '/usr/share/openvswitch/vswitch.ovsschema'])
+        run(['ovsdb-server', '--detach', '--no-chdir',
+             '--pidfile=' + self.path('run', 'ovsdb-server.pid'),
+             '-vconsole:off', '--log-file=' + self.path('log',
+                                                        'ovsdb-server.log'),
+             '--remote=punix:' + self.path('run', 'db.sock'),
+             self.path('db', 'conf.db')])
+        self._track(self.path('run', 'ovsdb-server.pid'))
+        run(['ovs-vsctl', '--no-wait', 'init'])
+        run(['ovs-vswitchd', '--detach', '--no-chdir',
+             '--pidfile=' + self.path('run', 'ovs-vswitchd.pid'),
+             '-vconsole:off', '--log-file=' + self.path('log',
+                                                        'ovs-vswitchd.log'),
+             '--disable-system', '-vvconn:info', '-vofproto_dpif:info'])
+        self._track(self.path('run', 'ovs-vswitchd.pid'))
+
+    def _start_rep_network(self):
+        """The agents' network: a Linux bridge in this namespace with the
+        controller's agent listener on .254; each instance host gets a veth
+        into it (added after Mininet has made the hosts)."""
+        run(['ip', 'link', 'add', REP_BRIDGE, 'type', 'bridge'])
+        self._rep_bridge = True
+        run(['ip', 'addr', 'add', REP_NET + '.254/24', 'dev', REP_BRIDGE])
+        run(['ip', 'link', 'set', REP_BRIDGE, 'up'])
+
+    def _start_controller(self):
+        self.ctl_path = self.path('run', 'sfmesh-controller.ctl')
+        args = [os.path.join(self.bin, 'sfmesh-controller'), '--detach',
+                '--no-chdir',
+                '--pidfile=' + self.path('run', 'sfmesh-controller.pid'),
+                '-vconsole:off', '--log-file=' + self.controller_log,
+                '--unixctl=' + self.ctl_path,
+                '--config=' + self.config_path,
+                '--agent-listen=ptcp:0:%s.254' % REP_NET]
+        if self.heartbeat_timeout:
+            args.append('--heartbeat-timeout=%d' % self.heartbeat_timeout)
+        run(args + ['ptcp:0:127.0.0.1'])
+        self._track(self.path('run', 'sfmesh-controller.pid'))
+        text = open(self.controller_log).read()
+        m1 = re.search(r'listening on ptcp:(\d+):127\.0\.0\.1', text)
+        m2 = re.search(r'listening for agents on ptcp:[\d.]+:(\d+)', text)
+        if not m1 or not m2:
+            raise RuntimeError('controller ports not in its log')
+        self.of_port, self.agent_port = int(m1.group(1)), int(m2.group(1))
+        os.environ['SFM_CTL'] = self.ctl_path
+        self.say('sfmesh-controller: OpenFlow on 127.0.0.1:%d, agents on '
+                 '%s.254:%d' % (self.of_port, REP_NET, self.agent_port))
+
+    def _start_mininet(self):
+        from functools import partial
+        from mininet.log import setLogLevel
+        from mininet.net import Mininet
+        from mininet.node import OVSSwitch, RemoteController
+
+        setLogLevel('info' if self.verbose else 'warning')
+        # Mininet.init() would raise host-wide sysctls (fs.file-max,
+        # kernel.pty.max, ...); raise our own limits only.
+        Mininet.inited = True
+        for res, want in ((resource.RLIMIT_NOFILE, 16384),):
+            soft, hard = resource.getrlimit(res)
+            if soft < want:
+                resource.setrlimit(res, (min(want, hard), hard))
+        switch = partial(OVSSwitch, datapath='user', failMode='secure',
+                         protocols=OF_PROTOCOLS)
+        self.net = Mininet(topo=self.topo, switch=switch, controller=None,
+                           build=False, autoSetMacs=False,
+                           waitConnected=False)
+        # Without a controller (fabric), the switches have none: in
+        # fail-mode secure they forward nothing.
+        if self.of_port:
+            self.net.addController('c0', controller=RemoteController,
+                                   ip='127.0.0.1', port=self.of_port)
+        self.net.build()
+        for node in self.net.hosts + self.net.switches + self.net.controllers:
+            if node.shell:
+                self.started_pids.append(node.pid)
+        self.net.start()
+        names = ', '.join(i['name'] for i in self.topo.instances())
+        self.say('Mininet: switches %s; hosts %s; instances %s'
+                 % (', '.join(s.name for s in self.net.switches),
+                    ', '.join(h for h, _ in self.topo.sfm_clients
+                              + [self.topo.sfm_server]), names))
+        for h in self.net.hosts:
+            h.cmd('sysctl -qw net.ipv6.conf.all.disable_ipv6=1')
+        for h, _ in self.topo.sfm_clients + [self.topo.sfm_server]:
+            host = self.net.get(h)
+            host.cmd('ethtool -K %s tx off >/dev/null' % host.defaultIntf())
+        for inst in self.topo.instances():
+            host = self.net.get(inst['name'])
+            host.cmd('ip addr flush dev %s' % inst['intf'])
+            host.cmd('ip link set %s mtu %d' % (inst['intf'], INSTANCE_MTU))
+            run(['ip', 'link', 'set', inst['port'], 'mtu',
+                 str(INSTANCE_MTU)])
+        for _sw, port in self.topo.sfm_fabric:
+            run(['ip', 'link', 'set', port, 'mtu', str(INSTANCE_MTU)])
+
+    def _start_agents(self):
+        # The agents' network first, whole: an agent connects to the
+        # others' replication addresses as soon as it has the map.
+        for n, inst in enumerate(self.topo.instances(), 1):
+            name = inst['name']
+            host = self.net.get(name)
+            ip = '%s.%d' % (REP_NET, n)
+            self.rep_ip[name] = ip
+            # veth: r-NAME on the bridge here, NAME-rep in the host.
+            outer, inner = 'r-' + name, name + '-rep'
+            run(['ip', 'link', 'add', outer, 'type', 'veth', 'peer', 'name',
+                 inner])
+            run(['ip', 'link', 'set', inner, 'netns', str(host.pid)])
+            run(['ip', 'link', 'set', outer, 'master', REP_BRIDGE, 'up'])
+            host.cmd('ip addr add %s/24 dev %s && ip link set %s up'
+                     % (ip, inner, inner))
+        for inst in self.topo.instances():
+            name = inst['name']
+            host = self.net.get(name)
+            ip = self.rep_ip[name]
+            pidfile = self.path('run', 'agent-%s.pid' % name)
+            args = [os.path.join(self.bin, 'sfmesh-agent'), '--detach',
+                    '--no-chdir', '-vconsole:off',
+                    '--pidfile=' + pidfile,
+                    '--log-file=' + self.path('log', 'agent-%s.log' % name),
+                    '--unixctl=' + self.agent_ctl(name),
+                    '--instance=' + name, '--service=' + self.function,
+                    '--iface=' + inst['intf'],
+                    '--controller=tcp:%s.254:%d' % (REP_NET, self.agent_port),
+                    '--repl-listen=ptcp:%d:%s' % (REP_PORT, ip),
+                    '--replication=' + self.replication]
+            out = host.cmd(' '.join(args) + '; echo "rc=$?"')
+            if 'rc=0' not in out:
+                raise RuntimeError('agent %s did not start: %s'
+                                   % (name, out.strip()))
+            self.agent_pids[name] = self._track(pidfile)
+        self.say('%d agents (%s, replication %s)'
+                 % (len(self.agent_pids), self.function, self.replication))
+
+    def agent_ctl(self, name):
+        return self.path('run', 'agent-%s.ctl' % name)
+
+    # ----------------------------------------------------------------
+    def ctl(self, *args, check=True):
+        return run([os.path.join(self.bin, 'sfmesh-ctl'), '-t', self.ctl_path]
+                   + list(args), check=check)
+
+    def agents_ready(self):
+        """True when every agent is up and warm and every switch is in
+        sync."""
+        out = self.ctl('agents', check=False)
+        ready = [l for l in out.splitlines()
+                 if len(l.split()) >= 6 and l.split()[1] == 'up'
+                 and l.split()[5] == 'yes']
+        if len(ready) != len(self.agent_pids):
+            return False
+        return self.switches_in_sync()
+
+    def switches_in_sync(self):
+        out = self.ctl('switches', check=False)
+        return out.count('IDLE, in sync') == len(self.topo.sfm_switches)
+
+    def epochs(self):
+        return {svc: self.map_epoch(svc) for svc in self.topo.service_names()}
+
+    def wait_ready(self, timeout=30, settle=1.0):
+        """Waits until every agent is up and warm and every switch in sync,
+        and stays so, with the same service maps, for 'settle' seconds."""
+        t0 = time.monotonic()
+        deadline = t0 + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not wait_until(self.agents_ready, left):
+                log(self.ctl('agents', check=False))
+                log(self.ctl('switches', check=False))
+                raise RuntimeError('agents not all up and warm, or switches '
+                                   'not in sync, after %d s' % timeout)
+            before = self.epochs()
+            time.sleep(settle)
+            if self.agents_ready() and self.epochs() == before:
+                break
+        self.say('ready: every agent up and warm, every switch in sync '
+                 '(%.1f s)' % (time.monotonic() - t0))
+
+    def map_epoch(self, service):
+        m = re.search(r'epoch (\d+)', self.ctl('map', service))
+        return int(m.group(1)) if m else None
+
+    def map_table(self, service):
+        """{bucket: (primary, secondary)} of 'service'."""
+        table = {}
+        for line in self.ctl('map', service).splitlines():
+            f = line.split()
+            if len(f) == 3 and f[0].isdigit():
+                table[int(f[0])] = (f[1], f[2])
+        return table
+
+    def port_of(self, switch, port):
+        return int(run(['ovs-vsctl', 'get', 'interface', port,
+                        'ofport']).strip())
+
+    def trace_code(self, switch, in_port, flow):
+        """The affinity code (NSH C1) the switch gives 'flow' entering on
+        OVS port 'in_port' (a name)."""
+        out = run(['ovs-appctl', 'ofproto/trace', switch,
+                   'in_port=%d,%s' % (self.port_of(switch, in_port), flow)])
+        m = re.search(r'NXOXM_NSH_C1\[\] is now (0x[0-9a-f]+)', out)
+        if not m:
+            raise RuntimeError('no affinity code in the trace of %s' % flow)
+        return int(m.group(1), 16)
+
+    def popen(self, host, args, **kwargs):
+        """Starts 'args' in Mininet host 'host'; the process is stopped by
+        stop()."""
+        p = self.net.get(host).popen(args, **kwargs)
+        self.procs.append(p)
+        self.started_pids.append(p.pid)
+        return p
+
+    def cli(self):
+        from mininet.cli import CLI
+        log('')
+        log('Mininet CLI, everything running.  Try:')
+        for sw in self.topo.sfm_switches:
+            log('  sh ovs-ofctl -O OpenFlow15 dump-flows %s | head' % sw)
+            log('  sh ovs-ofctl -O OpenFlow15 dump-groups %s | head' % sw)
+            break
+        if self.ctl_path:
+            log('  sh %s/sfmesh-ctl -t $SFM_CTL map fw | head'
+                % os.path.relpath(self.bin))
+            log('  sh %s/sfmesh-ctl -t $SFM_CTL agents'
+                % os.path.relpath(self.bin))
+            log('  (SFM_CTL=%s)' % self.ctl_path)
+        log('  client ping -c 3 server')
+        log('Logs in %s/log.  "exit" or Ctrl-D tears everything down.'
+            % self.tmp)
+        CLI(self.net)
+
+    # ----------------------------------------------------------------
+    def stop(self):
+        """Stops everything this test bed started, in reverse order, each
+        by its pid; removes the temp directory unless 'keep'."""
+        procs, self.procs = self.procs, []
+        for p in procs:
+            if p.poll() is None:
+                try:
+                    p.terminate()
+                except OSError:
+                    pass
+        for p in procs:
+            try:
+                p.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        agents = list(self.agent_pids.values())
+        if agents:
+            stop_pids(agents)
+        if self.net is not None:
+            from mininet.log import setLogLevel
+            setLogLevel('warning' if not self.verbose else 'info')
+            try:
+                self.net.stop()
+            except Exception as e:          # keep cleaning up
+                log('warning: stopping Mininet: %s' % e)
+            self.net = None
+        pids, self.pids = self.pids, []
+        stop_pids([p for p in reversed(pids) if p not in agents])
+        if self._rep_bridge:
+            subprocess.run(['ip', 'link', 'del', REP_BRIDGE],
+                           stderr=subprocess.DEVNULL)
+            self._rep_bridge = False
+        if self.tmp and os.path.isdir(self.tmp):
+            if self.keep:
+                log('logs kept in %s' % self.tmp)
+            else:
+                shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def save_logs(self, dest):
+        """Copies the logs and the generated configuration to 'dest'."""
+        os.makedirs(dest, exist_ok=True)
+        shutil.copy(self.config_path, os.path.join(dest, 'sfmesh.yaml'))
+        for f in os.listdir(self.path('log')):
+            shutil.copy(self.path('log', f), os.path.join(dest, f))
