@@ -8,6 +8,7 @@
 #   make check    deps, build, unit tests (plain and ASan/UBSan), fuzz
 #                 regressions and integration tests, with a summary per suite
 #   make fuzz     run the libFuzzer targets for FUZZ_SECONDS each
+#   make bench    the benchmarks (docs/benchmarks.md); BENCH_PARTS selects
 #   make clean    remove build/
 
 BUILD ?= build
@@ -25,7 +26,7 @@ DEB_PACKAGES = build-essential pkg-config clang libclang-rt-14-dev \
 # Debian's openvswitch-source into $(BUILD)/ovs.
 # Goals that run before the library can exist (on a fresh machine, 'check'
 # and 'demo' install the packages first, then build in a sub-make).
-NO_OVS_GOALS = deps clean check demo
+NO_OVS_GOALS = deps clean check demo bench
 OVS_PC := $(shell pkg-config --exists libopenvswitch 2>/dev/null && echo yes)
 ifeq ($(OVS_PC),yes)
 OVS_CFLAGS := $(shell pkg-config --cflags libopenvswitch)
@@ -70,7 +71,7 @@ HEADERS = $(wildcard lib/*.h ofctl-app/*.h agent/*.h tests/unit/*.h)
 
 obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 
-.PHONY: FORCE all deps ovs check unit unit-asan fuzz-regress integration demo \
+.PHONY: FORCE all deps ovs bench check unit unit-asan fuzz-regress integration demo \
 	fuzz clean
 all: $(BIN)/sfmesh-controller $(BIN)/sfmesh-ctl $(BIN)/sfmesh-agent \
 	$(BUILD)/tests/unit-tests
@@ -183,6 +184,13 @@ check: deps
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@topo/demo.sh $(BIN)
+
+# Benchmarks (root): every part, or BENCH_PARTS="failover ...", each against
+# a baseline in the same run; writes build/bench/*.json, docs/benchmarks.md
+# and docs/img/bench-*.png.
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@bench/run.sh $(BENCH_PARTS)
 
 fuzz: $(patsubst %,$(BUILD)/fuzz/%,$(FUZZ_TARGETS))
 	@for t in $(FUZZ_TARGETS); do \

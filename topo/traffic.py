@@ -10,7 +10,7 @@ records what it needs to tell, afterwards, what a failure did.
       on each every INTERVAL seconds for SECONDS and reads the echoes.  A
       connection survives if it stays open, never waits more than 3 s for
       an echo it is owed, and gets back every byte it sent (the rule of
-      tests/integration/tcp-many.py).  Once connected, writes the start
+      the failover tests).  Once connected, writes the start
       time to OUT.started; at the end, writes JSON to OUT: per connection
       its source port, bytes sent and echoed, longest wait, whether it
       survived, and the bytes echoed per 100 ms bin from "start" (wall

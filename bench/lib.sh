@@ -1,0 +1,122 @@
+# sfmesh benchmarks: helpers shared by the parts (sourced after the
+# harness, inside the part's own network namespace).
+#
+#   bench_init NAME          harness setup; sets BIN, HELPERS, OUT
+#   bench_hosts              client 10.0.0.1 and server 10.0.0.2 on br0
+#   bench_instances I...     instance ports (MTU 1600), one netns each
+#   bench_repnet             the replication network (Linux bridge)
+#   bench_agent I N SVC REPL start sfmesh-agent in instance I (10.9.0.N)
+PY=/usr/bin/python3
+
+bench_init() {
+    sfm_setup "bench-$1"
+    ctl() { "$BIN/sfmesh-ctl" -t "$SFM_CTL" "$@"; }
+    nsx() { local ns; ns=$(sfm_netns "$1"); shift; ip netns exec "$ns" "$@"; }
+    ofctl() { ovs-ofctl -O OpenFlow15 "$@"; }
+}
+
+say() { printf '  [%s] %s\n' "$BENCH_PART" "$*" >&2; }
+now() { date +%s.%N; }
+
+bench_hosts() {
+    local h
+    for h in client server; do
+        sfm_add_veth_port br0 "$h" "$h"
+        nsx "$h" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+        nsx "$h" ethtool -K eth0 tx off >/dev/null
+    done
+    nsx client ip addr add 10.0.0.1/24 dev eth0
+    nsx server ip addr add 10.0.0.2/24 dev eth0
+    # Static neighbours: no ARP in the measurements.
+    nsx client ip neigh replace 10.0.0.2 dev eth0 nud permanent lladdr \
+        "$(nsx server cat /sys/class/net/eth0/address)"
+    nsx server ip neigh replace 10.0.0.1 dev eth0 nud permanent lladdr \
+        "$(nsx client cat /sys/class/net/eth0/address)"
+}
+
+bench_instances() {
+    local h
+    for h in "$@"; do
+        sfm_add_veth_port br0 "$h" "$h"
+        nsx "$h" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+        ip link set "$h" mtu 1600
+        nsx "$h" ip link set eth0 mtu 1600
+    done
+}
+
+bench_repnet() {
+    ip link add sfmrep type bridge
+    ip addr add 10.9.0.254/24 dev sfmrep
+    ip link set sfmrep up
+}
+
+# bench_agent INSTANCE N SERVICE REPLICATION [MAC]
+bench_agent() {
+    local h=$1 n=$2
+    if ! ip link show "r-$h" >/dev/null 2>&1; then
+        ip link add "r-$h" type veth peer name rep0
+        ip link set rep0 netns "$(sfm_netns "$h")"
+        ip link set "r-$h" master sfmrep up
+        nsx "$h" ip addr add "10.9.0.$n/24" dev rep0
+        nsx "$h" ip link set rep0 up
+    fi
+    rm -f "$OVS_RUNDIR/agent-$h.pid"
+    nsx "$h" "$BIN/sfmesh-agent" --detach --no-chdir -vconsole:off \
+        --pidfile="$OVS_RUNDIR/agent-$h.pid" \
+        --log-file="$OVS_LOGDIR/agent-$h.log" \
+        --unixctl="$OVS_RUNDIR/agent-$h.ctl" --instance="$h" \
+        --service="$3" --iface=eth0 \
+        --controller="tcp:10.9.0.254:$AGENT_PORT" \
+        --repl-listen="ptcp:7000:10.9.0.$n" --replication="$4" \
+        || sfm_die "agent $h did not start"
+    sfm_track_pidfile "$OVS_RUNDIR/agent-$h.pid"
+}
+
+bench_controller() {
+    sfm_controller_start "$BIN/sfmesh-controller" --config="$1" \
+        --agent-listen=ptcp:0:10.9.0.254 ptcp:0:127.0.0.1
+    AGENT_PORT=$(sed -n 's/.*listening for agents on ptcp:10.9.0.254:\([0-9]*\).*/\1/p' \
+                 "$OVS_LOGDIR/sfmesh-controller.log")
+    [ -n "$AGENT_PORT" ] || sfm_die "no agent listener"
+}
+
+in_sync() { ctl switches 2>/dev/null | grep -q "IDLE, in sync"; }
+
+# All N agents up and warm, every instance up, the switch in sync.
+agents_ready() {
+    local n=$1
+    [ "$(ctl agents 2>/dev/null | awk '$2 == "up" && $6 == "yes"' | wc -l)" = "$n" ] \
+        && ! ctl instances | awk 'NR > 1' | grep -Eq ' (cold|down|disabled) ' \
+        && in_sync
+}
+
+# The NSH C1 code OVS gives a flow entering on port $1 ($2: the match).
+affinity_code() {
+    ovs-appctl ofproto/trace br0 "in_port=$1,$2" \
+        | sed -n 's/.*NXOXM_NSH_C1\[\] is now \(0x[0-9a-f]*\).*/\1/p' | head -n 1
+}
+
+# median of the numbers on stdin
+median() { sort -g | awk '{a[NR] = $1} END {if (NR % 2) print a[(NR + 1) / 2];
+    else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+
+# The two-service chain of docs/examples/two-service-chain.yaml with every
+# instance running sfmesh-agent (service $1, replication $2).
+CHAIN_INSTANCES="fw-1 fw-2 dlp-1 dlp-2 dlp-3"
+bench_chain() {
+    local h n=1
+    bench_repnet
+    sfm_ovs_start
+    bench_controller "$top/docs/examples/two-service-chain.yaml"
+    sfm_add_bridge br0 1
+    bench_hosts
+    bench_instances $CHAIN_INSTANCES
+    declare -gA NUM
+    for h in $CHAIN_INSTANCES; do
+        NUM[$h]=$n
+        bench_agent "$h" "$n" "$1" "$2"
+        n=$((n + 1))
+    done
+    SFM_WAIT_TIMEOUT=30 sfm_wait_until agents_ready 5 \
+        || { ctl agents >&2; sfm_die "agents not all up and warm"; }
+}
