@@ -45,7 +45,9 @@ bench_instances() {
 }
 
 bench_repnet() {
-    ip link add sfmrep type bridge
+    # A fixed MAC: a Linux bridge otherwise takes the lowest MAC of its ports,
+    # and adding a port would change the controller's address under the agents.
+    ip link add sfmrep address 02:5f:6d:00:00:fe type bridge
     ip addr add 10.9.0.254/24 dev sfmrep
     ip link set sfmrep up
 }

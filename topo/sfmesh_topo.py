@@ -462,7 +462,12 @@ class Testbed:
         """The agents' network: a Linux bridge in this namespace with the
         controller's agent listener on .254; each instance host gets a veth
         into it (added after Mininet has made the hosts)."""
-        run(['ip', 'link', 'add', REP_BRIDGE, 'type', 'bridge'])
+        # A fixed MAC: a Linux bridge otherwise takes the lowest MAC of its
+        # ports, so adding an instance would change the address the agents
+        # already resolved for the controller, and their channel would
+        # stall until their ARP entry expired.
+        run(['ip', 'link', 'add', REP_BRIDGE, 'address', '02:5f:6d:00:00:fe',
+             'type', 'bridge'])
         self._rep_bridge = True
         run(['ip', 'addr', 'add', REP_NET + '.254/24', 'dev', REP_BRIDGE])
         run(['ip', 'link', 'set', REP_BRIDGE, 'up'])

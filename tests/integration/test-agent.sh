@@ -6,9 +6,7 @@
 #
 #   kill   its agent gets SIGKILL (the link stays up): the controller sees
 #          the channel close and sets the port down;
-#   stop   its agent gets SIGSTOP: the controller misses its heartbeats
-#          (600 ms here rather than the default 300: on a loaded 2-core
-#          machine an agent starved of CPU for 300 ms is not rare);
+#   stop   its agent gets SIGSTOP: the controller misses its heartbeats;
 #   link   its link goes down: OVS fails over by itself;
 #   disable  planned maintenance: "sfmesh-ctl disable" (which first checks
 #          that the secondaries taking over are warm).
@@ -49,15 +47,16 @@ say() { printf '  [%s/%s] %s\n' "$SCENARIO" "$REPL" "$*" >&2; }
 
 # The replication network: a Linux bridge the instances and the controller
 # share (the OVS bridge only carries steered traffic).
-ip link add sfmrep type bridge
+# A fixed MAC: a Linux bridge otherwise takes the lowest MAC of its ports,
+# and adding a port would change the controller's address under the agents.
+ip link add sfmrep address 02:5f:6d:00:00:fe type bridge
 ip addr add 10.9.0.254/24 dev sfmrep
 ip link set sfmrep up
 
 sfm_ovs_start
 sfm_controller_start "$BIN/sfmesh-controller" \
     --config="$top/docs/examples/two-service-chain.yaml" \
-    --agent-listen=ptcp:0:10.9.0.254 --heartbeat-timeout=600 \
-    ptcp:0:127.0.0.1
+    --agent-listen=ptcp:0:10.9.0.254 ptcp:0:127.0.0.1
 AGENT_PORT=$(sed -n 's/.*listening for agents on ptcp:10.9.0.254:\([0-9]*\).*/\1/p' \
              "$OVS_LOGDIR/sfmesh-controller.log")
 [ -n "$AGENT_PORT" ] || sfm_die "no agent listener"
@@ -83,7 +82,6 @@ for h in $INSTANCES; do
     nsx "$h" ip link set rep0 up
     n=$((n + 1))
 done
-# The whole replication network exists before the first agent starts.
 n=1
 for h in $INSTANCES; do
     nsx "$h" "$BIN/sfmesh-agent" --detach --no-chdir -vconsole:off \
