@@ -19,8 +19,8 @@ FUZZ_SECONDS ?= 60
 # Debian packages needed to build, test and run sfmesh.
 DEB_PACKAGES = build-essential pkg-config clang libclang-rt-14-dev \
 	openvswitch-switch openvswitch-source libevent-dev libcunit1-dev libyaml-dev \
-	mininet iproute2 ethtool iputils-ping util-linux procps python3 autoconf automake \
-	libtool
+	mininet iproute2 ethtool iputils-ping util-linux procps python3 \
+	python3-matplotlib iperf3 autoconf automake libtool
 
 # libopenvswitch: the system's if pkg-config knows it, else built from
 # Debian's openvswitch-source into $(BUILD)/ovs.
