@@ -228,13 +228,6 @@ agpconn_has_input(const struct agpconn *c)
                     MSG_PEEK | MSG_DONTWAIT) > 0);
 }
 
-/* Returns the bytes waiting to be sent. */
-size_t
-agpconn_backlog(const struct agpconn *c)
-{
-    return evbuffer_get_length(bufferevent_get_output(c->bev));
-}
-
 const char *
 agpconn_name(const struct agpconn *c)
 {

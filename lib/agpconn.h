@@ -48,7 +48,6 @@ struct agpconn *agpconn_connect(struct event_base *, const struct sockaddr *,
 
 void agpconn_send(struct agpconn *, const struct agp_msg *);
 void agpconn_send_buf(struct agpconn *, const struct ofpbuf *);
-size_t agpconn_backlog(const struct agpconn *);
 bool agpconn_has_input(const struct agpconn *);
 const char *agpconn_name(const struct agpconn *);
 void agpconn_set_aux(struct agpconn *, void *aux);

@@ -338,12 +338,6 @@ ctlsock_destroy(struct ctlsock *server)
     free(server);
 }
 
-const char *
-ctlsock_path(const struct ctlsock *server)
-{
-    return server->path;
-}
-
 /* Registers command 'name', taking 'min_args' to 'max_args' arguments
  * described by 'usage', handled by 'cb' with 'aux'. */
 void

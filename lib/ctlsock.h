@@ -31,7 +31,6 @@ typedef void ctlsock_cb(struct ctlsock_conn *, int argc, const char *argv[],
 struct ctlsock *ctlsock_create(struct event_base *, const char *path,
                                char **errorp);
 void ctlsock_destroy(struct ctlsock *);
-const char *ctlsock_path(const struct ctlsock *);
 
 void ctlsock_register(struct ctlsock *, const char *name, const char *usage,
                       int min_args, int max_args, ctlsock_cb *, void *aux);

@@ -65,7 +65,6 @@ struct ofsrv {
     void *aux;                  /* Passed to 'hooks'. */
     struct ovs_list listeners;  /* Contains "struct ofsrv_listener"s. */
     struct ovs_list conns;      /* Contains "struct ofsrv_conn"s. */
-    struct ofsrv_stats stats;   /* Counters. */
     const struct ofconn **conn_array; /* Scratch for ofsrv_get_conns(). */
 };
 
@@ -148,7 +147,6 @@ ready_cb__(struct ofconn *ofconn, void *c_)
             snprintf(reason, sizeof reason, "replaced by a new connection "
                      "from the same datapath (%s)", ofconn_get_name(ofconn));
             ofconn_close(other->ofconn, reason, time_msec());
-            srv->stats.n_replaced++;
             /* Finish it on its own turn, not inside this callback. */
             event_active(other->resume, 0, 0);
         }
@@ -237,7 +235,6 @@ conn_flush__(struct ofsrv_conn *c, long long int now)
         c->reads_paused = true;
         c->stall_backlog = evbuffer_get_length(out);
         c->stall_deadline = now + conn_stall_interval__(c);
-        c->srv->stats.n_backpressure++;
         bufferevent_disable(c->bev, EV_READ);
     }
 }
@@ -261,7 +258,6 @@ conn_process_input__(struct ofsrv_conn *c, long long int now)
         if (status == OFPFRAME_NEED_MORE) {
             return false;
         } else if (status == OFPFRAME_BAD_LENGTH) {
-            c->srv->stats.n_framing_errors++;
             VLOG_WARN_RL(&rl, "%s: framing error: %s",
                          ofconn_get_name(c->ofconn),
                          ofpframe_status_name(status));
@@ -429,7 +425,6 @@ timer_cb__(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED, void *c)
 static void
 conn_free__(struct ofsrv_conn *c)
 {
-    c->srv->stats.n_closed++;
     ovs_list_remove(&c->list_node);
     event_free(c->timer);
     event_free(c->resume);
@@ -489,7 +484,6 @@ accept_cb__(struct evconnlistener *evl, evutil_socket_t fd,
                               c, now);
     ofconn_set_tx_wakeup(c->ofconn, tx_wakeup_cb__, c);
     ovs_list_push_back(&srv->conns, &c->list_node);
-    srv->stats.n_accepted++;
     VLOG_INFO("%s: accepted on %s", name, l->name);
     free(name);
 
@@ -605,12 +599,6 @@ ofsrv_listen(struct ofsrv *srv, const char *target, char **boundp,
     return 0;
 }
 
-const struct ofsrv_stats *
-ofsrv_get_stats(const struct ofsrv *srv)
-{
-    return &srv->stats;
-}
-
 /* Stores in '*connsp' an array of the connections of 'srv', valid until the
  * next call or until the event loop runs, and returns its length. */
 size_t
@@ -641,25 +629,4 @@ ofsrv_tx_backlog(const struct ofsrv *srv, const struct ofconn *ofconn)
         }
     }
     return 0;
-}
-
-size_t
-ofsrv_n_listeners(const struct ofsrv *srv)
-{
-    return ovs_list_size(&srv->listeners);
-}
-
-/* Returns the name of listener number 'idx', in the order they were
- * added. */
-const char *
-ofsrv_listener_name(const struct ofsrv *srv, size_t idx)
-{
-    const struct ofsrv_listener *l;
-
-    LIST_FOR_EACH (l, list_node, &srv->listeners) {
-        if (!idx--) {
-            return l->name;
-        }
-    }
-    return NULL;
 }

@@ -43,19 +43,7 @@ void ofsrv_destroy(struct ofsrv *);
 int ofsrv_listen(struct ofsrv *, const char *target, char **boundp,
                  char **errorp);
 
-/* Counters of the server, for status output. */
-struct ofsrv_stats {
-    uint64_t n_accepted;        /* Connections accepted. */
-    uint64_t n_closed;          /* Connections closed. */
-    uint64_t n_replaced;        /* Closed because their dpid reconnected. */
-    uint64_t n_framing_errors;  /* Closed because of a bad header length. */
-    uint64_t n_backpressure;    /* Times reads were paused for a peer. */
-};
-
-const struct ofsrv_stats *ofsrv_get_stats(const struct ofsrv *);
 size_t ofsrv_get_conns(const struct ofsrv *, const struct ofconn ***connsp);
 size_t ofsrv_tx_backlog(const struct ofsrv *, const struct ofconn *);
-size_t ofsrv_n_listeners(const struct ofsrv *);
-const char *ofsrv_listener_name(const struct ofsrv *, size_t idx);
 
 #endif /* ofsrv.h */

@@ -142,12 +142,6 @@ steer_destroy(struct steer *st)
     free(st);
 }
 
-const struct sfm_config *
-steer_get_config(const struct steer *st)
-{
-    return st->cfg;
-}
-
 static struct steer_switch *
 switch_find__(const struct steer *st, const struct ofconn *conn)
 {

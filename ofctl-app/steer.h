@@ -40,7 +40,6 @@ struct steer *steer_create(struct sfm_config *, steer_backlogged_cb *,
                            void *aux);
 void steer_destroy(struct steer *);
 void steer_reload(struct steer *, struct sfm_config *);
-const struct sfm_config *steer_get_config(const struct steer *);
 
 void steer_switch_ready(struct steer *, struct ofconn *);
 void steer_switch_closed(struct steer *, struct ofconn *);
