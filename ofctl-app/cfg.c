@@ -53,21 +53,15 @@ struct use {
     int line;                   /* Line of that field. */
 };
 
-/* A service as the chains see it. */
-struct service_ref {
-    const struct cfg_service *service; /* The service. */
-    const char *switch_name;    /* Switch of all its instances, NULL if they
-                                 * are on more than one. */
-};
-
 /* The state of one cfg_parse(). */
 struct parser {
     const char *file;           /* File name, for messages. */
+    struct sfm_config *cfg;     /* What is read so far. */
     yaml_document_t *doc;       /* The document being read. */
     struct ds path;             /* Dotted path of the field being read. */
     char *error;                /* The first error, or NULL. */
     struct shash switches;      /* Contains "struct cfg_switch *"s. */
-    struct shash services;      /* Contains "struct service_ref *"s. */
+    struct shash services;      /* Contains "struct cfg_service *"s. */
     struct shash uses;          /* Contains "struct use *"s, by kind and
                                  * value ("spi 100"). */
 };
@@ -874,7 +868,6 @@ parse_services__(struct parser *p, const yaml_node_t *node,
          pair < node->data.mapping.pairs.top; pair++, n++) {
         const yaml_node_t *key = node__(p, pair->key);
         struct cfg_service *svc = &cfg->services[n];
-        struct service_ref *ref;
         size_t mark;
         bool ok;
 
@@ -886,26 +879,28 @@ parse_services__(struct parser *p, const yaml_node_t *node,
         if (!ok) {
             return false;
         }
-
-        ref = xmalloc(sizeof *ref);
-        ref->service = svc;
-        ref->switch_name = svc->instances[0].switch_name;
-        for (size_t i = 1; i < svc->n_instances; i++) {
-            if (strcmp(svc->instances[i].switch_name, ref->switch_name)) {
-                ref->switch_name = NULL;
-                break;
-            }
-        }
-        shash_add(&p->services, svc->name, ref);
+        shash_add(&p->services, svc->name, svc);
     }
     return true;
 }
 
-/* Reads the chain endpoint 'node' into 'ep'.  If 'same_switch' is nonnull,
- * the endpoint must be on that switch. */
+/* Returns true if switch 'to' can be reached from switch 'from' over the
+ * links read so far. */
+static bool
+reachable__(const struct parser *p, const char *from, const char *to)
+{
+    const struct sfm_config *cfg = p->cfg;
+
+    return route_reachable(&cfg->routes, cfg_switch_index(cfg, from),
+                           cfg_switch_index(cfg, to));
+}
+
+/* Reads the endpoint 'node' (of a chain or a link) into 'ep'.  If
+ * 'from_switch' is nonnull, the endpoint's switch must be reachable from
+ * it. */
 static bool
 parse_endpoint__(struct parser *p, const yaml_node_t *node,
-                 struct cfg_endpoint *ep, const char *same_switch)
+                 struct cfg_endpoint *ep, const char *from_switch)
 {
     static const char *const keys[] = { "switch", "port" };
     const yaml_node_t *values[ARRAY_SIZE(keys)];
@@ -921,10 +916,10 @@ parse_endpoint__(struct parser *p, const yaml_node_t *node,
 
     mark = path_push__(p, "switch");
     ok = get_switch_ref__(p, values[0], &sw);
-    if (ok && same_switch && strcmp(sw->name, same_switch)) {
-        ok = fail__(p, values[0], "multi-switch chains are not supported "
-                    "yet: the ingress is on switch %s, this is %s",
-                    same_switch, sw->name);
+    if (ok && from_switch && !reachable__(p, from_switch, sw->name)) {
+        ok = fail__(p, values[0], "switch %s cannot be reached from the "
+                    "ingress's switch %s: no path of links joins them",
+                    sw->name, from_switch);
     }
     path_pop__(p, mark);
     if (!ok) {
@@ -969,7 +964,8 @@ get_match__(struct parser *p, const yaml_node_t *node, char **matchp)
 
 /* Checks the service at position 'i' of the services of 'chain', read from
  * 'node': it must be defined, not already in the chain (the services before
- * it are in 'seen', to which it is added) and on the chain's switch. */
+ * it are in 'seen', to which it is added) and each of its instances must be
+ * reachable from the chain's ingress. */
 static bool
 check_chain_service__(struct parser *p, const yaml_node_t *node,
                       const struct cfg_chain *chain, struct shash *seen,
@@ -977,11 +973,11 @@ check_chain_service__(struct parser *p, const yaml_node_t *node,
 {
     const char *name = chain->services[i];
     const char *sw = chain->ingress.switch_name;
-    const struct service_ref *ref;
+    const struct cfg_service *svc;
     void *first;
 
-    ref = shash_find_data(&p->services, name);
-    if (!ref) {
+    svc = shash_find_data(&p->services, name);
+    if (!svc) {
         return fail__(p, node, "service %s is not defined in services", name);
     }
     first = shash_find_data(seen, name);
@@ -990,18 +986,15 @@ check_chain_service__(struct parser *p, const yaml_node_t *node,
                       "(services[%"PRIuSIZE"])", name,
                       (size_t) (uintptr_t) first - 1);
     }
-    if (!ref->switch_name || strcmp(ref->switch_name, sw)) {
-        const struct cfg_service *svc = ref->service;
+    for (size_t j = 0; j < svc->n_instances; j++) {
+        const struct cfg_instance *inst = &svc->instances[j];
 
-        for (size_t j = 0; j < svc->n_instances; j++) {
-            const struct cfg_instance *inst = &svc->instances[j];
-
-            if (strcmp(inst->switch_name, sw)) {
-                return fail__(p, node, "multi-switch chains are not "
-                              "supported yet: instance %s of service %s is "
-                              "on switch %s, the chain's ingress on %s",
-                              inst->name, svc->name, inst->switch_name, sw);
-            }
+        if (!reachable__(p, sw, inst->switch_name)) {
+            return fail__(p, node, "instance %s of service %s is on switch "
+                          "%s, which cannot be reached from the chain's "
+                          "ingress on switch %s: no path of links joins "
+                          "them", inst->name, svc->name, inst->switch_name,
+                          sw);
         }
     }
     shash_add(seen, name, (void *) (uintptr_t) (i + 1));
@@ -1151,6 +1144,86 @@ parse_chains__(struct parser *p, const yaml_node_t *node,
     return true;
 }
 
+/* Reads the link 'node', a list of its two ends, into 'link'. */
+static bool
+parse_link__(struct parser *p, const yaml_node_t *node,
+             struct cfg_link *link)
+{
+    const yaml_node_item_t *items;
+    bool ok = true;
+
+    if (!expect__(p, node, YAML_SEQUENCE_NODE, "a list of the link's two "
+                  "ends, such as [{switch: sw1, port: p1}, {switch: sw2, "
+                  "port: p2}]")) {
+        return false;
+    }
+    items = node->data.sequence.items.start;
+    if (node->data.sequence.items.top - items != 2) {
+        return fail__(p, node, "a link has exactly two ends");
+    }
+    for (size_t i = 0; ok && i < 2; i++) {
+        size_t mark = path_push_index__(p, i);
+
+        ok = parse_endpoint__(p, node__(p, items[i]), &link->ends[i], NULL);
+        path_pop__(p, mark);
+    }
+    if (ok && !strcmp(link->ends[0].switch_name, link->ends[1].switch_name)) {
+        ok = fail__(p, node, "both ends are on switch %s; a link joins two "
+                    "switches", link->ends[0].switch_name);
+    }
+    return ok;
+}
+
+/* Reads the list of links 'node' into 'cfg'. */
+static bool
+parse_links__(struct parser *p, const yaml_node_t *node,
+              struct sfm_config *cfg)
+{
+    const yaml_node_item_t *item;
+    size_t n;
+
+    if (is_null__(node)) {
+        return true;
+    }
+    if (!expect__(p, node, YAML_SEQUENCE_NODE, "a list of links")) {
+        return false;
+    }
+    n = node->data.sequence.items.top - node->data.sequence.items.start;
+    cfg->links = xcalloc(MAX(n, 1), sizeof *cfg->links);
+    for (item = node->data.sequence.items.start;
+         item < node->data.sequence.items.top; item++) {
+        const yaml_node_t *link = node__(p, *item);
+        size_t mark = path_push_index__(p, cfg->n_links);
+        bool ok;
+
+        cfg->links[cfg->n_links].line = line__(link);
+        ok = parse_link__(p, link, &cfg->links[cfg->n_links]);
+        cfg->n_links++;
+        path_pop__(p, mark);
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Computes the routes of 'cfg' over its links. */
+static void
+compute_routes__(struct sfm_config *cfg)
+{
+    struct route_link *links = xmalloc(MAX(cfg->n_links, 1) * sizeof *links);
+
+    for (size_t i = 0; i < cfg->n_links; i++) {
+        for (size_t j = 0; j < 2; j++) {
+            const char *name = cfg->links[i].ends[j].switch_name;
+
+            links[i].ends[j] = cfg_switch_index(cfg, name);
+        }
+    }
+    route_compute(cfg->n_switches, links, cfg->n_links, &cfg->routes);
+    free(links);
+}
+
 /* Reads the timers 'node' into 'timers'. */
 static bool
 parse_timers__(struct parser *p, const yaml_node_t *node,
@@ -1189,9 +1262,13 @@ static bool
 parse_root__(struct parser *p, const yaml_node_t *root,
              struct sfm_config *cfg)
 {
-    enum { R_VERSION, R_BUCKETS, R_TIMERS, R_SWITCHES, R_SERVICES, R_CHAINS };
+    enum {
+        R_VERSION, R_BUCKETS, R_TIMERS, R_SWITCHES, R_LINKS, R_SERVICES,
+        R_CHAINS
+    };
     static const char *const keys[] = {
-        "version", "buckets", "timers", "switches", "services", "chains"
+        "version", "buckets", "timers", "switches", "links", "services",
+        "chains"
     };
     const yaml_node_t *values[ARRAY_SIZE(keys)];
     uint64_t value;
@@ -1251,6 +1328,16 @@ parse_root__(struct parser *p, const yaml_node_t *root,
     if (!ok) {
         return false;
     }
+
+    if (values[R_LINKS]) {
+        mark = path_push__(p, "links");
+        ok = parse_links__(p, values[R_LINKS], cfg);
+        path_pop__(p, mark);
+        if (!ok) {
+            return false;
+        }
+    }
+    compute_routes__(cfg);
 
     mark = path_push__(p, "services");
     ok = parse_services__(p, values[R_SERVICES], cfg);
@@ -1514,6 +1601,7 @@ cfg_parse(const char *file, const char *text, size_t len,
     cfg->timers.handshake_timeout_ms = 10000;
 
     p.file = file;
+    p.cfg = cfg;
     p.doc = &doc;
     ds_init(&p.path);
     p.error = NULL;
@@ -1536,7 +1624,7 @@ cfg_parse(const char *file, const char *text, size_t len,
         free(use);
     }
     shash_destroy(&p.uses);
-    shash_destroy_free_data(&p.services);
+    shash_destroy(&p.services);
     shash_destroy(&p.switches);
     ds_destroy(&p.path);
     yaml_document_delete(&doc);
@@ -1623,6 +1711,15 @@ cfg_destroy(struct sfm_config *cfg)
     }
     free(cfg->switches);
 
+    for (size_t i = 0; i < cfg->n_links; i++) {
+        for (size_t j = 0; j < 2; j++) {
+            free(cfg->links[i].ends[j].switch_name);
+            free(cfg->links[i].ends[j].port);
+        }
+    }
+    free(cfg->links);
+    route_destroy(&cfg->routes);
+
     for (size_t i = 0; i < cfg->n_services; i++) {
         struct cfg_service *svc = &cfg->services[i];
 
@@ -1705,4 +1802,45 @@ size_t
 cfg_n_buckets(const struct sfm_config *cfg)
 {
     return (size_t) 1 << cfg->bucket_bits;
+}
+
+/* Returns the index in cfg->switches of switch 'name', which must exist. */
+size_t
+cfg_switch_index(const struct sfm_config *cfg, const char *name)
+{
+    const struct cfg_switch *sw = cfg_find_switch(cfg, name);
+
+    ovs_assert(sw);
+    return sw - cfg->switches;
+}
+
+/* Returns the port by which switch 'from' sends toward switch 'to', or NULL
+ * if they are the same switch or no path of links joins them. */
+const char *
+cfg_next_port(const struct sfm_config *cfg, const char *from, const char *to)
+{
+    size_t f = cfg_switch_index(cfg, from);
+    size_t link = route_next(&cfg->routes, f, cfg_switch_index(cfg, to));
+    const struct cfg_link *l;
+
+    if (link == ROUTE_NONE) {
+        return NULL;
+    }
+    l = &cfg->links[link];
+    return (!strcmp(l->ends[0].switch_name, from)
+            ? l->ends[0].port : l->ends[1].port);
+}
+
+/* Returns true if switch 'switch_name' has a link to another switch. */
+bool
+cfg_has_links(const struct sfm_config *cfg, const char *switch_name)
+{
+    for (size_t i = 0; i < cfg->n_links; i++) {
+        for (size_t j = 0; j < 2; j++) {
+            if (!strcmp(cfg->links[i].ends[j].switch_name, switch_name)) {
+                return true;
+            }
+        }
+    }
+    return false;
 }

@@ -8,15 +8,18 @@
 
 /* The controller's configuration file (YAML, read with libyaml).
  *
- * It names the switches, the services with their instances, the chains
+ * It names the switches, the links between them, the services with their
+ * instances, the chains
  * (per subscriber: ingress, ordered services, egress), the bucket count and
  * timers.  See docs/examples/two-service-chain.yaml.  Every error names the
  * file, the line and the field.  Parsing does no I/O beyond reading the
  * file, so that cfg_parse() can be fuzzed. */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "openvswitch/types.h"
+#include "route.h"
 
 /* Limits. */
 #define CFG_MAX_FILE_SIZE (1024 * 1024)
@@ -47,10 +50,17 @@ struct cfg_service {
     int line;
 };
 
-/* Where a chain's traffic enters or leaves the switch. */
+/* A port of a switch: where a chain's traffic enters or leaves, or one end
+ * of a link between switches. */
 struct cfg_endpoint {
     char *switch_name;          /* A key of "switches". */
     char *port;                 /* OVS port name. */
+};
+
+/* A link between two switches, which steering may cross. */
+struct cfg_link {
+    struct cfg_endpoint ends[2]; /* On different switches. */
+    int line;
 };
 
 struct cfg_chain {
@@ -75,6 +85,9 @@ struct sfm_config {
     unsigned int bucket_bits;   /* Buckets per service: 1 << bucket_bits. */
     struct cfg_switch *switches;
     size_t n_switches;
+    struct cfg_link *links;
+    size_t n_links;
+    struct route_table routes;  /* Over 'links', by index in 'switches'. */
     struct cfg_service *services;
     size_t n_services;
     struct cfg_chain *chains;
@@ -94,5 +107,10 @@ const struct cfg_service *cfg_find_service(const struct sfm_config *,
 const struct cfg_instance *cfg_find_instance(const struct sfm_config *,
                                              const char *name);
 size_t cfg_n_buckets(const struct sfm_config *);
+
+size_t cfg_switch_index(const struct sfm_config *, const char *name);
+const char *cfg_next_port(const struct sfm_config *, const char *from,
+                          const char *to);
+bool cfg_has_links(const struct sfm_config *, const char *switch_name);
 
 #endif /* cfg.h */

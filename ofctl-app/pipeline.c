@@ -27,7 +27,9 @@
 
 /* Priorities. */
 #define PL_PRIO_BYPASS 200      /* ARP between a chain's endpoints. */
+#define PL_PRIO_TRANSIT_END 110 /* A path's end, arriving on a link. */
 #define PL_PRIO_STEER 100       /* Classification and steering. */
+#define PL_PRIO_TRANSIT_FWD 50  /* Toward an instance, arriving on a link. */
 #define PL_PRIO_PORT_DROP 10    /* Anything else from an instance port. */
 #define PL_PRIO_MISS 0          /* Table miss: drop. */
 
@@ -106,7 +108,58 @@ port_no__(const struct shash *ports, const char *name)
     return pp ? pp->port_no : OFPP_NONE;
 }
 
-/* Appends to 's' the group bucket that sends to 'inst'. */
+/* What pl_generate() works from: one switch's view of the configuration. */
+struct pl_ctx {
+    const struct sfm_config *cfg;
+    const char *sw;             /* The switch being generated. */
+    struct svcmap *const *maps; /* One per service. */
+    const struct shash *ports;  /* The switch's ports by name. */
+    size_t n_buckets;
+    struct pl_desired *d;       /* The output. */
+};
+
+/* Returns the number of port 'port' of switch 'sw', if that is the switch
+ * being generated and it has the port; otherwise OFPP_NONE. */
+static ofp_port_t
+local_port__(const struct pl_ctx *ctx, const char *sw, const char *port)
+{
+    return strcmp(sw, ctx->sw) ? OFPP_NONE : port_no__(ctx->ports, port);
+}
+
+/* Returns the port by which the switch being generated sends toward switch
+ * 'sw' (another one), or OFPP_NONE if no link leads there or the port is
+ * missing. */
+static ofp_port_t
+toward__(const struct pl_ctx *ctx, const char *sw)
+{
+    const char *port = cfg_next_port(ctx->cfg, ctx->sw, sw);
+
+    return port ? port_no__(ctx->ports, port) : OFPP_NONE;
+}
+
+/* Returns the port by which the switch being generated reaches port 'port'
+ * of switch 'sw': that port itself if it is local, else the link toward
+ * 'sw'. */
+static ofp_port_t
+reach__(const struct pl_ctx *ctx, const char *sw, const char *port)
+{
+    return (strcmp(sw, ctx->sw)
+            ? toward__(ctx, sw) : port_no__(ctx->ports, port));
+}
+
+/* Returns true if switch 'sw' holds an instance of service 'svc'. */
+static bool
+hosts__(const struct cfg_service *svc, const char *sw)
+{
+    for (size_t i = 0; i < svc->n_instances; i++) {
+        if (!strcmp(svc->instances[i].switch_name, sw)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Appends to 's' the group bucket that sends to 'inst' by 'port'. */
 static void
 put_bucket__(struct ds *s, const struct cfg_instance *inst, ofp_port_t port)
 {
@@ -116,11 +169,13 @@ put_bucket__(struct ds *s, const struct cfg_instance *inst, ofp_port_t port)
                   ofp_to_u16(port));
 }
 
-/* Adds the groups of service 'svc' (index 'idx', map 'map'). */
+/* Adds the groups of service 'svc' (index 'idx'). */
 static void
-add_groups__(struct pl_desired *d, const struct cfg_service *svc, size_t idx,
-             const struct svcmap *map, const struct shash *ports)
+add_groups__(const struct pl_ctx *ctx, const struct cfg_service *svc,
+             size_t idx)
 {
+    const struct svcmap *map = ctx->maps[idx];
+
     for (uint32_t b = 0; b < map->n_buckets; b++) {
         const struct svcmap_bucket *bucket = &map->buckets[b];
         struct ds s = DS_EMPTY_INITIALIZER;
@@ -136,7 +191,7 @@ add_groups__(struct pl_desired *d, const struct cfg_service *svc, size_t idx,
                 continue;
             }
             inst = &svc->instances[members[i]];
-            port = port_no__(ports, inst->port);
+            port = reach__(ctx, inst->switch_name, inst->port);
             if (port != OFPP_NONE) {
                 put_bucket__(&s, inst, port);
             }
@@ -145,14 +200,15 @@ add_groups__(struct pl_desired *d, const struct cfg_service *svc, size_t idx,
         g = xmalloc(sizeof *g);
         g->group_id = pl_group_id(idx, b);
         g->spec = ds_steal_cstr(&s);
-        hmap_insert(&d->groups, &g->hmap_node, hash_int(g->group_id, 0));
+        hmap_insert(&ctx->d->groups, &g->hmap_node,
+                    hash_int(g->group_id, 0));
     }
 }
 
 /* Adds the classification of traffic from 'port' into 'spi'. */
 static void
-add_classify__(struct pl_desired *d, const struct cfg_chain *chain,
-               ofp_port_t port, uint32_t spi, size_t n_buckets)
+add_classify__(const struct pl_ctx *ctx, const struct cfg_chain *chain,
+               ofp_port_t port, uint32_t spi)
 {
     char *match, *actions;
 
@@ -167,51 +223,197 @@ add_classify__(struct pl_desired *d, const struct cfg_chain *chain,
                         "set_field:255->nsh_si,"
                         "move:"PL_CODE_REG"[]->NXOXM_NSH_C1[],"
                         "encap(ethernet),"
-                        "goto_table:%d", n_buckets, spi, PL_TABLE_STEER);
-    add_flow__(d, PL_TABLE_CLASSIFY, PL_PRIO_STEER, match, actions);
+                        "goto_table:%d", ctx->n_buckets, spi,
+                        PL_TABLE_STEER);
+    add_flow__(ctx->d, PL_TABLE_CLASSIFY, PL_PRIO_STEER, match, actions);
 }
 
-/* Adds the steering of one direction of 'chain': 'spi', the services in
- * order 'order' (indexes into cfg->services), ending at 'out'. */
-static void
-add_steer__(struct pl_desired *d, const struct sfm_config *cfg,
-            const struct shash *ports,
-            const size_t *order, size_t n, uint32_t spi, ofp_port_t out)
+/* One direction of a chain. */
+struct pl_path {
+    uint32_t spi;
+    const size_t *order;        /* Indexes into cfg->services, in order. */
+    size_t n;                   /* Number of services. */
+    const struct cfg_endpoint *from; /* Where it is classified. */
+    const struct cfg_endpoint *to;   /* Where it leaves the chain. */
+};
+
+/* Returns the actions that take a frame of 'path' that has crossed all its
+ * services to its exit, or NULL if the switch being generated cannot. */
+static char *
+end_actions__(const struct pl_ctx *ctx, const struct pl_path *path)
 {
-    size_t n_buckets = cfg_n_buckets(cfg);
+    ofp_port_t out;
 
-    for (size_t hop = 0; hop < n; hop++) {
-        size_t idx = order[hop];
-        const struct cfg_service *svc = &cfg->services[idx];
+    if (!strcmp(path->to->switch_name, ctx->sw)) {
+        out = port_no__(ctx->ports, path->to->port);
+        return (out == OFPP_NONE ? NULL
+                : xasprintf("decap(),decap(),output:%"PRIu16,
+                            ofp_to_u16(out)));
+    }
+    out = toward__(ctx, path->to->switch_name);
+    return (out == OFPP_NONE ? NULL
+            : xasprintf("output:%"PRIu16, ofp_to_u16(out)));
+}
+
+/* Returns the match of the frames of 'path' that have crossed all its
+ * services. */
+static char *
+end_match__(const struct pl_path *path)
+{
+    return xasprintf(PL_NSH",nsh_spi=%#"PRIx32",nsh_si=%"PRIuSIZE,
+                     path->spi, 255 - path->n);
+}
+
+/* Adds the steering of 'path' on the switch being generated: each hop
+ * where a frame of the path can be on this switch (classified here, or
+ * returned by an instance here) picks the group of its next service, and
+ * the frames that have crossed every service leave (or head for the switch
+ * where they leave). */
+static void
+add_steer__(const struct pl_ctx *ctx, const struct pl_path *path)
+{
+    const struct sfm_config *cfg = ctx->cfg;
+    bool here = !strcmp(path->from->switch_name, ctx->sw);
+
+    for (size_t hop = 0; hop <= path->n; hop++) {
         unsigned int si = 255 - hop;
+        char *actions;
 
-        for (uint32_t b = 0; b < n_buckets; b++) {
-            add_flow__(d, PL_TABLE_STEER, PL_PRIO_STEER,
-                       xasprintf(PL_NSH",nsh_spi=%#"PRIx32",nsh_si=%u,"
-                                 "nsh_c1=%#"PRIx32"/%#"PRIxSIZE,
-                                 spi, si, b, n_buckets - 1),
-                       xasprintf("group:%"PRIu32, pl_group_id(idx, b)));
+        if (hop > 0) {
+            const struct cfg_service *prev = &cfg->services[path->order[hop
+                                                                        - 1]];
+
+            /* What each instance of the previous service, on this switch,
+             * may send back. */
+            here = false;
+            for (size_t i = 0; i < prev->n_instances; i++) {
+                const struct cfg_instance *inst = &prev->instances[i];
+                ofp_port_t port = local_port__(ctx, inst->switch_name,
+                                               inst->port);
+
+                here = here || !strcmp(inst->switch_name, ctx->sw);
+                if (port == OFPP_NONE) {
+                    continue;
+                }
+                add_flow__(ctx->d, PL_TABLE_CLASSIFY, PL_PRIO_STEER,
+                           xasprintf("in_port=%"PRIu16","PL_NSH
+                                     ",nsh_spi=%#"PRIx32",nsh_si=%u",
+                                     ofp_to_u16(port), path->spi, si),
+                           xasprintf("goto_table:%d", PL_TABLE_STEER));
+            }
+        }
+        if (!here) {
+            continue;
         }
 
-        /* What each instance of this hop's service may send back. */
-        for (size_t i = 0; i < svc->n_instances; i++) {
-            ofp_port_t port = port_no__(ports, svc->instances[i].port);
+        if (hop == path->n) {
+            actions = end_actions__(ctx, path);
+            if (actions) {
+                add_flow__(ctx->d, PL_TABLE_STEER, PL_PRIO_STEER,
+                           end_match__(path), actions);
+            }
+            continue;
+        }
+        for (uint32_t b = 0; b < ctx->n_buckets; b++) {
+            add_flow__(ctx->d, PL_TABLE_STEER, PL_PRIO_STEER,
+                       xasprintf(PL_NSH",nsh_spi=%#"PRIx32",nsh_si=%u,"
+                                 "nsh_c1=%#"PRIx32"/%#"PRIxSIZE,
+                                 path->spi, si, b, ctx->n_buckets - 1),
+                       xasprintf("group:%"PRIu32,
+                                 pl_group_id(path->order[hop], b)));
+        }
+    }
+}
+
+/* Adds what a chain's ARP needs on the switch being generated, entering
+ * at 'from' and leaving at 'to': straight across if both are here,
+ * otherwise carried in NSH as a frame of 'path' that has crossed all its
+ * services, so that it follows the path's exit. */
+static void
+add_arp__(const struct pl_ctx *ctx, const struct pl_path *path,
+          ofp_port_t in)
+{
+    char *actions;
+
+    if (!strcmp(path->to->switch_name, ctx->sw)) {
+        ofp_port_t out = port_no__(ctx->ports, path->to->port);
+
+        if (out == OFPP_NONE) {
+            return;
+        }
+        actions = xasprintf("output:%"PRIu16, ofp_to_u16(out));
+    } else {
+        ofp_port_t out = toward__(ctx, path->to->switch_name);
+
+        if (out == OFPP_NONE) {
+            return;
+        }
+        actions = xasprintf("encap(nsh(md_type=1)),"
+                            "set_field:%#"PRIx32"->nsh_spi,"
+                            "set_field:%"PRIuSIZE"->nsh_si,"
+                            "encap(ethernet),output:%"PRIu16,
+                            path->spi, 255 - path->n, ofp_to_u16(out));
+    }
+    add_flow__(ctx->d, PL_TABLE_CLASSIFY, PL_PRIO_BYPASS,
+               xasprintf("in_port=%"PRIu16",arp", ofp_to_u16(in)), actions);
+}
+
+/* Adds, for a switch with links to others, the transit table: frames
+ * arriving on a link that have crossed a path's services leave (or go on
+ * toward the switch where they leave); frames for an instance on this
+ * switch that is the primary of their bucket take that bucket's group
+ * here, where its watch on the instance's port decides; frames for any
+ * other instance go to it, or on toward its switch. */
+static void
+add_transit__(const struct pl_ctx *ctx, const struct pl_path *paths,
+              size_t n_paths, const bool *in_chain)
+{
+    const struct sfm_config *cfg = ctx->cfg;
+
+    for (size_t i = 0; i < n_paths; i++) {
+        char *actions = end_actions__(ctx, &paths[i]);
+
+        if (actions) {
+            add_flow__(ctx->d, PL_TABLE_TRANSIT, PL_PRIO_TRANSIT_END,
+                       end_match__(&paths[i]), actions);
+        }
+    }
+
+    for (size_t i = 0; i < cfg->n_services; i++) {
+        const struct cfg_service *svc = &cfg->services[i];
+        const struct svcmap *map = ctx->maps[i];
+
+        if (!in_chain[i]) {
+            continue;
+        }
+        for (size_t j = 0; j < svc->n_instances; j++) {
+            const struct cfg_instance *inst = &svc->instances[j];
+            ofp_port_t port = reach__(ctx, inst->switch_name, inst->port);
+            bool local = !strcmp(inst->switch_name, ctx->sw);
 
             if (port == OFPP_NONE) {
                 continue;
             }
-            add_flow__(d, PL_TABLE_CLASSIFY, PL_PRIO_STEER,
-                       xasprintf("in_port=%"PRIu16","PL_NSH",nsh_spi=%#"
-                                 PRIx32",nsh_si=%u",
-                                 ofp_to_u16(port), spi, si - 1),
-                       xasprintf("goto_table:%d", PL_TABLE_STEER));
+            add_flow__(ctx->d, PL_TABLE_TRANSIT, PL_PRIO_TRANSIT_FWD,
+                       xasprintf(PL_NSH",dl_dst="ETH_ADDR_FMT,
+                                 ETH_ADDR_ARGS(inst->mac)),
+                       xasprintf("output:%"PRIu16, ofp_to_u16(port)));
+            for (uint32_t b = 0; local && b < map->n_buckets; b++) {
+                if (map->buckets[b].primary != (int) j) {
+                    continue;
+                }
+                /* The group may send the frame back over the link it came
+                 * by, which OpenFlow allows only from another in_port. */
+                add_flow__(ctx->d, PL_TABLE_TRANSIT, PL_PRIO_STEER,
+                           xasprintf(PL_NSH",dl_dst="ETH_ADDR_FMT","
+                                     "nsh_c1=%#"PRIx32"/%#"PRIxSIZE,
+                                     ETH_ADDR_ARGS(inst->mac), b,
+                                     ctx->n_buckets - 1),
+                           xasprintf("set_field:0->in_port,group:%"PRIu32,
+                                     pl_group_id(i, b)));
+            }
         }
     }
-
-    add_flow__(d, PL_TABLE_STEER, PL_PRIO_STEER,
-               xasprintf(PL_NSH",nsh_spi=%#"PRIx32",nsh_si=%"PRIuSIZE, spi,
-                         255 - n),
-               xasprintf("decap(),decap(),output:%"PRIu16, ofp_to_u16(out)));
 }
 
 /* Returns the index of service 'name' in 'cfg'. */
@@ -221,56 +423,88 @@ service_idx__(const struct sfm_config *cfg, const char *name)
     return cfg_find_service(cfg, name) - cfg->services;
 }
 
+/* Returns true if switch 'sw' takes part in 'chain': it holds one of its
+ * endpoints or an instance of one of its services. */
+static bool
+takes_part__(const struct sfm_config *cfg, const struct cfg_chain *chain,
+             const char *sw)
+{
+    if (!strcmp(chain->ingress.switch_name, sw)
+        || !strcmp(chain->egress.switch_name, sw)) {
+        return true;
+    }
+    for (size_t i = 0; i < chain->n_services; i++) {
+        if (hosts__(cfg_find_service(cfg, chain->services[i]), sw)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Generates into 'd' (initialized by the caller) the flows and groups of
  * switch 'switch_name' for configuration 'cfg', the service maps 'maps'
  * (one per service, in the order of cfg->services) and the switch's ports
- * 'ports' (port name to "const struct ofputil_phy_port *").  A chain whose
- * ingress or egress port is missing is left out; an instance whose port is
- * missing is left out of its groups. */
+ * 'ports' (port name to "const struct ofputil_phy_port *").  What needs a
+ * missing port is left out: the classification of a chain endpoint, an
+ * instance's group bucket, the way toward another switch. */
 void
 pl_generate(const struct sfm_config *cfg, const char *switch_name,
             struct svcmap *const *maps, const struct shash *ports,
             struct pl_desired *d)
 {
-    size_t n_buckets = cfg_n_buckets(cfg);
-    bool *used = xcalloc(MAX(cfg->n_services, 1), sizeof *used);
+    struct pl_ctx ctx = {
+        .cfg = cfg, .sw = switch_name, .maps = maps, .ports = ports,
+        .n_buckets = cfg_n_buckets(cfg), .d = d,
+    };
+    size_t n = MAX(cfg->n_services, 1);
+    bool *used = xcalloc(n, sizeof *used);
+    bool *in_chain = xcalloc(n, sizeof *in_chain);
+    struct pl_path *paths = xmalloc(MAX(2 * cfg->n_chains, 1)
+                                    * sizeof *paths);
+    size_t **orders = xmalloc(MAX(2 * cfg->n_chains, 1) * sizeof *orders);
 
     for (size_t c = 0; c < cfg->n_chains; c++) {
         const struct cfg_chain *chain = &cfg->chains[c];
+        bool part = takes_part__(cfg, chain, switch_name);
+        size_t *fwd = xmalloc(chain->n_services * sizeof *fwd);
+        size_t *rev = xmalloc(chain->n_services * sizeof *rev);
+        struct pl_path *pf = &paths[2 * c], *pr = &paths[2 * c + 1];
         ofp_port_t in, out;
-        size_t *fwd, *rev;
 
-        if (strcmp(chain->ingress.switch_name, switch_name)) {
-            continue;
-        }
-        in = port_no__(ports, chain->ingress.port);
-        out = port_no__(ports, chain->egress.port);
-        if (in == OFPP_NONE || out == OFPP_NONE) {
-            continue;
-        }
-
-        fwd = xmalloc(chain->n_services * sizeof *fwd);
-        rev = xmalloc(chain->n_services * sizeof *rev);
         for (size_t i = 0; i < chain->n_services; i++) {
             fwd[i] = service_idx__(cfg, chain->services[i]);
             rev[chain->n_services - 1 - i] = fwd[i];
-            used[fwd[i]] = true;
+            in_chain[fwd[i]] = true;
+            used[fwd[i]] = used[fwd[i]] || part;
+        }
+        orders[2 * c] = fwd;
+        orders[2 * c + 1] = rev;
+        *pf = (struct pl_path) {
+            .spi = chain->spi, .order = fwd, .n = chain->n_services,
+            .from = &chain->ingress, .to = &chain->egress,
+        };
+        *pr = (struct pl_path) {
+            .spi = chain->reverse_spi, .order = rev, .n = chain->n_services,
+            .from = &chain->egress, .to = &chain->ingress,
+        };
+        if (!part) {
+            continue;
         }
 
-        add_flow__(d, PL_TABLE_CLASSIFY, PL_PRIO_BYPASS,
-                   xasprintf("in_port=%"PRIu16",arp", ofp_to_u16(in)),
-                   xasprintf("output:%"PRIu16, ofp_to_u16(out)));
-        add_flow__(d, PL_TABLE_CLASSIFY, PL_PRIO_BYPASS,
-                   xasprintf("in_port=%"PRIu16",arp", ofp_to_u16(out)),
-                   xasprintf("output:%"PRIu16, ofp_to_u16(in)));
-        add_classify__(d, chain, in, chain->spi, n_buckets);
-        add_classify__(d, chain, out, chain->reverse_spi, n_buckets);
-        add_steer__(d, cfg, ports, fwd, chain->n_services, chain->spi,
-                    out);
-        add_steer__(d, cfg, ports, rev, chain->n_services,
-                    chain->reverse_spi, in);
-        free(fwd);
-        free(rev);
+        in = local_port__(&ctx, chain->ingress.switch_name,
+                          chain->ingress.port);
+        out = local_port__(&ctx, chain->egress.switch_name,
+                           chain->egress.port);
+        if (in != OFPP_NONE) {
+            add_arp__(&ctx, pf, in);
+            add_classify__(&ctx, chain, in, chain->spi);
+        }
+        if (out != OFPP_NONE) {
+            add_arp__(&ctx, pr, out);
+            add_classify__(&ctx, chain, out, chain->reverse_spi);
+        }
+        add_steer__(&ctx, pf);
+        add_steer__(&ctx, pr);
     }
 
     for (size_t i = 0; i < cfg->n_services; i++) {
@@ -279,9 +513,12 @@ pl_generate(const struct sfm_config *cfg, const char *switch_name,
         if (!used[i]) {
             continue;
         }
-        add_groups__(d, svc, i, maps[i], ports);
+        add_groups__(&ctx, svc, i);
         for (size_t j = 0; j < svc->n_instances; j++) {
-            ofp_port_t port = port_no__(ports, svc->instances[j].port);
+            const struct cfg_instance *inst = &svc->instances[j];
+            ofp_port_t port = local_port__(&ctx, inst->switch_name,
+                                           inst->port);
+
             if (port != OFPP_NONE) {
                 add_flow__(d, PL_TABLE_CLASSIFY, PL_PRIO_PORT_DROP,
                            xasprintf("in_port=%"PRIu16, ofp_to_u16(port)),
@@ -289,6 +526,37 @@ pl_generate(const struct sfm_config *cfg, const char *switch_name,
             }
         }
     }
+
+    if (cfg_has_links(cfg, switch_name)) {
+        for (size_t l = 0; l < cfg->n_links; l++) {
+            for (size_t e = 0; e < 2; e++) {
+                const struct cfg_endpoint *end = &cfg->links[l].ends[e];
+                ofp_port_t port = local_port__(&ctx, end->switch_name,
+                                               end->port);
+
+                if (port == OFPP_NONE) {
+                    continue;
+                }
+                add_flow__(d, PL_TABLE_CLASSIFY, PL_PRIO_STEER,
+                           xasprintf("in_port=%"PRIu16","PL_NSH,
+                                     ofp_to_u16(port)),
+                           xasprintf("goto_table:%d", PL_TABLE_TRANSIT));
+                add_flow__(d, PL_TABLE_CLASSIFY, PL_PRIO_PORT_DROP,
+                           xasprintf("in_port=%"PRIu16, ofp_to_u16(port)),
+                           xstrdup("drop"));
+            }
+        }
+        add_transit__(&ctx, paths, 2 * cfg->n_chains, in_chain);
+        add_flow__(d, PL_TABLE_TRANSIT, PL_PRIO_MISS, xstrdup(""),
+                   xstrdup("drop"));
+    }
+
+    for (size_t i = 0; i < 2 * cfg->n_chains; i++) {
+        free(orders[i]);
+    }
+    free(orders);
+    free(paths);
+    free(in_chain);
     free(used);
 
     add_flow__(d, PL_TABLE_CLASSIFY, PL_PRIO_MISS, xstrdup(""),

@@ -39,6 +39,7 @@ struct svcmap;
 
 #define PL_TABLE_CLASSIFY 0
 #define PL_TABLE_STEER 1
+#define PL_TABLE_TRANSIT 2
 
 /* A flow in ovs-ofctl syntax. */
 struct pl_flow {

@@ -388,7 +388,7 @@ test_unknown_keys(void)
 {
     ASSERT_FAILS(SWITCHES SERVICES CHAINS "bucket: 16\n",
                  "test.yaml:14: unknown key \"bucket\" (allowed: version, "
-                 "buckets, timers, switches, services, chains)");
+                 "buckets, timers, switches, links, services, chains)");
     ASSERT_FAILS("timers: {inactivity_probe: 100}\n" SWITCHES SERVICES CHAINS,
                  "test.yaml:1: timers: unknown key \"inactivity_probe\" "
                  "(allowed: inactivity_probe_ms, handshake_timeout_ms)");
@@ -1004,45 +1004,120 @@ test_port_twice(void)
                  "sw1 is already used by chains.web.egress.port (line 12)");
 }
 
-static void
-test_multi_switch_chain(void)
-{
-#define TWO_SWITCHES                                                    \
+/* A leaf-spine fabric: lf1 and lf2 joined through sp1, lf3 alone. */
+#define FABRIC                                                          \
     "switches:\n"                                                       \
-    "  sw1: {dpid: 1}\n"                                                \
-    "  sw2: {dpid: 2}\n"
+    "  sp1: {dpid: 1}\n"                                                \
+    "  lf1: {dpid: 2}\n"                                                \
+    "  lf2: {dpid: 3}\n"                                                \
+    "  lf3: {dpid: 4}\n"                                                \
+    "links:\n"                                                          \
+    "  - [{switch: lf1, port: up}, {switch: sp1, port: lf1}]\n"          \
+    "  - [{switch: lf2, port: up}, {switch: sp1, port: lf2}]\n"
+#define FABRIC_SERVICES(FW2_SWITCH)                                     \
+    "services:\n"                                                       \
+    "  fw:\n"                                                           \
+    "    instances:\n"                                                  \
+    "      fw-1: {switch: lf1, port: fw-1, mac: 02:00:00:00:01:01}\n"    \
+    "      fw-2: {switch: " FW2_SWITCH ", port: fw-2, "                 \
+    "mac: 02:00:00:00:01:02}\n"
+#define FABRIC_CHAIN(EGRESS_SWITCH)                                     \
+    "chains:\n"                                                         \
+    "  web:\n"                                                          \
+    "    spi: 100\n"                                                    \
+    "    ingress: {switch: lf1, port: client}\n"                        \
+    "    egress: {switch: " EGRESS_SWITCH ", port: server}\n"           \
+    "    services: [fw]\n"
 
-    ASSERT_FAILS(TWO_SWITCHES SERVICES
+static void
+test_links(void)
+{
+    struct sfm_config *cfg;
+
+    cfg = parse_ok(FABRIC FABRIC_SERVICES("lf2") FABRIC_CHAIN("lf2"));
+    if (cfg) {
+        CU_ASSERT_EQUAL(cfg->n_links, 2);
+        CU_ASSERT_STRING_EQUAL(cfg->links[1].ends[0].switch_name, "lf2");
+        CU_ASSERT_STRING_EQUAL(cfg->links[1].ends[1].port, "lf2");
+        CU_ASSERT_EQUAL(cfg->links[1].line, 8);
+        /* The next hop is the link's local end, both ways. */
+        CU_ASSERT_STRING_EQUAL(cfg_next_port(cfg, "lf1", "lf2"), "up");
+        CU_ASSERT_STRING_EQUAL(cfg_next_port(cfg, "sp1", "lf2"), "lf2");
+        CU_ASSERT_STRING_EQUAL(cfg_next_port(cfg, "sp1", "lf1"), "lf1");
+        CU_ASSERT_PTR_NULL(cfg_next_port(cfg, "lf1", "lf1"));
+        CU_ASSERT_PTR_NULL(cfg_next_port(cfg, "lf1", "lf3"));
+        CU_ASSERT(cfg_has_links(cfg, "sp1"));
+        CU_ASSERT(!cfg_has_links(cfg, "lf3"));
+        cfg_destroy(cfg);
+    }
+
+    /* No links at all, written out. */
+    cfg = parse_ok(SWITCHES "links: []\n" SERVICES CHAINS);
+    if (cfg) {
+        CU_ASSERT_EQUAL(cfg->n_links, 0);
+        cfg_destroy(cfg);
+    }
+}
+
+static void
+test_bad_links(void)
+{
+    ASSERT_FAILS(SWITCHES "links: {a: b}\n" SERVICES CHAINS,
+                 "test.yaml:3: links: expected a list of links");
+    ASSERT_FAILS(SWITCHES "links:\n  - {switch: sw1, port: a}\n"
+                 SERVICES CHAINS,
+                 "test.yaml:4: links[0]: expected a list of the link's two "
+                 "ends");
+    ASSERT_FAILS(SWITCHES "links:\n  - [{switch: sw1, port: a}]\n"
+                 SERVICES CHAINS,
+                 "test.yaml:4: links[0]: a link has exactly two ends");
+    ASSERT_FAILS(SWITCHES "links:\n  - [{switch: sw1, port: a}, "
+                 "{switch: sw1, port: b}]\n" SERVICES CHAINS,
+                 "test.yaml:4: links[0]: both ends are on switch sw1");
+    ASSERT_FAILS(SWITCHES "links:\n  - [{switch: sw1, port: a}, "
+                 "{switch: sw9, port: b}]\n" SERVICES CHAINS,
+                 "test.yaml:4: links[0][1].switch: switch sw9 is not "
+                 "defined in switches");
+    ASSERT_FAILS(SWITCHES "links:\n  - [{switch: sw1, port: a}, "
+                 "{switch: sw1}]\n" SERVICES CHAINS,
+                 "test.yaml:4: links[0][1].port: required field is missing");
+    /* A link's port is used by nothing else. */
+    ASSERT_FAILS(FABRIC
+                 "services:\n"
+                 "  fw:\n"
+                 "    instances:\n"
+                 "      fw-1: {switch: lf1, port: up, "
+                 "mac: 02:00:00:00:01:01}\n"
+                 FABRIC_CHAIN("lf2"),
+                 "test.yaml:12: services.fw.instances.fw-1.port: port up on "
+                 "switch lf1 is already used by links[0][0].port (line 7)");
+}
+
+static void
+test_unreachable(void)
+{
+    ASSERT_FAILS(FABRIC FABRIC_SERVICES("lf2") FABRIC_CHAIN("lf3"),
+                 "test.yaml:18: chains.web.egress.switch: switch lf3 cannot "
+                 "be reached from the ingress's switch lf1: no path of links "
+                 "joins them");
+    ASSERT_FAILS(FABRIC FABRIC_SERVICES("lf3") FABRIC_CHAIN("lf2"),
+                 "test.yaml:19: chains.web.services[0]: instance fw-2 of "
+                 "service fw is on switch lf3, which cannot be reached from "
+                 "the chain's ingress on switch lf1: no path of links joins "
+                 "them");
+    /* Without links, one switch per chain. */
+    ASSERT_FAILS("switches:\n"
+                 "  sw1: {dpid: 1}\n"
+                 "  sw2: {dpid: 2}\n"
+                 SERVICES
                  "chains:\n"
                  "  web:\n"
                  "    spi: 100\n"
                  "    ingress: {switch: sw1, port: client}\n"
                  "    egress: {switch: sw2, port: server}\n"
                  "    services: [fw]\n",
-                 "test.yaml:13: chains.web.egress.switch: multi-switch chains "
-                 "are not supported yet");
-    ASSERT_FAILS(TWO_SWITCHES
-                 "services:\n"
-                 "  fw:\n"
-                 "    instances:\n"
-                 "      fw-1: {switch: sw1, port: fw-1, "
-                 "mac: 02:00:00:00:01:01}\n"
-                 "      fw-2: {switch: sw2, port: fw-2, "
-                 "mac: 02:00:00:00:01:02}\n"
-                 CHAINS,
-                 "test.yaml:14: chains.web.services[0]: multi-switch chains "
-                 "are not supported yet: instance fw-2 of service fw is on "
-                 "switch sw2, the chain's ingress on sw1");
-    ASSERT_FAILS(TWO_SWITCHES
-                 "services:\n"
-                 "  fw:\n"
-                 "    instances:\n"
-                 "      fw-1: {switch: sw2, port: fw-1, "
-                 "mac: 02:00:00:00:01:01}\n"
-                 CHAINS,
-                 "test.yaml:13: chains.web.services[0]: multi-switch chains "
-                 "are not supported yet: instance fw-1 of service fw is on "
-                 "switch sw2");
+                 "test.yaml:13: chains.web.egress.switch: switch sw2 cannot "
+                 "be reached");
 }
 
 static void
@@ -1259,7 +1334,9 @@ static const struct test_case config_tests[] = {
     { "SPI overlap", test_spi_overlap },
     { "datapath id twice", test_dpid_twice },
     { "port used twice", test_port_twice },
-    { "multi-switch chain", test_multi_switch_chain },
+    { "links", test_links },
+    { "bad links", test_bad_links },
+    { "switches a chain cannot reach", test_unreachable },
     { "bad names", test_names },
     { "empty file", test_empty },
     { "aliases and tags", test_aliases_and_tags },
