@@ -14,19 +14,29 @@
  * (reverse SPI) port gets its affinity code from a symmetric 5-tuple hash
  * (multipath), an NSH header (SPI, SI 255, C1 = code) and an outer Ethernet
  * header, then goes to table 1.  ARP between the two ports bypasses the
- * chain.  A frame from an instance port passes only if it is NSH with an
- * SPI and SI that instance may return; anything else from it is dropped by
- * a per-port flow, whose counters show it.
+ * chain (in NSH, as a frame past the chain's last service, when the ports
+ * are on different switches).  A frame from an instance port passes only
+ * if it is NSH with an SPI and SI that instance may return; NSH from a link
+ * to another switch goes to table 2; anything else from either is dropped
+ * by a per-port flow, whose counters show it.
  *
  * Table 1 (steer): (SPI, SI, C1 & mask) selects the fast-failover group of
  * (service, bucket); at the chain's end both headers are removed and the
- * frame leaves by the egress (or, returning, the ingress) port.
+ * frame leaves by the egress (or, returning, the ingress) port, or goes
+ * toward the switch that has that port.
+ *
+ * Table 2 (transit, only on switches with links): a frame from another
+ * switch that has crossed its chain leaves or goes on; one for a local
+ * instance that is the primary of its bucket re-enters that bucket's group
+ * here, where the instance's port is watched; one for any other instance
+ * goes to it, or on toward its switch.
  *
  * Groups: one fast-failover group per (service, bucket): bucket 1 watches
  * and outputs to the primary, bucket 2 to the secondary, each rewriting the
- * Ethernet destination to the instance's MAC.  A bucket with no live
- * instance has a group with no buckets: its traffic is dropped and counted
- * in the group's statistics. */
+ * Ethernet destination to the instance's MAC.  An instance on another
+ * switch is reached by the link toward it (a shortest path), which is what
+ * the bucket watches.  A bucket with no live instance has a group with no
+ * buckets: its traffic is dropped and counted in the group's statistics. */
 
 #include <stddef.h>
 #include <stdint.h>

@@ -86,12 +86,9 @@ def main(kind, doc):
     st.enter_namespace()
     tb = st.Testbed(topo, name=kind, bin_dir=args.bin,
                     replication=args.replication, function=args.function,
-                    keep=args.keep, verbose=args.verbose,
-                    controller=(kind != 'fabric'))
+                    keep=args.keep, verbose=args.verbose)
     try:
         tb.start()
-        if tb.config_error:
-            return unsupported(tb, args)
         sys.stdout.write(tb.ctl('switches'))
         sys.stdout.write(tb.ctl('agents'))
         for svc, insts in tb.topo.sfm_services:
@@ -103,28 +100,6 @@ def main(kind, doc):
         return 0 if ok else 1
     finally:
         tb.stop()
-
-
-def unsupported(tb, args):
-    """The topology is up, but sfmesh-controller refuses its configuration:
-    say so, show what was built, and offer the CLI."""
-    topo = tb.topo
-    print('NOT SUPPORTED YET: this topology needs multi-switch steering, '
-          'which sfmesh-controller does not have.  It refuses the '
-          'generated configuration:')
-    print('  ' + tb.config_error.replace('\n', '\n  '))
-    print('Built (no controller; in fail-mode secure the switches forward '
-          'nothing):')
-    for sw in tb.net.switches:
-        ports = [i.name for i in sw.intfList() if i.name != 'lo']
-        print('  %-5s %s' % (sw.name, ' '.join(ports)))
-    print('Instances: %s' % ', '.join('%s on %s' % (i['name'], i['switch'])
-                                      for i in topo.instances()))
-    print('The configuration: topo/%s.py --config-only' % type(
-        topo).__name__.replace('Topo', '').lower())
-    if args.cli:
-        tb.cli()
-    return 3
 
 
 if __name__ == '__main__':

@@ -2,14 +2,12 @@
 """The fabric topology: a leaf-spine fabric (spine sp1, leaves lf1 and
 lf2) with the client on lf1, the server on lf2, and the instances of
 services fw and dlp spread over both leaves, so that steering a stream
-through the chain would cross the spine.
+through the chain crosses the spine (and back).  The controller's
+configuration, links included, is generated from the topology.
 
-sfmesh-controller does not steer across switches yet: it refuses chains
-whose ingress, egress and instances are not on one switch.  This script
-builds the topology on a private OVS, generates the configuration and
-shows the controller's refusal; --cli lets you look around.
-
-    topo/fabric.py                  build it, report, tear it down
+    topo/fabric.py                  bring it up, check a ping and a TCP
+                                    transfer through the chain, show the
+                                    controller's view, tear it all down
     topo/fabric.py --config-only    print the generated configuration
     topo/fabric.py --fw 4 --dlp 4 --cli
 """

@@ -26,12 +26,11 @@ DIR/throughput.png and the logs in DIR/logs/.
     topo/scenario.py                          chain, kill, async
     topo/scenario.py --failure hang --replication sync
     topo/scenario.py --failure link --instance fw-2 --at 2 --duration 6
-    topo/scenario.py --topo fabric            (not supported yet: reports why)
+    topo/scenario.py --topo fabric --instance dlp-2   across a leaf-spine
     topo/scenario.py --cli                    the Mininet CLI afterwards
 
 Exit status: 0 when the scenario ran (with --check: and every TCP
-connection survived and the UDP stream resumed), 1 when not, 3 when the
-controller does not support the topology.
+connection survived and the UDP stream resumed), 1 when not.
 """
 
 import argparse
@@ -51,7 +50,6 @@ TRAFFIC = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                        'traffic.py')
 TCP_PORT, UDP_PORT = 5001, 5002
 FIRST_SPORT, FIRST_UDP_SPORT = 41000, 50000
-EXIT_UNSUPPORTED = 3
 FAILURES = ('link', 'kill', 'hang', 'flap', 'disable', 'none')
 
 
@@ -336,8 +334,6 @@ def fmt_bytes(n):
 
 def table_rows(r):
     """[(label, value)] of a result, for the tables."""
-    if r.get('status') == 'unsupported':
-        return [('status', 'NOT SUPPORTED YET'), ('reason', r['reason'])]
     t, u, d = r['tcp'], r.get('udp'), r['detection']
     ev = r['event']
     rows = [
@@ -418,52 +414,7 @@ def plot(r, tcp_series, udp_ser, path):
 
 # --------------------------------------------------------------------------
 
-def run_fabric(args):
-    """The fabric topology: built, its configuration generated and checked;
-    the controller refuses it (multi-switch steering is not built)."""
-    topo = st.make_topo('fabric', args.fw, args.dlp, args.clients)
-    tb = st.Testbed(topo, name='scenario-fabric', bin_dir=args.bin,
-                    controller=False, keep=args.keep, verbose=args.verbose)
-    try:
-        tb.start()
-        ports = {s.name: len(s.ports) - 1 for s in tb.net.switches}
-        reason = tb.config_error or ''
-        result = {
-            'name': 'fabric, %s' % args.failure, 'status': 'unsupported',
-            'topo': 'fabric',
-            'reason': 'multi-switch steering is not built: the controller '
-                      'refuses chains whose instances span switches',
-            'controller_says': reason,
-            'switches': {n: {'dpid': d, 'ports': ports.get(n)}
-                         for n, d in topo.sfm_switches.items()},
-            'instances': {i['name']: i['switch'] for i in topo.instances()},
-            'config': os.path.join(args.out, 'logs', 'sfmesh.yaml'),
-            'pids': tb.started_pids, 'workdir': tb.tmp,
-        'namespaces': st.namespace_ids(),
-        }
-        tb.save_logs(os.path.join(args.out, 'logs'))
-        with open(os.path.join(args.out, 'result.json'), 'w') as f:
-            json.dump(result, f, indent=1)
-        say('fabric topology built: %s' % ', '.join(
-            '%s (%d ports)' % (n, p) for n, p in sorted(ports.items())))
-        print('\nsfmesh scenario: fabric (leaf-spine)')
-        print('NOT SUPPORTED YET: this scenario needs multi-switch steering, '
-              'which sfmesh-controller does not have.')
-        print('The generated configuration (%s) is refused:' % result[
-            'config'])
-        print('  ' + reason.replace('\n', '\n  '))
-        print('The instances are spread over the leaves (%s); steering a '
-              'stream would cross the spine.' % ', '.join(
-                  '%s on %s' % kv for kv in result['instances'].items()))
-        print('result: %s' % os.path.join(args.out, 'result.json'))
-        if args.cli:
-            tb.cli()
-        return EXIT_UNSUPPORTED
-    finally:
-        tb.stop()
-
-
-def run_chain(args):
+def run(args):
     topo = st.make_topo(args.topo, args.fw, args.dlp, args.clients)
     name = '%s, %s, replication %s' % (args.topo, args.failure,
                                        args.replication)
@@ -682,9 +633,7 @@ def main():
     for f in ('result.json', 'throughput.png'):
         if os.path.exists(os.path.join(args.out, f)):
             os.unlink(os.path.join(args.out, f))
-    if args.topo == 'fabric':
-        return run_fabric(args)
-    return run_chain(args)
+    return run(args)
 
 
 if __name__ == '__main__':

@@ -39,10 +39,6 @@ REP_BRIDGE = 'sfmrep'
 REP_PORT = 7000
 
 
-class Unsupported(Exception):
-    """The controller refuses this topology's configuration."""
-
-
 def log(msg):
     sys.stderr.write(msg + '\n')
     sys.stderr.flush()
@@ -159,7 +155,8 @@ class ServiceChainTopo(Topo):
                     egress (switch, port), services
       sfm_clients   [(host, ip)]; sfm_server (host, ip)
       sfm_access    the client access bridge (several clients), or None
-      sfm_fabric    [(switch, port)] of the links between switches
+      sfm_links     [((switch, port), (switch, port))] of the links
+                    between switches
     """
 
     SERVICE_NAMES = ('fw', 'dlp')
@@ -170,7 +167,7 @@ class ServiceChainTopo(Topo):
         self.sfm_clients = []
         self.sfm_server = None
         self.sfm_access = None
-        self.sfm_fabric = []
+        self.sfm_links = []
         counts = dict(zip(self.SERVICE_NAMES, (fw, dlp)))
         for name in self.SERVICE_NAMES:
             if counts[name] < 1:
@@ -229,7 +226,7 @@ class ServiceChainTopo(Topo):
     def add_fabric_link(self, a, b):
         pa, pb = '%s-%s' % (a, b), '%s-%s' % (b, a)
         self.addLink(a, b, intfName1=pa, intfName2=pb)
-        self.sfm_fabric += [(a, pa), (b, pb)]
+        self.sfm_links.append(((a, pa), (b, pb)))
 
     # Subclasses define:
     def build_switches(self):
@@ -283,9 +280,8 @@ class FabricTopo(ServiceChainTopo):
     """A leaf-spine fabric: spine sp1 and leaves lf1, lf2.  The client is
     on lf1, the server on lf2, and the instances of each service alternate
     between the leaves (fw-1 on lf1, fw-2 on lf2, dlp-1 on lf1, ...), so
-    steering a stream through the chain crosses the spine.  The sfmesh
-    controller does not steer across switches yet: its configuration check
-    refuses this topology's chain."""
+    steering a stream through the chain crosses the spine, and a failover
+    can send it back across."""
 
     LEAVES = ('lf1', 'lf2')
 
@@ -315,6 +311,11 @@ def config_yaml(topo, buckets=256):
            'switches:']
     for name, dpid in topo.sfm_switches.items():
         out.append('  %s: {dpid: %d}' % (name, dpid))
+    if topo.sfm_links:
+        out.append('links:')
+        for a, b in topo.sfm_links:
+            out.append('  - [{switch: %s, port: %s}, {switch: %s, port: %s}]'
+                       % (a + b))
     out.append('services:')
     for svc, insts in topo.sfm_services:
         out.append('  %s:' % svc)
@@ -346,7 +347,7 @@ class Testbed:
     the agents.  Use as a context manager, or call start() and stop()."""
 
     def __init__(self, topo, name='topo', bin_dir=None, replication='async',
-                 function='stateful-fw', controller=True, keep=False,
+                 function='stateful-fw', keep=False,
                  verbose=False, heartbeat_timeout=None):
         self.topo = topo
         self.name = name
@@ -354,7 +355,6 @@ class Testbed:
                                                            'bin'))
         self.replication = replication
         self.function = function
-        self.want_controller = controller
         self.keep = keep
         self.verbose = verbose
         self.heartbeat_timeout = heartbeat_timeout
@@ -411,25 +411,21 @@ class Testbed:
                             '--check-config=' + self.config_path],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True)
-        self.config_error = None
         if r.returncode != 0:
-            self.config_error = r.stdout.strip()
-            if self.want_controller:
-                raise Unsupported(self.config_error)
+            raise RuntimeError('sfmesh-controller refuses the generated '
+                               'configuration: ' + r.stdout.strip())
         self.say('private OVS in %s' % self.tmp)
         self._start_ovs()
-        if self.want_controller:
-            self._start_rep_network()
-            self._start_controller()
+        self._start_rep_network()
+        self._start_controller()
         self._start_mininet()
-        if self.want_controller:
-            # The agents start on programmed switches (the first bundle
-            # is the controller's busiest moment).
-            if not wait_until(self.switches_in_sync, 20):
-                raise RuntimeError('the switches were not programmed: %s'
-                                   % self.ctl('switches', check=False))
-            self._start_agents()
-            self.wait_ready()
+        # The agents start on programmed switches (the first bundle is the
+        # controller's busiest moment).
+        if not wait_until(self.switches_in_sync, 20):
+            raise RuntimeError('the switches were not programmed: %s'
+                               % self.ctl('switches', check=False))
+        self._start_agents()
+        self.wait_ready()
 
     def _track(self, pidfile):
         if not wait_until(lambda: os.path.exists(pidfile)
@@ -514,11 +510,8 @@ class Testbed:
         self.net = Mininet(topo=self.topo, switch=switch, controller=None,
                            build=False, autoSetMacs=False,
                            waitConnected=False)
-        # Without a controller (fabric), the switches have none: in
-        # fail-mode secure they forward nothing.
-        if self.of_port:
-            self.net.addController('c0', controller=RemoteController,
-                                   ip='127.0.0.1', port=self.of_port)
+        self.net.addController('c0', controller=RemoteController,
+                               ip='127.0.0.1', port=self.of_port)
         self.net.build()
         for node in self.net.hosts + self.net.switches + self.net.controllers:
             if node.shell:
@@ -540,8 +533,9 @@ class Testbed:
             host.cmd('ip link set %s mtu %d' % (inst['intf'], INSTANCE_MTU))
             run(['ip', 'link', 'set', inst['port'], 'mtu',
                  str(INSTANCE_MTU)])
-        for _sw, port in self.topo.sfm_fabric:
-            run(['ip', 'link', 'set', port, 'mtu', str(INSTANCE_MTU)])
+        for link in self.topo.sfm_links:
+            for _sw, port in link:
+                run(['ip', 'link', 'set', port, 'mtu', str(INSTANCE_MTU)])
 
     def _start_agents(self):
         # The agents' network first, whole: an agent connects to the

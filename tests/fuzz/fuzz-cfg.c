@@ -41,6 +41,33 @@ check_endpoint(const struct sfm_config *cfg, const struct cfg_endpoint *ep)
     CHECK(ep->port && ep->port[0] && strlen(ep->port) <= 15);
 }
 
+/* Checks that following the next hops of 'cfg' from switch 'from' reaches
+ * switch 'to', one link closer each time, if and only if the routes say it
+ * is reachable. */
+static void
+check_route(const struct sfm_config *cfg, size_t from, size_t to)
+{
+    size_t cur = from, steps = 0;
+
+    if (!route_reachable(&cfg->routes, from, to)) {
+        return;
+    }
+    while (cur != to) {
+        size_t link = route_next(&cfg->routes, cur, to);
+        const struct cfg_link *l;
+
+        CHECK(link < cfg->n_links);
+        l = &cfg->links[link];
+        if (!strcmp(l->ends[0].switch_name, cfg->switches[cur].name)) {
+            cur = cfg_switch_index(cfg, l->ends[1].switch_name);
+        } else {
+            CHECK(!strcmp(l->ends[1].switch_name, cfg->switches[cur].name));
+            cur = cfg_switch_index(cfg, l->ends[0].switch_name);
+        }
+        CHECK(++steps < cfg->n_switches);
+    }
+}
+
 /* Checks that 'cfg', which cfg_parse() accepted, holds together. */
 static void
 check_config(const struct sfm_config *cfg)
@@ -61,6 +88,20 @@ check_config(const struct sfm_config *cfg)
         CHECK(cfg_find_switch(cfg, sw->name) == sw);
         for (size_t j = 0; j < i; j++) {
             CHECK(cfg->switches[j].dpid != sw->dpid);
+        }
+    }
+
+    for (size_t i = 0; i < cfg->n_links; i++) {
+        const struct cfg_link *l = &cfg->links[i];
+
+        check_endpoint(cfg, &l->ends[0]);
+        check_endpoint(cfg, &l->ends[1]);
+        CHECK(strcmp(l->ends[0].switch_name, l->ends[1].switch_name));
+    }
+    CHECK(cfg->routes.n_switches == cfg->n_switches);
+    for (size_t i = 0; i < cfg->n_switches; i++) {
+        for (size_t j = 0; j < cfg->n_switches; j++) {
+            check_route(cfg, i, j);
         }
     }
 
@@ -100,8 +141,13 @@ check_config(const struct sfm_config *cfg)
         }
         check_endpoint(cfg, &chain->ingress);
         check_endpoint(cfg, &chain->egress);
-        CHECK(!strcmp(chain->ingress.switch_name, chain->egress.switch_name));
-        CHECK(strcmp(chain->ingress.port, chain->egress.port));
+        CHECK(route_reachable(&cfg->routes,
+                              cfg_switch_index(cfg,
+                                               chain->ingress.switch_name),
+                              cfg_switch_index(cfg,
+                                               chain->egress.switch_name)));
+        CHECK(strcmp(chain->ingress.switch_name, chain->egress.switch_name)
+              || strcmp(chain->ingress.port, chain->egress.port));
         CHECK(chain->match);
         CHECK(chain->n_services > 0);
         for (size_t j = 0; j < chain->n_services; j++) {
@@ -113,8 +159,12 @@ check_config(const struct sfm_config *cfg)
                 CHECK(strcmp(chain->services[k], chain->services[j]));
             }
             for (size_t k = 0; k < svc->n_instances; k++) {
-                CHECK(!strcmp(svc->instances[k].switch_name,
-                              chain->ingress.switch_name));
+                const char *from = chain->ingress.switch_name;
+                const char *to = svc->instances[k].switch_name;
+
+                CHECK(route_reachable(&cfg->routes,
+                                      cfg_switch_index(cfg, from),
+                                      cfg_switch_index(cfg, to)));
             }
         }
     }

@@ -1051,6 +1051,16 @@ test_links(void)
         cfg_destroy(cfg);
     }
 
+    /* The example fabric. */
+    CU_ASSERT_PTR_NULL(cfg_read("docs/examples/leaf-spine.yaml", &cfg));
+    if (cfg) {
+        CU_ASSERT_EQUAL(cfg->n_switches, 3);
+        CU_ASSERT_EQUAL(cfg->n_links, 2);
+        CU_ASSERT_STRING_EQUAL(cfg_next_port(cfg, "lf1", "lf2"), "lf1-sp1");
+        CU_ASSERT_STRING_EQUAL(cfg_next_port(cfg, "lf2", "lf1"), "lf2-sp1");
+        cfg_destroy(cfg);
+    }
+
     /* No links at all, written out. */
     cfg = parse_ok(SWITCHES "links: []\n" SERVICES CHAINS);
     if (cfg) {
