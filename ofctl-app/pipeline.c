@@ -11,6 +11,7 @@
 #include "cfg.h"
 #include "flow.h"
 #include "hash.h"
+#include "ofconn.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/ofp-port.h"
 #include "openvswitch/shash.h"
@@ -362,8 +363,12 @@ add_arp__(const struct pl_ctx *ctx, const struct pl_path *path,
  * arriving on a link that have crossed a path's services leave (or go on
  * toward the switch where they leave); frames for an instance on this
  * switch that is the primary of their bucket take that bucket's group
- * here, where its watch on the instance's port decides; frames for any
- * other instance go to it, or on toward its switch. */
+ * here, where its watch on the instance's port decides; so do all frames
+ * for a local instance whose port is not live, which a switch that has not
+ * yet heard of the failure may still send; frames for any other instance
+ * go to it, or on toward its switch.  Frames that take a group here lose
+ * one from their NSH TTL, which bounds any loop that groups of different
+ * switches, updated at different times, could make between them. */
 static void
 add_transit__(const struct pl_ctx *ctx, const struct pl_path *paths,
               size_t n_paths, const bool *in_chain)
@@ -390,16 +395,23 @@ add_transit__(const struct pl_ctx *ctx, const struct pl_path *paths,
             const struct cfg_instance *inst = &svc->instances[j];
             ofp_port_t port = reach__(ctx, inst->switch_name, inst->port);
             bool local = !strcmp(inst->switch_name, ctx->sw);
+            bool live = false;
 
             if (port == OFPP_NONE) {
                 continue;
+            }
+            if (local) {
+                const struct ofputil_phy_port *pp;
+
+                pp = shash_find_data(ctx->ports, inst->port);
+                live = ofconn_port_is_live(pp);
             }
             add_flow__(ctx->d, PL_TABLE_TRANSIT, PL_PRIO_TRANSIT_FWD,
                        xasprintf(PL_NSH",dl_dst="ETH_ADDR_FMT,
                                  ETH_ADDR_ARGS(inst->mac)),
                        xasprintf("output:%"PRIu16, ofp_to_u16(port)));
             for (uint32_t b = 0; local && b < map->n_buckets; b++) {
-                if (map->buckets[b].primary != (int) j) {
+                if (live && map->buckets[b].primary != (int) j) {
                     continue;
                 }
                 /* The group may send the frame back over the link it came
@@ -409,8 +421,8 @@ add_transit__(const struct pl_ctx *ctx, const struct pl_path *paths,
                                      "nsh_c1=%#"PRIx32"/%#"PRIxSIZE,
                                      ETH_ADDR_ARGS(inst->mac), b,
                                      ctx->n_buckets - 1),
-                           xasprintf("set_field:0->in_port,group:%"PRIu32,
-                                     pl_group_id(i, b)));
+                           xasprintf("dec_nsh_ttl,set_field:0->in_port,"
+                                     "group:%"PRIu32, pl_group_id(i, b)));
             }
         }
     }

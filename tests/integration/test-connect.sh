@@ -123,7 +123,7 @@ switch_connected || sfm_die "controller unhappy after SIGHUP"
 
 # Link-down makes OVS log receive errors on p1; the restart makes it log
 # the lost controller connection.
-sfm_check_ovs_logs 'on p1: Network is down|error receiving data from p1|
-|rconn.*(connection dropped|Connection refused|Broken pipe)' \
+sfm_check_ovs_logs 'on p1: Network is down|error receiving data from p1|'\
+'rconn.*(connection dropped|Connection refused|Broken pipe)' \
     || sfm_die "unexpected OVS warnings"
 echo "PASS: connect"

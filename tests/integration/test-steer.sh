@@ -226,7 +226,7 @@ sfm_wait_until grep -q "configuration not reloaded" \
 ctl instances | grep -q "^dlp-2 " || sfm_die "running state lost"
 in_sync || sfm_die "out of sync after a refused reload"
 
-sfm_check_ovs_logs 'on (fw|dlp)-[0-9]: Network is down|error receiving data from (fw|dlp)-[0-9]|
-|rconn.*(connection dropped|Connection refused|Broken pipe)' \
+sfm_check_ovs_logs 'on (fw|dlp)-[0-9]: Network is down|error receiving data from (fw|dlp)-[0-9]|'\
+'rconn.*(connection dropped|Connection refused|Broken pipe)' \
     || sfm_die "unexpected OVS warnings"
 echo "PASS: steer"

@@ -262,6 +262,7 @@ fabric_ports(struct shash *sh, struct ofputil_phy_port *pps,
     for (size_t i = 0; i < n; i++) {
         memset(&pps[i], 0, sizeof pps[i]);
         pps[i].port_no = u16_to_ofp(i + 1);
+        pps[i].state = OFPUTIL_PS_LIVE;
         ovs_strlcpy(pps[i].name, names[i], sizeof pps[i].name);
         shash_add(sh, names[i], &pps[i]);
     }
@@ -321,6 +322,32 @@ test_fabric(void)
         shash_destroy(&ports);
     }
     check_golden("tests/unit/golden/pipeline-fabric.txt", ds_cstr(&s));
+
+    /* dlp-2's port goes down: lf2 sends every frame for dlp-2 into its
+     * bucket's group, also in bucket 0 where dlp-2 is only the secondary,
+     * since lf1 may not have heard of the failure yet. */
+    {
+        struct pl_desired d;
+        struct shash ports;
+
+        fabric_ports(&ports, pps, lf2_ports, ARRAY_SIZE(lf2_ports));
+        pps[3].state = 0;
+        pl_desired_init(&d);
+        pl_generate(cfg, "lf2", maps, &ports, &d);
+        ds_clear(&s);
+        pl_format_flows(&d, &s);
+        CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s),
+            "dl_dst=02:00:00:00:02:02,nsh_c1=0/0x1 actions=dec_nsh_ttl,"
+            "set_field:0->in_port,group:131072\n"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s),
+            "dl_dst=02:00:00:00:02:02,nsh_c1=0x1/0x1 actions=dec_nsh_ttl,"
+            "set_field:0->in_port,group:131073\n"));
+        /* fw-2, live, still takes only its own bucket. */
+        CU_ASSERT_PTR_NULL(strstr(ds_cstr(&s),
+            "dl_dst=02:00:00:00:01:02,nsh_c1=0/0x1"));
+        pl_desired_destroy(&d);
+        shash_destroy(&ports);
+    }
 
     ds_destroy(&s);
     for (size_t i = 0; i < 2; i++) {
