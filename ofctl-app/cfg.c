@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
@@ -604,6 +605,9 @@ get_mac__(struct parser *p, const yaml_node_t *node, struct eth_addr *mac)
                "unicast one", q);
     } else if (eth_addr_is_zero(*mac)) {
         fail__(p, node, "%s is not a valid instance address", q);
+    } else if (!strncasecmp(s, CFG_REDIRECT_MAC, 17)) {
+        fail__(p, node, "%s is reserved: switches mark redirected frames "
+               "with it", q);
     }
     free(q);
     return !p->error;
@@ -712,6 +716,10 @@ parse_switches__(struct parser *p, const yaml_node_t *node,
     }
 
     n = node->data.mapping.pairs.top - node->data.mapping.pairs.start;
+    if (n > CFG_MAX_SWITCHES) {
+        return fail__(p, node, "%"PRIuSIZE" switches: at most %d", n,
+                      CFG_MAX_SWITCHES);
+    }
     cfg->switches = xcalloc(n, sizeof *cfg->switches);
     cfg->n_switches = n;
     for (pair = node->data.mapping.pairs.start, n = 0;
@@ -1189,6 +1197,10 @@ parse_links__(struct parser *p, const yaml_node_t *node,
         return false;
     }
     n = node->data.sequence.items.top - node->data.sequence.items.start;
+    if (n > CFG_MAX_LINKS) {
+        return fail__(p, node, "%"PRIuSIZE" links: at most %d", n,
+                      CFG_MAX_LINKS);
+    }
     cfg->links = xcalloc(MAX(n, 1), sizeof *cfg->links);
     for (item = node->data.sequence.items.start;
          item < node->data.sequence.items.top; item++) {
@@ -1213,13 +1225,7 @@ compute_routes__(struct sfm_config *cfg)
 {
     struct route_link *links = xmalloc(MAX(cfg->n_links, 1) * sizeof *links);
 
-    for (size_t i = 0; i < cfg->n_links; i++) {
-        for (size_t j = 0; j < 2; j++) {
-            const char *name = cfg->links[i].ends[j].switch_name;
-
-            links[i].ends[j] = cfg_switch_index(cfg, name);
-        }
-    }
+    cfg_route_links(cfg, links);
     route_compute(cfg->n_switches, links, cfg->n_links, &cfg->routes);
     free(links);
 }
@@ -1814,21 +1820,44 @@ cfg_switch_index(const struct sfm_config *cfg, const char *name)
     return sw - cfg->switches;
 }
 
-/* Returns the port by which switch 'from' sends toward switch 'to', or NULL
- * if they are the same switch or no path of links joins them. */
-const char *
-cfg_next_port(const struct sfm_config *cfg, const char *from, const char *to)
+/* Fills 'links' (cfg->n_links of them) with the links of 'cfg' in the form
+ * route_compute() takes, none of them down. */
+void
+cfg_route_links(const struct sfm_config *cfg, struct route_link *links)
 {
-    size_t f = cfg_switch_index(cfg, from);
-    size_t link = route_next(&cfg->routes, f, cfg_switch_index(cfg, to));
-    const struct cfg_link *l;
+    for (size_t i = 0; i < cfg->n_links; i++) {
+        for (size_t j = 0; j < 2; j++) {
+            const char *name = cfg->links[i].ends[j].switch_name;
 
-    if (link == ROUTE_NONE) {
-        return NULL;
+            links[i].ends[j] = cfg_switch_index(cfg, name);
+        }
+        links[i].down = false;
     }
-    l = &cfg->links[link];
-    return (!strcmp(l->ends[0].switch_name, from)
+}
+
+/* Returns the port of link 'link' on switch 'switch_name', one of its
+ * ends. */
+const char *
+cfg_link_port(const struct sfm_config *cfg, size_t link,
+              const char *switch_name)
+{
+    const struct cfg_link *l = &cfg->links[link];
+
+    return (!strcmp(l->ends[0].switch_name, switch_name)
             ? l->ends[0].port : l->ends[1].port);
+}
+
+/* Returns the port by which switch 'from' sends toward switch 'to' in
+ * 'routes' (computed over the links of 'cfg'), or NULL if they are the
+ * same switch or no path of links joins them. */
+const char *
+cfg_next_port(const struct sfm_config *cfg, const struct route_table *routes,
+              const char *from, const char *to)
+{
+    size_t link = route_next(routes, cfg_switch_index(cfg, from),
+                             cfg_switch_index(cfg, to));
+
+    return link == ROUTE_NONE ? NULL : cfg_link_port(cfg, link, from);
 }
 
 /* Returns true if switch 'switch_name' has a link to another switch. */

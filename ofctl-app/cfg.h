@@ -26,6 +26,13 @@
 #define CFG_MIN_BUCKETS 2
 #define CFG_MAX_BUCKETS 65536
 #define CFG_MAX_WEIGHT 1000
+#define CFG_MAX_SWITCHES 1024
+#define CFG_MAX_LINKS 8192
+
+/* The outer Ethernet source with which a switch marks a frame that it has
+ * redirected from a dead instance to another (see pipeline.h).  No
+ * instance may have it. */
+#define CFG_REDIRECT_MAC "02:5f:6d:00:00:01"
 
 struct cfg_switch {
     char *name;                 /* Key in "switches". */
@@ -87,7 +94,8 @@ struct sfm_config {
     size_t n_switches;
     struct cfg_link *links;
     size_t n_links;
-    struct route_table routes;  /* Over 'links', by index in 'switches'. */
+    struct route_table routes;  /* Over 'links', all usable, by index in
+                                 * 'switches'. */
     struct cfg_service *services;
     size_t n_services;
     struct cfg_chain *chains;
@@ -109,8 +117,12 @@ const struct cfg_instance *cfg_find_instance(const struct sfm_config *,
 size_t cfg_n_buckets(const struct sfm_config *);
 
 size_t cfg_switch_index(const struct sfm_config *, const char *name);
-const char *cfg_next_port(const struct sfm_config *, const char *from,
-                          const char *to);
+void cfg_route_links(const struct sfm_config *, struct route_link *);
+const char *cfg_link_port(const struct sfm_config *, size_t link,
+                          const char *switch_name);
+const char *cfg_next_port(const struct sfm_config *,
+                          const struct route_table *,
+                          const char *from, const char *to);
 bool cfg_has_links(const struct sfm_config *, const char *switch_name);
 
 #endif /* cfg.h */

@@ -29,6 +29,7 @@
 /* Priorities. */
 #define PL_PRIO_BYPASS 200      /* ARP between a chain's endpoints. */
 #define PL_PRIO_TRANSIT_END 110 /* A path's end, arriving on a link. */
+#define PL_PRIO_REDIRECTED 105  /* Already redirected: no second time. */
 #define PL_PRIO_STEER 100       /* Classification and steering. */
 #define PL_PRIO_TRANSIT_FWD 50  /* Toward an instance, arriving on a link. */
 #define PL_PRIO_PORT_DROP 10    /* Anything else from an instance port. */
@@ -112,6 +113,7 @@ port_no__(const struct shash *ports, const char *name)
 /* What pl_generate() works from: one switch's view of the configuration. */
 struct pl_ctx {
     const struct sfm_config *cfg;
+    const struct route_table *routes; /* Over cfg->links. */
     const char *sw;             /* The switch being generated. */
     struct svcmap *const *maps; /* One per service. */
     const struct shash *ports;  /* The switch's ports by name. */
@@ -133,7 +135,7 @@ local_port__(const struct pl_ctx *ctx, const char *sw, const char *port)
 static ofp_port_t
 toward__(const struct pl_ctx *ctx, const char *sw)
 {
-    const char *port = cfg_next_port(ctx->cfg, ctx->sw, sw);
+    const char *port = cfg_next_port(ctx->cfg, ctx->routes, ctx->sw, sw);
 
     return port ? port_no__(ctx->ports, port) : OFPP_NONE;
 }
@@ -366,9 +368,15 @@ add_arp__(const struct pl_ctx *ctx, const struct pl_path *path,
  * here, where its watch on the instance's port decides; so do all frames
  * for a local instance whose port is not live, which a switch that has not
  * yet heard of the failure may still send; frames for any other instance
- * go to it, or on toward its switch.  Frames that take a group here lose
- * one from their NSH TTL, which bounds any loop that groups of different
- * switches, updated at different times, could make between them. */
+ * go to it, or on toward its switch.
+ *
+ * A frame that takes a group here is marked, its outer source set to
+ * CFG_REDIRECT_MAC (an instance puts its own there when it sends the frame
+ * on), and a marked frame never takes a group here again: it goes to its
+ * instance, or toward it, by MAC alone.  Between two instances a frame is
+ * thus redirected at most once, and switches whose groups disagree for a
+ * while (each is updated on its own) cannot pass it back and forth.  It
+ * also loses one from its NSH TTL each time, a second bound. */
 static void
 add_transit__(const struct pl_ctx *ctx, const struct pl_path *paths,
               size_t n_paths, const bool *in_chain)
@@ -410,7 +418,15 @@ add_transit__(const struct pl_ctx *ctx, const struct pl_path *paths,
                        xasprintf(PL_NSH",dl_dst="ETH_ADDR_FMT,
                                  ETH_ADDR_ARGS(inst->mac)),
                        xasprintf("output:%"PRIu16, ofp_to_u16(port)));
-            for (uint32_t b = 0; local && b < map->n_buckets; b++) {
+            if (!local) {
+                continue;
+            }
+            add_flow__(ctx->d, PL_TABLE_TRANSIT, PL_PRIO_REDIRECTED,
+                       xasprintf(PL_NSH",dl_src="CFG_REDIRECT_MAC
+                                 ",dl_dst="ETH_ADDR_FMT,
+                                 ETH_ADDR_ARGS(inst->mac)),
+                       xasprintf("output:%"PRIu16, ofp_to_u16(port)));
+            for (uint32_t b = 0; b < map->n_buckets; b++) {
                 if (live && map->buckets[b].primary != (int) j) {
                     continue;
                 }
@@ -421,8 +437,10 @@ add_transit__(const struct pl_ctx *ctx, const struct pl_path *paths,
                                      "nsh_c1=%#"PRIx32"/%#"PRIxSIZE,
                                      ETH_ADDR_ARGS(inst->mac), b,
                                      ctx->n_buckets - 1),
-                           xasprintf("dec_nsh_ttl,set_field:0->in_port,"
-                                     "group:%"PRIu32, pl_group_id(i, b)));
+                           xasprintf("dec_nsh_ttl,set_field:"
+                                     CFG_REDIRECT_MAC"->eth_src,"
+                                     "set_field:0->in_port,group:%"PRIu32,
+                                     pl_group_id(i, b)));
             }
         }
     }
@@ -454,18 +472,21 @@ takes_part__(const struct sfm_config *cfg, const struct cfg_chain *chain,
 }
 
 /* Generates into 'd' (initialized by the caller) the flows and groups of
- * switch 'switch_name' for configuration 'cfg', the service maps 'maps'
+ * switch 'switch_name' for configuration 'cfg', the paths between switches
+ * 'routes' (over cfg->links: cfg->routes, or a table that leaves out the
+ * links that are down; NULL means cfg->routes), the service maps 'maps'
  * (one per service, in the order of cfg->services) and the switch's ports
  * 'ports' (port name to "const struct ofputil_phy_port *").  What needs a
  * missing port is left out: the classification of a chain endpoint, an
  * instance's group bucket, the way toward another switch. */
 void
-pl_generate(const struct sfm_config *cfg, const char *switch_name,
-            struct svcmap *const *maps, const struct shash *ports,
-            struct pl_desired *d)
+pl_generate(const struct sfm_config *cfg, const struct route_table *routes,
+            const char *switch_name, struct svcmap *const *maps,
+            const struct shash *ports, struct pl_desired *d)
 {
     struct pl_ctx ctx = {
-        .cfg = cfg, .sw = switch_name, .maps = maps, .ports = ports,
+        .cfg = cfg, .routes = routes ? routes : &cfg->routes,
+        .sw = switch_name, .maps = maps, .ports = ports,
         .n_buckets = cfg_n_buckets(cfg), .d = d,
     };
     size_t n = MAX(cfg->n_services, 1);

@@ -76,9 +76,10 @@ struct pl_desired {
 void pl_desired_init(struct pl_desired *);
 void pl_desired_destroy(struct pl_desired *);
 
-void pl_generate(const struct sfm_config *, const char *switch_name,
-                 struct svcmap *const *maps, const struct shash *ports,
-                 struct pl_desired *);
+struct route_table;
+void pl_generate(const struct sfm_config *, const struct route_table *,
+                 const char *switch_name, struct svcmap *const *maps,
+                 const struct shash *ports, struct pl_desired *);
 
 uint32_t pl_group_id(size_t service_idx, uint32_t bucket);
 

@@ -7,19 +7,24 @@
 #include "route.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include "util.h"
 
 /* Fills 'rt' with the next hops from every switch toward every other one.
  * The caller frees it with route_destroy().
  *
- * One breadth-first search per destination, over the links in
+ * One breadth-first search per destination, over each switch's links in
  * configuration order: the link by which the search first reaches a switch
- * leads to a switch one link closer to the destination. */
+ * leads to a switch one link closer to the destination.  O(n * (n + L)). */
 void
 route_compute(size_t n, const struct route_link *links, size_t n_links,
               struct route_table *rt)
 {
     size_t *queue = xmalloc(MAX(n, 1) * sizeof *queue);
+    size_t *first = xcalloc(n + 1, sizeof *first); /* Per switch, into adj. */
+    size_t *adj = xmalloc(MAX(2 * n_links, 1) * sizeof *adj); /* Links. */
+    bool *seen = xmalloc(MAX(n, 1) * sizeof *seen);
+    size_t *fill;
 
     rt->n_switches = n;
     rt->next = xmalloc(MAX(n * n, 1) * sizeof *rt->next);
@@ -27,25 +32,40 @@ route_compute(size_t n, const struct route_link *links, size_t n_links,
         rt->next[i] = ROUTE_NONE;
     }
 
+    /* The usable links of each switch, in order: adj[first[s]] to
+     * adj[first[s + 1] - 1]. */
+    for (size_t l = 0; l < n_links; l++) {
+        if (!links[l].down) {
+            first[links[l].ends[0] + 1]++;
+            first[links[l].ends[1] + 1]++;
+        }
+    }
+    for (size_t s = 0; s < n; s++) {
+        first[s + 1] += first[s];
+    }
+    fill = xmemdup(first, (n + 1) * sizeof *first);
+    for (size_t l = 0; l < n_links; l++) {
+        if (!links[l].down) {
+            adj[fill[links[l].ends[0]]++] = l;
+            adj[fill[links[l].ends[1]]++] = l;
+        }
+    }
+    free(fill);
+
     for (size_t to = 0; to < n; to++) {
         size_t head = 0, tail = 0;
-        bool *seen = xcalloc(n, sizeof *seen);
 
+        memset(seen, 0, n * sizeof *seen);
         seen[to] = true;
         queue[tail++] = to;
         while (head < tail) {
             size_t cur = queue[head++];
 
-            for (size_t l = 0; l < n_links; l++) {
-                size_t far;
+            for (size_t a = first[cur]; a < first[cur + 1]; a++) {
+                size_t l = adj[a];
+                size_t far = (links[l].ends[0] == cur
+                              ? links[l].ends[1] : links[l].ends[0]);
 
-                if (links[l].ends[0] == cur) {
-                    far = links[l].ends[1];
-                } else if (links[l].ends[1] == cur) {
-                    far = links[l].ends[0];
-                } else {
-                    continue;
-                }
                 if (!seen[far]) {
                     seen[far] = true;
                     rt->next[far * n + to] = l;
@@ -53,8 +73,10 @@ route_compute(size_t n, const struct route_link *links, size_t n_links,
                 }
             }
         }
-        free(seen);
     }
+    free(seen);
+    free(adj);
+    free(first);
     free(queue);
 }
 

@@ -23,6 +23,7 @@
 
 struct route_link {
     size_t ends[2];             /* Switch numbers, different. */
+    bool down;                  /* Not usable: left out of every path. */
 };
 
 struct route_table {

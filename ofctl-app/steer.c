@@ -18,6 +18,7 @@
 #include "openvswitch/vlog.h"
 #include "pipeline.h"
 #include "reconcile.h"
+#include "route.h"
 #include "svcmap.h"
 #include "hash.h"
 #include "util.h"
@@ -44,11 +45,14 @@ struct steer {
     struct svcmap **maps;         /* One per cfg->services[]. */
     struct steer_inst **insts;  /* Per service, per instance. */
     struct hmap switches;       /* Contains "struct steer_switch"s. */
+    bool *link_down;            /* Per cfg->links[]: not usable. */
+    struct route_table routes;  /* Paths over the usable links. */
     steer_backlogged_cb *backlogged; /* Asks the I/O layer. */
     void *aux;                  /* For 'backlogged'. */
 };
 
 static void program_all__(struct steer *);
+static void update_routes__(struct steer *);
 
 static void
 maps_destroy__(struct sfm_config *cfg, struct svcmap **maps,
@@ -96,6 +100,11 @@ maps_create__(const struct sfm_config *cfg, struct svcmap ***mapsp,
                 maps[i]->instances[idx].state
                     = old_map->instances[old_idx].state;
                 insts[i][j] = old_insts[old_svc - old_cfg->services][old_idx];
+            } else {
+                /* Not used until its switch shows its port live: another
+                 * switch must not send it frames that its own switch,
+                 * not programmed yet, would drop. */
+                maps[i]->instances[idx].state = SVCMAP_DOWN;
             }
         }
         svcmap_assign(maps[i]);
@@ -119,6 +128,7 @@ steer_create(struct sfm_config *cfg, steer_backlogged_cb *backlogged,
     hmap_init(&st->switches);
     if (cfg) {
         maps_create__(cfg, &st->maps, &st->insts, NULL, NULL, NULL);
+        update_routes__(st);
     }
     return st;
 }
@@ -138,6 +148,8 @@ steer_destroy(struct steer *st)
     }
     hmap_destroy(&st->switches);
     maps_destroy__(st->cfg, st->maps, st->insts);
+    free(st->link_down);
+    route_destroy(&st->routes);
     cfg_destroy(st->cfg);
     free(st);
 }
@@ -249,22 +261,62 @@ update_instance__(struct steer *st, size_t i, size_t j, bool live)
     }
 }
 
-/* Updates every instance on switch 'sw' from its ports. */
-static void
-sync_instances__(struct steer *st, const struct steer_switch *sw)
+/* Returns true if instance 'inst' of service 'svc_idx' can be reached, over
+ * the links usable now, from the ingress and the egress of every chain that
+ * crosses its service. */
+static bool
+reachable__(const struct steer *st, size_t svc_idx,
+            const struct cfg_instance *inst)
 {
+    const struct sfm_config *cfg = st->cfg;
+    size_t to = cfg_switch_index(cfg, inst->switch_name);
+
+    for (size_t c = 0; c < cfg->n_chains; c++) {
+        const struct cfg_chain *chain = &cfg->chains[c];
+
+        for (size_t k = 0; k < chain->n_services; k++) {
+            if (strcmp(chain->services[k], cfg->services[svc_idx].name)) {
+                continue;
+            }
+            if (!route_reachable(&st->routes,
+                                 cfg_switch_index(cfg,
+                                                  chain->ingress.switch_name),
+                                 to)
+                || !route_reachable(&st->routes,
+                                    cfg_switch_index(
+                                        cfg, chain->egress.switch_name),
+                                    to)) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+/* Recomputes the paths between switches, then updates every instance from
+ * its port (if its switch is connected) and from whether it can be reached
+ * at all. */
+static void
+sync_instances__(struct steer *st)
+{
+    update_routes__(st);
     for (size_t i = 0; i < st->cfg->n_services; i++) {
         const struct cfg_service *svc = &st->cfg->services[i];
 
         for (size_t j = 0; j < svc->n_instances; j++) {
             const struct cfg_instance *inst = &svc->instances[j];
+            const struct steer_switch *sw;
             const struct ofputil_phy_port *pp;
+            bool reachable = reachable__(st, i, inst);
 
-            if (strcmp(inst->switch_name, sw->cfg->name)) {
-                continue;
+            sw = switch_find_by_name__(st, inst->switch_name);
+            if (sw) {
+                pp = port_by_name__(sw->conn, inst->port);
+                update_instance__(st, i, j, (reachable && pp
+                                             && ofconn_port_is_live(pp)));
+            } else if (!reachable) {
+                update_instance__(st, i, j, false);
             }
-            pp = port_by_name__(sw->conn, inst->port);
-            update_instance__(st, i, j, pp && ofconn_port_is_live(pp));
         }
     }
 }
@@ -282,7 +334,7 @@ generate__(const struct steer *st, const struct steer_switch *sw,
         shash_add_once(&ports, port->pp.name, &port->pp);
     }
     pl_desired_init(d);
-    pl_generate(st->cfg, sw->cfg->name, st->maps, &ports, d);
+    pl_generate(st->cfg, &st->routes, sw->cfg->name, st->maps, &ports, d);
     shash_destroy(&ports);
 }
 
@@ -313,11 +365,64 @@ program__(struct steer *st, struct steer_switch *sw)
     rcl_run(sw->rcl, backlogged__(st, sw));
 }
 
+/* Returns true if the end 'ep' of a link is known to be unusable: its
+ * switch is connected and the port is missing or not live.  The end of a
+ * switch the controller does not reach is taken as usable: the switch
+ * forwards without the controller. */
+static bool
+link_end_down__(const struct steer *st, const struct cfg_endpoint *ep)
+{
+    const struct steer_switch *sw = switch_find_by_name__(st,
+                                                          ep->switch_name);
+    const struct ofputil_phy_port *pp;
+
+    if (!sw) {
+        return false;
+    }
+    pp = port_by_name__(sw->conn, ep->port);
+    return !pp || !ofconn_port_is_live(pp);
+}
+
+/* Recomputes the paths between switches over the links that are usable
+ * now, logging each link that goes down or comes back. */
+static void
+update_routes__(struct steer *st)
+{
+    const struct sfm_config *cfg = st->cfg;
+    struct route_link *links = xmalloc(MAX(cfg->n_links, 1) * sizeof *links);
+    bool first = !st->link_down;
+
+    if (first) {
+        st->link_down = xcalloc(MAX(cfg->n_links, 1),
+                                sizeof *st->link_down);
+    }
+    cfg_route_links(cfg, links);
+    for (size_t i = 0; i < cfg->n_links; i++) {
+        const struct cfg_link *l = &cfg->links[i];
+        bool down = (link_end_down__(st, &l->ends[0])
+                     || link_end_down__(st, &l->ends[1]));
+
+        if (down != st->link_down[i] && (!first || down)) {
+            VLOG_INFO("link %s:%s - %s:%s %s: paths between switches "
+                      "recomputed", l->ends[0].switch_name, l->ends[0].port,
+                      l->ends[1].switch_name, l->ends[1].port,
+                      down ? "down" : "up");
+        }
+        st->link_down[i] = links[i].down = down;
+    }
+    route_destroy(&st->routes);
+    route_compute(cfg->n_switches, links, cfg->n_links, &st->routes);
+    free(links);
+}
+
 static void
 program_all__(struct steer *st)
 {
     struct steer_switch *sw;
 
+    if (st->cfg) {
+        update_routes__(st);
+    }
     HMAP_FOR_EACH (sw, hmap_node, &st->switches) {
         program__(st, sw);
     }
@@ -339,6 +444,8 @@ steer_reload(struct steer *st, struct sfm_config *cfg)
     st->cfg = cfg;
     st->maps = maps;
     st->insts = insts;
+    free(st->link_down);
+    st->link_down = NULL;
 
     HMAP_FOR_EACH (sw, hmap_node, &st->switches) {
         sw->cfg = cfg_switch_by_dpid__(cfg, ofconn_get_dpid(sw->conn));
@@ -348,10 +455,8 @@ steer_reload(struct steer *st, struct sfm_config *cfg)
             rcl_destroy(sw->rcl);
             sw->rcl = NULL;
         }
-        if (sw->cfg) {
-            sync_instances__(st, sw);
-        }
     }
+    sync_instances__(st);
     program_all__(st);
 }
 
@@ -374,7 +479,7 @@ steer_switch_ready(struct steer *st, struct ofconn *conn)
     }
     VLOG_INFO("%s: is switch %s", ofconn_get_name(conn), sw->cfg->name);
     sw->rcl = rcl_create(conn);
-    sync_instances__(st, sw);
+    sync_instances__(st);
     program_all__(st);
 }
 
@@ -401,7 +506,7 @@ steer_port_changed(struct steer *st, struct ofconn *conn,
     struct steer_switch *sw = switch_find__(st, conn);
 
     if (sw && sw->cfg) {
-        sync_instances__(st, sw);
+        sync_instances__(st);
         program_all__(st);
     }
 }
@@ -626,6 +731,14 @@ steer_format_switches(const struct steer *st, struct ds *s)
                       rs->n_flow_adds, rs->n_flow_mods, rs->n_flow_dels,
                       rs->n_group_adds, rs->n_group_mods, rs->n_group_dels,
                       rs->n_dumps, rs->n_errors);
+    }
+    for (size_t i = 0; st->cfg && i < st->cfg->n_links; i++) {
+        const struct cfg_link *l = &st->cfg->links[i];
+
+        ds_put_format(s, "link %s:%s - %s:%s: %s\n",
+                      l->ends[0].switch_name, l->ends[0].port,
+                      l->ends[1].switch_name, l->ends[1].port,
+                      st->link_down && st->link_down[i] ? "down" : "up");
     }
 }
 

@@ -31,6 +31,9 @@ def options(kind, doc):
     p.add_argument('--clients', type=int, default=1, metavar='N',
                    help='client hosts (default 1; more than one sit on an '
                    'access bridge in front of the ingress port)')
+    if kind == 'fabric':
+        p.add_argument('--spines', type=int, default=1, metavar='N',
+                       help='spines, each linked to both leaves (default 1)')
     p.add_argument('--replication', choices=('async', 'sync', 'off'),
                    default='async', help='agent state replication')
     p.add_argument('--function', choices=('stateful-fw', 'counter'),
@@ -79,7 +82,8 @@ def smoke(tb):
 
 def main(kind, doc):
     args = options(kind, doc).parse_args()
-    topo = st.make_topo(kind, args.fw, args.dlp, args.clients)
+    topo = st.make_topo(kind, args.fw, args.dlp, args.clients,
+                        getattr(args, 'spines', 1))
     if args.config_only:
         sys.stdout.write(st.config_yaml(topo))
         return 0

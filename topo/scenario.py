@@ -13,6 +13,10 @@ so that it crosses the failing instance.  At --at seconds, the failure:
            it gets SIGCONT once the traffic is over
   flap     its link goes down and up again, --flap-count times
   disable  sfmesh-ctl disable (planned maintenance)
+  fabric-link
+           a link between two switches of the fabric goes down (--link;
+           with --spines 2 the controller moves the paths to the other
+           spine)
   none     no failure (a baseline)
 
 The default instance is the primary, in the chain's last service, of the
@@ -27,6 +31,7 @@ DIR/throughput.png and the logs in DIR/logs/.
     topo/scenario.py --failure hang --replication sync
     topo/scenario.py --failure link --instance fw-2 --at 2 --duration 6
     topo/scenario.py --topo fabric --instance dlp-2   across a leaf-spine
+    topo/scenario.py --topo fabric --spines 2 --failure fabric-link
     topo/scenario.py --cli                    the Mininet CLI afterwards
 
 Exit status: 0 when the scenario ran (with --check: and every TCP
@@ -50,7 +55,8 @@ TRAFFIC = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                        'traffic.py')
 TCP_PORT, UDP_PORT = 5001, 5002
 FIRST_SPORT, FIRST_UDP_SPORT = 41000, 50000
-FAILURES = ('link', 'kill', 'hang', 'flap', 'disable', 'none')
+FAILURES = ('link', 'kill', 'hang', 'flap', 'disable', 'fabric-link',
+            'none')
 
 
 def options():
@@ -63,6 +69,13 @@ def options():
     a('--instance', metavar='NAME',
       help='the instance that fails (default: the primary of the most TCP '
       'connections in the last service of the chain)')
+    a('--link', metavar='PORT',
+      help='the link that fails with --failure fabric-link, named by its '
+      'port on a switch (default lf2-sp1, the server leaf\'s link to the '
+      'first spine)')
+    a('--spines', type=int, default=1, metavar='N',
+      help='spines of the fabric topology, each linked to both leaves '
+      '(default 1)')
     a('--at', type=float, default=3.0, metavar='SECONDS',
       help='when the failure happens, from the start of the traffic '
       '(default 3)')
@@ -108,6 +121,10 @@ def options():
         p.error('--at must be within --duration')
     if args.connections < 1:
         p.error('--connections must be at least 1')
+    if args.failure == 'fabric-link' and args.topo != 'fabric':
+        p.error('--failure fabric-link needs --topo fabric')
+    if args.spines != 1 and args.topo != 'fabric':
+        p.error('--spines needs --topo fabric')
     if not args.out:
         args.out = os.path.join(st.TOP, 'build', 'scenarios', '%s-%s-%s' % (
             args.topo, args.failure, args.replication))
@@ -169,6 +186,9 @@ def detection(lines, victim, since):
     wall time 'since': (kind, description, latency in ms, log line)."""
     v = re.escape(victim)
     rules = [
+        ('link-reroute', 'a link between switches went down: the '
+         'controller recomputed the paths over the other links',
+         r'link (\S+:%s - \S+|\S+ - \S+:%s) down' % (v, v)),
         ('agent-channel-lost', 'agent channel lost: the controller fenced '
          'the port (port_mod down)', r'instance %s fenced: agent channel '
          'lost' % v),
@@ -193,14 +213,17 @@ def detection(lines, victim, since):
 # The failure
 
 def inject(tb, args, victim, events):
-    inst = tb.topo.instance(victim)
-    port = inst['port']
+    """Makes 'victim' (an instance, or for fabric-link the port of a link
+    between switches) fail as args.failure says, noting what it did and
+    when in 'events'."""
+    port = (victim if args.failure == 'fabric-link'
+            else tb.topo.instance(victim)['port'])
     now = time.time
 
     def link(state):
         st.run(['ip', 'link', 'set', port, state])
 
-    if args.failure == 'link':
+    if args.failure in ('link', 'fabric-link'):
         events.append((now(), 'link down'))
         link('down')
     elif args.failure == 'kill':
@@ -341,7 +364,8 @@ def table_rows(r):
                                            ev['at'])),
         ('replication', '%s (%s)' % (r['replication'], r['function'])),
         ('TCP connections surviving', '%d / %d' % (t['survived'], t['n'])),
-        ('  with the instance as primary', '%d' % r['affected']),
+        ('  with the instance as primary' if ev.get('service')
+         else '  crossing the failed link', '%d' % r['affected']),
         ('  longest pause (survivors)', '%s ms' % t['max_gap_ms_survivors']
          if t['max_gap_ms_survivors'] is not None else '-'),
         ('TCP bytes/conn before event', '%s (mean)' % fmt_bytes(
@@ -415,7 +439,8 @@ def plot(r, tcp_series, udp_ser, path):
 # --------------------------------------------------------------------------
 
 def run(args):
-    topo = st.make_topo(args.topo, args.fw, args.dlp, args.clients)
+    topo = st.make_topo(args.topo, args.fw, args.dlp, args.clients,
+                        args.spines)
     name = '%s, %s, replication %s' % (args.topo, args.failure,
                                        args.replication)
     tb = st.Testbed(topo, name='scenario-%s' % args.topo, bin_dir=args.bin,
@@ -444,25 +469,40 @@ def scenario(tb, args, name):
                                'tp_dst=%d' % (ip, sip, sport, TCP_PORT))
                               for c, ip, sport in flows])
     victim = args.instance
-    if victim is None:
-        counts = {}
-        for p in paths:
-            counts[p[last_service]] = counts.get(p[last_service], 0) + 1
-        victim = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
-    try:
-        vsvc = topo.instance(victim)['service']
-    except KeyError:
-        raise SystemExit('no instance %s (there are %s)' % (
-            victim, ', '.join(i['name'] for i in topo.instances())))
-    affected = [f[2] for f, p in zip(flows, paths) if p[vsvc] == victim]
-    say('%d of %d TCP connections have %s as %s primary'
-        % (len(affected), len(flows), victim, vsvc))
+    if args.failure == 'fabric-link':
+        # Every stream crosses from the client's leaf to the server's.
+        victim = args.link or 'lf2-sp1'
+        ports = [port for link in topo.sfm_links for _, port in link]
+        if victim not in ports:
+            raise SystemExit('no link port %s (there are %s)'
+                             % (victim, ', '.join(ports)))
+        vsvc = None
+        affected = [f[2] for f in flows]
+        say('the %d TCP connections cross the fabric; link %s fails'
+            % (len(flows), victim))
+    else:
+        if victim is None:
+            counts = {}
+            for p in paths:
+                counts[p[last_service]] = counts.get(p[last_service], 0) + 1
+            victim = sorted(counts.items(),
+                            key=lambda kv: (-kv[1], kv[0]))[0][0]
+        try:
+            vsvc = topo.instance(victim)['service']
+        except KeyError:
+            raise SystemExit('no instance %s (there are %s)' % (
+                victim, ', '.join(i['name'] for i in topo.instances())))
+        affected = [f[2] for f, p in zip(flows, paths) if p[vsvc] == victim]
+        say('%d of %d TCP connections have %s as %s primary'
+            % (len(affected), len(flows), victim, vsvc))
 
     # A UDP source port whose stream crosses the victim.
     uclient, uip = topo.sfm_clients[0]
     usport = FIRST_UDP_SPORT
     if args.udp_rate > 0:
         for sport in range(FIRST_UDP_SPORT, FIRST_UDP_SPORT + 200):
+            if not vsvc:
+                break
             p = stream_paths(tb, [(uclient, 'udp,nw_src=%s,nw_dst=%s,'
                                    'udp_src=%d,udp_dst=%d' % (uip, sip, sport,
                                                             UDP_PORT))])[0]

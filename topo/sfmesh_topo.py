@@ -161,7 +161,8 @@ class ServiceChainTopo(Topo):
 
     SERVICE_NAMES = ('fw', 'dlp')
 
-    def build(self, fw=2, dlp=3, clients=1, **_opts):
+    def build(self, fw=2, dlp=3, clients=1, spines=1, **_opts):
+        self.spines = spines
         self.sfm_switches = {}
         self.sfm_services = []
         self.sfm_clients = []
@@ -267,6 +268,8 @@ class ChainTopo(ServiceChainTopo):
     """
 
     def build_switches(self):
+        if self.spines != 1:
+            raise ValueError('the chain topology has no spines')
         self.add_steering_switch('s1', 1)
 
     def placement(self):
@@ -277,7 +280,8 @@ class ChainTopo(ServiceChainTopo):
 
 
 class FabricTopo(ServiceChainTopo):
-    """A leaf-spine fabric: spine sp1 and leaves lf1, lf2.  The client is
+    """A leaf-spine fabric: spine sp1 (or spines sp1 to spN, each linked to
+    every leaf) and leaves lf1, lf2.  The client is
     on lf1, the server on lf2, and the instances of each service alternate
     between the leaves (fw-1 on lf1, fw-2 on lf2, dlp-1 on lf1, ...), so
     steering a stream through the chain crosses the spine, and a failover
@@ -286,10 +290,16 @@ class FabricTopo(ServiceChainTopo):
     LEAVES = ('lf1', 'lf2')
 
     def build_switches(self):
-        self.add_steering_switch('sp1', 1)
+        if not 1 <= self.spines <= 4:
+            raise ValueError('spines must be 1 to 4')
+        spines = ['sp%d' % i for i in range(1, self.spines + 1)]
+        for i, spine in enumerate(spines):
+            self.add_steering_switch(spine, 1 + i)
         for i, leaf in enumerate(self.LEAVES):
-            self.add_steering_switch(leaf, 2 + i)
-            self.add_fabric_link(leaf, 'sp1')
+            self.add_steering_switch(leaf, len(spines) + 1 + i)
+        for spine in spines:
+            for leaf in self.LEAVES:
+                self.add_fabric_link(leaf, spine)
 
     def placement(self):
         return lambda svc, i: self.LEAVES[(i - 1) % len(self.LEAVES)]
@@ -335,8 +345,8 @@ def config_yaml(topo, buckets=256):
     return '\n'.join(out) + '\n'
 
 
-def make_topo(kind, fw=2, dlp=3, clients=1):
-    return TOPOS[kind](fw=fw, dlp=dlp, clients=clients)
+def make_topo(kind, fw=2, dlp=3, clients=1, spines=1):
+    return TOPOS[kind](fw=fw, dlp=dlp, clients=clients, spines=spines)
 
 
 # --------------------------------------------------------------------------

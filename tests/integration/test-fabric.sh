@@ -186,20 +186,22 @@ expect a "$SL" "group:$G" "set_field:${MAC[$P]}->eth_dst" \
     "output:${OFP[$SUP]}"
 expect a sp1 "output:${OFP[sp1-$PL]}"
 expect a "$PL" "output:${OFP[$P]}"
-# The primary's leaf takes the frame through the group: one off its TTL.
+# The primary's leaf takes the frame through the group: one off its TTL,
+# and the outer source marks it as redirected once.
+MARK=02:5f:6d:00:00:01
 ttl="set(nsh(ttl=62,spi=0x64,si=254,c1=$(printf 0x%x "$bucket")/0x00000003))"
-dp_expect a "set(eth(dst=${MAC[$P]})),$ttl,${DP[$P]}"
+dp_expect a "set(eth(src=$MARK,dst=${MAC[$P]})),$ttl,${DP[$P]}"
 
 step "sp1: the frame for $P goes on toward $PL"
 trace b sp1 "in_port=${OFP[sp1-$SL]},$to_p"
 expect b sp1 "output:${OFP[sp1-$PL]}"
-dp_expect b "$ttl,${DP[$P]}"
+dp_expect b "set(eth(src=$MARK)),$ttl,${DP[$P]}"
 
 step "$PL: the frame from the link goes out $P's port"
 trace c "$PL" "in_port=${OFP[$PUP]},$to_p"
 expect c "$PL" "dec_nsh_ttl" "set_field:0->in_port" "group:$G" \
     "output:${OFP[$P]}"
-dp_expect c "$ttl,${DP[$P]}"
+dp_expect c "set(eth(src=$MARK)),$ttl,${DP[$P]}"
 
 step "$P down, controller frozen: $PL sends the frame back up to $S"
 cpid=$(cat "$OVS_RUNDIR/sfmesh-controller.pid")
@@ -217,7 +219,7 @@ expect d "$PL" "dec_nsh_ttl" "set_field:0->in_port" "group:$G" \
     "set_field:${MAC[$S]}->eth_dst" "output:${OFP[$PUP]}"
 expect d sp1 "output:${OFP[sp1-$SL]}"
 expect d "$SL" "output:${OFP[$S]}"
-dp_expect d "set(eth(dst=${MAC[$S]})),$ttl,${DP[$S]}"
+dp_expect d "set(eth(src=$MARK,dst=${MAC[$S]})),$ttl,${DP[$S]}"
 [ "$(ofctl dump-groups "$PL" | grep "group_id=$G,")" = "$groups_before" ] \
     || sfm_die "group $G changed while the controller was frozen"
 
@@ -238,6 +240,14 @@ trace d2 "$PL" "in_port=${OFP[$PUP]},$to_p"
 expect d2 "$PL" "group:$G" "set_field:${MAC[$S]}->eth_dst" \
     "output:${OFP[$PUP]}"
 expect d2 "$SL" "output:${OFP[$S]}"
+# A frame already redirected once is never redirected again: for the dead
+# primary, it goes to the dead port (and is lost) rather than back and
+# forth between switches whose groups disagree.
+trace d3 "$PL" "in_port=${OFP[$PUP]},${to_p/dl_src=${MAC[$F]}/dl_src=$MARK}"
+expect d3 "$PL" "output:${OFP[$P]}"
+if grep -q "group:" "$SFM_TMP/d3"; then
+    trace_die d3 "a redirected frame took a group again"
+fi
 
 step "lf2: a frame past the last service from the link is decapsulated \
 and leaves by the server port"

@@ -9,6 +9,8 @@
 # agent of dlp-2, the only dlp instance on the server's leaf, is killed
 # and, in a second run, its link goes down; its secondaries are all on the
 # other leaf, so the failover sends the streams back across the spine.
+# Last, with two spines, the server leaf loses its link to the first: the
+# paths move to the second.
 # After every run, nothing may be left behind: processes, namespaces,
 # links, OVS bridges, temp directories.
 #
@@ -75,17 +77,20 @@ expect_detection() {
     kill) echo agent-channel-lost ;;
     hang) echo heartbeat-timeout ;;
     disable) echo operator-disable ;;
+    fabric-link) echo link-reroute ;;
     esac
 }
 
 # Runs scenario $2 (a failure kind) on topology $1, with the instance $3
-# failing (empty: the scenario's default), and checks its result.
+# failing (empty: the scenario's default) and more options after it, and
+# checks its result.
 run_case() {
     local topo=$1 failure=$2 instance=$3 name start out rc summary detected
+    shift 3
     name=$topo-$failure start=$SECONDS out=$OUT/$topo-$failure
     timeout --kill-after=10 60 "$PY" "$top/topo/scenario.py" --bin "$BIN" \
         --topo "$topo" --failure "$failure" ${instance:+--instance "$instance"} \
-        --replication async --connections 12 --udp-rate 1000 --at 2 \
+        "$@" --replication async --connections 12 --udp-rate 1000 --at 2 \
         --duration 5 --flap-count 2 --no-plot --check --out "$out" \
         > "$out.log" 2>&1
     rc=$?
@@ -114,6 +119,9 @@ done
 for failure in kill link; do
     run_case fabric "$failure" dlp-2
 done
+# Two spines: the server leaf's link to the first one goes down, and the
+# controller moves every path to the second.
+run_case fabric fabric-link "" --spines 2
 
 [ "$status" = 0 ] && echo "PASS: scenarios"
 exit "$status"

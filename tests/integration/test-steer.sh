@@ -179,7 +179,7 @@ for h in $INSTANCES; do
     SFM_PIDS+=($!)
 done
 for h in $INSTANCES; do
-    sfm_wait_until grep -q "serving eth0" "$SFM_TMP/$h.log" \
+    sfm_wait_until grep -qs "serving eth0" "$SFM_TMP/$h.log" \
         || sfm_die "instance $h did not start"
 done
 nsx client ping -c 3 -i 0.2 -W 2 10.0.0.2 > "$SFM_TMP/ping" \

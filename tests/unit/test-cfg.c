@@ -782,6 +782,8 @@ test_bad_mac(void)
         { "ff:ff:ff:ff:ff:ff", "\"ff:ff:ff:ff:ff:ff\" is a multicast" },
         { "00:00:00:00:00:00", "\"00:00:00:00:00:00\" is not a valid "
           "instance address" },
+        { "02:5F:6d:00:00:01", "\"02:5F:6d:00:00:01\" is reserved: "
+          "switches mark redirected frames with it" },
         { "02:00:00:00:01:01", "MAC 02:00:00:00:01:01 is already used by "
           "services.fw.instances.fw-1.mac (line 6)" },
     };
@@ -1029,6 +1031,9 @@ test_port_twice(void)
     "    egress: {switch: " EGRESS_SWITCH ", port: server}\n"           \
     "    services: [fw]\n"
 
+/* The port by which switch A of 'CFG' sends toward switch B. */
+#define NEXT_PORT(CFG, A, B) cfg_next_port(CFG, &(CFG)->routes, A, B)
+
 static void
 test_links(void)
 {
@@ -1041,11 +1046,11 @@ test_links(void)
         CU_ASSERT_STRING_EQUAL(cfg->links[1].ends[1].port, "lf2");
         CU_ASSERT_EQUAL(cfg->links[1].line, 8);
         /* The next hop is the link's local end, both ways. */
-        CU_ASSERT_STRING_EQUAL(cfg_next_port(cfg, "lf1", "lf2"), "up");
-        CU_ASSERT_STRING_EQUAL(cfg_next_port(cfg, "sp1", "lf2"), "lf2");
-        CU_ASSERT_STRING_EQUAL(cfg_next_port(cfg, "sp1", "lf1"), "lf1");
-        CU_ASSERT_PTR_NULL(cfg_next_port(cfg, "lf1", "lf1"));
-        CU_ASSERT_PTR_NULL(cfg_next_port(cfg, "lf1", "lf3"));
+        CU_ASSERT_STRING_EQUAL(NEXT_PORT(cfg, "lf1", "lf2"), "up");
+        CU_ASSERT_STRING_EQUAL(NEXT_PORT(cfg, "sp1", "lf2"), "lf2");
+        CU_ASSERT_STRING_EQUAL(NEXT_PORT(cfg, "sp1", "lf1"), "lf1");
+        CU_ASSERT_PTR_NULL(NEXT_PORT(cfg, "lf1", "lf1"));
+        CU_ASSERT_PTR_NULL(NEXT_PORT(cfg, "lf1", "lf3"));
         CU_ASSERT(cfg_has_links(cfg, "sp1"));
         CU_ASSERT(!cfg_has_links(cfg, "lf3"));
         cfg_destroy(cfg);
@@ -1056,8 +1061,8 @@ test_links(void)
     if (cfg) {
         CU_ASSERT_EQUAL(cfg->n_switches, 3);
         CU_ASSERT_EQUAL(cfg->n_links, 2);
-        CU_ASSERT_STRING_EQUAL(cfg_next_port(cfg, "lf1", "lf2"), "lf1-sp1");
-        CU_ASSERT_STRING_EQUAL(cfg_next_port(cfg, "lf2", "lf1"), "lf2-sp1");
+        CU_ASSERT_STRING_EQUAL(NEXT_PORT(cfg, "lf1", "lf2"), "lf1-sp1");
+        CU_ASSERT_STRING_EQUAL(NEXT_PORT(cfg, "lf2", "lf1"), "lf2-sp1");
         cfg_destroy(cfg);
     }
 
@@ -1091,6 +1096,19 @@ test_bad_links(void)
     ASSERT_FAILS(SWITCHES "links:\n  - [{switch: sw1, port: a}, "
                  "{switch: sw1}]\n" SERVICES CHAINS,
                  "test.yaml:4: links[0][1].port: required field is missing");
+    /* Too many switches. */
+    {
+        struct ds text = DS_EMPTY_INITIALIZER;
+
+        ds_put_cstr(&text, "switches:\n");
+        for (int i = 1; i <= CFG_MAX_SWITCHES + 1; i++) {
+            ds_put_format(&text, "  s%d: {dpid: %d}\n", i, i);
+        }
+        ds_put_cstr(&text, SERVICES CHAINS);
+        CU_ASSERT(fails_with(ds_cstr(&text), "test.yaml:2: switches: 1025 "
+                             "switches: at most 1024"));
+        ds_destroy(&text);
+    }
     /* A link's port is used by nothing else. */
     ASSERT_FAILS(FABRIC
                  "services:\n"

@@ -18,6 +18,7 @@
 #include "openvswitch/ofp-port.h"
 #include "openvswitch/shash.h"
 #include "pipeline.h"
+#include "route.h"
 #include "svcmap.h"
 #include "tests.h"
 #include "util.h"
@@ -151,7 +152,7 @@ test_golden(void)
 
     fixture_init(&fx, ARRAY_SIZE(port_names));
     pl_desired_init(&d);
-    pl_generate(fx.cfg, "sw1", fx.maps, &fx.ports, &d);
+    pl_generate(fx.cfg, NULL, "sw1", fx.maps, &fx.ports, &d);
     ds_put_cstr(&s, "# flows\n");
     pl_format_flows(&d, &s);
     ds_put_cstr(&s, "# groups\n");
@@ -179,7 +180,7 @@ test_missing_ports(void)
      * out of their groups and get no flows. */
     fixture_init(&fx, 4);
     pl_desired_init(&d);
-    pl_generate(fx.cfg, "sw1", fx.maps, &fx.ports, &d);
+    pl_generate(fx.cfg, NULL, "sw1", fx.maps, &fx.ports, &d);
     pl_format_flows(&d, &s);
     pl_format_groups(&d, &s);
     CU_ASSERT_PTR_NULL(strstr(ds_cstr(&s), "in_port=5"));
@@ -192,7 +193,7 @@ test_missing_ports(void)
      * it: the forward chain ends in the steering table's miss. */
     shash_find_and_delete(&fx.ports, "server");
     pl_desired_init(&d);
-    pl_generate(fx.cfg, "sw1", fx.maps, &fx.ports, &d);
+    pl_generate(fx.cfg, NULL, "sw1", fx.maps, &fx.ports, &d);
     pl_format_flows(&d, &s);
     CU_ASSERT_PTR_NULL(strstr(ds_cstr(&s), "in_port=2"));
     CU_ASSERT_PTR_NULL(strstr(ds_cstr(&s), "output:2"));
@@ -212,7 +213,7 @@ test_other_switch(void)
 
     fixture_init(&fx, ARRAY_SIZE(port_names));
     pl_desired_init(&d);
-    pl_generate(fx.cfg, "sw2", fx.maps, &fx.ports, &d);
+    pl_generate(fx.cfg, NULL, "sw2", fx.maps, &fx.ports, &d);
     CU_ASSERT_EQUAL(pl_n_groups(&d), 0);
     CU_ASSERT_EQUAL(pl_n_flows(&d), 2);
     pl_desired_destroy(&d);
@@ -309,7 +310,7 @@ test_fabric(void)
 
         fabric_ports(&ports, pps, switches[i].ports, switches[i].n_ports);
         pl_desired_init(&d);
-        pl_generate(cfg, switches[i].name, maps, &ports, &d);
+        pl_generate(cfg, NULL, switches[i].name, maps, &ports, &d);
         ds_put_format(&s, "# %s flows\n", switches[i].name);
         pl_format_flows(&d, &s);
         ds_put_format(&s, "# %s groups\n", switches[i].name);
@@ -333,15 +334,17 @@ test_fabric(void)
         fabric_ports(&ports, pps, lf2_ports, ARRAY_SIZE(lf2_ports));
         pps[3].state = 0;
         pl_desired_init(&d);
-        pl_generate(cfg, "lf2", maps, &ports, &d);
+        pl_generate(cfg, NULL, "lf2", maps, &ports, &d);
         ds_clear(&s);
         pl_format_flows(&d, &s);
         CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s),
             "dl_dst=02:00:00:00:02:02,nsh_c1=0/0x1 actions=dec_nsh_ttl,"
-            "set_field:0->in_port,group:131072\n"));
+            "set_field:02:5f:6d:00:00:01->eth_src,set_field:0->in_port,"
+            "group:131072\n"));
         CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s),
             "dl_dst=02:00:00:00:02:02,nsh_c1=0x1/0x1 actions=dec_nsh_ttl,"
-            "set_field:0->in_port,group:131073\n"));
+            "set_field:02:5f:6d:00:00:01->eth_src,set_field:0->in_port,"
+            "group:131073\n"));
         /* fw-2, live, still takes only its own bucket. */
         CU_ASSERT_PTR_NULL(strstr(ds_cstr(&s),
             "dl_dst=02:00:00:00:01:02,nsh_c1=0/0x1"));
@@ -353,6 +356,91 @@ test_fabric(void)
     for (size_t i = 0; i < 2; i++) {
         svcmap_destroy(maps[i]);
     }
+    cfg_destroy(cfg);
+}
+
+/* Two spines: with lf2's link to sp1 down, lf1 reaches lf2's instances
+ * and the server through sp2. */
+static void
+test_fabric_link_down(void)
+{
+    static const char yaml[] =
+        "buckets: 2\n"
+        "switches:\n"
+        "  sp1: {dpid: 1}\n"
+        "  sp2: {dpid: 4}\n"
+        "  lf1: {dpid: 2}\n"
+        "  lf2: {dpid: 3}\n"
+        "links:\n"
+        "  - [{switch: lf1, port: lf1-sp1}, {switch: sp1, port: sp1-lf1}]\n"
+        "  - [{switch: lf2, port: lf2-sp1}, {switch: sp1, port: sp1-lf2}]\n"
+        "  - [{switch: lf1, port: lf1-sp2}, {switch: sp2, port: sp2-lf1}]\n"
+        "  - [{switch: lf2, port: lf2-sp2}, {switch: sp2, port: sp2-lf2}]\n"
+        "services:\n"
+        "  fw:\n"
+        "    instances:\n"
+        "      fw-1: {switch: lf1, port: fw-1, mac: \"02:00:00:00:01:01\"}\n"
+        "      fw-2: {switch: lf2, port: fw-2, mac: \"02:00:00:00:01:02\"}\n"
+        "chains:\n"
+        "  web:\n"
+        "    spi: 100\n"
+        "    ingress: {switch: lf1, port: client}\n"
+        "    egress: {switch: lf2, port: server}\n"
+        "    services: [fw]\n";
+    static const char *const names[] = {
+        "client", "lf1-sp1", "fw-1", "lf1-sp2",
+    };
+    struct ofputil_phy_port pps[ARRAY_SIZE(names)];
+    struct route_link links[4];
+    struct route_table rt;
+    struct ds s = DS_EMPTY_INITIALIZER;
+    struct sfm_config *cfg;
+    struct svcmap *map;
+    struct pl_desired d;
+    struct shash ports;
+    char *error;
+
+    error = cfg_parse("fabric.yaml", yaml, strlen(yaml), &cfg);
+    CU_ASSERT_PTR_NULL_FATAL(error);
+    map = svcmap_create("fw", 2);
+    svcmap_add_instance(map, "fw-1", 1);
+    svcmap_add_instance(map, "fw-2", 1);
+    svcmap_assign(map);
+    map->buckets[0] = (struct svcmap_bucket) { 1, 0 };
+    map->buckets[1] = (struct svcmap_bucket) { 0, 1 };
+    fabric_ports(&ports, pps, names, ARRAY_SIZE(names));
+
+    /* All links up: through sp1 (port 2), the first link. */
+    pl_desired_init(&d);
+    pl_generate(cfg, NULL, "lf1", &map, &ports, &d);
+    pl_format_flows(&d, &s);
+    pl_format_groups(&d, &s);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s), "group_id=65536,type=ff,"
+        "bucket=watch_port:2,actions=set_field:02:00:00:00:01:02->eth_dst,"
+        "output:2,"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s), "nsh_si=254 actions=output:2"));
+    pl_desired_destroy(&d);
+
+    /* lf2-sp1 down: through sp2 (port 4). */
+    cfg_route_links(cfg, links);
+    links[1].down = true;
+    route_compute(cfg->n_switches, links, cfg->n_links, &rt);
+    ds_clear(&s);
+    pl_desired_init(&d);
+    pl_generate(cfg, &rt, "lf1", &map, &ports, &d);
+    pl_format_flows(&d, &s);
+    pl_format_groups(&d, &s);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s), "group_id=65536,type=ff,"
+        "bucket=watch_port:4,actions=set_field:02:00:00:00:01:02->eth_dst,"
+        "output:4,"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s), "nsh_si=254 actions=output:4"));
+    CU_ASSERT_PTR_NULL(strstr(ds_cstr(&s), "output:2"));
+    pl_desired_destroy(&d);
+
+    route_destroy(&rt);
+    shash_destroy(&ports);
+    svcmap_destroy(map);
+    ds_destroy(&s);
     cfg_destroy(cfg);
 }
 
@@ -370,6 +458,7 @@ static const struct test_case pipeline_tests[] = {
     { "a switch with no chain", test_other_switch },
     { "group ids", test_group_ids },
     { "leaf-spine fabric against reviewed output", test_fabric },
+    { "a link down: paths through the other spine", test_fabric_link_down },
     { NULL, NULL },
 };
 TEST_SUITE("pipeline", pipeline_tests)
