@@ -331,7 +331,7 @@ tick_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED, void *ctrl_)
     struct controller *ctrl = ctrl_;
 
     agsrv_run(ctrl->agents, time_msec());
-    steer_run(ctrl->steer);
+    steer_run(ctrl->steer, time_msec());
 }
 
 static void
@@ -388,7 +388,7 @@ main(int argc, char *argv[])
         ovs_fatal(0, "cannot create the event loop");
     }
     ctrl.config_file = opts.config_file;
-    ctrl.steer = steer_create(cfg, backlogged_cb, &ctrl);
+    ctrl.steer = steer_create(cfg, backlogged_cb, &ctrl, time_msec());
     ctrl.srv = ofsrv_create(ctrl.base, &opts.srv, &controller_hooks, &ctrl);
     ctrl.agents = agsrv_create(ctrl.base, ctrl.steer, opts.heartbeat_timeout);
     if (opts.agent_listen

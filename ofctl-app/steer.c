@@ -46,6 +46,8 @@ struct steer {
     struct steer_inst **insts;  /* Per service, per instance. */
     struct hmap switches;       /* Contains "struct steer_switch"s. */
     bool *link_down;            /* Per cfg->links[]: not usable. */
+    bool settled;               /* Switches programmed (see steer.h). */
+    long long int created;      /* When the wait for switches began. */
     struct route_table routes;  /* Paths over the usable links. */
     steer_backlogged_cb *backlogged; /* Asks the I/O layer. */
     void *aux;                  /* For 'backlogged'. */
@@ -100,11 +102,6 @@ maps_create__(const struct sfm_config *cfg, struct svcmap ***mapsp,
                 maps[i]->instances[idx].state
                     = old_map->instances[old_idx].state;
                 insts[i][j] = old_insts[old_svc - old_cfg->services][old_idx];
-            } else {
-                /* Not used until its switch shows its port live: another
-                 * switch must not send it frames that its own switch,
-                 * not programmed yet, would drop. */
-                maps[i]->instances[idx].state = SVCMAP_DOWN;
             }
         }
         svcmap_assign(maps[i]);
@@ -118,10 +115,11 @@ maps_create__(const struct sfm_config *cfg, struct svcmap ***mapsp,
  * switch's connection can take more messages now. */
 struct steer *
 steer_create(struct sfm_config *cfg, steer_backlogged_cb *backlogged,
-             void *aux)
+             void *aux, long long int now)
 {
     struct steer *st = xzalloc(sizeof *st);
 
+    st->created = now;
     st->cfg = cfg;
     st->backlogged = backlogged;
     st->aux = aux;
@@ -261,36 +259,49 @@ update_instance__(struct steer *st, size_t i, size_t j, bool live)
     }
 }
 
-/* Returns true if instance 'inst' of service 'svc_idx' can be reached, over
- * the links usable now, from the ingress and the egress of every chain that
- * crosses its service. */
+/* Returns false if instance 'inst' of service 'svc_idx' is cut off: some
+ * chain that crosses its service still joins its ingress to its egress over
+ * the links usable now, and no such chain reaches the instance.  A chain
+ * that is cut in two itself says nothing about the instances. */
 static bool
 reachable__(const struct steer *st, size_t svc_idx,
             const struct cfg_instance *inst)
 {
     const struct sfm_config *cfg = st->cfg;
     size_t to = cfg_switch_index(cfg, inst->switch_name);
+    bool any = false;
 
     for (size_t c = 0; c < cfg->n_chains; c++) {
         const struct cfg_chain *chain = &cfg->chains[c];
+        size_t in = cfg_switch_index(cfg, chain->ingress.switch_name);
+        size_t out = cfg_switch_index(cfg, chain->egress.switch_name);
 
         for (size_t k = 0; k < chain->n_services; k++) {
-            if (strcmp(chain->services[k], cfg->services[svc_idx].name)) {
+            if (strcmp(chain->services[k], cfg->services[svc_idx].name)
+                || !route_reachable(&st->routes, in, out)) {
                 continue;
             }
-            if (!route_reachable(&st->routes,
-                                 cfg_switch_index(cfg,
-                                                  chain->ingress.switch_name),
-                                 to)
-                || !route_reachable(&st->routes,
-                                    cfg_switch_index(
-                                        cfg, chain->egress.switch_name),
-                                    to)) {
-                return false;
+            if (route_reachable(&st->routes, in, to)) {
+                return true;
             }
+            any = true;
         }
     }
-    return true;
+    return !any;
+}
+
+/* Returns true if instance 'j' of service 'i' can serve: its port is live
+ * on its connected switch and it is not cut off. */
+static bool
+usable__(const struct steer *st, size_t i, size_t j)
+{
+    const struct cfg_instance *inst = &st->cfg->services[i].instances[j];
+    const struct steer_switch *sw = switch_find_by_name__(st,
+                                                          inst->switch_name);
+    const struct ofputil_phy_port *pp;
+
+    pp = sw ? port_by_name__(sw->conn, inst->port) : NULL;
+    return pp && ofconn_port_is_live(pp) && reachable__(st, i, inst);
 }
 
 /* Recomputes the paths between switches, then updates every instance from
@@ -305,20 +316,49 @@ sync_instances__(struct steer *st)
 
         for (size_t j = 0; j < svc->n_instances; j++) {
             const struct cfg_instance *inst = &svc->instances[j];
-            const struct steer_switch *sw;
-            const struct ofputil_phy_port *pp;
-            bool reachable = reachable__(st, i, inst);
 
-            sw = switch_find_by_name__(st, inst->switch_name);
-            if (sw) {
-                pp = port_by_name__(sw->conn, inst->port);
-                update_instance__(st, i, j, (reachable && pp
-                                             && ofconn_port_is_live(pp)));
-            } else if (!reachable) {
+            if (switch_find_by_name__(st, inst->switch_name)) {
+                update_instance__(st, i, j, usable__(st, i, j));
+            } else if (!reachable__(st, i, inst)
+                       || (st->settled && !st->insts[i][j].seen_live)) {
+                /* Its switch is not connected: an instance seen before
+                 * keeps its state (the switch forwards without the
+                 * controller), one never seen is not used. */
                 update_instance__(st, i, j, false);
             }
         }
     }
+}
+
+/* Ends the wait for switches (see steer.h) if every configured switch is
+ * connected or, with 'now' >= 0, if the wait is over. */
+static void
+settle__(struct steer *st, long long int now)
+{
+    size_t n = 0;
+
+    if (st->settled || !st->cfg) {
+        return;
+    }
+    for (size_t i = 0; i < st->cfg->n_switches; i++) {
+        n += switch_find_by_name__(st, st->cfg->switches[i].name) != NULL;
+    }
+    if (n < st->cfg->n_switches
+        && (now < 0 || now - st->created < STEER_SETTLE_MS)) {
+        return;
+    }
+    st->settled = true;
+    if (n < st->cfg->n_switches) {
+        VLOG_WARN("%"PRIuSIZE" of %"PRIuSIZE" switches connected after %d "
+                  "ms: programming them; the instances of the others are "
+                  "not used until those connect", n, st->cfg->n_switches,
+                  STEER_SETTLE_MS);
+    } else {
+        VLOG_INFO("all %"PRIuSIZE" switches connected: programming them",
+                  n);
+    }
+    sync_instances__(st);
+    program_all__(st);
 }
 
 /* Generates the desired state of 'sw' into 'd'. */
@@ -351,7 +391,7 @@ program__(struct steer *st, struct steer_switch *sw)
     struct pl_desired d;
     char *error;
 
-    if (!sw->rcl) {
+    if (!sw->rcl || !st->settled) {
         return;
     }
     generate__(st, sw, &d);
@@ -481,6 +521,7 @@ steer_switch_ready(struct steer *st, struct ofconn *conn)
     sw->rcl = rcl_create(conn);
     sync_instances__(st);
     program_all__(st);
+    settle__(st, -1);
 }
 
 /* Forgets the switch 'conn'. */
@@ -490,9 +531,15 @@ steer_switch_closed(struct steer *st, struct ofconn *conn)
     struct steer_switch *sw = switch_find__(st, conn);
 
     if (sw) {
+        bool configured = sw->cfg != NULL;
+
         hmap_remove(&st->switches, &sw->hmap_node);
         rcl_destroy(sw->rcl);
         free(sw);
+        if (configured) {
+            sync_instances__(st);
+            program_all__(st);
+        }
     }
 }
 
@@ -538,10 +585,11 @@ steer_message(struct steer *st, struct ofconn *conn, enum ofptype type,
  * events, so that work deferred by a backlog or by a bundle in flight is
  * done as soon as it can be). */
 void
-steer_run(struct steer *st)
+steer_run(struct steer *st, long long int now)
 {
     struct steer_switch *sw;
 
+    settle__(st, now);
     HMAP_FOR_EACH (sw, hmap_node, &st->switches) {
         if (sw->rcl) {
             rcl_run(sw->rcl, backlogged__(st, sw));
@@ -568,19 +616,6 @@ find_instance__(const struct steer *st, const char *name, size_t *ip,
     return false;
 }
 
-/* Returns true if the port of instance 'j' of service 'i' is live. */
-static bool
-instance_port_live__(const struct steer *st, size_t i, size_t j)
-{
-    const struct cfg_instance *inst = &st->cfg->services[i].instances[j];
-    const struct steer_switch *sw = switch_find_by_name__(st,
-                                                          inst->switch_name);
-    const struct ofputil_phy_port *pp;
-
-    pp = sw ? port_by_name__(sw->conn, inst->port) : NULL;
-    return pp && ofconn_port_is_live(pp);
-}
-
 /* Disables (planned maintenance: its buckets move to their secondaries) or
  * enables (it rejoins as a secondary) the instance 'name'. */
 char *
@@ -592,7 +627,7 @@ steer_set_enabled(struct steer *st, const char *name, bool enable)
         return xasprintf("no instance named \"%s\"", name);
     }
     st->insts[i][j].disabled = !enable;
-    update_instance__(st, i, j, instance_port_live__(st, i, j));
+    update_instance__(st, i, j, usable__(st, i, j));
     program_all__(st);
     return NULL;
 }
@@ -822,7 +857,7 @@ steer_agent_up(struct steer *st, const char *name)
     VLOG_INFO("instance %s: agent back, lifting the fence", name);
     st->insts[i][j].fenced = false;
     set_port_admin__(st, i, j, true);
-    update_instance__(st, i, j, instance_port_live__(st, i, j));
+    update_instance__(st, i, j, usable__(st, i, j));
     program_all__(st);
 }
 

@@ -18,6 +18,13 @@
  * then already moved the traffic in the data plane.  An instance that comes
  * back after a failure is COLD: a secondary only.
  *
+ * Several switches: the paths between them follow the links whose ports
+ * are live, and an instance that no working path joins to a working chain
+ * of its service counts as DOWN.  At start, nothing is programmed until
+ * every configured switch has connected or STEER_SETTLE_MS have passed,
+ * so that a restarted controller finds the maps it had and sends nothing;
+ * then an instance whose switch has never shown its port is left out.
+ *
  * No sockets: it sends through ofconn queues and is driven by its caller. */
 
 #include <stdbool.h>
@@ -36,8 +43,12 @@ struct steer;
 /* Returns true if 'conn' has too much output queued to take more now. */
 typedef bool steer_backlogged_cb(const struct ofconn *, void *aux);
 
+/* How long the policy waits, from its start, for every configured switch to
+ * connect before it programs any of them. */
+#define STEER_SETTLE_MS 5000
+
 struct steer *steer_create(struct sfm_config *, steer_backlogged_cb *,
-                           void *aux);
+                           void *aux, long long int now);
 void steer_destroy(struct steer *);
 void steer_reload(struct steer *, struct sfm_config *);
 
@@ -49,7 +60,7 @@ void steer_port_changed(struct steer *, struct ofconn *,
 void steer_error(struct steer *, struct ofconn *, enum ofperr, ovs_be32 xid);
 void steer_message(struct steer *, struct ofconn *, enum ofptype,
                    const struct ofp_header *);
-void steer_run(struct steer *);
+void steer_run(struct steer *, long long int now);
 
 char *steer_set_enabled(struct steer *, const char *instance, bool enable)
     OVS_WARN_UNUSED_RESULT;

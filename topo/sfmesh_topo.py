@@ -670,14 +670,15 @@ class Testbed:
         from mininet.cli import CLI
         log('')
         log('Mininet CLI, everything running.  Try:')
-        for sw in self.topo.sfm_switches:
-            log('  sh ovs-ofctl -O OpenFlow15 dump-flows %s | head' % sw)
-            log('  sh ovs-ofctl -O OpenFlow15 dump-groups %s | head' % sw)
-            break
+        sw = self.topo.sfm_chain['ingress'][0]
+        log('  sh ovs-ofctl -O OpenFlow15 dump-flows %s | head' % sw)
+        log('  sh ovs-ofctl -O OpenFlow15 dump-groups %s | head' % sw)
         if self.ctl_path:
             log('  sh %s/sfmesh-ctl -t $SFM_CTL map fw | head'
                 % os.path.relpath(self.bin))
             log('  sh %s/sfmesh-ctl -t $SFM_CTL agents'
+                % os.path.relpath(self.bin))
+            log('  sh %s/sfmesh-ctl -t $SFM_CTL switches'
                 % os.path.relpath(self.bin))
             log('  (SFM_CTL=%s)' % self.ctl_path)
         log('  client ping -c 3 server')

@@ -1,0 +1,337 @@
+/*
+ * Copyright (c) 2026 The sfmesh authors.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
+/* The steering policy across several switches, driven by scripted
+ * switches: the wait for every switch at start, links going down and up,
+ * chains that share a service, instances that no working path reaches. */
+
+#include <config.h>
+
+#include <CUnit/CUnit.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cfg.h"
+#include "of-peer.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/vlog.h"
+#include "steer.h"
+#include "svcmap.h"
+#include "tests.h"
+#include "util.h"
+
+/* Spine sp1 and leaves lf1 to lf3.  Chain web from lf1 to lf2, chain
+ * office (with OFFICE) within lf3; service fw has one instance per leaf. */
+#define FABRIC_YAML(OFFICE)                                             \
+    "buckets: 16\n"                                                     \
+    "switches:\n"                                                       \
+    "  sp1: {dpid: 1}\n"                                                \
+    "  lf1: {dpid: 2}\n"                                                \
+    "  lf2: {dpid: 3}\n"                                                \
+    "  lf3: {dpid: 4}\n"                                                \
+    "links:\n"                                                          \
+    "  - [{switch: lf1, port: up}, {switch: sp1, port: lf1}]\n"          \
+    "  - [{switch: lf2, port: up}, {switch: sp1, port: lf2}]\n"          \
+    "  - [{switch: lf3, port: up}, {switch: sp1, port: lf3}]\n"          \
+    "services:\n"                                                       \
+    "  fw:\n"                                                           \
+    "    instances:\n"                                                  \
+    "      fw-1: {switch: lf1, port: fw-1, mac: 02:00:00:00:01:01}\n"    \
+    "      fw-2: {switch: lf2, port: fw-2, mac: 02:00:00:00:01:02}\n"    \
+    "      fw-3: {switch: lf3, port: fw-3, mac: 02:00:00:00:01:03}\n"    \
+    "chains:\n"                                                         \
+    "  web:\n"                                                          \
+    "    spi: 100\n"                                                    \
+    "    ingress: {switch: lf1, port: client}\n"                        \
+    "    egress: {switch: lf2, port: server}\n"                         \
+    "    services: [fw]\n"                                              \
+    OFFICE
+
+#define OFFICE_CHAIN                                                    \
+    "  office:\n"                                                       \
+    "    spi: 200\n"                                                    \
+    "    ingress: {switch: lf3, port: client}\n"                        \
+    "    egress: {switch: lf3, port: server}\n"                         \
+    "    services: [fw]\n"
+
+/* The switches and their ports, numbered from 1 in this order. */
+enum { SP1, LF1, LF2, LF3, N_SWITCHES };
+static const struct {
+    const char *name;
+    uint64_t dpid;
+    const char *ports[4];
+    size_t n_ports;
+} switches[N_SWITCHES] = {
+    [SP1] = { "sp1", 1, { "lf1", "lf2", "lf3" }, 3 },
+    [LF1] = { "lf1", 2, { "up", "client", "fw-1" }, 3 },
+    [LF2] = { "lf2", 3, { "up", "server", "fw-2" }, 3 },
+    [LF3] = { "lf3", 4, { "up", "client", "server", "fw-3" }, 4 },
+};
+
+struct fixture {
+    struct steer *st;
+    struct peer_events ev[N_SWITCHES];
+    struct ofconn *conns[N_SWITCHES];
+};
+
+static void
+fixture_init(struct fixture *fx, const char *yaml)
+{
+    struct sfm_config *cfg;
+    char *error;
+
+    vlog_set_levels(NULL, VLF_ANY_DESTINATION, VLL_OFF);
+    error = cfg_parse("test.yaml", yaml, strlen(yaml), &cfg);
+    CU_ASSERT_PTR_NULL_FATAL(error);
+    memset(fx, 0, sizeof *fx);
+    fx->st = steer_create(cfg, NULL, NULL, 0);
+}
+
+static void
+connect_switch(struct fixture *fx, int k)
+{
+    struct ofputil_phy_port pps[4];
+    struct ofconn *conn = peer_conn_create(&fx->ev[k], 0);
+
+    for (size_t i = 0; i < switches[k].n_ports; i++) {
+        pps[i] = peer_port(i + 1, switches[k].ports[i], true);
+    }
+    peer_handshake(conn, OFP15_VERSION, switches[k].dpid, pps,
+                   switches[k].n_ports, 0);
+    peer_drain(conn);
+    steer_switch_ready(fx->st, conn);
+    peer_drain(conn);
+    fx->conns[k] = conn;
+}
+
+/* Sets port 'port_no' of switch 'k' up or down, as a port status would. */
+static void
+set_port(struct fixture *fx, int k, uint16_t port_no, bool up)
+{
+    struct ofputil_phy_port pp = peer_port(port_no,
+                                           switches[k].ports[port_no - 1],
+                                           up);
+
+    peer_feed(fx->conns[k], peer_port_status(OFP15_VERSION, OFPPR_MODIFY,
+                                             &pp), 0);
+    steer_port_changed(fx->st, fx->conns[k], NULL, &pp);
+    peer_drain(fx->conns[k]);
+}
+
+static void
+fixture_destroy(struct fixture *fx)
+{
+    for (int k = 0; k < N_SWITCHES; k++) {
+        if (fx->conns[k]) {
+            steer_switch_closed(fx->st, fx->conns[k]);
+            ofconn_destroy(fx->conns[k]);
+        }
+    }
+    steer_destroy(fx->st);
+}
+
+/* Returns the desired groups of switch 'k'. */
+static char *
+groups(const struct fixture *fx, int k)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+    char *error = steer_format_desired(fx->st, switches[k].name, true, &s);
+
+    CU_ASSERT_PTR_NULL(error);
+    free(error);
+    return ds_steal_cstr(&s);
+}
+
+/* Returns the state of instance 'name' and, in '*n_primary', how many
+ * buckets it is primary of. */
+static enum svcmap_state
+state(const struct fixture *fx, const char *name, size_t *n_primary)
+{
+    int idx;
+    const struct svcmap *map = steer_map_of_instance(fx->st, name, &idx);
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(map);
+    if (n_primary) {
+        *n_primary = svcmap_count_primary(map, idx);
+    }
+    return map->instances[idx].state;
+}
+
+/* The buckets of service fw, as primary and secondary per bucket. */
+static void
+buckets(const struct fixture *fx, int out[16][2])
+{
+    int idx;
+    const struct svcmap *map = steer_map_of_instance(fx->st, "fw-1", &idx);
+
+    for (int b = 0; b < 16; b++) {
+        out[b][0] = map->buckets[b].primary;
+        out[b][1] = map->buckets[b].secondary;
+    }
+}
+
+/* A restarted controller must arrive at the groups the switches already
+ * have, whatever order they reconnect in: what the first leaf would get
+ * is what it ends up with. */
+static void
+test_restart_order(void)
+{
+    struct fixture fx;
+    char *first, *last;
+
+    fixture_init(&fx, FABRIC_YAML(""));
+    connect_switch(&fx, LF1);
+    first = groups(&fx, LF1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(first, "02:00:00:00:01:02"));
+    connect_switch(&fx, SP1);
+    connect_switch(&fx, LF3);
+    connect_switch(&fx, LF2);
+    last = groups(&fx, LF1);
+    CU_ASSERT_STRING_EQUAL(first, last);
+    free(first);
+    free(last);
+    fixture_destroy(&fx);
+}
+
+/* A switch that does not connect within the wait: its instances are left
+ * out, and come in when it connects. */
+static void
+test_switch_missing(void)
+{
+    struct fixture fx;
+    size_t n;
+    char *g;
+
+    fixture_init(&fx, FABRIC_YAML(""));
+    connect_switch(&fx, SP1);
+    connect_switch(&fx, LF1);
+    connect_switch(&fx, LF3);
+    steer_run(fx.st, STEER_SETTLE_MS - 1);
+    CU_ASSERT_EQUAL(state(&fx, "fw-2", NULL), SVCMAP_UP);
+    steer_run(fx.st, STEER_SETTLE_MS);
+    CU_ASSERT_EQUAL(state(&fx, "fw-2", &n), SVCMAP_DOWN);
+    CU_ASSERT_EQUAL(n, 0);
+    g = groups(&fx, LF1);
+    CU_ASSERT_PTR_NULL(strstr(g, "02:00:00:00:01:02"));
+    free(g);
+
+    connect_switch(&fx, LF2);
+    CU_ASSERT_EQUAL(state(&fx, "fw-2", &n), SVCMAP_UP);
+    CU_ASSERT(n > 0);
+    fixture_destroy(&fx);
+}
+
+/* The link that joins web's ingress to its egress flaps: web is cut in
+ * two for a while, which says nothing about the instances; no bucket
+ * moves. */
+static void
+test_link_flap(void)
+{
+    int before[16][2], after[16][2];
+    struct fixture fx;
+
+    fixture_init(&fx, FABRIC_YAML(""));
+    for (int k = 0; k < N_SWITCHES; k++) {
+        connect_switch(&fx, k);
+    }
+    buckets(&fx, before);
+    set_port(&fx, LF2, 1, false);
+    CU_ASSERT_EQUAL(state(&fx, "fw-1", NULL), SVCMAP_UP);
+    CU_ASSERT_EQUAL(state(&fx, "fw-2", NULL), SVCMAP_UP);
+    set_port(&fx, LF2, 1, true);
+    buckets(&fx, after);
+    CU_ASSERT_EQUAL(memcmp(before, after, sizeof before), 0);
+    fixture_destroy(&fx);
+}
+
+/* lf3 loses its uplink.  Without chain office, fw-3 is cut off from the
+ * only chain of its service and leaves the map, and enabling it again
+ * does not bring it back; with office, which still works inside lf3, it
+ * stays, and so do the others; either way, lf1's groups no longer send
+ * to it. */
+static void
+test_cut_off(void)
+{
+    struct fixture fx;
+    size_t n;
+    char *g;
+
+    fixture_init(&fx, FABRIC_YAML(""));
+    for (int k = 0; k < N_SWITCHES; k++) {
+        connect_switch(&fx, k);
+    }
+    set_port(&fx, LF3, 1, false);
+    CU_ASSERT_EQUAL(state(&fx, "fw-3", &n), SVCMAP_DOWN);
+    CU_ASSERT_EQUAL(n, 0);
+    free(steer_set_enabled(fx.st, "fw-3", false));
+    free(steer_set_enabled(fx.st, "fw-3", true));
+    CU_ASSERT_EQUAL(state(&fx, "fw-3", NULL), SVCMAP_DOWN);
+    g = groups(&fx, LF1);
+    CU_ASSERT_PTR_NULL(strstr(g, "02:00:00:00:01:03"));
+    free(g);
+
+    /* Back: it rejoins as a secondary. */
+    set_port(&fx, LF3, 1, true);
+    CU_ASSERT_EQUAL(state(&fx, "fw-3", NULL), SVCMAP_COLD);
+    fixture_destroy(&fx);
+
+    fixture_init(&fx, FABRIC_YAML(OFFICE_CHAIN));
+    for (int k = 0; k < N_SWITCHES; k++) {
+        connect_switch(&fx, k);
+    }
+    set_port(&fx, LF3, 1, false);
+    CU_ASSERT_EQUAL(state(&fx, "fw-1", &n), SVCMAP_UP);
+    CU_ASSERT(n > 0);
+    CU_ASSERT_EQUAL(state(&fx, "fw-2", &n), SVCMAP_UP);
+    CU_ASSERT(n > 0);
+    CU_ASSERT_EQUAL(state(&fx, "fw-3", &n), SVCMAP_UP);
+    CU_ASSERT(n > 0);
+    g = groups(&fx, LF1);
+    CU_ASSERT_PTR_NULL(strstr(g, "02:00:00:00:01:03"));
+    free(g);
+    fixture_destroy(&fx);
+}
+
+/* A switch that disconnects: the links to it count as usable again (it
+ * forwards without the controller), at once, not at the next event. */
+static void
+test_switch_closed(void)
+{
+    struct fixture fx;
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    fixture_init(&fx, FABRIC_YAML(""));
+    for (int k = 0; k < N_SWITCHES; k++) {
+        connect_switch(&fx, k);
+    }
+    set_port(&fx, LF3, 1, false);
+    CU_ASSERT_EQUAL(state(&fx, "fw-3", NULL), SVCMAP_DOWN);
+    steer_format_switches(fx.st, &s);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s), "link lf3:up - sp1:lf3: "
+                                  "down\n"));
+    ds_clear(&s);
+
+    steer_switch_closed(fx.st, fx.conns[LF3]);
+    ofconn_destroy(fx.conns[LF3]);
+    fx.conns[LF3] = NULL;
+    steer_format_switches(fx.st, &s);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s), "switch lf3 (dpid "
+                                  "0000000000000004): not connected\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s), "link lf3:up - sp1:lf3: "
+                                  "up\n"));
+    ds_destroy(&s);
+    fixture_destroy(&fx);
+}
+
+static const struct test_case steer_tests[] = {
+    { "restart: the same groups whatever the connect order",
+      test_restart_order },
+    { "a switch missing after the wait", test_switch_missing },
+    { "a link flap moves no bucket", test_link_flap },
+    { "an instance cut off from its chains", test_cut_off },
+    { "a switch that disconnects", test_switch_closed },
+    { NULL, NULL },
+};
+
+TEST_SUITE("steer", steer_tests)
