@@ -118,6 +118,7 @@ struct pl_ctx {
     struct svcmap *const *maps; /* One per service. */
     const struct shash *ports;  /* The switch's ports by name. */
     size_t n_buckets;
+    bool links;                 /* The switch has links to others. */
     struct pl_desired *d;       /* The output. */
 };
 
@@ -287,7 +288,10 @@ add_steer__(const struct pl_ctx *ctx, const struct pl_path *path)
                                                                         - 1]];
 
             /* What each instance of the previous service, on this switch,
-             * may send back. */
+             * may send back.  Where frames go on to other switches, the
+             * instance's MAC becomes their source, which clears any
+             * redirect mark (see add_transit__()) that an instance left
+             * in place. */
             here = false;
             for (size_t i = 0; i < prev->n_instances; i++) {
                 const struct cfg_instance *inst = &prev->instances[i];
@@ -302,7 +306,12 @@ add_steer__(const struct pl_ctx *ctx, const struct pl_path *path)
                            xasprintf("in_port=%"PRIu16","PL_NSH
                                      ",nsh_spi=%#"PRIx32",nsh_si=%u",
                                      ofp_to_u16(port), path->spi, si),
-                           xasprintf("goto_table:%d", PL_TABLE_STEER));
+                           (ctx->links
+                            ? xasprintf("set_field:"ETH_ADDR_FMT"->eth_src,"
+                                        "goto_table:%d",
+                                        ETH_ADDR_ARGS(inst->mac),
+                                        PL_TABLE_STEER)
+                            : xasprintf("goto_table:%d", PL_TABLE_STEER)));
             }
         }
         if (!here) {
@@ -488,6 +497,7 @@ pl_generate(const struct sfm_config *cfg, const struct route_table *routes,
         .cfg = cfg, .routes = routes ? routes : &cfg->routes,
         .sw = switch_name, .maps = maps, .ports = ports,
         .n_buckets = cfg_n_buckets(cfg), .d = d,
+        .links = cfg_has_links(cfg, switch_name),
     };
     size_t n = MAX(cfg->n_services, 1);
     bool *used = xcalloc(n, sizeof *used);
@@ -560,7 +570,7 @@ pl_generate(const struct sfm_config *cfg, const struct route_table *routes,
         }
     }
 
-    if (cfg_has_links(cfg, switch_name)) {
+    if (ctx.links) {
         for (size_t l = 0; l < cfg->n_links; l++) {
             for (size_t e = 0; e < 2; e++) {
                 const struct cfg_endpoint *end = &cfg->links[l].ends[e];

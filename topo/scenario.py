@@ -123,6 +123,10 @@ def options():
         p.error('--connections must be at least 1')
     if args.failure == 'fabric-link' and args.topo != 'fabric':
         p.error('--failure fabric-link needs --topo fabric')
+    if args.failure == 'fabric-link' and args.instance:
+        p.error('--failure fabric-link takes --link, not --instance')
+    if args.failure != 'fabric-link' and args.link:
+        p.error('--link goes with --failure fabric-link')
     if args.spines != 1 and args.topo != 'fabric':
         p.error('--spines needs --topo fabric')
     if not args.out:
@@ -365,7 +369,7 @@ def table_rows(r):
         ('replication', '%s (%s)' % (r['replication'], r['function'])),
         ('TCP connections surviving', '%d / %d' % (t['survived'], t['n'])),
         ('  with the instance as primary' if ev.get('service')
-         else '  crossing the failed link', '%d' % r['affected']),
+         else '  from leaf to leaf', '%d' % r['affected']),
         ('  longest pause (survivors)', '%s ms' % t['max_gap_ms_survivors']
          if t['max_gap_ms_survivors'] is not None else '-'),
         ('TCP bytes/conn before event', '%s (mean)' % fmt_bytes(
@@ -478,8 +482,12 @@ def scenario(tb, args, name):
                              % (victim, ', '.join(ports)))
         vsvc = None
         affected = [f[2] for f in flows]
-        say('the %d TCP connections cross the fabric; link %s fails'
+        say('the %d TCP connections cross from leaf to leaf; link %s fails'
             % (len(flows), victim))
+        if topo.spines < 2:
+            say('with one spine, a leaf that loses its link is cut off: '
+                'expect the connections to break (--spines 2 gives the '
+                'paths another way)')
     else:
         if victim is None:
             counts = {}
