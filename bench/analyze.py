@@ -1,7 +1,9 @@
 """sfmesh benchmarks: turns raw measurements into JSON.
 
-  analyze.py trial REC.bin "sent N seconds S" T_FAIL VARIANT ROUND VICTIM
+  analyze.py trial REC.bin "sent N seconds S" T_FAIL VARIANT ROUND VICTIM \
+      [KEY=NUMBER...]
   analyze.py failover TRIALS.jsonl RATE REACTIVE_LOG
+  analyze.py fabric TRIALS.jsonl RATE LINK
 """
 import json
 import statistics
@@ -16,7 +18,7 @@ def pct(values, p):
     return v[k]
 
 
-def trial(rec, sent_line, t_fail, variant, rnd, victim):
+def trial(rec, sent_line, t_fail, variant, rnd, victim, *extra):
     parts = sent_line.split()
     sent, secs = int(parts[1]), float(parts[3])
     data = open(rec, 'rb').read()
@@ -41,7 +43,7 @@ def trial(rec, sent_line, t_fail, variant, rnd, victim):
     for i in range(1, len(arr)):
         if arr[i] >= t_fail_ns and arr[i - 1] < t_fail_ns + 2e9:
             arr_gap = max(arr_gap, arr[i] - arr[i - 1])
-    print(json.dumps({
+    row = {
         'variant': variant, 'round': int(rnd), 'victim': victim,
         'sent': sent, 'send_seconds': secs,
         'rate_pps': round(sent / secs) if secs else 0,
@@ -51,7 +53,12 @@ def trial(rec, sent_line, t_fail, variant, rnd, victim):
         'gap_start_after_fail_ms': (round((gap_start - t_fail_ns) / 1e6, 3)
                                     if gap_start is not None else None),
         'pre_failure_max_gap_ms': round(noise / 1e6, 3),
-    }))
+    }
+    # Extra KEY=NUMBER fields, as the part recorded them.
+    for kv in extra:
+        k, val = kv.split('=', 1)
+        row[k] = int(val)
+    print(json.dumps(row))
 
 
 NAMES = {
@@ -101,6 +108,46 @@ def failover(path, rate, reactive_log):
         pass
     out['baseline_flow_mods_per_failover'] = (statistics.median(flow_mods)
                                               if flow_mods else None)
+    print(json.dumps(out, indent=1))
+
+
+FABRIC_NAMES = {
+    'x': 'primary on the ingress switch fails: its group fails over there',
+    'y': 'primary on the remote switch fails: sent back over the link',
+}
+
+
+def fabric(path, rate, link):
+    trials = [json.loads(l) for l in open(path) if l.strip()]
+    out = {'rate_target_pps': int(rate), 'link': link, 'variants': {},
+           'trials': trials}
+    for v in sorted(set(t['variant'] for t in trials)):
+        ts = [t for t in trials if t['variant'] == v]
+        gaps = [t['gap_ms'] for t in ts]
+        lost = [t['lost'] for t in ts]
+        back = [t['link_back_pkts'] for t in ts]
+        out['variants'][v] = {
+            'name': FABRIC_NAMES.get(v, v), 'trials': len(ts),
+            'victim': ts[0]['victim'],
+            'gap_ms_p50': statistics.median(gaps), 'gap_ms_p90': pct(gaps, 90),
+            'lost_p50': statistics.median(lost), 'lost_p90': pct(lost, 90),
+            'arrival_gap_ms_p50': statistics.median(
+                t['arrival_gap_ms'] for t in ts),
+            'link_back_pkts_p50': statistics.median(back),
+            'rate_pps_p50': statistics.median(t['rate_pps'] for t in ts),
+            'rate_pps_min': min(t['rate_pps'] for t in ts),
+            'pre_failure_max_gap_ms_p50': statistics.median(
+                t['pre_failure_max_gap_ms'] for t in ts),
+        }
+    v = out['variants']
+    if 'x' in v and 'y' in v:
+        x, y = v['x'], v['y']
+        out['ratio_y_x'] = {
+            'gap_p50': (round(y['gap_ms_p50'] / x['gap_ms_p50'], 2)
+                        if x['gap_ms_p50'] else None),
+            'lost_p50': (round(y['lost_p50'] / x['lost_p50'], 2)
+                         if x['lost_p50'] else None),
+        }
     print(json.dumps(out, indent=1))
 
 
@@ -178,9 +225,11 @@ def repl(path):
 
 if __name__ == '__main__':
     if sys.argv[1] == 'trial':
-        trial(*sys.argv[2:8])
+        trial(*sys.argv[2:])
     elif sys.argv[1] == 'failover':
         failover(*sys.argv[2:5])
+    elif sys.argv[1] == 'fabric':
+        fabric(*sys.argv[2:5])
     elif sys.argv[1] == 'state':
         state(sys.argv[2])
     elif sys.argv[1] == 'repl':

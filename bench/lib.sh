@@ -82,9 +82,13 @@ bench_controller() {
     [ -n "$AGENT_PORT" ] || sfm_die "no agent listener"
 }
 
-in_sync() { ctl switches 2>/dev/null | grep -q "IDLE, in sync"; }
+# Every configured switch connected, idle and in sync.
+in_sync() {
+    ctl switches 2>/dev/null | awk '/^switch / { n++; if (/IDLE, in sync/) ok++ }
+        END { exit !(n && n == ok) }'
+}
 
-# All N agents up and warm, every instance up, the switch in sync.
+# All N agents up and warm, every instance up, every switch in sync.
 agents_ready() {
     local n=$1
     [ "$(ctl agents 2>/dev/null | awk '$2 == "up" && $6 == "yes"' | wc -l)" = "$n" ] \
@@ -92,9 +96,10 @@ agents_ready() {
         && in_sync
 }
 
-# The NSH C1 code OVS gives a flow entering on port $1 ($2: the match).
+# The NSH C1 code OVS gives a flow entering on port $1 ($2: the match) of
+# bridge $3 (default br0).
 affinity_code() {
-    ovs-appctl ofproto/trace br0 "in_port=$1,$2" \
+    ovs-appctl ofproto/trace "${3:-br0}" "in_port=$1,$2" \
         | sed -n 's/.*NXOXM_NSH_C1\[\] is now \(0x[0-9a-f]*\).*/\1/p' | head -n 1
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # sfmesh benchmarks: the entry point of "make bench".
 #
-#   bench/run.sh [PART...]     PART: remap failover state program repl
+#   bench/run.sh [PART...]     PART: remap failover fabric state program repl
 #                              (default: all, in that order)
 #
 # Builds its helpers into build/bench/bin, runs each part (every network
@@ -9,7 +9,8 @@
 # tests/lib/ovs-harness.sh), writes build/bench/PART.json and machine.json,
 # then regenerates docs/benchmarks.md and docs/img/bench-*.png from every
 # build/bench/*.json present.  Needs root and the built binaries (make).
-# Knobs (defaults): BENCH_TRIALS=10 (failover rounds), BENCH_RATE=10000,
+# Knobs (defaults): BENCH_TRIALS=10 (failover and fabric rounds),
+# BENCH_RATE=10000, BENCH_FABRIC_LINK=veth (or patch),
 # BENCH_STATE_ROUNDS=2, BENCH_PROGRAM_TRIALS=5, BENCH_REPL_ROUNDS=3.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,7 +18,7 @@ cd "$top"
 BIN=build/bin OUT=build/bench
 HELPERS=$OUT/bin
 PY=/usr/bin/python3
-ALL="remap failover state program repl"
+ALL="remap failover fabric state program repl"
 parts=${*:-$ALL}
 for p in $parts; do
     case " $ALL " in *" $p "*) ;; *) echo "unknown part: $p (parts: $ALL)" >&2

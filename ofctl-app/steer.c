@@ -290,18 +290,31 @@ reachable__(const struct steer *st, size_t svc_idx,
     return !any;
 }
 
+/* Returns the port of instance 'j' of service 'i', or NULL if its switch
+ * is not connected or has no such port.  Stores the switch in '*swp' if
+ * 'swp' is nonnull. */
+static const struct ofputil_phy_port *
+instance_port__(const struct steer *st, size_t i, size_t j,
+                struct steer_switch **swp)
+{
+    const struct cfg_instance *inst = &st->cfg->services[i].instances[j];
+    struct steer_switch *sw = switch_find_by_name__(st, inst->switch_name);
+
+    if (swp) {
+        *swp = sw;
+    }
+    return sw ? port_by_name__(sw->conn, inst->port) : NULL;
+}
+
 /* Returns true if instance 'j' of service 'i' can serve: its port is live
  * on its connected switch and it is not cut off. */
 static bool
 usable__(const struct steer *st, size_t i, size_t j)
 {
-    const struct cfg_instance *inst = &st->cfg->services[i].instances[j];
-    const struct steer_switch *sw = switch_find_by_name__(st,
-                                                          inst->switch_name);
-    const struct ofputil_phy_port *pp;
+    const struct ofputil_phy_port *pp = instance_port__(st, i, j, NULL);
 
-    pp = sw ? port_by_name__(sw->conn, inst->port) : NULL;
-    return pp && ofconn_port_is_live(pp) && reachable__(st, i, inst);
+    return (pp && ofconn_port_is_live(pp)
+            && reachable__(st, i, &st->cfg->services[i].instances[j]));
 }
 
 /* Recomputes the paths between switches, then updates every instance from
@@ -691,14 +704,11 @@ steer_format_instances(const struct steer *st, struct ds *s)
 
         for (size_t j = 0; j < svc->n_instances; j++) {
             const struct cfg_instance *inst = &svc->instances[j];
-            const struct steer_switch *sw;
-            const struct ofputil_phy_port *pp = NULL;
+            struct steer_switch *sw;
+            const struct ofputil_phy_port *pp = instance_port__(st, i, j,
+                                                                &sw);
             const char *link;
 
-            sw = switch_find_by_name__(st, inst->switch_name);
-            if (sw) {
-                pp = port_by_name__(sw->conn, inst->port);
-            }
             link = (!sw ? "no-switch" : !pp ? "missing"
                     : ofconn_port_is_live(pp) ? "live" : "down");
             ds_put_format(s, "%-16s %-10s %-8s %-16s %-8s %-9s %7"PRIuSIZE
@@ -784,12 +794,10 @@ steer_format_switches(const struct steer *st, struct ds *s)
 static bool
 set_port_admin__(struct steer *st, size_t i, size_t j, bool up)
 {
-    const struct cfg_instance *inst = &st->cfg->services[i].instances[j];
-    struct steer_switch *sw = switch_find_by_name__(st, inst->switch_name);
-    const struct ofputil_phy_port *pp;
+    struct steer_switch *sw;
+    const struct ofputil_phy_port *pp = instance_port__(st, i, j, &sw);
     struct ofputil_port_mod pm;
 
-    pp = sw ? port_by_name__(sw->conn, inst->port) : NULL;
     if (!pp) {
         return false;
     }
@@ -829,12 +837,8 @@ steer_agent_lost(struct steer *st, const char *name, const char *why)
 static bool
 instance_port_admin_down__(const struct steer *st, size_t i, size_t j)
 {
-    const struct cfg_instance *inst = &st->cfg->services[i].instances[j];
-    const struct steer_switch *sw = switch_find_by_name__(st,
-                                                          inst->switch_name);
-    const struct ofputil_phy_port *pp;
+    const struct ofputil_phy_port *pp = instance_port__(st, i, j, NULL);
 
-    pp = sw ? port_by_name__(sw->conn, inst->port) : NULL;
     return pp && (pp->config & OFPUTIL_PC_PORT_DOWN);
 }
 
