@@ -33,7 +33,9 @@ def options(kind, doc):
                    'access bridge in front of the ingress port)')
     if kind == 'fabric':
         p.add_argument('--spines', type=int, default=1, metavar='N',
-                       help='spines, each linked to both leaves (default 1)')
+                       choices=range(1, 5),
+                       help='spines, each linked to both leaves (1 to 4, '
+                       'default 1)')
     p.add_argument('--replication', choices=('async', 'sync', 'off'),
                    default='async', help='agent state replication')
     p.add_argument('--function', choices=('stateful-fw', 'counter'),

@@ -73,9 +73,9 @@ def options():
       help='the link that fails with --failure fabric-link, named by its '
       'port on a switch (default lf2-sp1, the server leaf\'s link to the '
       'first spine)')
-    a('--spines', type=int, default=1, metavar='N',
+    a('--spines', type=int, default=1, metavar='N', choices=range(1, 5),
       help='spines of the fabric topology, each linked to both leaves '
-      '(default 1)')
+      '(1 to 4, default 1)')
     a('--at', type=float, default=3.0, metavar='SECONDS',
       help='when the failure happens, from the start of the traffic '
       '(default 3)')
