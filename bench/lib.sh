@@ -2,8 +2,10 @@
 # harness, inside the part's own network namespace).
 #
 #   bench_init NAME          harness setup; sets BIN, HELPERS, OUT
-#   bench_hosts              client 10.0.0.1 and server 10.0.0.2 on br0
-#   bench_instances I...     instance ports (MTU 1600), one netns each
+#   bench_hosts [CBR [SBR]]  client 10.0.0.1 on bridge CBR and server
+#                            10.0.0.2 on SBR (both default br0)
+#   bench_instances BR I...  instance ports on BR (MTU 1600), one netns each
+#   link_is BR PORT up|down  whether OVS sees PORT of BR so
 #   bench_repnet             the replication network (Linux bridge)
 #   bench_agent I N SVC REPL start sfmesh-agent in instance I (10.9.0.N)
 PY=/usr/bin/python3
@@ -19,9 +21,11 @@ say() { printf '  [%s] %s\n' "$BENCH_PART" "$*" >&2; }
 now() { date +%s.%N; }
 
 bench_hosts() {
-    local h
+    local h cbr=${1:-br0}
+    local sbr=${2:-$cbr}
+    sfm_add_veth_port "$cbr" client client
+    sfm_add_veth_port "$sbr" server server
     for h in client server; do
-        sfm_add_veth_port br0 "$h" "$h"
         nsx "$h" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
         nsx "$h" ethtool -K eth0 tx off >/dev/null
     done
@@ -35,13 +39,19 @@ bench_hosts() {
 }
 
 bench_instances() {
-    local h
+    local h br=$1
+    shift
     for h in "$@"; do
-        sfm_add_veth_port br0 "$h" "$h"
+        sfm_add_veth_port "$br" "$h" "$h"
         nsx "$h" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
         ip link set "$h" mtu 1600
         nsx "$h" ip link set eth0 mtu 1600
     done
+}
+
+link_is() {
+    if ovs-ofctl -O OpenFlow15 dump-ports-desc "$1" "$2" | grep -q LINK_DOWN
+    then [ "$3" = down ]; else [ "$3" = up ]; fi
 }
 
 bench_repnet() {
@@ -117,7 +127,7 @@ bench_chain() {
     bench_controller "$top/docs/examples/two-service-chain.yaml"
     sfm_add_bridge br0 1
     bench_hosts
-    bench_instances $CHAIN_INSTANCES
+    bench_instances br0 $CHAIN_INSTANCES
     declare -gA NUM
     for h in $CHAIN_INSTANCES; do
         NUM[$h]=$n

@@ -57,7 +57,7 @@ YAML
 "$BIN/sfmesh-controller" --check-config="$CONFIG" | grep -q "valid: 2 \
 switches" || sfm_die "config not accepted"
 
-declare -A LEAF=([client]=lf1 [inst-a]=lf1 [server]=lf2 [inst-b]=lf2)
+declare -A LEAF=([inst-a]=lf1 [inst-b]=lf2)
 declare -A NUM=([inst-a]=1 [inst-b]=2) OFP
 declare -A VICTIM=([x]=inst-a [y]=inst-b)
 
@@ -82,25 +82,9 @@ add_link_port() {  # bridge, port, peer port
 }
 add_link_port lf1 lf1-lf2 lf2-lf1
 add_link_port lf2 lf2-lf1 lf1-lf2
-# Hosts and instances as bench_hosts and bench_instances make them, on
-# their leaves.
-for h in client server inst-a inst-b; do
-    sfm_add_veth_port "${LEAF[$h]}" "$h" "$h"
-    nsx "$h" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-done
-for h in client server; do
-    nsx "$h" ethtool -K eth0 tx off >/dev/null
-done
-for h in inst-a inst-b; do
-    ip link set "$h" mtu 1600
-    nsx "$h" ip link set eth0 mtu 1600
-done
-nsx client ip addr add 10.0.0.1/24 dev eth0
-nsx server ip addr add 10.0.0.2/24 dev eth0
-nsx client ip neigh replace 10.0.0.2 dev eth0 nud permanent lladdr \
-    "$(nsx server cat /sys/class/net/eth0/address)"
-nsx server ip neigh replace 10.0.0.1 dev eth0 nud permanent lladdr \
-    "$(nsx client cat /sys/class/net/eth0/address)"
+bench_hosts lf1 lf2
+bench_instances lf1 inst-a
+bench_instances lf2 inst-b
 for h in client server inst-a inst-b lf1-lf2 lf2-lf1; do
     sfm_wait_until test "$(ovs-vsctl get interface "$h" ofport)" -gt 0 \
         || sfm_die "no port $h"
@@ -137,10 +121,6 @@ for v in $VARIANTS; do
         "bucket ${bucket:-none}, primary ${VICTIM[$v]}"
 done
 
-link_is() {  # link_is PORT up|down: as its bridge sees it
-    if ofctl dump-ports-desc "${LEAF[$1]}" "$1" | grep -q LINK_DOWN
-    then [ "$2" = down ]; else [ "$2" = up ]; fi
-}
 # Packets lf2 has sent into the link toward lf1: with this one-way stream,
 # only frames redirected back by lf2's table 2.
 link_back_tx() {
@@ -175,7 +155,7 @@ trial() {
     # Put the victim back: it returns cold, a secondary only, and is warm
     # once it has the state of the buckets it is secondary for.
     ip link set "$victim" up
-    sfm_wait_until link_is "$victim" up || sfm_die "link of $victim not back"
+    sfm_wait_until link_is "${LEAF[$victim]}" "$victim" up || sfm_die "link of $victim not back"
     SFM_WAIT_TIMEOUT=30 sfm_wait_until agents_ready 2 \
         || { ctl instances >&2; sfm_die "not back after $v"; }
     "$PY" "$top/bench/analyze.py" trial "$rec.bin" "$(cat "$rec.send")" \

@@ -48,7 +48,7 @@ bench_controller "$CONFIG"
 SFMESH_TARGET=tcp:127.0.0.1:$SFM_OF_PORT
 sfm_add_bridge br0 1
 bench_hosts
-bench_instances inst-a inst-b
+bench_instances br0 inst-a inst-b
 declare -A NUM=([inst-a]=1 [inst-b]=2) OFP
 for h in client server inst-a inst-b; do
     sfm_wait_until test "$(ovs-vsctl get interface "$h" ofport)" -gt 0 \
@@ -142,11 +142,6 @@ set_mode() {
     MODE=$1
 }
 
-link_is() {  # link_is PORT up|down: as OVS sees it
-    if ovs-ofctl -O OpenFlow15 dump-ports-desc br0 "$1" | grep -q LINK_DOWN
-    then [ "$2" = down ]; else [ "$2" = up ]; fi
-}
-
 STREAM_S=2.0 FAIL_AT=0.8
 trial() {
     local v=$1 round=$2 victim rec t_fail sent pid_recv pid_send vpid
@@ -179,7 +174,7 @@ trial() {
     # Put the victim back.
     case $v in
     a) ip link set "$victim" up
-       sfm_wait_until link_is "$victim" up || sfm_die "link not back" ;;
+       sfm_wait_until link_is br0 "$victim" up || sfm_die "link not back" ;;
     e) ip link set "$victim" up
        sfm_wait_until sh -c "tail -n 1 $SFM_TMP/reactive.log | grep -q 'port ${OFP[$victim]} up'" \
            || sfm_die "baseline: no up" ;;

@@ -473,9 +473,6 @@ program_all__(struct steer *st)
 {
     struct steer_switch *sw;
 
-    if (st->cfg) {
-        update_routes__(st);
-    }
     HMAP_FOR_EACH (sw, hmap_node, &st->switches) {
         program__(st, sw);
     }
