@@ -45,6 +45,7 @@
 #include "openvswitch/shash.h"
 #include "openvswitch/vlog.h"
 #include "random.h"
+#include "replrx.h"
 #include "service.h"
 #include "streamtab.h"
 #include "timeval.h"
@@ -57,7 +58,8 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 #define AGENT_BATCH 32              /* Frames per receive call. */
 #define AGENT_HEARTBEAT_MS 100      /* Heartbeat period. */
 #define AGENT_REPL_MS 10            /* Replication flush period. */
-#define AGENT_RECONNECT_MS 500      /* Channel reconnection delay. */
+#define AGENT_RECONNECT_MIN_MS 100  /* First channel reconnection delay, */
+#define AGENT_RECONNECT_MAX_MS 1000 /* doubled up to this. */
 #define AGENT_MAX_DIRTY 4096        /* Records taken per flush. */
 #define AGENT_TABLE_CAPACITY 1000000
 #define AGENT_MAX_HELD 1024         /* Frames held for acks (sync mode). */
@@ -108,11 +110,12 @@ struct agent {
     struct agpconn *chan;       /* The agent channel, or NULL. */
     bool chan_ready;            /* The controller accepted our hello. */
     struct event *reconnect_ev; /* Reconnects the channel. */
+    int reconnect_ms;           /* Delay before the next attempt. */
 
     struct evconnlistener *repl_listener; /* Replication from primaries. */
     uint32_t repl_addr;         /* Our replication address. */
     uint16_t repl_port;         /* Our replication port. */
-    struct shash windows;       /* Sender name -> "struct agp_seq_window". */
+    struct replrx *rx;          /* Replication from primaries. */
 
     /* The newest map. */
     uint64_t epoch;             /* 0 before the first. */
@@ -129,7 +132,7 @@ struct agent {
 
     /* Counters. */
     uint64_t n_received, n_returned, n_malformed, n_dropped_service;
-    uint64_t n_table_full, n_applied, n_dup_batches;
+    uint64_t n_table_full;
     uint64_t nsh_errors[NSH_N_ERRORS]; /* Malformed frames by reason. */
 
     struct event *hb_ev, *repl_ev, *expire_ev; /* Timers. */
@@ -574,12 +577,13 @@ peer_connect(struct peer *p)
     free(name);
 }
 
-/* Replication, secondary side. */
+/* Replication, secondary side: replrx decides, this carries it out. */
 
 /* An incoming replication connection. */
 struct repl_in {
     struct agent *agent;        /* Owner. */
-    char *sender;               /* Sending instance, from its first batch. */
+    struct agpconn *conn;       /* The connection. */
+    struct replrx_conn *rc;     /* Its receiving state. */
 };
 
 static void
@@ -587,82 +591,48 @@ repl_in_msg(struct agpconn *conn, const struct agp_msg *msg, void *in_)
 {
     struct repl_in *in = in_;
     struct agent *ag = in->agent;
-    long long int now = time_msec();
+    struct replrx_result r;
 
-    switch (msg->type) {
-    case AGP_STATE_UPDATE: {
-        const struct agp_state_update *u = &msg->state_update;
-        struct agp_seq_window *w = shash_find_data(&ag->windows, u->sender);
+    replrx_handle(ag->rx, in->rc, msg, time_msec(), &r);
+    if (r.superseded) {
+        struct repl_in *old = replrx_conn_aux(r.superseded);
+
+        VLOG_INFO("%s: newer connection from %s: closing the older one",
+                  agpconn_name(conn), r.sender);
+        agpconn_close(old->conn, "superseded by a newer connection from "
+                      "its sender");
+    }
+    switch (r.action) {
+    case REPLRX_NOTHING:
+        break;
+
+    case REPLRX_ACK: {
         struct agp_msg ack;
 
-        if (!in->sender) {
-            in->sender = xstrdup(u->sender);
-        } else if (strcmp(in->sender, u->sender)) {
-            agpconn_close(conn, "sender changed on a replication "
-                          "connection");
-            return;
-        }
-        if (!w) {
-            w = xmalloc(sizeof *w);
-            agp_seq_window_init(w, 0);
-            shash_add(&ag->windows, u->sender, w);
-        }
-        if (agp_seq_accept(w, u->seq) == AGP_SEQ_DUPLICATE) {
-            ag->n_dup_batches++;
-            return;
-        }
-        for (size_t i = 0; i < u->n_records; i++) {
-            const struct agp_record *r = &u->records[i];
-            struct streamtab_key key;
-            struct streamtab_entry *e;
-            const char *error;
-
-            streamtab_key_init(&key, htonl(r->key.lower_addr),
-                               htonl(r->key.higher_addr), r->key.lower_port,
-                               r->key.higher_port, r->key.proto);
-            e = streamtab_lookup(ag->tab, &key);
-            if (!e) {
-                e = streamtab_insert(ag->tab, &key,
-                                     r->bucket & (ag->n_buckets
-                                                  ? ag->n_buckets - 1 : 0),
-                                     now);
-            }
-            if (!e) {
-                ag->n_table_full++;
-                continue;
-            }
-            error = ag->svc->deserialize(r->state, r->state_len, e->state,
-                                         now);
-            if (error) {
-                VLOG_WARN_RL(&rl, "%s: bad state from %s: %s",
-                             agpconn_name(conn), u->sender, error);
-                continue;
-            }
-            e->last_seen = now;
-            ag->n_applied++;
-        }
         memset(&ack, 0, sizeof ack);
         ack.type = AGP_STATE_ACK;
-        ack.state_ack.seq = u->seq;
+        ack.state_ack.seq = r.seq;
         agpconn_send(conn, &ack);
         break;
     }
 
-    case AGP_BULK_BEGIN:
-        break;
-
-    case AGP_BULK_END:
+    case REPLRX_BULK_DONE:
+    case REPLRX_BULK_FAILED:
         /* Which primary this was from is checked against the map when the
          * warm report is made: the bulk may arrive before the map that
          * makes us the bucket's secondary. */
-        if (in->sender && msg->bulk_end.bucket < ag->n_bulk_from) {
-            free(ag->bulk_from[msg->bulk_end.bucket]);
-            ag->bulk_from[msg->bulk_end.bucket] = xstrdup(in->sender);
+        if (r.bucket < ag->n_bulk_from) {
+            free(ag->bulk_from[r.bucket]);
+            ag->bulk_from[r.bucket] = (r.action == REPLRX_BULK_DONE
+                                       ? xstrdup(r.sender) : NULL);
+        }
+        if (r.action == REPLRX_BULK_FAILED && r.resend) {
+            agpconn_close(conn, "bulk transfer incomplete");
         }
         break;
 
-    default:
-        agpconn_close(conn, "unexpected message on replication");
+    case REPLRX_CLOSE:
+        agpconn_close(conn, r.reason);
         break;
     }
 }
@@ -673,7 +643,7 @@ repl_in_closed(struct agpconn *conn, const char *reason, void *in_)
     struct repl_in *in = in_;
 
     VLOG_INFO("%s: %s", agpconn_name(conn), reason);
-    free(in->sender);
+    replrx_conn_destroy(in->rc);
     free(in);
 }
 
@@ -686,15 +656,32 @@ static void
 repl_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
                struct sockaddr *sa, int len OVS_UNUSED, void *ag_)
 {
+    struct agent *ag = ag_;
     char *peer = netaddr_format(sa);
     char *name = xasprintf("replication from tcp:%s", peer);
     struct repl_in *in = xzalloc(sizeof *in);
 
-    in->agent = ag_;
-    agpconn_accept(evconnlistener_get_base(evl), fd, name, &repl_in_cbs,
-                   in);
+    in->agent = ag;
+    in->rc = replrx_conn_create(ag->rx, in);
+    in->conn = agpconn_accept(evconnlistener_get_base(evl), fd, name,
+                              &repl_in_cbs, in);
     free(name);
     free(peer);
+}
+
+/* Closes every incoming replication connection at exit. */
+static void
+repl_in_destroy_all(struct agent *ag)
+{
+    struct replrx_conn *rc;
+
+    while ((rc = replrx_first_conn(ag->rx)) != NULL) {
+        struct repl_in *in = replrx_conn_aux(rc);
+
+        agpconn_destroy(in->conn);
+        replrx_conn_destroy(rc);
+        free(in);
+    }
 }
 
 /* The service map. */
@@ -737,6 +724,7 @@ map_apply(struct agent *ag, const struct agp_map *m)
 
     ag->epoch = m->epoch;
     ag->n_buckets = m->n_buckets;
+    replrx_set_n_buckets(ag->rx, m->n_buckets);
     ag->n_instances = m->n_instances;
     ag->self = self;
     ag->buckets = xmemdup(m->buckets, m->n_buckets * sizeof *m->buckets);
@@ -855,6 +843,7 @@ chan_msg(struct agpconn *conn, const struct agp_msg *msg, void *ag_)
         } else {
             VLOG_INFO("%s: connected to the controller", ag->ctl_name);
             ag->chan_ready = true;
+            ag->reconnect_ms = AGENT_RECONNECT_MIN_MS;
         }
         break;
 
@@ -873,9 +862,15 @@ static void
 chan_closed(struct agpconn *conn OVS_UNUSED, const char *reason, void *ag_)
 {
     struct agent *ag = ag_;
-    struct timeval tv = { 0, AGENT_RECONNECT_MS * 1000 };
+    struct timeval tv;
 
-    VLOG_WARN_RL(&rl, "%s: %s; reconnecting", ag->ctl_name, reason);
+    /* Soon at first, so that a restarted controller hears from its agents
+     * within its heartbeat timeout; less often while it stays away. */
+    VLOG_WARN_RL(&rl, "%s: %s; reconnecting in %d ms", ag->ctl_name, reason,
+                 ag->reconnect_ms);
+    tv.tv_sec = ag->reconnect_ms / 1000;
+    tv.tv_usec = ag->reconnect_ms % 1000 * 1000;
+    ag->reconnect_ms = MIN(ag->reconnect_ms * 2, AGENT_RECONNECT_MAX_MS);
     ag->chan = NULL;
     ag->chan_ready = false;
     event_add(ag->reconnect_ev, &tv);
@@ -948,6 +943,7 @@ status_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
     struct service_counter counters[16];
     struct ds s = DS_EMPTY_INITIALIZER;
     size_t n_warm = 0, n_secondary = 0, n_primary = 0;
+    const struct replrx_stats *rs;
 
     for (size_t b = 0; b < ag->n_buckets; b++) {
         n_primary += is_primary(ag, b);
@@ -975,8 +971,16 @@ status_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
                           nsh_error_name(e), ag->nsh_errors[e]);
         }
     }
+    rs = replrx_get_stats(ag->rx);
     ds_put_format(&s, "replication in: %"PRIu64" states applied, %"PRIu64
-                  " duplicate batches\n", ag->n_applied, ag->n_dup_batches);
+                  " duplicate batches, %"PRIu64" gaps, %"PRIu64" not "
+                  "applied (table full %"PRIu64"); bulks %"PRIu64" complete, "
+                  "%"PRIu64" failed; %"PRIuSIZE" connections from %"PRIuSIZE
+                  " senders, %"PRIu64" superseded\n", rs->n_applied,
+                  rs->n_dup_batches, rs->n_gaps,
+                  rs->n_bad_states + rs->n_table_full, rs->n_table_full,
+                  rs->n_bulks, rs->n_bulks_failed, replrx_n_conns(ag->rx),
+                  replrx_n_senders(ag->rx), rs->n_superseded);
     if (ag->sync) {
         ds_put_format(&s, "sync: %"PRIu64" frames held, %"PRIuSIZE" now, %"
                       PRIu64" released unacknowledged, %"PRIu64" not held\n",
@@ -1209,7 +1213,7 @@ main(int argc, char *argv[])
         ag.held = xcalloc(AGENT_MAX_HELD, sizeof *ag.held);
     }
     ag.self = -1;
-    shash_init(&ag.windows);
+    ag.reconnect_ms = AGENT_RECONNECT_MIN_MS;
 
     ag.svc = service_find(opts.service);
     if (!ag.svc) {
@@ -1226,6 +1230,7 @@ main(int argc, char *argv[])
     }
     ag.tab = streamtab_create(ag.svc, ag.svc_data, AGENT_TABLE_CAPACITY,
                               random_uint32());
+    ag.rx = replrx_create(ag.tab, ag.svc);
 
     if (strncmp(opts.controller, "tcp:", 4)
         || netaddr_parse_tcp(opts.controller + 4, &ag.ctl_ss, &ag.ctl_len)) {
@@ -1305,6 +1310,8 @@ main(int argc, char *argv[])
     }
     free(ag.bulk_from);
     agpconn_destroy(ag.chan);
+    repl_in_destroy_all(&ag);
+    replrx_destroy(ag.rx);
     ctlsock_destroy(ag.ctl);
     evconnlistener_free(ag.repl_listener);
     for (int i = 0; i < 3; i++) {
