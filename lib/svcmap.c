@@ -402,6 +402,63 @@ svcmap_set_state(struct svcmap *map, int instance, enum svcmap_state state)
     return n_changed;
 }
 
+/* Makes the epoch of 'map' greater than 'seen', an epoch seen elsewhere
+ * (an agent's, or one a controller issued before it restarted), if it is
+ * not already, so that epochs never go backwards for the life of a
+ * deployment.  Returns true if the epoch changed. */
+bool
+svcmap_raise_epoch(struct svcmap *map, uint64_t seen)
+{
+    if (map->epoch > seen || seen == UINT64_MAX) {
+        return false;
+    }
+    map->epoch = seen + 1;
+    return true;
+}
+
+/* Makes 'map' continue 'old', an earlier map of the same service (before a
+ * configuration reload): if both have the same bucket count and the same
+ * instances with the same weights, in any order, 'map' takes over the
+ * assignment of 'old', instance states and epoch included, and true is
+ * returned.  Otherwise 'map' is assigned afresh with svcmap_assign(), at an
+ * epoch above that of 'old', and false is returned. */
+bool
+svcmap_continue(struct svcmap *map, const struct svcmap *old)
+{
+    int *to_new;
+
+    map->epoch = MAX(map->epoch, old->epoch);
+    if (map->n_buckets != old->n_buckets
+        || map->n_instances != old->n_instances) {
+        svcmap_assign(map);
+        return false;
+    }
+    to_new = xmalloc(MAX(old->n_instances, 1) * sizeof *to_new);
+    for (size_t i = 0; i < old->n_instances; i++) {
+        int j = svcmap_find(map, old->instances[i].name);
+
+        if (j < 0 || map->instances[j].weight != old->instances[i].weight) {
+            free(to_new);
+            svcmap_assign(map);
+            return false;
+        }
+        to_new[i] = j;
+    }
+    for (size_t i = 0; i < old->n_instances; i++) {
+        map->instances[to_new[i]].state = old->instances[i].state;
+    }
+    for (size_t b = 0; b < map->n_buckets; b++) {
+        int p = old->buckets[b].primary, s = old->buckets[b].secondary;
+
+        map->buckets[b].primary = p == SVCMAP_NONE ? SVCMAP_NONE : to_new[p];
+        map->buckets[b].secondary = (s == SVCMAP_NONE ? SVCMAP_NONE
+                                     : to_new[s]);
+    }
+    map->epoch = old->epoch;
+    free(to_new);
+    return true;
+}
+
 /* Returns the number of buckets of 'map' whose primary is 'instance'. */
 size_t
 svcmap_count_primary(const struct svcmap *map, int instance)

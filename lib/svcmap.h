@@ -68,6 +68,8 @@ int svcmap_add_instance(struct svcmap *, const char *name, uint32_t weight);
 int svcmap_find(const struct svcmap *, const char *name);
 
 void svcmap_assign(struct svcmap *);
+bool svcmap_continue(struct svcmap *, const struct svcmap *old);
+bool svcmap_raise_epoch(struct svcmap *, uint64_t seen);
 size_t svcmap_set_state(struct svcmap *, int instance, enum svcmap_state);
 
 size_t svcmap_count_primary(const struct svcmap *, int instance);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include "agentproto.h"
 #include "agpconn.h"
+#include "ctlstate.h"
 #include "netaddr.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/list.h"
@@ -41,6 +42,9 @@ struct agsrv_agent {
     bool warm;                  /* Warm for every bucket it is secondary. */
     uint64_t n_received, n_returned, n_dropped; /* From heartbeats. */
     uint64_t n_lost;            /* Times failed over. */
+    bool awaited;               /* Known from the state file, not back
+                                 * yet: fenced if it does not say hello
+                                 * soon after the controller is ready. */
 };
 
 /* A channel before its hello. */
@@ -58,6 +62,9 @@ struct agsrv {
     struct shash agents;        /* Contains "struct agsrv_agent"s. */
     struct ovs_list chans;      /* Contains "struct agsrv_chan"s. */
     long long int last_run;     /* When agsrv_run() last ran. */
+    long long int ready_at;     /* When the policy first programmed the
+                                 * switches, or 0. */
+    struct event *awaited_ev;   /* Fires when awaited agents are late. */
 };
 
 static void agent_msg__(struct agpconn *, const struct agp_msg *, void *);
@@ -116,6 +123,9 @@ agsrv_destroy(struct agsrv *srv)
     shash_destroy(&srv->agents);
     if (srv->listener) {
         evconnlistener_free(srv->listener);
+    }
+    if (srv->awaited_ev) {
+        event_free(srv->awaited_ev);
     }
     free(srv->listen_name);
     free(srv);
@@ -296,6 +306,7 @@ handle_hello__(struct agsrv_chan *chan, struct agpconn *conn,
         agpconn_close(a->conn, "replaced by a newer channel");
     }
     a->conn = conn;
+    a->awaited = false;
     a->repl_addr = h->repl_addr;
     a->repl_port = h->repl_port;
     a->last_heard = time_msec();
@@ -374,6 +385,8 @@ agent_msg__(struct agpconn *conn, const struct agp_msg *msg, void *chan_)
         a->n_received = msg->heartbeat.n_received;
         a->n_returned = msg->heartbeat.n_returned;
         a->n_dropped = msg->heartbeat.n_dropped;
+        steer_agent_epoch(chan->srv->steer, a->instance,
+                          msg->heartbeat.epoch);
         a->warm = all_warm__(chan->srv, a->instance, &msg->heartbeat);
         steer_agent_warm(chan->srv->steer, a->instance, a->warm);
         break;
@@ -430,6 +443,16 @@ agsrv_run(struct agsrv *srv, long long int now)
         int idx;
 
         if (!a->conn) {
+            if (a->awaited && srv->listener && srv->ready_at
+                && now - srv->ready_at > srv->hb_timeout) {
+                char *why = xasprintf("its agent did not come back within "
+                                      "%d ms of the controller's restart",
+                                      srv->hb_timeout);
+
+                a->awaited = false;
+                agent_lost__(srv, a, why);
+                free(why);
+            }
             continue;
         }
         if (now - a->last_heard > srv->hb_timeout
@@ -520,4 +543,72 @@ agsrv_check_drain(const struct agsrv *srv, const char *name)
         }
     }
     return NULL;
+}
+
+static void
+awaited_cb__(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED,
+             void *srv_)
+{
+    struct agsrv *srv = srv_;
+
+    agsrv_run(srv, time_msec());
+}
+
+/* Tells 'srv' that the policy has programmed the switches, at 'now': the
+ * agents awaited since a restart have the heartbeat timeout from then on
+ * to say hello.  Only the first call counts. */
+void
+agsrv_set_ready(struct agsrv *srv, long long int now)
+{
+    struct timeval tv;
+
+    if (srv->ready_at) {
+        return;
+    }
+    srv->ready_at = now;
+    tv.tv_sec = (srv->hb_timeout + 1) / 1000;
+    tv.tv_usec = (srv->hb_timeout + 1) % 1000 * 1000;
+    srv->awaited_ev = evtimer_new(srv->base, awaited_cb__, srv);
+    evtimer_add(srv->awaited_ev, &tv);
+}
+
+/* Stores in 's' the instances whose agents this controller has seen (and
+ * that the configuration still has). */
+void
+agsrv_save_state(const struct agsrv *srv, struct ctlstate *s)
+{
+    struct shash_node *node;
+
+    SHASH_FOR_EACH (node, &srv->agents) {
+        const struct agsrv_agent *a = node->data;
+        int idx;
+
+        if (steer_map_of_instance(srv->steer, a->instance, &idx)) {
+            sset_add(&s->agents, a->instance);
+        }
+    }
+}
+
+/* Continues from the state 's' that this controller saved before it
+ * restarted: the agents it had are awaited, and the instance of any that
+ * has not said hello within the heartbeat timeout, counted from when the
+ * policy has programmed the switches, is fenced like that of a lost
+ * agent. */
+void
+agsrv_restore_state(struct agsrv *srv, const struct ctlstate *s)
+{
+    const char *name;
+
+    SSET_FOR_EACH (name, &s->agents) {
+        int idx;
+
+        if (steer_map_of_instance(srv->steer, name, &idx)
+            && !shash_find(&srv->agents, name)) {
+            struct agsrv_agent *a = xzalloc(sizeof *a);
+
+            a->instance = xstrdup(name);
+            a->awaited = true;
+            shash_add(&srv->agents, a->instance, a);
+        }
+    }
 }

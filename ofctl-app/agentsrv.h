@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 
+struct ctlstate;
 struct ds;
 struct event_base;
 struct steer;
@@ -30,7 +31,10 @@ struct agsrv *agsrv_create(struct event_base *, struct steer *,
 void agsrv_destroy(struct agsrv *);
 int agsrv_listen(struct agsrv *, const char *target, char **errorp);
 void agsrv_run(struct agsrv *, long long int now);
+void agsrv_set_ready(struct agsrv *, long long int now);
 void agsrv_format(const struct agsrv *, long long int now, struct ds *);
 char *agsrv_check_drain(const struct agsrv *, const char *instance);
+void agsrv_save_state(const struct agsrv *, struct ctlstate *);
+void agsrv_restore_state(struct agsrv *, const struct ctlstate *);
 
 #endif /* agentsrv.h */

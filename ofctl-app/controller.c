@@ -27,6 +27,7 @@
 #include "openvswitch/json.h"
 #include "openvswitch/vlog.h"
 #include "status.h"
+#include "ctlstate.h"
 #include "steer.h"
 #include "timeval.h"
 #include "util.h"
@@ -41,6 +42,8 @@ struct controller_options {
     char *agent_listen;         /* --agent-listen, or NULL. */
     int heartbeat_timeout;      /* --heartbeat-timeout, in ms. */
     bool check_config;          /* --check-config: validate and exit. */
+    char *state_file;           /* --state-file, NULL for the default. */
+    bool no_state_file;         /* --no-state-file. */
 };
 
 /* The running daemon. */
@@ -52,6 +55,8 @@ struct controller {
     struct ctlsock *ctl;        /* Control socket. */
     struct event *tick;         /* Periodic steer_run(). */
     const char *config_file;    /* Reloaded on SIGHUP, or NULL. */
+    char *state_file;           /* Kept up to date, or NULL. */
+    char *state_saved;          /* What it holds now, or NULL. */
     int exit_status;            /* Set by "exit" or a signal. */
 };
 
@@ -277,7 +282,11 @@ static void
 ready_hook(struct ofconn *conn, void *ctrl_)
 {
     struct controller *ctrl = ctrl_;
+
     steer_switch_ready(ctrl->steer, conn);
+    if (steer_is_settled(ctrl->steer)) {
+        agsrv_set_ready(ctrl->agents, time_msec());
+    }
 }
 
 static void
@@ -325,6 +334,60 @@ backlogged_cb(const struct ofconn *conn, void *ctrl_)
     return ofsrv_tx_backlog(ctrl->srv, conn) > CONTROLLER_BACKLOG_LIMIT;
 }
 
+/* Writes the state file if what it should hold has changed. */
+static void
+save_state(struct controller *ctrl)
+{
+    struct ctlstate state;
+    char *text, *error;
+
+    if (!ctrl->state_file) {
+        return;
+    }
+    ctlstate_init(&state);
+    steer_save_state(ctrl->steer, &state);
+    agsrv_save_state(ctrl->agents, &state);
+    text = ctlstate_to_string(&state);
+    ctlstate_destroy(&state);
+    if (ctrl->state_saved && !strcmp(text, ctrl->state_saved)) {
+        free(text);
+        return;
+    }
+    error = ctlstate_write(ctrl->state_file, text);
+    if (error) {
+        static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(1, 5);
+
+        VLOG_ERR_RL(&rl, "state not saved: %s", error);
+        free(error);
+        free(text);
+        return;
+    }
+    free(ctrl->state_saved);
+    ctrl->state_saved = text;
+}
+
+/* Continues from the state file, if there is one. */
+static void
+restore_state(struct controller *ctrl)
+{
+    struct ctlstate state;
+    char *error;
+
+    ctlstate_init(&state);
+    error = ctlstate_read(ctrl->state_file, &state);
+    if (error) {
+        VLOG_ERR("state file ignored (it will be rewritten): %s", error);
+        free(error);
+    } else if (shash_count(&state.epochs) || sset_count(&state.agents)) {
+        VLOG_INFO("continuing from %s: %"PRIuSIZE" services, %"PRIuSIZE
+                  " agents", ctrl->state_file, shash_count(&state.epochs),
+                  sset_count(&state.agents));
+    }
+    steer_restore_state(ctrl->steer, &state);
+    agsrv_restore_state(ctrl->agents, &state);
+    ctlstate_destroy(&state);
+}
+
 static void
 tick_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED, void *ctrl_)
 {
@@ -332,6 +395,10 @@ tick_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED, void *ctrl_)
 
     agsrv_run(ctrl->agents, time_msec());
     steer_run(ctrl->steer, time_msec());
+    if (steer_is_settled(ctrl->steer)) {
+        agsrv_set_ready(ctrl->agents, time_msec());
+    }
+    save_state(ctrl);
 }
 
 static void
@@ -395,6 +462,12 @@ main(int argc, char *argv[])
         && agsrv_listen(ctrl.agents, opts.agent_listen, &error)) {
         ovs_fatal(0, "%s", error);
     }
+    if (!opts.no_state_file) {
+        ctrl.state_file = (opts.state_file ? xstrdup(opts.state_file)
+                           : xasprintf("%s/%s.state", ovs_rundir(),
+                                       program_name));
+        restore_state(&ctrl);
+    }
 
     /* Listen before detaching, so that errors reach the terminal. */
     for (int i = optind; i < argc || (!n_listen && i == argc); i++) {
@@ -456,6 +529,10 @@ main(int argc, char *argv[])
 
     event_base_dispatch(ctrl.base);
 
+    save_state(&ctrl);
+    free(ctrl.state_file);
+    free(ctrl.state_saved);
+    free(opts.state_file);
     event_free(ctrl.tick);
     agsrv_destroy(ctrl.agents);
     ofsrv_destroy(ctrl.srv);
@@ -498,6 +575,8 @@ parse_options(int argc, char *argv[], struct controller_options *opts)
         OPT_HEARTBEAT_TIMEOUT,
         OPT_INACTIVITY_PROBE,
         OPT_HANDSHAKE_TIMEOUT,
+        OPT_STATE_FILE,
+        OPT_NO_STATE_FILE,
         VLOG_OPTION_ENUMS,
         DAEMON_OPTION_ENUMS,
     };
@@ -511,6 +590,8 @@ parse_options(int argc, char *argv[], struct controller_options *opts)
         {"inactivity-probe", required_argument, NULL, OPT_INACTIVITY_PROBE},
         {"handshake-timeout", required_argument, NULL,
          OPT_HANDSHAKE_TIMEOUT},
+        {"state-file", required_argument, NULL, OPT_STATE_FILE},
+        {"no-state-file", no_argument, NULL, OPT_NO_STATE_FILE},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         DAEMON_LONG_OPTIONS,
@@ -525,6 +606,8 @@ parse_options(int argc, char *argv[], struct controller_options *opts)
     opts->check_config = false;
     opts->agent_listen = NULL;
     opts->heartbeat_timeout = 300;
+    opts->state_file = NULL;
+    opts->no_state_file = false;
 
     for (;;) {
         int c = getopt_long(argc, argv, short_options, long_options, NULL);
@@ -571,6 +654,16 @@ parse_options(int argc, char *argv[], struct controller_options *opts)
                 "handshake-timeout", optarg);
             break;
 
+        case OPT_STATE_FILE:
+            free(opts->state_file);
+            opts->state_file = xstrdup(optarg);
+            opts->no_state_file = false;
+            break;
+
+        case OPT_NO_STATE_FILE:
+            opts->no_state_file = true;
+            break;
+
         case 'h':
             usage();
 
@@ -613,6 +706,10 @@ usage(void)
            "  --heartbeat-timeout=MS  fail an instance over after MS without "
            "a\n"
            "                          heartbeat (default 300)\n"
+           "\nState kept across restarts (map epochs, the instances with "
+           "agents):\n"
+           "  --state-file=FILE       where (default %s/%s.state)\n"
+           "  --no-state-file         keep none\n"
            "\nConnection options (a configuration's timers override "
            "them):\n"
            "  --inactivity-probe=MS   echo after MS of silence, close after "
@@ -620,7 +717,8 @@ usage(void)
            "  --handshake-timeout=MS  max time per handshake step (default "
            "10000)\n"
            "  --unixctl=PATH          control socket (default %s/%s.ctl)\n",
-           program_name, program_name, ovs_rundir(), program_name);
+           program_name, program_name, ovs_rundir(), program_name,
+           ovs_rundir(), program_name);
     daemon_usage();
     vlog_usage();
     printf("\nOther options:\n"

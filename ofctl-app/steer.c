@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cfg.h"
+#include "ctlstate.h"
 #include "ofconn.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/ofp-port.h"
@@ -104,7 +105,15 @@ maps_create__(const struct sfm_config *cfg, struct svcmap ***mapsp,
                 insts[i][j] = old_insts[old_svc - old_cfg->services][old_idx];
             }
         }
-        svcmap_assign(maps[i]);
+        /* A service whose instances did not change keeps its map as it
+         * is; any other is assigned afresh.  Either way its epoch goes on
+         * from the old map's. */
+        if (!old_map) {
+            svcmap_assign(maps[i]);
+        } else if (!svcmap_continue(maps[i], old_map)) {
+            VLOG_INFO("service %s: instances changed: map assigned afresh, "
+                      "epoch %"PRIu64, maps[i]->service, maps[i]->epoch);
+        }
     }
     *mapsp = maps;
     *instsp = insts;
@@ -895,4 +904,55 @@ steer_map_of_instance(const struct steer *st, const char *name, int *idxp)
     }
     *idxp = j;
     return st->maps[i];
+}
+
+/* Returns true once the policy has programmed the switches, after the wait
+ * for them at start (see steer.h). */
+bool
+steer_is_settled(const struct steer *st)
+{
+    return st->settled;
+}
+
+/* The agent of instance 'name' reports that it holds map 'epoch' of its
+ * service: if that is newer than the map the policy has (issued by this
+ * controller before a restart it has no record of), the map's epoch jumps
+ * past it, so that the agents take the map. */
+void
+steer_agent_epoch(struct steer *st, const char *name, uint64_t epoch)
+{
+    size_t i, j;
+
+    if (find_instance__(st, name, &i, &j) && epoch > st->maps[i]->epoch
+        && svcmap_raise_epoch(st->maps[i], epoch)) {
+        VLOG_INFO("service %s: agent %s holds epoch %"PRIu64", newer than "
+                  "this controller's: continuing from epoch %"PRIu64,
+                  st->maps[i]->service, name, epoch, st->maps[i]->epoch);
+    }
+}
+
+/* Stores in 's' the epoch of every service's map. */
+void
+steer_save_state(const struct steer *st, struct ctlstate *s)
+{
+    for (size_t i = 0; st->cfg && i < st->cfg->n_services; i++) {
+        ctlstate_set_epoch(s, st->maps[i]->service, st->maps[i]->epoch);
+    }
+}
+
+/* Continues from the state 's' that this controller saved before it
+ * restarted: every service's epoch goes past the one saved. */
+void
+steer_restore_state(struct steer *st, const struct ctlstate *s)
+{
+    for (size_t i = 0; st->cfg && i < st->cfg->n_services; i++) {
+        struct svcmap *map = st->maps[i];
+        uint64_t saved = ctlstate_get_epoch(s, map->service);
+
+        if (saved && svcmap_raise_epoch(map, saved)) {
+            VLOG_INFO("service %s: epoch %"PRIu64" was saved before the "
+                      "restart: continuing from epoch %"PRIu64,
+                      map->service, saved, map->epoch);
+        }
+    }
 }

@@ -65,7 +65,12 @@ void steer_run(struct steer *, long long int now);
 char *steer_set_enabled(struct steer *, const char *instance, bool enable)
     OVS_WARN_UNUSED_RESULT;
 
+struct ctlstate;
 struct svcmap;
+bool steer_is_settled(const struct steer *);
+void steer_agent_epoch(struct steer *, const char *instance, uint64_t epoch);
+void steer_save_state(const struct steer *, struct ctlstate *);
+void steer_restore_state(struct steer *, const struct ctlstate *);
 void steer_agent_up(struct steer *, const char *instance);
 void steer_agent_lost(struct steer *, const char *instance, const char *why);
 void steer_agent_warm(struct steer *, const char *instance, bool warm);

@@ -38,70 +38,12 @@ SCENARIO=$2 REPL=$3
 PY=/usr/bin/python3
 N_CONNS=24
 VICTIM=dlp-1
-INSTANCES="fw-1 fw-2 dlp-1 dlp-2 dlp-3"
 
 sfm_setup "agent-$SCENARIO-$REPL"
-ctl() { "$BIN/sfmesh-ctl" -t "$SFM_CTL" "$@"; }
-nsx() { local ns; ns=$(sfm_netns "$1"); shift; ip netns exec "$ns" "$@"; }
+. "$top/tests/lib/agent-chain.sh"
 say() { printf '  [%s/%s] %s\n' "$SCENARIO" "$REPL" "$*" >&2; }
-
-# The replication network: a Linux bridge the instances and the controller
-# share (the OVS bridge only carries steered traffic).
-# A fixed MAC: a Linux bridge otherwise takes the lowest MAC of its ports,
-# and adding a port would change the controller's address under the agents.
-ip link add sfmrep address 02:5f:6d:00:00:fe type bridge
-ip addr add 10.9.0.254/24 dev sfmrep
-ip link set sfmrep up
-
-sfm_ovs_start
-sfm_controller_start "$BIN/sfmesh-controller" \
-    --config="$top/docs/examples/two-service-chain.yaml" \
-    --agent-listen=ptcp:0:10.9.0.254 ptcp:0:127.0.0.1
-AGENT_PORT=$(sed -n 's/.*listening for agents on ptcp:10.9.0.254:\([0-9]*\).*/\1/p' \
-             "$OVS_LOGDIR/sfmesh-controller.log")
-[ -n "$AGENT_PORT" ] || sfm_die "no agent listener"
-
-sfm_add_bridge br0 1
-for h in client server $INSTANCES; do
-    sfm_add_veth_port br0 "$h" "$h"
-    nsx "$h" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-done
-nsx client ip addr add 10.0.0.1/24 dev eth0
-nsx server ip addr add 10.0.0.2/24 dev eth0
-for h in client server; do
-    nsx "$h" ethtool -K eth0 tx off >/dev/null
-done
-n=1
-for h in $INSTANCES; do
-    ip link set "$h" mtu 1600
-    nsx "$h" ip link set eth0 mtu 1600
-    ip link add "r-$h" type veth peer name rep0
-    ip link set rep0 netns "$(sfm_netns "$h")"
-    ip link set "r-$h" master sfmrep up
-    nsx "$h" ip addr add "10.9.0.$n/24" dev rep0
-    nsx "$h" ip link set rep0 up
-    n=$((n + 1))
-done
-n=1
-for h in $INSTANCES; do
-    nsx "$h" "$BIN/sfmesh-agent" --detach --no-chdir -vconsole:off \
-        --pidfile="$OVS_RUNDIR/agent-$h.pid" \
-        --log-file="$OVS_LOGDIR/agent-$h.log" \
-        --unixctl="$OVS_RUNDIR/agent-$h.ctl" --instance="$h" \
-        --service="${AGENT_SERVICE:-stateful-fw}" --iface=eth0 \
-        --controller="tcp:10.9.0.254:$AGENT_PORT" \
-        --repl-listen="ptcp:7000:10.9.0.$n" --replication="$REPL" \
-        || sfm_die "agent $h did not start"
-    sfm_track_pidfile "$OVS_RUNDIR/agent-$h.pid"
-    n=$((n + 1))
-done
-
-ready() {
-    [ "$(ctl agents | awk '$2 == "up" && $6 == "yes"' | wc -l)" = 5 ] \
-        && ctl switches | grep -q "IDLE, in sync"
-}
-SFM_WAIT_TIMEOUT=20 sfm_wait_until ready \
-    || { ctl agents >&2; sfm_die "agents not all up and warm"; }
+sfm_chain_setup
+ready() { sfm_chain_ready; }
 
 if [ "$SCENARIO" = throughput ]; then
     # Not a test: one TCP stream of 40 MB through the chain, as fast as it
@@ -119,7 +61,7 @@ if [ "$SCENARIO" = throughput ]; then
     "$PY" -c "import sys; print('%s replication, %s: %.1f MB/s' % (
         sys.argv[1], sys.argv[2], 40 / (float(sys.argv[4]) - float(sys.argv[3]))))" \
         "$REPL" "${AGENT_SERVICE:-stateful-fw}" "$start" "$end"
-    for h in $INSTANCES; do
+    for h in $SFM_INSTANCES; do
         "$BIN/sfmesh-ctl" -t "$OVS_RUNDIR/agent-$h.ctl" status \
             | grep -E "^sync|^replication to" | sed "s/^/    $h: /"
     done
@@ -171,27 +113,11 @@ PY
 fi
 
 # Which connections does the victim serve?  Their bucket's dlp primary.
-affected=()
-client_port=$(ovs-vsctl get interface client ofport)
-for i in $(seq 0 $((N_CONNS - 1))); do
-    sport=$((41000 + i))
-    code=$(ovs-appctl ofproto/trace br0 "in_port=$client_port,tcp,\
-nw_src=10.0.0.1,nw_dst=10.0.0.2,tp_src=$sport,tp_dst=5001" \
-           | sed -n 's/.*NXOXM_NSH_C1\[\] is now \(0x[0-9a-f]*\).*/\1/p')
-    bucket=$((code & 255))
-    primary=$(ctl map dlp | awk -v b="$bucket" '$1 == b && NF == 3 {print $2}')
-    [ "$primary" = "$VICTIM" ] && affected+=("$sport")
-done
+mapfile -t affected < <(sfm_chain_streams_of "$VICTIM" "$N_CONNS")
 [ ${#affected[@]} -gt 0 ] || sfm_die "no connection on $VICTIM"
 say "${#affected[@]} of $N_CONNS connections have $VICTIM as dlp primary"
 
-ip netns exec "$(sfm_netns server)" "$PY" "$top/topo/traffic.py" \
-    tcp-server 10.0.0.2 5001 "$SFM_TMP/server.ready" & SFM_PIDS+=($!)
-sfm_wait_until test -e "$SFM_TMP/server.ready" || sfm_die "no server"
-ip netns exec "$(sfm_netns client)" "$PY" "$top/topo/traffic.py" \
-    tcp-client 10.0.0.2 5001 "$N_CONNS" 41000 8 512 0.05 \
-    "$SFM_TMP/result.json" &
-client=$!
+sfm_chain_traffic_start "$N_CONNS" 8
 sleep 3
 
 victim_pid=$(cat "$OVS_RUNDIR/agent-$VICTIM.pid")
@@ -202,15 +128,9 @@ link) ip link set "$VICTIM" down ;;
 disable) ctl disable "$VICTIM" || sfm_die "disable refused" ;;
 esac
 say "$SCENARIO $VICTIM at $(date +%T.%3N)"
-wait "$client" || sfm_die "client failed"
+sfm_chain_traffic_wait
 [ "$SCENARIO" = stop ] && kill -CONT "$victim_pid"
-
-read -r survived failed gap < <("$PY" -c '
-import json, sys
-conns = json.load(open(sys.argv[1]))["conns"]
-failed = sorted(c["sport"] for c in conns if not c["survived"])
-print(len(conns) - len(failed), ",".join(map(str, failed)) or "-",
-      max(c["max_gap_ms"] for c in conns))' "$SFM_TMP/result.json")
+read -r survived failed gap < <(sfm_chain_traffic_result)
 say "$survived of $N_CONNS survived; failed: $failed; longest gap ${gap} ms"
 grep -E "fenced" "$OVS_LOGDIR/sfmesh-controller.log" \
     | cut -d'|' -f1,4- | head -n 1 >&2

@@ -1,0 +1,260 @@
+/*
+ * Copyright (c) 2026 The sfmesh authors.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
+#include <config.h>
+#include "ctlstate.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/json.h"
+#include "util.h"
+
+#define CTLSTATE_VERSION 1
+#define CTLSTATE_MAX_SIZE (16 * 1024 * 1024) /* Largest file read. */
+#define CTLSTATE_MAX_NAME 255                /* Longest name. */
+
+/* Initializes 's' as empty. */
+void
+ctlstate_init(struct ctlstate *s)
+{
+    shash_init(&s->epochs);
+    sset_init(&s->agents);
+}
+
+/* Frees what 's' holds.  Accepts NULL. */
+void
+ctlstate_destroy(struct ctlstate *s)
+{
+    if (s) {
+        shash_destroy_free_data(&s->epochs);
+        sset_destroy(&s->agents);
+    }
+}
+
+/* Records 'epoch' as the newest epoch of 'service' in 's'. */
+void
+ctlstate_set_epoch(struct ctlstate *s, const char *service, uint64_t epoch)
+{
+    uint64_t *p = shash_find_data(&s->epochs, service);
+
+    if (!p) {
+        p = xmalloc(sizeof *p);
+        shash_add(&s->epochs, service, p);
+    }
+    *p = epoch;
+}
+
+/* Returns the newest epoch of 'service' in 's', or 0 if it has none. */
+uint64_t
+ctlstate_get_epoch(const struct ctlstate *s, const char *service)
+{
+    const uint64_t *p = shash_find_data(&s->epochs, service);
+
+    return p ? *p : 0;
+}
+
+/* Returns 's' as the text of a state file, to be freed by the caller.  The
+ * same state always gives the same text (names are sorted), so texts can
+ * be compared to tell whether the file needs writing. */
+char *
+ctlstate_to_string(const struct ctlstate *s)
+{
+    struct json *top = json_object_create();
+    struct json *epochs = json_object_create();
+    struct json *agents = json_array_create_empty();
+    const struct shash_node **nodes = shash_sort(&s->epochs);
+    const char **names = sset_sort(&s->agents);
+    char *text;
+
+    for (size_t i = 0; i < shash_count(&s->epochs); i++) {
+        const uint64_t *epoch = nodes[i]->data;
+
+        json_object_put(epochs, nodes[i]->name,
+                        json_integer_create(MIN(*epoch, INT64_MAX)));
+    }
+    free(nodes);
+    for (size_t i = 0; i < sset_count(&s->agents); i++) {
+        json_array_add(agents, json_string_create(names[i]));
+    }
+    free(names);
+    json_object_put(top, "version", json_integer_create(CTLSTATE_VERSION));
+    json_object_put(top, "epochs", epochs);
+    json_object_put(top, "agents", agents);
+    text = json_to_string(top, JSSF_SORT);
+    json_destroy(top);
+    return text;
+}
+
+static bool
+valid_name__(const char *name)
+{
+    size_t len = strlen(name);
+
+    return len > 0 && len <= CTLSTATE_MAX_NAME;
+}
+
+static char *
+from_json__(const struct json *top, struct ctlstate *s)
+{
+    const struct json *version, *epochs, *agents;
+    struct shash_node *node;
+
+    if (top->type != JSON_OBJECT) {
+        return xstrdup("not a JSON object");
+    }
+    SHASH_FOR_EACH (node, json_object(top)) {
+        if (strcmp(node->name, "version") && strcmp(node->name, "epochs")
+            && strcmp(node->name, "agents")) {
+            return xasprintf("unknown member \"%s\"", node->name);
+        }
+    }
+    version = shash_find_data(json_object(top), "version");
+    if (!version || version->type != JSON_INTEGER
+        || json_integer(version) != CTLSTATE_VERSION) {
+        return xasprintf("\"version\" must be %d", CTLSTATE_VERSION);
+    }
+
+    epochs = shash_find_data(json_object(top), "epochs");
+    if (!epochs || epochs->type != JSON_OBJECT) {
+        return xstrdup("\"epochs\" must be an object");
+    }
+    SHASH_FOR_EACH (node, json_object(epochs)) {
+        const struct json *e = node->data;
+
+        if (!valid_name__(node->name)) {
+            return xstrdup("\"epochs\": a service name is empty or too "
+                           "long");
+        }
+        if (e->type != JSON_INTEGER || json_integer(e) < 1) {
+            return xasprintf("\"epochs\": the epoch of \"%s\" must be a "
+                             "positive integer", node->name);
+        }
+        ctlstate_set_epoch(s, node->name, json_integer(e));
+    }
+
+    agents = shash_find_data(json_object(top), "agents");
+    if (!agents || agents->type != JSON_ARRAY) {
+        return xstrdup("\"agents\" must be an array");
+    }
+    for (size_t i = 0; i < agents->array.n; i++) {
+        const struct json *a = agents->array.elems[i];
+
+        if (a->type != JSON_STRING || !valid_name__(json_string(a))) {
+            return xstrdup("\"agents\": every element must be an "
+                           "instance name");
+        }
+        sset_add(&s->agents, json_string(a));
+    }
+    return NULL;
+}
+
+/* Parses 'text', the contents of a state file, into 's' (initialized,
+ * normally empty).  Returns NULL, or an error message to be freed by the
+ * caller, in which case 's' is left empty. */
+char *
+ctlstate_from_string(const char *text, struct ctlstate *s)
+{
+    struct json *top = json_from_string(text);
+    char *error;
+
+    if (top->type == JSON_STRING) {
+        error = xasprintf("not JSON: %s", json_string(top));
+    } else {
+        error = from_json__(top, s);
+    }
+    json_destroy(top);
+    if (error) {
+        ctlstate_destroy(s);
+        ctlstate_init(s);
+    }
+    return error;
+}
+
+/* Reads the state file 'file_name' into 's'.  A file that does not exist
+ * is an empty state.  Returns NULL, or an error message to be freed by the
+ * caller (and 's' is left empty). */
+char *
+ctlstate_read(const char *file_name, struct ctlstate *s)
+{
+    struct ds text = DS_EMPTY_INITIALIZER;
+    char *error = NULL;
+    FILE *f;
+    int c;
+
+    f = fopen(file_name, "r");
+    if (!f) {
+        return (errno == ENOENT ? NULL
+                : xasprintf("%s: cannot open (%s)", file_name,
+                            ovs_strerror(errno)));
+    }
+    while ((c = getc(f)) != EOF) {
+        if (text.length >= CTLSTATE_MAX_SIZE) {
+            error = xasprintf("%s: larger than %d bytes", file_name,
+                              CTLSTATE_MAX_SIZE);
+            break;
+        }
+        if (c == '\0') {
+            error = xasprintf("%s: has a NUL byte", file_name);
+            break;
+        }
+        ds_put_char(&text, c);
+    }
+    if (!error && ferror(f)) {
+        error = xasprintf("%s: read error (%s)", file_name,
+                          ovs_strerror(errno));
+    }
+    fclose(f);
+    if (!error) {
+        char *e = ctlstate_from_string(ds_cstr(&text), s);
+        if (e) {
+            error = xasprintf("%s: %s", file_name, e);
+            free(e);
+        }
+    }
+    ds_destroy(&text);
+    return error;
+}
+
+/* Replaces the contents of 'file_name' with 'contents' and a new line, by
+ * way of a temporary file renamed over it.  Returns NULL, or an error
+ * message to be freed by the caller (the old file is then untouched). */
+char *
+ctlstate_write(const char *file_name, const char *contents)
+{
+    char *tmp = xasprintf("%s.tmp", file_name);
+    size_t len = strlen(contents);
+    char *error = NULL;
+    int fd;
+
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        error = xasprintf("%s: cannot create (%s)", tmp,
+                          ovs_strerror(errno));
+    } else {
+        if (write(fd, contents, len) != (ssize_t) len
+            || write(fd, "\n", 1) != 1) {
+            error = xasprintf("%s: cannot write (%s)", tmp,
+                              ovs_strerror(errno));
+        }
+        if (close(fd) && !error) {
+            error = xasprintf("%s: cannot write (%s)", tmp,
+                              ovs_strerror(errno));
+        }
+        if (!error && rename(tmp, file_name)) {
+            error = xasprintf("%s: cannot rename to %s (%s)", tmp,
+                              file_name, ovs_strerror(errno));
+        }
+        if (error) {
+            unlink(tmp);
+        }
+    }
+    free(tmp);
+    return error;
+}
