@@ -115,6 +115,7 @@ const struct cfg_service *cfg_find_service(const struct sfm_config *,
 const struct cfg_instance *cfg_find_instance(const struct sfm_config *,
                                              const char *name);
 size_t cfg_n_buckets(const struct sfm_config *);
+char *cfg_check_match(const char *) OVS_WARN_UNUSED_RESULT;
 
 size_t cfg_switch_index(const struct sfm_config *, const char *name);
 void cfg_route_links(const struct sfm_config *, struct route_link *);

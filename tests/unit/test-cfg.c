@@ -663,6 +663,99 @@ test_buckets(void)
                  "test.yaml:1: buckets: \"25.6\" is not an integer");
 }
 
+/* Returns the result of parsing a small configuration whose chain has the
+ * match 'match' (on line 14), as fails_with() does if 'expected' is
+ * nonnull, and otherwise whether it parses with that match kept. */
+static bool
+match_check__(const char *match, const char *expected)
+{
+    char *text = xasprintf(SWITCHES SERVICES CHAINS "    match: \"%s\"\n",
+                           match);
+    struct sfm_config *cfg = NULL;
+    char *error = parse(text, &cfg);
+    bool ok;
+
+    free(text);
+    if (expected) {
+        return check_error(error, cfg, expected);
+    }
+    ok = !error && cfg && !strcmp(cfg->chains[0].match, match);
+    if (!ok) {
+        printf("\n    match \"%s\": unexpected error %s\n", match,
+               error ? error : "(none)");
+    }
+    free(error);
+    cfg_destroy(cfg);
+    return ok;
+}
+
+#define ASSERT_MATCH_FAILS(MATCH, EXPECTED)                             \
+    CU_ASSERT(match_check__(MATCH, "test.yaml:14: chains.web.match: "   \
+                            EXPECTED))
+#define ASSERT_MATCH_OK(MATCH) CU_ASSERT(match_check__(MATCH, NULL))
+
+static void
+test_match(void)
+{
+    /* What the switch would take as something else than a match. */
+    ASSERT_MATCH_FAILS("bogus=1", "bogus: not a match field");
+    ASSERT_MATCH_FAILS("ip actions=drop", "actions: not a match field");
+    ASSERT_MATCH_FAILS("ip,priority=65535", "priority: not a match field");
+    ASSERT_MATCH_FAILS("ip,table=3", "table: not a match field");
+    ASSERT_MATCH_FAILS("ip,cookie=0x1", "cookie: not a match field");
+    ASSERT_MATCH_FAILS("ip,idle_timeout=10", "idle_timeout: not a match");
+    ASSERT_MATCH_FAILS("ip,send_flow_rem", "send_flow_rem: not a match");
+    ASSERT_MATCH_FAILS("tcp,tp_dst=http", "tp_dst: ");
+    ASSERT_MATCH_FAILS("ip,nw_src=1.2.3", "nw_src: ");
+    ASSERT_MATCH_FAILS("ip,nw_src=10.0.0.0/33", "nw_src: ");
+
+    /* Fields that the pipeline matches or sets itself. */
+    ASSERT_MATCH_FAILS("in_port=3", "in_port: the pipeline matches the "
+                       "chain's ingress and egress ports itself");
+    ASSERT_MATCH_FAILS("ip,in_port_oxm=3", "in_port_oxm: the pipeline");
+    ASSERT_MATCH_FAILS("nsh_spi=100", "nsh_spi: NSH is the pipeline's own");
+    ASSERT_MATCH_FAILS("nsh_c1=1", "nsh_c1: NSH is the pipeline's own");
+    ASSERT_MATCH_FAILS("ip,reg0=1", "reg0: registers and metadata are the "
+                       "pipeline's own (reg0 carries the affinity code)");
+    ASSERT_MATCH_FAILS("ip,xxreg0=1", "xxreg0: registers");
+    ASSERT_MATCH_FAILS("ip,xreg0=1", "xreg0: registers");
+    ASSERT_MATCH_FAILS("ip,metadata=1", "metadata: registers");
+    ASSERT_MATCH_FAILS("ip,reg0[0..3]=1", "reg0[0..3]: write whole fields");
+    ASSERT_MATCH_FAILS("packet_type=(0,0)", "packet_type: ");
+    ASSERT_MATCH_FAILS("ip,ct_state=+trk", "ct_state: frames are not yet "
+                       "tracked");
+    ASSERT_MATCH_FAILS("ip,recirc_id=1", "recirc_id: it is set by actions");
+
+    /* Ethernet types the pipeline uses, and conflicts. */
+    ASSERT_MATCH_FAILS("dl_type=0x894f", "dl_type=0x894f: NSH frames are "
+                       "the pipeline's own");
+    ASSERT_MATCH_FAILS("arp", "dl_type=0x0806: the pipeline passes ARP");
+    ASSERT_MATCH_FAILS("ip,ipv6", "ipv6: conflicts with an earlier");
+    ASSERT_MATCH_FAILS("tcp,udp", "udp: conflicts with an earlier");
+    ASSERT_MATCH_FAILS("ip,dl_type=0x86dd", "dl_type: conflicts with");
+    ASSERT_MATCH_FAILS("tcp,tp_dst=80,tp_dst=81", "tp_dst: conflicts with");
+
+    /* Fields without their prerequisites never reach the switch. */
+    ASSERT_MATCH_FAILS("tp_dst=80", "tp_dst: needs a protocol before it");
+    ASSERT_MATCH_FAILS("nw_src=10.0.0.1", "nw_src: needs a protocol");
+    ASSERT_MATCH_FAILS("ip,ipv6_src=2001:db8::1", "ipv6_src: needs a");
+
+    ASSERT_MATCH_OK("");
+    ASSERT_MATCH_OK("ip");
+    ASSERT_MATCH_OK("udp");
+    ASSERT_MATCH_OK("ipv6");
+    ASSERT_MATCH_OK("tcp,tp_dst=80");
+    ASSERT_MATCH_OK("udp,tp_dst=53");
+    ASSERT_MATCH_OK("ip,nw_src=10.0.0.0/8");
+    ASSERT_MATCH_OK("ip,tcp");
+    ASSERT_MATCH_OK("ip,dl_type=0x0800");
+    ASSERT_MATCH_OK("tcp6,tp_dst=443");
+    ASSERT_MATCH_OK("ipv6,ipv6_src=2001:db8::/32");
+    ASSERT_MATCH_OK("ip,ip_dscp=46");
+    ASSERT_MATCH_OK("dl_vlan=10,ip");
+    ASSERT_MATCH_OK("dl_src=02:00:00:00:00:01,ip");
+}
+
 static void
 test_numbers(void)
 {
@@ -1352,6 +1445,7 @@ static const struct test_case config_tests[] = {
     { "wrong types", test_wrong_types },
     { "missing fields", test_missing_fields },
     { "bucket counts", test_buckets },
+    { "chain matches", test_match },
     { "bad numbers", test_numbers },
     { "bad MACs", test_bad_mac },
     { "service without instances", test_service_without_instances },
