@@ -1311,6 +1311,50 @@ parse_chain__(struct parser *p, const yaml_node_t *node,
     return ok;
 }
 
+/* Returns the largest power of two not above 'n' (at least 1). */
+static uint64_t
+largest_pow2__(uint64_t n)
+{
+    return n ? UINT64_C(1) << log_2_floor(n) : 1;
+}
+
+/* Checks that the groups and steering flows that the buckets of 'cfg' make
+ * with its chains, at most one group per bucket of each service in a chain
+ * and one flow per bucket, direction and hop of each chain, are at most
+ * CFG_MAX_ENTRIES; 'node' is where to report it. */
+static bool
+check_entries__(struct parser *p, const yaml_node_t *node,
+                const struct sfm_config *cfg)
+{
+    uint64_t n_buckets = cfg_n_buckets(cfg);
+    uint64_t per_bucket = 0;
+
+    for (size_t i = 0; i < cfg->n_services; i++) {
+        bool used = false;
+
+        for (size_t c = 0; c < cfg->n_chains && !used; c++) {
+            for (size_t k = 0; k < cfg->chains[c].n_services; k++) {
+                used = used || !strcmp(cfg->chains[c].services[k],
+                                       cfg->services[i].name);
+            }
+        }
+        per_bucket += used;
+    }
+    for (size_t c = 0; c < cfg->n_chains; c++) {
+        per_bucket += 2 * cfg->chains[c].n_services;
+    }
+    if (n_buckets * per_bucket > CFG_MAX_ENTRIES) {
+        return fail__(p, node, "%"PRIu64" buckets make %"PRIu64" groups and "
+                      "steering flows with these chains (%"PRIu64" per "
+                      "bucket), more than %d, the most a switch is "
+                      "programmed with reliably; use at most %"PRIu64
+                      " buckets", n_buckets, n_buckets * per_bucket,
+                      per_bucket, CFG_MAX_ENTRIES,
+                      largest_pow2__(CFG_MAX_ENTRIES / per_bucket));
+    }
+    return true;
+}
+
 /* Reads the mapping of chains 'node' into 'cfg'. */
 static bool
 parse_chains__(struct parser *p, const yaml_node_t *node,
@@ -1547,6 +1591,14 @@ parse_root__(struct parser *p, const yaml_node_t *root,
 
     mark = path_push__(p, "chains");
     ok = parse_chains__(p, values[R_CHAINS], cfg);
+    path_pop__(p, mark);
+    if (!ok) {
+        return false;
+    }
+
+    mark = path_push__(p, "buckets");
+    ok = check_entries__(p, values[R_BUCKETS] ? values[R_BUCKETS] : root,
+                         cfg);
     path_pop__(p, mark);
     return ok;
 }

@@ -20,11 +20,12 @@
  * nothing is sent at all: a restarted controller causes no flow churn.
  * Any error reply makes the installed set unknown again and triggers a new
  * dump (a resync); the switch counts as not in sync, with the error as the
- * reason, until a later bundle commits without error.  After RCL_MAX_TRIES
- * failed bundles in a row the reconciler waits for a different desired
- * state.  A desired state that does not parse (a bug in the pipeline) is
- * refused, the previous one kept, and the switch is not in sync either.  While the connection is backlogged, changes wait;
- * since only the latest desired set matters, nothing is lost.
+ * reason, until a later bundle commits without error.  After 3 failed
+ * bundles in a row the reconciler waits for a different desired state.  A
+ * desired state that does not parse (a bug in the pipeline) is refused, the
+ * previous one kept, and the switch is not in sync either.  While the
+ * connection is backlogged, changes wait; since only the latest desired
+ * set matters, nothing is lost.
  *
  * Flows and groups are compared in a canonical text form: both the desired
  * entries (encoded to the wire and decoded again) and the dumped ones are

@@ -47,6 +47,13 @@ if "$BIN/sfmesh-controller" --check-config="$SFM_TMP/bad.yaml" \
 fi
 grep -q "bad.yaml:[0-9]*: buckets" "$SFM_TMP/err" \
     || sfm_die "unclear error: $(cat "$SFM_TMP/err")"
+sed 's/^buckets: 256/buckets: 65536/' "$CONFIG" > "$SFM_TMP/bad.yaml"
+if "$BIN/sfmesh-controller" --check-config="$SFM_TMP/bad.yaml" \
+       2> "$SFM_TMP/err"; then
+    sfm_die "bucket count 65536 accepted"
+fi
+grep -q "bad.yaml:[0-9]*: buckets: 65536 is out of range (2 to 16384)" \
+    "$SFM_TMP/err" || sfm_die "unclear error: $(cat "$SFM_TMP/err")"
 sed 's/^    match: ip$/    match: "ip,priority=65535"/' "$CONFIG" \
     > "$SFM_TMP/bad.yaml"
 if "$BIN/sfmesh-controller" --check-config="$SFM_TMP/bad.yaml" \

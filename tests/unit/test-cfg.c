@@ -272,7 +272,7 @@ test_other_values(void)
 {
     struct sfm_config *cfg;
 
-    cfg = parse_ok("buckets: 65536\n"
+    cfg = parse_ok("buckets: 16384\n"
                    "timers: {inactivity_probe_ms: 100, "
                    "handshake_timeout_ms: 3600000}\n"
                    "switches:\n"
@@ -306,8 +306,8 @@ test_other_values(void)
                    "    match: \"\"\n"
                    "    services: [ids]\n");
     CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
-    CU_ASSERT_EQUAL(cfg->bucket_bits, 16);
-    CU_ASSERT_EQUAL(cfg_n_buckets(cfg), 65536);
+    CU_ASSERT_EQUAL(cfg->bucket_bits, 14);
+    CU_ASSERT_EQUAL(cfg_n_buckets(cfg), 16384);
     CU_ASSERT_EQUAL(cfg->timers.inactivity_probe_ms, 100);
     CU_ASSERT_EQUAL(cfg->timers.handshake_timeout_ms, 3600000);
     CU_ASSERT_EQUAL(cfg->switches[0].dpid, 0xab);
@@ -651,16 +651,82 @@ test_buckets(void)
     ASSERT_FAILS("buckets: 300\n" SWITCHES SERVICES CHAINS,
                  "test.yaml:1: buckets: 300 is not a power of two");
     ASSERT_FAILS("buckets: 1\n" SWITCHES SERVICES CHAINS,
-                 "test.yaml:1: buckets: 1 is out of range (2 to 65536)");
+                 "test.yaml:1: buckets: 1 is out of range (2 to 16384)");
     ASSERT_FAILS("buckets: 131072\n" SWITCHES SERVICES CHAINS,
                  "test.yaml:1: buckets: 131072 is out of range "
-                 "(2 to 65536)");
+                 "(2 to 16384)");
     ASSERT_FAILS("buckets: 0\n" SWITCHES SERVICES CHAINS,
-                 "test.yaml:1: buckets: 0 is out of range (2 to 65536)");
+                 "test.yaml:1: buckets: 0 is out of range (2 to 16384)");
     ASSERT_FAILS("buckets: -256\n" SWITCHES SERVICES CHAINS,
                  "test.yaml:1: buckets: -256 is out of range");
     ASSERT_FAILS("buckets: 25.6\n" SWITCHES SERVICES CHAINS,
                  "test.yaml:1: buckets: \"25.6\" is not an integer");
+    /* The documented maximum used to be 65536: refused, with the range. */
+    ASSERT_FAILS("buckets: 65536\n" SWITCHES SERVICES CHAINS,
+                 "test.yaml:1: buckets: 65536 is out of range (2 to 16384)");
+    ASSERT_FAILS("buckets: 32768\n" SWITCHES SERVICES CHAINS,
+                 "test.yaml:1: buckets: 32768 is out of range (2 to 16384)");
+}
+
+/* The groups and steering flows that buckets make with the chains are
+ * bounded as well: one group per bucket of each service in a chain, one
+ * flow per bucket, direction and hop. */
+static void
+test_entries(void)
+{
+    static const char four[] =
+        SWITCHES
+        "services:\n"
+        "  s1: {instances: {i1: {switch: sw1, port: p1,\n"
+        "                       mac: 02:00:00:00:00:01}}}\n"
+        "  s2: {instances: {i2: {switch: sw1, port: p2,\n"
+        "                       mac: 02:00:00:00:00:02}}}\n"
+        "  s3: {instances: {i3: {switch: sw1, port: p3,\n"
+        "                       mac: 02:00:00:00:00:03}}}\n"
+        "  s4: {instances: {i4: {switch: sw1, port: p4,\n"
+        "                       mac: 02:00:00:00:00:04}}}\n"
+        "chains:\n"
+        "  web:\n"
+        "    spi: 100\n"
+        "    ingress: {switch: sw1, port: client}\n"
+        "    egress: {switch: sw1, port: server}\n"
+        "    services: [s1, s2, s3, s4]\n";
+    struct sfm_config *cfg;
+    char *text;
+
+    /* Two services, one chain through both, as in the example: 6 per
+     * bucket, 98304 at the maximum. */
+    cfg = parse_ok("buckets: 16384\n" SWITCHES
+                   "services:\n"
+                   "  fw:\n"
+                   "    instances:\n"
+                   "      fw-1: {switch: sw1, port: fw-1, "
+                   "mac: 02:00:00:00:01:01}\n"
+                   "  dlp:\n"
+                   "    instances:\n"
+                   "      dlp-1: {switch: sw1, port: dlp-1, "
+                   "mac: 02:00:00:00:02:01}\n"
+                   "chains:\n"
+                   "  web:\n"
+                   "    spi: 100\n"
+                   "    ingress: {switch: sw1, port: client}\n"
+                   "    egress: {switch: sw1, port: server}\n"
+                   "    services: [fw, dlp]\n");
+    CU_ASSERT_PTR_NOT_NULL(cfg);
+    cfg_destroy(cfg);
+
+    /* Four services in one chain: 12 per bucket. */
+    text = xasprintf("buckets: 8192\n%s", four);
+    cfg = parse_ok(text);
+    CU_ASSERT_PTR_NOT_NULL(cfg);
+    cfg_destroy(cfg);
+    free(text);
+    text = xasprintf("buckets: 16384\n%s", four);
+    ASSERT_FAILS(text, "test.yaml:1: buckets: 16384 buckets make 196608 "
+                 "groups and steering flows with these chains (12 per "
+                 "bucket), more than 131072, the most a switch is programmed "
+                 "with reliably; use at most 8192 buckets");
+    free(text);
 }
 
 /* Returns the result of parsing a small configuration whose chain has the
@@ -1446,6 +1512,7 @@ static const struct test_case config_tests[] = {
     { "missing fields", test_missing_fields },
     { "bucket counts", test_buckets },
     { "chain matches", test_match },
+    { "groups and steering flows", test_entries },
     { "bad numbers", test_numbers },
     { "bad MACs", test_bad_mac },
     { "service without instances", test_service_without_instances },
