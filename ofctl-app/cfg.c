@@ -17,7 +17,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
+#include "nx-match.h"
 #include "openvswitch/dynamic-string.h"
+#include "openvswitch/match.h"
+#include "openvswitch/meta-flow.h"
+#include "openvswitch/ofp-parse.h"
+#include "openvswitch/ofp-protocol.h"
+#include "openvswitch/ofpbuf.h"
 #include "openvswitch/shash.h"
 #include "packets.h"
 #include "util.h"
@@ -941,12 +947,191 @@ parse_endpoint__(struct parser *p, const yaml_node_t *node,
     return ok;
 }
 
+/* Returns why a chain's match may not use field 'mf', or NULL if it may:
+ * the fields that the pipeline itself matches or sets where frames are
+ * classified, and those that never hold a frame's own value there. */
+static const char *
+match_field_refused__(const struct mf_field *mf)
+{
+    enum mf_field_id id = mf->id;
+
+    if (id == MFF_IN_PORT || id == MFF_IN_PORT_OXM) {
+        return ("the pipeline matches the chain's ingress and egress ports "
+                "itself");
+    }
+    if (id >= MFF_NSH_FLAGS && id <= MFF_NSH_TTL) {
+        return ("NSH is the pipeline's own: frames enter a chain without "
+                "it");
+    }
+    if ((id >= MFF_REG0 && id < MFF_REG0 + FLOW_N_REGS)
+        || (id >= MFF_XREG0 && id < MFF_XREG0 + FLOW_N_XREGS)
+        || (id >= MFF_XXREG0 && id < MFF_XXREG0 + FLOW_N_XXREGS)
+        || id == MFF_METADATA) {
+        return ("registers and metadata are the pipeline's own (reg0 "
+                "carries the affinity code) and are zero where frames are "
+                "classified");
+    }
+    if (id == MFF_PACKET_TYPE) {
+        return "the pipeline classifies Ethernet frames and sets packet_type";
+    }
+    if (id >= MFF_CT_STATE && id <= MFF_CT_TP_DST) {
+        return ("frames are not yet tracked where they are classified, so "
+                "connection tracking fields never hold their values");
+    }
+    if (id == MFF_RECIRC_ID || id == MFF_DP_HASH || id == MFF_CONJ_ID
+        || id == MFF_ACTSET_OUTPUT) {
+        return ("it is set by actions or by the datapath, not by the frames "
+                "that enter a chain");
+    }
+    return NULL;
+}
+
+/* Returns why the Ethernet type 'dl_type' (network byte order) may not be a
+ * chain's, or NULL if it may. */
+static const char *
+match_dl_type_refused__(ovs_be16 dl_type)
+{
+    if (dl_type == htons(ETH_TYPE_NSH)) {
+        return ("NSH frames are the pipeline's own: frames enter a chain "
+                "without NSH");
+    }
+    if (dl_type == htons(ETH_TYPE_ARP)) {
+        return ("the pipeline passes ARP between a chain's ends at a higher "
+                "priority, so the chain would never see these frames");
+    }
+    return NULL;
+}
+
+/* Checks 'string', a chain's match in ovs-ofctl syntax, with
+ * libopenvswitch's field parser: it may hold protocol names ("ip", "tcp",
+ * ...) and FIELD=VALUE[/MASK] only, none of them a field that the pipeline
+ * uses (see match_field_refused__()), no field or protocol set twice to
+ * different values, and every field with its prerequisites ("tcp,tp_dst=80",
+ * not "tp_dst=80").  Returns NULL if it is good, otherwise a message that
+ * the caller frees. */
+char *
+cfg_check_match(const char *string)
+{
+    struct match match = MATCH_CATCHALL_INITIALIZER;
+    const struct mf_field *fields[MAX_MATCH_LEN / 2];
+    const char *names[MAX_MATCH_LEN / 2];
+    char *copy = xstrdup(string);
+    char *pos = copy;
+    char *name, *value;
+    size_t n_fields = 0;
+    char *error = NULL;
+
+    while (!error && ofputil_parse_key_value(&pos, &name, &value)) {
+        enum ofputil_protocol usable = OFPUTIL_P_ANY;
+        const struct ofp_protocol *proto;
+        const struct mf_field *mf;
+        const char *why;
+
+        if (ofp_parse_protocol(name, &proto)) {
+            if ((match.wc.masks.dl_type
+                 && match.flow.dl_type != htons(proto->dl_type))
+                || (proto->nw_proto && match.wc.masks.nw_proto
+                    && match.flow.nw_proto != proto->nw_proto)) {
+                error = xasprintf("%s: conflicts with an earlier protocol "
+                                  "or field", name);
+                break;
+            }
+            match_set_dl_type(&match, htons(proto->dl_type));
+            if (proto->nw_proto) {
+                match_set_nw_proto(&match, proto->nw_proto);
+            }
+            continue;
+        }
+        mf = mf_from_name(name);
+        if (!mf) {
+            error = (strchr(name, '[')
+                     ? xasprintf("%s: write whole fields, with a mask if "
+                                 "need be (FIELD=VALUE/MASK)", name)
+                     : xasprintf("%s: not a match field (the pipeline sets "
+                                 "the flows' priority, table, cookie, "
+                                 "timeouts and actions itself)", name));
+            break;
+        }
+        why = match_field_refused__(mf);
+        if (why) {
+            error = xasprintf("%s: %s", name, why);
+            break;
+        }
+        if (!mf_is_all_wild(mf, &match.wc)) {
+            struct match other = match;
+            union mf_value v1, m1, v2, m2;
+            char *e;
+
+            mf_get(mf, &match, &v1, &m1);
+            e = ofp_parse_field(mf, value, NULL, &other, &usable);
+            if (e) {
+                error = xasprintf("%s: %s", name, e);
+                free(e);
+                break;
+            }
+            mf_get(mf, &other, &v2, &m2);
+            if (memcmp(&v1, &v2, mf->n_bytes)
+                || memcmp(&m1, &m2, mf->n_bytes)) {
+                error = xasprintf("%s: conflicts with an earlier protocol "
+                                  "or field", name);
+            }
+            continue;
+        }
+        error = ofp_parse_field(mf, value, NULL, &match, &usable);
+        if (error) {
+            char *e = error;
+
+            error = xasprintf("%s: %s", name, e);
+            free(e);
+            break;
+        }
+        if (n_fields < ARRAY_SIZE(fields)) {
+            names[n_fields] = name;
+            fields[n_fields++] = mf;
+        }
+    }
+
+    if (!error && match.wc.masks.dl_type) {
+        const char *why = match_dl_type_refused__(match.flow.dl_type);
+
+        if (why) {
+            error = xasprintf("dl_type=0x%04"PRIx16": %s",
+                              ntohs(match.flow.dl_type), why);
+        }
+    }
+    if (!error && n_fields) {
+        /* A field whose prerequisites are missing does not reach the
+         * switch: encoding the match drops it. */
+        struct ofpbuf b;
+        struct match back;
+        enum ofperr err;
+
+        ofpbuf_init(&b, 128);
+        oxm_put_match(&b, &match, OFP15_VERSION);
+        err = oxm_pull_match(&b, false, NULL, NULL, &back);
+        ofpbuf_uninit(&b);
+        if (err) {
+            error = xasprintf("does not encode (%s)", ofperr_get_name(err));
+        }
+        for (size_t i = 0; !error && i < n_fields; i++) {
+            if (mf_is_all_wild(fields[i], &back.wc)) {
+                error = xasprintf("%s: needs a protocol before it that has "
+                                  "the field, e.g. \"tcp,tp_dst=80\" or "
+                                  "\"ip,nw_src=10.0.0.0/8\"", names[i]);
+            }
+        }
+    }
+    free(copy);
+    return error;
+}
+
 /* Reads the extra match 'node' into '*matchp', which the caller frees.  The
  * empty string means no extra match. */
 static bool
 get_match__(struct parser *p, const yaml_node_t *node, char **matchp)
 {
     const char *s;
+    char *error;
     size_t len;
 
     if (node->type != YAML_SCALAR_NODE || is_null__(node)) {
@@ -967,6 +1152,14 @@ get_match__(struct parser *p, const yaml_node_t *node, char **matchp)
         }
     }
     *matchp = xmemdup0(s, len);
+    error = cfg_check_match(*matchp);
+    if (error) {
+        fail__(p, node, "%s", error);
+        free(error);
+        free(*matchp);
+        *matchp = NULL;
+        return false;
+    }
     return true;
 }
 
@@ -1116,6 +1309,50 @@ parse_chain__(struct parser *p, const yaml_node_t *node,
     ok = parse_chain_services__(p, values[C_SERVICES], chain);
     path_pop__(p, mark);
     return ok;
+}
+
+/* Returns the largest power of two not above 'n' (at least 1). */
+static uint64_t
+largest_pow2__(uint64_t n)
+{
+    return n ? UINT64_C(1) << log_2_floor(n) : 1;
+}
+
+/* Checks that the groups and steering flows that the buckets of 'cfg' make
+ * with its chains, at most one group per bucket of each service in a chain
+ * and one flow per bucket, direction and hop of each chain, are at most
+ * CFG_MAX_ENTRIES; 'node' is where to report it. */
+static bool
+check_entries__(struct parser *p, const yaml_node_t *node,
+                const struct sfm_config *cfg)
+{
+    uint64_t n_buckets = cfg_n_buckets(cfg);
+    uint64_t per_bucket = 0;
+
+    for (size_t i = 0; i < cfg->n_services; i++) {
+        bool used = false;
+
+        for (size_t c = 0; c < cfg->n_chains && !used; c++) {
+            for (size_t k = 0; k < cfg->chains[c].n_services; k++) {
+                used = used || !strcmp(cfg->chains[c].services[k],
+                                       cfg->services[i].name);
+            }
+        }
+        per_bucket += used;
+    }
+    for (size_t c = 0; c < cfg->n_chains; c++) {
+        per_bucket += 2 * cfg->chains[c].n_services;
+    }
+    if (n_buckets * per_bucket > CFG_MAX_ENTRIES) {
+        return fail__(p, node, "%"PRIu64" buckets make %"PRIu64" groups and "
+                      "steering flows with these chains (%"PRIu64" per "
+                      "bucket), more than %d, the most a switch is "
+                      "programmed with reliably; use at most %"PRIu64
+                      " buckets", n_buckets, n_buckets * per_bucket,
+                      per_bucket, CFG_MAX_ENTRIES,
+                      largest_pow2__(CFG_MAX_ENTRIES / per_bucket));
+    }
+    return true;
 }
 
 /* Reads the mapping of chains 'node' into 'cfg'. */
@@ -1354,6 +1591,14 @@ parse_root__(struct parser *p, const yaml_node_t *root,
 
     mark = path_push__(p, "chains");
     ok = parse_chains__(p, values[R_CHAINS], cfg);
+    path_pop__(p, mark);
+    if (!ok) {
+        return false;
+    }
+
+    mark = path_push__(p, "buckets");
+    ok = check_entries__(p, values[R_BUCKETS] ? values[R_BUCKETS] : root,
+                         cfg);
     path_pop__(p, mark);
     return ok;
 }

@@ -21,10 +21,15 @@
 #include "openvswitch/types.h"
 #include "route.h"
 
-/* Limits. */
+/* Limits.  The bucket count, and the groups and steering flows it makes
+ * with the chains (CFG_MAX_ENTRIES), are bounded by what a switch is
+ * programmed with in one bundle well within the OpenFlow connection's
+ * dead-peer time: the controller computes and sends a whole difference in
+ * one loop turn (see "Programming limits" in docs/pipeline.md). */
 #define CFG_MAX_FILE_SIZE (1024 * 1024)
 #define CFG_MIN_BUCKETS 2
-#define CFG_MAX_BUCKETS 65536
+#define CFG_MAX_BUCKETS 16384
+#define CFG_MAX_ENTRIES 131072
 #define CFG_MAX_WEIGHT 1000
 #define CFG_MAX_SWITCHES 1024
 #define CFG_MAX_LINKS 8192
@@ -115,6 +120,7 @@ const struct cfg_service *cfg_find_service(const struct sfm_config *,
 const struct cfg_instance *cfg_find_instance(const struct sfm_config *,
                                              const char *name);
 size_t cfg_n_buckets(const struct sfm_config *);
+char *cfg_check_match(const char *) OVS_WARN_UNUSED_RESULT;
 
 size_t cfg_switch_index(const struct sfm_config *, const char *name);
 void cfg_route_links(const struct sfm_config *, struct route_link *);

@@ -84,8 +84,12 @@ status_cmd(struct ctlsock_conn *conn, int argc, const char *argv[],
     for (size_t i = 0; i < n; i++) {
         sc[i].ofconn = conns[i];
         sc[i].tx_backlog = ofsrv_tx_backlog(ctrl->srv, conns[i]);
+        sc[i].sync = steer_switch_sync(ctrl->steer, conns[i]);
     }
     json = status_to_json(sc, n, time_msec());
+    for (size_t i = 0; i < n; i++) {
+        free(CONST_CAST(char *, sc[i].sync));
+    }
     free(sc);
 
     if (argc > 1 && !strcmp(argv[1], "--json")) {

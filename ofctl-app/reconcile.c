@@ -73,6 +73,12 @@ struct rcl {
     bool flows_dumped;          /* The flow dump is complete. */
     bool groups_dumped;         /* The group dump is complete. */
     bool error_seen;            /* An error arrived during COMMITTING. */
+    char *desired_error;        /* Why the latest desired state was refused
+                                 * (the previous one is kept), or NULL. */
+    char *switch_error;         /* The switch's first error reply since the
+                                 * last round that succeeded, or NULL. */
+    unsigned int n_failed;      /* Bundles failed in a row for the same
+                                 * desired state. */
     uint32_t next_bundle_id;    /* Bundle id for the next bundle. */
     struct hmap canon;          /* Contains "struct rcl_canon"s. */
     struct rcl_stats stats;     /* Counters. */
@@ -386,6 +392,11 @@ canon_sweep__(struct rcl *rcl)
     }
 }
 
+/* Bundles that may fail in a row for one desired state: after that the
+ * reconciler waits for a different desired state instead of sending the
+ * same refused bundle again and again. */
+#define RCL_MAX_TRIES 3
+
 /* Creates the reconciler of the connected switch 'conn'.  Its installed
  * state is unknown: the first rcl_run() dumps it. */
 struct rcl *
@@ -418,13 +429,16 @@ rcl_destroy(struct rcl *rcl)
         canon_sweep__(rcl);     /* Clears every mark... */
         canon_sweep__(rcl);     /* ...then frees everything. */
         hmap_destroy(&rcl->canon);
+        free(rcl->desired_error);
+        free(rcl->switch_error);
         free(rcl);
     }
 }
 
 /* Makes 'd' the desired state of the switch.  Returns an error message
  * (and keeps the previous desired state) if an entry of 'd' does not parse,
- * which is a bug in the pipeline. */
+ * which is a bug in the pipeline; the switch then counts as not in sync,
+ * with that reason, until a desired state parses. */
 char *
 rcl_set_desired(struct rcl *rcl, const struct pl_desired *d)
 {
@@ -450,8 +464,14 @@ rcl_set_desired(struct rcl *rcl, const struct pl_desired *d)
             goto out;
         }
     }
+    if (!set_map_equal__(&set.flows, &rcl->desired.flows)
+        || !set_map_equal__(&set.groups, &rcl->desired.groups)) {
+        rcl->n_failed = 0;      /* Something new to try. */
+    }
     set_swap__(&set, &rcl->desired);
 out:
+    free(rcl->desired_error);
+    rcl->desired_error = error ? xstrdup(error) : NULL;
     canon_sweep__(rcl);
     set_destroy__(&set);
     return error;
@@ -571,8 +591,10 @@ barrier_cb__(struct ofconn *conn OVS_UNUSED, int status, void *rcl_)
         return;
     }
     if (rcl->error_seen) {
-        VLOG_WARN_RL(&rl, "%s: bundle failed; resynchronizing",
-                     ofconn_get_name(rcl->conn));
+        rcl->n_failed++;
+        VLOG_WARN_RL(&rl, "%s: bundle failed (%u in a row); "
+                     "resynchronizing", ofconn_get_name(rcl->conn),
+                     rcl->n_failed);
         rcl->state = RCL_DUMP_NEEDED;
         set_clear__(&rcl->pending);
     } else {
@@ -580,6 +602,9 @@ barrier_cb__(struct ofconn *conn OVS_UNUSED, int status, void *rcl_)
         set_clear__(&rcl->pending);
         rcl->stats.n_bundles++;
         rcl->state = RCL_IDLE;
+        rcl->n_failed = 0;
+        free(rcl->switch_error);
+        rcl->switch_error = NULL;
     }
 }
 
@@ -672,7 +697,7 @@ rcl_run(struct rcl *rcl, bool backlogged)
         break;
 
     case RCL_IDLE:
-        if (!in_sync__(rcl)) {
+        if (!in_sync__(rcl) && rcl->n_failed < RCL_MAX_TRIES) {
             send_bundle__(rcl);
         }
         break;
@@ -775,6 +800,13 @@ rcl_handle_message(struct rcl *rcl, enum ofptype type,
         set_swap__(&rcl->installed, &rcl->dumped);
         set_clear__(&rcl->dumped);
         rcl->state = RCL_IDLE;
+        if (in_sync__(rcl)) {
+            /* The switch holds what it should: whatever failed before
+             * does not matter any more. */
+            rcl->n_failed = 0;
+            free(rcl->switch_error);
+            rcl->switch_error = NULL;
+        }
         VLOG_INFO("%s: switch holds %"PRIuSIZE" flows and %"PRIuSIZE
                   " groups", ofconn_get_name(rcl->conn),
                   hmap_count(&rcl->installed.flows),
@@ -784,11 +816,18 @@ rcl_handle_message(struct rcl *rcl, enum ofptype type,
 }
 
 /* Takes note of the error reply 'error' to the request with 'xid': the
- * installed state is no longer known, so the switch is dumped again. */
+ * installed state is no longer known, so the switch is dumped again, and
+ * it counts as not in sync until a later bundle commits without error (or
+ * a dump finds it holding the desired state). */
 void
 rcl_handle_error(struct rcl *rcl, enum ofperr error, ovs_be32 xid)
 {
     rcl->stats.n_errors++;
+    if (!rcl->switch_error) {
+        rcl->switch_error = xasprintf("the switch replied %s to xid %#"
+                                      PRIx32, ofperr_get_name(error),
+                                      ntohl(xid));
+    }
     VLOG_WARN_RL(&rl, "%s: %s (xid %#"PRIx32") makes the installed state "
                  "unknown", ofconn_get_name(rcl->conn),
                  ofperr_get_name(error), ntohl(xid));
@@ -799,11 +838,38 @@ rcl_handle_error(struct rcl *rcl, enum ofperr error, ovs_be32 xid)
     }
 }
 
-/* Returns true if the switch is known to hold exactly the desired state. */
+/* Returns true if the switch is known to hold exactly the desired state,
+ * that state is the pipeline's latest, and no switch error is pending. */
 bool
 rcl_is_synced(const struct rcl *rcl)
 {
-    return rcl->state == RCL_IDLE && in_sync__(rcl);
+    return (rcl->state == RCL_IDLE && in_sync__(rcl) && !rcl->desired_error
+            && !rcl->switch_error);
+}
+
+/* Appends to 's' why 'rcl' is not in sync, if it knows of a reason beyond
+ * work in progress: the pipeline's latest desired state did not parse, or
+ * the switch refused a request.  Returns true if it appended something. */
+bool
+rcl_format_problem(const struct rcl *rcl, struct ds *s)
+{
+    size_t start = s->length;
+
+    if (rcl->desired_error) {
+        ds_put_format(s, "pipeline does not parse, previous state kept: %s",
+                      rcl->desired_error);
+    }
+    if (rcl->switch_error) {
+        if (s->length > start) {
+            ds_put_cstr(s, "; ");
+        }
+        ds_put_cstr(s, rcl->switch_error);
+        if (rcl->n_failed >= RCL_MAX_TRIES) {
+            ds_put_format(s, " (%u bundles failed in a row: waiting for a "
+                          "change)", rcl->n_failed);
+        }
+    }
+    return s->length > start;
 }
 
 const char *

@@ -19,8 +19,13 @@
  * empty tables), and if the switch already holds exactly the desired set,
  * nothing is sent at all: a restarted controller causes no flow churn.
  * Any error reply makes the installed set unknown again and triggers a new
- * dump (a resync).  While the connection is backlogged, changes wait;
- * since only the latest desired set matters, nothing is lost.
+ * dump (a resync); the switch counts as not in sync, with the error as the
+ * reason, until a later bundle commits without error.  After 3 failed
+ * bundles in a row the reconciler waits for a different desired state.  A
+ * desired state that does not parse (a bug in the pipeline) is refused, the
+ * previous one kept, and the switch is not in sync either.  While the
+ * connection is backlogged, changes wait; since only the latest desired
+ * set matters, nothing is lost.
  *
  * Flows and groups are compared in a canonical text form: both the desired
  * entries (encoded to the wire and decoded again) and the dumped ones are
@@ -58,6 +63,7 @@ bool rcl_handle_message(struct rcl *, enum ofptype,
 void rcl_handle_error(struct rcl *, enum ofperr, ovs_be32 xid);
 
 bool rcl_is_synced(const struct rcl *);
+bool rcl_format_problem(const struct rcl *, struct ds *);
 const char *rcl_state_name(const struct rcl *);
 const struct rcl_stats *rcl_get_stats(const struct rcl *);
 size_t rcl_n_installed_flows(const struct rcl *);

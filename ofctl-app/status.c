@@ -8,6 +8,7 @@
 
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 #include "ofconn.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/json.h"
@@ -82,6 +83,11 @@ conn_to_json__(const struct status_conn *sc, long long int now)
     json_object_put(sw, "tx_backlog", json_integer_create(sc->tx_backlog));
     json_object_put(sw, "pending_barriers", json_integer_create(
                         ofconn_n_pending_barriers(conn)));
+    if (sc->sync) {
+        json_object_put_string(sw, "sync", sc->sync);
+        json_object_put(sw, "in_sync", json_boolean_create(
+                            !strcmp(sc->sync, "in sync")));
+    }
 
     sorted = xmalloc(MAX(hmap_count(ports), 1) * sizeof *sorted);
     HMAP_FOR_EACH (port, hmap_node, ports) {
@@ -160,6 +166,9 @@ status_format(const struct json *status, struct ds *s)
                       get_int__(sw, "tx_msgs"), get_int__(sw, "rx_errors"),
                       get_int__(sw, "bad_msgs"),
                       get_int__(sw, "tx_backlog"));
+        if (shash_find(json_object(sw), "sync")) {
+            ds_put_format(s, "  programming: %s\n", get_string__(sw, "sync"));
+        }
         ds_put_format(s, "  %-10s %-16s %-17s %-6s %-5s %s\n", "PORT",
                       "NAME", "MAC", "ADMIN", "LINK", "LIVE");
         for (size_t j = 0; ports && j < json_array(ports)->n; j++) {

@@ -20,6 +20,9 @@ struct ofconn;
 struct status_conn {
     const struct ofconn *ofconn; /* The connection. */
     size_t tx_backlog;          /* Bytes waiting to be written. */
+    const char *sync;           /* "in sync" or "not in sync (why)", from
+                                 * the steering policy; NULL if it does not
+                                 * program the switch. */
 };
 
 struct json *status_to_json(const struct status_conn *, size_t n,

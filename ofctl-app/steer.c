@@ -756,6 +756,41 @@ steer_format_desired(const struct steer *st, const char *switch_name,
     return NULL;
 }
 
+/* Appends to 's' whether the reconciler of 'sw' has the switch in sync:
+ * "in sync", or "not in sync" and the reason in parentheses if there is
+ * one beyond work in progress. */
+static void
+steer_format_sync__(const struct steer_switch *sw, struct ds *s)
+{
+    if (rcl_is_synced(sw->rcl)) {
+        ds_put_cstr(s, "in sync");
+    } else {
+        ds_put_cstr(s, "not in sync");
+        ds_put_cstr(s, " (");
+        if (rcl_format_problem(sw->rcl, s)) {
+            ds_put_char(s, ')');
+        } else {
+            ds_truncate(s, s->length - 2);
+        }
+    }
+}
+
+/* Returns, for the switch of connection 'conn', whether it is in sync as
+ * steer_format_switches() says it, or NULL if the policy does not program
+ * it.  The caller frees the result. */
+char *
+steer_switch_sync(const struct steer *st, const struct ofconn *conn)
+{
+    const struct steer_switch *sw = switch_find__(st, conn);
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    if (!sw || !sw->rcl) {
+        return NULL;
+    }
+    steer_format_sync__(sw, &s);
+    return ds_steal_cstr(&s);
+}
+
 /* Appends the configured switches and their reconcilers' state to 's'. */
 void
 steer_format_switches(const struct steer *st, struct ds *s)
@@ -771,12 +806,12 @@ steer_format_switches(const struct steer *st, struct ds *s)
             continue;
         }
         const struct rcl_stats *rs = rcl_get_stats(sw->rcl);
-        ds_put_format(s, "%s, %s; installed %"PRIuSIZE" flows, %"PRIuSIZE
+        ds_put_format(s, "%s, ", rcl_state_name(sw->rcl));
+        steer_format_sync__(sw, s);
+        ds_put_format(s, "; installed %"PRIuSIZE" flows, %"PRIuSIZE
                       " groups; %"PRIu64" bundles (flows +%"PRIu64" ~%"PRIu64
                       " -%"PRIu64", groups +%"PRIu64" ~%"PRIu64" -%"PRIu64
                       "), %"PRIu64" dumps, %"PRIu64" errors\n",
-                      rcl_state_name(sw->rcl),
-                      rcl_is_synced(sw->rcl) ? "in sync" : "not in sync",
                       rcl_n_installed_flows(sw->rcl),
                       rcl_n_installed_groups(sw->rcl), rs->n_bundles,
                       rs->n_flow_adds, rs->n_flow_mods, rs->n_flow_dels,

@@ -83,5 +83,7 @@ void steer_format_instances(const struct steer *, struct ds *);
 char *steer_format_desired(const struct steer *, const char *switch_name,
                            bool groups, struct ds *) OVS_WARN_UNUSED_RESULT;
 void steer_format_switches(const struct steer *, struct ds *);
+char *steer_switch_sync(const struct steer *, const struct ofconn *)
+    OVS_WARN_UNUSED_RESULT;
 
 #endif /* steer.h */

@@ -15,7 +15,9 @@
 #     instances (tests/nsh-instance.py) both ways, and non-NSH frames from
 #     an instance port are dropped and counted;
 #   - disable/enable by hand, SIGHUP reload of a valid and of an invalid
-#     configuration.
+#     configuration, and of chain matches that are not matches (refused,
+#     with the file:line:field error, the switch's flows unchanged, a
+#     later failure still programmed).
 #
 # Usage: test-steer.sh BIN_DIR
 set -u
@@ -45,6 +47,21 @@ if "$BIN/sfmesh-controller" --check-config="$SFM_TMP/bad.yaml" \
 fi
 grep -q "bad.yaml:[0-9]*: buckets" "$SFM_TMP/err" \
     || sfm_die "unclear error: $(cat "$SFM_TMP/err")"
+sed 's/^buckets: 256/buckets: 65536/' "$CONFIG" > "$SFM_TMP/bad.yaml"
+if "$BIN/sfmesh-controller" --check-config="$SFM_TMP/bad.yaml" \
+       2> "$SFM_TMP/err"; then
+    sfm_die "bucket count 65536 accepted"
+fi
+grep -q "bad.yaml:[0-9]*: buckets: 65536 is out of range (2 to 16384)" \
+    "$SFM_TMP/err" || sfm_die "unclear error: $(cat "$SFM_TMP/err")"
+sed 's/^    match: ip$/    match: "ip,priority=65535"/' "$CONFIG" \
+    > "$SFM_TMP/bad.yaml"
+if "$BIN/sfmesh-controller" --check-config="$SFM_TMP/bad.yaml" \
+       2> "$SFM_TMP/err"; then
+    sfm_die "a match with a priority accepted"
+fi
+grep -q "bad.yaml:[0-9]*: chains.web.match: priority: not a match field" \
+    "$SFM_TMP/err" || sfm_die "unclear error: $(cat "$SFM_TMP/err")"
 
 step "private OVS, controller, bridge, hosts and instances"
 sfm_ovs_start
@@ -225,6 +242,41 @@ sfm_wait_until grep -q "configuration not reloaded" \
     "$OVS_LOGDIR/sfmesh-controller.log" || sfm_die "bad config not refused"
 ctl instances | grep -q "^dlp-2 " || sfm_die "running state lost"
 in_sync || sfm_die "out of sync after a refused reload"
+sed -i '$d' "$CONFIG"
+
+step "SIGHUP with a bad match: refused, the switch's flows unchanged"
+flows_now() { ofctl --no-stats dump-flows br0 | sort; }
+flows_now > "$SFM_TMP/flows-before"
+[ -s "$SFM_TMP/flows-before" ] || sfm_die "no flows"
+for bad in 'bogus=1' 'ip actions=drop' 'in_port=1,ip'; do
+    cp "$CONFIG" "$SFM_TMP/good.yaml"
+    sed -i "s/^    match: ip\$/    match: \"$bad\"/" "$CONFIG"
+    grep -q "match: \"$bad\"" "$CONFIG" || sfm_die "config not rewritten"
+    n=$(grep -c "configuration not reloaded" \
+        "$OVS_LOGDIR/sfmesh-controller.log")
+    kill -HUP "$(cat "$OVS_RUNDIR/sfmesh-controller.pid")"
+    sfm_wait_until test "$(grep -c "configuration not reloaded" \
+        "$OVS_LOGDIR/sfmesh-controller.log")" -gt "$n" \
+        || sfm_die "bad match \"$bad\" not refused"
+    field=${bad%%=*}; field=${field##* }; field=${field%%,*}
+    [ "$bad" = 'ip actions=drop' ] && field=actions
+    grep "configuration not reloaded" "$OVS_LOGDIR/sfmesh-controller.log" \
+        | tail -n 1 | grep -q "sfmesh.yaml:[0-9]*: chains.web.match: $field: " \
+        || sfm_die "no file:line:field error for \"$bad\": $(tail -n 3 \
+            "$OVS_LOGDIR/sfmesh-controller.log")"
+    flows_now | diff "$SFM_TMP/flows-before" - >&2 \
+        || sfm_die "flows changed after refusing \"$bad\""
+    in_sync || sfm_die "not in sync after refusing \"$bad\""
+    cp "$SFM_TMP/good.yaml" "$CONFIG"
+done
+# Still serving: a link failure is repaired and programmed.
+ip link set dlp-1 down
+sfm_wait_until sh -c "'$BIN/sfmesh-ctl' -t '$SFM_CTL' instances \
+    | grep -q '^dlp-1 .* down *0 *0'" || sfm_die "dlp-1 not repaired"
+sfm_wait_until in_sync || sfm_die "repair not programmed"
+! ofctl dump-groups br0 | grep -q "watch_port:${OFP[dlp-1]}," \
+    || sfm_die "a group still watches dlp-1"
+ip link set dlp-1 up
 
 sfm_check_ovs_logs 'on (fw|dlp)-[0-9]: Network is down|error receiving data from (fw|dlp)-[0-9]|'\
 'rconn.*(connection dropped|Connection refused|Broken pipe)' \

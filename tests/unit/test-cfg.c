@@ -272,7 +272,7 @@ test_other_values(void)
 {
     struct sfm_config *cfg;
 
-    cfg = parse_ok("buckets: 65536\n"
+    cfg = parse_ok("buckets: 16384\n"
                    "timers: {inactivity_probe_ms: 100, "
                    "handshake_timeout_ms: 3600000}\n"
                    "switches:\n"
@@ -306,8 +306,8 @@ test_other_values(void)
                    "    match: \"\"\n"
                    "    services: [ids]\n");
     CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
-    CU_ASSERT_EQUAL(cfg->bucket_bits, 16);
-    CU_ASSERT_EQUAL(cfg_n_buckets(cfg), 65536);
+    CU_ASSERT_EQUAL(cfg->bucket_bits, 14);
+    CU_ASSERT_EQUAL(cfg_n_buckets(cfg), 16384);
     CU_ASSERT_EQUAL(cfg->timers.inactivity_probe_ms, 100);
     CU_ASSERT_EQUAL(cfg->timers.handshake_timeout_ms, 3600000);
     CU_ASSERT_EQUAL(cfg->switches[0].dpid, 0xab);
@@ -651,16 +651,175 @@ test_buckets(void)
     ASSERT_FAILS("buckets: 300\n" SWITCHES SERVICES CHAINS,
                  "test.yaml:1: buckets: 300 is not a power of two");
     ASSERT_FAILS("buckets: 1\n" SWITCHES SERVICES CHAINS,
-                 "test.yaml:1: buckets: 1 is out of range (2 to 65536)");
+                 "test.yaml:1: buckets: 1 is out of range (2 to 16384)");
     ASSERT_FAILS("buckets: 131072\n" SWITCHES SERVICES CHAINS,
                  "test.yaml:1: buckets: 131072 is out of range "
-                 "(2 to 65536)");
+                 "(2 to 16384)");
     ASSERT_FAILS("buckets: 0\n" SWITCHES SERVICES CHAINS,
-                 "test.yaml:1: buckets: 0 is out of range (2 to 65536)");
+                 "test.yaml:1: buckets: 0 is out of range (2 to 16384)");
     ASSERT_FAILS("buckets: -256\n" SWITCHES SERVICES CHAINS,
                  "test.yaml:1: buckets: -256 is out of range");
     ASSERT_FAILS("buckets: 25.6\n" SWITCHES SERVICES CHAINS,
                  "test.yaml:1: buckets: \"25.6\" is not an integer");
+    /* The documented maximum used to be 65536: refused, with the range. */
+    ASSERT_FAILS("buckets: 65536\n" SWITCHES SERVICES CHAINS,
+                 "test.yaml:1: buckets: 65536 is out of range (2 to 16384)");
+    ASSERT_FAILS("buckets: 32768\n" SWITCHES SERVICES CHAINS,
+                 "test.yaml:1: buckets: 32768 is out of range (2 to 16384)");
+}
+
+/* The groups and steering flows that buckets make with the chains are
+ * bounded as well: one group per bucket of each service in a chain, one
+ * flow per bucket, direction and hop. */
+static void
+test_entries(void)
+{
+    static const char four[] =
+        SWITCHES
+        "services:\n"
+        "  s1: {instances: {i1: {switch: sw1, port: p1,\n"
+        "                       mac: 02:00:00:00:00:01}}}\n"
+        "  s2: {instances: {i2: {switch: sw1, port: p2,\n"
+        "                       mac: 02:00:00:00:00:02}}}\n"
+        "  s3: {instances: {i3: {switch: sw1, port: p3,\n"
+        "                       mac: 02:00:00:00:00:03}}}\n"
+        "  s4: {instances: {i4: {switch: sw1, port: p4,\n"
+        "                       mac: 02:00:00:00:00:04}}}\n"
+        "chains:\n"
+        "  web:\n"
+        "    spi: 100\n"
+        "    ingress: {switch: sw1, port: client}\n"
+        "    egress: {switch: sw1, port: server}\n"
+        "    services: [s1, s2, s3, s4]\n";
+    struct sfm_config *cfg;
+    char *text;
+
+    /* Two services, one chain through both, as in the example: 6 per
+     * bucket, 98304 at the maximum. */
+    cfg = parse_ok("buckets: 16384\n" SWITCHES
+                   "services:\n"
+                   "  fw:\n"
+                   "    instances:\n"
+                   "      fw-1: {switch: sw1, port: fw-1, "
+                   "mac: 02:00:00:00:01:01}\n"
+                   "  dlp:\n"
+                   "    instances:\n"
+                   "      dlp-1: {switch: sw1, port: dlp-1, "
+                   "mac: 02:00:00:00:02:01}\n"
+                   "chains:\n"
+                   "  web:\n"
+                   "    spi: 100\n"
+                   "    ingress: {switch: sw1, port: client}\n"
+                   "    egress: {switch: sw1, port: server}\n"
+                   "    services: [fw, dlp]\n");
+    CU_ASSERT_PTR_NOT_NULL(cfg);
+    cfg_destroy(cfg);
+
+    /* Four services in one chain: 12 per bucket. */
+    text = xasprintf("buckets: 8192\n%s", four);
+    cfg = parse_ok(text);
+    CU_ASSERT_PTR_NOT_NULL(cfg);
+    cfg_destroy(cfg);
+    free(text);
+    text = xasprintf("buckets: 16384\n%s", four);
+    ASSERT_FAILS(text, "test.yaml:1: buckets: 16384 buckets make 196608 "
+                 "groups and steering flows with these chains (12 per "
+                 "bucket), more than 131072, the most a switch is programmed "
+                 "with reliably; use at most 8192 buckets");
+    free(text);
+}
+
+/* Returns the result of parsing a small configuration whose chain has the
+ * match 'match' (on line 14), as fails_with() does if 'expected' is
+ * nonnull, and otherwise whether it parses with that match kept. */
+static bool
+match_check__(const char *match, const char *expected)
+{
+    char *text = xasprintf(SWITCHES SERVICES CHAINS "    match: \"%s\"\n",
+                           match);
+    struct sfm_config *cfg = NULL;
+    char *error = parse(text, &cfg);
+    bool ok;
+
+    free(text);
+    if (expected) {
+        return check_error(error, cfg, expected);
+    }
+    ok = !error && cfg && !strcmp(cfg->chains[0].match, match);
+    if (!ok) {
+        printf("\n    match \"%s\": unexpected error %s\n", match,
+               error ? error : "(none)");
+    }
+    free(error);
+    cfg_destroy(cfg);
+    return ok;
+}
+
+#define ASSERT_MATCH_FAILS(MATCH, EXPECTED)                             \
+    CU_ASSERT(match_check__(MATCH, "test.yaml:14: chains.web.match: "   \
+                            EXPECTED))
+#define ASSERT_MATCH_OK(MATCH) CU_ASSERT(match_check__(MATCH, NULL))
+
+static void
+test_match(void)
+{
+    /* What the switch would take as something else than a match. */
+    ASSERT_MATCH_FAILS("bogus=1", "bogus: not a match field");
+    ASSERT_MATCH_FAILS("ip actions=drop", "actions: not a match field");
+    ASSERT_MATCH_FAILS("ip,priority=65535", "priority: not a match field");
+    ASSERT_MATCH_FAILS("ip,table=3", "table: not a match field");
+    ASSERT_MATCH_FAILS("ip,cookie=0x1", "cookie: not a match field");
+    ASSERT_MATCH_FAILS("ip,idle_timeout=10", "idle_timeout: not a match");
+    ASSERT_MATCH_FAILS("ip,send_flow_rem", "send_flow_rem: not a match");
+    ASSERT_MATCH_FAILS("tcp,tp_dst=http", "tp_dst: ");
+    ASSERT_MATCH_FAILS("ip,nw_src=1.2.3", "nw_src: ");
+    ASSERT_MATCH_FAILS("ip,nw_src=10.0.0.0/33", "nw_src: ");
+
+    /* Fields that the pipeline matches or sets itself. */
+    ASSERT_MATCH_FAILS("in_port=3", "in_port: the pipeline matches the "
+                       "chain's ingress and egress ports itself");
+    ASSERT_MATCH_FAILS("ip,in_port_oxm=3", "in_port_oxm: the pipeline");
+    ASSERT_MATCH_FAILS("nsh_spi=100", "nsh_spi: NSH is the pipeline's own");
+    ASSERT_MATCH_FAILS("nsh_c1=1", "nsh_c1: NSH is the pipeline's own");
+    ASSERT_MATCH_FAILS("ip,reg0=1", "reg0: registers and metadata are the "
+                       "pipeline's own (reg0 carries the affinity code)");
+    ASSERT_MATCH_FAILS("ip,xxreg0=1", "xxreg0: registers");
+    ASSERT_MATCH_FAILS("ip,xreg0=1", "xreg0: registers");
+    ASSERT_MATCH_FAILS("ip,metadata=1", "metadata: registers");
+    ASSERT_MATCH_FAILS("ip,reg0[0..3]=1", "reg0[0..3]: write whole fields");
+    ASSERT_MATCH_FAILS("packet_type=(0,0)", "packet_type: ");
+    ASSERT_MATCH_FAILS("ip,ct_state=+trk", "ct_state: frames are not yet "
+                       "tracked");
+    ASSERT_MATCH_FAILS("ip,recirc_id=1", "recirc_id: it is set by actions");
+
+    /* Ethernet types the pipeline uses, and conflicts. */
+    ASSERT_MATCH_FAILS("dl_type=0x894f", "dl_type=0x894f: NSH frames are "
+                       "the pipeline's own");
+    ASSERT_MATCH_FAILS("arp", "dl_type=0x0806: the pipeline passes ARP");
+    ASSERT_MATCH_FAILS("ip,ipv6", "ipv6: conflicts with an earlier");
+    ASSERT_MATCH_FAILS("tcp,udp", "udp: conflicts with an earlier");
+    ASSERT_MATCH_FAILS("ip,dl_type=0x86dd", "dl_type: conflicts with");
+    ASSERT_MATCH_FAILS("tcp,tp_dst=80,tp_dst=81", "tp_dst: conflicts with");
+
+    /* Fields without their prerequisites never reach the switch. */
+    ASSERT_MATCH_FAILS("tp_dst=80", "tp_dst: needs a protocol before it");
+    ASSERT_MATCH_FAILS("nw_src=10.0.0.1", "nw_src: needs a protocol");
+    ASSERT_MATCH_FAILS("ip,ipv6_src=2001:db8::1", "ipv6_src: needs a");
+
+    ASSERT_MATCH_OK("");
+    ASSERT_MATCH_OK("ip");
+    ASSERT_MATCH_OK("udp");
+    ASSERT_MATCH_OK("ipv6");
+    ASSERT_MATCH_OK("tcp,tp_dst=80");
+    ASSERT_MATCH_OK("udp,tp_dst=53");
+    ASSERT_MATCH_OK("ip,nw_src=10.0.0.0/8");
+    ASSERT_MATCH_OK("ip,tcp");
+    ASSERT_MATCH_OK("ip,dl_type=0x0800");
+    ASSERT_MATCH_OK("tcp6,tp_dst=443");
+    ASSERT_MATCH_OK("ipv6,ipv6_src=2001:db8::/32");
+    ASSERT_MATCH_OK("ip,ip_dscp=46");
+    ASSERT_MATCH_OK("dl_vlan=10,ip");
+    ASSERT_MATCH_OK("dl_src=02:00:00:00:00:01,ip");
 }
 
 static void
@@ -1352,6 +1511,8 @@ static const struct test_case config_tests[] = {
     { "wrong types", test_wrong_types },
     { "missing fields", test_missing_fields },
     { "bucket counts", test_buckets },
+    { "chain matches", test_match },
+    { "groups and steering flows", test_entries },
     { "bad numbers", test_numbers },
     { "bad MACs", test_bad_mac },
     { "service without instances", test_service_without_instances },

@@ -14,6 +14,7 @@
 #include "hash.h"
 #include "of-peer.h"
 #include "openflow/openflow.h"
+#include "openvswitch/dynamic-string.h"
 #include "openvswitch/list.h"
 #include "openvswitch/match.h"
 #include "openvswitch/ofp-bundle.h"
@@ -430,32 +431,133 @@ test_diff_only(void)
     pl_desired_destroy(&d2);
 }
 
+/* Returns why 'rcl' is not in sync, as "sfmesh-ctl switches" shows it,
+ * for the caller to free ("" if it knows no reason). */
+static char *
+problem(const struct rcl *rcl)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    rcl_format_problem(rcl, &s);
+    return ds_steal_cstr(&s);
+}
+
+/* Asserts that the problem of 'rcl' contains 'expected' ("" for none). */
+#define ASSERT_PROBLEM(RCL, EXPECTED)                                   \
+    do {                                                                \
+        char *p_ = problem(RCL);                                        \
+                                                                        \
+        if (EXPECTED[0]) {                                              \
+            CU_ASSERT_PTR_NOT_NULL(strstr(p_, EXPECTED));               \
+        } else {                                                        \
+            CU_ASSERT_STRING_EQUAL(p_, "");                             \
+        }                                                               \
+        free(p_);                                                       \
+    } while (0)
+
+/* Feeds the switch's refusal of a bundle: an error, then the barrier
+ * reply in 's'. */
+static void
+fail_bundle(struct ctx *ctx, const struct sent *s)
+{
+    struct ofpbuf *req;
+
+    CU_ASSERT_EQUAL(s->bundle_opens, 1);
+    req = ofpraw_alloc(OFPRAW_OFPT14_BUNDLE_CONTROL, OFP15_VERSION, 0);
+    peer_feed(ctx->conn, ofperr_encode_reply(OFPERR_OFPBFC_MSG_FAILED,
+                                             req->data), 0);
+    ofpbuf_delete(req);
+    commit(ctx, s);
+}
+
 static void
 test_error_resyncs(void)
 {
     struct pl_desired d;
     struct ctx ctx;
     struct sent s;
-    struct ofpbuf *req;
 
     base_desired(&d);
     start(&ctx, &d, NULL, &s);
     /* The bundle fails: an error, then the barrier reply. */
-    req = ofpraw_alloc(OFPRAW_OFPT14_BUNDLE_CONTROL, OFP15_VERSION, 0);
-    peer_feed(ctx.conn, ofperr_encode_reply(OFPERR_OFPBFC_MSG_FAILED,
-                                            req->data), 0);
-    ofpbuf_delete(req);
+    fail_bundle(&ctx, &s);
     CU_ASSERT_EQUAL(ctx.n_errors, 1);
-    commit(&ctx, &s);
     CU_ASSERT_FALSE(rcl_is_synced(ctx.rcl));
     CU_ASSERT_STRING_EQUAL(rcl_state_name(ctx.rcl), "DUMP_NEEDED");
+    ASSERT_PROBLEM(ctx.rcl, "the switch replied OFPBFC_MSG_FAILED");
     rcl_run(ctx.rcl, false);
     collect(ctx.conn, &s);
     CU_ASSERT_EQUAL(s.flow_dumps, 1);
     CU_ASSERT_EQUAL(s.group_dumps, 1);
     CU_ASSERT_EQUAL(rcl_get_stats(ctx.rcl)->n_bundles, 0);
+
+    /* The switch rolled the bundle back: still empty.  The reconciler is
+     * IDLE, with nothing in flight, and yet not in sync, with the error as
+     * the reason, until a bundle commits. */
+    answer_dumps(ctx.conn, &s, NULL);
+    CU_ASSERT_STRING_EQUAL(rcl_state_name(ctx.rcl), "IDLE");
+    CU_ASSERT_FALSE(rcl_is_synced(ctx.rcl));
+    ASSERT_PROBLEM(ctx.rcl, "OFPBFC_MSG_FAILED");
+    rcl_run(ctx.rcl, false);
+    collect(ctx.conn, &s);
+    CU_ASSERT_EQUAL(s.group_adds, 2);
+    CU_ASSERT_EQUAL(s.flow_adds, 3);
+    CU_ASSERT_FALSE(rcl_is_synced(ctx.rcl));
+    commit(&ctx, &s);
+    CU_ASSERT_TRUE(rcl_is_synced(ctx.rcl));
+    ASSERT_PROBLEM(ctx.rcl, "");
+    CU_ASSERT_EQUAL(rcl_get_stats(ctx.rcl)->n_bundles, 1);
     finish(&ctx);
     pl_desired_destroy(&d);
+}
+
+static void
+test_error_not_retried_forever(void)
+{
+    struct pl_desired d, d2;
+    struct ctx ctx;
+    struct sent s;
+
+    base_desired(&d);
+    start(&ctx, &d, NULL, &s);
+    for (int i = 0; i < 3; i++) {
+        fail_bundle(&ctx, &s);
+        rcl_run(ctx.rcl, false);
+        collect(ctx.conn, &s);
+        CU_ASSERT_EQUAL(s.flow_dumps, 1);
+        answer_dumps(ctx.conn, &s, NULL);
+        rcl_run(ctx.rcl, false);
+        collect(ctx.conn, &s);
+        /* A new try after the first two failures, none after the
+         * third. */
+        CU_ASSERT_EQUAL(s.bundle_opens, i < 2);
+    }
+    CU_ASSERT_STRING_EQUAL(rcl_state_name(ctx.rcl), "IDLE");
+    CU_ASSERT_FALSE(rcl_is_synced(ctx.rcl));
+    ASSERT_PROBLEM(ctx.rcl, "OFPBFC_MSG_FAILED to xid");
+    ASSERT_PROBLEM(ctx.rcl, "3 bundles failed in a row: waiting for a "
+                   "change");
+
+    /* The same desired state again changes nothing... */
+    CU_ASSERT_PTR_NULL(rcl_set_desired(ctx.rcl, &d));
+    rcl_run(ctx.rcl, false);
+    collect(ctx.conn, &s);
+    CU_ASSERT_EQUAL(s.bundle_opens, 0);
+
+    /* ...a different one is tried, and its success clears the error. */
+    base_desired(&d2);
+    add_flow(&d2, 0, 100, "in_port=4,ip", "goto_table:1");
+    CU_ASSERT_PTR_NULL(rcl_set_desired(ctx.rcl, &d2));
+    rcl_run(ctx.rcl, false);
+    collect(ctx.conn, &s);
+    CU_ASSERT_EQUAL(s.bundle_opens, 1);
+    CU_ASSERT_EQUAL(s.flow_adds, 4);
+    commit(&ctx, &s);
+    CU_ASSERT_TRUE(rcl_is_synced(ctx.rcl));
+    ASSERT_PROBLEM(ctx.rcl, "");
+    finish(&ctx);
+    pl_desired_destroy(&d);
+    pl_desired_destroy(&d2);
 }
 
 static void
@@ -504,9 +606,22 @@ test_bad_desired_refused(void)
     error = rcl_set_desired(ctx.rcl, &bad);
     CU_ASSERT_PTR_NOT_NULL(error);
     free(error);
-    /* The previous desired state stands. */
+    /* The previous desired state stands and is installed, but it is not
+     * the pipeline's latest: not in sync, and why. */
     commit(&ctx, &s);
+    CU_ASSERT_STRING_EQUAL(rcl_state_name(ctx.rcl), "IDLE");
+    CU_ASSERT_EQUAL(rcl_n_installed_flows(ctx.rcl), 3);
+    CU_ASSERT_FALSE(rcl_is_synced(ctx.rcl));
+    ASSERT_PROBLEM(ctx.rcl, "pipeline does not parse, previous state kept: "
+                   "flow \"table=0,priority=1,no_such_field=1");
+    rcl_run(ctx.rcl, false);
+    collect(ctx.conn, &s);
+    CU_ASSERT_EQUAL(s.bundle_opens, 0);
+
+    /* A desired state that parses ends it. */
+    CU_ASSERT_PTR_NULL(rcl_set_desired(ctx.rcl, &d));
     CU_ASSERT_TRUE(rcl_is_synced(ctx.rcl));
+    ASSERT_PROBLEM(ctx.rcl, "");
     finish(&ctx);
     pl_desired_destroy(&d);
     pl_desired_destroy(&bad);
@@ -520,7 +635,10 @@ static const struct test_case reconcile_tests[] = {
     { "stale and foreign state replaced in one bundle",
       test_stale_state_replaced },
     { "only the difference is sent", test_diff_only },
-    { "an error reply triggers a resync", test_error_resyncs },
+    { "an error reply triggers a resync, not in sync until a commit",
+      test_error_resyncs },
+    { "a bundle refused three times waits for a change",
+      test_error_not_retried_forever },
     { "backlog defers, never loses", test_backlog_defers },
     { "a desired state that does not parse is refused",
       test_bad_desired_refused },

@@ -38,6 +38,7 @@ test_status_json_and_text(void)
     peer_handshake(conn, OFP14_VERSION, 0xab, ports, 2, 1000);
     sc.ofconn = conn;
     sc.tx_backlog = 12;
+    sc.sync = "not in sync (the switch replied OFPBRC_EPERM to xid 0x5)";
     json = status_to_json(&sc, 1, 3500);
 
     CU_ASSERT_EQUAL_FATAL(json_array(get(json, "switches"))->n, 1);
@@ -47,6 +48,7 @@ test_status_json_and_text(void)
     CU_ASSERT_EQUAL(get(sw, "connected")->type, JSON_TRUE);
     CU_ASSERT_EQUAL(get(sw, "uptime_ms")->integer, 2500);
     CU_ASSERT_EQUAL(get(sw, "tx_backlog")->integer, 12);
+    CU_ASSERT_EQUAL(get(sw, "in_sync")->type, JSON_FALSE);
 
     /* Ports come sorted by number, with their state. */
     jports = get(sw, "ports");
@@ -65,6 +67,8 @@ test_status_json_and_text(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s), "connected: true"));
     CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s), "svc-b1"));
     CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s), "down   down  no"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s), "programming: not in sync "
+                                  "(the switch replied OFPBRC_EPERM"));
 
     ds_destroy(&s);
     json_destroy(json);

@@ -15,6 +15,7 @@
 #include "cfg.h"
 #include "of-peer.h"
 #include "openvswitch/dynamic-string.h"
+#include "openvswitch/ofp-msgs.h"
 #include "openvswitch/vlog.h"
 #include "steer.h"
 #include "svcmap.h"
@@ -324,6 +325,173 @@ test_switch_closed(void)
     fixture_destroy(&fx);
 }
 
+/* One switch, one chain through fw. */
+#define ONE_SWITCH_YAML                                                 \
+    "buckets: 4\n"                                                      \
+    "switches:\n"                                                       \
+    "  sw1: {dpid: 1}\n"                                                \
+    "services:\n"                                                       \
+    "  fw:\n"                                                           \
+    "    instances:\n"                                                  \
+    "      fw-1: {switch: sw1, port: fw-1, mac: 02:00:00:00:01:01}\n"    \
+    "      fw-2: {switch: sw1, port: fw-2, mac: 02:00:00:00:01:02}\n"    \
+    "chains:\n"                                                         \
+    "  web:\n"                                                          \
+    "    spi: 100\n"                                                    \
+    "    ingress: {switch: sw1, port: client}\n"                        \
+    "    egress: {switch: sw1, port: server}\n"                         \
+    "    services: [fw]\n"
+
+/* Plays the switch 'conn' of 'st' for what it was sent: dump requests are
+ * answered with an empty switch, and barriers are answered, after an
+ * error reply to the bundle if 'fail' is true.  Returns the number of
+ * bundles seen. */
+static int
+serve(struct steer *st, struct ofconn *conn, bool fail)
+{
+    struct ofpbuf *b;
+    int n_bundles = 0;
+
+    while ((b = ofconn_pop_tx(conn)) != NULL) {
+        const struct ofp_header *oh = b->data;
+        struct ofpbuf *reply = NULL;
+        enum ofptype type;
+
+        CU_ASSERT_EQUAL_FATAL(ofptype_decode(&type, oh), 0);
+        if (type == OFPTYPE_FLOW_STATS_REQUEST
+            || type == OFPTYPE_GROUP_DESC_STATS_REQUEST) {
+            reply = ofpraw_alloc_stats_reply(oh, 0);
+        } else if (type == OFPTYPE_BUNDLE_CONTROL) {
+            n_bundles++;
+        } else if (type == OFPTYPE_BARRIER_REQUEST) {
+            if (fail) {
+                steer_error(st, conn, OFPERR_OFPBFC_MSG_FAILED, htonl(77));
+            }
+            peer_feed(conn, ofpraw_alloc_reply(OFPRAW_OFPT11_BARRIER_REPLY,
+                                               oh, 0), 0);
+        }
+        if (reply) {
+            enum ofptype reply_type;
+
+            ofpmsg_update_length(reply);
+            CU_ASSERT_EQUAL(ofptype_decode(&reply_type, reply->data), 0);
+            steer_message(st, conn, reply_type, reply->data);
+            ofpbuf_delete(reply);
+        }
+        ofpbuf_delete(b);
+    }
+    return n_bundles / 2;       /* An open and a commit each. */
+}
+
+/* Returns what "sfmesh-ctl switches" says of 'st', for the caller to
+ * free. */
+static char *
+switches_text(const struct steer *st)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    steer_format_switches(st, &s);
+    return ds_steal_cstr(&s);
+}
+
+/* Asserts that "sfmesh-ctl switches" of ST contains EXPECTED. */
+#define ASSERT_SWITCHES(ST, EXPECTED)                                   \
+    do {                                                                \
+        char *text_ = switches_text(ST);                                \
+                                                                        \
+        if (!strstr(text_, EXPECTED)) {                                 \
+            printf("\n    expected \"%s\" in \"%s\"\n", EXPECTED, text_); \
+        }                                                               \
+        CU_ASSERT_PTR_NOT_NULL(strstr(text_, EXPECTED));                \
+        free(text_);                                                    \
+    } while (0)
+
+/* A pipeline that does not parse, and a switch that refuses a bundle, show
+ * as not in sync with the reason, in "switches" and in what "status"
+ * shows, until a round succeeds. */
+static void
+test_sync_problems(void)
+{
+    static const char *const names[] = { "client", "server", "fw-1",
+                                         "fw-2" };
+    const char *yaml = ONE_SWITCH_YAML;
+    struct ofputil_phy_port pps[4];
+    struct peer_events ev;
+    struct sfm_config *cfg;
+    struct ofconn *conn;
+    struct steer *st;
+    char *error, *sync;
+
+    vlog_set_levels(NULL, VLF_ANY_DESTINATION, VLL_OFF);
+    error = cfg_parse("test.yaml", yaml, strlen(yaml), &cfg);
+    CU_ASSERT_PTR_NULL_FATAL(error);
+    /* What the configuration no longer lets through, to make the pipeline
+     * produce a flow that does not parse. */
+    free(cfg->chains[0].match);
+    cfg->chains[0].match = xstrdup("bogus=1");
+    st = steer_create(cfg, NULL, NULL, 0);
+
+    conn = peer_conn_create(&ev, 0);
+    for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+        pps[i] = peer_port(i + 1, names[i], true);
+    }
+    peer_handshake(conn, OFP15_VERSION, 1, pps, ARRAY_SIZE(pps), 0);
+    peer_drain(conn);
+    steer_switch_ready(st, conn);
+
+    /* The switch is dumped and holds the previous desired state (none),
+     * but that is not what the pipeline wants. */
+    CU_ASSERT_EQUAL(serve(st, conn, false), 0);
+    ASSERT_SWITCHES(st, "switch sw1 (dpid 0000000000000001): IDLE, not in "
+                    "sync (pipeline does not parse, previous state kept: "
+                    "flow \"table=0,priority=100,in_port=");
+    ASSERT_SWITCHES(st, ",bogus=1 actions=multipath(");
+    ASSERT_SWITCHES(st, "unknown keyword bogus); installed 0 flows");
+    sync = steer_switch_sync(st, conn);
+    CU_ASSERT_PTR_NOT_NULL(strstr(sync, "not in sync (pipeline does not "
+                                  "parse"));
+    free(sync);
+
+    /* A good configuration: programmed, in sync. */
+    error = cfg_parse("test.yaml", yaml, strlen(yaml), &cfg);
+    CU_ASSERT_PTR_NULL_FATAL(error);
+    steer_reload(st, cfg);
+    CU_ASSERT_EQUAL(serve(st, conn, false), 1);
+    ASSERT_SWITCHES(st, "IDLE, in sync; installed ");
+    sync = steer_switch_sync(st, conn);
+    CU_ASSERT_STRING_EQUAL(sync, "in sync");
+    free(sync);
+
+    /* An instance fails; the switch refuses the bundle of the repair. */
+    {
+        struct ofputil_phy_port pp = peer_port(3, "fw-1", false);
+
+        peer_feed(conn, peer_port_status(OFP15_VERSION, OFPPR_MODIFY, &pp),
+                  0);
+        steer_port_changed(st, conn, NULL, &pp);
+    }
+    CU_ASSERT_EQUAL(serve(st, conn, true), 1);
+    ASSERT_SWITCHES(st, "DUMP_NEEDED, not in sync (the switch replied "
+                    "OFPBFC_MSG_FAILED to xid 0x4d)");
+    steer_run(st, 0);
+    /* The dump (the switch answers that it lost everything) still leaves
+     * it not in sync... */
+    CU_ASSERT_EQUAL(serve(st, conn, true), 1);
+    ASSERT_SWITCHES(st, "not in sync (the switch replied "
+                    "OFPBFC_MSG_FAILED");
+    sync = steer_switch_sync(st, conn);
+    CU_ASSERT_PTR_NOT_NULL(strstr(sync, "OFPBFC_MSG_FAILED"));
+    free(sync);
+    /* ...until a round succeeds. */
+    steer_run(st, 0);
+    CU_ASSERT_EQUAL(serve(st, conn, false), 1);
+    ASSERT_SWITCHES(st, "IDLE, in sync; installed ");
+
+    steer_switch_closed(st, conn);
+    ofconn_destroy(conn);
+    steer_destroy(st);
+}
+
 static const struct test_case steer_tests[] = {
     { "restart: the same groups whatever the connect order",
       test_restart_order },
@@ -331,6 +499,8 @@ static const struct test_case steer_tests[] = {
     { "a link flap moves no bucket", test_link_flap },
     { "an instance cut off from its chains", test_cut_off },
     { "a switch that disconnects", test_switch_closed },
+    { "not in sync, with the reason, until a round succeeds",
+      test_sync_problems },
     { NULL, NULL },
 };
 
