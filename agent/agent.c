@@ -32,6 +32,7 @@
 #include "agentproto.h"
 #include "agpconn.h"
 #include "bitmap.h"
+#include "connlimit.h"
 #include "command-line.h"
 #include "ctlsock.h"
 #include "daemon.h"
@@ -41,6 +42,7 @@
 #include "netaddr.h"
 #include "nsh.h"
 #include "openvswitch/dynamic-string.h"
+#include "openvswitch/list.h"
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/shash.h"
 #include "openvswitch/vlog.h"
@@ -110,6 +112,8 @@ struct agent {
     struct event *reconnect_ev; /* Reconnects the channel. */
 
     struct evconnlistener *repl_listener; /* Replication from primaries. */
+    struct agpconn_pool *repl_pool; /* Limits its connections. */
+    struct ovs_list repl_ins;   /* Contains "struct repl_in"s. */
     uint32_t repl_addr;         /* Our replication address. */
     uint16_t repl_port;         /* Our replication port. */
     struct shash windows;       /* Sender name -> "struct agp_seq_window". */
@@ -578,8 +582,21 @@ peer_connect(struct peer *p)
 
 /* An incoming replication connection. */
 struct repl_in {
+    struct ovs_list list_node;  /* In 'agent->repl_ins'. */
     struct agent *agent;        /* Owner. */
+    struct agpconn *conn;       /* The connection. */
     char *sender;               /* Sending instance, from its first batch. */
+};
+
+/* The replication listener's limits (docs/agent-protocol.md): a primary
+ * sends an empty batch as soon as it connects, and each instance of the
+ * service has at most one connection to us. */
+static const struct connlimit repl_limits = {
+    .handshake_ms = AGPCONN_HANDSHAKE_MS,
+    .max_pending = 16,
+    .max_conns = 64,
+    .max_pending_frame = AGPCONN_PENDING_FRAME,
+    .max_frame = AGP_MAX_LEN,
 };
 
 static void
@@ -597,6 +614,7 @@ repl_in_msg(struct agpconn *conn, const struct agp_msg *msg, void *in_)
 
         if (!in->sender) {
             in->sender = xstrdup(u->sender);
+            agpconn_set_authenticated(conn);
         } else if (strcmp(in->sender, u->sender)) {
             agpconn_close(conn, "sender changed on a replication "
                           "connection");
@@ -667,12 +685,29 @@ repl_in_msg(struct agpconn *conn, const struct agp_msg *msg, void *in_)
     }
 }
 
+/* Returns true if 'name' is an instance of the map of 'ag'. */
+static bool
+is_instance__(const struct agent *ag, const char *name)
+{
+    for (size_t i = 0; i < ag->n_instances; i++) {
+        if (!strcmp(ag->names[i], name)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static void
 repl_in_closed(struct agpconn *conn, const char *reason, void *in_)
 {
     struct repl_in *in = in_;
 
     VLOG_INFO("%s: %s", agpconn_name(conn), reason);
+    ovs_list_remove(&in->list_node);
+    if (in->sender && !is_instance__(in->agent, in->sender)) {
+        /* Otherwise every name a peer ever sent would stay. */
+        free(shash_find_and_delete(&in->agent->windows, in->sender));
+    }
     free(in->sender);
     free(in);
 }
@@ -689,10 +724,16 @@ repl_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
     char *peer = netaddr_format(sa);
     char *name = xasprintf("replication from tcp:%s", peer);
     struct repl_in *in = xzalloc(sizeof *in);
+    struct agent *ag = ag_;
 
-    in->agent = ag_;
-    agpconn_accept(evconnlistener_get_base(evl), fd, name, &repl_in_cbs,
-                   in);
+    in->agent = ag;
+    in->conn = agpconn_accept(evconnlistener_get_base(evl), fd, name,
+                              ag->repl_pool, &repl_in_cbs, in);
+    if (in->conn) {
+        ovs_list_push_back(&ag->repl_ins, &in->list_node);
+    } else {
+        free(in);
+    }
     free(name);
     free(peer);
 }
@@ -1210,6 +1251,7 @@ main(int argc, char *argv[])
     }
     ag.self = -1;
     shash_init(&ag.windows);
+    ovs_list_init(&ag.repl_ins);
 
     ag.svc = service_find(opts.service);
     if (!ag.svc) {
@@ -1259,6 +1301,7 @@ main(int argc, char *argv[])
                 (struct sockaddr *) &ss, &len);
     ag.repl_addr = ntohl(((struct sockaddr_in *) &ss)->sin_addr.s_addr);
     ag.repl_port = ntohs(((struct sockaddr_in *) &ss)->sin_port);
+    ag.repl_pool = agpconn_pool_create(opts.repl_listen, &repl_limits);
 
     path = (opts.unixctl ? xstrdup(opts.unixctl)
             : xasprintf("%s/%s.ctl", ovs_rundir(), program_name));
@@ -1307,6 +1350,14 @@ main(int argc, char *argv[])
     agpconn_destroy(ag.chan);
     ctlsock_destroy(ag.ctl);
     evconnlistener_free(ag.repl_listener);
+    struct repl_in *in;
+    LIST_FOR_EACH_POP (in, list_node, &ag.repl_ins) {
+        agpconn_destroy(in->conn);
+        free(in->sender);
+        free(in);
+    }
+    agpconn_pool_destroy(ag.repl_pool);
+    shash_destroy_free_data(&ag.windows);
     for (int i = 0; i < 3; i++) {
         event_free(ag.signals[i]);
     }
@@ -1322,6 +1373,14 @@ main(int argc, char *argv[])
     frameio_close(ag.fio);
     free(ag.held);
     event_base_free(ag.base);
+    free(ag.ctl_name);
+    free(opts.instance);
+    free(opts.service);
+    free(opts.service_args);
+    free(opts.iface);
+    free(opts.controller);
+    free(opts.repl_listen);
+    free(opts.unixctl);
     VLOG_INFO("sfmesh-agent stopped");
     return 0;
 }

@@ -107,7 +107,7 @@ ctlsock_reply(struct ctlsock_conn *conn, const char *text)
     if (!conn->replied) {
         conn->replied = true;
         send_json__(conn, jsonrpc_create_reply(json_string_create(text),
-                                               json_clone(conn->id)));
+                                               conn->id));
     }
 }
 
@@ -118,7 +118,7 @@ ctlsock_reply_error(struct ctlsock_conn *conn, const char *text)
     if (!conn->replied) {
         conn->replied = true;
         send_json__(conn, jsonrpc_create_error(json_string_create(text),
-                                               json_clone(conn->id)));
+                                               conn->id));
     }
 }
 

@@ -25,6 +25,7 @@ run bad-input bash "$here/test-bad-input.sh" "$asan_bin"
 run steer bash "$here/test-steer.sh" "$bin"
 run fabric bash "$here/test-fabric.sh" "$bin"
 run agent bash "$here/test-agent.sh" "$bin"
+run limits bash "$here/test-limits.sh" "$bin" "$asan_bin"
 run scenarios bash "$here/test-scenarios.sh" "$bin"
 run demo bash "$here/../../topo/demo.sh" "$bin"
 
