@@ -281,14 +281,16 @@ pool_admit__(struct agpconn_pool *pool, const char *name)
         struct agpconn *oldest = CONTAINER_OF(ovs_list_front(&pool->pending),
                                               struct agpconn, pool_node);
 
-        VLOG_WARN_RL(&limit_rl, "%s: %"PRIuSIZE" connections, %"PRIuSIZE" of them "
-                     "not authenticated: closing the oldest of these, %s",
+        VLOG_WARN_RL(&limit_rl, "%s: %"PRIuSIZE" connections, %"PRIuSIZE
+                     " of them not authenticated: closing the oldest of "
+                     "these, %s",
                      pool->name, pool->n_conns, pool->n_pending,
                      oldest->name);
         agpconn_close(oldest, "too many connections waiting to "
                       "authenticate");
     } else if (verdict == CONNLIMIT_REFUSE) {
-        VLOG_WARN_RL(&limit_rl, "%s: %s refused: %"PRIuSIZE" connections already",
+        VLOG_WARN_RL(&limit_rl, "%s: %s refused: %"PRIuSIZE" connections "
+                     "already",
                      pool->name, name, pool->n_conns);
         return false;
     }

@@ -278,8 +278,9 @@ accept_cb__(struct evconnlistener *listener, evutil_socket_t fd,
 }
 
 /* Creates a control socket at 'path' served on 'base', replacing a stale
- * socket file, with mode CTLSOCK_MODE.  Returns NULL and an error message in '*errorp' (to be freed)
- * on failure.  The commands "list-commands" and "version" are built in. */
+ * socket file, with mode CTLSOCK_MODE.  Returns NULL and an error message
+ * in '*errorp' (to be freed) on failure.  The commands "list-commands" and
+ * "version" are built in. */
 struct ctlsock *
 ctlsock_create(struct event_base *base, const char *path, char **errorp)
 {
@@ -317,8 +318,8 @@ ctlsock_create(struct event_base *base, const char *path, char **errorp)
 
     server = xzalloc(sizeof *server);
     server->listener = evconnlistener_new(
-        base, accept_cb__, server, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
-        -1, fd);
+        base, accept_cb__, server,
+        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
     if (!server->listener) {
         *errorp = xasprintf("%s: cannot listen (%s)", path,
                             ovs_strerror(errno));
