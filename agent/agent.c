@@ -33,6 +33,7 @@
 #include "agpconn.h"
 #include "bitmap.h"
 #include "command-line.h"
+#include "connlimit.h"
 #include "ctlsock.h"
 #include "daemon.h"
 #include "dirs.h"
@@ -41,6 +42,7 @@
 #include "netaddr.h"
 #include "nsh.h"
 #include "openvswitch/dynamic-string.h"
+#include "openvswitch/list.h"
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/shash.h"
 #include "openvswitch/vlog.h"
@@ -113,6 +115,7 @@ struct agent {
     int reconnect_ms;           /* Delay before the next attempt. */
 
     struct evconnlistener *repl_listener; /* Replication from primaries. */
+    struct agpconn_pool *repl_pool; /* Limits its connections. */
     uint32_t repl_addr;         /* Our replication address. */
     uint16_t repl_port;         /* Our replication port. */
     struct replrx *rx;          /* Replication from primaries. */
@@ -586,6 +589,17 @@ struct repl_in {
     struct replrx_conn *rc;     /* Its receiving state. */
 };
 
+/* The replication listener's limits (docs/agent-protocol.md): a primary
+ * sends an empty batch as soon as it connects, and each instance of the
+ * service has at most one connection to us. */
+static const struct connlimit repl_limits = {
+    .handshake_ms = AGPCONN_HANDSHAKE_MS,
+    .max_pending = 16,
+    .max_conns = 64,
+    .max_pending_frame = AGPCONN_PENDING_FRAME,
+    .max_frame = AGP_MAX_LEN,
+};
+
 static void
 repl_in_msg(struct agpconn *conn, const struct agp_msg *msg, void *in_)
 {
@@ -594,6 +608,10 @@ repl_in_msg(struct agpconn *conn, const struct agp_msg *msg, void *in_)
     struct replrx_result r;
 
     replrx_handle(ag->rx, in->rc, msg, time_msec(), &r);
+    if (r.sender && r.action != REPLRX_CLOSE) {
+        /* The first batch named the sender. */
+        agpconn_set_authenticated(conn);
+    }
     if (r.superseded) {
         struct repl_in *old = replrx_conn_aux(r.superseded);
 
@@ -662,9 +680,13 @@ repl_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
     struct repl_in *in = xzalloc(sizeof *in);
 
     in->agent = ag;
-    in->rc = replrx_conn_create(ag->rx, in);
     in->conn = agpconn_accept(evconnlistener_get_base(evl), fd, name,
-                              &repl_in_cbs, in);
+                              ag->repl_pool, &repl_in_cbs, in);
+    if (in->conn) {
+        in->rc = replrx_conn_create(ag->rx, in);
+    } else {
+        free(in);
+    }
     free(name);
     free(peer);
 }
@@ -1264,6 +1286,7 @@ main(int argc, char *argv[])
                 (struct sockaddr *) &ss, &len);
     ag.repl_addr = ntohl(((struct sockaddr_in *) &ss)->sin_addr.s_addr);
     ag.repl_port = ntohs(((struct sockaddr_in *) &ss)->sin_port);
+    ag.repl_pool = agpconn_pool_create(opts.repl_listen, &repl_limits);
 
     path = (opts.unixctl ? xstrdup(opts.unixctl)
             : xasprintf("%s/%s.ctl", ovs_rundir(), program_name));
@@ -1314,6 +1337,7 @@ main(int argc, char *argv[])
     replrx_destroy(ag.rx);
     ctlsock_destroy(ag.ctl);
     evconnlistener_free(ag.repl_listener);
+    agpconn_pool_destroy(ag.repl_pool);
     for (int i = 0; i < 3; i++) {
         event_free(ag.signals[i]);
     }
@@ -1329,6 +1353,14 @@ main(int argc, char *argv[])
     frameio_close(ag.fio);
     free(ag.held);
     event_base_free(ag.base);
+    free(ag.ctl_name);
+    free(opts.instance);
+    free(opts.service);
+    free(opts.service_args);
+    free(opts.iface);
+    free(opts.controller);
+    free(opts.repl_listen);
+    free(opts.unixctl);
     VLOG_INFO("sfmesh-agent stopped");
     return 0;
 }

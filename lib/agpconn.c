@@ -14,7 +14,10 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "agentproto.h"
+#include "connlimit.h"
+#include "openvswitch/list.h"
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/vlog.h"
 #include "util.h"
@@ -23,8 +26,24 @@ VLOG_DEFINE_THIS_MODULE(agpconn);
 
 static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 
+/* A flood of connections is logged apart from protocol errors, so that each
+ * shows in the log. */
+static struct vlog_rate_limit limit_rl = VLOG_RATE_LIMIT_INIT(5, 20);
+static struct vlog_rate_limit timeout_rl = VLOG_RATE_LIMIT_INIT(5, 20);
+
 /* Messages handled per connection and loop turn. */
 #define AGPCONN_BATCH 64
+
+/* The connections accepted on one listener.  A connection leaves its pool
+ * when it starts closing. */
+struct agpconn_pool {
+    char *name;                 /* The listener, for logs. */
+    struct connlimit limits;    /* As given. */
+    struct ovs_list pending;    /* Pending "struct agpconn"s, oldest first. */
+    struct ovs_list authenticated; /* The other "struct agpconn"s. */
+    size_t n_pending;           /* Connections in 'pending'. */
+    size_t n_conns;             /* Connections in both lists. */
+};
 
 struct agpconn {
     char *name;                 /* Peer, for logs. */
@@ -34,6 +53,14 @@ struct agpconn {
     void *aux;                  /* Passed to 'cbs'. */
     char *close_reason;         /* Set once closing. */
     bool connecting;            /* agpconn_connect() not complete yet. */
+
+    /* Limits, for accepted connections. */
+    struct agpconn_pool *pool;  /* Pool, or NULL if none or closing. */
+    struct ovs_list pool_node;  /* In a list of 'pool'. */
+    bool limited;               /* Accepted in a pool: 'limits' apply. */
+    struct connlimit limits;    /* The pool's limits, if 'limited'. */
+    bool authenticated;         /* Set by agpconn_set_authenticated(). */
+    struct event *handshake;    /* Closes it while pending, or NULL. */
 };
 
 static void process__(struct agpconn *);
@@ -52,6 +79,23 @@ deferred_cb__(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED,
     }
 }
 
+/* Takes 'c' out of its pool, if it is in one. */
+static void
+pool_remove__(struct agpconn *c)
+{
+    if (c->pool) {
+        if (!c->authenticated) {
+            c->pool->n_pending--;
+        }
+        c->pool->n_conns--;
+        ovs_list_remove(&c->pool_node);
+        c->pool = NULL;
+    }
+    if (c->handshake) {
+        event_del(c->handshake);
+    }
+}
+
 /* Closes 'c' for 'reason' on the next loop turn; the 'closed' callback
  * follows.  Closing twice keeps the first reason. */
 void
@@ -60,6 +104,7 @@ agpconn_close(struct agpconn *c, const char *reason)
     if (!c->close_reason) {
         c->close_reason = xstrdup(reason);
         bufferevent_disable(c->bev, EV_READ);
+        pool_remove__(c);
         event_active(c->deferred, 0, 0);
     }
 }
@@ -79,6 +124,19 @@ process__(struct agpconn *c)
         status = agp_frame_check(evbuffer_pullup(in, MIN(avail,
                                                          AGP_HEADER_LEN)),
                                  avail, &len);
+        if (len && c->limited
+            && !connlimit_frame_ok(&c->limits, c->authenticated, len)) {
+            char *reason = xasprintf("protocol error: a frame of %"PRIuSIZE
+                                     " bytes%s (at most %"PRIuSIZE")", len,
+                                     (c->authenticated ? ""
+                                      : " before authentication"),
+                                     connlimit_max_input(&c->limits,
+                                                         c->authenticated));
+            VLOG_WARN_RL(&rl, "%s: %s", c->name, reason);
+            agpconn_close(c, reason);
+            free(reason);
+            return;
+        }
         if (status == AGP_FRAME_NEED_MORE) {
             return;
         } else if (status != AGP_FRAME_COMPLETE) {
@@ -141,6 +199,23 @@ event_cb__(struct bufferevent *bev OVS_UNUSED, short what, void *c_)
     }
 }
 
+static void
+handshake_cb__(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED,
+               void *c_)
+{
+    struct agpconn *c = c_;
+    char *reason;
+
+    if (c->authenticated || c->close_reason) {
+        return;
+    }
+    reason = xasprintf("handshake timed out after %d ms",
+                       c->limits.handshake_ms);
+    VLOG_WARN_RL(&timeout_rl, "%s: %s", c->name, reason);
+    agpconn_close(c, reason);
+    free(reason);
+}
+
 static struct agpconn *
 create__(struct event_base *base, struct bufferevent *bev, const char *name,
          const struct agpconn_cbs *cbs, void *aux)
@@ -151,23 +226,115 @@ create__(struct event_base *base, struct bufferevent *bev, const char *name,
     c->bev = bev;
     c->cbs = *cbs;
     c->aux = aux;
+    c->authenticated = true;
     c->deferred = event_new(base, -1, 0, deferred_cb__, c);
     bufferevent_setcb(bev, read_cb__, NULL, event_cb__, c);
+    bufferevent_setwatermark(bev, EV_READ, 0, AGP_MAX_LEN);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
     return c;
 }
 
-/* Takes over the accepted socket 'fd' of peer 'name'. */
+/* Creates a pool for the connections of listener 'name' (for logs), under
+ * 'limits'. */
+struct agpconn_pool *
+agpconn_pool_create(const char *name, const struct connlimit *limits)
+{
+    struct agpconn_pool *pool = xzalloc(sizeof *pool);
+
+    pool->name = xstrdup(name);
+    pool->limits = *limits;
+    ovs_list_init(&pool->pending);
+    ovs_list_init(&pool->authenticated);
+    return pool;
+}
+
+/* Frees 'pool'.  Its connections stay open, in no pool; the owner destroys
+ * them.  Accepts NULL. */
+void
+agpconn_pool_destroy(struct agpconn_pool *pool)
+{
+    struct agpconn *c;
+
+    if (!pool) {
+        return;
+    }
+    LIST_FOR_EACH_POP (c, pool_node, &pool->pending) {
+        c->pool = NULL;
+    }
+    LIST_FOR_EACH_POP (c, pool_node, &pool->authenticated) {
+        c->pool = NULL;
+    }
+    free(pool->name);
+    free(pool);
+}
+
+/* Makes room in 'pool' for connection 'name', if its limits allow: returns
+ * false if it must be refused. */
+static bool
+pool_admit__(struct agpconn_pool *pool, const char *name)
+{
+    enum connlimit_verdict verdict = connlimit_admit(&pool->limits,
+                                                     pool->n_pending,
+                                                     pool->n_conns);
+
+    if (verdict == CONNLIMIT_EVICT) {
+        struct agpconn *oldest = CONTAINER_OF(ovs_list_front(&pool->pending),
+                                              struct agpconn, pool_node);
+
+        VLOG_WARN_RL(&limit_rl, "%s: %"PRIuSIZE" connections, %"PRIuSIZE
+                     " of them not authenticated: closing the oldest of "
+                     "these, %s",
+                     pool->name, pool->n_conns, pool->n_pending,
+                     oldest->name);
+        agpconn_close(oldest, "too many connections waiting to "
+                      "authenticate");
+    } else if (verdict == CONNLIMIT_REFUSE) {
+        VLOG_WARN_RL(&limit_rl, "%s: %s refused: %"PRIuSIZE" connections "
+                     "already",
+                     pool->name, name, pool->n_conns);
+        return false;
+    }
+    return true;
+}
+
+/* Takes over the accepted socket 'fd' of peer 'name'.  With a 'pool', the
+ * connection is pending until agpconn_set_authenticated(); if the pool is
+ * full of authenticated connections, closes 'fd' and returns NULL. */
 struct agpconn *
 agpconn_accept(struct event_base *base, int fd, const char *name,
-               const struct agpconn_cbs *cbs, void *aux)
+               struct agpconn_pool *pool, const struct agpconn_cbs *cbs,
+               void *aux)
 {
+    struct agpconn *c;
     int one = 1;
 
+    if (pool && !pool_admit__(pool, name)) {
+        close(fd);
+        return NULL;
+    }
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    return create__(base, bufferevent_socket_new(base, fd,
-                                                 BEV_OPT_CLOSE_ON_FREE),
-                    name, cbs, aux);
+    c = create__(base, bufferevent_socket_new(base, fd,
+                                              BEV_OPT_CLOSE_ON_FREE),
+                 name, cbs, aux);
+    if (pool) {
+        struct timeval tv = {
+            .tv_sec = pool->limits.handshake_ms / 1000,
+            .tv_usec = pool->limits.handshake_ms % 1000 * 1000,
+        };
+
+        c->pool = pool;
+        c->limited = true;
+        c->limits = pool->limits;
+        c->authenticated = false;
+        ovs_list_push_back(&pool->pending, &c->pool_node);
+        pool->n_pending++;
+        pool->n_conns++;
+        bufferevent_setwatermark(c->bev, EV_READ, 0,
+                                 connlimit_max_input(&c->limits, false));
+        c->handshake = evtimer_new(base, handshake_cb__, c);
+        evtimer_add(c->handshake, &tv);
+    }
+    return c;
 }
 
 /* Starts connecting to 'sa'; 'connected' or 'closed' follows. */
@@ -240,12 +407,38 @@ agpconn_set_aux(struct agpconn *c, void *aux)
     c->aux = aux;
 }
 
+/* Marks 'c' authenticated: the peer showed it speaks the protocol (its
+ * first valid message).  From now on it has no handshake timeout and may
+ * send frames of any length. */
+void
+agpconn_set_authenticated(struct agpconn *c)
+{
+    if (c->authenticated) {
+        return;
+    }
+    c->authenticated = true;
+    if (c->handshake) {
+        event_del(c->handshake);
+    }
+    if (c->pool) {
+        c->pool->n_pending--;
+        ovs_list_remove(&c->pool_node);
+        ovs_list_push_back(&c->pool->authenticated, &c->pool_node);
+    }
+    bufferevent_setwatermark(c->bev, EV_READ, 0,
+                             connlimit_max_input(&c->limits, true));
+}
+
 /* Frees 'c' at once, without the 'closed' callback (for shutdown).
  * Accepts NULL. */
 void
 agpconn_destroy(struct agpconn *c)
 {
     if (c) {
+        pool_remove__(c);
+        if (c->handshake) {
+            event_free(c->handshake);
+        }
         event_free(c->deferred);
         bufferevent_free(c->bev);
         free(c->close_reason);

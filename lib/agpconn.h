@@ -17,7 +17,19 @@
  * bounded number of messages is handled per loop turn.  Closing always
  * happens on a later loop turn, so the owner may close from inside its own
  * callbacks; the 'closed' callback is the last one and the object is freed
- * right after it. */
+ * right after it.
+ *
+ * A connection holds at most one frame of input: reading stops while a
+ * whole frame of the longest length waits to be handled (TCP then pushes
+ * back on the peer).
+ *
+ * Connections accepted on a listener belong to its pool, which applies the
+ * listener's limits (connlimit.h): a connection is pending until the owner
+ * calls agpconn_set_authenticated() (after the peer's first valid message,
+ * say), and until then it is closed after the handshake timeout and may
+ * only hold a short frame; a new connection on a full pool closes the
+ * oldest pending one, or is refused if none is pending.  Connections made
+ * with agpconn_connect() belong to no pool and start authenticated. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -26,6 +38,8 @@
 
 struct agp_msg;
 struct agpconn;
+struct agpconn_pool;
+struct connlimit;
 struct event_base;
 struct ofpbuf;
 
@@ -40,7 +54,16 @@ struct agpconn_cbs {
     void (*closed)(struct agpconn *, const char *reason, void *aux);
 };
 
+/* Default limits of the agent protocol's listeners. */
+#define AGPCONN_HANDSHAKE_MS 5000   /* Longest wait for the first message. */
+#define AGPCONN_PENDING_FRAME 4096  /* Longest frame before it. */
+
+struct agpconn_pool *agpconn_pool_create(const char *name,
+                                         const struct connlimit *);
+void agpconn_pool_destroy(struct agpconn_pool *);
+
 struct agpconn *agpconn_accept(struct event_base *, int fd, const char *name,
+                               struct agpconn_pool *,
                                const struct agpconn_cbs *, void *aux);
 struct agpconn *agpconn_connect(struct event_base *, const struct sockaddr *,
                                 socklen_t, const char *name,
@@ -51,6 +74,7 @@ void agpconn_send_buf(struct agpconn *, const struct ofpbuf *);
 bool agpconn_has_input(const struct agpconn *);
 const char *agpconn_name(const struct agpconn *);
 void agpconn_set_aux(struct agpconn *, void *aux);
+void agpconn_set_authenticated(struct agpconn *);
 
 void agpconn_close(struct agpconn *, const char *reason);
 void agpconn_destroy(struct agpconn *);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include "jsonrpc.h"
@@ -29,6 +30,9 @@
 VLOG_DEFINE_THIS_MODULE(ctlsock);
 
 static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
+
+/* The socket file's mode: the owner alone may connect. */
+#define CTLSOCK_MODE 0700
 
 /* A request larger than this is refused and its connection closed. */
 #define CTLSOCK_MAX_REQUEST (64 * 1024)
@@ -103,7 +107,7 @@ ctlsock_reply(struct ctlsock_conn *conn, const char *text)
     if (!conn->replied) {
         conn->replied = true;
         send_json__(conn, jsonrpc_create_reply(json_string_create(text),
-                                               json_clone(conn->id)));
+                                               conn->id));
     }
 }
 
@@ -114,7 +118,7 @@ ctlsock_reply_error(struct ctlsock_conn *conn, const char *text)
     if (!conn->replied) {
         conn->replied = true;
         send_json__(conn, jsonrpc_create_error(json_string_create(text),
-                                               json_clone(conn->id)));
+                                               conn->id));
     }
 }
 
@@ -274,13 +278,15 @@ accept_cb__(struct evconnlistener *listener, evutil_socket_t fd,
 }
 
 /* Creates a control socket at 'path' served on 'base', replacing a stale
- * socket file.  Returns NULL and an error message in '*errorp' (to be freed)
- * on failure.  The commands "list-commands" and "version" are built in. */
+ * socket file, with mode CTLSOCK_MODE.  Returns NULL and an error message
+ * in '*errorp' (to be freed) on failure.  The commands "list-commands" and
+ * "version" are built in. */
 struct ctlsock *
 ctlsock_create(struct event_base *base, const char *path, char **errorp)
 {
     struct sockaddr_un sun;
     struct ctlsock *server;
+    int fd;
 
     *errorp = NULL;
     memset(&sun, 0, sizeof sun);
@@ -292,13 +298,33 @@ ctlsock_create(struct event_base *base, const char *path, char **errorp)
     strcpy(sun.sun_path, path);
     unlink(path);
 
+    /* Whoever may connect may run every command, "exit" included, so the
+     * socket is the owner's alone, whatever the umask: on Linux a socket
+     * file takes the mode of its socket at bind(), as in OVS's
+     * make_unix_socket(), and the chmod() covers other systems. */
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0
+        || fchmod(fd, CTLSOCK_MODE)
+        || bind(fd, (struct sockaddr *) &sun, sizeof sun)
+        || chmod(path, CTLSOCK_MODE)) {
+        *errorp = xasprintf("%s: cannot listen (%s)", path,
+                            ovs_strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(path);
+        }
+        return NULL;
+    }
+
     server = xzalloc(sizeof *server);
-    server->listener = evconnlistener_new_bind(
-        base, accept_cb__, server, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
-        -1, (struct sockaddr *) &sun, sizeof sun);
+    server->listener = evconnlistener_new(
+        base, accept_cb__, server,
+        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
     if (!server->listener) {
         *errorp = xasprintf("%s: cannot listen (%s)", path,
                             ovs_strerror(errno));
+        close(fd);
+        unlink(path);
         free(server);
         return NULL;
     }

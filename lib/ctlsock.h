@@ -14,6 +14,9 @@
  * sfmesh-ctl and 'ovs-appctl -t PATH' can talk to it.  The server runs on a
  * libevent base; commands are answered synchronously.
  *
+ * The socket file has mode 0700 whatever the umask: any client may run any
+ * command, "exit" included, so only the daemon's user may connect.
+ *
  * Garbage, oversized requests and unknown commands get an error reply or a
  * closed connection; they never disturb other clients. */
 

@@ -15,6 +15,7 @@
 #include "agentproto.h"
 #include "agpconn.h"
 #include "ctlstate.h"
+#include "connlimit.h"
 #include "netaddr.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/list.h"
@@ -28,6 +29,16 @@
 VLOG_DEFINE_THIS_MODULE(agentsrv);
 
 static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
+
+/* The agent listener's limits (docs/agent-protocol.md): an agent says hello
+ * as soon as it connects, and has one channel. */
+static const struct connlimit agsrv_limits = {
+    .handshake_ms = AGPCONN_HANDSHAKE_MS,
+    .max_pending = 64,
+    .max_conns = 1024,
+    .max_pending_frame = AGPCONN_PENDING_FRAME,
+    .max_frame = AGP_MAX_LEN,
+};
 
 /* What the controller knows of an instance's agent, kept across
  * reconnections (the replication address outlives a channel). */
@@ -58,6 +69,7 @@ struct agsrv {
     struct steer *steer;        /* Steering policy. */
     int hb_timeout;             /* Heartbeat timeout, in ms. */
     struct evconnlistener *listener; /* Accepts agents, or NULL. */
+    struct agpconn_pool *pool;  /* Limits the listener's channels. */
     char *listen_name;          /* What it listens on. */
     struct shash agents;        /* Contains "struct agsrv_agent"s. */
     struct ovs_list chans;      /* Contains "struct agsrv_chan"s. */
@@ -127,6 +139,7 @@ agsrv_destroy(struct agsrv *srv)
     if (srv->awaited_ev) {
         event_free(srv->awaited_ev);
     }
+    agpconn_pool_destroy(srv->pool);
     free(srv->listen_name);
     free(srv);
 }
@@ -142,9 +155,13 @@ accept_cb__(struct evconnlistener *evl, evutil_socket_t fd,
 
     chan->srv = srv;
     chan->conn = agpconn_accept(evconnlistener_get_base(evl), fd, name,
-                                &agent_cbs, chan);
-    ovs_list_push_back(&srv->chans, &chan->list_node);
-    VLOG_DBG("%s: accepted", name);
+                                srv->pool, &agent_cbs, chan);
+    if (!chan->conn) {
+        free(chan);
+    } else {
+        ovs_list_push_back(&srv->chans, &chan->list_node);
+        VLOG_DBG("%s: accepted", name);
+    }
     free(name);
     free(peer);
 }
@@ -180,6 +197,7 @@ agsrv_listen(struct agsrv *srv, const char *target, char **errorp)
                 (struct sockaddr *) &ss, &len);
     char *addr = netaddr_format((struct sockaddr *) &ss);
     srv->listen_name = xasprintf("ptcp:%s", addr);
+    srv->pool = agpconn_pool_create(srv->listen_name, &agsrv_limits);
     free(addr);
     VLOG_INFO("listening for agents on %s", srv->listen_name);
     return 0;
@@ -375,6 +393,9 @@ agent_msg__(struct agpconn *conn, const struct agp_msg *msg, void *chan_)
             return;
         }
         handle_hello__(chan, conn, msg);
+        if (chan->agent) {
+            agpconn_set_authenticated(conn);
+        }
         return;
     }
 

@@ -26,6 +26,7 @@ run steer bash "$here/test-steer.sh" "$bin"
 run fabric bash "$here/test-fabric.sh" "$bin"
 run agent bash "$here/test-agent.sh" "$bin"
 run restart bash "$here/test-restart.sh" "$bin"
+run limits bash "$here/test-limits.sh" "$bin" "$asan_bin"
 run scenarios bash "$here/test-scenarios.sh" "$bin"
 run demo bash "$here/../../topo/demo.sh" "$bin"
 
