@@ -405,11 +405,14 @@ svcmap_set_state(struct svcmap *map, int instance, enum svcmap_state state)
 /* Makes the epoch of 'map' greater than 'seen', an epoch seen elsewhere
  * (an agent's, or one a controller issued before it restarted), if it is
  * not already, so that epochs never go backwards for the life of a
- * deployment.  Returns true if the epoch changed. */
+ * deployment.  An epoch of SVCMAP_MAX_EPOCH or more is ignored.  Returns
+ * true if the epoch changed. */
 bool
 svcmap_raise_epoch(struct svcmap *map, uint64_t seen)
 {
-    if (map->epoch > seen || seen == UINT64_MAX) {
+    if (map->epoch > seen || seen >= SVCMAP_MAX_EPOCH) {
+        /* Far beyond what a deployment ever reaches: a corrupt or forged
+         * report, which would bring the epoch close to wrapping. */
         return false;
     }
     map->epoch = seen + 1;

@@ -39,6 +39,8 @@ enum svcmap_state {
 };
 
 #define SVCMAP_NONE (-1)        /* No instance. */
+#define SVCMAP_MAX_EPOCH (UINT64_C(1) << 62) /* Epochs seen elsewhere above
+                                              * this are not believed. */
 
 struct svcmap_bucket {
     int primary;                /* Instance index, or SVCMAP_NONE. */

@@ -144,24 +144,33 @@ agsrv_destroy(struct agsrv *srv)
     free(srv);
 }
 
+/* Takes over 'fd', a new agent channel named 'name' (its peer, for logs).
+ * Returns false if the listener's limits refused it (and closed 'fd'). */
+bool
+agsrv_take_channel(struct agsrv *srv, int fd, const char *name)
+{
+    struct agsrv_chan *chan = xzalloc(sizeof *chan);
+
+    chan->srv = srv;
+    chan->conn = agpconn_accept(srv->base, fd, name, srv->pool, &agent_cbs,
+                                chan);
+    if (!chan->conn) {
+        free(chan);
+        return false;
+    }
+    ovs_list_push_back(&srv->chans, &chan->list_node);
+    VLOG_DBG("%s: accepted", name);
+    return true;
+}
+
 static void
-accept_cb__(struct evconnlistener *evl, evutil_socket_t fd,
+accept_cb__(struct evconnlistener *evl OVS_UNUSED, evutil_socket_t fd,
             struct sockaddr *sa, int socklen OVS_UNUSED, void *srv_)
 {
-    struct agsrv *srv = srv_;
-    struct agsrv_chan *chan = xzalloc(sizeof *chan);
     char *peer = netaddr_format(sa);
     char *name = xasprintf("agent tcp:%s", peer);
 
-    chan->srv = srv;
-    chan->conn = agpconn_accept(evconnlistener_get_base(evl), fd, name,
-                                srv->pool, &agent_cbs, chan);
-    if (!chan->conn) {
-        free(chan);
-    } else {
-        ovs_list_push_back(&srv->chans, &chan->list_node);
-        VLOG_DBG("%s: accepted", name);
-    }
+    agsrv_take_channel(srv_, fd, name);
     free(name);
     free(peer);
 }

@@ -971,7 +971,9 @@ void
 steer_save_state(const struct steer *st, struct ctlstate *s)
 {
     for (size_t i = 0; st->cfg && i < st->cfg->n_services; i++) {
-        ctlstate_set_epoch(s, st->maps[i]->service, st->maps[i]->epoch);
+        if (st->maps[i]->epoch) {
+            ctlstate_set_epoch(s, st->maps[i]->service, st->maps[i]->epoch);
+        }
     }
 }
 
