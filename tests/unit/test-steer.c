@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cfg.h"
+#include "ctlstate.h"
 #include "of-peer.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/ofp-msgs.h"
@@ -492,7 +493,81 @@ test_sync_problems(void)
     steer_destroy(st);
 }
 
+/* A reload with the file unchanged, after a failure and a recovery, keeps
+ * the map as it is and its epoch; an agent's newer epoch (from before a
+ * restart) pushes the map's past it; a saved state does the same at
+ * start. */
+static void
+test_epochs_continue(void)
+{
+    int before[16][2], after[16][2];
+    struct sfm_config *cfg;
+    struct fixture fx;
+    const struct svcmap *map;
+    struct ctlstate saved;
+    uint64_t epoch;
+    size_t n_primary;
+    int idx;
+
+    fixture_init(&fx, FABRIC_YAML(""));
+    for (int k = 0; k < N_SWITCHES; k++) {
+        connect_switch(&fx, k);
+    }
+    set_port(&fx, LF2, 3, false);           /* fw-2 fails... */
+    set_port(&fx, LF2, 3, true);            /* ...and comes back cold. */
+    steer_agent_warm(fx.st, "fw-2", true);
+    CU_ASSERT_EQUAL(state(&fx, "fw-2", &n_primary), SVCMAP_UP);
+    CU_ASSERT_EQUAL(n_primary, 0);
+    map = steer_map_of_instance(fx.st, "fw-2", &idx);
+    epoch = map->epoch;
+    buckets(&fx, before);
+
+    CU_ASSERT_PTR_NULL_FATAL(cfg_parse("test.yaml", FABRIC_YAML(""),
+                                       strlen(FABRIC_YAML("")), &cfg));
+    steer_reload(fx.st, cfg);
+    map = steer_map_of_instance(fx.st, "fw-2", &idx);
+    CU_ASSERT_EQUAL(map->epoch, epoch);
+    buckets(&fx, after);
+    CU_ASSERT_EQUAL(memcmp(before, after, sizeof before), 0);
+    CU_ASSERT_EQUAL(state(&fx, "fw-2", &n_primary), SVCMAP_UP);
+    CU_ASSERT_EQUAL(n_primary, 0);
+
+    /* A changed file: afresh, but never a lower epoch. */
+    CU_ASSERT_PTR_NULL_FATAL(cfg_parse("test.yaml", FABRIC_YAML(OFFICE_CHAIN),
+                                       strlen(FABRIC_YAML(OFFICE_CHAIN)),
+                                       &cfg));
+    steer_reload(fx.st, cfg);
+    map = steer_map_of_instance(fx.st, "fw-2", &idx);
+    CU_ASSERT(map->epoch >= epoch);
+
+    /* Agents that hold older or equal epochs change nothing; a newer one
+     * moves the map past it. */
+    epoch = map->epoch;
+    steer_agent_epoch(fx.st, "fw-1", epoch - 1);
+    steer_agent_epoch(fx.st, "fw-1", epoch);
+    CU_ASSERT_EQUAL(map->epoch, epoch);
+    steer_agent_epoch(fx.st, "fw-1", epoch + 40);
+    CU_ASSERT_EQUAL(map->epoch, epoch + 41);
+    steer_agent_epoch(fx.st, "nobody", epoch + 100);
+    CU_ASSERT_EQUAL(map->epoch, epoch + 41);
+
+    /* What a restarted controller continues from. */
+    ctlstate_init(&saved);
+    steer_save_state(fx.st, &saved);
+    CU_ASSERT_EQUAL(ctlstate_get_epoch(&saved, "fw"), epoch + 41);
+    fixture_destroy(&fx);
+
+    fixture_init(&fx, FABRIC_YAML(""));
+    map = steer_map_of_instance(fx.st, "fw-1", &idx);
+    CU_ASSERT(map->epoch < epoch + 41);
+    steer_restore_state(fx.st, &saved);
+    CU_ASSERT_EQUAL(map->epoch, epoch + 42);
+    ctlstate_destroy(&saved);
+    fixture_destroy(&fx);
+}
+
 static const struct test_case steer_tests[] = {
+    { "epochs continue across reloads and restarts", test_epochs_continue },
     { "restart: the same groups whatever the connect order",
       test_restart_order },
     { "a switch missing after the wait", test_switch_missing },

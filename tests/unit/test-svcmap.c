@@ -720,6 +720,84 @@ test_assign_is_fast(void)
     }
 }
 
+/* A reload that keeps a service's instances keeps its map exactly, epoch
+ * and states included, whatever the order of the instances; any other
+ * change assigns afresh at a later epoch. */
+static void
+test_continue(void)
+{
+    struct svcmap *old = new_map("dlp", 256, 3, NULL);
+    struct svcmap *map;
+
+    /* After a failure and a recovery the map is no longer the rendezvous
+     * assignment: that is what must be kept. */
+    svcmap_set_state(old, 0, SVCMAP_DOWN);
+    svcmap_set_state(old, 0, SVCMAP_UP);
+    CU_ASSERT_EQUAL(svcmap_count_primary(old, 0), 0);
+
+    map = svcmap_create("dlp", 256);
+    svcmap_add_instance(map, "dlp-3", 1);
+    svcmap_add_instance(map, "dlp-1", 1);
+    svcmap_add_instance(map, "dlp-2", 1);
+    CU_ASSERT(svcmap_continue(map, old));
+    CU_ASSERT_EQUAL(map->epoch, old->epoch);
+    CU_ASSERT_EQUAL(svcmap_count_primary(map, 1), 0);
+    for (size_t b = 0; b < 256; b++) {
+        CU_ASSERT_STRING_EQUAL(map->instances[map->buckets[b].primary].name,
+                               old->instances[old->buckets[b].primary].name);
+        CU_ASSERT_STRING_EQUAL(
+            map->instances[map->buckets[b].secondary].name,
+            old->instances[old->buckets[b].secondary].name);
+    }
+    svcmap_destroy(map);
+
+    /* Another weight: assigned afresh, one epoch on. */
+    map = svcmap_create("dlp", 256);
+    svcmap_add_instance(map, "dlp-1", 2);
+    svcmap_add_instance(map, "dlp-2", 1);
+    svcmap_add_instance(map, "dlp-3", 1);
+    CU_ASSERT(!svcmap_continue(map, old));
+    CU_ASSERT_EQUAL(map->epoch, old->epoch + 1);
+    CU_ASSERT(svcmap_count_primary(map, 0) > 0);
+    svcmap_destroy(map);
+
+    /* Another instance, or another bucket count: the same. */
+    map = new_map("dlp", 256, 4, NULL);
+    CU_ASSERT(!svcmap_continue(map, old));
+    CU_ASSERT_EQUAL(map->epoch, old->epoch + 1);
+    svcmap_destroy(map);
+    map = new_map("dlp", 128, 3, NULL);
+    CU_ASSERT(!svcmap_continue(map, old));
+    CU_ASSERT_EQUAL(map->epoch, old->epoch + 1);
+    svcmap_destroy(map);
+    svcmap_destroy(old);
+}
+
+/* An epoch seen elsewhere pushes the map's past it, never back. */
+static void
+test_raise_epoch(void)
+{
+    struct svcmap *map = new_map("fw", 16, 2, NULL);
+    uint64_t e = map->epoch;
+
+    CU_ASSERT(!svcmap_raise_epoch(map, e - 1));
+    CU_ASSERT_EQUAL(map->epoch, e);
+    CU_ASSERT(svcmap_raise_epoch(map, e));
+    CU_ASSERT_EQUAL(map->epoch, e + 1);
+    CU_ASSERT(svcmap_raise_epoch(map, 1000));
+    CU_ASSERT_EQUAL(map->epoch, 1001);
+    CU_ASSERT(!svcmap_raise_epoch(map, 10));
+    CU_ASSERT_EQUAL(map->epoch, 1001);
+
+    /* Epochs near the wrap are not believed. */
+    CU_ASSERT(!svcmap_raise_epoch(map, SVCMAP_MAX_EPOCH));
+    CU_ASSERT(!svcmap_raise_epoch(map, UINT64_MAX - 1));
+    CU_ASSERT_EQUAL(map->epoch, 1001);
+    svcmap_set_state(map, 0, SVCMAP_DOWN);
+    CU_ASSERT_EQUAL(map->epoch, 1002);
+    svcmap_destroy(map);
+}
+
 static const struct test_case svcmap_tests[] = {
     { "score formula", test_score_formula },
     { "golden assignment", test_golden },
@@ -738,6 +816,8 @@ static const struct test_case svcmap_tests[] = {
     { "bad input", test_bad_input },
     { "names", test_names },
     { "assign is fast", test_assign_is_fast },
+    { "a reload continues the map", test_continue },
+    { "epochs seen elsewhere", test_raise_epoch },
     { NULL, NULL },
 };
 TEST_SUITE("svcmap", svcmap_tests)
