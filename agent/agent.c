@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "agentmap.h"
 #include "agentproto.h"
 #include "agpconn.h"
 #include "bitmap.h"
@@ -60,8 +61,6 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 #define AGENT_BATCH 32              /* Frames per receive call. */
 #define AGENT_HEARTBEAT_MS 100      /* Heartbeat period. */
 #define AGENT_REPL_MS 10            /* Replication flush period. */
-#define AGENT_RECONNECT_MIN_MS 100  /* First channel reconnection delay, */
-#define AGENT_RECONNECT_MAX_MS 1000 /* doubled up to this. */
 #define AGENT_MAX_DIRTY 4096        /* Records taken per flush. */
 #define AGENT_TABLE_CAPACITY 1000000
 #define AGENT_MAX_HELD 1024         /* Frames held for acks (sync mode). */
@@ -120,18 +119,8 @@ struct agent {
     uint16_t repl_port;         /* Our replication port. */
     struct replrx *rx;          /* Replication from primaries. */
 
-    /* The newest map. */
-    uint64_t epoch;             /* 0 before the first. */
-    size_t n_buckets;           /* Buckets of the service. */
-    struct agp_bucket *buckets; /* Per bucket primary and secondary. */
-    size_t n_instances;         /* Instances in the map. */
-    char **names;               /* Their names. */
-    struct peer *peers;         /* Their replication state. */
-    int self;                   /* Our index, or -1. */
-    char **bulk_from;           /* Per bucket: the instance whose bulk
-                                 * transfer of it completed last, or NULL;
-                                 * warm while it is the bucket's primary. */
-    size_t n_bulk_from;         /* Entries in 'bulk_from'. */
+    struct agentmap map;        /* The newest map. */
+    struct peer *peers;         /* Per instance of the map: replication. */
 
     /* Counters. */
     uint64_t n_received, n_returned, n_malformed, n_dropped_service;
@@ -145,36 +134,6 @@ struct agent {
 
 static void channel_connect(struct agent *);
 static void peer_connect(struct peer *);
-
-static bool
-is_primary(const struct agent *ag, uint32_t b)
-{
-    return ag->epoch && ag->self >= 0 && ag->buckets[b].primary == ag->self;
-}
-
-/* Returns the secondary of bucket 'b' if we are its primary, else -1. */
-static int
-secondary_of(const struct agent *ag, uint32_t b)
-{
-    return (is_primary(ag, b) && ag->buckets[b].secondary != AGP_NONE
-            ? ag->buckets[b].secondary : -1);
-}
-
-/* Returns true if we hold the state of bucket 'b' as its primary has it:
- * its current primary completed a bulk transfer of it to us (and goes on
- * sending its updates). */
-static bool
-is_warm(const struct agent *ag, uint32_t b)
-{
-    const struct agp_bucket *bk;
-
-    if (!ag->epoch || b >= ag->n_bulk_from || !ag->bulk_from[b]) {
-        return false;
-    }
-    bk = &ag->buckets[b];
-    return (bk->primary != AGP_NONE
-            && !strcmp(ag->bulk_from[b], ag->names[bk->primary]));
-}
 
 /* The packet path. */
 
@@ -217,7 +176,7 @@ process_frame(struct agent *ag, uint8_t *data, size_t len,
         pkt.l4_len = MIN(nf.payload_len, UINT16_MAX);
         pkt.ip_len = MIN(nf.l3_len, UINT16_MAX);
 
-        bucket = nsh_bucket(&nf, ag->n_buckets ? ag->n_buckets : 1);
+        bucket = nsh_bucket(&nf, ag->map.n_buckets ? ag->map.n_buckets : 1);
         e = streamtab_lookup(ag->tab, &key);
         is_new = !e;
         if (is_new) {
@@ -239,7 +198,7 @@ process_frame(struct agent *ag, uint8_t *data, size_t len,
             e = NULL;
         }
         if (e && changed) {
-            int sec = secondary_of(ag, e->bucket);
+            int sec = agentmap_secondary_of(&ag->map, e->bucket);
 
             e->last_seen = now;
             if (ag->replicate && sec >= 0) {
@@ -316,10 +275,10 @@ release_held(struct agent *ag, long long int now)
         if (!h->used) {
             continue;
         }
-        acked = h->seq && h->peer < (int) ag->n_instances
+        acked = h->seq && h->peer < (int) ag->map.n_instances
                 && ag->peers[h->peer].acked >= h->seq;
         late = now - h->since >= AGENT_HOLD_MS;
-        if (acked || late || h->peer >= (int) ag->n_instances) {
+        if (acked || late || h->peer >= (int) ag->map.n_instances) {
             ag->n_hold_timeouts += !acked;
             send_frame(ag, h->data, h->len);
             h->used = false;
@@ -426,7 +385,7 @@ send_entries(struct agent *ag, struct peer *p,
 static void
 send_bulks(struct agent *ag, struct peer *p)
 {
-    for (size_t b = 0; b < ag->n_buckets; b++) {
+    for (size_t b = 0; b < ag->map.n_buckets; b++) {
         struct streamtab_entry **entries, *e;
         struct agp_msg msg;
         size_t n = 0;
@@ -435,7 +394,7 @@ send_bulks(struct agent *ag, struct peer *p)
             continue;
         }
         bitmap_set0(p->bulk, b);
-        if (secondary_of(ag, b) != p->idx) {
+        if (agentmap_secondary_of(&ag->map, b) != p->idx) {
             continue;
         }
 
@@ -473,13 +432,15 @@ repl_flush(struct agent *ag)
         return;
     }
     /* One pass per peer keeps each peer's records in one batch stream. */
-    for (size_t i = 0; i < ag->n_instances; i++) {
+    for (size_t i = 0; i < ag->map.n_instances; i++) {
         struct peer *p = &ag->peers[i];
         struct streamtab_entry **mine = xmalloc(n * sizeof *mine);
         size_t m = 0;
 
         for (size_t j = 0; j < n; j++) {
-            if (dirty[j] && secondary_of(ag, dirty[j]->bucket) == (int) i) {
+            if (dirty[j]
+                && agentmap_secondary_of(&ag->map, dirty[j]->bucket)
+                   == (int) i) {
                 mine[m++] = dirty[j];
                 dirty[j] = NULL;
             }
@@ -516,7 +477,8 @@ peer_connected(struct agpconn *conn OVS_UNUSED, void *p_)
     struct peer *p = p_;
 
     p->up = true;
-    VLOG_INFO("replication to %s: connected", p->agent->names[p->idx]);
+    VLOG_INFO("replication to %s: connected",
+              agentmap_name(&p->agent->map, p->idx));
     /* An empty batch first tells the receiver who we are. */
     send_entries(p->agent, p, NULL, 0);
     send_bulks(p->agent, p);
@@ -543,12 +505,13 @@ peer_closed(struct agpconn *conn, const char *reason, void *p_)
     struct peer *p = p_;
 
     if (p && p->conn == conn) {
-        VLOG_INFO("replication to %s: %s", p->agent->names[p->idx], reason);
+        VLOG_INFO("replication to %s: %s",
+                  agentmap_name(&p->agent->map, p->idx), reason);
         p->conn = NULL;
         p->up = false;
         /* A new connection starts with a bulk of every bucket. */
-        for (size_t b = 0; b < p->agent->n_buckets; b++) {
-            if (secondary_of(p->agent, b) == p->idx) {
+        for (size_t b = 0; b < p->agent->map.n_buckets; b++) {
+            if (agentmap_secondary_of(&p->agent->map, b) == p->idx) {
                 bitmap_set1(p->bulk, b);
             }
         }
@@ -574,7 +537,8 @@ peer_connect(struct peer *p)
     sin.sin_family = AF_INET;
     sin.sin_addr.s_addr = htonl(p->addr);
     sin.sin_port = htons(p->port);
-    name = xasprintf("replication to %s", p->agent->names[p->idx]);
+    name = xasprintf("replication to %s",
+                     agentmap_name(&p->agent->map, p->idx));
     p->conn = agpconn_connect(p->agent->base, (struct sockaddr *) &sin,
                               sizeof sin, name, &peer_cbs, p);
     free(name);
@@ -636,14 +600,8 @@ repl_in_msg(struct agpconn *conn, const struct agp_msg *msg, void *in_)
 
     case REPLRX_BULK_DONE:
     case REPLRX_BULK_FAILED:
-        /* Which primary this was from is checked against the map when the
-         * warm report is made: the bulk may arrive before the map that
-         * makes us the bucket's secondary. */
-        if (r.bucket < ag->n_bulk_from) {
-            free(ag->bulk_from[r.bucket]);
-            ag->bulk_from[r.bucket] = (r.action == REPLRX_BULK_DONE
-                                       ? xstrdup(r.sender) : NULL);
-        }
+        agentmap_set_bulk_from(&ag->map, r.bucket,
+                               r.action == REPLRX_BULK_DONE ? r.sender : NULL);
         if (r.action == REPLRX_BULK_FAILED && r.resend) {
             agpconn_close(conn, "bulk transfer incomplete");
         }
@@ -708,121 +666,81 @@ repl_in_destroy_all(struct agent *ag)
 
 /* The service map. */
 
+/* Closes the replication connections to the instances of the map and
+ * frees their state. */
 static void
-map_free(struct agent *ag)
+peers_free(struct peer *peers, size_t n)
 {
-    for (size_t i = 0; i < ag->n_instances; i++) {
-        free(ag->names[i]);
-        agpconn_destroy(ag->peers[i].conn);
-        bitmap_free(ag->peers[i].bulk);
+    for (size_t i = 0; i < n; i++) {
+        agpconn_destroy(peers[i].conn);
+        bitmap_free(peers[i].bulk);
     }
-    free(ag->names);
-    free(ag->peers);
-    free(ag->buckets);
-    ag->names = NULL;
-    ag->peers = NULL;
-    ag->buckets = NULL;
-    ag->n_instances = 0;
+    free(peers);
 }
 
-/* Applies the map 'm': keeps the replication state of instances that stay
- * and queues bulk transfers to every new secondary of our buckets. */
+/* Applies the map 'm': keeps the replication connections to instances
+ * that stay, and sends bulk transfers to every new secondary of our
+ * buckets. */
 static void
 map_apply(struct agent *ag, const struct agp_map *m)
 {
-    struct agent old = *ag;
-    int self = -1;
+    size_t n_old = ag->map.n_instances;
+    struct peer *old = ag->peers;
+    bool *connected = xcalloc(MAX(n_old, 1), sizeof *connected);
+    struct agentmap_change change;
 
-    /* The same epoch comes again when a peer's replication address
-     * becomes known. */
-    if (m->epoch < ag->epoch) {
+    for (size_t j = 0; j < n_old; j++) {
+        connected[j] = old[j].conn != NULL;
+    }
+    if (!agentmap_apply(&ag->map, m, ag->instance, ag->replicate, connected,
+                        &change)) {
+        free(connected);
         return;
     }
-    for (size_t i = 0; i < m->n_instances; i++) {
-        if (!strcmp(m->instances[i].name, ag->instance)) {
-            self = i;
-        }
-    }
-
-    ag->epoch = m->epoch;
-    ag->n_buckets = m->n_buckets;
+    free(connected);
     replrx_set_n_buckets(ag->rx, m->n_buckets);
-    ag->n_instances = m->n_instances;
-    ag->self = self;
-    ag->buckets = xmemdup(m->buckets, m->n_buckets * sizeof *m->buckets);
-    ag->names = xcalloc(MAX(m->n_instances, 1), sizeof *ag->names);
+
     ag->peers = xcalloc(MAX(m->n_instances, 1), sizeof *ag->peers);
-    if (ag->n_bulk_from != m->n_buckets) {
-        for (size_t b = 0; b < ag->n_bulk_from; b++) {
-            free(ag->bulk_from[b]);
-        }
-        free(ag->bulk_from);
-        ag->bulk_from = xcalloc(m->n_buckets, sizeof *ag->bulk_from);
-        ag->n_bulk_from = m->n_buckets;
-    }
     for (size_t i = 0; i < m->n_instances; i++) {
         struct peer *p = &ag->peers[i];
+        int j = change.kept[i];
 
-        ag->names[i] = xstrdup(m->instances[i].name);
         p->agent = ag;
         p->idx = i;
         p->addr = m->instances[i].repl_addr;
         p->port = m->instances[i].repl_port;
-        p->bulk = bitmap_allocate(m->n_buckets);
-        /* Keep an existing connection to the same instance. */
-        for (size_t j = 0; j < old.n_instances; j++) {
-            struct peer *q = &old.peers[j];
-            if (!strcmp(old.names[j], m->instances[i].name) && q->conn
-                && q->addr == p->addr && q->port == p->port) {
-                p->conn = q->conn;
-                p->up = q->up;
-                p->seq = q->seq;
-                p->acked = q->acked;
-                p->n_records = q->n_records;
-                agpconn_set_aux(p->conn, p);
-                q->conn = NULL;
+        p->bulk = change.bulk[i];
+        change.bulk[i] = NULL;
+        if (j >= 0) {
+            struct peer *q = &old[j];
+
+            p->conn = q->conn;
+            p->up = q->up;
+            p->seq = q->seq;
+            p->acked = q->acked;
+            p->n_records = q->n_records;
+            agpconn_set_aux(p->conn, p);
+            q->conn = NULL;
+            if (!p->up) {
+                /* Still connecting: it gets every bucket once up. */
+                for (size_t b = 0; b < m->n_buckets; b++) {
+                    if (agentmap_secondary_of(&ag->map, b) == (int) i) {
+                        bitmap_set1(p->bulk, b);
+                    }
+                }
             }
         }
     }
+    agentmap_change_destroy(&change);
 
-    for (size_t b = 0; b < ag->n_buckets; b++) {
-        const char *old_primary = NULL, *old_secondary = NULL;
-        const struct agp_bucket *nb = &ag->buckets[b];
+    /* The connections to instances that left close. */
+    peers_free(old, n_old);
 
-        if (b < old.n_buckets && old.buckets) {
-            const struct agp_bucket *ob = &old.buckets[b];
-            old_primary = (ob->primary != AGP_NONE
-                           ? old.names[ob->primary] : NULL);
-            old_secondary = (ob->secondary != AGP_NONE
-                             ? old.names[ob->secondary] : NULL);
-        }
-        /* Bulk: we are the primary and the secondary is new to the job. */
-        if (ag->replicate && self >= 0 && nb->primary == self
-            && nb->secondary != AGP_NONE
-            && (!old_secondary || !old_primary
-                || strcmp(old_secondary, ag->names[nb->secondary])
-                || strcmp(old_primary, ag->instance))) {
-            bitmap_set1(ag->peers[nb->secondary].bulk, b);
-        }
-    }
-
-    /* A peer without a connection gets a bulk of all our buckets it is
-     * secondary of once connected. */
-    for (size_t b = 0; b < ag->n_buckets; b++) {
-        int s2 = secondary_of(ag, b);
-        if (ag->replicate && s2 >= 0 && !ag->peers[s2].conn) {
-            bitmap_set1(ag->peers[s2].bulk, b);
-        }
-    }
-
-    /* Drop the old map (its connections to instances that left close). */
-    struct agent tmp = old;
-    map_free(&tmp);
-
-    for (size_t i = 0; i < ag->n_instances; i++) {
+    for (size_t i = 0; i < ag->map.n_instances; i++) {
         struct peer *p = &ag->peers[i];
 
-        if (bitmap_scan(p->bulk, 1, 0, ag->n_buckets) < ag->n_buckets) {
+        if (bitmap_scan(p->bulk, 1, 0, ag->map.n_buckets)
+            < ag->map.n_buckets) {
             if (p->up) {
                 send_bulks(ag, p);
             } else {
@@ -831,7 +749,8 @@ map_apply(struct agent *ag, const struct agp_map *m)
         }
     }
     VLOG_INFO("map epoch %"PRIu64" applied: %"PRIuSIZE" buckets, we are %s",
-              ag->epoch, ag->n_buckets, self >= 0 ? "in it" : "not in it");
+              ag->map.epoch, ag->map.n_buckets,
+              ag->map.self >= 0 ? "in it" : "not in it");
 }
 
 /* The agent channel. */
@@ -865,7 +784,7 @@ chan_msg(struct agpconn *conn, const struct agp_msg *msg, void *ag_)
         } else {
             VLOG_INFO("%s: connected to the controller", ag->ctl_name);
             ag->chan_ready = true;
-            ag->reconnect_ms = AGENT_RECONNECT_MIN_MS;
+            ag->reconnect_ms = AGP_RECONNECT_MIN_MS;
         }
         break;
 
@@ -892,7 +811,7 @@ chan_closed(struct agpconn *conn OVS_UNUSED, const char *reason, void *ag_)
                  ag->reconnect_ms);
     tv.tv_sec = ag->reconnect_ms / 1000;
     tv.tv_usec = ag->reconnect_ms % 1000 * 1000;
-    ag->reconnect_ms = MIN(ag->reconnect_ms * 2, AGENT_RECONNECT_MAX_MS);
+    ag->reconnect_ms = MIN(ag->reconnect_ms * 2, AGP_RECONNECT_MAX_MS);
     ag->chan = NULL;
     ag->chan_ready = false;
     event_add(ag->reconnect_ev, &tv);
@@ -929,15 +848,16 @@ heartbeat_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED,
     if (!ag->chan || !ag->chan_ready) {
         return;
     }
-    warm = xzalloc(MAX(agp_bitmap_len(ag->n_buckets), 1));
-    for (size_t b = 0; b < ag->n_buckets; b++) {
+    warm = xzalloc(MAX(agp_bitmap_len(ag->map.n_buckets), 1));
+    for (size_t b = 0; b < ag->map.n_buckets; b++) {
         /* Without replication there is no state to wait for. */
-        agp_bitmap_set(warm, b, !ag->replicate || is_warm(ag, b));
+        agp_bitmap_set(warm, b,
+                       !ag->replicate || agentmap_is_warm(&ag->map, b));
     }
     memset(&msg, 0, sizeof msg);
     msg.type = AGP_HEARTBEAT;
-    msg.heartbeat.epoch = ag->epoch;
-    msg.heartbeat.n_buckets = ag->epoch ? ag->n_buckets : 0;
+    msg.heartbeat.epoch = ag->map.epoch;
+    msg.heartbeat.n_buckets = ag->map.epoch ? ag->map.n_buckets : 0;
     msg.heartbeat.warm = warm;
     msg.heartbeat.n_received = ag->n_received;
     msg.heartbeat.n_returned = ag->n_returned;
@@ -967,18 +887,18 @@ status_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
     size_t n_warm = 0, n_secondary = 0, n_primary = 0;
     const struct replrx_stats *rs;
 
-    for (size_t b = 0; b < ag->n_buckets; b++) {
-        n_primary += is_primary(ag, b);
-        if (ag->self >= 0 && ag->buckets[b].secondary == ag->self) {
+    for (size_t b = 0; b < ag->map.n_buckets; b++) {
+        n_primary += agentmap_is_primary(&ag->map, b);
+        if (agentmap_is_secondary(&ag->map, b)) {
             n_secondary++;
-            n_warm += is_warm(ag, b);
+            n_warm += agentmap_is_warm(&ag->map, b);
         }
     }
     ds_put_format(&s, "instance %s, service %s, replication %s\n",
                   ag->instance, ag->svc->name, ag->replicate ? "on" : "off");
     ds_put_format(&s, "controller %s: %s; map epoch %"PRIu64"\n",
                   ag->ctl_name, ag->chan_ready ? "connected" : "not connected",
-                  ag->epoch);
+                  ag->map.epoch);
     ds_put_format(&s, "buckets: primary %"PRIuSIZE", secondary %"PRIuSIZE
                   " (%"PRIuSIZE" warm)\n", n_primary, n_secondary, n_warm);
     ds_put_format(&s, "streams: %"PRIuSIZE"\n", streamtab_count(ag->tab));
@@ -1009,13 +929,13 @@ status_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
                       ag->n_held_total, ag->n_held, ag->n_hold_timeouts,
                       ag->n_hold_overflow);
     }
-    for (size_t i = 0; i < ag->n_instances; i++) {
+    for (size_t i = 0; i < ag->map.n_instances; i++) {
         const struct peer *p = &ag->peers[i];
         if (p->conn || p->seq) {
             ds_put_format(&s, "replication to %s: %s, batch %"PRIu64
                           ", acked %"PRIu64", %"PRIu64" records\n",
-                          ag->names[i], p->up ? "up" : "down", p->seq,
-                          p->acked, p->n_records);
+                          agentmap_name(&ag->map, i), p->up ? "up" : "down",
+                          p->seq, p->acked, p->n_records);
         }
     }
     if (ag->svc->counters) {
@@ -1234,8 +1154,8 @@ main(int argc, char *argv[])
     if (ag.sync) {
         ag.held = xcalloc(AGENT_MAX_HELD, sizeof *ag.held);
     }
-    ag.self = -1;
-    ag.reconnect_ms = AGENT_RECONNECT_MIN_MS;
+    agentmap_init(&ag.map);
+    ag.reconnect_ms = AGP_RECONNECT_MIN_MS;
 
     ag.svc = service_find(opts.service);
     if (!ag.svc) {
@@ -1327,11 +1247,8 @@ main(int argc, char *argv[])
 
     event_base_dispatch(ag.base);
 
-    map_free(&ag);
-    for (size_t b = 0; b < ag.n_bulk_from; b++) {
-        free(ag.bulk_from[b]);
-    }
-    free(ag.bulk_from);
+    peers_free(ag.peers, ag.map.n_instances);
+    agentmap_destroy(&ag.map);
     agpconn_destroy(ag.chan);
     repl_in_destroy_all(&ag);
     replrx_destroy(ag.rx);

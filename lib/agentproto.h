@@ -51,6 +51,14 @@ struct ofpbuf;
 #define AGP_MAX_INSTANCES 65535   /* Most instances in a MAP. */
 #define AGP_NONE 0xffff           /* No instance, in a MAP's buckets. */
 
+/* An agent that loses the controller tries to reconnect after
+ * AGP_RECONNECT_MIN_MS, then twice as long after each failed attempt, but
+ * never more than AGP_RECONNECT_MAX_MS apart: so a restarted controller
+ * has heard from every live agent within AGP_RECONNECT_MAX_MS (and a
+ * connection's set-up) of opening its listener. */
+#define AGP_RECONNECT_MIN_MS 100
+#define AGP_RECONNECT_MAX_MS 1000
+
 /* Message types.  The value is the type byte on the wire. */
 enum agp_type {
     AGP_HELLO = 1,              /* Agent -> controller: who I am. */

@@ -74,8 +74,9 @@ struct agsrv {
     struct shash agents;        /* Contains "struct agsrv_agent"s. */
     struct ovs_list chans;      /* Contains "struct agsrv_chan"s. */
     long long int last_run;     /* When agsrv_run() last ran. */
-    long long int ready_at;     /* When the policy first programmed the
-                                 * switches, or 0. */
+    long long int listen_at;    /* When the listener opened, or 0. */
+    long long int ready_at;     /* When agents from before a restart began
+                                 * to be awaited, or 0. */
     struct event *awaited_ev;   /* Fires when awaited agents are late. */
 };
 
@@ -206,6 +207,7 @@ agsrv_listen(struct agsrv *srv, const char *target, char **errorp)
                 (struct sockaddr *) &ss, &len);
     char *addr = netaddr_format((struct sockaddr *) &ss);
     srv->listen_name = xasprintf("ptcp:%s", addr);
+    srv->listen_at = time_msec();
     srv->pool = agpconn_pool_create(srv->listen_name, &agsrv_limits);
     free(addr);
     VLOG_INFO("listening for agents on %s", srv->listen_name);
@@ -575,31 +577,63 @@ agsrv_check_drain(const struct agsrv *srv, const char *name)
     return NULL;
 }
 
+/* Arms the timer that fences the agents still awaited when the heartbeat
+ * timeout after 'srv->ready_at' is over. */
+static void
+arm_awaited__(struct agsrv *srv)
+{
+    long long int delay;
+    struct timeval tv;
+
+    delay = MAX(1, srv->ready_at + srv->hb_timeout + 1 - time_msec());
+    tv.tv_sec = delay / 1000;
+    tv.tv_usec = delay % 1000 * 1000;
+    evtimer_add(srv->awaited_ev, &tv);
+}
+
 static void
 awaited_cb__(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED,
              void *srv_)
 {
     struct agsrv *srv = srv_;
+    long long int now = time_msec();
 
-    agsrv_run(srv, time_msec());
+    if (now - srv->ready_at <= srv->hb_timeout) {
+        /* libevent measured from the start of its loop turn: early. */
+        arm_awaited__(srv);
+        return;
+    }
+    agsrv_run(srv, now);
 }
 
-/* Tells 'srv' that the policy has programmed the switches, at 'now': the
- * agents awaited since a restart have the heartbeat timeout from then on
- * to say hello.  Only the first call counts. */
+/* Tells 'srv' that the policy has programmed the switches, at 'now'.  The
+ * controller is then ready for its agents as soon as every live one has
+ * had the time to reconnect, AGP_RECONNECT_MAX_MS after the listener
+ * opened: from then on, the agents awaited since a restart have the
+ * heartbeat timeout to say hello.  Only the first call counts. */
 void
 agsrv_set_ready(struct agsrv *srv, long long int now)
 {
-    struct timeval tv;
+    struct shash_node *node;
+    size_t n = 0;
 
     if (srv->ready_at) {
         return;
     }
-    srv->ready_at = now;
-    tv.tv_sec = (srv->hb_timeout + 1) / 1000;
-    tv.tv_usec = (srv->hb_timeout + 1) % 1000 * 1000;
+    srv->ready_at = MAX(now, srv->listen_at + AGP_RECONNECT_MAX_MS);
+    SHASH_FOR_EACH (node, &srv->agents) {
+        const struct agsrv_agent *a = node->data;
+
+        n += a->awaited;
+    }
+    if (n && srv->listener) {
+        VLOG_INFO("ready for agents in %lld ms; then the %"PRIuSIZE" agents "
+                  "seen before the restart that are not back have %d ms to "
+                  "say hello", MAX(0, srv->ready_at - time_msec()), n,
+                  srv->hb_timeout);
+    }
     srv->awaited_ev = evtimer_new(srv->base, awaited_cb__, srv);
-    evtimer_add(srv->awaited_ev, &tv);
+    arm_awaited__(srv);
 }
 
 /* Stores in 's' the instances whose agents this controller has seen (and

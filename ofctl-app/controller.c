@@ -286,10 +286,11 @@ static void
 ready_hook(struct ofconn *conn, void *ctrl_)
 {
     struct controller *ctrl = ctrl_;
+    long long int now = time_msec();
 
     steer_switch_ready(ctrl->steer, conn);
     if (steer_is_settled(ctrl->steer)) {
-        agsrv_set_ready(ctrl->agents, time_msec());
+        agsrv_set_ready(ctrl->agents, now);
     }
 }
 
@@ -396,11 +397,12 @@ static void
 tick_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED, void *ctrl_)
 {
     struct controller *ctrl = ctrl_;
+    long long int now = time_msec();
 
-    agsrv_run(ctrl->agents, time_msec());
-    steer_run(ctrl->steer, time_msec());
+    agsrv_run(ctrl->agents, now);
+    steer_run(ctrl->steer, now);
     if (steer_is_settled(ctrl->steer)) {
-        agsrv_set_ready(ctrl->agents, time_msec());
+        agsrv_set_ready(ctrl->agents, now);
     }
     save_state(ctrl);
 }

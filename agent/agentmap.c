@@ -1,0 +1,209 @@
+/*
+ * Copyright (c) 2026 The sfmesh authors.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
+#include <config.h>
+#include "agentmap.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include "bitmap.h"
+#include "util.h"
+
+/* Initializes 'map' as no map at all (epoch 0). */
+void
+agentmap_init(struct agentmap *map)
+{
+    memset(map, 0, sizeof *map);
+    map->self = -1;
+}
+
+static void
+free_instances__(struct agentmap_instance *instances, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(instances[i].name);
+    }
+    free(instances);
+}
+
+static void
+free_bulk_from__(char **bulk_from, size_t n)
+{
+    for (size_t b = 0; b < n; b++) {
+        free(bulk_from[b]);
+    }
+    free(bulk_from);
+}
+
+/* Frees what 'map' holds. */
+void
+agentmap_destroy(struct agentmap *map)
+{
+    free_instances__(map->instances, map->n_instances);
+    free_bulk_from__(map->bulk_from, map->n_buckets);
+    free(map->buckets);
+    agentmap_init(map);
+}
+
+/* Returns the name of instance 'idx' of 'map', or NULL for AGP_NONE or an
+ * index out of range. */
+const char *
+agentmap_name(const struct agentmap *map, int idx)
+{
+    return idx >= 0 && idx < map->n_instances ? map->instances[idx].name
+                                              : NULL;
+}
+
+/* Returns true if we are the primary of 'bucket'. */
+bool
+agentmap_is_primary(const struct agentmap *map, uint32_t bucket)
+{
+    return (map->epoch && map->self >= 0 && bucket < map->n_buckets
+            && map->buckets[bucket].primary == map->self);
+}
+
+/* Returns the secondary of 'bucket' if we are its primary, else -1. */
+int
+agentmap_secondary_of(const struct agentmap *map, uint32_t bucket)
+{
+    return (agentmap_is_primary(map, bucket)
+            && map->buckets[bucket].secondary != AGP_NONE
+            ? map->buckets[bucket].secondary : -1);
+}
+
+/* Returns true if we are the secondary of 'bucket'. */
+bool
+agentmap_is_secondary(const struct agentmap *map, uint32_t bucket)
+{
+    return (map->epoch && map->self >= 0 && bucket < map->n_buckets
+            && map->buckets[bucket].secondary == map->self);
+}
+
+/* Returns true if we hold the state of 'bucket' as its primary has it: its
+ * current primary completed a bulk transfer of it to us. */
+bool
+agentmap_is_warm(const struct agentmap *map, uint32_t bucket)
+{
+    const char *primary;
+
+    if (!map->epoch || bucket >= map->n_buckets || !map->bulk_from[bucket]) {
+        return false;
+    }
+    primary = agentmap_name(map, map->buckets[bucket].primary);
+    return primary && !strcmp(map->bulk_from[bucket], primary);
+}
+
+/* Records that 'sender' completed a bulk transfer of 'bucket' to us, or
+ * with 'sender' NULL that the last one failed.  Which primary it was from
+ * is checked when warmth is asked: the bulk may arrive before the map that
+ * makes us the bucket's secondary.  A bucket the map does not have is
+ * ignored. */
+void
+agentmap_set_bulk_from(struct agentmap *map, uint32_t bucket,
+                       const char *sender)
+{
+    if (bucket < map->n_buckets) {
+        free(map->bulk_from[bucket]);
+        map->bulk_from[bucket] = nullable_xstrdup(sender);
+    }
+}
+
+/* Applies 'm', the map the controller sent, to 'map' for instance 'self'.
+ * 'connected' says, per instance of the current map, whether a replication
+ * connection to it is open; 'replicate' whether we replicate at all.
+ * Returns false, and changes nothing, if 'm' is older than 'map'.
+ * Otherwise fills in '*change' (to be freed with
+ * agentmap_change_destroy()) and returns true. */
+bool
+agentmap_apply(struct agentmap *map, const struct agp_map *m,
+               const char *self, bool replicate, const bool *connected,
+               struct agentmap_change *change)
+{
+    struct agentmap old = *map;
+
+    memset(change, 0, sizeof *change);
+    if (m->epoch < map->epoch) {
+        return false;
+    }
+
+    map->epoch = m->epoch;
+    map->n_buckets = m->n_buckets;
+    map->buckets = xmemdup(m->buckets, m->n_buckets * sizeof *m->buckets);
+    map->n_instances = m->n_instances;
+    map->instances = xcalloc(MAX(m->n_instances, 1),
+                             sizeof *map->instances);
+    map->self = -1;
+    for (size_t i = 0; i < m->n_instances; i++) {
+        map->instances[i].name = xstrdup(m->instances[i].name);
+        map->instances[i].repl_addr = m->instances[i].repl_addr;
+        map->instances[i].repl_port = m->instances[i].repl_port;
+        if (!strcmp(m->instances[i].name, self)) {
+            map->self = i;
+        }
+    }
+    if (old.n_buckets == m->n_buckets) {
+        map->bulk_from = old.bulk_from;
+        old.bulk_from = NULL;
+    } else {
+        map->bulk_from = xcalloc(MAX(m->n_buckets, 1),
+                                 sizeof *map->bulk_from);
+    }
+
+    change->n_instances = m->n_instances;
+    change->kept = xmalloc(MAX(m->n_instances, 1) * sizeof *change->kept);
+    change->bulk = xmalloc(MAX(m->n_instances, 1) * sizeof *change->bulk);
+    for (size_t i = 0; i < m->n_instances; i++) {
+        const struct agentmap_instance *inst = &map->instances[i];
+
+        change->kept[i] = -1;
+        change->bulk[i] = bitmap_allocate(m->n_buckets);
+        for (size_t j = 0; j < old.n_instances; j++) {
+            const struct agentmap_instance *o = &old.instances[j];
+
+            if (connected && connected[j] && !strcmp(o->name, inst->name)
+                && o->repl_addr == inst->repl_addr
+                && o->repl_port == inst->repl_port) {
+                change->kept[i] = j;
+            }
+        }
+    }
+
+    for (size_t b = 0; replicate && b < map->n_buckets; b++) {
+        int s2 = agentmap_secondary_of(map, b);
+        const char *old_primary = NULL, *old_secondary = NULL;
+
+        if (s2 < 0) {
+            continue;
+        }
+        if (b < old.n_buckets) {
+            old_primary = agentmap_name(&old, old.buckets[b].primary);
+            old_secondary = agentmap_name(&old, old.buckets[b].secondary);
+        }
+        /* The secondary is new to the job, or we are new as its primary,
+         * or we have no connection to it yet. */
+        if (!old_primary || !old_secondary || strcmp(old_primary, self)
+            || strcmp(old_secondary, map->instances[s2].name)
+            || change->kept[s2] < 0) {
+            bitmap_set1(change->bulk[s2], b);
+        }
+    }
+
+    free_instances__(old.instances, old.n_instances);
+    free_bulk_from__(old.bulk_from, old.bulk_from ? old.n_buckets : 0);
+    free(old.buckets);
+    return true;
+}
+
+/* Frees what 'change' holds. */
+void
+agentmap_change_destroy(struct agentmap_change *change)
+{
+    for (size_t i = 0; i < change->n_instances; i++) {
+        bitmap_free(change->bulk[i]);
+    }
+    free(change->bulk);
+    free(change->kept);
+    memset(change, 0, sizeof *change);
+}

@@ -1,0 +1,76 @@
+/*
+ * Copyright (c) 2026 The sfmesh authors.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
+#ifndef AGENTMAP_H
+#define AGENTMAP_H 1
+
+/* An agent's view of its service's map: for each bucket its primary and
+ * secondary, the agent's own role, which of its buckets it holds warm,
+ * and what a new map from the controller asks of it.
+ *
+ * The controller sends a MAP at every new epoch, and the same epoch again
+ * when a peer's replication address becomes known; an older epoch is
+ * ignored.  Applying a map says, for each instance of the new map, whether
+ * the agent's replication connection to it (same name, same address) goes
+ * on, and which buckets it must now send that instance in bulk: those the
+ * agent is primary of and whose secondary is new to the job, and every
+ * bucket of an instance it has no connection to yet (a new connection
+ * starts with a bulk of everything).
+ *
+ * A bucket is warm when its current primary completed a bulk transfer of
+ * it to this agent (and goes on sending its updates): the receiving side
+ * reports completed transfers with agentmap_set_bulk_from().
+ *
+ * Pure: no sockets, no clock.  The agent carries out the changes. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "agentproto.h"
+
+/* An instance of the map. */
+struct agentmap_instance {
+    char *name;                 /* Its name. */
+    uint32_t repl_addr;         /* Its replication address, or 0. */
+    uint16_t repl_port;         /* Its replication port, or 0. */
+};
+
+struct agentmap {
+    uint64_t epoch;             /* 0 before the first map. */
+    size_t n_buckets;           /* Buckets of the service. */
+    struct agp_bucket *buckets; /* Per bucket primary and secondary. */
+    size_t n_instances;         /* Instances in the map. */
+    struct agentmap_instance *instances; /* Indexed by 'buckets'. */
+    int self;                   /* Our index, or -1. */
+    char **bulk_from;           /* Per bucket: the instance whose bulk
+                                 * transfer of it completed last, or NULL. */
+};
+
+/* What applying a map asks of the agent. */
+struct agentmap_change {
+    size_t n_instances;         /* Instances of the new map. */
+    int *kept;                  /* Per instance: the index in the old map
+                                 * whose replication connection goes on,
+                                 * or -1. */
+    unsigned long **bulk;       /* Per instance: the buckets to send it in
+                                 * bulk, a bitmap of 'n_buckets'. */
+};
+
+void agentmap_init(struct agentmap *);
+void agentmap_destroy(struct agentmap *);
+bool agentmap_apply(struct agentmap *, const struct agp_map *,
+                    const char *self, bool replicate,
+                    const bool *connected, struct agentmap_change *);
+void agentmap_change_destroy(struct agentmap_change *);
+
+bool agentmap_is_primary(const struct agentmap *, uint32_t bucket);
+int agentmap_secondary_of(const struct agentmap *, uint32_t bucket);
+bool agentmap_is_secondary(const struct agentmap *, uint32_t bucket);
+bool agentmap_is_warm(const struct agentmap *, uint32_t bucket);
+void agentmap_set_bulk_from(struct agentmap *, uint32_t bucket,
+                            const char *sender);
+const char *agentmap_name(const struct agentmap *, int idx);
+
+#endif /* agentmap.h */

@@ -1,0 +1,189 @@
+/*
+ * Copyright (c) 2026 The sfmesh authors.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
+#include <config.h>
+
+#include <CUnit/CUnit.h>
+#include <string.h>
+#include "agentmap.h"
+#include "agentproto.h"
+#include "bitmap.h"
+#include "util.h"
+#include "tests.h"
+
+/* The agent's view of its map, as agent "b" of instances a, b and c. */
+
+#define N_BUCKETS 4
+
+/* Builds in '*m' map 'epoch' with the buckets in 'spec', a string of
+ * N_BUCKETS pairs of instance letters ("ab" = primary a, secondary b; "-"
+ * for none), instances a, b, c with addresses only if 'addresses'. */
+static void
+map_of(struct agp_map *m, struct agp_instance *inst, struct agp_bucket *bk,
+       uint64_t epoch, const char *spec, bool addresses)
+{
+    static const char *const names[] = { "a", "b", "c" };
+
+    memset(m, 0, sizeof *m);
+    for (int i = 0; i < 3; i++) {
+        inst[i].name = names[i];
+        inst[i].repl_addr = addresses ? 0x0a000001 + i : 0;
+        inst[i].repl_port = addresses ? 7000 : 0;
+    }
+    for (int b = 0; b < N_BUCKETS; b++) {
+        bk[b].primary = spec[2 * b] == '-' ? AGP_NONE : spec[2 * b] - 'a';
+        bk[b].secondary = (spec[2 * b + 1] == '-' ? AGP_NONE
+                           : spec[2 * b + 1] - 'a');
+    }
+    m->epoch = epoch;
+    m->service = "fw";
+    m->n_buckets = N_BUCKETS;
+    m->instances = inst;
+    m->n_instances = 3;
+    m->buckets = bk;
+}
+
+/* Returns the buckets 'change' asks to send instance 'i' in bulk, as a
+ * string of bucket digits. */
+static const char *
+bulk_of(const struct agentmap_change *change, int i)
+{
+    static char s[N_BUCKETS + 1];
+    size_t n = 0;
+
+    for (int b = 0; b < N_BUCKETS; b++) {
+        if (bitmap_is_set(change->bulk[i], b)) {
+            s[n++] = '0' + b;
+        }
+    }
+    s[n] = '\0';
+    return s;
+}
+
+static void
+test_agentmap_roles_and_bulks(void)
+{
+    struct agp_instance inst[3];
+    struct agp_bucket bk[N_BUCKETS];
+    struct agentmap_change change;
+    bool connected[3];
+    struct agentmap map;
+    struct agp_map m;
+
+    agentmap_init(&map);
+    CU_ASSERT(!agentmap_is_primary(&map, 0));
+
+    /* The first map: every bucket we are primary of goes in bulk to its
+     * secondary, since no connection is open yet. */
+    map_of(&m, inst, bk, 3, "baab" "bc" "ca", false);
+    CU_ASSERT(agentmap_apply(&map, &m, "b", true, NULL, &change));
+    CU_ASSERT_EQUAL(map.self, 1);
+    CU_ASSERT(agentmap_is_primary(&map, 0));
+    CU_ASSERT_EQUAL(agentmap_secondary_of(&map, 2), 2);
+    CU_ASSERT_EQUAL(agentmap_secondary_of(&map, 3), -1);
+    CU_ASSERT(agentmap_is_secondary(&map, 1));
+    CU_ASSERT_STRING_EQUAL(bulk_of(&change, 0), "0");
+    CU_ASSERT_STRING_EQUAL(bulk_of(&change, 1), "");
+    CU_ASSERT_STRING_EQUAL(bulk_of(&change, 2), "2");
+    agentmap_change_destroy(&change);
+
+    /* The same epoch with addresses: still no connection, so the same
+     * bulks; nothing is kept. */
+    map_of(&m, inst, bk, 3, "baab" "bc" "ca", true);
+    CU_ASSERT(agentmap_apply(&map, &m, "b", true, NULL, &change));
+    CU_ASSERT_EQUAL(change.kept[0], -1);
+    CU_ASSERT_STRING_EQUAL(bulk_of(&change, 0), "0");
+    agentmap_change_destroy(&change);
+
+    /* Connected now: a new epoch where bucket 2's secondary becomes a
+     * sends only bucket 2, to a. */
+    connected[0] = connected[1] = connected[2] = true;
+    map_of(&m, inst, bk, 4, "baab" "ba" "ca", true);
+    CU_ASSERT(agentmap_apply(&map, &m, "b", true, connected, &change));
+    CU_ASSERT_EQUAL(change.kept[0], 0);
+    CU_ASSERT_EQUAL(change.kept[2], 2);
+    CU_ASSERT_STRING_EQUAL(bulk_of(&change, 0), "2");
+    CU_ASSERT_STRING_EQUAL(bulk_of(&change, 2), "");
+    agentmap_change_destroy(&change);
+
+    /* We take over bucket 3 (c failed): it goes in bulk to its new
+     * secondary, even one we are connected to. */
+    map_of(&m, inst, bk, 5, "baab" "ba" "ba", true);
+    CU_ASSERT(agentmap_apply(&map, &m, "b", true, connected, &change));
+    CU_ASSERT_STRING_EQUAL(bulk_of(&change, 0), "3");
+    agentmap_change_destroy(&change);
+
+    /* An older epoch changes nothing. */
+    map_of(&m, inst, bk, 4, "cacb" "ca" "ca", true);
+    CU_ASSERT(!agentmap_apply(&map, &m, "b", true, connected, &change));
+    CU_ASSERT_EQUAL(map.epoch, 5);
+    CU_ASSERT(agentmap_is_primary(&map, 3));
+
+    /* Without replication, no bulks at all. */
+    map_of(&m, inst, bk, 6, "bcbc" "bc" "bc", true);
+    CU_ASSERT(agentmap_apply(&map, &m, "b", false, NULL, &change));
+    CU_ASSERT_STRING_EQUAL(bulk_of(&change, 2), "");
+    agentmap_change_destroy(&change);
+
+    /* Not in the map: no role. */
+    CU_ASSERT(agentmap_apply(&map, &m, "z", true, NULL, &change));
+    CU_ASSERT_EQUAL(map.self, -1);
+    CU_ASSERT(!agentmap_is_primary(&map, 0));
+    CU_ASSERT(!agentmap_is_secondary(&map, 0));
+    agentmap_change_destroy(&change);
+    agentmap_destroy(&map);
+}
+
+/* Warm: a completed bulk from the bucket's current primary. */
+static void
+test_agentmap_warm(void)
+{
+    struct agp_instance inst[3];
+    struct agp_bucket bk[N_BUCKETS];
+    struct agentmap_change change;
+    struct agentmap map;
+    struct agp_map m;
+
+    agentmap_init(&map);
+    /* A bulk before any map is forgotten. */
+    agentmap_set_bulk_from(&map, 0, "a");
+
+    map_of(&m, inst, bk, 1, "ab" "ab" "cb" "--", true);
+    agentmap_apply(&map, &m, "b", true, NULL, &change);
+    agentmap_change_destroy(&change);
+    CU_ASSERT(!agentmap_is_warm(&map, 0));
+    agentmap_set_bulk_from(&map, 0, "a");
+    agentmap_set_bulk_from(&map, 2, "a");     /* Not its primary. */
+    agentmap_set_bulk_from(&map, 9, "a");     /* No such bucket. */
+    CU_ASSERT(agentmap_is_warm(&map, 0));
+    CU_ASSERT(!agentmap_is_warm(&map, 1));
+    CU_ASSERT(!agentmap_is_warm(&map, 2));
+    CU_ASSERT(!agentmap_is_warm(&map, 3));
+
+    /* A failed bulk makes it cold. */
+    agentmap_set_bulk_from(&map, 1, "a");
+    agentmap_set_bulk_from(&map, 1, NULL);
+    CU_ASSERT(!agentmap_is_warm(&map, 1));
+
+    /* The bulk stays across maps of the same size, and counts while its
+     * sender is the primary. */
+    map_of(&m, inst, bk, 2, "cb" "ab" "cb" "--", true);
+    agentmap_apply(&map, &m, "b", true, NULL, &change);
+    agentmap_change_destroy(&change);
+    CU_ASSERT(!agentmap_is_warm(&map, 0));
+    map_of(&m, inst, bk, 3, "ab" "ab" "cb" "--", true);
+    agentmap_apply(&map, &m, "b", true, NULL, &change);
+    agentmap_change_destroy(&change);
+    CU_ASSERT(agentmap_is_warm(&map, 0));
+    agentmap_destroy(&map);
+}
+
+static const struct test_case agentmap_tests[] = {
+    { "roles and bulk transfers", test_agentmap_roles_and_bulks },
+    { "warm buckets", test_agentmap_warm },
+    { NULL, NULL },
+};
+
+TEST_SUITE("agentmap", agentmap_tests);
