@@ -67,7 +67,7 @@ AGENT_SRCS = $(filter-out $(AGENT_MAIN_SRCS), $(wildcard agent/*.c))
 FUZZ_SRCS = $(CORE_SRCS) $(AGENT_SRCS) $(LIB_SRCS)
 UNIT_SRCS = $(wildcard tests/unit/*.c)
 FUZZ_TARGETS = $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz-*.c))
-HEADERS = $(wildcard lib/*.h ofctl-app/*.h agent/*.h tests/unit/*.h)
+HEADERS = $(wildcard lib/*.h ofctl-app/*.h agent/*.h tests/unit/*.h tests/fuzz/*.h)
 
 obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 

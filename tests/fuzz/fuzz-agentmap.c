@@ -29,32 +29,12 @@
 #include "agentproto.h"
 #include "bitmap.h"
 #include "util.h"
+#include "fuzz-input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const names[] = { "a", "b", "c", "d", "e" };
 #define MAX_INSTANCES 5
-
-static uint8_t
-next(const uint8_t **data, size_t *size)
-{
-    uint8_t b = 0;
-
-    if (*size) {
-        b = **data;
-        (*data)++;
-        (*size)--;
-    }
-    return b;
-}
-
-static void
-check(bool ok)
-{
-    if (!ok) {
-        abort();
-    }
-}
 
 /* Returns the index of the instance named 'name' in 'map', or -1. */
 static int
@@ -81,26 +61,26 @@ apply_map(struct agentmap *map, const uint8_t **data, size_t *size)
     bool applied;
 
     memset(&m, 0, sizeof m);
-    m.epoch = map->epoch + next(data, size) % 3;
+    m.epoch = map->epoch + fuzz_next(data, size) % 3;
     m.epoch = m.epoch > 1 ? m.epoch - 1 : 1;
     m.service = "fw";
-    m.n_buckets = 1u << (next(data, size) % 5);
-    m.n_instances = next(data, size) % (MAX_INSTANCES + 1);
+    m.n_buckets = 1u << (fuzz_next(data, size) % 5);
+    m.n_instances = fuzz_next(data, size) % (MAX_INSTANCES + 1);
     for (size_t i = 0; i < m.n_instances; i++) {
-        int k = next(data, size) % MAX_INSTANCES;
+        int k = fuzz_next(data, size) % MAX_INSTANCES;
 
         while (used & (1u << k)) {
             k = (k + 1) % MAX_INSTANCES;
         }
         used |= 1u << k;
         inst[i].name = names[k];
-        inst[i].repl_addr = next(data, size) & 1;
+        inst[i].repl_addr = fuzz_next(data, size) & 1;
         inst[i].repl_port = inst[i].repl_addr ? 7000 : 0;
     }
     m.instances = inst;
     buckets = xmalloc(m.n_buckets * sizeof *buckets);
     for (size_t b = 0; b < m.n_buckets; b++) {
-        uint8_t p = next(data, size), s = next(data, size);
+        uint8_t p = fuzz_next(data, size), s = fuzz_next(data, size);
 
         buckets[b].primary = (m.n_instances && p % 4
                               ? p % m.n_instances : AGP_NONE);
@@ -113,7 +93,7 @@ apply_map(struct agentmap *map, const uint8_t **data, size_t *size)
     }
     m.buckets = buckets;
     for (size_t j = 0; j < MAX_INSTANCES; j++) {
-        connected[j] = next(data, size) & 1;
+        connected[j] = fuzz_next(data, size) & 1;
     }
 
     /* A copy of what the map was, names and addresses. */
@@ -130,19 +110,19 @@ apply_map(struct agentmap *map, const uint8_t **data, size_t *size)
     }
 
     applied = agentmap_apply(map, &m, "b", true, connected, &change);
-    check(applied == (m.epoch >= old.epoch));
+    fuzz_check(applied == (m.epoch >= old.epoch));
     if (!applied) {
-        check(map->epoch == old.epoch && map->n_buckets == old.n_buckets
+        fuzz_check(map->epoch == old.epoch && map->n_buckets == old.n_buckets
               && map->n_instances == old.n_instances);
     } else {
-        check(map->epoch == m.epoch && map->n_buckets == m.n_buckets
+        fuzz_check(map->epoch == m.epoch && map->n_buckets == m.n_buckets
               && change.n_instances == m.n_instances);
-        check(map->self == find(map, "b"));
+        fuzz_check(map->self == find(map, "b"));
         for (size_t i = 0; i < m.n_instances; i++) {
             int j = change.kept[i];
 
             if (j >= 0) {
-                check(j < old.n_instances && connected[j]
+                fuzz_check(j < old.n_instances && connected[j]
                       && !strcmp(old.instances[j].name, inst[i].name)
                       && old.instances[j].repl_addr == inst[i].repl_addr);
             }
@@ -150,7 +130,7 @@ apply_map(struct agentmap *map, const uint8_t **data, size_t *size)
                 bool bulk = bitmap_is_set(change.bulk[i], b);
                 int s2 = agentmap_secondary_of(map, b);
 
-                check(!bulk || s2 == (int) i);
+                fuzz_check(!bulk || s2 == (int) i);
                 if (s2 == (int) i) {
                     int op = (b < old.n_buckets && old.self >= 0
                               && old.buckets[b].primary == old.self
@@ -159,7 +139,7 @@ apply_map(struct agentmap *map, const uint8_t **data, size_t *size)
                     bool same = (op >= 0 && !strcmp(old.instances[op].name,
                                                      inst[i].name));
 
-                    check(bulk || (j >= 0 && same));
+                    fuzz_check(bulk || (j >= 0 && same));
                 }
             }
         }
@@ -181,24 +161,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     agentmap_init(&map);
     while (size) {
-        uint8_t op = next(&data, &size);
+        uint8_t op = fuzz_next(&data, &size);
 
         if (op & 1) {
             apply_map(&map, &data, &size);
         } else {
             uint32_t b = (op >> 1) % 20;
-            int sender = next(&data, &size) % (MAX_INSTANCES + 1);
+            int sender = fuzz_next(&data, &size) % (MAX_INSTANCES + 1);
 
             agentmap_set_bulk_from(&map, b, (sender < MAX_INSTANCES
                                              ? names[sender] : NULL));
         }
         for (size_t b = 0; b < map.n_buckets; b++) {
             if (agentmap_is_warm(&map, b)) {
-                check(map.bulk_from[b] && !strcmp(
+                fuzz_check(map.bulk_from[b] && !strcmp(
                           map.bulk_from[b],
                           agentmap_name(&map, map.buckets[b].primary)));
             }
-            check(!agentmap_is_primary(&map, b)
+            fuzz_check(!agentmap_is_primary(&map, b)
                   || !agentmap_is_secondary(&map, b));
         }
     }

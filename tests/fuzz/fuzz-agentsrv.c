@@ -43,6 +43,7 @@
 #include "steer.h"
 #include "timeval.h"
 #include "util.h"
+#include "fuzz-input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -83,30 +84,6 @@ struct peer {
 /* Per instance name: the newest epoch it was sent. */
 static uint64_t epochs[N_NAMES];
 
-static uint8_t
-next(const uint8_t **data, size_t *size)
-{
-    uint8_t b = 0;
-
-    if (*size) {
-        b = **data;
-        (*data)++;
-        (*size)--;
-    }
-    return b;
-}
-
-/* Aborts, naming the line, unless 'OK'. */
-#define check(OK) check__(OK, __LINE__)
-static void
-check__(bool ok, int line)
-{
-    if (!ok) {
-        fprintf(stderr, "fuzz-agentsrv.c:%d: check failed\n", line);
-        abort();
-    }
-}
-
 static void
 send_msg(struct peer *p, const struct agp_msg *msg)
 {
@@ -135,19 +112,19 @@ drain(struct peer *p)
 
         if (agp_frame_check(p->in.data, p->in.size, &len)
             != AGP_FRAME_COMPLETE) {
-            check(p->in.size < AGP_HEADER_LEN
+            fuzz_check(p->in.size < AGP_HEADER_LEN
                   || agp_frame_check(p->in.data, p->in.size, &len)
                      == AGP_FRAME_NEED_MORE);
             break;
         }
-        check(agp_decode(p->in.data, len, &msg) == AGP_OK);
-        check(msg.type == AGP_HELLO_ACK || msg.type == AGP_MAP);
+        fuzz_check(agp_decode(p->in.data, len, &msg) == AGP_OK);
+        fuzz_check(msg.type == AGP_HELLO_ACK || msg.type == AGP_MAP);
         if (msg.type == AGP_MAP) {
             /* Only an agent that said hello gets maps, of its service. */
-            check(p->name >= 0 && p->name < N_NAMES - 1);
-            check(!strcmp(msg.map.service,
+            fuzz_check(p->name >= 0 && p->name < N_NAMES - 1);
+            fuzz_check(!strcmp(msg.map.service,
                           names[p->name][0] == 'f' ? "fw" : "dlp"));
-            check(msg.map.epoch >= epochs[p->name]);
+            fuzz_check(msg.map.epoch >= epochs[p->name]);
             epochs[p->name] = msg.map.epoch;
         }
         agp_msg_uninit(&msg);
@@ -196,9 +173,9 @@ check_state(const struct agsrv *srv, const struct steer *st)
     text = ctlstate_to_string(&s);
     ctlstate_init(&again);
     error = ctlstate_from_string(text, &again);
-    check(!error);
+    fuzz_check(!error);
     text2 = ctlstate_to_string(&again);
-    check(!strcmp(text, text2));
+    fuzz_check(!strcmp(text, text2));
     free(text);
     free(text2);
     ctlstate_destroy(&s);
@@ -210,7 +187,7 @@ step(struct event_base *base, struct agsrv *srv, struct steer *st,
      struct peer *peers, const uint8_t **data, size_t *size,
      long long int *now)
 {
-    uint8_t op = next(data, size);
+    uint8_t op = fuzz_next(data, size);
     struct peer *p = &peers[(op >> 3) % MAX_CHANS];
     uint8_t warm[AGP_MAX_BUCKETS / 8];
     struct agp_msg msg;
@@ -226,8 +203,8 @@ step(struct event_base *base, struct agsrv *srv, struct steer *st,
         close_peer(p);
         break;
     case 2: {
-        int name = next(data, size) % N_NAMES;
-        uint8_t v = next(data, size);
+        int name = fuzz_next(data, size) % N_NAMES;
+        uint8_t v = fuzz_next(data, size);
 
         if (p->fd < 0) {
             break;
@@ -245,7 +222,7 @@ step(struct event_base *base, struct agsrv *srv, struct steer *st,
         break;
     }
     case 3: {
-        uint8_t e = next(data, size), shift = next(data, size);
+        uint8_t e = fuzz_next(data, size), shift = fuzz_next(data, size);
 
         if (p->fd < 0) {
             break;
@@ -255,7 +232,7 @@ step(struct event_base *base, struct agsrv *srv, struct steer *st,
                                : (uint64_t) e << (shift % 64));
         msg.heartbeat.n_buckets = (msg.heartbeat.epoch
                                    ? (shift & 0x40 ? 32 : 16) : 0);
-        memset(warm, shift & 0x80 ? 0xff : next(data, size), sizeof warm);
+        memset(warm, shift & 0x80 ? 0xff : fuzz_next(data, size), sizeof warm);
         msg.heartbeat.warm = warm;
         send_msg(p, &msg);
         break;
@@ -264,22 +241,22 @@ step(struct event_base *base, struct agsrv *srv, struct steer *st,
         if (p->fd < 0) {
             break;
         }
-        if (next(data, size) & 1) {
+        if (fuzz_next(data, size) & 1) {
             msg.type = AGP_STATE_ACK;
             msg.state_ack.seq = 1;
             send_msg(p, &msg);
         } else {
             uint8_t junk[32];
-            size_t n = next(data, size) % sizeof junk;
+            size_t n = fuzz_next(data, size) % sizeof junk;
 
             for (size_t i = 0; i < n; i++) {
-                junk[i] = next(data, size);
+                junk[i] = fuzz_next(data, size);
             }
             ignore(write(p->fd, junk, n));
         }
         break;
     case 5:
-        *now += next(data, size) * 25;
+        *now += fuzz_next(data, size) * 25;
         agsrv_run(srv, *now);
         steer_run(st, *now);
         break;
@@ -333,7 +310,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* A saved state first, if the first byte says so. */
     if (size && data[0] & 1) {
-        uint8_t mask = next(&data, &size), epoch = next(&data, &size);
+        uint8_t mask = fuzz_next(&data, &size), epoch = fuzz_next(&data, &size);
         struct ctlstate s;
 
         ctlstate_init(&s);

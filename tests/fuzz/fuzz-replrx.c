@@ -30,6 +30,7 @@
 #include "service.h"
 #include "streamtab.h"
 #include "util.h"
+#include "fuzz-input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -47,28 +48,6 @@ struct model {
     bool in_bulk[N_BUCKETS * 2]; /* BULK_BEGIN seen, no BULK_END yet. */
     uint32_t received[N_BUCKETS * 2]; /* Records since BULK_BEGIN. */
 };
-
-/* Reads the next byte of the input, 0 at its end. */
-static uint8_t
-next(const uint8_t **data, size_t *size)
-{
-    uint8_t b = 0;
-
-    if (*size) {
-        b = **data;
-        (*data)++;
-        (*size)--;
-    }
-    return b;
-}
-
-static void
-check(bool ok)
-{
-    if (!ok) {
-        abort();
-    }
-}
 
 /* Closes the connection of 'm'. */
 static void
@@ -99,10 +78,10 @@ deliver(struct replrx *rx, struct model *models, struct model *m,
     uint8_t blobs[MAX_RECORDS][SERVICE_STATE_MAX];
     struct replrx_result r;
     struct agp_msg msg;
-    uint8_t op = next(data, size);
-    int sender = next(data, size) % ARRAY_SIZE(senders);
-    uint64_t seq = next(data, size);
-    uint32_t bucket = next(data, size) % (N_BUCKETS * 2);
+    uint8_t op = fuzz_next(data, size);
+    int sender = fuzz_next(data, size) % ARRAY_SIZE(senders);
+    uint64_t seq = fuzz_next(data, size);
+    uint32_t bucket = fuzz_next(data, size) % (N_BUCKETS * 2);
     bool first;
 
     memset(&msg, 0, sizeof msg);
@@ -112,26 +91,26 @@ deliver(struct replrx *rx, struct model *models, struct model *m,
         msg.type = AGP_STATE_UPDATE;
         msg.state_update.sender = senders[sender];
         msg.state_update.seq = seq ? seq : 1;
-        msg.state_update.n_records = next(data, size) % (MAX_RECORDS + 1);
+        msg.state_update.n_records = fuzz_next(data, size) % (MAX_RECORDS + 1);
         msg.state_update.records = recs;
         for (size_t i = 0; i < msg.state_update.n_records; i++) {
-            uint8_t kind = next(data, size);
+            uint8_t kind = fuzz_next(data, size);
 
             recs[i].bucket = (bucket + i * (kind >> 4)) % (N_BUCKETS * 2);
             agp_stream_key_init(&recs[i].key, 0x0a000001,
-                                1000 + next(data, size), 0x0a000002, 80,
+                                1000 + fuzz_next(data, size), 0x0a000002, 80,
                                 IPPROTO_TCP);
             memset(blobs[i], 0, sizeof blobs[i]);
             if (kind & 1) {
                 /* Arbitrary bytes, of an arbitrary length. */
-                recs[i].state_len = next(data, size);
+                recs[i].state_len = fuzz_next(data, size);
                 for (size_t j = 0; j < recs[i].state_len; j++) {
-                    blobs[i][j] = next(data, size);
+                    blobs[i][j] = fuzz_next(data, size);
                 }
             } else {
                 /* A valid counter state. */
                 blobs[i][0] = 1;
-                service_put_be64(&blobs[i][8], next(data, size));
+                service_put_be64(&blobs[i][8], fuzz_next(data, size));
                 recs[i].state_len = svc->blob_size;
             }
             recs[i].state = blobs[i];
@@ -145,7 +124,7 @@ deliver(struct replrx *rx, struct model *models, struct model *m,
     case 3:
         msg.type = AGP_BULK_END;
         msg.bulk_end.bucket = bucket;
-        msg.bulk_end.count = next(data, size) % 8;
+        msg.bulk_end.count = fuzz_next(data, size) % 8;
         break;
     }
 
@@ -156,56 +135,56 @@ deliver(struct replrx *rx, struct model *models, struct model *m,
          * sender. */
         struct model *old = NULL;
 
-        check(msg.type == AGP_STATE_UPDATE && first);
+        fuzz_check(msg.type == AGP_STATE_UPDATE && first);
         for (size_t i = 0; i < MAX_CONNS; i++) {
             if (models[i].c == r.superseded) {
                 old = &models[i];
             }
         }
-        check(old && old != m && old->sender == sender);
+        fuzz_check(old && old != m && old->sender == sender);
     }
 
     switch (msg.type) {
     case AGP_STATE_UPDATE:
         if (!first && m->sender != sender) {
-            check(r.action == REPLRX_CLOSE);
+            fuzz_check(r.action == REPLRX_CLOSE);
             close_conn(m);
             break;
         }
         m->sender = sender;
-        check(r.sender && !strcmp(r.sender, senders[sender]));
+        fuzz_check(r.sender && !strcmp(r.sender, senders[sender]));
         if (msg.state_update.seq > m->last) {
-            check(r.action == REPLRX_ACK && r.seq == msg.state_update.seq);
+            fuzz_check(r.action == REPLRX_ACK && r.seq == msg.state_update.seq);
             m->last = msg.state_update.seq;
             for (size_t i = 0; i < msg.state_update.n_records; i++) {
                 m->received[recs[i].bucket]++;
             }
         } else {
-            check(r.action == REPLRX_NOTHING);
+            fuzz_check(r.action == REPLRX_NOTHING);
         }
         break;
     case AGP_BULK_BEGIN:
         if (first) {
-            check(r.action == REPLRX_CLOSE);
+            fuzz_check(r.action == REPLRX_CLOSE);
             close_conn(m);
             break;
         }
-        check(r.action == REPLRX_NOTHING);
+        fuzz_check(r.action == REPLRX_NOTHING);
         m->in_bulk[bucket] = true;
         m->received[bucket] = 0;
         m->last = seq;
         break;
     case AGP_BULK_END:
         if (first) {
-            check(r.action == REPLRX_CLOSE);
+            fuzz_check(r.action == REPLRX_CLOSE);
             close_conn(m);
             break;
         }
-        check(r.bucket == bucket);
+        fuzz_check(r.bucket == bucket);
         if (!m->in_bulk[bucket] || m->received[bucket] != msg.bulk_end.count) {
-            check(r.action == REPLRX_BULK_FAILED && r.resend);
+            fuzz_check(r.action == REPLRX_BULK_FAILED && r.resend);
         } else {
-            check(r.action == REPLRX_BULK_DONE
+            fuzz_check(r.action == REPLRX_BULK_DONE
                   || (r.action == REPLRX_BULK_FAILED && !r.resend));
         }
         m->in_bulk[bucket] = false;
@@ -237,7 +216,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     replrx_set_n_buckets(rx, N_BUCKETS);
     while (size) {
-        uint8_t op = next(&data, &size);
+        uint8_t op = fuzz_next(&data, &size);
         struct model *m = &models[(op >> 2) % MAX_CONNS];
 
         now += op & 3;
@@ -248,16 +227,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         } else if (m->c) {
             deliver(rx, models, m, svc, &data, &size, now);
         }
-        check(replrx_n_conns(rx) == count_open(models));
-        check(replrx_n_senders(rx) <= replrx_n_conns(rx));
-        check(streamtab_count(tab) <= 32);
+        fuzz_check(replrx_n_conns(rx) == count_open(models));
+        fuzz_check(replrx_n_senders(rx) <= replrx_n_conns(rx));
+        fuzz_check(streamtab_count(tab) <= 32);
     }
     for (size_t i = 0; i < MAX_CONNS; i++) {
         if (models[i].c) {
             close_conn(&models[i]);
         }
     }
-    check(replrx_n_conns(rx) == 0 && replrx_n_senders(rx) == 0);
+    fuzz_check(replrx_n_conns(rx) == 0 && replrx_n_senders(rx) == 0);
     replrx_destroy(rx);
     streamtab_destroy(tab);
     return 0;
