@@ -528,16 +528,20 @@ agsrv_format(const struct agsrv *srv, long long int now, struct ds *s)
         const struct agsrv_agent *a = nodes[i]->data;
         char addr[INET_ADDRSTRLEN];
         struct in_addr in = { htonl(a->repl_addr) };
-        char *repl;
+        char *repl, *heard;
 
         inet_ntop(AF_INET, &in, addr, sizeof addr);
         repl = xasprintf("%s:%"PRIu16, addr, a->repl_port);
-        ds_put_format(s, "%-16s %-10s %-21s %6lldms %6"PRIu64" %5s %10"
+        heard = (a->last_heard ? xasprintf("%lldms", now - a->last_heard)
+                 : xstrdup("never"));
+        ds_put_format(s, "%-16s %-10s %-21s %8s %6"PRIu64" %5s %10"
                       PRIu64" %10"PRIu64" %8"PRIu64" %5"PRIu64"\n",
-                      a->instance, a->conn ? "up" : "down", repl,
-                      now - a->last_heard, a->reported_epoch,
+                      a->instance,
+                      a->conn ? "up" : a->awaited ? "awaited" : "down",
+                      repl, heard, a->reported_epoch,
                       a->warm ? "yes" : "no", a->n_received, a->n_returned,
                       a->n_dropped, a->n_lost);
+        free(heard);
         free(repl);
     }
     free(nodes);
