@@ -85,9 +85,11 @@ def ctlsock_seeds(corpus):
         'truncated': b'{"method":"status","params":["a',
     }
     for name, body in seeds.items():
-        # The first byte: the request size limit, 0 for the daemon's.
-        write(corpus, t, name, bytes([0]) + body)
-    write(corpus, t, 'over-limit', bytes([4]) + seeds['pipelined'])
+        # The size limit (0: the daemon's) and the seed of the pieces.
+        write(corpus, t, name, bytes([0, len(name)]) + body)
+    # A limit of 80 bytes: the second request is over it.
+    write(corpus, t, 'over-limit', bytes([40, 7]) + b' ' * 30
+          + seeds['pipelined'])
 
 
 def main():
