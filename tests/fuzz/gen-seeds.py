@@ -92,12 +92,138 @@ def ctlsock_seeds(corpus):
           + seeds['pipelined'])
 
 
+# fuzz-reconcile.  Raw messages are OpenFlow 1.3.
+
+OF13 = 4
+ANSWER_DUMPS, ANSWER_BARRIER, SET, TIME, RECEIVE = 1, 2, 3, 4, 0
+
+
+def op(code, k=0):
+    return bytes([code | k << 3])
+
+
+def of13(msg_type, body, xid=0):
+    return struct.pack('>BBHI', OF13, msg_type, 8 + len(body), xid) + body
+
+
+def receive(msg, k=0):
+    """Receives 'msg' with the xid of the flow dump (1), the group dump (2),
+    the barrier (3) or its own (0)."""
+    return op(RECEIVE, k) + msg
+
+
+def oxm_match(fields):
+    body = b''.join(fields)
+    length = 4 + len(body)
+    return (struct.pack('>HH', 1, length) + body
+            + bytes((8 - length % 8) % 8))
+
+
+def oxm_in_port(port):
+    return struct.pack('>II', 0x80000004, port)
+
+
+def oxm_eth_type(eth_type):
+    return struct.pack('>IH', 0x80000a02, eth_type)
+
+
+def act_output(port):
+    return struct.pack('>HHIH6x', 0, 16, port, 0xffff)
+
+
+def act_group(group_id):
+    return struct.pack('>HHI', 22, 8, group_id)
+
+
+def apply_actions(actions):
+    body = b''.join(actions)
+    return struct.pack('>HH4x', 4, 8 + len(body)) + body
+
+
+def goto_table(table):
+    return struct.pack('>HHB3x', 1, 8, table)
+
+
+def flow_stats(table, priority, match, instructions=b''):
+    body = match + instructions
+    return struct.pack('>HBxIIHHHH4xQQQ', 48 + len(body), table, 1, 0,
+                       priority, 0, 0, 0, 0, 10, 600) + body
+
+
+def bucket(actions, watch_port=0xffffffff, weight=0):
+    body = b''.join(actions)
+    return struct.pack('>HHII4x', 16 + len(body), weight, watch_port,
+                       0xffffffff) + body
+
+
+def group_desc(group_type, group_id, buckets):
+    body = b''.join(buckets)
+    return struct.pack('>HBxI', 8 + len(body), group_type, group_id) + body
+
+
+def multipart_reply(mp_type, entries, more=False):
+    return of13(19, struct.pack('>HH4x', mp_type, 1 if more else 0)
+                + b''.join(entries))
+
+
+def reconcile_seeds(corpus):
+    t = 'fuzz-reconcile'
+    # Desired state 1: group 1 (fast failover, ports 1 and 2), then
+    # "table=0,priority=100,in_port=1 actions=group:1" and
+    # "table=0,priority=0 actions=drop".
+    set1_flows = [flow_stats(0, 100, oxm_match([oxm_in_port(1)]),
+                             apply_actions([act_group(1)])),
+                  flow_stats(0, 0, oxm_match([]))]
+    set1_groups = [group_desc(3, 1, [bucket([act_output(1)], 1),
+                                     bucket([act_output(2)], 2)])]
+    foreign_flow = flow_stats(0, 50, oxm_match([oxm_in_port(9),
+                                                oxm_eth_type(0x0800)]),
+                              goto_table(1))
+    foreign_group = group_desc(0, 7, [bucket([act_output(3)])])
+    barrier_reply = of13(21, b'')
+    bad_request_error = of13(1, struct.pack('>HH', 1, 1)
+                             + struct.pack('>BBHI', OF13, 33, 16, 0))
+    echo_request = of13(2, b'ping')
+    setup = lambda version, first: bytes([version | first << 2])
+
+    write(corpus, t, 'of13-dump-equal', setup(0, 1)
+          + receive(multipart_reply(1, set1_flows), 1)
+          + receive(multipart_reply(7, set1_groups), 2)
+          + op(SET, 3) + op(ANSWER_BARRIER))
+    write(corpus, t, 'of13-dump-foreign', setup(0, 1)
+          + receive(multipart_reply(1, [foreign_flow], more=True), 1)
+          + receive(multipart_reply(1, set1_flows[:1]), 1)
+          + receive(multipart_reply(7, [foreign_group] + set1_groups), 2)
+          + receive(barrier_reply, 3) + op(SET, 0) + op(ANSWER_BARRIER))
+    write(corpus, t, 'of13-bundle-error', setup(0, 2)
+          + op(ANSWER_DUMPS, 0) + receive(bad_request_error, 3)
+          + receive(barrier_reply, 3) + op(ANSWER_DUMPS, 2))
+    write(corpus, t, 'of13-bad-flow-stats', setup(0, 1)
+          + receive(multipart_reply(1, [set1_flows[0][:40]]), 1)
+          + op(ANSWER_DUMPS, 1) + op(ANSWER_DUMPS, 1))
+    write(corpus, t, 'of13-echo-time', setup(0, 3)
+          + receive(echo_request) + op(TIME, 2) + op(ANSWER_DUMPS, 3)
+          + op(TIME, 31) + op(TIME, 31))
+    for version in range(3):
+        for first in range(4):
+            write(corpus, t, 'ops-%d-%d-same' % (version, first),
+                  setup(version, first) + op(ANSWER_DUMPS, first)
+                  + op(SET, (first + 1) % 4) + op(ANSWER_BARRIER)
+                  + op(SET, (first + 2) % 4) + op(SET, (first + 3) % 4)
+                  + op(ANSWER_BARRIER) + op(ANSWER_BARRIER))
+            write(corpus, t, 'ops-%d-%d-other' % (version, first),
+                  setup(version, first) + op(ANSWER_DUMPS, (first + 1) % 4)
+                  + op(ANSWER_BARRIER) + op(ANSWER_DUMPS)
+                  + op(ANSWER_BARRIER))
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     corpus = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here,
                                                                 'corpus')
     service_seeds(corpus)
     ctlsock_seeds(corpus)
+    reconcile_seeds(corpus)
 
 
 if __name__ == '__main__':
