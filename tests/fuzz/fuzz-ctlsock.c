@@ -12,8 +12,13 @@
  * pieces of 1 to 16 bytes, each time until the first error, as the server
  * reads it.  Checked:
  *
- *  - Both readings give the same requests and the same error, at the same
- *    offsets: the outcome does not depend on how the bytes arrive.
+ *  - Both readings give the same requests, and the same error if any, at
+ *    the same offsets: the outcome does not depend on how the bytes arrive.
+ *    (Not the error's text: libopenvswitch's JSON lexer keeps the bytes of
+ *    a string that ends a piece in its buffer until the next punctuation,
+ *    so a keyword or number straight after a string, which is an error
+ *    anyway, is reported with those bytes in front; see
+ *    regress/fuzz-ctlsock/error-text-after-string.)
  *  - Every request is a JSON-RPC request with a method, an id and an array
  *    of parameters; it fits the limit; its command line is the method and
  *    the parameters, or refused exactly when a parameter is not a string.
@@ -95,7 +100,7 @@ check_request(const struct jsonrpc_msg *msg, size_t len, size_t max)
 /* Parses the 'size' bytes at 'data' with limit 'max', in pieces whose sizes
  * come from 'seed' (0: all at once), until the first error, and writes what
  * it found into 'out': each request's end offset and text, then the error's
- * offset and text. */
+ * offset. */
 static void
 parse_stream(const uint8_t *data, size_t size, size_t max, uint32_t seed,
              struct ds *out)
@@ -126,7 +131,7 @@ parse_stream(const uint8_t *data, size_t size, size_t max, uint32_t seed,
             if (!error || request) {
                 abort();
             }
-            ds_put_format(out, "%"PRIuSIZE" error %s\n", ofs, error);
+            ds_put_format(out, "%"PRIuSIZE" error\n", ofs);
             free(error);
             break;
         } else if (status == CTLSOCK_PARSE_REQUEST) {
