@@ -22,8 +22,8 @@
  *  - Every request is a JSON-RPC request with a method, an id and an array
  *    of parameters; it fits the limit; its command line is the method and
  *    the parameters, or refused exactly when a parameter is not a string.
- *  - A request, written out again as the client library writes requests,
- *    parses back to an equal request. */
+ *  - A request, written out again, parses back to a request that writes
+ *    out the same. */
 
 #include <config.h>
 
@@ -52,7 +52,7 @@ check_request(const struct jsonrpc_msg *msg, size_t len, size_t max)
     const char **argv;
     const char *error;
     struct json *json;
-    char *text, *perror;
+    char *text, *text2, *perror;
     size_t used;
 
     if (msg->type != JSONRPC_REQUEST || !msg->method || !msg->id
@@ -79,22 +79,27 @@ check_request(const struct jsonrpc_msg *msg, size_t len, size_t max)
         free(argv);
     }
 
-    /* Written out and read back. */
+    /* Written out and read back, it writes out the same.  (Not equal: a
+     * number is written with DBL_DIG digits, so a number with more reads
+     * back a little different, once.) */
     json = jsonrpc_msg_to_json(jsonrpc_msg_clone(msg));
-    text = json_to_string(json, 0);
+    text = json_to_string(json, JSSF_SORT);
     json_destroy(json);
     ctlsock_parser_init(&p, SIZE_MAX);
     if (ctlsock_parse_request(&p, text, strlen(text), &used, &again,
                               &perror) != CTLSOCK_PARSE_REQUEST
-        || used != strlen(text)
-        || strcmp(again->method, msg->method)
-        || !json_equal(again->params, msg->params)
-        || !json_equal(again->id, msg->id)) {
+        || used != strlen(text)) {
         abort();
     }
-    jsonrpc_msg_destroy(again);
+    json = jsonrpc_msg_to_json(again);
+    text2 = json_to_string(json, JSSF_SORT);
+    if (strcmp(text, text2)) {
+        abort();
+    }
+    json_destroy(json);
     ctlsock_parser_destroy(&p);
     free(text);
+    free(text2);
 }
 
 /* Parses the 'size' bytes at 'data' with limit 'max', in pieces whose sizes
