@@ -197,6 +197,8 @@ fuzz: $(patsubst %,$(BUILD)/fuzz/%,$(FUZZ_TARGETS))
 		mkdir -p $(BUILD)/fuzz/corpus-$$t; \
 		$(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) \
 			-artifact_prefix=$(BUILD)/fuzz/ \
+			$$(test -f tests/fuzz/$$t.dict \
+			   && echo -dict=tests/fuzz/$$t.dict) \
 			$(BUILD)/fuzz/corpus-$$t tests/fuzz/corpus/$$t || exit 1; \
 	done
 

@@ -34,9 +34,6 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 /* The socket file's mode: the owner alone may connect. */
 #define CTLSOCK_MODE 0700
 
-/* A request larger than this is refused and its connection closed. */
-#define CTLSOCK_MAX_REQUEST (64 * 1024)
-
 /* A command and its handler. */
 struct ctlsock_command {
     char *usage;                /* Arguments, for list-commands. */
@@ -56,8 +53,7 @@ struct ctlsock_conn {
     struct ovs_list list_node;  /* In 'ctlsock->conns'. */
     struct ctlsock *server;     /* Owner. */
     struct bufferevent *bev;    /* The client socket. */
-    struct json_parser *parser; /* Request being parsed, or NULL. */
-    size_t received;            /* Bytes of the current request. */
+    struct ctlsock_parser parser; /* The client's requests. */
     struct json *id;            /* Id of the request being answered. */
     bool replied;               /* True once the handler answered. */
     bool closing;               /* Close once the output drains. */
@@ -122,30 +118,12 @@ ctlsock_reply_error(struct ctlsock_conn *conn, const char *text)
     }
 }
 
-/* Runs the request 'json' (whose ownership is taken). */
+/* Runs 'msg', a request (whose ownership is taken). */
 static void
-handle_request__(struct ctlsock_conn *conn, struct json *json)
+handle_request__(struct ctlsock_conn *conn, struct jsonrpc_msg *msg)
 {
     const struct ctlsock_command *command;
-    struct jsonrpc_msg *msg;
-    const char **argv = NULL;
-    char *error;
     size_t n;
-
-    error = jsonrpc_msg_from_json(json, &msg);
-    if (error) {
-        VLOG_WARN_RL(&rl, "invalid request on control socket: %s", error);
-        free(error);
-        conn->closing = true;
-        return;
-    }
-    if (msg->type != JSONRPC_REQUEST) {
-        VLOG_WARN_RL(&rl, "control socket: unexpected %s message",
-                     jsonrpc_msg_type_to_string(msg->type));
-        jsonrpc_msg_destroy(msg);
-        conn->closing = true;
-        return;
-    }
 
     conn->id = msg->id;
     conn->replied = false;
@@ -164,28 +142,140 @@ handle_request__(struct ctlsock_conn *conn, struct json *json)
         ctlsock_reply_error(conn, s);
         free(s);
     } else {
-        argv = xmalloc((n + 2) * sizeof *argv);
-        argv[0] = msg->method;
-        for (size_t i = 0; i < n; i++) {
-            const struct json *arg = json_array(msg->params)->elems[i];
-            if (arg->type != JSON_STRING) {
-                ctlsock_reply_error(conn, "command arguments must be "
-                                    "strings");
-                break;
-            }
-            argv[i + 1] = json_string(arg);
-        }
-        argv[n + 1] = NULL;
-        if (!conn->replied) {
+        const char **argv;
+        const char *error = ctlsock_request_argv(msg, &argv);
+
+        if (error) {
+            ctlsock_reply_error(conn, error);
+        } else {
             command->cb(conn, n + 1, argv, command->aux);
+            free(argv);
         }
         if (!conn->replied) {
             ctlsock_reply_error(conn, "command did not answer");
         }
-        free(argv);
     }
     conn->id = NULL;
     jsonrpc_msg_destroy(msg);
+}
+
+/* Initializes 'p' to read requests of at most 'max_request' bytes from the
+ * start of a client's byte stream. */
+void
+ctlsock_parser_init(struct ctlsock_parser *p, size_t max_request)
+{
+    p->json = NULL;
+    p->received = 0;
+    p->max_request = max_request;
+}
+
+/* Frees what 'p' holds. */
+void
+ctlsock_parser_destroy(struct ctlsock_parser *p)
+{
+    if (p->json) {
+        json_parser_abort(p->json);
+        p->json = NULL;
+    }
+}
+
+/* Reads the 'size' bytes at 'data', the next bytes of the stream of 'p', up
+ * to the end of the first request that ends in them, and stores in
+ * '*usedp' how many it read.  Returns:
+ *
+ *   - CTLSOCK_PARSE_REQUEST with the request in '*requestp' (for the caller
+ *     to free), a JSONRPC_REQUEST whose "params" is an array.  The rest of
+ *     the bytes belong to the requests that follow.
+ *
+ *   - CTLSOCK_PARSE_MORE if every byte was read and the request is not
+ *     complete yet.
+ *
+ *   - CTLSOCK_PARSE_ERROR, with a message in '*errorp' (for the caller to
+ *     free), if the bytes are not JSON, not a JSON-RPC request, or the
+ *     request goes over the limit of 'p'.  The stream cannot go on: the
+ *     caller drops the client and destroys 'p'.
+ *
+ * The outcome does not depend on how the stream is cut into pieces: in
+ * particular, a request is refused if and only if it is longer than the
+ * limit. */
+enum ctlsock_parse_status
+ctlsock_parse_request(struct ctlsock_parser *p, const char *data, size_t size,
+                      size_t *usedp, struct jsonrpc_msg **requestp,
+                      char **errorp)
+{
+    struct jsonrpc_msg *msg;
+    struct json *json;
+    char *error;
+
+    *usedp = 0;
+    *requestp = NULL;
+    *errorp = NULL;
+    if (!size) {
+        return CTLSOCK_PARSE_MORE;
+    }
+    if (!p->json) {
+        p->json = json_parser_create(0);
+        p->received = 0;
+    }
+    *usedp = json_parser_feed(p->json, data,
+                              MIN(size, p->max_request - p->received));
+    p->received += *usedp;
+    if (!json_parser_is_done(p->json)) {
+        if (p->received >= p->max_request) {
+            *errorp = xasprintf("request over %"PRIuSIZE" bytes",
+                                p->max_request);
+            return CTLSOCK_PARSE_ERROR;
+        }
+        return CTLSOCK_PARSE_MORE;
+    }
+
+    json = json_parser_finish(p->json);
+    p->json = NULL;
+    if (json->type == JSON_STRING) {
+        *errorp = xasprintf("bad JSON: %s", json_string(json));
+        json_destroy(json);
+        return CTLSOCK_PARSE_ERROR;
+    }
+    error = jsonrpc_msg_from_json(json, &msg);
+    if (error) {
+        *errorp = xasprintf("invalid request: %s", error);
+        free(error);
+        return CTLSOCK_PARSE_ERROR;
+    }
+    if (msg->type != JSONRPC_REQUEST) {
+        *errorp = xasprintf("unexpected %s message",
+                            jsonrpc_msg_type_to_string(msg->type));
+        jsonrpc_msg_destroy(msg);
+        return CTLSOCK_PARSE_ERROR;
+    }
+    *requestp = msg;
+    return CTLSOCK_PARSE_REQUEST;
+}
+
+/* Stores in '*argvp' the command line of 'request', as a command handler
+ * takes it: the method, the parameters and a null pointer (an array for the
+ * caller to free, of strings that belong to 'request').  Returns NULL, or,
+ * with '*argvp' NULL, a static message if a parameter is not a string. */
+const char *
+ctlsock_request_argv(const struct jsonrpc_msg *request, const char ***argvp)
+{
+    const struct json_array *params = json_array(request->params);
+    const char **argv;
+
+    *argvp = NULL;
+    for (size_t i = 0; i < params->n; i++) {
+        if (params->elems[i]->type != JSON_STRING) {
+            return "command arguments must be strings";
+        }
+    }
+    argv = xmalloc((params->n + 2) * sizeof *argv);
+    argv[0] = request->method;
+    for (size_t i = 0; i < params->n; i++) {
+        argv[i + 1] = json_string(params->elems[i]);
+    }
+    argv[params->n + 1] = NULL;
+    *argvp = argv;
+    return NULL;
 }
 
 static void
@@ -197,31 +287,19 @@ read_cb__(struct bufferevent *bev, void *conn_)
     while (evbuffer_get_length(in) && !conn->closing) {
         size_t avail = evbuffer_get_contiguous_space(in);
         const char *data = (const char *) evbuffer_pullup(in, avail);
+        struct jsonrpc_msg *request;
+        char *error;
         size_t used;
 
-        if (!conn->parser) {
-            conn->parser = json_parser_create(0);
-            conn->received = 0;
-        }
-        used = json_parser_feed(conn->parser, data, avail);
+        ctlsock_parse_request(&conn->parser, data, avail, &used, &request,
+                              &error);
         evbuffer_drain(in, used);
-        conn->received += used;
-
-        if (json_parser_is_done(conn->parser)) {
-            struct json *json = json_parser_finish(conn->parser);
-            conn->parser = NULL;
-            if (json->type == JSON_STRING) {
-                VLOG_WARN_RL(&rl, "control socket: bad JSON: %s",
-                             json_string(json));
-                json_destroy(json);
-                conn->closing = true;
-            } else {
-                handle_request__(conn, json);
-            }
-        } else if (conn->received > CTLSOCK_MAX_REQUEST) {
-            VLOG_WARN_RL(&rl, "control socket: request over %d bytes",
-                         CTLSOCK_MAX_REQUEST);
+        if (error) {
+            VLOG_WARN_RL(&rl, "control socket: %s", error);
+            free(error);
             conn->closing = true;
+        } else if (request) {
+            handle_request__(conn, request);
         }
     }
 
@@ -254,9 +332,7 @@ static void
 conn_destroy__(struct ctlsock_conn *conn)
 {
     ovs_list_remove(&conn->list_node);
-    if (conn->parser) {
-        json_parser_abort(conn->parser);
-    }
+    ctlsock_parser_destroy(&conn->parser);
     bufferevent_free(conn->bev);
     free(conn);
 }
@@ -270,6 +346,7 @@ accept_cb__(struct evconnlistener *listener, evutil_socket_t fd,
     struct ctlsock_conn *conn = xzalloc(sizeof *conn);
 
     conn->server = server;
+    ctlsock_parser_init(&conn->parser, CTLSOCK_MAX_REQUEST);
     conn->bev = bufferevent_socket_new(evconnlistener_get_base(listener), fd,
                                        BEV_OPT_CLOSE_ON_FREE);
     bufferevent_setcb(conn->bev, read_cb__, write_cb__, event_cb__, conn);

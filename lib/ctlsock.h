@@ -21,10 +21,13 @@
  * closed connection; they never disturb other clients. */
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct event_base;
 struct ctlsock;
 struct ctlsock_conn;
+struct json_parser;
+struct jsonrpc_msg;
 
 /* Handles command 'argv[0]' with arguments 'argv[1..argc-1]'.  It must
  * answer exactly once, with ctlsock_reply() or ctlsock_reply_error(). */
@@ -48,5 +51,37 @@ void ctlsock_reply_error(struct ctlsock_conn *, const char *text);
  * message in '*errorp'.  The caller frees both. */
 int ctlsock_transact(const char *path, int argc, char *argv[],
                      int timeout_ms, char **resultp, char **errorp);
+
+/* Reading requests, without I/O: a client's byte stream is a series of JSON
+ * objects, each a JSON-RPC request.  The server feeds what it receives, in
+ * pieces of any size, to a ctlsock_parser; so do the tests. */
+
+/* The largest request the server accepts, in bytes (white space before it
+ * included). */
+#define CTLSOCK_MAX_REQUEST (64 * 1024)
+
+/* The state of one client's byte stream. */
+struct ctlsock_parser {
+    struct json_parser *json;   /* Request being parsed, or NULL. */
+    size_t received;            /* Bytes of the request being parsed. */
+    size_t max_request;         /* Longest request accepted, in bytes. */
+};
+
+/* What ctlsock_parse_request() found. */
+enum ctlsock_parse_status {
+    CTLSOCK_PARSE_MORE,         /* Every byte used; no complete request. */
+    CTLSOCK_PARSE_REQUEST,      /* A request. */
+    CTLSOCK_PARSE_ERROR         /* Bad input: the client must go. */
+};
+
+void ctlsock_parser_init(struct ctlsock_parser *, size_t max_request);
+void ctlsock_parser_destroy(struct ctlsock_parser *);
+enum ctlsock_parse_status ctlsock_parse_request(struct ctlsock_parser *,
+                                                const char *data,
+                                                size_t size, size_t *usedp,
+                                                struct jsonrpc_msg **requestp,
+                                                char **errorp);
+const char *ctlsock_request_argv(const struct jsonrpc_msg *request,
+                                 const char ***argvp);
 
 #endif /* ctlsock.h */

@@ -1,0 +1,230 @@
+#!/usr/bin/env python3
+# Copyright (c) 2026 The sfmesh authors.
+# SPDX-License-Identifier: Apache-2.0
+"""Writes the seed corpora of fuzz-service, fuzz-ctlsock and fuzz-reconcile
+into tests/fuzz/corpus/ (the input layouts are described at the top of each
+target).
+
+Usage: gen-seeds.py [CORPUS_DIR]"""
+
+import os
+import struct
+import sys
+
+FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
+TCP, UDP, ICMP = 0, 1, 2
+
+
+def write(corpus, target, name, data):
+    d = os.path.join(corpus, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), 'wb') as f:
+        f.write(data)
+
+
+# fuzz-service.
+
+def svc_input(service, options, blob, packets, now=100000, length=0):
+    head = bytes([service, options, length]) + struct.pack('>I', now)
+    body = b''.join(struct.pack('>BBBHB', *p) for p in packets)
+    return head + blob + body
+
+
+def fw_blob(state, flags=0, last_seen=5, counts=(1, 2, 60, 120), version=1):
+    return (bytes([version, state, flags]) + bytes(5)
+            + struct.pack('>q', last_seen) + struct.pack('>4Q', *counts))
+
+
+def counter_blob(counts=(3, 4, 300, 400), reserved=0):
+    return bytes([1, reserved]) + bytes(6) + struct.pack('>4Q', *counts)
+
+
+def service_seeds(corpus):
+    t = 'fuzz-service'
+    # Service 0 is stateful-fw, 1 is counter (service_names() order).
+    write(corpus, t, 'fw-established-fins', svc_input(
+        0, 0, fw_blob(3), [(TCP, ACK, 1, 60, 10), (TCP, FIN | ACK, 1, 60, 10),
+                           (TCP, FIN | ACK, 0, 60, 200)]))
+    write(corpus, t, 'fw-closing-rst', svc_input(
+        0, 0, fw_blob(4, 0x02), [(TCP, ACK, 0, 40, 1), (TCP, RST, 1, 40, 1)]))
+    write(corpus, t, 'fw-udp-timeout', svc_input(
+        0, 2, fw_blob(6, 0x01), [(UDP, 0, 1, 200, 1), (UDP, 0, 0, 200, 140),
+                                 (ICMP, 0, 0, 84, 1)]))
+    write(corpus, t, 'fw-closed-reuse', svc_input(
+        0, 1, fw_blob(5, 0x06), [(TCP, SYN, 0, 60, 1), (TCP, SYN | ACK, 1,
+                                                        60, 1)]))
+    write(corpus, t, 'fw-bad-version-new-stream', svc_input(
+        0, 0, fw_blob(3, version=2),
+        [(TCP, SYN, 1, 60, 1), (TCP, SYN | ACK, 0, 60, 1),
+         (TCP, ACK, 1, 52, 1), (TCP, SYN | FIN, 1, 52, 1)]))
+    write(corpus, t, 'fw-no-state-drop', svc_input(
+        0, 0, b'', [(TCP, ACK, 1, 52, 1), (UDP, 0, 1, 52, 1)], length=1))
+    write(corpus, t, 'counter-packets', svc_input(
+        1, 3, counter_blob(), [(UDP, 0, 1, 1500, 1), (TCP, SYN, 0, 60, 200)]))
+    write(corpus, t, 'counter-bad-reserved', svc_input(
+        1, 0, counter_blob(reserved=1), [(TCP, 0, 1, 100, 1)]))
+
+
+# fuzz-ctlsock.
+
+def ctlsock_seeds(corpus):
+    t = 'fuzz-ctlsock'
+    seeds = {
+        'one-request': b'{"method":"status","params":[],"id":1}',
+        'args': b'{"method":"fail","params":["dlp-1","down"],"id":"x"}',
+        'pipelined': (b'{"method":"version","params":[],"id":0}'
+                      b'{"method":"list-commands","params":[],"id":1}\n'
+                      b'{"method":"flows","params":["leaf1"],"id":2}'),
+        'not-string-arg': b'{"method":"fail","params":[1,null],"id":3}',
+        'notification': b'{"method":"status","params":[],"id":null}',
+        'reply-not-request': b'{"result":"ok","error":null,"id":1}',
+        'bad-json': b'{"method":"status",,}',
+        'not-object': b'["method","status"]',
+        'unicode': b'{"method":"st\\u00e4tus","params":["\\ud83d\\ude00"],'
+                   b'"id":[1,{"a":2}]}',
+        'truncated': b'{"method":"status","params":["a',
+    }
+    for name, body in seeds.items():
+        # The size limit (0: the daemon's) and the seed of the pieces.
+        write(corpus, t, name, bytes([0, len(name)]) + body)
+    # A limit of 80 bytes: the second request is over it.
+    write(corpus, t, 'over-limit', bytes([40, 7]) + b' ' * 30
+          + seeds['pipelined'])
+
+
+# fuzz-reconcile.  Raw messages are OpenFlow 1.3.
+
+OF13 = 4
+ANSWER_DUMPS, ANSWER_BARRIER, SET, TIME, RECEIVE = 1, 2, 3, 4, 0
+
+
+def op(code, k=0):
+    return bytes([code | k << 3])
+
+
+def of13(msg_type, body, xid=0):
+    return struct.pack('>BBHI', OF13, msg_type, 8 + len(body), xid) + body
+
+
+def receive(msg, k=0):
+    """Receives 'msg' with the xid of the flow dump (1), the group dump (2),
+    the barrier (3) or its own (0)."""
+    return op(RECEIVE, k) + msg
+
+
+def oxm_match(fields):
+    body = b''.join(fields)
+    length = 4 + len(body)
+    return (struct.pack('>HH', 1, length) + body
+            + bytes((8 - length % 8) % 8))
+
+
+def oxm_in_port(port):
+    return struct.pack('>II', 0x80000004, port)
+
+
+def oxm_eth_type(eth_type):
+    return struct.pack('>IH', 0x80000a02, eth_type)
+
+
+def act_output(port):
+    return struct.pack('>HHIH6x', 0, 16, port, 0xffff)
+
+
+def act_group(group_id):
+    return struct.pack('>HHI', 22, 8, group_id)
+
+
+def apply_actions(actions):
+    body = b''.join(actions)
+    return struct.pack('>HH4x', 4, 8 + len(body)) + body
+
+
+def goto_table(table):
+    return struct.pack('>HHB3x', 1, 8, table)
+
+
+def flow_stats(table, priority, match, instructions=b''):
+    body = match + instructions
+    return struct.pack('>HBxIIHHHH4xQQQ', 48 + len(body), table, 1, 0,
+                       priority, 0, 0, 0, 0, 10, 600) + body
+
+
+def bucket(actions, watch_port=0xffffffff, weight=0):
+    body = b''.join(actions)
+    return struct.pack('>HHII4x', 16 + len(body), weight, watch_port,
+                       0xffffffff) + body
+
+
+def group_desc(group_type, group_id, buckets):
+    body = b''.join(buckets)
+    return struct.pack('>HBxI', 8 + len(body), group_type, group_id) + body
+
+
+def multipart_reply(mp_type, entries, more=False):
+    return of13(19, struct.pack('>HH4x', mp_type, 1 if more else 0)
+                + b''.join(entries))
+
+
+def reconcile_seeds(corpus):
+    t = 'fuzz-reconcile'
+    # Desired state 1: group 1 (fast failover, ports 1 and 2), then
+    # "table=0,priority=100,in_port=1 actions=group:1" and
+    # "table=0,priority=0 actions=drop".
+    set1_flows = [flow_stats(0, 100, oxm_match([oxm_in_port(1)]),
+                             apply_actions([act_group(1)])),
+                  flow_stats(0, 0, oxm_match([]))]
+    set1_groups = [group_desc(3, 1, [bucket([act_output(1)], 1),
+                                     bucket([act_output(2)], 2)])]
+    foreign_flow = flow_stats(0, 50, oxm_match([oxm_in_port(9),
+                                                oxm_eth_type(0x0800)]),
+                              goto_table(1))
+    foreign_group = group_desc(0, 7, [bucket([act_output(3)])])
+    barrier_reply = of13(21, b'')
+    bad_request_error = of13(1, struct.pack('>HH', 1, 1)
+                             + struct.pack('>BBHI', OF13, 33, 16, 0))
+    echo_request = of13(2, b'ping')
+    setup = lambda version, first: bytes([version | first << 2])
+
+    write(corpus, t, 'of13-dump-equal', setup(0, 1)
+          + receive(multipart_reply(1, set1_flows), 1)
+          + receive(multipart_reply(7, set1_groups), 2)
+          + op(SET, 3) + op(ANSWER_BARRIER))
+    write(corpus, t, 'of13-dump-foreign', setup(0, 1)
+          + receive(multipart_reply(1, [foreign_flow], more=True), 1)
+          + receive(multipart_reply(1, set1_flows[:1]), 1)
+          + receive(multipart_reply(7, [foreign_group] + set1_groups), 2)
+          + receive(barrier_reply, 3) + op(SET, 0) + op(ANSWER_BARRIER))
+    write(corpus, t, 'of13-bundle-error', setup(0, 2)
+          + op(ANSWER_DUMPS, 0) + receive(bad_request_error, 3)
+          + receive(barrier_reply, 3) + op(ANSWER_DUMPS, 2))
+    write(corpus, t, 'of13-bad-flow-stats', setup(0, 1)
+          + receive(multipart_reply(1, [set1_flows[0][:40]]), 1)
+          + op(ANSWER_DUMPS, 1) + op(ANSWER_DUMPS, 1))
+    write(corpus, t, 'of13-echo-time', setup(0, 3)
+          + receive(echo_request) + op(TIME, 2) + op(ANSWER_DUMPS, 3)
+          + op(TIME, 31) + op(TIME, 31))
+    for version in range(3):
+        for first in range(4):
+            write(corpus, t, 'ops-%d-%d-same' % (version, first),
+                  setup(version, first) + op(ANSWER_DUMPS, first)
+                  + op(SET, (first + 1) % 4) + op(ANSWER_BARRIER)
+                  + op(SET, (first + 2) % 4) + op(SET, (first + 3) % 4)
+                  + op(ANSWER_BARRIER) + op(ANSWER_BARRIER))
+            write(corpus, t, 'ops-%d-%d-other' % (version, first),
+                  setup(version, first) + op(ANSWER_DUMPS, (first + 1) % 4)
+                  + op(ANSWER_BARRIER) + op(ANSWER_DUMPS)
+                  + op(ANSWER_BARRIER))
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    corpus = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here,
+                                                                'corpus')
+    service_seeds(corpus)
+    ctlsock_seeds(corpus)
+    reconcile_seeds(corpus)
+
+
+if __name__ == '__main__':
+    main()
