@@ -36,7 +36,8 @@ struct rcl_entry {
     struct hmap_node hmap_node; /* In a 'struct rcl_set', by 'key'. */
     char *key;                  /* Flow: "table=T,priority=P,MATCH";
                                  * group: "group_id=G". */
-    char *value;                /* Flow: actions; group: "type=..,bucket=..". */
+    char *value;                /* Flow: actions; group: "type=..,
+                                 * bucket=..". */
 };
 
 /* A set of flows and groups. */
@@ -838,6 +839,25 @@ rcl_handle_error(struct rcl *rcl, enum ofperr error, ovs_be32 xid)
     }
 }
 
+/* Returns true if 'rcl' has given up on its desired state: the switch
+ * refused RCL_MAX_TRIES bundles for it in a row. */
+bool
+rcl_is_stalled(const struct rcl *rcl)
+{
+    return rcl->state == RCL_IDLE && rcl->n_failed >= RCL_MAX_TRIES;
+}
+
+/* Makes a reconciler that gave up try again, from a fresh dump: what made
+ * the switch refuse may have gone away. */
+void
+rcl_retry(struct rcl *rcl)
+{
+    if (rcl_is_stalled(rcl)) {
+        rcl->n_failed = 0;
+        rcl->state = RCL_DUMP_NEEDED;
+    }
+}
+
 /* Returns true if the switch is known to hold exactly the desired state,
  * that state is the pipeline's latest, and no switch error is pending. */
 bool
@@ -866,7 +886,7 @@ rcl_format_problem(const struct rcl *rcl, struct ds *s)
         ds_put_cstr(s, rcl->switch_error);
         if (rcl->n_failed >= RCL_MAX_TRIES) {
             ds_put_format(s, " (%u bundles failed in a row: waiting for a "
-                          "change)", rcl->n_failed);
+                          "change, or the next retry)", rcl->n_failed);
         }
     }
     return s->length > start;

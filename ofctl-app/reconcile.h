@@ -63,6 +63,8 @@ bool rcl_handle_message(struct rcl *, enum ofptype,
 void rcl_handle_error(struct rcl *, enum ofperr, ovs_be32 xid);
 
 bool rcl_is_synced(const struct rcl *);
+bool rcl_is_stalled(const struct rcl *);
+void rcl_retry(struct rcl *);
 bool rcl_format_problem(const struct rcl *, struct ds *);
 const char *rcl_state_name(const struct rcl *);
 const struct rcl_stats *rcl_get_stats(const struct rcl *);

@@ -39,6 +39,8 @@ struct steer_switch {
     struct ofconn *conn;        /* The connection. */
     const struct cfg_switch *cfg; /* Its configuration, or NULL. */
     struct rcl *rcl;            /* Its reconciler, if configured. */
+    long long int retry_at;     /* When a reconciler that gave up tries
+                                 * again, or 0. */
 };
 
 struct steer {
@@ -610,9 +612,20 @@ steer_run(struct steer *st, long long int now)
 
     settle__(st, now);
     HMAP_FOR_EACH (sw, hmap_node, &st->switches) {
-        if (sw->rcl) {
-            rcl_run(sw->rcl, backlogged__(st, sw));
+        if (!sw->rcl) {
+            continue;
         }
+        if (!rcl_is_stalled(sw->rcl)) {
+            sw->retry_at = 0;
+        } else if (!sw->retry_at) {
+            sw->retry_at = now + STEER_RETRY_MS;
+        } else if (now >= sw->retry_at) {
+            VLOG_INFO("%s: trying again the bundle the switch refused",
+                      ofconn_get_name(sw->conn));
+            rcl_retry(sw->rcl);
+            sw->retry_at = 0;
+        }
+        rcl_run(sw->rcl, backlogged__(st, sw));
     }
 }
 

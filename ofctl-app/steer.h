@@ -47,6 +47,10 @@ typedef bool steer_backlogged_cb(const struct ofconn *, void *aux);
  * connect before it programs any of them. */
 #define STEER_SETTLE_MS 5000
 
+/* How long a switch's reconciler that gave up (the switch refused the same
+ * change several times) waits before it tries again. */
+#define STEER_RETRY_MS 10000
+
 struct steer *steer_create(struct sfm_config *, steer_backlogged_cb *,
                            void *aux, long long int now);
 void steer_destroy(struct steer *);

@@ -310,7 +310,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* A saved state first, if the first byte says so. */
     if (size && data[0] & 1) {
-        uint8_t mask = fuzz_next(&data, &size), epoch = fuzz_next(&data, &size);
+        uint8_t mask = fuzz_next(&data, &size);
+        uint8_t epoch = fuzz_next(&data, &size);
         struct ctlstate s;
 
         ctlstate_init(&s);

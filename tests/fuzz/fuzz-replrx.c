@@ -154,7 +154,8 @@ deliver(struct replrx *rx, struct model *models, struct model *m,
         m->sender = sender;
         fuzz_check(r.sender && !strcmp(r.sender, senders[sender]));
         if (msg.state_update.seq > m->last) {
-            fuzz_check(r.action == REPLRX_ACK && r.seq == msg.state_update.seq);
+            fuzz_check(r.action == REPLRX_ACK
+                       && r.seq == msg.state_update.seq);
             m->last = msg.state_update.seq;
             for (size_t i = 0; i < msg.state_update.n_records; i++) {
                 m->received[recs[i].bucket]++;

@@ -536,13 +536,16 @@ test_error_not_retried_forever(void)
     CU_ASSERT_FALSE(rcl_is_synced(ctx.rcl));
     ASSERT_PROBLEM(ctx.rcl, "OFPBFC_MSG_FAILED to xid");
     ASSERT_PROBLEM(ctx.rcl, "3 bundles failed in a row: waiting for a "
-                   "change");
+                   "change, or the next retry");
+
+    CU_ASSERT_TRUE(rcl_is_stalled(ctx.rcl));
 
     /* The same desired state again changes nothing... */
     CU_ASSERT_PTR_NULL(rcl_set_desired(ctx.rcl, &d));
     rcl_run(ctx.rcl, false);
     collect(ctx.conn, &s);
     CU_ASSERT_EQUAL(s.bundle_opens, 0);
+
 
     /* ...a different one is tried, and its success clears the error. */
     base_desired(&d2);
@@ -558,6 +561,47 @@ test_error_not_retried_forever(void)
     finish(&ctx);
     pl_desired_destroy(&d);
     pl_desired_destroy(&d2);
+}
+
+/* A reconciler that gave up tries again when the policy says so, and a
+ * bundle the switch now takes clears the error. */
+static void
+test_error_retry(void)
+{
+    struct pl_desired d;
+    struct ctx ctx;
+    struct sent s;
+
+    base_desired(&d);
+    start(&ctx, &d, NULL, &s);
+    for (int i = 0; i < 3; i++) {
+        fail_bundle(&ctx, &s);
+        rcl_run(ctx.rcl, false);
+        collect(ctx.conn, &s);
+        answer_dumps(ctx.conn, &s, NULL);
+        rcl_run(ctx.rcl, false);
+        collect(ctx.conn, &s);
+    }
+    CU_ASSERT_TRUE(rcl_is_stalled(ctx.rcl));
+
+    rcl_retry(ctx.rcl);
+    CU_ASSERT_FALSE(rcl_is_stalled(ctx.rcl));
+    rcl_run(ctx.rcl, false);
+    collect(ctx.conn, &s);
+    CU_ASSERT_EQUAL(s.flow_dumps, 1);
+    answer_dumps(ctx.conn, &s, NULL);
+    rcl_run(ctx.rcl, false);
+    collect(ctx.conn, &s);
+    CU_ASSERT_EQUAL(s.bundle_opens, 1);
+    commit(&ctx, &s);
+    CU_ASSERT_TRUE(rcl_is_synced(ctx.rcl));
+    ASSERT_PROBLEM(ctx.rcl, "");
+
+    /* A retry of one that did not give up does nothing. */
+    rcl_retry(ctx.rcl);
+    CU_ASSERT_TRUE(rcl_is_synced(ctx.rcl));
+    finish(&ctx);
+    pl_desired_destroy(&d);
 }
 
 static void
@@ -637,8 +681,9 @@ static const struct test_case reconcile_tests[] = {
     { "only the difference is sent", test_diff_only },
     { "an error reply triggers a resync, not in sync until a commit",
       test_error_resyncs },
-    { "a bundle refused three times waits for a change",
+    { "a bundle refused three times waits for a change or a retry",
       test_error_not_retried_forever },
+    { "one that gave up tries again when asked", test_error_retry },
     { "backlog defers, never loses", test_backlog_defers },
     { "a desired state that does not parse is refused",
       test_bad_desired_refused },
