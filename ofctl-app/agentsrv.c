@@ -477,9 +477,10 @@ agsrv_run(struct agsrv *srv, long long int now)
         if (!a->conn) {
             if (a->awaited && srv->listener && srv->ready_at
                 && now - srv->ready_at > srv->hb_timeout) {
-                char *why = xasprintf("its agent did not come back within "
-                                      "%d ms of the controller's restart",
-                                      srv->hb_timeout);
+                char *why = xasprintf("its agent, seen before the "
+                                      "controller restarted, did not come "
+                                      "back within %d ms of the controller "
+                                      "being ready", srv->hb_timeout);
 
                 a->awaited = false;
                 agent_lost__(srv, a, why);
