@@ -121,6 +121,12 @@ kill -HUP "$(cat "$OVS_RUNDIR/sfmesh-controller.pid")"
 sleep 0.2
 switch_connected || sfm_die "controller unhappy after SIGHUP"
 
+step "exit answers, then stops the daemon"
+pid=$(cat "$OVS_RUNDIR/sfmesh-controller.pid")
+ctl exit || sfm_die "exit got no answer"
+sfm_wait_until sh -c "! kill -0 $pid 2>/dev/null" \
+    || sfm_die "controller did not exit"
+
 # Link-down makes OVS log receive errors on p1; the restart makes it log
 # the lost controller connection, and br1 finds no Unix socket until the
 # new controller listens.

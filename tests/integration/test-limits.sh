@@ -183,9 +183,9 @@ nsx "$ASAN_AGENT" ss -Htn state established '( sport = :7000 )' \
     | grep -q " 10.9.0.[1-5]:" \
     || sfm_die "$ASAN_AGENT has no incoming replication connection"
 asan_pid=$(cat "$OVS_RUNDIR/agent-$ASAN_AGENT.pid")
-# (The agent exits before its reply is written: the client's complaint
-# says nothing.)
-"$BIN/sfmesh-ctl" -t "$OVS_RUNDIR/agent-$ASAN_AGENT.ctl" exit 2>/dev/null
+# The reply to "exit" gets out before the agent stops.
+"$BIN/sfmesh-ctl" -t "$OVS_RUNDIR/agent-$ASAN_AGENT.ctl" exit \
+    || sfm_die "$ASAN_AGENT did not answer exit"
 sfm_wait_until sh -c "! kill -0 $asan_pid 2>/dev/null" \
     || sfm_die "$ASAN_AGENT did not exit"
 kill "$hold"
