@@ -618,7 +618,12 @@ repl_in_closed(struct agpconn *conn, const char *reason, void *in_)
 {
     struct repl_in *in = in_;
 
-    VLOG_INFO("%s: %s", agpconn_name(conn), reason);
+    if (replrx_conn_sender(in->rc)) {
+        VLOG_INFO("%s: %s", agpconn_name(conn), reason);
+    } else {
+        /* Never named a sender: one of possibly many, so rate-limited. */
+        VLOG_INFO_RL(&rl, "%s: %s", agpconn_name(conn), reason);
+    }
     replrx_conn_destroy(in->rc);
     free(in);
 }

@@ -444,8 +444,11 @@ agent_closed__(struct agpconn *conn, const char *reason, void *chan_)
         a->conn = NULL;
         agent_lost__(chan->srv, a, why);
         free(why);
-    } else {
+    } else if (chan->agent) {
         VLOG_INFO("%s: closed: %s", agpconn_name(conn), reason);
+    } else {
+        /* Never said hello: one of possibly many, so rate-limited. */
+        VLOG_INFO_RL(&rl, "%s: closed: %s", agpconn_name(conn), reason);
     }
     ovs_list_remove(&chan->list_node);
     free(chan);
