@@ -282,9 +282,9 @@ pool_admit__(struct agpconn_pool *pool, const char *name)
                                               struct agpconn, pool_node);
 
         VLOG_WARN_RL(&limit_rl, "%s: %"PRIuSIZE" connections, %"PRIuSIZE
-                     " of them not authenticated: closing the oldest of "
-                     "these, %s",
-                     pool->name, pool->n_conns, pool->n_pending,
+                     " of them not authenticated: too many connections "
+                     "waiting to authenticate, closing the oldest of these, "
+                     "%s", pool->name, pool->n_conns, pool->n_pending,
                      oldest->name);
         agpconn_close(oldest, "too many connections waiting to "
                       "authenticate");
