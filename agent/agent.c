@@ -562,6 +562,7 @@ static const struct connlimit repl_limits = {
     .max_conns = 64,
     .max_pending_frame = AGPCONN_PENDING_FRAME,
     .max_frame = AGP_MAX_LEN,
+    .max_backlog = AGPCONN_MAX_BACKLOG,
 };
 
 static void

@@ -378,7 +378,19 @@ void
 agpconn_send_buf(struct agpconn *c, const struct ofpbuf *buf)
 {
     if (!c->close_reason) {
+        struct evbuffer *out = bufferevent_get_output(c->bev);
+
         bufferevent_write(c->bev, buf->data, buf->size);
+        if (c->pool && !connlimit_backlog_ok(&c->pool->limits,
+                                             evbuffer_get_length(out))) {
+            char *reason = xasprintf("the peer does not read: %"PRIuSIZE
+                                     " bytes wait to be sent to it",
+                                     evbuffer_get_length(out));
+
+            VLOG_WARN_RL(&limit_rl, "%s: %s", c->name, reason);
+            agpconn_close(c, reason);
+            free(reason);
+        }
     }
 }
 

@@ -57,6 +57,8 @@ struct agpconn_cbs {
 /* Default limits of the agent protocol's listeners. */
 #define AGPCONN_HANDSHAKE_MS 5000   /* Longest wait for the first message. */
 #define AGPCONN_PENDING_FRAME 4096  /* Longest frame before it. */
+#define AGPCONN_MAX_BACKLOG (4 * 1024 * 1024) /* Most bytes queued to a
+                                               * peer that does not read. */
 
 struct agpconn_pool *agpconn_pool_create(const char *name,
                                          const struct connlimit *);

@@ -34,3 +34,11 @@ connlimit_frame_ok(const struct connlimit *limits, bool authenticated,
 {
     return frame_len <= connlimit_max_input(limits, authenticated);
 }
+
+/* Returns true if 'backlog' bytes may wait to be sent to a peer under
+ * 'limits'. */
+bool
+connlimit_backlog_ok(const struct connlimit *limits, size_t backlog)
+{
+    return !limits->max_backlog || backlog <= limits->max_backlog;
+}

@@ -16,7 +16,9 @@
  * 'max_frame'.  At most 'max_pending' connections may be pending and at
  * most 'max_conns' open in all, so peers that never authenticate make a
  * listener hold at most max_pending * max_pending_frame bytes of input, and
- * all its peers together at most max_conns * max_frame.
+ * all its peers together at most max_conns * max_frame.  What the listener
+ * sends is bounded too: a peer that leaves more than 'max_backlog' bytes
+ * unread is closed.
  *
  * When a new connection arrives and the listener is full, the oldest
  * pending connection is closed to make room: a peer that speaks the
@@ -39,6 +41,9 @@ struct connlimit {
                                  * 'max_pending'. */
     size_t max_pending_frame;   /* Longest frame while pending. */
     size_t max_frame;           /* Longest frame once authenticated. */
+    size_t max_backlog;         /* Most bytes queued to the peer, unsent
+                                 * because it does not read: beyond, the
+                                 * connection is closed.  0: no limit. */
 };
 
 /* What to do with a new connection. */
@@ -55,5 +60,6 @@ enum connlimit_verdict connlimit_admit(const struct connlimit *,
 size_t connlimit_max_input(const struct connlimit *, bool authenticated);
 bool connlimit_frame_ok(const struct connlimit *, bool authenticated,
                         size_t frame_len);
+bool connlimit_backlog_ok(const struct connlimit *, size_t backlog);
 
 #endif /* connlimit.h */

@@ -38,6 +38,7 @@ static const struct connlimit agsrv_limits = {
     .max_conns = 1024,
     .max_pending_frame = AGPCONN_PENDING_FRAME,
     .max_frame = AGP_MAX_LEN,
+    .max_backlog = AGPCONN_MAX_BACKLOG,
 };
 
 /* What the controller knows of an instance's agent, kept across

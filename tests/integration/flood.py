@@ -4,6 +4,7 @@
 # Usage: flood.py timeout TARGET...
 #        flood.py flood SECONDS TARGET...
 #        flood.py hold TARGET...
+#        flood.py noread IP:PORT SENDER SECONDS
 #
 # A TARGET is NAME=IP:PORT:CAP:TIMEOUT_MS, CAP being the most connections the
 # listener may leave pending and TIMEOUT_MS its handshake timeout.
@@ -20,6 +21,10 @@
 #   hold     opens a few silent connections and half frames on each target,
 #            and sleeps until killed (connections left open at a daemon's
 #            exit).
+#   noread   connects to a replication port and sends empty STATE_UPDATE
+#            batches in the name of SENDER, numbered 1, 2, 3, ..., as fast
+#            as it can, never reading the acknowledgements; checks that the
+#            agent closes the connection within SECONDS.
 #
 # Prints one line per check; exits nonzero if one failed.
 
@@ -175,9 +180,40 @@ def run_hold(targets):
         time.sleep(0.1)
 
 
+def state_update(sender, seq):
+    name = sender.encode()
+    body = struct.pack('!H', len(name)) + name + struct.pack('!QI', seq, 0)
+    return header(16 + len(body), 5) + body
+
+
+def run_noread(addr, sender, seconds):
+    host, port = addr.rsplit(':', 1)
+    s = socket.create_connection((host, int(port)), timeout=3)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(0.2)
+    deadline = time.monotonic() + seconds
+    seq, sent, closed = 1, 0, False
+    while time.monotonic() < deadline and not closed:
+        chunk = b''.join(state_update(sender, n)
+                         for n in range(seq, seq + 1000))
+        seq += 1000
+        try:
+            s.sendall(chunk)
+            sent += len(chunk)
+        except socket.timeout:
+            pass                # The agent reads no more: wait for it.
+        except OSError:
+            closed = True
+    s.close()
+    return report(closed, 'noread: closed after %d batches, %.1f MB sent'
+                  % (seq - 1, sent / 1e6))
+
+
 def main():
     mode = sys.argv[1]
-    if mode == 'flood':
+    if mode == 'noread':
+        ok = run_noread(sys.argv[2], sys.argv[3], float(sys.argv[4]))
+    elif mode == 'flood':
         seconds = float(sys.argv[2])
         targets = [parse_target(s) for s in sys.argv[3:]]
         ok = run_flood(targets, seconds)

@@ -169,6 +169,21 @@ for f in "$OVS_LOGDIR/sfmesh-controller.log" \
     done
 done
 
+# A peer that sends batches and never reads their acknowledgements is
+# closed once 4 MiB wait to be sent to it, and the agent goes on.
+rss_before=$(rss_kb "$(cat "$OVS_RUNDIR/agent-$RSS_AGENT.pid")")
+"$PY" "$top/tests/integration/flood.py" noread 10.9.0.5:7000 noread-peer 20 \
+    || sfm_die "a peer that does not read was not closed"
+grep -q "the peer does not read" "$OVS_LOGDIR/agent-$RSS_AGENT.log" \
+    || sfm_die "no log of the peer that does not read"
+rss_after=$(rss_kb "$(cat "$OVS_RUNDIR/agent-$RSS_AGENT.pid")")
+[ $((rss_after - rss_before)) -lt 40000 ] \
+    || sfm_die "$RSS_AGENT grew from $rss_before to $rss_after kB"
+others=$(ctl agents | awk -v v="$VICTIM" \
+    'NR > 1 && $1 != v && $2 == "up" && $NF == 0' | wc -l)
+[ "$others" = 4 ] || { ctl agents >&2; sfm_die "agents disturbed by the peer"; }
+say "a peer that does not read: closed, $RSS_AGENT RSS $rss_before -> $rss_after kB"
+
 # The ASan agent exits with connections open, incoming replication among
 # them: nothing may leak.
 "$PY" "$top/tests/integration/flood.py" hold "$asan_target" \

@@ -4,6 +4,7 @@
  */
 
 #include <CUnit/CUnit.h>
+#include <stdint.h>
 #include "connlimit.h"
 #include "tests.h"
 
@@ -13,6 +14,7 @@ static const struct connlimit limits = {
     .max_conns = 10,
     .max_pending_frame = 4096,
     .max_frame = 1024 * 1024,
+    .max_backlog = 65536,
 };
 
 /* Below both caps a connection is admitted. */
@@ -87,12 +89,26 @@ test_frames(void)
     CU_ASSERT_EQUAL(connlimit_max_input(&limits, true), 1024 * 1024);
 }
 
+/* Output: up to the backlog limit, or any amount without one. */
+static void
+test_backlog(void)
+{
+    struct connlimit unlimited = limits;
+
+    CU_ASSERT(connlimit_backlog_ok(&limits, 0));
+    CU_ASSERT(connlimit_backlog_ok(&limits, 65536));
+    CU_ASSERT(!connlimit_backlog_ok(&limits, 65537));
+    unlimited.max_backlog = 0;
+    CU_ASSERT(connlimit_backlog_ok(&unlimited, SIZE_MAX));
+}
+
 static const struct test_case tests[] = {
     { "admit with room", test_admit_with_room },
     { "evict at the pending cap", test_evict_at_pending_cap },
     { "total cap", test_total_cap },
     { "flood keeps the counts", test_flood_keeps_counts },
     { "frames", test_frames },
+    { "backlog", test_backlog },
     { NULL, NULL },
 };
 
