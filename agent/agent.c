@@ -43,7 +43,6 @@
 #include "netaddr.h"
 #include "nsh.h"
 #include "openvswitch/dynamic-string.h"
-#include "openvswitch/list.h"
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/shash.h"
 #include "openvswitch/vlog.h"
@@ -471,6 +470,20 @@ repl_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED, void *ag_)
 
 /* Outgoing replication connections. */
 
+/* Queues for peer 'p' a bulk transfer of every bucket it is the secondary
+ * of, ours as primary. */
+static void
+peer_queue_all__(struct peer *p)
+{
+    const struct agentmap *map = &p->agent->map;
+
+    for (size_t b = 0; b < map->n_buckets; b++) {
+        if (agentmap_secondary_of(map, b) == p->idx) {
+            bitmap_set1(p->bulk, b);
+        }
+    }
+}
+
 static void
 peer_connected(struct agpconn *conn OVS_UNUSED, void *p_)
 {
@@ -510,11 +523,7 @@ peer_closed(struct agpconn *conn, const char *reason, void *p_)
         p->conn = NULL;
         p->up = false;
         /* A new connection starts with a bulk of every bucket. */
-        for (size_t b = 0; b < p->agent->map.n_buckets; b++) {
-            if (agentmap_secondary_of(&p->agent->map, b) == p->idx) {
-                bitmap_set1(p->bulk, b);
-            }
-        }
+        peer_queue_all__(p);
     }
 }
 
@@ -729,11 +738,7 @@ map_apply(struct agent *ag, const struct agp_map *m)
             q->conn = NULL;
             if (!p->up) {
                 /* Still connecting: it gets every bucket once up. */
-                for (size_t b = 0; b < m->n_buckets; b++) {
-                    if (agentmap_secondary_of(&ag->map, b) == (int) i) {
-                        bitmap_set1(p->bulk, b);
-                    }
-                }
+                peer_queue_all__(p);
             }
         }
     }

@@ -31,7 +31,7 @@ free_instances__(struct agentmap_instance *instances, size_t n)
 static void
 free_bulk_from__(char **bulk_from, size_t n)
 {
-    for (size_t b = 0; b < n; b++) {
+    for (size_t b = 0; bulk_from && b < n; b++) {
         free(bulk_from[b]);
     }
     free(bulk_from);
@@ -191,7 +191,7 @@ agentmap_apply(struct agentmap *map, const struct agp_map *m,
     }
 
     free_instances__(old.instances, old.n_instances);
-    free_bulk_from__(old.bulk_from, old.bulk_from ? old.n_buckets : 0);
+    free_bulk_from__(old.bulk_from, old.n_buckets);
     free(old.buckets);
     return true;
 }

@@ -381,8 +381,8 @@ agpconn_send_buf(struct agpconn *c, const struct ofpbuf *buf)
         struct evbuffer *out = bufferevent_get_output(c->bev);
 
         bufferevent_write(c->bev, buf->data, buf->size);
-        if (c->pool && !connlimit_backlog_ok(&c->pool->limits,
-                                             evbuffer_get_length(out))) {
+        if (c->limited
+            && !connlimit_backlog_ok(&c->limits, evbuffer_get_length(out))) {
             char *reason = xasprintf("the peer does not read: %"PRIuSIZE
                                      " bytes wait to be sent to it",
                                      evbuffer_get_length(out));
