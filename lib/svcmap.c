@@ -210,6 +210,7 @@ svcmap_add_instance(struct svcmap *map, const char *name, uint32_t weight)
     inst->name = xstrdup(name);
     inst->weight = weight;
     inst->state = SVCMAP_UP;
+    inst->draining = false;
     return map->n_instances++;
 }
 
@@ -254,11 +255,11 @@ svcmap_state_bit__(enum svcmap_state state)
 
 /* Returns the best-ranked instance of 'map', other than 'exclude', whose
  * state is in 'mask' (bits from svcmap_state_bit__()), given the bucket's
- * 'scores'; or SVCMAP_NONE if there is none.  'mask' may only name live
- * states. */
+ * 'scores', an instance that is not draining winning over one that is; or
+ * SVCMAP_NONE if there is none.  'mask' may only name live states. */
 static int
 svcmap_best__(const struct svcmap *map, const double *scores,
-              unsigned int mask, int exclude)
+                   unsigned int mask, int exclude)
 {
     int best = SVCMAP_NONE;
 
@@ -268,9 +269,13 @@ svcmap_best__(const struct svcmap *map, const double *scores,
         if ((int) i == exclude || !(mask & svcmap_state_bit__(inst->state))) {
             continue;
         }
-        if (best == SVCMAP_NONE || scores[i] > scores[best]
-            || (scores[i] == scores[best]
-                && strcmp(inst->name, map->instances[best].name) < 0)) {
+        if (best == SVCMAP_NONE
+            || (map->instances[best].draining && !inst->draining)
+            || (map->instances[best].draining == inst->draining
+                && (scores[i] > scores[best]
+                    || (scores[i] == scores[best]
+                        && strcmp(inst->name,
+                                  map->instances[best].name) < 0)))) {
             best = i;
         }
     }
@@ -289,33 +294,36 @@ svcmap_in_state__(const struct svcmap *map, int instance,
 /* Fills every bucket of 'map' from scratch, ignoring its current contents:
  * the primary is the best-ranked UP instance, or if none is UP the
  * best-ranked COLD one; the secondary is the best-ranked live instance other
- * than the primary.  Either may be SVCMAP_NONE.  Bumps the epoch. */
+ * than the primary.  Draining instances are taken only where no other will
+ * do.  Either may be SVCMAP_NONE.  Bumps the epoch. */
 void
 svcmap_assign(struct svcmap *map)
 {
     uint64_t service_hash = svcmap_service_hash__(map->service);
-    double *scores = xmalloc(map->n_instances * sizeof *scores);
+    double *scores = xmalloc(MAX(map->n_instances, 1) * sizeof *scores);
 
+    map->epoch++;
     for (size_t b = 0; b < map->n_buckets; b++) {
         struct svcmap_bucket *bucket = &map->buckets[b];
         int primary;
 
         svcmap_score_bucket__(map, service_hash, b, scores);
-        primary = svcmap_best__(map, scores, SVCMAP_MASK_UP, SVCMAP_NONE);
+        primary = svcmap_best__(map, scores, SVCMAP_MASK_UP,
+                                     SVCMAP_NONE);
         if (primary == SVCMAP_NONE) {
             primary = svcmap_best__(map, scores, SVCMAP_MASK_COLD,
-                                    SVCMAP_NONE);
+                                         SVCMAP_NONE);
         }
         bucket->primary = primary;
         bucket->secondary = svcmap_best__(map, scores, SVCMAP_MASK_LIVE,
-                                          primary);
+                                               primary);
+        bucket->since = map->epoch;
     }
     free(scores);
-    map->epoch++;
 }
 
 /* Returns the new primary of a bucket of 'map' whose current primary and
- * secondary are in 'old', given the bucket's 'scores'.  A healthy primary
+ * secondary are in 'old', given the bucket's 'scores'.  A live primary
  * stays; otherwise the secondary takes over, so that a stream moves to the
  * instance that holds a copy of its state. */
 static int
@@ -324,19 +332,19 @@ svcmap_repair_primary__(const struct svcmap *map,
 {
     static const enum svcmap_state states[] = { SVCMAP_UP, SVCMAP_COLD };
 
+    if (old->primary != SVCMAP_NONE
+        && svcmap_is_live(map->instances[old->primary].state)) {
+        return old->primary;
+    }
     for (size_t i = 0; i < ARRAY_SIZE(states); i++) {
         enum svcmap_state state = states[i];
-
         int best;
 
-        if (svcmap_in_state__(map, old->primary, state)) {
-            return old->primary;
-        }
         if (svcmap_in_state__(map, old->secondary, state)) {
             return old->secondary;
         }
         best = svcmap_best__(map, scores, svcmap_state_bit__(state),
-                             SVCMAP_NONE);
+                                  SVCMAP_NONE);
         if (best != SVCMAP_NONE) {
             return best;
         }
@@ -344,21 +352,68 @@ svcmap_repair_primary__(const struct svcmap *map,
     return SVCMAP_NONE;
 }
 
+/* Returns the new secondary of a bucket of 'map' whose current secondary is
+ * 'old' and whose new primary is 'primary', given the bucket's 'scores': a
+ * live secondary stays (the handoff policy moves it, at its own pace, if
+ * another should have the job), else the best-ranked live instance other
+ * than the primary takes the job. */
+static int
+svcmap_repair_secondary__(const struct svcmap *map, int old, int primary,
+                          const double *scores)
+{
+    if (old != SVCMAP_NONE && old != primary
+        && svcmap_is_live(map->instances[old].state)) {
+        return old;
+    }
+    return svcmap_best__(map, scores, SVCMAP_MASK_LIVE, primary);
+}
+
+/* Repairs every bucket of 'map' as svcmap_set_state() describes, without
+ * bumping the epoch, and returns the number of buckets changed. */
+static size_t
+svcmap_repair__(struct svcmap *map)
+{
+    uint64_t service_hash = svcmap_service_hash__(map->service);
+    double *scores = xmalloc(MAX(map->n_instances, 1) * sizeof *scores);
+    size_t n_changed = 0;
+
+    for (size_t b = 0; b < map->n_buckets; b++) {
+        struct svcmap_bucket *bucket = &map->buckets[b];
+        int primary, secondary;
+
+        svcmap_score_bucket__(map, service_hash, b, scores);
+        primary = svcmap_repair_primary__(map, bucket, scores);
+        secondary = svcmap_repair_secondary__(map, bucket->secondary,
+                                              primary, scores);
+        if (primary != bucket->primary || secondary != bucket->secondary) {
+            bucket->primary = primary;
+            bucket->secondary = secondary;
+            bucket->since = map->epoch + 1;
+            n_changed++;
+        }
+    }
+    free(scores);
+    return n_changed;
+}
+
 /* Sets the state of instance 'instance' of 'map' to 'state', then repairs
  * every bucket:
  *
- *   - The primary is the current primary if it is UP, else the current
- *     secondary if it is UP, else the best-ranked UP instance; if no
- *     instance is UP, the same in turn with COLD; else SVCMAP_NONE.
+ *   - The primary is the current primary if it is live (UP or COLD), else
+ *     the current secondary if it is UP, else the best-ranked UP instance;
+ *     if no instance is UP, the same in turn with COLD; else SVCMAP_NONE.
  *
- *   - The secondary is the best-ranked live instance other than the
- *     primary, or SVCMAP_NONE.
+ *   - The secondary is the current secondary if it is live and is not the
+ *     primary, else the best-ranked live instance other than the primary,
+ *     or SVCMAP_NONE.
  *
- * So an instance that goes DOWN or DISABLED leaves exactly the buckets it
- * was in, its primaries passing to their secondaries; a COLD instance is
- * never made primary while an UP one lives; and an instance that comes (back)
- * UP takes no primary from a healthy instance, only the secondaries it ranks
- * best for.
+ * Among instances ranked alike, one that is not draining is preferred.  So
+ * an instance that goes DOWN or DISABLED leaves exactly the buckets it was
+ * in, its primaries passing to their secondaries; a COLD instance is never
+ * made primary while an UP one lives; and an instance that comes (back)
+ * takes nothing from a live instance, only the secondaries of buckets that
+ * had none.  Moving buckets to the instances rendezvous hashing prefers is
+ * the handoff policy's job.
  *
  * Returns the number of buckets whose primary or secondary changed.  Bumps
  * the epoch if the state or any bucket changed.  Does nothing, returning 0,
@@ -366,10 +421,8 @@ svcmap_repair_primary__(const struct svcmap *map,
 size_t
 svcmap_set_state(struct svcmap *map, int instance, enum svcmap_state state)
 {
-    uint64_t service_hash;
-    size_t n_changed = 0;
+    size_t n_changed;
     bool state_changed;
-    double *scores;
 
     if (instance < 0 || instance >= map->n_instances
         || !svcmap_state_bit__(state)) {
@@ -378,28 +431,128 @@ svcmap_set_state(struct svcmap *map, int instance, enum svcmap_state state)
     state_changed = map->instances[instance].state != state;
     map->instances[instance].state = state;
 
-    service_hash = svcmap_service_hash__(map->service);
-    scores = xmalloc(map->n_instances * sizeof *scores);
-    for (size_t b = 0; b < map->n_buckets; b++) {
-        struct svcmap_bucket *bucket = &map->buckets[b];
-        struct svcmap_bucket new;
-
-        svcmap_score_bucket__(map, service_hash, b, scores);
-        new.primary = svcmap_repair_primary__(map, bucket, scores);
-        new.secondary = svcmap_best__(map, scores, SVCMAP_MASK_LIVE,
-                                      new.primary);
-        if (new.primary != bucket->primary
-            || new.secondary != bucket->secondary) {
-            *bucket = new;
-            n_changed++;
-        }
-    }
-    free(scores);
-
+    n_changed = svcmap_repair__(map);
     if (state_changed || n_changed) {
         map->epoch++;
     }
     return n_changed;
+}
+
+/* Stores in '*primary' and '*secondary' the target of bucket 'bucket' of
+ * 'map': the best- and second-best-ranked live instances that are not
+ * draining, whatever the bucket holds now.  Either may be SVCMAP_NONE. */
+void
+svcmap_target(const struct svcmap *map, uint32_t bucket, int *primary,
+              int *secondary)
+{
+    uint64_t h = svcmap_bucket_hash__(svcmap_service_hash__(map->service),
+                                      bucket);
+    double best = 0, second = 0;
+
+    *primary = *secondary = SVCMAP_NONE;
+    for (size_t i = 0; i < map->n_instances; i++) {
+        const struct svcmap_instance *inst = &map->instances[i];
+        double score;
+
+        if (!svcmap_is_live(inst->state) || inst->draining) {
+            continue;
+        }
+        score = svcmap_score__(h, inst->name, inst->weight);
+        if (*primary == SVCMAP_NONE || score > best
+            || (score == best
+                && strcmp(inst->name, map->instances[*primary].name) < 0)) {
+            *secondary = *primary;
+            second = best;
+            *primary = i;
+            best = score;
+        } else if (*secondary == SVCMAP_NONE || score > second
+                   || (score == second
+                       && strcmp(inst->name,
+                                 map->instances[*secondary].name) < 0)) {
+            *secondary = i;
+            second = score;
+        }
+    }
+}
+
+/* Returns the number of buckets of 'map' whose target primary (see
+ * svcmap_target()) is 'instance'. */
+size_t
+svcmap_count_target(const struct svcmap *map, int instance)
+{
+    size_t n = 0;
+
+    for (size_t b = 0; b < map->n_buckets; b++) {
+        int p, s;
+
+        svcmap_target(map, b, &p, &s);
+        n += p == instance;
+    }
+    return n;
+}
+
+/* Gives bucket 'bucket' of 'map' 'primary' and 'secondary' (instance
+ * indexes or SVCMAP_NONE; they differ unless both are SVCMAP_NONE, and a
+ * bucket without a primary has no secondary).  The bucket's assignment
+ * holds from the next epoch: the caller bumps the epoch once it has set
+ * every bucket it changes.  Does nothing if the bucket already has them or
+ * the arguments are out of range. */
+void
+svcmap_set_bucket(struct svcmap *map, uint32_t bucket, int primary,
+                  int secondary)
+{
+    struct svcmap_bucket *b;
+
+    if (bucket >= map->n_buckets
+        || primary < SVCMAP_NONE || primary >= (int) map->n_instances
+        || secondary < SVCMAP_NONE || secondary >= (int) map->n_instances
+        || (primary == secondary && primary != SVCMAP_NONE)
+        || (primary == SVCMAP_NONE && secondary != SVCMAP_NONE)) {
+        return;
+    }
+    b = &map->buckets[bucket];
+    if (b->primary != primary || b->secondary != secondary) {
+        b->primary = primary;
+        b->secondary = secondary;
+        b->since = map->epoch + 1;
+    }
+}
+
+/* Returns true if 'instance' is the primary or the secondary of a bucket of
+ * 'map'. */
+bool
+svcmap_holds_any(const struct svcmap *map, int instance)
+{
+    for (size_t b = 0; b < map->n_buckets; b++) {
+        if (map->buckets[b].primary == instance
+            || map->buckets[b].secondary == instance) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Removes instance 'instance' from 'map', if it is in no bucket: the
+ * instances after it move down by one, in the buckets too.  Returns true if
+ * it was removed.  The epoch does not change; the caller bumps it. */
+bool
+svcmap_remove_instance(struct svcmap *map, int instance)
+{
+    if (instance < 0 || instance >= (int) map->n_instances
+        || svcmap_holds_any(map, instance)) {
+        return false;
+    }
+    free(map->instances[instance].name);
+    memmove(&map->instances[instance], &map->instances[instance + 1],
+            (map->n_instances - instance - 1) * sizeof *map->instances);
+    map->n_instances--;
+    for (size_t b = 0; b < map->n_buckets; b++) {
+        struct svcmap_bucket *bucket = &map->buckets[b];
+
+        bucket->primary -= bucket->primary > instance;
+        bucket->secondary -= bucket->secondary > instance;
+    }
+    return true;
 }
 
 /* Makes the epoch of 'map' greater than 'seen', an epoch seen elsewhere
@@ -419,46 +572,86 @@ svcmap_raise_epoch(struct svcmap *map, uint64_t seen)
     return true;
 }
 
+/* Returns true if instance 'a' of 'map' and instance 'b' of 'other' are
+ * the same by name, or both SVCMAP_NONE. */
+static bool
+svcmap_same_instance__(const struct svcmap *map, int a,
+                       const struct svcmap *other, int b)
+{
+    return (a == SVCMAP_NONE || b == SVCMAP_NONE
+            ? a == b
+            : !strcmp(map->instances[a].name, other->instances[b].name));
+}
+
 /* Makes 'map' continue 'old', an earlier map of the same service (before a
- * configuration reload): if both have the same bucket count and the same
- * instances with the same weights, in any order, 'map' takes over the
- * assignment of 'old', instance states and epoch included, and true is
- * returned.  Otherwise 'map' is assigned afresh with svcmap_assign(), at an
- * epoch above that of 'old', and false is returned. */
+ * configuration reload), as a difference: if both have the same bucket
+ * count, every instance of 'map' that 'old' has takes over its state,
+ * draining mark and buckets, and each bucket keeps its primary and
+ * secondary where 'map' still has them; an instance new to 'map' is in no
+ * bucket.  Buckets whose primary or secondary 'map' lacks are repaired as
+ * if those had failed (the caller keeps instances that still hold buckets
+ * until they are drained, so that none is lost this way).  The epoch goes
+ * on from the old map's, bumped if anything the agents see changed (an
+ * instance added, removed or moved in the list, or a bucket).  Returns
+ * true.
+ *
+ * With another bucket count the buckets cannot be carried over: 'map' is
+ * assigned afresh with svcmap_assign(), at an epoch above that of 'old',
+ * and false is returned. */
 bool
 svcmap_continue(struct svcmap *map, const struct svcmap *old)
 {
+    bool changed = map->n_instances != old->n_instances;
     int *to_new;
 
     map->epoch = MAX(map->epoch, old->epoch);
-    if (map->n_buckets != old->n_buckets
-        || map->n_instances != old->n_instances) {
+    if (map->n_buckets != old->n_buckets) {
         svcmap_assign(map);
         return false;
+    }
+    for (size_t j = 0; j < map->n_instances; j++) {
+        /* An instance new to the map holds no stream yet. */
+        map->instances[j].state = SVCMAP_COLD;
     }
     to_new = xmalloc(MAX(old->n_instances, 1) * sizeof *to_new);
     for (size_t i = 0; i < old->n_instances; i++) {
         int j = svcmap_find(map, old->instances[i].name);
 
-        if (j < 0 || map->instances[j].weight != old->instances[i].weight) {
-            free(to_new);
-            svcmap_assign(map);
-            return false;
+        to_new[i] = j < 0 ? SVCMAP_NONE : j;
+        changed |= j != (int) i;
+        if (j >= 0) {
+            map->instances[j].state = old->instances[i].state;
+            map->instances[j].draining = old->instances[i].draining;
         }
-        to_new[i] = j;
-    }
-    for (size_t i = 0; i < old->n_instances; i++) {
-        map->instances[to_new[i]].state = old->instances[i].state;
-    }
-    for (size_t b = 0; b < map->n_buckets; b++) {
-        int p = old->buckets[b].primary, s = old->buckets[b].secondary;
-
-        map->buckets[b].primary = p == SVCMAP_NONE ? SVCMAP_NONE : to_new[p];
-        map->buckets[b].secondary = (s == SVCMAP_NONE ? SVCMAP_NONE
-                                     : to_new[s]);
     }
     map->epoch = old->epoch;
+    for (size_t b = 0; b < map->n_buckets; b++) {
+        const struct svcmap_bucket *ob = &old->buckets[b];
+        struct svcmap_bucket *nb = &map->buckets[b];
+
+        nb->primary = (ob->primary == SVCMAP_NONE ? SVCMAP_NONE
+                       : to_new[ob->primary]);
+        nb->secondary = (ob->secondary == SVCMAP_NONE ? SVCMAP_NONE
+                         : to_new[ob->secondary]);
+        nb->since = ob->since;
+    }
     free(to_new);
+    changed |= svcmap_repair__(map) > 0;
+    for (size_t b = 0; b < map->n_buckets; b++) {
+        /* A bucket whose instances went keeps no report from before. */
+        const struct svcmap_bucket *ob = &old->buckets[b];
+        struct svcmap_bucket *nb = &map->buckets[b];
+
+        if (!svcmap_same_instance__(map, nb->primary, old, ob->primary)
+            || !svcmap_same_instance__(map, nb->secondary,
+                                       old, ob->secondary)) {
+            nb->since = map->epoch + 1;
+            changed = true;
+        }
+    }
+    if (changed) {
+        map->epoch++;
+    }
     return true;
 }
 

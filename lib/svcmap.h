@@ -20,9 +20,16 @@
  *   - with one live instance a bucket has no secondary; with none, none.
  *
  * The map is state, not a pure function of the live set: an instance that
- * comes back after a failure is COLD and may only be a secondary until it is
- * marked UP again (it holds no stream state yet), and a primary is never
- * moved away from a healthy instance.  Every change bumps the epoch.
+ * comes back after a failure is COLD and is made a primary only where it
+ * holds the bucket's state, a primary is never moved away from a live
+ * instance by a repair, and a live secondary stays.  What rendezvous
+ * hashing would give each bucket over the live instances that are not
+ * draining is its target (svcmap_target()); the handoff policy
+ * (ofctl-app/handoff.h) moves buckets towards their targets, one bucket at
+ * a time, with svcmap_set_bucket().  Every change bumps the epoch, and
+ * each bucket remembers the epoch from which its assignment holds, so that
+ * an agent's report at that epoch or later speaks of the assignment the
+ * bucket has now.
  *
  * Pure: no I/O, no clock. */
 
@@ -45,12 +52,15 @@ enum svcmap_state {
 struct svcmap_bucket {
     int primary;                /* Instance index, or SVCMAP_NONE. */
     int secondary;              /* Instance index, or SVCMAP_NONE. */
+    uint64_t since;             /* The first epoch with this primary and
+                                 * secondary. */
 };
 
 struct svcmap_instance {
     char *name;                 /* Unique within the service. */
     uint32_t weight;            /* Relative share of buckets, >= 1. */
     enum svcmap_state state;    /* Current state. */
+    bool draining;              /* Being emptied: in no bucket's target. */
 };
 
 struct svcmap {
@@ -71,8 +81,16 @@ int svcmap_find(const struct svcmap *, const char *name);
 
 void svcmap_assign(struct svcmap *);
 bool svcmap_continue(struct svcmap *, const struct svcmap *old);
+bool svcmap_remove_instance(struct svcmap *, int instance);
 bool svcmap_raise_epoch(struct svcmap *, uint64_t seen);
 size_t svcmap_set_state(struct svcmap *, int instance, enum svcmap_state);
+
+void svcmap_target(const struct svcmap *, uint32_t bucket, int *primary,
+                   int *secondary);
+void svcmap_set_bucket(struct svcmap *, uint32_t bucket, int primary,
+                       int secondary);
+size_t svcmap_count_target(const struct svcmap *, int instance);
+bool svcmap_holds_any(const struct svcmap *, int instance);
 
 size_t svcmap_count_primary(const struct svcmap *, int instance);
 size_t svcmap_count_secondary(const struct svcmap *, int instance);

@@ -365,26 +365,26 @@ handle_hello__(struct agsrv_chan *chan, struct agpconn *conn,
     }
 }
 
-/* Returns true if heartbeat 'hb' of the agent of instance 'name' says it
- * is warm for every bucket it is secondary of in the current map. */
-static bool
-all_warm__(struct agsrv *srv, const char *name,
-           const struct agp_heartbeat *hb)
+/* Pushes its map to every connected agent whose map changed since it was
+ * last sent. */
+static void
+push_maps__(struct agsrv *srv)
 {
-    const struct svcmap *map;
-    int idx;
+    struct shash_node *node;
 
-    map = steer_map_of_instance(srv->steer, name, &idx);
-    if (!map || hb->epoch != map->epoch || hb->n_buckets != map->n_buckets) {
-        return false;
-    }
-    for (size_t b = 0; b < map->n_buckets; b++) {
-        if (map->buckets[b].secondary == idx
-            && !agp_bitmap_get(hb->warm, b)) {
-            return false;
+    SHASH_FOR_EACH (node, &srv->agents) {
+        struct agsrv_agent *a = node->data;
+        const struct svcmap *map;
+        int idx;
+
+        if (!a->conn) {
+            continue;
+        }
+        map = steer_map_of_instance(srv->steer, a->instance, &idx);
+        if (map && map->epoch != a->pushed_epoch) {
+            push_map__(srv, a);
         }
     }
-    return true;
 }
 
 static void
@@ -420,8 +420,11 @@ agent_msg__(struct agpconn *conn, const struct agp_msg *msg, void *chan_)
         a->n_dropped = msg->heartbeat.n_dropped;
         steer_agent_epoch(chan->srv->steer, a->instance,
                           msg->heartbeat.epoch);
-        a->warm = all_warm__(chan->srv, a->instance, &msg->heartbeat);
-        steer_agent_warm(chan->srv->steer, a->instance, a->warm);
+        steer_agent_report(chan->srv->steer, a->instance,
+                           msg->heartbeat.epoch, msg->heartbeat.n_buckets,
+                           msg->heartbeat.warm, a->last_heard);
+        a->warm = steer_instance_warm(chan->srv->steer, a->instance);
+        push_maps__(chan->srv);
         break;
 
     default:
@@ -475,8 +478,6 @@ agsrv_run(struct agsrv *srv, long long int now)
 
     SHASH_FOR_EACH (node, &srv->agents) {
         struct agsrv_agent *a = node->data;
-        const struct svcmap *map;
-        int idx;
 
         if (!a->conn) {
             if (a->awaited && srv->listener && srv->ready_at
@@ -513,11 +514,8 @@ agsrv_run(struct agsrv *srv, long long int now)
             free(why);
             continue;
         }
-        map = steer_map_of_instance(srv->steer, a->instance, &idx);
-        if (map && map->epoch != a->pushed_epoch) {
-            push_map__(srv, a);
-        }
     }
+    push_maps__(srv);
 }
 
 /* Appends the agents' state to 's'. */

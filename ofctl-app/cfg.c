@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
+#include "handoff.h"
 #include "nx-match.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/match.h"
@@ -49,7 +50,7 @@
 #define MAX_SPI 0xffffff
 
 /* Most keys a mapping of fixed fields may have. */
-#define MAX_FIELDS 8
+#define MAX_FIELDS 9
 
 /* Longest part of a value quoted in a message. */
 #define MAX_QUOTE_LEN 40
@@ -1500,6 +1501,79 @@ parse_timers__(struct parser *p, const yaml_node_t *node,
     return true;
 }
 
+/* Reads the on/off switch 'node' into '*value'. */
+static bool
+get_switch__(struct parser *p, const yaml_node_t *node, bool *value)
+{
+    if (scalar_is__(node, "on") || scalar_is__(node, "true")) {
+        *value = true;
+    } else if (scalar_is__(node, "off") || scalar_is__(node, "false")) {
+        *value = false;
+    } else {
+        return type_error__(p, node, "on or off");
+    }
+    return true;
+}
+
+/* Reads the handoff settings 'node' into 'h'. */
+static bool
+parse_handoff__(struct parser *p, const yaml_node_t *node,
+                struct cfg_handoff *h)
+{
+    enum { H_MODE, H_RATE, H_MAX, H_TIMEOUT, H_RETRY };
+    static const char *const keys[] = {
+        "mode", "rate", "max_in_progress", "timeout_ms", "retry_ms"
+    };
+    const yaml_node_t *values[ARRAY_SIZE(keys)];
+    static const uint64_t limits[][2] = {
+        [H_RATE] = { 1, CFG_MAX_HANDOFF_RATE },
+        [H_MAX] = { 1, CFG_MAX_HANDOFFS_AT_ONCE },
+        [H_TIMEOUT] = { MIN_TIMER_MS, MAX_TIMER_MS },
+        [H_RETRY] = { MIN_TIMER_MS, MAX_TIMER_MS },
+    };
+
+    if (!get_fields__(p, node, keys, ARRAY_SIZE(keys), values)) {
+        return false;
+    }
+    if (values[H_MODE]) {
+        size_t mark = path_push__(p, keys[H_MODE]);
+        bool ok = true;
+
+        if (scalar_is__(values[H_MODE], "immediate")) {
+            h->immediate = true;
+        } else if (scalar_is__(values[H_MODE], "make-before-break")) {
+            h->immediate = false;
+        } else {
+            ok = type_error__(p, values[H_MODE],
+                              "make-before-break or immediate");
+        }
+        path_pop__(p, mark);
+        if (!ok) {
+            return false;
+        }
+    }
+    for (size_t i = H_RATE; i <= H_RETRY; i++) {
+        if (values[i]) {
+            size_t mark = path_push__(p, keys[i]);
+            uint64_t v;
+            bool ok = get_uint__(p, values[i], limits[i][0], limits[i][1],
+                                 &v);
+
+            path_pop__(p, mark);
+            if (!ok) {
+                return false;
+            }
+            switch (i) {
+            case H_RATE: h->rate = v; break;
+            case H_MAX: h->max_in_progress = v; break;
+            case H_TIMEOUT: h->timeout_ms = v; break;
+            default: h->retry_ms = v; break;
+            }
+        }
+    }
+    return true;
+}
+
 /* Reads the whole configuration, the mapping 'root', into 'cfg'. */
 static bool
 parse_root__(struct parser *p, const yaml_node_t *root,
@@ -1507,11 +1581,11 @@ parse_root__(struct parser *p, const yaml_node_t *root,
 {
     enum {
         R_VERSION, R_BUCKETS, R_TIMERS, R_SWITCHES, R_LINKS, R_SERVICES,
-        R_CHAINS
+        R_CHAINS, R_REBALANCE, R_HANDOFF
     };
     static const char *const keys[] = {
         "version", "buckets", "timers", "switches", "links", "services",
-        "chains"
+        "chains", "rebalance", "handoff"
     };
     const yaml_node_t *values[ARRAY_SIZE(keys)];
     uint64_t value;
@@ -1559,6 +1633,24 @@ parse_root__(struct parser *p, const yaml_node_t *root,
     if (values[R_TIMERS]) {
         mark = path_push__(p, "timers");
         ok = parse_timers__(p, values[R_TIMERS], &cfg->timers);
+        path_pop__(p, mark);
+        if (!ok) {
+            return false;
+        }
+    }
+
+    if (values[R_REBALANCE]) {
+        mark = path_push__(p, "rebalance");
+        ok = get_switch__(p, values[R_REBALANCE], &cfg->handoff.rebalance);
+        path_pop__(p, mark);
+        if (!ok) {
+            return false;
+        }
+    }
+
+    if (values[R_HANDOFF]) {
+        mark = path_push__(p, "handoff");
+        ok = parse_handoff__(p, values[R_HANDOFF], &cfg->handoff);
         path_pop__(p, mark);
         if (!ok) {
             return false;
@@ -1850,6 +1942,11 @@ cfg_parse(const char *file, const char *text, size_t len,
     cfg->bucket_bits = 8;
     cfg->timers.inactivity_probe_ms = 5000;
     cfg->timers.handshake_timeout_ms = 10000;
+    cfg->handoff.rebalance = true;
+    cfg->handoff.rate = HOF_DEFAULT_RATE;
+    cfg->handoff.max_in_progress = HOF_DEFAULT_MAX_ACTIVE;
+    cfg->handoff.timeout_ms = HOF_DEFAULT_TIMEOUT_MS;
+    cfg->handoff.retry_ms = HOF_DEFAULT_RETRY_MS;
 
     p.file = file;
     p.cfg = cfg;
@@ -1949,6 +2046,15 @@ cfg_read(const char *file, struct sfm_config **cfgp)
     return error;
 }
 
+static void
+instance_free__(struct cfg_instance *inst)
+{
+    free(inst->name);
+    free(inst->service);
+    free(inst->switch_name);
+    free(inst->port);
+}
+
 /* Frees 'cfg' and everything in it.  Accepts NULL. */
 void
 cfg_destroy(struct sfm_config *cfg)
@@ -1975,12 +2081,7 @@ cfg_destroy(struct sfm_config *cfg)
         struct cfg_service *svc = &cfg->services[i];
 
         for (size_t j = 0; j < svc->n_instances; j++) {
-            struct cfg_instance *inst = &svc->instances[j];
-
-            free(inst->name);
-            free(inst->service);
-            free(inst->switch_name);
-            free(inst->port);
+            instance_free__(&svc->instances[j]);
         }
         free(svc->instances);
         free(svc->name);
@@ -2005,6 +2106,105 @@ cfg_destroy(struct sfm_config *cfg)
 
     free(cfg->file);
     free(cfg);
+}
+
+/* Returns true if port 'port' of switch 'sw' is used by anything in
+ * 'cfg'. */
+static bool
+port_in_use__(const struct sfm_config *cfg, const char *sw, const char *port)
+{
+    for (size_t i = 0; i < cfg->n_services; i++) {
+        const struct cfg_service *svc = &cfg->services[i];
+
+        for (size_t j = 0; j < svc->n_instances; j++) {
+            if (!strcmp(svc->instances[j].switch_name, sw)
+                && !strcmp(svc->instances[j].port, port)) {
+                return true;
+            }
+        }
+    }
+    for (size_t i = 0; i < cfg->n_chains; i++) {
+        const struct cfg_endpoint *ends[] = { &cfg->chains[i].ingress,
+                                              &cfg->chains[i].egress };
+
+        for (size_t k = 0; k < ARRAY_SIZE(ends); k++) {
+            if (!strcmp(ends[k]->switch_name, sw)
+                && !strcmp(ends[k]->port, port)) {
+                return true;
+            }
+        }
+    }
+    for (size_t i = 0; i < cfg->n_links; i++) {
+        for (size_t k = 0; k < 2; k++) {
+            if (!strcmp(cfg->links[i].ends[k].switch_name, sw)
+                && !strcmp(cfg->links[i].ends[k].port, port)) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* Adds to service 'service' of 'cfg' a copy of 'inst', an instance of an
+ * earlier configuration that the new one 'cfg' no longer has but that must
+ * stay until it is drained.  Returns NULL on success, otherwise an error
+ * (to be freed) saying what of 'cfg' it clashes with. */
+char *
+cfg_keep_instance(struct sfm_config *cfg, size_t service,
+                  const struct cfg_instance *inst)
+{
+    struct cfg_service *svc = &cfg->services[service];
+    struct cfg_instance *copy;
+
+    if (cfg_find_instance(cfg, inst->name)) {
+        return xasprintf("instance %s moved to another service while it "
+                         "still holds buckets of service %s", inst->name,
+                         inst->service);
+    }
+    if (!cfg_find_switch(cfg, inst->switch_name)) {
+        return xasprintf("switch %s removed while instance %s on it is "
+                         "still being drained", inst->switch_name,
+                         inst->name);
+    }
+    if (port_in_use__(cfg, inst->switch_name, inst->port)) {
+        return xasprintf("port %s of switch %s is still used by instance "
+                         "%s, which is being drained", inst->port,
+                         inst->switch_name, inst->name);
+    }
+    for (size_t i = 0; i < cfg->n_services; i++) {
+        for (size_t j = 0; j < cfg->services[i].n_instances; j++) {
+            if (eth_addr_equals(cfg->services[i].instances[j].mac,
+                                inst->mac)) {
+                return xasprintf("MAC "ETH_ADDR_FMT" is still used by "
+                                 "instance %s, which is being drained",
+                                 ETH_ADDR_ARGS(inst->mac), inst->name);
+            }
+        }
+    }
+
+    svc->instances = xrealloc(svc->instances, (svc->n_instances + 1)
+                              * sizeof *svc->instances);
+    copy = &svc->instances[svc->n_instances++];
+    *copy = *inst;
+    copy->name = xstrdup(inst->name);
+    copy->service = xstrdup(inst->service);
+    copy->switch_name = xstrdup(inst->switch_name);
+    copy->port = xstrdup(inst->port);
+    return NULL;
+}
+
+/* Removes instance 'instance' of service 'service' from 'cfg' (one that
+ * cfg_keep_instance() kept, once drained); the instances after it move
+ * down by one. */
+void
+cfg_remove_instance(struct sfm_config *cfg, size_t service, size_t instance)
+{
+    struct cfg_service *svc = &cfg->services[service];
+
+    instance_free__(&svc->instances[instance]);
+    memmove(&svc->instances[instance], &svc->instances[instance + 1],
+            (svc->n_instances - instance - 1) * sizeof *svc->instances);
+    svc->n_instances--;
 }
 
 /* Returns the switch called 'name' in 'cfg', or NULL if there is none. */

@@ -92,6 +92,20 @@ struct cfg_timers {
     int handshake_timeout_ms;   /* Default 10000. */
 };
 
+/* How buckets move between instances (see ofctl-app/handoff.h). */
+struct cfg_handoff {
+    bool immediate;             /* "mode: immediate": no state handed over
+                                 * first (default: make-before-break). */
+    bool rebalance;             /* "rebalance: on" (the default). */
+    unsigned int rate;          /* Moves started per second. */
+    unsigned int max_in_progress; /* Handoffs at once. */
+    int timeout_ms;             /* Warming for longer is abandoned. */
+    int retry_ms;               /* An abandoned bucket waits this long. */
+};
+
+#define CFG_MAX_HANDOFF_RATE 100000
+#define CFG_MAX_HANDOFFS_AT_ONCE 65536
+
 struct sfm_config {
     char *file;                 /* Name used in error messages. */
     unsigned int bucket_bits;   /* Buckets per service: 1 << bucket_bits. */
@@ -106,6 +120,7 @@ struct sfm_config {
     struct cfg_chain *chains;
     size_t n_chains;
     struct cfg_timers timers;
+    struct cfg_handoff handoff;
 };
 
 char *cfg_read(const char *file, struct sfm_config **) OVS_WARN_UNUSED_RESULT;
@@ -121,6 +136,10 @@ const struct cfg_instance *cfg_find_instance(const struct sfm_config *,
                                              const char *name);
 size_t cfg_n_buckets(const struct sfm_config *);
 char *cfg_check_match(const char *) OVS_WARN_UNUSED_RESULT;
+char *cfg_keep_instance(struct sfm_config *, size_t service,
+                        const struct cfg_instance *) OVS_WARN_UNUSED_RESULT;
+void cfg_remove_instance(struct sfm_config *, size_t service,
+                         size_t instance);
 
 size_t cfg_switch_index(const struct sfm_config *, const char *name);
 void cfg_route_links(const struct sfm_config *, struct route_link *);

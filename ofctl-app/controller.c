@@ -167,6 +167,34 @@ desired_cmd(struct ctlsock_conn *conn, int argc, const char *argv[],
 }
 
 static void
+drain_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED, const char *argv[],
+          void *ctrl_)
+{
+    struct controller *ctrl = ctrl_;
+    char *error = steer_drain(ctrl->steer, argv[1], time_msec());
+
+    if (error) {
+        ctlsock_reply_error(conn, error);
+        free(error);
+    } else {
+        VLOG_INFO("instance %s drained by the operator", argv[1]);
+        ctlsock_reply(conn, "");
+    }
+}
+
+static void
+handoffs_cmd(struct ctlsock_conn *conn, int argc, const char *argv[],
+             void *ctrl_)
+{
+    struct controller *ctrl = ctrl_;
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    reply_ds(conn, &s, steer_format_handoffs(ctrl->steer,
+                                             argc > 1 ? argv[1] : NULL,
+                                             time_msec(), &s));
+}
+
+static void
 enable_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED, const char *argv[],
            void *ctrl_)
 {
@@ -263,7 +291,13 @@ reload_config(struct controller *ctrl)
         free(error);
         return;
     }
-    steer_reload(ctrl->steer, cfg);
+    error = steer_reload(ctrl->steer, cfg);
+    if (error) {
+        VLOG_ERR("configuration not reloaded, keeping the running one: %s",
+                 error);
+        free(error);
+        return;
+    }
     VLOG_INFO("configuration reloaded from %s", ctrl->config_file);
 }
 
@@ -399,8 +433,8 @@ tick_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED, void *ctrl_)
     struct controller *ctrl = ctrl_;
     long long int now = time_msec();
 
-    agsrv_run(ctrl->agents, now);
     steer_run(ctrl->steer, now);
+    agsrv_run(ctrl->agents, now);
     if (steer_is_settled(ctrl->steer)) {
         agsrv_set_ready(ctrl->agents, now);
     }
@@ -506,6 +540,10 @@ main(int argc, char *argv[])
                      &ctrl);
     ctlsock_register(ctrl.ctl, "disable", "INSTANCE [--force]", 1, 2,
                      enable_cmd, &ctrl);
+    ctlsock_register(ctrl.ctl, "drain", "INSTANCE", 1, 1, drain_cmd,
+                     &ctrl);
+    ctlsock_register(ctrl.ctl, "handoffs", "[SERVICE]", 0, 1, handoffs_cmd,
+                     &ctrl);
     ctlsock_register(ctrl.ctl, "enable", "INSTANCE", 1, 1, enable_cmd,
                      &ctrl);
     ctlsock_register(ctrl.ctl, "vlog/set", "{SPEC | PATTERN:DEST:PATTERN}",

@@ -8,8 +8,10 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include "agentproto.h"
 #include "cfg.h"
 #include "ctlstate.h"
+#include "handoff.h"
 #include "ofconn.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/ofp-port.h"
@@ -31,6 +33,14 @@ struct steer_inst {
     bool seen_live;             /* Its port was live at least once. */
     bool disabled;              /* Disabled by the operator. */
     bool fenced;                /* Its agent was lost: port held down. */
+    bool has_agent;             /* An agent spoke for it: it takes stream
+                                 * state only by replication. */
+    bool leaving;               /* No longer in the configuration file:
+                                 * kept, draining, until it holds nothing. */
+    uint64_t warm_epoch;        /* Epoch of its agent's last report, or 0. */
+    size_t warm_n;              /* Buckets in that report. */
+    uint8_t *warm;              /* Buckets warm in that report, an agent
+                                 * protocol bitmap, or NULL. */
 };
 
 /* A connected switch. */
@@ -47,9 +57,13 @@ struct steer {
     struct sfm_config *cfg;     /* Owned. */
     struct svcmap **maps;         /* One per cfg->services[]. */
     struct steer_inst **insts;  /* Per service, per instance. */
+    struct hof **hofs;          /* Per service: its handoff policy. */
     struct hmap switches;       /* Contains "struct steer_switch"s. */
     bool *link_down;            /* Per cfg->links[]: not usable. */
     bool settled;               /* Switches programmed (see steer.h). */
+    bool programmed;            /* Maps programmed since the settling, so
+                                 * that an instance seen for the first time
+                                 * joins a map in use. */
     long long int created;      /* When the wait for switches began. */
     struct route_table routes;  /* Paths over the usable links. */
     steer_backlogged_cb *backlogged; /* Asks the I/O layer. */
@@ -59,66 +73,100 @@ struct steer {
 static void program_all__(struct steer *);
 static void update_routes__(struct steer *);
 
+/* Fills 'p' from the configuration's handoff settings. */
 static void
-maps_destroy__(struct sfm_config *cfg, struct svcmap **maps,
-               struct steer_inst **insts)
+hof_params_from_cfg__(const struct sfm_config *cfg, struct hof_params *p)
 {
-    for (size_t i = 0; cfg && i < cfg->n_services; i++) {
-        svcmap_destroy(maps[i]);
-        free(insts[i]);
-    }
-    free(maps);
-    free(insts);
+    hof_params_init(p);
+    p->mode = cfg->handoff.immediate ? HOF_IMMEDIATE : HOF_MAKE_BEFORE_BREAK;
+    p->rebalance = cfg->handoff.rebalance;
+    p->rate = cfg->handoff.rate;
+    p->max_active = cfg->handoff.max_in_progress;
+    p->timeout_ms = cfg->handoff.timeout_ms;
+    p->retry_ms = cfg->handoff.retry_ms;
 }
 
-/* Creates the maps of 'cfg', with the instance states of the same names in
- * 'old_cfg' and 'old_maps' (if any), and assigns them. */
-static void
-maps_create__(const struct sfm_config *cfg, struct svcmap ***mapsp,
-              struct steer_inst ***instsp,
-              const struct sfm_config *old_cfg, struct svcmap **old_maps,
-              struct steer_inst **old_insts)
-{
-    struct svcmap **maps = xcalloc(MAX(cfg->n_services, 1), sizeof *maps);
-    struct steer_inst **insts = xcalloc(MAX(cfg->n_services, 1),
-                                        sizeof *insts);
+/* The per-service state of the policy. */
+struct steer_maps {
+    struct svcmap **maps;
+    struct steer_inst **insts;
+    struct hof **hofs;
+};
 
+static void
+maps_destroy__(struct sfm_config *cfg, struct steer_maps *m)
+{
+    for (size_t i = 0; cfg && i < cfg->n_services; i++) {
+        for (size_t j = 0; j < cfg->services[i].n_instances; j++) {
+            free(m->insts[i][j].warm);
+        }
+        svcmap_destroy(m->maps[i]);
+        hof_destroy(m->hofs[i]);
+        free(m->insts[i]);
+    }
+    free(m->maps);
+    free(m->insts);
+    free(m->hofs);
+}
+
+/* Creates the maps of 'cfg' into 'm', continuing those of 'old_cfg' and
+ * 'old' (if any) service by service: instance states, warm reports and
+ * handoffs carry over by name, and a map goes on as a difference (see
+ * svcmap_continue()).  What 'old' held is moved, not copied: destroy it
+ * with maps_destroy__() afterwards. */
+static void
+maps_create__(const struct sfm_config *cfg, struct steer_maps *m,
+              const struct sfm_config *old_cfg, struct steer_maps *old)
+{
+    size_t n = MAX(cfg->n_services, 1);
+    struct hof_params params;
+
+    hof_params_from_cfg__(cfg, &params);
+    m->maps = xcalloc(n, sizeof *m->maps);
+    m->insts = xcalloc(n, sizeof *m->insts);
+    m->hofs = xcalloc(n, sizeof *m->hofs);
     for (size_t i = 0; i < cfg->n_services; i++) {
         const struct cfg_service *svc = &cfg->services[i];
         const struct cfg_service *old_svc = (old_cfg
                                              ? cfg_find_service(old_cfg,
                                                                 svc->name)
                                              : NULL);
-        const struct svcmap *old_map = (old_svc
-                                      ? old_maps[old_svc - old_cfg->services]
-                                      : NULL);
+        size_t oi = old_svc ? old_svc - old_cfg->services : 0;
+        const struct svcmap *old_map = old_svc ? old->maps[oi] : NULL;
 
-        maps[i] = svcmap_create(svc->name, cfg_n_buckets(cfg));
-        insts[i] = xcalloc(MAX(svc->n_instances, 1), sizeof *insts[i]);
+        m->maps[i] = svcmap_create(svc->name, cfg_n_buckets(cfg));
+        m->insts[i] = xcalloc(MAX(svc->n_instances, 1), sizeof *m->insts[i]);
         for (size_t j = 0; j < svc->n_instances; j++) {
-            int idx = svcmap_add_instance(maps[i], svc->instances[j].name,
-                                        svc->instances[j].weight);
             int old_idx = old_map ? svcmap_find(old_map,
-                                              svc->instances[j].name) : -1;
+                                                svc->instances[j].name) : -1;
 
+            svcmap_add_instance(m->maps[i], svc->instances[j].name,
+                                svc->instances[j].weight);
             if (old_idx >= 0) {
-                maps[i]->instances[idx].state
-                    = old_map->instances[old_idx].state;
-                insts[i][j] = old_insts[old_svc - old_cfg->services][old_idx];
+                struct steer_inst *o = &old->insts[oi][old_idx];
+
+                m->insts[i][j] = *o;
+                o->warm = NULL;
             }
         }
-        /* A service whose instances did not change keeps its map as it
-         * is; any other is assigned afresh.  Either way its epoch goes on
-         * from the old map's. */
+        if (old_map) {
+            m->hofs[i] = old->hofs[oi];
+            old->hofs[oi] = NULL;
+            hof_set_params(m->hofs[i], &params);
+        } else {
+            m->hofs[i] = hof_create(&params);
+        }
+        /* The map goes on from the old one, with its epoch: the instances
+         * that stay keep their buckets, new ones join with none. */
         if (!old_map) {
-            svcmap_assign(maps[i]);
-        } else if (!svcmap_continue(maps[i], old_map)) {
-            VLOG_INFO("service %s: instances changed: map assigned afresh, "
-                      "epoch %"PRIu64, maps[i]->service, maps[i]->epoch);
+            svcmap_assign(m->maps[i]);
+        } else if (!svcmap_continue(m->maps[i], old_map)) {
+            hof_forget(m->hofs[i]);
+            VLOG_WARN("service %s: the bucket count changed: map assigned "
+                      "afresh, epoch %"PRIu64" (streams move without their "
+                      "state)", m->maps[i]->service, m->maps[i]->epoch);
         }
     }
-    *mapsp = maps;
-    *instsp = insts;
 }
 
 /* Creates the policy for 'cfg' (taken over; may be NULL for a controller
@@ -136,7 +184,12 @@ steer_create(struct sfm_config *cfg, steer_backlogged_cb *backlogged,
     st->aux = aux;
     hmap_init(&st->switches);
     if (cfg) {
-        maps_create__(cfg, &st->maps, &st->insts, NULL, NULL, NULL);
+        struct steer_maps m;
+
+        maps_create__(cfg, &m, NULL, NULL);
+        st->maps = m.maps;
+        st->insts = m.insts;
+        st->hofs = m.hofs;
         update_routes__(st);
     }
     return st;
@@ -156,7 +209,8 @@ steer_destroy(struct steer *st)
         free(sw);
     }
     hmap_destroy(&st->switches);
-    maps_destroy__(st->cfg, st->maps, st->insts);
+    maps_destroy__(st->cfg, &(struct steer_maps) { st->maps, st->insts,
+                                                   st->hofs });
     free(st->link_down);
     route_destroy(&st->routes);
     cfg_destroy(st->cfg);
@@ -230,17 +284,19 @@ update_instance__(struct steer *st, size_t i, size_t j, bool live)
         want = SVCMAP_DISABLED;
     } else if (!live || si->fenced) {
         want = SVCMAP_DOWN;
-    } else if (cur == SVCMAP_DOWN || cur == SVCMAP_DISABLED) {
-        /* Back after a failure: no stream state, so secondary only.  An
-         * instance never seen before starts with a clean slate. */
-        want = si->seen_live ? SVCMAP_COLD : SVCMAP_UP;
+    } else if (cur == SVCMAP_DOWN || cur == SVCMAP_DISABLED
+               || (!si->seen_live && st->programmed)) {
+        /* Back after a failure, or new to a map in use: no stream state,
+         * so it takes buckets only by handoff.  An instance seen before
+         * the maps were first programmed starts with a clean slate. */
+        want = si->seen_live || st->programmed ? SVCMAP_COLD : SVCMAP_UP;
     } else {
         want = cur;
     }
-    if (live && !si->seen_live && want == SVCMAP_UP) {
-        /* A new instance holds no streams: assign afresh, so that it wins
-         * exactly the buckets rendezvous hashing gives it and no others
-         * move. */
+    if (live && !si->seen_live && !st->programmed && want == SVCMAP_UP) {
+        /* Nothing is programmed yet, so no stream is anywhere: assign
+         * afresh, so that it wins exactly the buckets rendezvous hashing
+         * gives it. */
         struct svcmap *before = svcmap_clone(map);
 
         si->seen_live = true;
@@ -383,6 +439,7 @@ settle__(struct steer *st, long long int now)
     }
     sync_instances__(st);
     program_all__(st);
+    st->programmed = true;
 }
 
 /* Generates the desired state of 'sw' into 'd'. */
@@ -489,22 +546,104 @@ program_all__(struct steer *st)
     }
 }
 
-/* Replaces the configuration with 'cfg' (taken over).  Instances keep their
- * states by name; every connected switch is reprogrammed with the
- * difference. */
-void
+/* Checks the reload of 'st' to 'cfg', and adds to 'cfg' the instances that
+ * it removes but that still hold buckets, so that they are drained before
+ * they go.  Stores in 'n_file' the number of instances of each service of
+ * 'cfg' in the file, before those added.  Returns an error, to be freed,
+ * if the reload must be refused. */
+static char *
+keep_leaving__(const struct steer *st, struct sfm_config *cfg,
+               size_t *n_file)
+{
+    for (size_t i = 0; i < cfg->n_services; i++) {
+        n_file[i] = cfg->services[i].n_instances;
+    }
+    for (size_t i = 0; st->cfg && i < cfg->n_services; i++) {
+        const struct cfg_service *old_svc;
+        const struct svcmap *old_map;
+        size_t n_live = 0, n_live_kept = 0;
+
+        old_svc = cfg_find_service(st->cfg, cfg->services[i].name);
+        if (!old_svc) {
+            continue;
+        }
+        old_map = st->maps[old_svc - st->cfg->services];
+        for (size_t j = 0; j < old_svc->n_instances; j++) {
+            const struct cfg_instance *inst = &old_svc->instances[j];
+            const struct cfg_instance *now = cfg_find_instance(cfg,
+                                                               inst->name);
+            bool live = svcmap_is_live(old_map->instances[j].state);
+            char *error;
+
+            n_live += live;
+            if (now && !strcmp(now->service, inst->service)) {
+                n_live_kept += live;
+                continue;
+            }
+            if (!svcmap_holds_any(old_map, j)) {
+                continue;
+            }
+            error = cfg_keep_instance(cfg, i, inst);
+            if (error) {
+                return error;
+            }
+        }
+        if (n_live && !n_live_kept) {
+            return xasprintf("service %s: the new configuration removes "
+                             "every live instance of the service at once; "
+                             "add the new instances first, then remove the "
+                             "old ones, so that their streams can be handed "
+                             "over", cfg->services[i].name);
+        }
+    }
+    return NULL;
+}
+
+/* Replaces the configuration with 'cfg' (taken over), as a difference:
+ * instances keep their states, maps and handoffs by name; an instance the
+ * file no longer has is drained, and goes once it holds nothing; every
+ * connected switch is reprogrammed with the difference.  Returns NULL, or
+ * an error (to be freed) if the reload is refused, with the running state
+ * kept and 'cfg' freed. */
+char *
 steer_reload(struct steer *st, struct sfm_config *cfg)
 {
-    struct svcmap **maps;
-    struct steer_inst **insts;
+    size_t *n_file = xcalloc(MAX(cfg->n_services, 1), sizeof *n_file);
+    struct steer_maps m, old = { st->maps, st->insts, st->hofs };
     struct steer_switch *sw;
+    char *error;
 
-    maps_create__(cfg, &maps, &insts, st->cfg, st->maps, st->insts);
-    maps_destroy__(st->cfg, st->maps, st->insts);
+    error = keep_leaving__(st, cfg, n_file);
+    if (error) {
+        free(n_file);
+        cfg_destroy(cfg);
+        return error;
+    }
+    maps_create__(cfg, &m, st->cfg, &old);
+    for (size_t i = 0; i < cfg->n_services; i++) {
+        for (size_t j = 0; j < cfg->services[i].n_instances; j++) {
+            struct steer_inst *si = &m.insts[i][j];
+            bool leaving = j >= n_file[i];
+
+            if (leaving && !si->leaving) {
+                VLOG_INFO("instance %s is no longer configured: draining "
+                          "it", cfg->services[i].instances[j].name);
+            }
+            if (leaving || si->leaving) {
+                /* Removed now, or back in the file: it drains only for as
+                 * long as it is out of it. */
+                m.maps[i]->instances[j].draining = leaving;
+            }
+            si->leaving = leaving;
+        }
+    }
+    free(n_file);
+    maps_destroy__(st->cfg, &old);
     cfg_destroy(st->cfg);
     st->cfg = cfg;
-    st->maps = maps;
-    st->insts = insts;
+    st->maps = m.maps;
+    st->insts = m.insts;
+    st->hofs = m.hofs;
     free(st->link_down);
     st->link_down = NULL;
 
@@ -519,6 +658,7 @@ steer_reload(struct steer *st, struct sfm_config *cfg)
     }
     sync_instances__(st);
     program_all__(st);
+    return NULL;
 }
 
 /* Takes over the switch 'conn', whose handshake completed. */
@@ -602,6 +742,135 @@ steer_message(struct steer *st, struct ofconn *conn, enum ofptype type,
     }
 }
 
+/* The handoff policy's question (see hof_warm_cb): does instance 'j' of
+ * 'map' hold the state of bucket 'b' as its primary has it?  An instance
+ * with an agent does if its agent's latest report says so at an epoch from
+ * which the bucket has had its assignment.  Where neither it nor the
+ * primary has an agent, no state is replicated that it could wait for. */
+struct warm_aux {
+    const struct steer *st;
+    size_t service;
+};
+
+static bool
+warm__(const struct svcmap *map, int j, uint32_t b, void *aux_)
+{
+    const struct warm_aux *aux = aux_;
+    const struct steer_inst *insts = aux->st->insts[aux->service];
+    const struct steer_inst *si = &insts[j];
+    int p = map->buckets[b].primary;
+
+    if (!si->has_agent) {
+        return p == SVCMAP_NONE || !insts[p].has_agent;
+    }
+    return (si->warm && si->warm_n == map->n_buckets
+            && si->warm_epoch >= map->buckets[b].since
+            && agp_bitmap_get(si->warm, b));
+}
+
+/* Returns true if instance 'j' of service 'i' holds the state of every
+ * bucket it is the secondary of. */
+static bool
+instance_warm__(const struct steer *st, size_t i, size_t j)
+{
+    const struct svcmap *map = st->maps[i];
+    struct warm_aux aux = { st, i };
+
+    if (st->insts[i][j].has_agent && !st->insts[i][j].warm_epoch) {
+        return false;
+    }
+    for (size_t b = 0; b < map->n_buckets; b++) {
+        if (map->buckets[b].secondary == (int) j && !warm__(map, j, b, &aux)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Makes every COLD instance of service 'i' that holds the state of all the
+ * buckets it is secondary of UP: a candidate primary again.  Returns true
+ * if the map changed. */
+static bool
+promote__(struct steer *st, size_t i)
+{
+    struct svcmap *map = st->maps[i];
+    bool changed = false;
+
+    for (size_t j = 0; j < map->n_instances; j++) {
+        if (map->instances[j].state == SVCMAP_COLD
+            && instance_warm__(st, i, j)) {
+            size_t n = svcmap_set_state(map, j, SVCMAP_UP);
+
+            VLOG_INFO("service %s: instance %s is warm: cold -> up, %"PRIuSIZE
+                      " buckets changed, epoch %"PRIu64, map->service,
+                      map->instances[j].name, n, map->epoch);
+            changed = true;
+        }
+    }
+    return changed;
+}
+
+/* Ends the drain of every draining instance of service 'i' that holds no
+ * bucket any more: one no longer in the configuration file leaves the map
+ * and the configuration, another is disabled.  Returns true if the map
+ * changed. */
+static bool
+finish_drains__(struct steer *st, size_t i)
+{
+    struct svcmap *map = st->maps[i];
+    bool changed = false;
+
+    for (size_t j = 0; j < map->n_instances; j++) {
+        struct steer_inst *si = &st->insts[i][j];
+
+        if (!map->instances[j].draining || svcmap_holds_any(map, j)) {
+            continue;
+        }
+        if (si->leaving) {
+            VLOG_INFO("service %s: instance %s drained: removed from the "
+                      "map, epoch %"PRIu64, map->service,
+                      map->instances[j].name, map->epoch + 1);
+            free(si->warm);
+            svcmap_remove_instance(map, j);
+            cfg_remove_instance(st->cfg, i, j);
+            memmove(si, si + 1, (map->n_instances - j) * sizeof *si);
+            map->epoch++;
+            j--;
+        } else {
+            map->instances[j].draining = false;
+            si->disabled = true;
+            svcmap_set_state(map, j, SVCMAP_DISABLED);
+            VLOG_INFO("service %s: instance %s drained: disabled, epoch "
+                      "%"PRIu64, map->service, map->instances[j].name,
+                      map->epoch);
+        }
+        changed = true;
+    }
+    return changed;
+}
+
+/* Runs the handoff policy of every service at 'now', then reprograms the
+ * switches if a map changed. */
+static void
+run_policy__(struct steer *st, long long int now)
+{
+    bool changed = false;
+
+    if (!st->cfg || !st->programmed) {
+        return;
+    }
+    for (size_t i = 0; i < st->cfg->n_services; i++) {
+        struct warm_aux aux = { st, i };
+
+        changed |= promote__(st, i);
+        changed |= hof_run(st->hofs[i], st->maps[i], warm__, &aux, now) > 0;
+        changed |= finish_drains__(st, i);
+    }
+    if (changed) {
+        program_all__(st);
+    }
+}
+
 /* Lets every reconciler send what waits (called periodically and after
  * events, so that work deferred by a backlog or by a bundle in flight is
  * done as soon as it can be). */
@@ -611,6 +880,7 @@ steer_run(struct steer *st, long long int now)
     struct steer_switch *sw;
 
     settle__(st, now);
+    run_policy__(st, now);
     HMAP_FOR_EACH (sw, hmap_node, &st->switches) {
         if (!sw->rcl) {
             continue;
@@ -659,9 +929,61 @@ steer_set_enabled(struct steer *st, const char *name, bool enable)
         return xasprintf("no instance named \"%s\"", name);
     }
     st->insts[i][j].disabled = !enable;
+    if (!st->insts[i][j].leaving) {
+        st->maps[i]->instances[j].draining = false;
+    }
     update_instance__(st, i, j, usable__(st, i, j));
     program_all__(st);
     return NULL;
+}
+
+/* Drains instance 'name': every bucket it holds, as primary or secondary,
+ * is handed off to the instances rendezvous hashing picks among the
+ * others; once it holds nothing it is disabled ("enable" brings it back).
+ * Refused if no other instance of its service could take its buckets. */
+char *
+steer_drain(struct steer *st, const char *name, long long int now)
+{
+    struct svcmap *map;
+    size_t i, j, n_others = 0;
+
+    if (!find_instance__(st, name, &i, &j)) {
+        return xasprintf("no instance named \"%s\"", name);
+    }
+    map = st->maps[i];
+    if (!svcmap_is_live(map->instances[j].state)) {
+        return xasprintf("instance %s is %s: it holds no buckets to drain",
+                         name, svcmap_state_name(map->instances[j].state));
+    }
+    for (size_t k = 0; k < map->n_instances; k++) {
+        n_others += (k != j && svcmap_is_live(map->instances[k].state)
+                     && !map->instances[k].draining);
+    }
+    if (!n_others) {
+        return xasprintf("instance %s is the last live instance of service "
+                         "%s that is not draining: no other could take its "
+                         "buckets", name, map->service);
+    }
+    if (!map->instances[j].draining) {
+        map->instances[j].draining = true;
+        VLOG_INFO("service %s: draining instance %s (%"PRIuSIZE" primaries, "
+                  "%"PRIuSIZE" secondaries)", map->service, name,
+                  svcmap_count_primary(map, j),
+                  svcmap_count_secondary(map, j));
+    }
+    run_policy__(st, now);
+    return NULL;
+}
+
+/* Returns the state of instance 'j' of 'map' as shown to users: its map
+ * state, or "draining" for a live instance being drained. */
+static const char *
+state_name__(const struct svcmap *map, size_t j)
+{
+    const struct svcmap_instance *inst = &map->instances[j];
+
+    return (inst->draining && svcmap_is_live(inst->state) ? "draining"
+            : svcmap_state_name(inst->state));
 }
 
 static const char *
@@ -685,14 +1007,15 @@ steer_format_map(const struct steer *st, const char *service, struct ds *s)
         found = true;
         ds_put_format(s, "service %s: %"PRIuSIZE" buckets, epoch %"PRIu64
                       "\n", map->service, map->n_buckets, map->epoch);
-        ds_put_format(s, "  %-16s %-9s %8s %10s\n", "INSTANCE", "STATE",
-                      "PRIMARY", "SECONDARY");
+        ds_put_format(s, "  %-16s %-9s %8s %10s %6s\n", "INSTANCE", "STATE",
+                      "PRIMARY", "SECONDARY", "IDEAL");
         for (size_t j = 0; j < map->n_instances; j++) {
-            ds_put_format(s, "  %-16s %-9s %8"PRIuSIZE" %10"PRIuSIZE"\n",
-                          map->instances[j].name,
-                          svcmap_state_name(map->instances[j].state),
+            ds_put_format(s, "  %-16s %-9s %8"PRIuSIZE" %10"PRIuSIZE" %6"
+                          PRIuSIZE"\n", map->instances[j].name,
+                          state_name__(map, j),
                           svcmap_count_primary(map, j),
-                          svcmap_count_secondary(map, j));
+                          svcmap_count_secondary(map, j),
+                          svcmap_count_target(map, j));
         }
         ds_put_format(s, "  %-8s %-16s %s\n", "BUCKET", "PRIMARY",
                       "SECONDARY");
@@ -714,9 +1037,9 @@ steer_format_map(const struct steer *st, const char *service, struct ds *s)
 void
 steer_format_instances(const struct steer *st, struct ds *s)
 {
-    ds_put_format(s, "%-16s %-10s %-8s %-16s %-8s %-9s %7s %9s\n",
+    ds_put_format(s, "%-16s %-10s %-8s %-16s %-8s %-9s %7s %9s %5s\n",
                   "INSTANCE", "SERVICE", "SWITCH", "PORT", "LINK", "STATE",
-                  "PRIMARY", "SECONDARY");
+                  "PRIMARY", "SECONDARY", "IDEAL");
     for (size_t i = 0; st->cfg && i < st->cfg->n_services; i++) {
         const struct cfg_service *svc = &st->cfg->services[i];
         const struct svcmap *map = st->maps[i];
@@ -731,13 +1054,36 @@ steer_format_instances(const struct steer *st, struct ds *s)
             link = (!sw ? "no-switch" : !pp ? "missing"
                     : ofconn_port_is_live(pp) ? "live" : "down");
             ds_put_format(s, "%-16s %-10s %-8s %-16s %-8s %-9s %7"PRIuSIZE
-                          " %9"PRIuSIZE"\n", inst->name, svc->name,
-                          inst->switch_name, inst->port, link,
-                          svcmap_state_name(map->instances[j].state),
+                          " %9"PRIuSIZE" %5"PRIuSIZE"\n", inst->name,
+                          svc->name, inst->switch_name, inst->port, link,
+                          state_name__(map, j),
                           svcmap_count_primary(map, j),
-                          svcmap_count_secondary(map, j));
+                          svcmap_count_secondary(map, j),
+                          svcmap_count_target(map, j));
         }
     }
+}
+
+/* Appends to 's' the handoffs of service 'service' (of all if NULL) at
+ * 'now': in progress, and the latest finished. */
+char *
+steer_format_handoffs(const struct steer *st, const char *service,
+                      long long int now, struct ds *s)
+{
+    bool found = false;
+
+    for (size_t i = 0; st->cfg && i < st->cfg->n_services; i++) {
+        if (!service || !strcmp(service, st->maps[i]->service)) {
+            hof_format(st->hofs[i], st->maps[i], now, s);
+            found = true;
+        }
+    }
+    if (!found) {
+        return (service
+                ? xasprintf("no service named \"%s\"", service)
+                : xstrdup("no services configured"));
+    }
+    return NULL;
 }
 
 /* Appends the desired flows (or, if 'groups', groups) of switch
@@ -866,6 +1212,18 @@ set_port_admin__(struct steer *st, size_t i, size_t j, bool up)
     return true;
 }
 
+/* Forgets what the agent of 'si' reported, for an agent that is gone or
+ * new (a new process holds no state): it holds nothing warm. */
+static void
+forget_report__(struct steer_inst *si)
+{
+    si->has_agent = true;
+    free(si->warm);
+    si->warm = NULL;
+    si->warm_n = 0;
+    si->warm_epoch = 0;
+}
+
 /* The agent of instance 'name' is gone ('why': its channel closed, or its
  * heartbeats stopped): the instance is fenced, its port set down so that
  * the data plane fails over at once, and the map repaired. */
@@ -879,6 +1237,7 @@ steer_agent_lost(struct steer *st, const char *name, const char *why)
     }
     VLOG_WARN("instance %s fenced: %s", name, why);
     st->insts[i][j].fenced = true;
+    forget_report__(&st->insts[i][j]);
     if (!set_port_admin__(st, i, j, false)) {
         VLOG_WARN("instance %s: port not found; cannot set it down", name);
     }
@@ -906,8 +1265,11 @@ steer_agent_up(struct steer *st, const char *name)
 {
     size_t i, j;
 
-    if (!find_instance__(st, name, &i, &j)
-        || st->insts[i][j].disabled
+    if (!find_instance__(st, name, &i, &j)) {
+        return;
+    }
+    forget_report__(&st->insts[i][j]);
+    if (st->insts[i][j].disabled
         || (!st->insts[i][j].fenced
             && !instance_port_admin_down__(st, i, j))) {
         return;
@@ -919,25 +1281,38 @@ steer_agent_up(struct steer *st, const char *name)
     program_all__(st);
 }
 
-/* The agent of instance 'name' reports that it holds the state of every
- * bucket it is secondary for ('warm'): a COLD instance may then become a
+/* The agent of instance 'name' reports, at map 'epoch' of 'n_buckets'
+ * buckets, which buckets it holds warm ('warm', an agent protocol bitmap):
+ * handoffs waiting for it may complete, and a COLD instance may become a
  * primary candidate again. */
 void
-steer_agent_warm(struct steer *st, const char *name, bool warm)
+steer_agent_report(struct steer *st, const char *name, uint64_t epoch,
+                   size_t n_buckets, const uint8_t *warm, long long int now)
+{
+    struct steer_inst *si;
+    size_t i, j;
+
+    if (!find_instance__(st, name, &i, &j)) {
+        return;
+    }
+    si = &st->insts[i][j];
+    si->has_agent = true;
+    free(si->warm);
+    si->warm = (n_buckets
+                ? xmemdup(warm, agp_bitmap_len(n_buckets)) : NULL);
+    si->warm_n = n_buckets;
+    si->warm_epoch = epoch;
+    run_policy__(st, now);
+}
+
+/* Returns true if instance 'name' holds the state of every bucket it is the
+ * secondary of, as far as its agent's reports go. */
+bool
+steer_instance_warm(const struct steer *st, const char *name)
 {
     size_t i, j;
 
-    if (!warm || !find_instance__(st, name, &i, &j)) {
-        return;
-    }
-    if (st->maps[i]->instances[j].state == SVCMAP_COLD) {
-        size_t n = svcmap_set_state(st->maps[i], j, SVCMAP_UP);
-
-        VLOG_INFO("service %s: instance %s is warm: cold -> up, %"PRIuSIZE
-                  " buckets changed, epoch %"PRIu64, st->maps[i]->service,
-                  name, n, st->maps[i]->epoch);
-        program_all__(st);
-    }
+    return find_instance__(st, name, &i, &j) && instance_warm__(st, i, j);
 }
 
 /* Returns the map of the service of instance 'name' and stores the

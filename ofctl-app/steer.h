@@ -54,7 +54,8 @@ typedef bool steer_backlogged_cb(const struct ofconn *, void *aux);
 struct steer *steer_create(struct sfm_config *, steer_backlogged_cb *,
                            void *aux, long long int now);
 void steer_destroy(struct steer *);
-void steer_reload(struct steer *, struct sfm_config *);
+char *steer_reload(struct steer *, struct sfm_config *)
+    OVS_WARN_UNUSED_RESULT;
 
 void steer_switch_ready(struct steer *, struct ofconn *);
 void steer_switch_closed(struct steer *, struct ofconn *);
@@ -68,6 +69,8 @@ void steer_run(struct steer *, long long int now);
 
 char *steer_set_enabled(struct steer *, const char *instance, bool enable)
     OVS_WARN_UNUSED_RESULT;
+char *steer_drain(struct steer *, const char *instance, long long int now)
+    OVS_WARN_UNUSED_RESULT;
 
 struct ctlstate;
 struct svcmap;
@@ -77,13 +80,19 @@ void steer_save_state(const struct steer *, struct ctlstate *);
 void steer_restore_state(struct steer *, const struct ctlstate *);
 void steer_agent_up(struct steer *, const char *instance);
 void steer_agent_lost(struct steer *, const char *instance, const char *why);
-void steer_agent_warm(struct steer *, const char *instance, bool warm);
+void steer_agent_report(struct steer *, const char *instance, uint64_t epoch,
+                        size_t n_buckets, const uint8_t *warm,
+                        long long int now);
+bool steer_instance_warm(const struct steer *, const char *instance);
 const struct svcmap *steer_map_of_instance(const struct steer *,
                                            const char *instance, int *idxp);
 
 char *steer_format_map(const struct steer *, const char *service,
                        struct ds *) OVS_WARN_UNUSED_RESULT;
 void steer_format_instances(const struct steer *, struct ds *);
+char *steer_format_handoffs(const struct steer *, const char *service,
+                            long long int now, struct ds *)
+    OVS_WARN_UNUSED_RESULT;
 char *steer_format_desired(const struct steer *, const char *switch_name,
                            bool groups, struct ds *) OVS_WARN_UNUSED_RESULT;
 void steer_format_switches(const struct steer *, struct ds *);

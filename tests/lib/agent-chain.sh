@@ -17,12 +17,14 @@ ctl() { "$BIN/sfmesh-ctl" -t "$SFM_CTL" "$@"; }
 actl() { local h=$1; shift; "$BIN/sfmesh-ctl" -t "$OVS_RUNDIR/agent-$h.ctl" "$@"; }
 nsx() { local ns; ns=$(sfm_netns "$1"); shift; ip netns exec "$ns" "$@"; }
 
-# Starts the controller with the example configuration and the extra
-# arguments "$@" (default: any free ports), and sets AGENT_PORT.
+# Starts the controller with the configuration SFM_CHAIN_CONFIG (default:
+# the example) and the extra arguments "$@" (default: any free ports), and
+# sets AGENT_PORT.
 sfm_chain_controller_start() {
     [ $# -gt 0 ] || set -- --agent-listen=ptcp:0:10.9.0.254 ptcp:0:127.0.0.1
     sfm_controller_start "$BIN/sfmesh-controller" \
-        --config="$SFM_TOP/docs/examples/two-service-chain.yaml" "$@"
+        --config="${SFM_CHAIN_CONFIG:-$SFM_TOP/docs/examples/two-service-chain.yaml}" \
+        "$@"
     AGENT_PORT=$(sed -n 's/.*listening for agents on ptcp:10.9.0.254:\([0-9]*\).*/\1/p' \
                  "$OVS_LOGDIR/sfmesh-controller.log" | tail -n 1)
     [ -n "$AGENT_PORT" ] || sfm_die "no agent listener"
@@ -43,9 +45,11 @@ sfm_chain_agent_start() {
     sfm_track_pidfile "$OVS_RUNDIR/agent-$h.pid"
 }
 
-# Succeeds if every agent is connected and warm and the switch in sync.
+# Succeeds if every agent (SFM_CHAIN_AGENTS of them, default 5) is
+# connected and warm and the switch in sync.
 sfm_chain_ready() {
-    [ "$(ctl agents | awk '$2 == "up" && $6 == "yes"' | wc -l)" = 5 ] \
+    [ "$(ctl agents | awk '$2 == "up" && $6 == "yes"' | wc -l)" \
+      = "${SFM_CHAIN_AGENTS:-5}" ] \
         && ctl switches | grep -q "IDLE, in sync"
 }
 

@@ -388,7 +388,8 @@ test_unknown_keys(void)
 {
     ASSERT_FAILS(SWITCHES SERVICES CHAINS "bucket: 16\n",
                  "test.yaml:14: unknown key \"bucket\" (allowed: version, "
-                 "buckets, timers, switches, links, services, chains)");
+                 "buckets, timers, switches, links, services, chains, "
+                 "rebalance, handoff)");
     ASSERT_FAILS("timers: {inactivity_probe: 100}\n" SWITCHES SERVICES CHAINS,
                  "test.yaml:1: timers: unknown key \"inactivity_probe\" "
                  "(allowed: inactivity_probe_ms, handshake_timeout_ms)");

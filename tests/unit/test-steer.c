@@ -218,9 +218,24 @@ test_switch_missing(void)
     CU_ASSERT_PTR_NULL(strstr(g, "02:00:00:00:01:02"));
     free(g);
 
+    /* It joins a map in use, cold, and wins its buckets by handoffs:
+     * without agents there is no state to wait for, so they complete as
+     * fast as the rate allows. */
     connect_switch(&fx, LF2);
+    CU_ASSERT_EQUAL(state(&fx, "fw-2", &n), SVCMAP_COLD);
+    CU_ASSERT_EQUAL(n, 0);
+    for (int t = 1; t <= 20; t++) {
+        steer_run(fx.st, STEER_SETTLE_MS + t * 100);
+    }
     CU_ASSERT_EQUAL(state(&fx, "fw-2", &n), SVCMAP_UP);
     CU_ASSERT(n > 0);
+    {
+        const struct svcmap *map;
+        int idx;
+
+        map = steer_map_of_instance(fx.st, "fw-2", &idx);
+        CU_ASSERT_EQUAL(n, svcmap_count_target(map, idx));
+    }
     fixture_destroy(&fx);
 }
 
@@ -456,7 +471,7 @@ test_sync_problems(void)
     /* A good configuration: programmed, in sync. */
     error = cfg_parse("test.yaml", yaml, strlen(yaml), &cfg);
     CU_ASSERT_PTR_NULL_FATAL(error);
-    steer_reload(st, cfg);
+    CU_ASSERT_PTR_NULL(steer_reload(st, cfg));
     CU_ASSERT_EQUAL(serve(st, conn, false), 1);
     ASSERT_SWITCHES(st, "IDLE, in sync; installed ");
     sync = steer_switch_sync(st, conn);
@@ -515,16 +530,25 @@ test_epochs_continue(void)
     }
     set_port(&fx, LF2, 3, false);           /* fw-2 fails... */
     set_port(&fx, LF2, 3, true);            /* ...and comes back cold. */
-    steer_agent_warm(fx.st, "fw-2", true);
+    CU_ASSERT_EQUAL(state(&fx, "fw-2", &n_primary), SVCMAP_COLD);
+    map = steer_map_of_instance(fx.st, "fw-2", &idx);
+    {
+        /* Its agent reports every bucket warm: up again, and its handoffs
+         * begin (it becomes the secondary of the buckets it is to take
+         * over, first). */
+        uint8_t warm[2] = { 0xff, 0xff };
+
+        steer_agent_report(fx.st, "fw-2", map->epoch, map->n_buckets, warm,
+                           0);
+    }
     CU_ASSERT_EQUAL(state(&fx, "fw-2", &n_primary), SVCMAP_UP);
     CU_ASSERT_EQUAL(n_primary, 0);
-    map = steer_map_of_instance(fx.st, "fw-2", &idx);
     epoch = map->epoch;
     buckets(&fx, before);
 
     CU_ASSERT_PTR_NULL_FATAL(cfg_parse("test.yaml", FABRIC_YAML(""),
                                        strlen(FABRIC_YAML("")), &cfg));
-    steer_reload(fx.st, cfg);
+    CU_ASSERT_PTR_NULL(steer_reload(fx.st, cfg));
     map = steer_map_of_instance(fx.st, "fw-2", &idx);
     CU_ASSERT_EQUAL(map->epoch, epoch);
     buckets(&fx, after);
@@ -536,7 +560,7 @@ test_epochs_continue(void)
     CU_ASSERT_PTR_NULL_FATAL(cfg_parse("test.yaml", FABRIC_YAML(OFFICE_CHAIN),
                                        strlen(FABRIC_YAML(OFFICE_CHAIN)),
                                        &cfg));
-    steer_reload(fx.st, cfg);
+    CU_ASSERT_PTR_NULL(steer_reload(fx.st, cfg));
     map = steer_map_of_instance(fx.st, "fw-2", &idx);
     CU_ASSERT(map->epoch >= epoch);
 

@@ -1,0 +1,563 @@
+/*
+ * Copyright (c) 2026 The sfmesh authors.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
+#include <config.h>
+#include "handoff.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/list.h"
+#include "openvswitch/vlog.h"
+#include "svcmap.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(handoff);
+
+static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(10, 50);
+
+/* What a move changes. */
+enum hof_kind {
+    HOF_PRIMARY,                /* The primary, by handoff. */
+    HOF_PRIMARY_NOW,            /* The primary, at once (HOF_IMMEDIATE). */
+    HOF_SECONDARY               /* The secondary only. */
+};
+
+enum hof_phase {
+    HOF_WARMING,                /* Waiting for the new owner to be warm. */
+    HOF_DONE,                   /* Finished. */
+    HOF_ABANDONED               /* Given up. */
+};
+
+/* One move of one bucket, in progress or finished. */
+struct hof_move {
+    struct ovs_list list_node;  /* In 'active' or 'history'. */
+    uint32_t bucket;
+    enum hof_kind kind;
+    enum hof_phase phase;
+    char *from;                 /* Old owner (primary or secondary), or
+                                 * NULL for none. */
+    char *to;                   /* New owner, or NULL for none. */
+    char *old_secondary;        /* For HOF_PRIMARY: the secondary before,
+                                 * or NULL. */
+    long long int started;
+    long long int ended;        /* Once finished. */
+    char *why;                  /* Why it started, then how it ended. */
+};
+
+struct hof {
+    struct hof_params p;
+    struct ovs_list active;     /* HOF_WARMING moves. */
+    size_t n_active;
+    struct ovs_list history;    /* Finished moves, newest first. */
+    size_t n_history;
+    double tokens;              /* Moves that may start now. */
+    long long int refilled;     /* When 'tokens' was last topped up. */
+    long long int *retry_at;    /* Per bucket: no move before then. */
+    size_t n_buckets;           /* Of 'retry_at'. */
+    size_t cursor;              /* Where the next scan for moves starts. */
+    bool busy;                  /* Moves were wanted at the last run. */
+    struct hof_counts counts;
+};
+
+void
+hof_params_init(struct hof_params *p)
+{
+    p->mode = HOF_MAKE_BEFORE_BREAK;
+    p->rebalance = true;
+    p->rate = HOF_DEFAULT_RATE;
+    p->max_active = HOF_DEFAULT_MAX_ACTIVE;
+    p->timeout_ms = HOF_DEFAULT_TIMEOUT_MS;
+    p->retry_ms = HOF_DEFAULT_RETRY_MS;
+}
+
+/* Returns "make-before-break" or "immediate". */
+const char *
+hof_mode_name(enum hof_mode mode)
+{
+    return mode == HOF_IMMEDIATE ? "immediate" : "make-before-break";
+}
+
+static const char *
+kind_name__(enum hof_kind kind)
+{
+    return (kind == HOF_PRIMARY ? "primary"
+            : kind == HOF_PRIMARY_NOW ? "primary (immediate)"
+            : "secondary");
+}
+
+static const char *
+phase_name__(enum hof_phase phase)
+{
+    return (phase == HOF_WARMING ? "warming"
+            : phase == HOF_DONE ? "done" : "abandoned");
+}
+
+static void
+move_free__(struct hof_move *m)
+{
+    free(m->from);
+    free(m->to);
+    free(m->old_secondary);
+    free(m->why);
+    free(m);
+}
+
+/* Creates the policy of one service with 'p'. */
+struct hof *
+hof_create(const struct hof_params *p)
+{
+    struct hof *hof = xzalloc(sizeof *hof);
+
+    hof->p = *p;
+    ovs_list_init(&hof->active);
+    ovs_list_init(&hof->history);
+    hof->refilled = LLONG_MIN;
+    return hof;
+}
+
+/* Frees 'hof'.  Accepts NULL. */
+void
+hof_destroy(struct hof *hof)
+{
+    struct hof_move *m;
+
+    if (!hof) {
+        return;
+    }
+    LIST_FOR_EACH_POP (m, list_node, &hof->active) {
+        move_free__(m);
+    }
+    LIST_FOR_EACH_POP (m, list_node, &hof->history) {
+        move_free__(m);
+    }
+    free(hof->retry_at);
+    free(hof);
+}
+
+/* Replaces the parameters of 'hof' (after a reload).  Moves in progress go
+ * on. */
+void
+hof_set_params(struct hof *hof, const struct hof_params *p)
+{
+    hof->p = *p;
+    hof->tokens = MIN(hof->tokens, p->max_active);
+}
+
+const struct hof_params *
+hof_get_params(const struct hof *hof)
+{
+    return &hof->p;
+}
+
+/* Drops the moves in progress (their bucket's assignment stays as it is)
+ * and the waits after abandoned ones: for a map assigned afresh, of which
+ * they no longer speak. */
+void
+hof_forget(struct hof *hof)
+{
+    struct hof_move *m;
+
+    LIST_FOR_EACH_POP (m, list_node, &hof->active) {
+        move_free__(m);
+    }
+    hof->n_active = 0;
+    free(hof->retry_at);
+    hof->retry_at = NULL;
+    hof->n_buckets = 0;
+}
+
+/* Returns true if bucket 'bucket' has a handoff in progress. */
+bool
+hof_is_active(const struct hof *hof, uint32_t bucket)
+{
+    const struct hof_move *m;
+
+    LIST_FOR_EACH (m, list_node, &hof->active) {
+        if (m->bucket == bucket) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static const char *
+name__(const struct svcmap *map, int idx)
+{
+    return idx == SVCMAP_NONE ? NULL : map->instances[idx].name;
+}
+
+static int
+find__(const struct svcmap *map, const char *name)
+{
+    int idx = name ? svcmap_find(map, name) : -1;
+
+    return idx < 0 ? SVCMAP_NONE : idx;
+}
+
+static bool
+live__(const struct svcmap *map, int idx)
+{
+    return idx != SVCMAP_NONE && svcmap_is_live(map->instances[idx].state);
+}
+
+static bool
+draining__(const struct svcmap *map, int idx)
+{
+    return idx != SVCMAP_NONE && map->instances[idx].draining;
+}
+
+/* Decides whether bucket 'b' of 'map' should move now: returns true and
+ * stores the move's kind and new owner in '*kind' and '*to' if so.  A
+ * bucket without a live primary is the map repair's, not ours. */
+static bool
+wanted__(const struct hof *hof, const struct svcmap *map, uint32_t b,
+         enum hof_kind *kind, int *to)
+{
+    const struct svcmap_bucket *cur = &map->buckets[b];
+    int tp, ts;
+
+    svcmap_target(map, b, &tp, &ts);
+    if (tp == SVCMAP_NONE || !live__(map, cur->primary)) {
+        return false;
+    }
+    if (cur->primary != tp
+        && (hof->p.rebalance || draining__(map, cur->primary))) {
+        *kind = (hof->p.mode == HOF_IMMEDIATE ? HOF_PRIMARY_NOW
+                 : HOF_PRIMARY);
+        *to = tp;
+        return true;
+    }
+    if (cur->primary == tp && cur->secondary != ts
+        && (cur->secondary == SVCMAP_NONE || hof->p.rebalance
+            || draining__(map, cur->secondary)
+            || !live__(map, cur->secondary))) {
+        *kind = HOF_SECONDARY;
+        *to = ts;
+        return true;
+    }
+    return false;
+}
+
+/* Moves 'm' from the moves in progress to the history, as ended at 'now'
+ * in 'phase', with 'why' (taken over) as how it ended. */
+static void
+finish__(struct hof *hof, struct hof_move *m, enum hof_phase phase,
+         char *why, long long int now)
+{
+    if (m->phase == HOF_WARMING) {
+        ovs_list_remove(&m->list_node);
+        hof->n_active--;
+    }
+    m->phase = phase;
+    m->ended = now;
+    if (why) {
+        free(m->why);
+        m->why = why;
+    }
+    ovs_list_push_front(&hof->history, &m->list_node);
+    if (++hof->n_history > HOF_HISTORY) {
+        struct hof_move *old = CONTAINER_OF(ovs_list_pop_back(&hof->history),
+                                            struct hof_move, list_node);
+        move_free__(old);
+        hof->n_history--;
+    }
+    if (phase == HOF_DONE && m->kind == HOF_PRIMARY) {
+        hof->counts.n_done++;
+    } else if (phase == HOF_ABANDONED) {
+        hof->counts.n_abandoned++;
+    }
+}
+
+static struct hof_move *
+move_create__(const struct svcmap *map, uint32_t b, enum hof_kind kind,
+              int from, int to, const char *why, long long int now)
+{
+    struct hof_move *m = xzalloc(sizeof *m);
+
+    m->bucket = b;
+    m->kind = kind;
+    m->phase = HOF_WARMING;
+    m->from = nullable_xstrdup(name__(map, from));
+    m->to = nullable_xstrdup(name__(map, to));
+    m->started = now;
+    m->why = xstrdup(why);
+    return m;
+}
+
+/* Returns why bucket 'b' moves from 'from' to 'to' in 'map'. */
+static const char *
+reason__(const struct svcmap *map, int from, int to)
+{
+    if (from == SVCMAP_NONE) {
+        return "no secondary";
+    } else if (draining__(map, from)) {
+        return "drain";
+    } else if (!live__(map, from)) {
+        return "repair";
+    } else if (to != SVCMAP_NONE && map->instances[to].state == SVCMAP_COLD) {
+        return "rebalance to a new or recovered instance";
+    }
+    return "rebalance";
+}
+
+/* Starts the move of bucket 'b' of 'map' of 'kind' to 'to'.  Returns true
+ * if the map changed. */
+static bool
+start__(struct hof *hof, struct svcmap *map, uint32_t b, enum hof_kind kind,
+        int to, long long int now)
+{
+    const struct svcmap_bucket cur = map->buckets[b];
+    struct hof_move *m;
+
+    if (kind == HOF_SECONDARY) {
+        m = move_create__(map, b, kind, cur.secondary, to,
+                          reason__(map, cur.secondary, to), now);
+        svcmap_set_bucket(map, b, cur.primary, to);
+        hof->counts.n_secondary++;
+        m->phase = HOF_DONE;    /* Never in progress. */
+        VLOG_DBG("service %s: bucket %"PRIu32": secondary %s -> %s (%s)",
+                 map->service, b, m->from ? m->from : "-",
+                 m->to ? m->to : "-", m->why);
+        finish__(hof, m, HOF_DONE, NULL, now);
+        return true;
+    }
+
+    m = move_create__(map, b, kind, cur.primary, to,
+                      reason__(map, cur.primary, to), now);
+    if (kind == HOF_PRIMARY_NOW) {
+        int tp, ts;
+
+        svcmap_target(map, b, &tp, &ts);
+        svcmap_set_bucket(map, b, to, ts == to ? cur.primary : ts);
+        hof->counts.n_immediate++;
+        m->phase = HOF_DONE;    /* Never in progress. */
+        finish__(hof, m, HOF_DONE, NULL, now);
+        return true;
+    }
+
+    /* Make before break: the new owner first takes the secondary's place,
+     * and the primary sends it the bucket's streams. */
+    m->old_secondary = nullable_xstrdup(name__(map, cur.secondary));
+    ovs_list_push_back(&hof->active, &m->list_node);
+    hof->n_active++;
+    VLOG_DBG("service %s: bucket %"PRIu32": handoff %s -> %s started (%s)",
+             map->service, b, m->from, m->to, m->why);
+    if (cur.secondary != to) {
+        svcmap_set_bucket(map, b, cur.primary, to);
+        return true;
+    }
+    return false;
+}
+
+/* Advances the handoff 'm' in 'map'.  Returns true if the map changed. */
+static bool
+progress__(struct hof *hof, struct svcmap *map, struct hof_move *m,
+           hof_warm_cb *warm, void *aux, long long int now)
+{
+    const struct svcmap_bucket *cur = &map->buckets[m->bucket];
+    int p = find__(map, m->from), n = find__(map, m->to);
+    uint32_t b = m->bucket;
+    int tp, ts;
+
+    svcmap_target(map, b, &tp, &ts);
+    if (n != SVCMAP_NONE && cur->primary == n) {
+        finish__(hof, m, HOF_DONE,
+                 xasprintf("%s took over when %s failed", m->to, m->from),
+                 now);
+        return false;
+    } else if (!live__(map, n)) {
+        finish__(hof, m, HOF_ABANDONED,
+                 xasprintf("new owner %s failed or left", m->to), now);
+    } else if (p == SVCMAP_NONE || cur->primary != p) {
+        finish__(hof, m, HOF_ABANDONED,
+                 xasprintf("the primary changed to %s",
+                           cur->primary == SVCMAP_NONE ? "none"
+                           : map->instances[cur->primary].name), now);
+    } else if (cur->secondary != n) {
+        finish__(hof, m, HOF_ABANDONED,
+                 xasprintf("the secondary changed to %s",
+                           cur->secondary == SVCMAP_NONE ? "none"
+                           : map->instances[cur->secondary].name), now);
+    } else if (tp != n) {
+        finish__(hof, m, HOF_ABANDONED,
+                 xasprintf("no longer wanted: the target is now %s",
+                           tp == SVCMAP_NONE ? "none"
+                           : map->instances[tp].name), now);
+    } else if (warm(map, n, b, aux)) {
+        /* The swap: the new owner has the state, the old keeps it. */
+        svcmap_set_bucket(map, b, n, p);
+        VLOG_DBG("service %s: bucket %"PRIu32": handoff %s -> %s done in "
+                 "%lld ms", map->service, b, m->from, m->to,
+                 now - m->started);
+        finish__(hof, m, HOF_DONE, NULL, now);
+        return true;
+    } else if (now - m->started >= hof->p.timeout_ms) {
+        int old = find__(map, m->old_secondary);
+        bool changed = false;
+
+        VLOG_WARN_RL(&rl, "service %s: bucket %"PRIu32": handoff %s -> %s "
+                     "abandoned: %s did not hold the bucket's state within "
+                     "%d ms; trying again in %d ms", map->service, b,
+                     m->from, m->to, m->to, hof->p.timeout_ms,
+                     hof->p.retry_ms);
+        if (old != SVCMAP_NONE && old != p && old != n && live__(map, old)) {
+            svcmap_set_bucket(map, b, p, old);
+            changed = true;
+        }
+        hof->retry_at[b] = now + hof->p.retry_ms;
+        finish__(hof, m, HOF_ABANDONED,
+                 xasprintf("%s not warm within %d ms", m->to,
+                           hof->p.timeout_ms), now);
+        return changed;
+    } else {
+        return false;
+    }
+    VLOG_INFO_RL(&rl, "service %s: bucket %"PRIu32": handoff %s -> %s "
+                 "ended: %s", map->service, b, m->from, m->to, m->why);
+    return false;
+}
+
+/* Counts the buckets of 'map' that 'hof' wants to move and that have no
+ * handoff in progress. */
+static size_t
+count_pending__(const struct hof *hof, const struct svcmap *map)
+{
+    size_t n = 0;
+
+    for (size_t b = 0; b < map->n_buckets; b++) {
+        enum hof_kind kind;
+        int to;
+
+        n += wanted__(hof, map, b, &kind, &to) && !hof_is_active(hof, b);
+    }
+    return n;
+}
+
+/* Runs the policy on 'map' at 'now': advances the handoffs in progress,
+ * with 'warm' and 'aux' saying which instances hold which buckets' state,
+ * and starts new moves as the rate allows.  Bumps the map's epoch once if
+ * it changed anything, and returns the number of buckets changed. */
+size_t
+hof_run(struct hof *hof, struct svcmap *map, hof_warm_cb *warm, void *aux,
+        long long int now)
+{
+    struct hof_move *m;
+    size_t n_changed = 0;
+    bool wanted = false;
+
+    if (hof->n_buckets != map->n_buckets) {
+        hof_forget(hof);
+        hof->n_buckets = map->n_buckets;
+        hof->retry_at = xcalloc(MAX(map->n_buckets, 1),
+                                sizeof *hof->retry_at);
+        hof->cursor = 0;
+    }
+
+    /* Top up the moves that may start, at 'rate' per second, up to
+     * 'max_active' at once. */
+    if (hof->refilled == LLONG_MIN || now < hof->refilled) {
+        hof->tokens = hof->p.max_active;
+    } else {
+        hof->tokens += (double) (now - hof->refilled) * hof->p.rate / 1000.0;
+    }
+    hof->tokens = MIN(hof->tokens, MAX(hof->p.max_active, 1));
+    hof->refilled = now;
+
+    /* Start moves, from where the last scan stopped, so that every bucket
+     * gets its turn. */
+    for (size_t i = 0; i < map->n_buckets; i++) {
+        uint32_t b = (hof->cursor + i) % map->n_buckets;
+        enum hof_kind kind;
+        int to;
+
+        if (hof_is_active(hof, b) || !wanted__(hof, map, b, &kind, &to)) {
+            continue;
+        }
+        wanted = true;
+        if (hof->retry_at[b] > now) {
+            continue;
+        }
+        if (hof->tokens < 1.0
+            || (kind == HOF_PRIMARY && hof->n_active >= hof->p.max_active)) {
+            hof->cursor = b;
+            break;
+        }
+        hof->tokens -= 1.0;
+        n_changed += start__(hof, map, b, kind, to, now);
+    }
+
+    /* Advance the handoffs in progress. */
+    LIST_FOR_EACH_SAFE (m, list_node, &hof->active) {
+        wanted = true;
+        n_changed += progress__(hof, map, m, warm, aux, now);
+    }
+
+    if (n_changed) {
+        map->epoch++;
+    }
+    if (wanted) {
+        hof->busy = true;
+    } else if (hof->busy && !hof->n_active) {
+        hof->busy = false;
+        VLOG_INFO("service %s: every bucket at its target (epoch %"PRIu64
+                  "): %"PRIu64" handoffs done, %"PRIu64" abandoned, %"PRIu64
+                  " secondaries moved so far", map->service, map->epoch,
+                  hof->counts.n_done, hof->counts.n_abandoned,
+                  hof->counts.n_secondary);
+    }
+    return n_changed;
+}
+
+/* Stores the counters of 'hof', whose map is 'map', in '*c'. */
+void
+hof_get_counts(const struct hof *hof, const struct svcmap *map,
+               struct hof_counts *c)
+{
+    *c = hof->counts;
+    c->n_active = hof->n_active;
+    c->n_pending = count_pending__(hof, map);
+}
+
+static void
+format_move__(const struct hof_move *m, long long int now, struct ds *s)
+{
+    ds_put_format(s, "  %-6"PRIu32" %s -> %s %-9s ", m->bucket,
+                  m->from ? m->from : "-", m->to ? m->to : "-",
+                  phase_name__(m->phase));
+    if (m->phase == HOF_WARMING) {
+        ds_put_format(s, "- %lldms", now - m->started);
+    } else {
+        ds_put_format(s, "%lld", m->ended - m->started);
+    }
+    ds_put_format(s, " %s: %s\n", kind_name__(m->kind), m->why);
+}
+
+/* Appends to 's' the state of 'hof', whose map is 'map': a summary line,
+ * the handoffs in progress, then the latest finished moves. */
+void
+hof_format(const struct hof *hof, const struct svcmap *map,
+           long long int now, struct ds *s)
+{
+    const struct hof_move *m;
+    struct hof_counts c;
+
+    hof_get_counts(hof, map, &c);
+    ds_put_format(s, "service %s: epoch %"PRIu64", in progress %"PRIuSIZE
+                  ", done %"PRIu64", abandoned %"PRIu64", pending %"PRIuSIZE
+                  ", secondaries moved %"PRIu64", immediate %"PRIu64
+                  " (%s, rebalance %s, %u buckets/s, at most %u at once, "
+                  "timeout %d ms)\n", map->service, map->epoch, c.n_active,
+                  c.n_done, c.n_abandoned, c.n_pending, c.n_secondary,
+                  c.n_immediate, hof_mode_name(hof->p.mode),
+                  hof->p.rebalance ? "on" : "off", hof->p.rate,
+                  hof->p.max_active, hof->p.timeout_ms);
+    LIST_FOR_EACH (m, list_node, &hof->active) {
+        format_move__(m, now, s);
+    }
+    LIST_FOR_EACH (m, list_node, &hof->history) {
+        format_move__(m, now, s);
+    }
+}
