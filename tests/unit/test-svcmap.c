@@ -218,8 +218,8 @@ test_golden(void)
     /* Computed once with this implementation, checked by hand against the
      * scores, and against brute_best() below. */
     static const struct svcmap_bucket golden[8] = {
-        { 2, 1 }, { 2, 1 }, { 1, 0 }, { 0, 2 },
-        { 0, 1 }, { 0, 2 }, { 0, 2 }, { 1, 0 },
+        { 2, 1, 0 }, { 2, 1, 0 }, { 1, 0, 0 }, { 0, 2, 0 },
+        { 0, 1, 0 }, { 0, 2, 0 }, { 0, 2, 0 }, { 1, 0, 0 },
     };
     struct svcmap *map = new_map("fw", 8, 3, NULL);
 
