@@ -32,7 +32,11 @@ step() { printf '  %s\n' "$*" >&2; }
 ctl() { "$BIN/sfmesh-ctl" -t "$SFM_CTL" "$@"; }
 ofctl() { ovs-ofctl -O OpenFlow15 "$@"; }
 nsx() { local ns; ns=$(sfm_netns "$1"); shift; ip netns exec "$ns" "$@"; }
-in_sync() { [ "$(ctl switches | grep -c "IDLE, in sync")" = 3 ]; }
+# In sync, with every map at its target (no handoff in progress or due).
+in_sync() {
+    [ "$(ctl switches | grep -c "IDLE, in sync")" = 3 ] \
+        && ! ctl handoffs | grep "^service" | grep -vq "in progress 0,.* pending 0,"
+}
 
 CONFIG=$SFM_TMP/sfmesh.yaml
 cat > "$CONFIG" <<'EOF'
