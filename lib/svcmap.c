@@ -152,6 +152,7 @@ svcmap_create(const char *service, size_t n_buckets)
     for (size_t b = 0; b < n_buckets; b++) {
         map->buckets[b].primary = SVCMAP_NONE;
         map->buckets[b].secondary = SVCMAP_NONE;
+        map->buckets[b].since = 0;
     }
     return map;
 }

@@ -217,7 +217,7 @@ wanted__(const struct hof *hof, const struct svcmap *map, uint32_t b,
          enum hof_kind *kind, int *to)
 {
     const struct svcmap_bucket *cur = &map->buckets[b];
-    int tp, ts;
+    int tp, ts, want;
 
     svcmap_target(map, b, &tp, &ts);
     if (tp == SVCMAP_NONE || !live__(map, cur->primary)) {
@@ -230,12 +230,19 @@ wanted__(const struct hof *hof, const struct svcmap *map, uint32_t b,
         *to = tp;
         return true;
     }
-    if (cur->primary == tp && cur->secondary != ts
-        && (cur->secondary == SVCMAP_NONE || hof->p.rebalance
+
+    /* The secondary the bucket should have beside the primary it keeps:
+     * the best-ranked live instance that is not draining, other than the
+     * primary.  A primary that is not the target (rebalance off) still
+     * needs a draining secondary replaced. */
+    want = cur->primary == tp ? ts : tp;
+    if (cur->secondary != want
+        && ((cur->primary == tp && hof->p.rebalance)
+            || cur->secondary == SVCMAP_NONE
             || draining__(map, cur->secondary)
             || !live__(map, cur->secondary))) {
         *kind = HOF_SECONDARY;
-        *to = ts;
+        *to = want;
         return true;
     }
     return false;

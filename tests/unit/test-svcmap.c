@@ -87,7 +87,8 @@ maps_equal(const struct svcmap *a, const struct svcmap *b)
     for (size_t i = 0; i < a->n_instances; i++) {
         if (strcmp(a->instances[i].name, b->instances[i].name)
             || a->instances[i].weight != b->instances[i].weight
-            || a->instances[i].state != b->instances[i].state) {
+            || a->instances[i].state != b->instances[i].state
+            || a->instances[i].draining != b->instances[i].draining) {
             return false;
         }
     }
@@ -122,6 +123,115 @@ check_secondaries(const struct svcmap *map)
         CU_ASSERT(bucket->secondary == SVCMAP_NONE
                   || bucket->secondary != bucket->primary);
     }
+}
+
+/* Returns the instance that svcmap_set_state() ranks first in 'bucket' of
+ * 'map' among those in a state 'accept' takes, other than 'exclude': the
+ * best-ranked one that is not draining, or if there is none the
+ * best-ranked draining one; or SVCMAP_NONE. */
+static int
+brute_pick(const struct svcmap *map, uint32_t bucket,
+           bool (*accept)(enum svcmap_state), int exclude)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        int best = SVCMAP_NONE;
+        double best_score = 0;
+
+        for (int i = 0; i < map->n_instances; i++) {
+            const struct svcmap_instance *inst = &map->instances[i];
+            double score;
+
+            if (i == exclude || !accept(inst->state)
+                || inst->draining != (pass == 1)) {
+                continue;
+            }
+            score = svcmap_score(map->service, bucket, inst->name,
+                                 inst->weight);
+            if (best == SVCMAP_NONE || score > best_score
+                || (score == best_score
+                    && strcmp(inst->name, map->instances[best].name) < 0)) {
+                best = i;
+                best_score = score;
+            }
+        }
+        if (best != SVCMAP_NONE) {
+            return best;
+        }
+    }
+    return SVCMAP_NONE;
+}
+
+static bool is_up(enum svcmap_state);
+static bool is_cold(enum svcmap_state);
+
+/* Checks that 'map' is 'before' (with the same instances, in the states
+ * 'map' has now) repaired as svcmap_set_state() specifies, bucket by
+ * bucket, worked out again here: a live primary stays, else the old
+ * secondary if UP, else the best UP instance, else the same with COLD; a
+ * live secondary that is not the new primary stays, else the best live
+ * instance but the primary.  Returns the number of buckets that changed,
+ * and checks that those, and only those, have 'since' one above the epoch
+ * of 'before'. */
+static size_t
+check_repair(const struct svcmap *before, const struct svcmap *map)
+{
+    size_t n_changed = 0;
+
+    for (size_t b = 0; b < map->n_buckets; b++) {
+        const struct svcmap_bucket *old = &before->buckets[b];
+        const struct svcmap_bucket *new = &map->buckets[b];
+        int primary, secondary;
+
+        if (old->primary != SVCMAP_NONE
+            && svcmap_is_live(map->instances[old->primary].state)) {
+            primary = old->primary;
+        } else if (old->secondary != SVCMAP_NONE
+                   && map->instances[old->secondary].state == SVCMAP_UP) {
+            primary = old->secondary;
+        } else if ((primary = brute_pick(map, b, is_up, SVCMAP_NONE))
+                   != SVCMAP_NONE) {
+            /* The best UP instance. */
+        } else if (old->secondary != SVCMAP_NONE
+                   && map->instances[old->secondary].state == SVCMAP_COLD) {
+            primary = old->secondary;
+        } else {
+            primary = brute_pick(map, b, is_cold, SVCMAP_NONE);
+        }
+        if (old->secondary != SVCMAP_NONE && old->secondary != primary
+            && svcmap_is_live(map->instances[old->secondary].state)) {
+            secondary = old->secondary;
+        } else {
+            secondary = brute_pick(map, b, svcmap_is_live, primary);
+        }
+        CU_ASSERT_EQUAL(new->primary, primary);
+        CU_ASSERT_EQUAL(new->secondary, secondary);
+        if (old->primary != new->primary
+            || old->secondary != new->secondary) {
+            CU_ASSERT_EQUAL(new->since, before->epoch + 1);
+            n_changed++;
+        } else {
+            CU_ASSERT_EQUAL(new->since, old->since);
+        }
+    }
+    return n_changed;
+}
+
+/* Sets instance 'i' of '*map' to 'state' and checks the repair with
+ * check_repair(), the count returned and the epoch.  Returns the number of
+ * buckets changed. */
+static size_t
+set_state_checked(struct svcmap *map, int i, enum svcmap_state state)
+{
+    struct svcmap *before = svcmap_clone(map);
+    bool state_changed = map->instances[i].state != state;
+    size_t n = svcmap_set_state(map, i, state);
+
+    CU_ASSERT_EQUAL(map->instances[i].state, state);
+    CU_ASSERT_EQUAL(check_repair(before, map), n);
+    CU_ASSERT_EQUAL(map->epoch,
+                    before->epoch + (state_changed || n ? 1 : 0));
+    svcmap_destroy(before);
+    return n;
 }
 
 /* FNV-1a, 64 bits, of the 'n' bytes at 'p' continuing from 'h'. */
@@ -413,26 +523,52 @@ test_secondary_promoted(void)
         }
     }
     CU_ASSERT(n > 0);
-    check_secondaries(map);
+    /* Nor does it take a secondary's place: only buckets that lost theirs
+     * (those fw-1 was in) get a new one, the best-ranked of the rest, which
+     * is sometimes fw-5. */
+    CU_ASSERT_EQUAL(check_repair(before, map),
+                    svcmap_count_primary(before, 0)
+                    + svcmap_count_secondary(before, 0));
+    CU_ASSERT(svcmap_count_secondary(map, 4) > 0);
+    for (size_t b = 0; b < map->n_buckets; b++) {
+        if (map->buckets[b].secondary == 4) {
+            CU_ASSERT(before->buckets[b].primary == 0
+                      || before->buckets[b].secondary == 0);
+        }
+    }
     svcmap_destroy(before);
     svcmap_destroy(map);
 }
 
-/* Checks that every secondary is the best-ranked live instance but the
- * primary, through failures and a return. */
+/* Checks that a secondary that must be replaced gets the best-ranked live
+ * instance but the primary, and that a live secondary stays, through
+ * failures and a return (the repair worked out again by
+ * check_repair()). */
 static void
 test_new_secondary_is_next_best(void)
 {
     static const uint32_t weights[] = { 1, 2, 1, 3, 1 };
     struct svcmap *map = new_map("nat", 512, 5, weights);
+    struct svcmap *before;
 
     check_secondaries(map);
-    CU_ASSERT(svcmap_set_state(map, 3, SVCMAP_DOWN) > 0);
-    check_secondaries(map);
-    CU_ASSERT(svcmap_set_state(map, 0, SVCMAP_DISABLED) > 0);
-    check_secondaries(map);
-    CU_ASSERT(svcmap_set_state(map, 3, SVCMAP_COLD) > 0);
-    check_secondaries(map);
+    CU_ASSERT(set_state_checked(map, 3, SVCMAP_DOWN) > 0);
+    CU_ASSERT(set_state_checked(map, 0, SVCMAP_DISABLED) > 0);
+
+    /* Three live instances: every bucket has a secondary, so the instance
+     * that comes back COLD takes nothing, yet the epoch moves. */
+    before = svcmap_clone(map);
+    CU_ASSERT_EQUAL(set_state_checked(map, 3, SVCMAP_COLD), 0);
+    CU_ASSERT_EQUAL(svcmap_count_secondary(map, 3), 0);
+    CU_ASSERT_EQUAL(memcmp(before->buckets, map->buckets,
+                           map->n_buckets * sizeof *map->buckets), 0);
+    svcmap_destroy(before);
+
+    /* A failure now hands its secondaries to the best-ranked of the rest,
+     * the COLD instance among them. */
+    CU_ASSERT(set_state_checked(map, 1, SVCMAP_DOWN) > 0);
+    CU_ASSERT(svcmap_count_secondary(map, 3) > 0);
+    CU_ASSERT_EQUAL(svcmap_count_primary(map, 3), 0);
     svcmap_destroy(map);
 }
 
@@ -505,14 +641,17 @@ test_cold_rejoin(void)
     svcmap_set_state(map, 1, SVCMAP_DOWN);
     before = svcmap_clone(map);
 
-    /* Back, but COLD: a secondary where it ranks best among the instances
-     * that are not primary, never a primary. */
+    /* Back, but COLD: it takes nothing from the live instances (every
+     * bucket has a secondary among the other three), so it is in no bucket;
+     * only the state, and so the epoch, changed. */
     n = svcmap_set_state(map, 1, SVCMAP_COLD);
+    CU_ASSERT_EQUAL(n, 0);
     CU_ASSERT_EQUAL(svcmap_count_primary(map, 1), 0);
-    CU_ASSERT(svcmap_count_secondary(map, 1) > 0);
-    CU_ASSERT_EQUAL(n, svcmap_count_secondary(map, 1));
+    CU_ASSERT_EQUAL(svcmap_count_secondary(map, 1), 0);
     CU_ASSERT_EQUAL(primaries_changed(before, map), 0);
-    check_secondaries(map);
+    CU_ASSERT_EQUAL(memcmp(before->buckets, map->buckets,
+                           map->n_buckets * sizeof *map->buckets), 0);
+    CU_ASSERT_EQUAL(map->epoch, before->epoch + 1);
 
     /* Nor from scratch while an UP instance lives. */
     svcmap_destroy(before);
@@ -529,13 +668,30 @@ test_cold_rejoin(void)
     CU_ASSERT_EQUAL(svcmap_count_primary(map, 1), 0);
     svcmap_destroy(before);
 
-    /* Its primaries come back only when another instance fails. */
+    /* It gets secondaries only where another instance's failure leaves a
+     * bucket without one... */
     before = svcmap_clone(map);
-    svcmap_set_state(map, 0, SVCMAP_DOWN);
+    CU_ASSERT(set_state_checked(map, 0, SVCMAP_DOWN) > 0);
+    CU_ASSERT(svcmap_count_secondary(map, 1) > 0);
+    CU_ASSERT_EQUAL(svcmap_count_primary(map, 1), 0);
     for (size_t b = 0; b < map->n_buckets; b++) {
-        if (before->buckets[b].primary == 0
+        if (map->buckets[b].secondary == 1) {
+            CU_ASSERT(before->buckets[b].primary == 0
+                      || before->buckets[b].secondary == 0);
+        }
+    }
+    svcmap_destroy(before);
+
+    /* ...and primaries only where the primary fails after that. */
+    before = svcmap_clone(map);
+    svcmap_set_state(map, 2, SVCMAP_DOWN);
+    for (size_t b = 0; b < map->n_buckets; b++) {
+        if (before->buckets[b].primary == 2
             && before->buckets[b].secondary == 1) {
             CU_ASSERT_EQUAL(map->buckets[b].primary, 1);
+        } else if (before->buckets[b].primary != 2) {
+            CU_ASSERT_EQUAL(map->buckets[b].primary,
+                            before->buckets[b].primary);
         }
     }
     CU_ASSERT(svcmap_count_primary(map, 1) > 0);
@@ -548,9 +704,12 @@ static void
 test_cold_primary_without_up(void)
 {
     struct svcmap *map = new_map("fw", 64, 3, NULL);
+    size_t n = svcmap_count_primary(map, 0);
 
-    svcmap_set_state(map, 0, SVCMAP_COLD);
-    CU_ASSERT_EQUAL(svcmap_count_primary(map, 0), 0);
+    /* A live primary stays, even COLD: a repair moves no live primary. */
+    CU_ASSERT(n > 0);
+    CU_ASSERT_EQUAL(svcmap_set_state(map, 0, SVCMAP_COLD), 0);
+    CU_ASSERT_EQUAL(svcmap_count_primary(map, 0), n);
     svcmap_set_state(map, 1, SVCMAP_DOWN);
     svcmap_set_state(map, 2, SVCMAP_DOWN);
     CU_ASSERT_EQUAL(svcmap_count_primary(map, 0), 64);
@@ -561,9 +720,21 @@ test_cold_primary_without_up(void)
     CU_ASSERT_EQUAL(svcmap_count_primary(map, 0), 64);
     CU_ASSERT_EQUAL(svcmap_count_secondary(map, 1), 64);
 
-    /* ...but an UP one does. */
-    CU_ASSERT_EQUAL(svcmap_set_state(map, 1, SVCMAP_UP), 64);
+    /* ...nor does an UP one now (moving it is the handoff policy's job);
+     * the state change alone bumps the epoch. */
+    {
+        uint64_t epoch = map->epoch;
+
+        CU_ASSERT_EQUAL(svcmap_set_state(map, 1, SVCMAP_UP), 0);
+        CU_ASSERT_EQUAL(map->epoch, epoch + 1);
+    }
+    CU_ASSERT_EQUAL(svcmap_count_primary(map, 0), 64);
+    CU_ASSERT_EQUAL(svcmap_count_secondary(map, 1), 64);
+
+    /* But when the COLD primary fails, its UP secondary takes over. */
+    CU_ASSERT_EQUAL(set_state_checked(map, 0, SVCMAP_DOWN), 64);
     CU_ASSERT_EQUAL(svcmap_count_primary(map, 1), 64);
+    svcmap_set_state(map, 0, SVCMAP_COLD);
     CU_ASSERT_EQUAL(svcmap_count_secondary(map, 0), 64);
 
     /* From scratch: the best-ranked COLD instance. */
@@ -645,8 +816,10 @@ test_bad_input(void)
     CU_ASSERT_EQUAL(map->epoch, 0);
     CU_ASSERT_EQUAL(map->buckets[0].primary, SVCMAP_NONE);
     CU_ASSERT_EQUAL(map->buckets[0].secondary, SVCMAP_NONE);
+    CU_ASSERT_EQUAL(map->buckets[0].since, 0);
 
     CU_ASSERT_EQUAL(svcmap_add_instance(map, "fw-1", 1), 0);
+    CU_ASSERT_FALSE(map->instances[0].draining);
     CU_ASSERT_EQUAL(svcmap_add_instance(map, "fw-1", 2), -1);
     CU_ASSERT_EQUAL(svcmap_add_instance(map, "fw-2", 0), -1);
     CU_ASSERT_EQUAL(map->n_instances, 1);
@@ -720,57 +893,428 @@ test_assign_is_fast(void)
     }
 }
 
-/* A reload that keeps a service's instances keeps its map exactly, epoch
- * and states included, whatever the order of the instances; any other
- * change assigns afresh at a later epoch. */
+/* Returns a map of service 'service' with 'n_buckets' buckets and the
+ * instances named in 'names' (a null-terminated list), weights in 'weights'
+ * (all 1 if NULL), not assigned: as a reload builds it before
+ * svcmap_continue(). */
+static struct svcmap *
+new_named_map(const char *service, size_t n_buckets, const char **names,
+              const uint32_t *weights)
+{
+    struct svcmap *map = svcmap_create(service, n_buckets);
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(map);
+    for (int i = 0; names[i]; i++) {
+        CU_ASSERT_EQUAL(svcmap_add_instance(map, names[i],
+                                            weights ? weights[i] : 1), i);
+    }
+    return map;
+}
+
+/* Returns the name of instance 'i' of 'map', or "-" for SVCMAP_NONE. */
+static const char *
+name_of(const struct svcmap *map, int i)
+{
+    return i == SVCMAP_NONE ? "-" : map->instances[i].name;
+}
+
+/* Checks that every bucket of 'map' names the same primary and secondary,
+ * by name, as in 'old', with the same 'since'. */
+static void
+check_same_buckets(const struct svcmap *map, const struct svcmap *old)
+{
+    CU_ASSERT_EQUAL_FATAL(map->n_buckets, old->n_buckets);
+    for (size_t b = 0; b < map->n_buckets; b++) {
+        CU_ASSERT_STRING_EQUAL(name_of(map, map->buckets[b].primary),
+                               name_of(old, old->buckets[b].primary));
+        CU_ASSERT_STRING_EQUAL(name_of(map, map->buckets[b].secondary),
+                               name_of(old, old->buckets[b].secondary));
+        CU_ASSERT_EQUAL(map->buckets[b].since, old->buckets[b].since);
+    }
+}
+
+/* A reload continues a map as a difference: the instances both have keep
+ * their state, draining mark and buckets; a new instance is COLD and in no
+ * bucket; buckets whose instance left are repaired; the epoch moves only if
+ * the agents would see a change.  Another bucket count assigns afresh. */
 static void
 test_continue(void)
 {
+    static const char *same[] = { "dlp-1", "dlp-2", "dlp-3", NULL };
+    static const char *reordered[] = { "dlp-3", "dlp-1", "dlp-2", NULL };
+    static const char *added[] = { "dlp-1", "dlp-2", "dlp-3", "dlp-4",
+                                   NULL };
+    static const char *removed[] = { "dlp-1", "dlp-3", NULL };
+    static const uint32_t heavier[] = { 4, 1, 1 };
     struct svcmap *old = new_map("dlp", 256, 3, NULL);
-    struct svcmap *map;
+    struct svcmap *map, *bigger;
 
     /* After a failure and a recovery the map is no longer the rendezvous
-     * assignment: that is what must be kept. */
+     * assignment: that is what must be kept.  A draining mark too. */
     svcmap_set_state(old, 0, SVCMAP_DOWN);
     svcmap_set_state(old, 0, SVCMAP_UP);
     CU_ASSERT_EQUAL(svcmap_count_primary(old, 0), 0);
+    CU_ASSERT(svcmap_count_target(old, 0) > 0);
+    old->instances[2].draining = true;
 
-    map = svcmap_create("dlp", 256);
-    svcmap_add_instance(map, "dlp-3", 1);
-    svcmap_add_instance(map, "dlp-1", 1);
-    svcmap_add_instance(map, "dlp-2", 1);
+    /* The same instances in the same order: the same map, epoch, 'since'
+     * and all. */
+    map = new_named_map("dlp", 256, same, NULL);
+    CU_ASSERT(svcmap_continue(map, old));
+    CU_ASSERT_TRUE(maps_equal(map, old));
+    CU_ASSERT_EQUAL(map->epoch, old->epoch);
+    svcmap_destroy(map);
+
+    /* Another order: the same buckets by name, but the indexes the agents
+     * see changed, so the epoch moves once. */
+    map = new_named_map("dlp", 256, reordered, NULL);
+    CU_ASSERT(svcmap_continue(map, old));
+    CU_ASSERT_EQUAL(map->epoch, old->epoch + 1);
+    CU_ASSERT_EQUAL(svcmap_count_primary(map, 1), 0);
+    CU_ASSERT_TRUE(map->instances[0].draining);
+    CU_ASSERT_FALSE(map->instances[1].draining);
+    check_same_buckets(map, old);
+    svcmap_destroy(map);
+
+    /* Another weight: the assignment is kept (the handoff policy moves
+     * buckets to the new targets), and the agents see no change. */
+    map = new_named_map("dlp", 256, same, heavier);
     CU_ASSERT(svcmap_continue(map, old));
     CU_ASSERT_EQUAL(map->epoch, old->epoch);
-    CU_ASSERT_EQUAL(svcmap_count_primary(map, 1), 0);
+    CU_ASSERT_EQUAL(map->instances[0].weight, 4);
+    CU_ASSERT_EQUAL(svcmap_count_primary(map, 0), 0);
+    CU_ASSERT(svcmap_count_target(map, 0) > svcmap_count_target(old, 0));
+    check_same_buckets(map, old);
+    svcmap_destroy(map);
+
+    /* An instance added: COLD, in no bucket (every bucket had a
+     * secondary), every bucket as it was, the epoch one on. */
+    bigger = new_named_map("dlp", 256, added, NULL);
+    CU_ASSERT(svcmap_continue(bigger, old));
+    CU_ASSERT_EQUAL(bigger->epoch, old->epoch + 1);
+    CU_ASSERT_EQUAL(bigger->n_instances, 4);
+    CU_ASSERT_EQUAL(bigger->instances[3].state, SVCMAP_COLD);
+    CU_ASSERT_FALSE(bigger->instances[3].draining);
+    CU_ASSERT_FALSE(svcmap_holds_any(bigger, 3));
+    CU_ASSERT(svcmap_count_target(bigger, 3) > 0);
+    for (int i = 0; i < 3; i++) {
+        CU_ASSERT_EQUAL(bigger->instances[i].state, old->instances[i].state);
+        CU_ASSERT_EQUAL(bigger->instances[i].draining,
+                        old->instances[i].draining);
+    }
+    check_same_buckets(bigger, old);
+
+    /* Removed again while in no bucket: dropped, the buckets as they
+     * were, the epoch one on again. */
+    map = new_named_map("dlp", 256, same, NULL);
+    CU_ASSERT(svcmap_continue(map, bigger));
+    CU_ASSERT_EQUAL(map->n_instances, 3);
+    CU_ASSERT_EQUAL(map->epoch, bigger->epoch + 1);
+    check_same_buckets(map, bigger);
+    svcmap_destroy(map);
+    svcmap_destroy(bigger);
+
+    /* Removed while it holds buckets: those are repaired as if it had
+     * failed, its primaries to their (UP) secondaries, its secondaries to
+     * the other instance; the rest stay. */
+    map = new_named_map("dlp", 256, removed, NULL);
+    CU_ASSERT(svcmap_holds_any(old, 1));
+    CU_ASSERT(svcmap_continue(map, old));
+    CU_ASSERT_EQUAL(map->epoch, old->epoch + 1);
     for (size_t b = 0; b < 256; b++) {
-        CU_ASSERT_STRING_EQUAL(map->instances[map->buckets[b].primary].name,
-                               old->instances[old->buckets[b].primary].name);
-        CU_ASSERT_STRING_EQUAL(
-            map->instances[map->buckets[b].secondary].name,
-            old->instances[old->buckets[b].secondary].name);
+        const struct svcmap_bucket *ob = &old->buckets[b];
+        const struct svcmap_bucket *nb = &map->buckets[b];
+        const char *op = name_of(old, ob->primary);
+        const char *os = name_of(old, ob->secondary);
+
+        CU_ASSERT(nb->primary != SVCMAP_NONE
+                  && nb->secondary != SVCMAP_NONE
+                  && nb->primary != nb->secondary);
+        if (ob->primary == 1) {
+            CU_ASSERT_STRING_EQUAL(name_of(map, nb->primary), os);
+        } else {
+            CU_ASSERT_STRING_EQUAL(name_of(map, nb->primary), op);
+        }
+        if (ob->primary != 1 && ob->secondary != 1) {
+            CU_ASSERT_STRING_EQUAL(name_of(map, nb->secondary), os);
+            CU_ASSERT_EQUAL(nb->since, ob->since);
+        } else {
+            CU_ASSERT_EQUAL(nb->since, old->epoch + 1);
+        }
     }
     svcmap_destroy(map);
 
-    /* Another weight: assigned afresh, one epoch on. */
-    map = svcmap_create("dlp", 256);
-    svcmap_add_instance(map, "dlp-1", 2);
-    svcmap_add_instance(map, "dlp-2", 1);
-    svcmap_add_instance(map, "dlp-3", 1);
+    /* Another bucket count: assigned afresh, one epoch on; false. */
+    map = new_named_map("dlp", 128, same, NULL);
     CU_ASSERT(!svcmap_continue(map, old));
     CU_ASSERT_EQUAL(map->epoch, old->epoch + 1);
-    CU_ASSERT(svcmap_count_primary(map, 0) > 0);
-    svcmap_destroy(map);
-
-    /* Another instance, or another bucket count: the same. */
-    map = new_map("dlp", 256, 4, NULL);
-    CU_ASSERT(!svcmap_continue(map, old));
-    CU_ASSERT_EQUAL(map->epoch, old->epoch + 1);
-    svcmap_destroy(map);
-    map = new_map("dlp", 128, 3, NULL);
-    CU_ASSERT(!svcmap_continue(map, old));
-    CU_ASSERT_EQUAL(map->epoch, old->epoch + 1);
+    CU_ASSERT_EQUAL(svcmap_count_primary(map, SVCMAP_NONE), 0);
+    for (size_t b = 0; b < 128; b++) {
+        CU_ASSERT_EQUAL(map->buckets[b].since, map->epoch);
+    }
+    check_secondaries(map);
     svcmap_destroy(map);
     svcmap_destroy(old);
+}
+
+/* Stores in '*p' and '*s' the best- and second-best-ranked instances of
+ * 'map' in 'bucket' among the live instances that are not draining,
+ * computed the slow way. */
+static void
+brute_target(const struct svcmap *map, uint32_t bucket, int *p, int *s)
+{
+    int best = SVCMAP_NONE, second = SVCMAP_NONE;
+
+    for (int i = 0; i < map->n_instances; i++) {
+        const struct svcmap_instance *inst = &map->instances[i];
+
+        if (!svcmap_is_live(inst->state) || inst->draining) {
+            continue;
+        }
+        /* Insertion into a ranking of two, by svcmap_score() then name. */
+        for (int *slot = &best; slot; slot = slot == &best ? &second : NULL) {
+            const struct svcmap_instance *other;
+            double si, so;
+
+            if (*slot == SVCMAP_NONE) {
+                *slot = i;
+                break;
+            }
+            other = &map->instances[*slot];
+            si = svcmap_score(map->service, bucket, inst->name, inst->weight);
+            so = svcmap_score(map->service, bucket, other->name,
+                              other->weight);
+            if (si > so || (si == so && strcmp(inst->name, other->name) < 0)) {
+                if (slot == &best) {
+                    second = best;
+                }
+                *slot = i;
+                break;
+            }
+        }
+    }
+    *p = best;
+    *s = second;
+}
+
+/* Checks svcmap_target() and svcmap_count_target() against brute force:
+ * the best and second-best live instances that are not draining, whatever
+ * the buckets hold. */
+static void
+test_target(void)
+{
+    static const uint32_t weights[] = { 1, 3, 2, 1, 2, 1 };
+    struct svcmap *map = new_map("lb", 512, 6, weights);
+    size_t counts[6], total;
+
+    svcmap_set_state(map, 1, SVCMAP_DOWN);
+    svcmap_set_state(map, 2, SVCMAP_COLD);
+    svcmap_set_state(map, 5, SVCMAP_DISABLED);
+    map->instances[3].draining = true;
+    /* What the buckets hold does not matter. */
+    svcmap_set_bucket(map, 7, 3, 2);
+
+    for (int round = 0; round < 4; round++) {
+        memset(counts, 0, sizeof counts);
+        total = 0;
+        for (size_t b = 0; b < map->n_buckets; b++) {
+            int p, s, bp, bs;
+
+            svcmap_target(map, b, &p, &s);
+            brute_target(map, b, &bp, &bs);
+            CU_ASSERT_EQUAL(p, bp);
+            CU_ASSERT_EQUAL(s, bs);
+            CU_ASSERT(p == SVCMAP_NONE || p != s);
+            if (p != SVCMAP_NONE) {
+                counts[p]++;
+                total++;
+            }
+        }
+        for (int i = 0; i < 6; i++) {
+            CU_ASSERT_EQUAL(svcmap_count_target(map, i), counts[i]);
+        }
+        /* Neither DOWN, DISABLED nor draining instances are targets. */
+        CU_ASSERT_EQUAL(svcmap_count_target(map, 3), 0);
+        if (round < 3) {
+            CU_ASSERT_EQUAL(svcmap_count_target(map, 1), 0);
+            CU_ASSERT_EQUAL(svcmap_count_target(map, 5), 0);
+        }
+
+        if (round == 0) {
+            /* Three candidates, COLD included: all win some. */
+            CU_ASSERT_EQUAL(total, map->n_buckets);
+            CU_ASSERT(counts[0] > 0 && counts[2] > 0 && counts[4] > 0);
+            /* One candidate: no target secondary. */
+            svcmap_set_state(map, 0, SVCMAP_DOWN);
+            map->instances[4].draining = true;
+        } else if (round == 1) {
+            CU_ASSERT_EQUAL(counts[2], map->n_buckets);
+            for (size_t b = 0; b < map->n_buckets; b++) {
+                int p, s;
+
+                svcmap_target(map, b, &p, &s);
+                CU_ASSERT_EQUAL(s, SVCMAP_NONE);
+            }
+            /* Every live instance draining: no target at all. */
+            map->instances[2].draining = true;
+        } else if (round == 2) {
+            CU_ASSERT_EQUAL(total, 0);
+            /* Back to all candidates but the draining one. */
+            for (int i = 0; i < 6; i++) {
+                svcmap_set_state(map, i, SVCMAP_UP);
+                map->instances[i].draining = i == 3;
+            }
+        } else {
+            CU_ASSERT_EQUAL(total, map->n_buckets);
+            CU_ASSERT_EQUAL(counts[3], 0);
+        }
+    }
+    CU_ASSERT_EQUAL(svcmap_count_target(map, SVCMAP_NONE), 0);
+    svcmap_destroy(map);
+}
+
+/* Checks that svcmap_set_bucket() refuses what is no assignment, and sets
+ * 'since' to the next epoch only when the bucket changes. */
+static void
+test_set_bucket(void)
+{
+    struct svcmap *map = new_map("fw", 8, 3, NULL);
+    struct svcmap *before;
+    uint64_t e = map->epoch;
+
+    for (size_t b = 0; b < 8; b++) {
+        CU_ASSERT_EQUAL(map->buckets[b].since, e);
+    }
+    before = svcmap_clone(map);
+
+    /* Refused: the same instance twice, a secondary without a primary,
+     * indexes out of range, a bucket out of range. */
+    svcmap_set_bucket(map, 0, 1, 1);
+    svcmap_set_bucket(map, 0, SVCMAP_NONE, 1);
+    svcmap_set_bucket(map, 0, 3, 0);
+    svcmap_set_bucket(map, 0, 0, 3);
+    svcmap_set_bucket(map, 0, -2, SVCMAP_NONE);
+    svcmap_set_bucket(map, 0, 0, -2);
+    svcmap_set_bucket(map, 8, 0, 1);
+    svcmap_set_bucket(map, UINT32_MAX, 0, 1);
+    CU_ASSERT_TRUE(maps_equal(map, before));
+
+    /* The same assignment again: nothing, 'since' included. */
+    svcmap_set_bucket(map, 3, map->buckets[3].primary,
+                      map->buckets[3].secondary);
+    CU_ASSERT_TRUE(maps_equal(map, before));
+
+    /* Accepted: holds from the next epoch, which the caller bumps. */
+    svcmap_set_bucket(map, 0, 1, 2);
+    CU_ASSERT_EQUAL(map->buckets[0].primary, 1);
+    CU_ASSERT_EQUAL(map->buckets[0].secondary, 2);
+    CU_ASSERT_EQUAL(map->buckets[0].since, e + 1);
+    CU_ASSERT_EQUAL(map->epoch, e);
+    svcmap_set_bucket(map, 1, 2, SVCMAP_NONE);
+    CU_ASSERT_EQUAL(map->buckets[1].primary, 2);
+    CU_ASSERT_EQUAL(map->buckets[1].secondary, SVCMAP_NONE);
+    CU_ASSERT_EQUAL(map->buckets[1].since, e + 1);
+    svcmap_set_bucket(map, 2, SVCMAP_NONE, SVCMAP_NONE);
+    CU_ASSERT_EQUAL(map->buckets[2].primary, SVCMAP_NONE);
+    CU_ASSERT_EQUAL(map->buckets[2].since, e + 1);
+    for (size_t b = 3; b < 8; b++) {
+        CU_ASSERT_EQUAL(map->buckets[b].since, e);
+    }
+    map->epoch++;
+
+    /* A later change of only the secondary is a change too. */
+    svcmap_set_bucket(map, 0, 1, 0);
+    CU_ASSERT_EQUAL(map->buckets[0].since, e + 2);
+    svcmap_destroy(before);
+    svcmap_destroy(map);
+}
+
+/* Checks that an instance is removed only when it is in no bucket, and
+ * that the others are renumbered in the buckets. */
+static void
+test_remove_instance(void)
+{
+    struct svcmap *map = new_map("fw", 64, 4, NULL);
+    struct svcmap *before = svcmap_clone(map);
+
+    /* Out of range, or holding buckets: refused. */
+    CU_ASSERT_TRUE(svcmap_holds_any(map, 1));
+    CU_ASSERT_FALSE(svcmap_remove_instance(map, 1));
+    CU_ASSERT_FALSE(svcmap_remove_instance(map, -1));
+    CU_ASSERT_FALSE(svcmap_remove_instance(map, 4));
+    CU_ASSERT_TRUE(maps_equal(map, before));
+
+    /* Held only as a secondary: still refused. */
+    for (size_t b = 0; b < map->n_buckets; b++) {
+        if (map->buckets[b].primary == 1) {
+            svcmap_set_bucket(map, b, map->buckets[b].secondary, 1);
+        }
+    }
+    CU_ASSERT_EQUAL(svcmap_count_primary(map, 1), 0);
+    CU_ASSERT_TRUE(svcmap_holds_any(map, 1));
+    CU_ASSERT_FALSE(svcmap_remove_instance(map, 1));
+    svcmap_destroy(before);
+
+    /* Out of every bucket: removed, the later instances one down. */
+    svcmap_set_state(map, 1, SVCMAP_DOWN);
+    CU_ASSERT_FALSE(svcmap_holds_any(map, 1));
+    before = svcmap_clone(map);
+    CU_ASSERT_TRUE(svcmap_remove_instance(map, 1));
+    CU_ASSERT_EQUAL(map->n_instances, 3);
+    CU_ASSERT_EQUAL(map->epoch, before->epoch);
+    CU_ASSERT_EQUAL(svcmap_find(map, "fw-2"), -1);
+    CU_ASSERT_STRING_EQUAL(map->instances[0].name, "fw-1");
+    CU_ASSERT_STRING_EQUAL(map->instances[1].name, "fw-3");
+    CU_ASSERT_STRING_EQUAL(map->instances[2].name, "fw-4");
+    check_same_buckets(map, before);
+    for (int i = 0; i < 3; i++) {
+        CU_ASSERT(svcmap_holds_any(map, i));
+    }
+    CU_ASSERT_FALSE(svcmap_holds_any(map, 3));
+
+    /* The last one, once out of every bucket. */
+    svcmap_set_state(map, 2, SVCMAP_DISABLED);
+    CU_ASSERT_TRUE(svcmap_remove_instance(map, 2));
+    CU_ASSERT_EQUAL(map->n_instances, 2);
+    CU_ASSERT_EQUAL(svcmap_count_primary(map, SVCMAP_NONE), 0);
+    svcmap_destroy(before);
+    svcmap_destroy(map);
+}
+
+/* Checks that a repair prefers instances that are not draining, and takes
+ * a draining one only where no other will do. */
+static void
+test_repair_avoids_draining(void)
+{
+    struct svcmap *map = new_map("ids", 256, 4, NULL);
+    size_t n;
+
+    /* The first instance, so that a scan in index order meets it first. */
+    map->instances[0].draining = true;
+    n = svcmap_count_secondary(map, 3) + svcmap_count_primary(map, 3);
+    CU_ASSERT_EQUAL(set_state_checked(map, 3, SVCMAP_DOWN), n);
+    /* The draining instance keeps what it had, gets no new job. */
+    for (size_t b = 0; b < map->n_buckets; b++) {
+        CU_ASSERT_NOT_EQUAL(map->buckets[b].primary, 3);
+        CU_ASSERT_NOT_EQUAL(map->buckets[b].secondary, 3);
+    }
+    {
+        struct svcmap *fresh = new_map("ids", 256, 4, NULL);
+        size_t had = (svcmap_count_primary(fresh, 0)
+                      + svcmap_count_secondary(fresh, 0));
+
+        CU_ASSERT_EQUAL(svcmap_count_primary(map, 0)
+                        + svcmap_count_secondary(map, 0), had);
+        svcmap_destroy(fresh);
+    }
+
+    /* Two left, one of them draining: it keeps its primaries and takes
+     * the secondaries no other instance can, so every bucket has both. */
+    set_state_checked(map, 1, SVCMAP_DOWN);
+    CU_ASSERT_EQUAL(svcmap_count_primary(map, 0)
+                    + svcmap_count_primary(map, 2), 256);
+    CU_ASSERT_EQUAL(svcmap_count_secondary(map, SVCMAP_NONE), 0);
+    svcmap_destroy(map);
 }
 
 /* An epoch seen elsewhere pushes the map's past it, never back. */
@@ -816,8 +1360,12 @@ static const struct test_case svcmap_tests[] = {
     { "bad input", test_bad_input },
     { "names", test_names },
     { "assign is fast", test_assign_is_fast },
-    { "a reload continues the map", test_continue },
+    { "a reload continues the map as a difference", test_continue },
     { "epochs seen elsewhere", test_raise_epoch },
+    { "target", test_target },
+    { "set bucket", test_set_bucket },
+    { "remove instance", test_remove_instance },
+    { "repair avoids draining instances", test_repair_avoids_draining },
     { NULL, NULL },
 };
 TEST_SUITE("svcmap", svcmap_tests)
