@@ -283,15 +283,6 @@ svcmap_best__(const struct svcmap *map, const double *scores,
     return best;
 }
 
-/* Returns true if 'instance' is an instance of 'map' in 'state', false for
- * SVCMAP_NONE. */
-static bool
-svcmap_in_state__(const struct svcmap *map, int instance,
-                  enum svcmap_state state)
-{
-    return instance != SVCMAP_NONE && map->instances[instance].state == state;
-}
-
 /* Fills every bucket of 'map' from scratch, ignoring its current contents:
  * the primary is the best-ranked UP instance, or if none is UP the
  * best-ranked COLD one; the secondary is the best-ranked live instance other
@@ -325,8 +316,11 @@ svcmap_assign(struct svcmap *map)
 
 /* Returns the new primary of a bucket of 'map' whose current primary and
  * secondary are in 'old', given the bucket's 'scores'.  A live primary
- * stays; otherwise the secondary takes over, so that a stream moves to the
- * instance that holds a copy of its state. */
+ * stays; otherwise a live secondary takes over, UP or COLD, so that a
+ * stream moves to the instance that holds a copy of its state (a COLD
+ * secondary holds at least the part of the bucket sent to it so far, any
+ * other instance none of it); without one, the best-ranked UP instance,
+ * else the best-ranked COLD one. */
 static int
 svcmap_repair_primary__(const struct svcmap *map,
                         const struct svcmap_bucket *old, const double *scores)
@@ -337,15 +331,14 @@ svcmap_repair_primary__(const struct svcmap *map,
         && svcmap_is_live(map->instances[old->primary].state)) {
         return old->primary;
     }
+    if (old->secondary != SVCMAP_NONE
+        && svcmap_is_live(map->instances[old->secondary].state)) {
+        return old->secondary;
+    }
     for (size_t i = 0; i < ARRAY_SIZE(states); i++) {
-        enum svcmap_state state = states[i];
-        int best;
+        int best = svcmap_best__(map, scores, svcmap_state_bit__(states[i]),
+                                 SVCMAP_NONE);
 
-        if (svcmap_in_state__(map, old->secondary, state)) {
-            return old->secondary;
-        }
-        best = svcmap_best__(map, scores, svcmap_state_bit__(state),
-                                  SVCMAP_NONE);
         if (best != SVCMAP_NONE) {
             return best;
         }
@@ -401,8 +394,8 @@ svcmap_repair__(struct svcmap *map)
  * every bucket:
  *
  *   - The primary is the current primary if it is live (UP or COLD), else
- *     the current secondary if it is UP, else the best-ranked UP instance;
- *     if no instance is UP, the same in turn with COLD; else SVCMAP_NONE.
+ *     the current secondary if it is live, else the best-ranked UP
+ *     instance, else the best-ranked COLD one; else SVCMAP_NONE.
  *
  *   - The secondary is the current secondary if it is live and is not the
  *     primary, else the best-ranked live instance other than the primary,
@@ -410,8 +403,9 @@ svcmap_repair__(struct svcmap *map)
  *
  * Among instances ranked alike, one that is not draining is preferred.  So
  * an instance that goes DOWN or DISABLED leaves exactly the buckets it was
- * in, its primaries passing to their secondaries; a COLD instance is never
- * made primary while an UP one lives; and an instance that comes (back)
+ * in, its primaries passing to their secondaries; a COLD instance is made
+ * primary, while an UP one lives, only of a bucket it was the secondary of;
+ * and an instance that comes (back)
  * takes nothing from a live instance, only the secondaries of buckets that
  * had none.  Moving buckets to the instances rendezvous hashing prefers is
  * the handoff policy's job.
@@ -588,8 +582,9 @@ svcmap_same_instance__(const struct svcmap *map, int a,
  * configuration reload), as a difference: if both have the same bucket
  * count, every instance of 'map' that 'old' has takes over its state,
  * draining mark and buckets, and each bucket keeps its primary and
- * secondary where 'map' still has them; an instance new to 'map' is in no
- * bucket.  Buckets whose primary or secondary 'map' lacks are repaired as
+ * secondary where 'map' still has them; an instance new to 'map' joins
+ * COLD and is in no bucket, except as the secondary of a bucket that had
+ * none.  Buckets whose primary or secondary 'map' lacks are repaired as
  * if those had failed (the caller keeps instances that still hold buckets
  * until they are drained, so that none is lost this way).  The epoch goes
  * on from the old map's, bumped if anything the agents see changed (an

@@ -393,7 +393,9 @@ progress__(struct hof *hof, struct svcmap *map, struct hof_move *m,
                  xasprintf("no longer wanted: the target is now %s",
                            tp == SVCMAP_NONE ? "none"
                            : map->instances[tp].name), now);
-    } else if (warm(map, n, b, aux)) {
+    } else if (cur->since <= map->epoch && warm(map, n, b, aux)) {
+        /* (A bucket whose new secondary is not yet out at any epoch, one
+         * set in this very run, cannot have been reported warm.) */
         /* The swap: the new owner has the state, the old keeps it. */
         svcmap_set_bucket(map, b, n, p);
         VLOG_DBG("service %s: bucket %"PRIu32": handoff %s -> %s done in "

@@ -71,7 +71,9 @@ void hof_params_init(struct hof_params *);
 const char *hof_mode_name(enum hof_mode);
 
 /* Returns true if instance 'instance' of 'map' holds the state of bucket
- * 'bucket' as the bucket's primary has it. */
+ * 'bucket' as the bucket's primary has it: its agent said so at an epoch
+ * no older than the bucket's 'since' (a report about an earlier assignment
+ * of the bucket does not count). */
 typedef bool hof_warm_cb(const struct svcmap *, int instance,
                          uint32_t bucket, void *aux);
 

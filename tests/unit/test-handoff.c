@@ -547,6 +547,8 @@ test_timeout(void)
         }
     }
     CU_ASSERT_FATAL(victim != SVCMAP_NONE);
+    svcmap_destroy(warming);
+    warming = svcmap_clone(w.map);     /* Just before the failure. */
     svcmap_set_state(w.map, victim, SVCMAP_DOWN);
     agents_report(&w);
     for (int i = 0; i < 1000 && n_active_buckets(&w); i++) {
@@ -554,14 +556,21 @@ test_timeout(void)
     }
     CU_ASSERT_EQUAL(n_active_buckets(&w), 0);
     hof_get_counts(w.hof, w.map, &c);
-    CU_ASSERT(c.n_abandoned >= 2 * wins);
-    CU_ASSERT_EQUAL(c.n_done, 0);
-    for (size_t b = 0; b < 128; b++) {
-        if (handoff[b] && before->buckets[b].secondary == victim
-            && before->buckets[b].primary != victim) {
-            CU_ASSERT_EQUAL(w.map->buckets[b].secondary, n);
+    {
+        /* Where the failed instance was the primary and the new owner the
+         * secondary, the new owner took over (it holds what the bulk sent
+         * so far, a stranger nothing), and nowhere else is it primary. */
+        for (size_t b = 0; b < 128; b++) {
+            bool took_over = (warming->buckets[b].primary == victim
+                              && warming->buckets[b].secondary == n);
+
+            if (handoff[b] && before->buckets[b].secondary == victim
+                && before->buckets[b].primary != victim) {
+                CU_ASSERT_EQUAL(w.map->buckets[b].secondary, n);
+            }
+            CU_ASSERT_EQUAL(w.map->buckets[b].primary == n, took_over);
         }
-        CU_ASSERT_NOT_EQUAL(w.map->buckets[b].primary, n);
+        CU_ASSERT(c.n_abandoned >= wins);
     }
 
     /* Once the agent answers, the next attempt succeeds. */
