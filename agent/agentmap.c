@@ -42,7 +42,7 @@ void
 agentmap_destroy(struct agentmap *map)
 {
     free_instances__(map->instances, map->n_instances);
-    free_bulk_from__(map->bulk_from, map->n_buckets);
+    free_bulk_from__(map->bulk_from, map->n_bulk_from);
     free(map->buckets);
     agentmap_init(map);
 }
@@ -98,13 +98,22 @@ agentmap_is_warm(const struct agentmap *map, uint32_t bucket)
 /* Records that 'sender' completed a bulk transfer of 'bucket' to us, or
  * with 'sender' NULL that the last one failed.  Which primary it was from
  * is checked when warmth is asked: the bulk may arrive before the map that
- * makes us the bucket's secondary.  A bucket the map does not have is
- * ignored. */
+ * makes us the bucket's secondary, even before our first map.  A bucket
+ * the map does not have is ignored. */
 void
 agentmap_set_bulk_from(struct agentmap *map, uint32_t bucket,
                        const char *sender)
 {
-    if (bucket < map->n_buckets) {
+    if (!map->epoch && bucket >= map->n_bulk_from
+        && bucket < AGP_MAX_BUCKETS) {
+        /* No map yet: keep it for the first one. */
+        map->bulk_from = xrealloc(map->bulk_from,
+                                  (bucket + 1) * sizeof *map->bulk_from);
+        memset(&map->bulk_from[map->n_bulk_from], 0,
+               (bucket + 1 - map->n_bulk_from) * sizeof *map->bulk_from);
+        map->n_bulk_from = bucket + 1;
+    }
+    if (bucket < map->n_bulk_from) {
         free(map->bulk_from[bucket]);
         map->bulk_from[bucket] = nullable_xstrdup(sender);
     }
@@ -143,12 +152,15 @@ agentmap_apply(struct agentmap *map, const struct agp_map *m,
             map->self = i;
         }
     }
-    if (old.n_buckets == m->n_buckets) {
-        map->bulk_from = old.bulk_from;
-        old.bulk_from = NULL;
-    } else {
-        map->bulk_from = xcalloc(MAX(m->n_buckets, 1),
-                                 sizeof *map->bulk_from);
+    map->bulk_from = xcalloc(MAX(m->n_buckets, 1), sizeof *map->bulk_from);
+    map->n_bulk_from = m->n_buckets;
+    if (!old.epoch || old.n_buckets == m->n_buckets) {
+        /* The same buckets (bulks that came before the first map number
+         * them as it does): what completed still holds. */
+        for (size_t b = 0; b < MIN(old.n_bulk_from, m->n_buckets); b++) {
+            map->bulk_from[b] = old.bulk_from[b];
+            old.bulk_from[b] = NULL;
+        }
     }
 
     change->n_instances = m->n_instances;
@@ -191,7 +203,7 @@ agentmap_apply(struct agentmap *map, const struct agp_map *m,
     }
 
     free_instances__(old.instances, old.n_instances);
-    free_bulk_from__(old.bulk_from, old.n_buckets);
+    free_bulk_from__(old.bulk_from, old.n_bulk_from);
     free(old.buckets);
     return true;
 }

@@ -21,7 +21,10 @@
  *
  * A bucket is warm when its current primary completed a bulk transfer of
  * it to this agent (and goes on sending its updates): the receiving side
- * reports completed transfers with agentmap_set_bulk_from().
+ * reports completed transfers with agentmap_set_bulk_from().  A transfer
+ * may complete before the agent's first map (the primary had the map that
+ * names this agent secondary first): it is kept, and counts once the map
+ * arrives if its sender is then the bucket's primary.
  *
  * Pure: no sockets, no clock.  The agent carries out the changes. */
 
@@ -46,6 +49,9 @@ struct agentmap {
     int self;                   /* Our index, or -1. */
     char **bulk_from;           /* Per bucket: the instance whose bulk
                                  * transfer of it completed last, or NULL. */
+    size_t n_bulk_from;         /* Entries of 'bulk_from': 'n_buckets',
+                                 * or before the first map as many as the
+                                 * bulks that arrived need. */
 };
 
 /* What applying a map asks of the agent. */

@@ -147,12 +147,22 @@ test_agentmap_warm(void)
     struct agp_map m;
 
     agentmap_init(&map);
-    /* A bulk before any map is forgotten. */
+    /* Bulks that complete before the first map (the primary had the map
+     * first) count once it arrives, if their sender is then the
+     * primary; bucket numbers beyond the map's are dropped. */
     agentmap_set_bulk_from(&map, 0, "a");
+    agentmap_set_bulk_from(&map, 2, "a");
+    agentmap_set_bulk_from(&map, 100, "a");
+    agentmap_set_bulk_from(&map, AGP_MAX_BUCKETS, "a");
+    CU_ASSERT_EQUAL(map.n_bulk_from, 101);
 
     map_of(&m, inst, bk, 1, "ab" "ab" "cb" "--", true);
     agentmap_apply(&map, &m, "b", true, NULL, &change);
     agentmap_change_destroy(&change);
+    CU_ASSERT_EQUAL(map.n_bulk_from, N_BUCKETS);
+    CU_ASSERT(agentmap_is_warm(&map, 0));
+    CU_ASSERT(!agentmap_is_warm(&map, 2));    /* Not from its primary. */
+    agentmap_set_bulk_from(&map, 0, NULL);
     CU_ASSERT(!agentmap_is_warm(&map, 0));
     agentmap_set_bulk_from(&map, 0, "a");
     agentmap_set_bulk_from(&map, 2, "a");     /* Not its primary. */
