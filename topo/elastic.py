@@ -37,6 +37,7 @@ import os
 import re
 import signal
 import struct
+import subprocess
 import threading
 import time
 
@@ -128,15 +129,16 @@ HANDOFF_LINE = re.compile(r'^\s+(\d+)\s+(\S+)\s*->\s*(\S+)\s+(\S+)'
 
 
 def parse_handoffs(text):
-    """{service: {'epoch', 'in_progress', 'done', 'abandoned' (ints or
-    None), 'recent': [{'bucket', 'from', 'to', 'state', 'duration_ms',
+    """{service: {'epoch', 'in_progress', 'done', 'abandoned', 'pending',
+    'secondaries_moved', 'immediate' (ints or None), 'recent': [{'bucket', 'from', 'to', 'state', 'duration_ms',
     'reason'}]}} from 'sfmesh-ctl handoffs'."""
     out, cur = {}, None
     for line in text.splitlines():
         m = re.match(r'^service (\S+?):\s*(.*)$', line)
         if m:
             cur = {'recent': []}
-            for key in ('epoch', 'in progress', 'done', 'abandoned'):
+            for key in ('epoch', 'in progress', 'done', 'abandoned',
+                        'pending', 'secondaries moved', 'immediate'):
                 k = re.search(r'\b%s\s+(\d+)' % key, m.group(2))
                 cur[key.replace(' ', '_')] = int(k.group(1)) if k else None
             out[m.group(1)] = cur
@@ -163,6 +165,35 @@ def snmp_retrans(host):
         except (ValueError, IndexError):
             return None
     return None
+
+
+AGENT_COUNTERS = (
+    ('received', r'frames: received (\d+)'),
+    ('dropped_by_service', r'dropped by service (\d+)'),
+    ('table_full', r'table full (\d+), send'),
+    ('sync_held', r'sync: (\d+) frames held'),
+    ('sync_released_unacked', r'(\d+) released unacknowledged'),
+    ('sync_not_held', r'(\d+) not held'),
+    ('bulks_complete', r'bulks (\d+) complete'),
+    ('bulks_failed', r'(\d+) failed;'),
+)
+
+
+def agent_counters(tb, name):
+    """The counters of instance 'name''s agent ('sfmesh-ctl status' on
+    its control socket), or None if it does not answer."""
+    r = subprocess.run([os.path.join(tb.bin, 'sfmesh-ctl'), '-t',
+                        tb.agent_ctl(name), 'status'],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                       text=True, timeout=5)
+    if r.returncode != 0:
+        return None
+    out = {}
+    for key, pat in AGENT_COUNTERS:
+        m = re.search(pat, r.stdout)
+        if m:
+            out[key] = int(m.group(1))
+    return out
 
 
 # --------------------------------------------------------------------------
@@ -205,8 +236,9 @@ class Poller(threading.Thread):
                 self.errors += 1
             if ho is not None:
                 self.handoff_samples.append((now, {
-                    k: ho.get(k) for k in ('epoch', 'in_progress', 'done',
-                                           'abandoned')}))
+                    k: ho.get(k) for k in (
+                        'epoch', 'in_progress', 'done', 'abandoned',
+                        'pending', 'secondaries_moved', 'immediate')}))
                 for h in ho['recent']:
                     key = (h['bucket'], h['from'], h['to'])
                     prev = self.handoffs.get(key)
@@ -348,6 +380,37 @@ class Runner:
         self.server_host = tb.net.get(tb.topo.sfm_server[0])
         self.warnings = []
         self.retrans_end = None
+        # instance -> {'first': counters, 'last': counters} of its agent
+        # while it served the service (a restarted agent starts again).
+        self.agents = {}
+
+    def sample_agents(self, names=None, first=False):
+        names = names or [i['name'] for i in
+                          self.tb.topo.service_instances(self.service)]
+        for n in names:
+            if n not in self.tb.agent_pids:
+                continue
+            try:
+                c = agent_counters(self.tb, n)
+            except subprocess.TimeoutExpired:
+                c = None
+            if c is None:
+                continue
+            runs = self.agents.setdefault(n, [])
+            if first or not runs:
+                runs.append({'first': c, 'last': c})
+            else:
+                runs[-1]['last'] = c
+
+    def agent_totals(self):
+        """The sum over the service's agents of what each counted between
+        its first and last sample."""
+        tot = {}
+        for runs in self.agents.values():
+            for r in runs:
+                for k, v in r['last'].items():
+                    tot[k] = tot.get(k, 0) + v - r['first'].get(k, 0)
+        return tot
 
     def retrans(self):
         vals = [snmp_retrans(h) for h in self.client_hosts
@@ -360,16 +423,25 @@ class Runner:
         (the SIGHUP, the command, the kill...)."""
         tb, svc = self.tb, self.service
         if step.kind == 'scale-out':
-            t_agents = time.time()
+            t_ports = time.time()
             for name in step.names:
                 inst = tb.topo.spare_instance(svc)
                 if inst['name'] != name:
                     raise RuntimeError('expected to add %s, not %s'
                                        % (name, inst['name']))
-                tb.add_instance(inst)
+                tb.add_instance(inst, start_agent=False)
+            step.rec['ports_added_s'] = round(time.time() - t_ports, 3)
+            # Adding a port makes ovs-vswitchd reconfigure its userspace
+            # datapath, a short dip in the traffic of its own: let it pass
+            # before the handoffs start.
+            time.sleep(self.args.port_settle)
+            t_agents = time.time()
+            for name in step.names:
+                tb.start_agent(name)
             step.rec['agents_started_s'] = round(time.time() - t_agents, 3)
             tb.write_config()
             t = time.time()
+            step.rec['ports_added_s_before'] = round(t - t_ports, 3)
             tb.reload()
             return t
         if step.kind == 'scale-in':
@@ -426,7 +498,7 @@ class Runner:
         if step.kind == 'drain':
             settled = settled and all(
                 rows.get(n, {}).get('state') == 'disabled' for n in step.names)
-        if hs is not None and hs.get('in_progress'):
+        if hs is not None and (hs.get('in_progress') or hs.get('pending')):
             settled = False
         return ok, ok and settled
 
@@ -450,6 +522,9 @@ class Runner:
             if step.kind in ('scale-out', 'enable', 'recover') else
             'primaries the instance(s) held before')
         hs0 = self.poller.latest()[2]
+        if step.kind == 'fail':
+            self.sample_agents(step.names)
+        rec['t_begin'] = time.time()
         t = self.act(step)
         rec['t_action'] = t
         self.events.append((t, step.label()))
@@ -480,7 +555,15 @@ class Runner:
                     self.warnings.append(
                         'step %d: %s never left the map; stopped anyway'
                         % (i, inst['name']))
+                self.sample_agents([inst['name']])
                 tb.remove_instance(inst)
+            rec['t_ports_removed'] = time.time()
+        if step.kind == 'scale-out' or (step.kind == 'recover'
+                                        and step.how == 'kill'):
+            # A new agent (or a restarted one) counts from 0.
+            for n in step.names:
+                self.agents.setdefault(n, []).append(
+                    {'first': {}, 'last': {}})
         if step.kind == 'fail' and t_conv is not None:
             # Give the failed instance its time down.
             time.sleep(max(0.0, t + self.args.down_for - time.time()))
@@ -514,9 +597,29 @@ class Runner:
                                    if b in moved_b]
         rec['udp_moved'] = self.udp_bucket in moved_b
         if hs0 is not None and hs is not None:
-            for k in ('done', 'abandoned'):
+            for k in ('done', 'abandoned', 'secondaries_moved',
+                      'immediate'):
                 if hs0.get(k) is not None and hs.get(k) is not None:
                     rec['handoffs_' + k] = hs[k] - hs0[k]
+        with self.poller.lock:
+            durs = sorted(h['duration_ms'] for h in self.poller.handoffs.values()
+                          if t <= h['seen'] <= rec['t_end'] + 0.5
+                          and h['state'] == 'done'
+                          and h['reason'].startswith('primary')
+                          and h['duration_ms'] is not None)
+            mine = [h for h in self.poller.handoffs.values()
+                    if h['bucket'] == self.udp_bucket
+                    and t <= h['seen'] <= rec['t_end'] + 0.5
+                    and h['reason'].startswith('primary')]
+        if mine:
+            h = mine[-1]
+            rec['udp_handoff'] = {k: h[k] for k in (
+                'from', 'to', 'state', 'duration_ms', 'seen')}
+        if durs:
+            # What the poll saw (the controller shows the last 64 moves).
+            rec['handoff_ms'] = {'seen': len(durs),
+                                 'median': durs[len(durs) // 2],
+                                 'max': durs[-1]}
         mism = {n: (v, targets.get(n)) for n, v in
                 rec['controller_ideal_after'].items()
                 if n in targets and v != targets[n]}
@@ -544,6 +647,7 @@ class Runner:
         return step.rec
 
     def run(self, t0):
+        self.sample_agents(first=True)
         time.sleep(max(0.0, t0 + self.args.at - time.time()))
         for i, step in enumerate(self.steps, 1):
             self.run_step(i, step)
@@ -555,6 +659,7 @@ class Runner:
     def finish(self):
         """Per step, the TCP segments retransmitted from its start to the
         next step's (the last: to the end of the traffic)."""
+        self.sample_agents()
         recs = [s.rec for s in self.steps]
         for a, b in zip(recs, recs[1:] + [None]):
             end = b['retrans_before'] if b else self.retrans_end
@@ -574,11 +679,21 @@ def udp_lost_seqs(recv, sender):
             if s not in got]
 
 
+def udp_lost_times(recv, sender, t_ref):
+    """The estimated send times (seconds from t_ref) of the UDP packets
+    lost."""
+    if not recv or not sender:
+        return []
+    return [round(t - t_ref, 3) for _s, t in udp_lost_seqs(recv, sender)]
+
+
 def step_losses(steps, recv, sender, results, t_ref, margin=0.5):
-    """Adds to each step record the UDP packets lost and the longest UDP
-    gap while it ran (from its action to its end plus 'margin' s), and the
-    longest stall (100 ms bins with no echo) of the TCP connections whose
-    bucket it moved."""
+    """Adds to each step record the UDP packets lost while it ran (from
+    its start, before a scale-out's new port, to its end or to the removal
+    of a scale-in's ports, plus 'margin' s) and while its handoffs ran
+    (from the reload or the command until it settled), the longest UDP
+    gap while it ran, and the longest stall (100 ms bins with no echo) of
+    the TCP connections whose bucket it moved."""
     lost = udp_lost_seqs(recv, sender) if recv and sender else []
     arr = sorted(recv['recv']) if recv else []
     conns = {}
@@ -586,9 +701,14 @@ def step_losses(steps, recv, sender, results, t_ref, margin=0.5):
         for c in r['conns']:
             conns[c['sport']] = (r['start'], r['bin'], c['bins'])
     for s in steps:
-        a, b = s['t_action'], s['t_end'] + margin
+        # From the step's start (a scale-out's port and agent come before
+        # the reload) to its end.
+        a = s.get('t_begin', s['t_action'])
+        b = max(s['t_end'], s.get('t_ports_removed', 0)) + margin
         if recv:
             s['udp_lost'] = sum(1 for _q, t in lost if a <= t <= b)
+            s['udp_lost_handoffs'] = sum(1 for _q, t in lost
+                                         if s['t_action'] <= t <= s['t_end'])
             gap = 0.0
             inside = [t for t in arr if a - 0.05 <= t <= b]
             for x, y in zip(inside, inside[1:]):
@@ -711,8 +831,9 @@ def step_table(el, out):
             s['label'], str(s['moved']), str(s['ideal']), str(s['required']),
             ho, '%.2f s' % s['converge_s'] if s['converged'] else 'NO',
             '%.2f s' % s['settle_s'] if s['settled'] else 'no',
-            '%s%s' % (s.get('udp_lost', '-'),
-                      '*' if s.get('udp_moved') else ''),
+            '%s (%s)%s' % (s.get('udp_lost_handoffs', '-'),
+                           s.get('udp_lost', '-'),
+                           '*' if s.get('udp_moved') else ''),
             '%s ms' % s['udp_gap_ms'] if 'udp_gap_ms' in s else '-',
             str(len(s.get('tcp_moved_sports', []))),
             '%d ms' % s['tcp_moved_longest_stall_ms'],
@@ -723,13 +844,20 @@ def step_table(el, out):
     for r in rows:
         out.write('  '.join('%-*s' % (w[k], v) for k, v in enumerate(r))
                   + '\n')
-    out.write('(moved: buckets whose primary changed; ideal: %s; required: '
-              'buckets whose primary\n differs from rendezvous hashing over '
-              'the new pool; handoffs: done/abandoned;\n converged: every '
-              'instance within 10 %% of its share; settled: exactly, none '
-              'in\n progress; UDP lost* : the stream\'s bucket moved; TCP '
-              'moved: connections whose\n bucket moved, stall: their longest '
-              'run of empty 100 ms bins; retrans: TCP\n segments retransmitted '
-              'by client and server)\n'
-              % 'for added instances the buckets they win, for removed '
-              'ones the primaries they held')
+    out.write(
+        '(moved: buckets whose primary changed; ideal: for added instances '
+        'the buckets\n'
+        ' they win, for removed ones the primaries they held; required: '
+        'buckets whose\n'
+        ' primary differs from rendezvous hashing over the new pool; '
+        'handoffs: done/\n'
+        ' abandoned; converged: every instance within 10 % of its share; '
+        'settled:\n'
+        ' exactly, none in progress; UDP lost: while the handoffs ran (in '
+        'the whole\n'
+        ' step, ports added and removed included), * the stream\'s bucket '
+        'moved; TCP\n'
+        ' moved: connections whose bucket moved, stall: their longest run '
+        'of empty\n'
+        ' 100 ms bins; retrans: TCP segments retransmitted by client and '
+        'server)\n')

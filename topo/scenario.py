@@ -153,6 +153,9 @@ def options():
       'or link down, up again; default kill)')
     e('--down-for', type=float, default=2.0, metavar='SECONDS',
       help='rebalance: how long the instance stays failed (default 2)')
+    e('--port-settle', type=float, default=0.5, metavar='SECONDS',
+      help='scale-out: time between adding the new ports and starting '
+      'their agents and reloading (default 0.5)')
     e('--converge-timeout', type=float, default=30.0, metavar='SECONDS',
       help='how long a step may take to settle (default 30)')
     e('--step-gap', type=float, default=1.0, metavar='SECONDS',
@@ -161,7 +164,7 @@ def options():
       help='traffic after the last step (default 2)')
     e('--poll', type=float, default=0.15, metavar='SECONDS',
       help='interval of the sfmesh-ctl instances/handoffs poll (0.15)')
-    e('--handoff-rate', type=float, metavar='BUCKETS_PER_S',
+    e('--handoff-rate', type=int, metavar='BUCKETS_PER_S',
       help='the configuration\'s handoff rate (default: the controller\'s)')
     e('--handoff-max', type=int, metavar='N',
       help='handoff max_in_progress (default: the controller\'s)')
@@ -532,10 +535,11 @@ def plot(r, tcp_series, udp_ser, path):
     ax[1].set_ylabel('UDP received, pps')
     ax[1].set_ylim(bottom=0)
     ax[1].set_xlabel('seconds (100 ms bins)')
-    for i, (t, label) in enumerate(r['event']['timeline']):
+    marks = [(t, l) for t, l in r['event']['timeline'] if l != 'converged']
+    for i, (t, label) in enumerate(marks):
         for a in ax:
             a.axvline(t, color='C3', linestyle='--', linewidth=1)
-        if i < 4:
+        if i < 4 or r.get('elastic'):
             ax[0].annotate(label, (t, 0), xytext=(3, 4),
                            textcoords='offset points', color='C3',
                            fontsize=8)
@@ -582,8 +586,7 @@ def config_extra(args):
                      ('timeout_ms', args.handoff_timeout),
                      ('mode', args.handoff_mode)):
         if val is not None:
-            ho.append('%s: %s' % (key, ('%g' % val) if isinstance(val, float)
-                                  else val))
+            ho.append('%s: %s' % (key, val))
     out = ['handoff: {%s}' % ', '.join(ho)] if ho else []
     if args.rebalance:
         out.append('rebalance: %s' % args.rebalance)
@@ -797,6 +800,11 @@ def scenario(tb, args, name):
         results.append(json.load(open(out)))
     t_ref = min(r['start'] for r in results)
     tcp = analyse_tcp(results, t_event, t_ref)
+    # Which bucket, and which instances, each connection crossed (before
+    # the event).
+    where = {f[2]: p for f, p in zip(flows, paths)}
+    for c in tcp['conns']:
+        c['path'] = where.get(c['sport'])
     udp = None
     recv = None
     if args.udp_rate > 0:
@@ -838,6 +846,8 @@ def scenario(tb, args, name):
               'steps': step_recs, 'converged': converged,
               'settled': all(s['settled'] for s in step_recs),
               'warnings': runner.warnings,
+              'agents': runner.agent_totals(),
+              'agent_runs': runner.agents,
               'have_handoffs': poller.have_handoffs,
               'poll_errors': poller.errors,
               'handoffs': sorted(poller.handoffs.values(),
@@ -847,8 +857,19 @@ def scenario(tb, args, name):
                                r.get('secondary'), r.get('ideal')]
                            for n, r in rows.items()})
                          for t, rows in poller.samples],
+              'udp_lost_at': elastic.udp_lost_times(
+                  recv, json.load(open(usend_out)) if udp else None,
+                  results_t_ref)[:5000],
               'handoff_samples': [(round(t - results_t_ref, 3), h)
                                   for t, h in poller.handoff_samples]}
+        for sp in tcp['failed']:
+            b = where.get(sp, {}).get('bucket')
+            steps_moved = [k for k, s_ in enumerate(step_recs, 1)
+                           if sp in s_['tcp_moved_sports']]
+            el['warnings'].append(
+                'TCP connection from port %d (bucket %s) lost; its bucket '
+                'moved in %s' % (sp, b, 'steps ' + ', '.join(
+                    map(str, steps_moved)) if steps_moved else 'no step'))
         if not converged:
             ok = False
             verdict += ('; ' if verdict else '') + 'the pool did not converge'
@@ -857,8 +878,12 @@ def scenario(tb, args, name):
         elif ok:
             verdict += ', every step converged'
         for s_ in step_recs:
-            for k in ('t_action', 't_end'):
-                s_[k] = round(s_[k] - results_t_ref, 3)
+            for k in ('t_begin', 't_action', 't_end', 't_ports_removed'):
+                if k in s_:
+                    s_[k] = round(s_[k] - results_t_ref, 3)
+            if s_.get('udp_handoff'):
+                s_['udp_handoff']['seen'] = round(
+                    s_['udp_handoff']['seen'] - results_t_ref, 3)
     result = {
         'name': name, 'status': 'ran', 'topo': args.topo,
         'replication': args.replication, 'function': args.function,
@@ -908,6 +933,19 @@ def scenario(tb, args, name):
     print_table(result)
     if el is not None:
         elastic.step_table(el, sys.stdout)
+        ag = el['agents']
+        if ag:
+            print('agents of %s over the run: %s frames received, %s dropped '
+                  'by the service (no state), bulks %s complete, %s failed%s'
+                  % (el['service'], ag.get('received', '-'),
+                     ag.get('dropped_by_service', '-'),
+                     ag.get('bulks_complete', '-'),
+                     ag.get('bulks_failed', '-'),
+                     '; sync: %s held, %s released unacknowledged, %s not '
+                     'held' % (ag.get('sync_held', '-'),
+                               ag.get('sync_released_unacked', '-'),
+                               ag.get('sync_not_held', '-'))
+                     if 'sync_held' in ag else ''))
         for w in el['warnings']:
             print('warning: %s' % w)
     for l in spurious:

@@ -650,12 +650,13 @@ class Testbed:
         self.agent_pids[name] = self._track(pidfile)
         return self.agent_pids[name]
 
-    def add_instance(self, inst):
+    def add_instance(self, inst, start_agent=True):
         """Adds instance 'inst' (from topo.spare_instance()) at run time: a
         Mininet host linked to its switch by a port named after it, with
         its MAC, on the agents' network, with its agent running.  The
         topology lists it from now on (so write_config() puts it in the
-        configuration); the controller hears of it only by a reload."""
+        configuration); the controller hears of it only by a reload.
+        With 'start_agent' false, the agent is left to start_agent()."""
         name, swname = inst['name'], inst['switch']
         host = self.net.addHost(name, ip=None, mac=inst['mac'])
         self.started_pids.append(host.pid)
@@ -670,7 +671,7 @@ class Testbed:
         sw.attach(inst['port'])
         self.topo.service_instances(inst['service']).append(inst)
         self._add_rep_link(inst)
-        return self.start_agent(name)
+        return self.start_agent(name) if start_agent else None
 
     def forget_instance(self, name):
         """Takes instance 'name' out of the topology (and so out of the

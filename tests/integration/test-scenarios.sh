@@ -146,7 +146,7 @@ run_elastic() {
     timeout --kill-after=10 120 "$PY" "$top/topo/scenario.py" --bin "$BIN" \
         --topo chain "${what[@]}" "$@" --replication async \
         --connections 24 --udp-rate 1000 --at 1.5 --tail 1.5 \
-        --step-gap 0.5 --down-for 1 --converge-timeout 20 --no-plot \
+        --step-gap 0.5 --down-for 1 --converge-timeout 25 --no-plot \
         --check --out "$out" > "$out.log" 2>&1
     rc=$?
     if [ ! -s "$out/result.json" ]; then
