@@ -394,6 +394,31 @@ def analyse_tcp(results, t_event, t_ref):
     }
 
 
+def longest_stalls(results, t_ref):
+    """{sport: (start in seconds from t_ref, length in seconds)} of each
+    connection's longest run of 100 ms bins without an echo, while it
+    sent."""
+    out = {}
+    for r in results:
+        last = int(r['seconds'] / r['bin'])
+        for c in r['conns']:
+            best, run_, start = (None, 0), 0, None
+            for i, n in enumerate(c['bins'][:last]):
+                if n == 0:
+                    if run_ == 0:
+                        start = i
+                    run_ += 1
+                    if run_ > best[1]:
+                        best = (start, run_)
+                else:
+                    run_ = 0
+            if best[0] is not None:
+                out[c['sport']] = (round(r['start'] - t_ref
+                                         + best[0] * r['bin'], 1),
+                                   round(best[1] * r['bin'], 1))
+    return out
+
+
 def c_bin(results):
     return results[0]['bin'] if results else 0.1
 
@@ -803,8 +828,10 @@ def scenario(tb, args, name):
     # Which bucket, and which instances, each connection crossed (before
     # the event).
     where = {f[2]: p for f, p in zip(flows, paths)}
+    stalls = longest_stalls(results, t_ref)
     for c in tcp['conns']:
         c['path'] = where.get(c['sport'])
+        c['longest_stall'] = stalls.get(c['sport'])
     udp = None
     recv = None
     if args.udp_rate > 0:
@@ -866,10 +893,12 @@ def scenario(tb, args, name):
             b = where.get(sp, {}).get('bucket')
             steps_moved = [k for k, s_ in enumerate(step_recs, 1)
                            if sp in s_['tcp_moved_sports']]
+            st_ = stalls.get(sp) or (None, None)
             el['warnings'].append(
                 'TCP connection from port %d (bucket %s) lost; its bucket '
-                'moved in %s' % (sp, b, 'steps ' + ', '.join(
-                    map(str, steps_moved)) if steps_moved else 'no step'))
+                'moved in %s; no echo for %s s from %s s' % (
+                    sp, b, 'steps ' + ', '.join(map(str, steps_moved))
+                    if steps_moved else 'no step', st_[1], st_[0]))
         if not converged:
             ok = False
             verdict += ('; ' if verdict else '') + 'the pool did not converge'
