@@ -223,7 +223,11 @@ def options():
         p.error('--link goes with --failure fabric-link')
     if args.spines != 1 and args.topo != 'fabric':
         p.error('--spines needs --topo fabric')
-    svc = args.service or st.ServiceChainTopo.SERVICE_NAMES[-1]
+    svc = args.service
+    if not svc and args.instance and args.elastic:
+        # The instance's own service (instances are named SERVICE-N).
+        svc = args.instance.rsplit('-', 1)[0]
+    svc = svc or st.ServiceChainTopo.SERVICE_NAMES[-1]
     if svc not in st.ServiceChainTopo.SERVICE_NAMES:
         p.error('--service: one of %s'
                 % ', '.join(st.ServiceChainTopo.SERVICE_NAMES))

@@ -157,10 +157,12 @@ run_elastic() {
 import json, sys
 r = json.load(open(sys.argv[1]))
 t, u, el = r["tcp"], r["udp"], r["elastic"]
-steps = ["%s: moved %d (ideal %d), %s" % (
+steps = ["%s: moved %d (ideal %d), %s%s" % (
     s["label"], s["moved"], s["ideal"],
     "converged in %.2f s" % s["converge_s"] if s["converged"]
-    else "NOT converged") for s in el["steps"]]
+    else "NOT converged",
+    ", %d handoffs abandoned" % s["handoffs_abandoned"]
+    if s.get("handoffs_abandoned") else "") for s in el["steps"]]
 # A step may move what rendezvous hashing requires (from the map it found)
 # and no more.
 over = [s["label"] for s in el["steps"] if s["moved"] > s["required"]]
