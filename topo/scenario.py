@@ -19,6 +19,32 @@ so that it crosses the failing instance.  At --at seconds, the failure:
            spine)
   none     no failure (a baseline)
 
+Elastic pools (topo/elastic.py): the pool of one service (--service, the
+chain's last by default) changes under traffic, and the controller moves
+buckets by make-before-break handoffs:
+
+  scale-out  --add N new instances (hosts, ports and agents made at run
+             time), added to the configuration, SIGHUP
+  scale-in   --instance removed from the configuration, SIGHUP; its agent
+             and host stop once it has left the map
+  drain      sfmesh-ctl drain, then (once it holds nothing) enable
+  rebalance  the instance fails (--fail-by kill or link) and comes back
+             after --down-for seconds; it must get its share back
+  --sizes 3,4,5,3
+             the pool through these sizes, one step at a time (the newest
+             instances are the first removed); the first size is the
+             service's size at the start
+
+After each step the runner waits until every instance of the pool holds
+within 10 % of its rendezvous share of primaries (converged) and then
+exactly its share with no handoff in progress (settled).  The report adds
+per step: buckets moved against the ideal (for added instances the
+buckets they win, for removed ones the primaries they held), handoffs,
+the time to converge, UDP packets lost (the UDP stream is put on a bucket
+that moves in as many steps as possible), and DIR/shares.png, the share
+of primaries of each instance over time.  The traffic runs until the
+last step has settled, plus --tail seconds (unless --duration is given).
+
 The default instance is the primary, in the chain's last service, of the
 most TCP connections.  The report: TCP connections surviving out of N,
 bytes per connection before and after the event, the UDP stream's longest
@@ -33,9 +59,13 @@ DIR/throughput.png and the logs in DIR/logs/.
     topo/scenario.py --topo fabric --instance dlp-2   across a leaf-spine
     topo/scenario.py --topo fabric --spines 2 --failure fabric-link
     topo/scenario.py --cli                    the Mininet CLI afterwards
+    topo/scenario.py --failure scale-out      a dlp instance more
+    topo/scenario.py --sizes 3,4,5,3 --connections 100
+    topo/scenario.py --failure rebalance --fail-by link
 
 Exit status: 0 when the scenario ran (with --check: and every TCP
-connection survived and the UDP stream resumed), 1 when not.
+connection survived, the UDP stream resumed and, for the elastic
+scenarios, every step converged), 1 when not.
 """
 
 import argparse
@@ -50,13 +80,16 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sfmesh_topo as st  # noqa: E402
+import elastic  # noqa: E402
 
 TRAFFIC = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                        'traffic.py')
 TCP_PORT, UDP_PORT = 5001, 5002
 FIRST_SPORT, FIRST_UDP_SPORT = 41000, 50000
 FAILURES = ('link', 'kill', 'hang', 'flap', 'disable', 'fabric-link',
-            'none')
+            'none', 'scale-out', 'scale-in', 'drain', 'rebalance')
+# The elastic-pool scenarios ('scale' is --sizes).
+ELASTIC = ('scale-out', 'scale-in', 'drain', 'rebalance', 'scale')
 
 
 def options():
@@ -65,7 +98,8 @@ def options():
         formatter_class=argparse.RawDescriptionHelpFormatter)
     a = p.add_argument
     a('--topo', choices=sorted(st.TOPOS), default='chain')
-    a('--failure', choices=FAILURES, default='kill')
+    a('--failure', choices=FAILURES,
+      help='what happens (default kill; see above)')
     a('--instance', metavar='NAME',
       help='the instance that fails (default: the primary of the most TCP '
       'connections in the last service of the chain)')
@@ -79,8 +113,9 @@ def options():
     a('--at', type=float, default=3.0, metavar='SECONDS',
       help='when the failure happens, from the start of the traffic '
       '(default 3)')
-    a('--duration', type=float, default=10.0, metavar='SECONDS',
-      help='how long the traffic runs (default 10)')
+    a('--duration', type=float, metavar='SECONDS',
+      help='how long the traffic runs (default 10; elastic scenarios: '
+      'until the last step has settled, plus --tail)')
     a('--replication', choices=('async', 'sync', 'off'), default='async')
     a('--function', choices=('stateful-fw', 'counter'),
       default='stateful-fw', help='service function of the agents')
@@ -104,6 +139,41 @@ def options():
       help='instances of service dlp (default 3)')
     a('--clients', type=int, default=1, metavar='N',
       help='client hosts sharing the connections (default 1)')
+    g = p.add_argument_group('elastic pools')
+    e = g.add_argument
+    e('--sizes', metavar='N,N,...',
+      help='scale the pool of --service through these sizes, one step at '
+      'a time (e.g. 3,4,5,3); implies the scenario "scale"')
+    e('--service', metavar='NAME',
+      help='the service whose pool changes (default the chain\'s last)')
+    e('--add', type=int, default=1, metavar='N',
+      help='instances a scale-out adds (default 1)')
+    e('--fail-by', choices=('kill', 'link'), default='kill',
+      help='rebalance: how the instance fails (agent SIGKILL, restarted; '
+      'or link down, up again; default kill)')
+    e('--down-for', type=float, default=2.0, metavar='SECONDS',
+      help='rebalance: how long the instance stays failed (default 2)')
+    e('--port-settle', type=float, default=0.5, metavar='SECONDS',
+      help='scale-out: time between adding the new ports and starting '
+      'their agents and reloading (default 0.5)')
+    e('--converge-timeout', type=float, default=30.0, metavar='SECONDS',
+      help='how long a step may take to settle (default 30)')
+    e('--step-gap', type=float, default=1.0, metavar='SECONDS',
+      help='pause between a step settling and the next (default 1)')
+    e('--tail', type=float, default=2.0, metavar='SECONDS',
+      help='traffic after the last step (default 2)')
+    e('--poll', type=float, default=0.15, metavar='SECONDS',
+      help='interval of the sfmesh-ctl instances/handoffs poll (0.15)')
+    e('--handoff-rate', type=int, metavar='BUCKETS_PER_S',
+      help='the configuration\'s handoff rate (default: the controller\'s)')
+    e('--handoff-max', type=int, metavar='N',
+      help='handoff max_in_progress (default: the controller\'s)')
+    e('--handoff-timeout', type=int, metavar='MS',
+      help='handoff timeout_ms (default: the controller\'s)')
+    e('--handoff-mode', choices=('make-before-break', 'immediate'),
+      help='handoff mode (default: the controller\'s)')
+    e('--rebalance', choices=('on', 'off'),
+      help='the configuration\'s rebalance (default: the controller\'s)')
     a('--out', metavar='DIR',
       help='where to write result.json, throughput.png and logs/ (default '
       'build/scenarios/TOPO-FAILURE-REPLICATION)')
@@ -117,6 +187,30 @@ def options():
     a('--keep', action='store_true', help='keep the temp directory')
     a('-v', '--verbose', action='store_true', help="Mininet's messages")
     args = p.parse_args()
+    if args.sizes:
+        if args.failure not in (None, 'scale-out', 'scale-in'):
+            p.error('--sizes goes with no --failure')
+        args.failure = 'scale'
+        try:
+            args.sizes = [int(x) for x in args.sizes.split(',')]
+        except ValueError:
+            p.error('--sizes: a comma-separated list of sizes')
+        if len(args.sizes) < 2 or min(args.sizes) < 1 or any(
+                a == b for a, b in zip(args.sizes, args.sizes[1:])):
+            p.error('--sizes: at least two sizes, each at least 1, no '
+                    'size twice in a row')
+    args.failure = args.failure or 'kill'
+    args.elastic = args.failure in ELASTIC
+    args.traffic_until_done = args.elastic and args.duration is None
+    if args.duration is None:
+        # Elastic: an upper bound; the traffic is stopped once done.
+        args.duration = 600.0 if args.elastic else 10.0
+    if not args.elastic and (args.service or args.add != 1):
+        p.error('--service and --add go with the elastic scenarios')
+    if args.add < 1:
+        p.error('--add must be at least 1')
+    if args.failure == 'scale' and args.instance:
+        p.error('--sizes picks the instances itself')
     if args.at < 0 or args.duration <= args.at:
         p.error('--at must be within --duration')
     if args.connections < 1:
@@ -129,6 +223,17 @@ def options():
         p.error('--link goes with --failure fabric-link')
     if args.spines != 1 and args.topo != 'fabric':
         p.error('--spines needs --topo fabric')
+    svc = args.service
+    if not svc and args.instance and args.elastic:
+        # The instance's own service (instances are named SERVICE-N).
+        svc = args.instance.rsplit('-', 1)[0]
+    svc = svc or st.ServiceChainTopo.SERVICE_NAMES[-1]
+    if svc not in st.ServiceChainTopo.SERVICE_NAMES:
+        p.error('--service: one of %s'
+                % ', '.join(st.ServiceChainTopo.SERVICE_NAMES))
+    args.service = svc
+    if args.failure == 'scale':
+        setattr(args, svc, args.sizes[0])
     if not args.out:
         args.out = os.path.join(st.TOP, 'build', 'scenarios', '%s-%s-%s' % (
             args.topo, args.failure, args.replication))
@@ -293,6 +398,31 @@ def analyse_tcp(results, t_event, t_ref):
     }
 
 
+def longest_stalls(results, t_ref):
+    """{sport: (start in seconds from t_ref, length in seconds)} of each
+    connection's longest run of 100 ms bins without an echo, while it
+    sent."""
+    out = {}
+    for r in results:
+        last = int(r['seconds'] / r['bin'])
+        for c in r['conns']:
+            best, run_, start = (None, 0), 0, None
+            for i, n in enumerate(c['bins'][:last]):
+                if n == 0:
+                    if run_ == 0:
+                        start = i
+                    run_ += 1
+                    if run_ > best[1]:
+                        best = (start, run_)
+                else:
+                    run_ = 0
+            if best[0] is not None:
+                out[c['sport']] = (round(r['start'] - t_ref
+                                         + best[0] * r['bin'], 1),
+                                   round(best[1] * r['bin'], 1))
+    return out
+
+
 def c_bin(results):
     return results[0]['bin'] if results else 0.1
 
@@ -368,8 +498,9 @@ def table_rows(r):
                                            ev['at'])),
         ('replication', '%s (%s)' % (r['replication'], r['function'])),
         ('TCP connections surviving', '%d / %d' % (t['survived'], t['n'])),
-        ('  with the instance as primary' if ev.get('service')
-         else '  from leaf to leaf', '%d' % r['affected']),
+        (r.get('affected_label') or (
+            '  with the instance as primary' if ev.get('service')
+            else '  from leaf to leaf'), '%d' % r['affected']),
         ('  longest pause (survivors)', '%s ms' % t['max_gap_ms_survivors']
          if t['max_gap_ms_survivors'] is not None else '-'),
         ('TCP bytes/conn before event', '%s (mean)' % fmt_bytes(
@@ -386,6 +517,14 @@ def table_rows(r):
             ('UDP packets lost', '%d of %d' % (u['lost'], u['sent'])),
             ('UDP resumed', 'yes' if u['resumed'] else 'NO'),
         ]
+    el = r.get('elastic')
+    if el:
+        for k, step in enumerate(el['steps'], 1):
+            rows.append(('step %d: %s' % (k, step['label']),
+                         'moved %d (ideal %d), %s' % (
+                             step['moved'], step['ideal'],
+                             'converged in %.2f s' % step['converge_s']
+                             if step['converged'] else 'NOT converged')))
     if d['latency_ms'] is not None:
         # The log's clock has millisecond resolution.
         rows.append(('detection', '%s, %s after the event' % (
@@ -425,10 +564,11 @@ def plot(r, tcp_series, udp_ser, path):
     ax[1].set_ylabel('UDP received, pps')
     ax[1].set_ylim(bottom=0)
     ax[1].set_xlabel('seconds (100 ms bins)')
-    for i, (t, label) in enumerate(r['event']['timeline']):
+    marks = [(t, l) for t, l in r['event']['timeline'] if l != 'converged']
+    for i, (t, label) in enumerate(marks):
         for a in ax:
             a.axvline(t, color='C3', linestyle='--', linewidth=1)
-        if i < 4:
+        if i < 4 or r.get('elastic'):
             ax[0].annotate(label, (t, 0), xytext=(3, 4),
                            textcoords='offset points', color='C3',
                            fontsize=8)
@@ -447,9 +587,14 @@ def run(args):
                         args.spines)
     name = '%s, %s, replication %s' % (args.topo, args.failure,
                                        args.replication)
+    if args.elastic:
+        name = '%s, %s %s, replication %s' % (
+            args.topo, args.failure, ','.join(map(str, args.sizes))
+            if args.failure == 'scale' else args.service, args.replication)
     tb = st.Testbed(topo, name='scenario-%s' % args.topo, bin_dir=args.bin,
                     replication=args.replication, function=args.function,
-                    keep=args.keep, verbose=args.verbose)
+                    keep=args.keep, verbose=args.verbose,
+                    config_extra=config_extra(args))
     try:
         tb.start()
         return scenario(tb, args, name)
@@ -459,6 +604,22 @@ def run(args):
                 tb.save_logs(os.path.join(args.out, 'logs'))
         finally:
             tb.stop()
+
+
+def config_extra(args):
+    """The handoff and rebalance lines of the configuration, when options
+    ask for them (else the configuration is the topology's, unchanged)."""
+    ho = []
+    for key, val in (('rate', args.handoff_rate),
+                     ('max_in_progress', args.handoff_max),
+                     ('timeout_ms', args.handoff_timeout),
+                     ('mode', args.handoff_mode)):
+        if val is not None:
+            ho.append('%s: %s' % (key, val))
+    out = ['handoff: {%s}' % ', '.join(ho)] if ho else []
+    if args.rebalance:
+        out.append('rebalance: %s' % args.rebalance)
+    return out
 
 
 def scenario(tb, args, name):
@@ -488,11 +649,17 @@ def scenario(tb, args, name):
             say('with one spine, a leaf that loses its link is cut off: '
                 'expect the connections to break (--spines 2 gives the '
                 'paths another way)')
+    elif args.failure in ('scale-out', 'scale'):
+        # The pool grows (or changes through sizes): no one instance.
+        vsvc = args.service
+        victim = None
+        affected = []
     else:
+        pick = args.service if args.elastic else last_service
         if victim is None:
             counts = {}
             for p in paths:
-                counts[p[last_service]] = counts.get(p[last_service], 0) + 1
+                counts[p[pick]] = counts.get(p[pick], 0) + 1
             victim = sorted(counts.items(),
                             key=lambda kv: (-kv[1], kv[0]))[0][0]
         try:
@@ -504,10 +671,42 @@ def scenario(tb, args, name):
         say('%d of %d TCP connections have %s as %s primary'
             % (len(affected), len(flows), victim, vsvc))
 
-    # A UDP source port whose stream crosses the victim.
+    steps = None
+    if args.elastic:
+        if victim and victim not in [
+                i['name'] for i in topo.service_instances(args.service)]:
+            raise SystemExit('%s is not an instance of %s'
+                             % (victim, args.service))
+        steps = elastic.plan(topo, args.service, args, victim)
+        pools = elastic.predicted_pools(topo, args.service, steps)
+        say('steps: %s' % '; '.join(s.label() for s in steps))
+
+    # A UDP source port whose stream crosses the victim (elastic: whose
+    # bucket moves in as many steps as can be).
     uclient, uip = topo.sfm_clients[0]
     usport = FIRST_UDP_SPORT
-    if args.udp_rate > 0:
+    if args.udp_rate > 0 and steps:
+        table = tb.map_table(args.service)
+        best = (-1, None)
+        for sport in range(FIRST_UDP_SPORT, FIRST_UDP_SPORT + 200):
+            b = stream_paths(tb, [(uclient, 'udp,nw_src=%s,nw_dst=%s,'
+                                   'udp_src=%d,udp_dst=%d' % (
+                                       uip, sip, sport, UDP_PORT))])[0][
+                                           'bucket']
+            n = elastic.udp_moves(args.service, len(table), b, pools,
+                                  table[b][0])
+            if n > best[0]:
+                best = (n, sport)
+            if n == len(steps):
+                break
+        usport = best[1]
+        udp_path = stream_paths(tb, [(uclient, 'udp,nw_src=%s,nw_dst=%s,'
+                                      'udp_src=%d,udp_dst=%d' % (
+                                          uip, sip, usport, UDP_PORT))])[0]
+        udp_path = ' -> '.join(udp_path[s] for s in topo.service_names())
+        say('UDP stream from port %d: its bucket is predicted to move in '
+            '%d of %d steps' % (usport, best[0], len(steps)))
+    elif args.udp_rate > 0:
         for sport in range(FIRST_UDP_SPORT, FIRST_UDP_SPORT + 200):
             if not vsvc:
                 break
@@ -569,7 +768,33 @@ def scenario(tb, args, name):
                       args.duration))
 
     events = []
-    if args.failure != 'none':
+    step_recs = poller = runner = None
+    if args.elastic:
+        poller = elastic.Poller(tb, args.service, args.poll)
+        poller.start()
+        udp_bucket = stream_paths(tb, [(uclient, 'udp,nw_src=%s,nw_dst=%s,'
+                                        'udp_src=%d,udp_dst=%d' % (
+                                            uip, sip, usport, UDP_PORT))])[0][
+                                                'bucket']
+        runner = elastic.Runner(
+            tb, args, args.service, steps,
+            [(f[2], p['bucket']) for f, p in zip(flows, paths)],
+            udp_bucket if args.udp_rate > 0 else None, poller, say)
+        try:
+            step_recs = runner.run(t0)
+            time.sleep(args.tail)
+            runner.retrans_end = runner.retrans()
+            runner.finish()
+        finally:
+            if args.traffic_until_done:
+                for p, _ in clients:
+                    p.send_signal(signal.SIGUSR1)
+                if args.udp_rate > 0:
+                    usend.send_signal(signal.SIGUSR1)
+                args.duration = round(time.time() - t0, 1)
+        events = runner.events
+        t_event = events[0][0]
+    elif args.failure != 'none':
         time.sleep(max(0.0, t0 + args.at - time.time()))
         inject(tb, args, victim, events)
         say('%s of %s at %s' % (args.failure, victim, time.strftime(
@@ -592,6 +817,8 @@ def scenario(tb, args, name):
         events.append((time.time(), 'SIGCONT (after the traffic)'))
     # Let the controller finish what the failure started.
     st.wait_until(tb.switches_in_sync, 5)
+    if poller:
+        poller.stop()
     epochs_after = {s: tb.map_epoch(s) for s in topo.service_names()}
 
     results = []
@@ -602,13 +829,23 @@ def scenario(tb, args, name):
         results.append(json.load(open(out)))
     t_ref = min(r['start'] for r in results)
     tcp = analyse_tcp(results, t_event, t_ref)
+    # Which bucket, and which instances, each connection crossed (before
+    # the event).
+    where = {f[2]: p for f, p in zip(flows, paths)}
+    stalls = longest_stalls(results, t_ref)
+    for c in tcp['conns']:
+        c['path'] = where.get(c['sport'])
+        c['longest_stall'] = stalls.get(c['sport'])
     udp = None
     recv = None
     if args.udp_rate > 0:
         recv = json.load(open(udp_recv_out))
         udp = analyse_udp(recv, json.load(open(usend_out)), t_event)
     lines = st_log_lines(tb)
-    kind, desc, latency, line = detection(lines, victim, t_event)
+    if args.elastic and args.failure != 'rebalance':
+        kind, desc, latency, line = planned_change(lines, args, t_event)
+    else:
+        kind, desc, latency, line = detection(lines, victim, t_event)
     # Fences the scenario did not cause (an agent the controller did not
     # hear from in time on a busy machine) are worth knowing about.
     spurious = [l for t, l in lines if 'fenced' in l
@@ -622,16 +859,82 @@ def scenario(tb, args, name):
         verdict = '%d TCP connection(s) lost%s' % (
             tcp['n'] - tcp['survived'],
             '' if udp is None or udp['resumed'] else ', UDP did not resume')
+    el = None
+    if args.elastic:
+        results_t_ref = min(r['start'] for r in results)
+        elastic.step_losses(step_recs, recv,
+                            json.load(open(usend_out)) if udp else None,
+                            results, results_t_ref)
+        converged = all(s['converged'] for s in step_recs)
+        moved_sports = sorted({sp for s in step_recs
+                               for sp in s['tcp_moved_sports']})
+        affected = moved_sports
+        el = {'service': args.service, 'buckets': runner.n_buckets,
+              'sizes': args.sizes if args.failure == 'scale' else None,
+              'initial_pool': pools[0],
+              'initial_targets': elastic.ideal_counts(
+                  args.service, runner.n_buckets, pools[0]),
+              'steps': step_recs, 'converged': converged,
+              'settled': all(s['settled'] for s in step_recs),
+              'warnings': runner.warnings,
+              'agents': runner.agent_totals(),
+              'agent_runs': runner.agents,
+              'have_handoffs': poller.have_handoffs,
+              'poll_errors': poller.errors,
+              'handoffs': sorted(poller.handoffs.values(),
+                                 key=lambda h: h['seen']),
+              'shares': [(round(t - results_t_ref, 3),
+                          {n: [r.get('state'), r.get('primary'),
+                               r.get('secondary'), r.get('ideal')]
+                           for n, r in rows.items()})
+                         for t, rows in poller.samples],
+              'udp_lost_at': elastic.udp_lost_times(
+                  recv, json.load(open(usend_out)) if udp else None,
+                  results_t_ref)[:5000],
+              'handoff_samples': [(round(t - results_t_ref, 3), h)
+                                  for t, h in poller.handoff_samples]}
+        for sp in tcp['failed']:
+            b = where.get(sp, {}).get('bucket')
+            steps_moved = [k for k, s_ in enumerate(step_recs, 1)
+                           if sp in s_['tcp_moved_sports']]
+            st_ = stalls.get(sp) or (None, None)
+            el['warnings'].append(
+                'TCP connection from port %d (bucket %s) lost; its bucket '
+                'moved in %s; no echo for %s s from %s s' % (
+                    sp, b, 'steps ' + ', '.join(map(str, steps_moved))
+                    if steps_moved else 'no step', st_[1], st_[0]))
+        if not converged:
+            ok = False
+            verdict += ('; ' if verdict else '') + 'the pool did not converge'
+            verdict = verdict.replace('survived, UDP resumed;',
+                                      'survived, UDP resumed, but')
+        elif ok:
+            verdict += ', every step converged'
+        for s_ in step_recs:
+            for k in ('t_begin', 't_action', 't_end', 't_ports_removed'):
+                if k in s_:
+                    s_[k] = round(s_[k] - results_t_ref, 3)
+            if s_.get('udp_handoff'):
+                s_['udp_handoff']['seen'] = round(
+                    s_['udp_handoff']['seen'] - results_t_ref, 3)
     result = {
         'name': name, 'status': 'ran', 'topo': args.topo,
         'replication': args.replication, 'function': args.function,
         'size': {'fw': args.fw, 'dlp': args.dlp, 'clients': args.clients},
-        'event': {'failure': args.failure, 'instance': victim,
+        'event': {'failure': args.failure,
+                  'instance': victim or (
+                      '%s %s' % (args.service, ','.join(map(str, args.sizes)))
+                      if args.failure == 'scale' else
+                      '%s (+%s)' % (args.service, ', '.join(steps[0].names))
+                      if args.failure == 'scale-out' else None),
                   'service': vsvc, 'at': round(t_event - t_ref, 3),
                   'wall': t_event,
                   'timeline': [(round(t - t_ref, 3), label)
                                for t, label in events]},
         'affected': len(affected), 'affected_sports': affected,
+        'affected_label': ('  on buckets that moved' if args.elastic
+                           else None),
+        'elastic': el,
         'tcp': tcp, 'udp': udp, 'udp_sport': usport if udp else None,
         'udp_path': udp_path,
         'detection': {'kind': kind, 'description': desc,
@@ -652,11 +955,32 @@ def scenario(tb, args, name):
     result['throughput'] = [(round(x, 2), round(y)) for x, y in series]
     useries = [(x, y) for x, y in (udp_series(recv, t_ref) if recv else [])
                if x + 0.1 <= args.duration + 1e-6]
+    if el is not None and not args.no_plot:
+        result['shares_png'] = os.path.join(args.out, 'shares.png')
     with open(result['json'], 'w') as f:
         json.dump(result, f, indent=1)
     if not args.no_plot:
         plot(result, series, useries, result['png'])
+        if el is not None:
+            elastic.plot_shares(result, poller, t_ref, result['shares_png'])
     print_table(result)
+    if el is not None:
+        elastic.step_table(el, sys.stdout)
+        ag = el['agents']
+        if ag:
+            print('agents of %s over the run: %s frames received, %s dropped '
+                  'by the service (no state), bulks %s complete, %s failed%s'
+                  % (el['service'], ag.get('received', '-'),
+                     ag.get('dropped_by_service', '-'),
+                     ag.get('bulks_complete', '-'),
+                     ag.get('bulks_failed', '-'),
+                     '; sync: %s held, %s released unacknowledged, %s not '
+                     'held' % (ag.get('sync_held', '-'),
+                               ag.get('sync_released_unacked', '-'),
+                               ag.get('sync_not_held', '-'))
+                     if 'sync_held' in ag else ''))
+        for w in el['warnings']:
+            print('warning: %s' % w)
     for l in spurious:
         print('warning: a fence the scenario did not cause: %s' % l)
     print('detection: %s' % desc)
@@ -665,9 +989,27 @@ def scenario(tb, args, name):
     print('result: %s' % result['json'])
     if result['png']:
         print('plot:   %s' % result['png'])
+    if result.get('shares_png'):
+        print('shares: %s' % result['shares_png'])
     if args.cli:
         tb.cli()
     return 0 if ok or not args.check else 1
+
+
+def planned_change(lines, args, since):
+    """The controller's first log line about a planned change of the pool
+    after wall time 'since' (a reload, a drain): (kind, description,
+    latency in ms, log line)."""
+    patterns = ([r'drain', r'disabled'] if args.failure == 'drain'
+                else [r'configuration reloaded', r'reload'])
+    for pattern in patterns:
+        for t, l in lines:
+            if t >= since - 0.05 and re.search(pattern, l, re.I):
+                return ('planned', 'a planned change of the pool (%s)'
+                        % ('sfmesh-ctl drain' if args.failure == 'drain'
+                           else 'configuration reload'),
+                        round((t - since) * 1000, 1), l)
+    return 'none', 'nothing in the controller log', None, None
 
 
 def st_log_lines(tb):

@@ -177,15 +177,11 @@ class ServiceChainTopo(Topo):
         if clients < 1 or clients > 200:
             raise ValueError('clients must be 1 to 200')
         self.build_switches()
-        placement = self.placement()
-        for si, svc in enumerate(self.SERVICE_NAMES, 1):
+        for svc in self.SERVICE_NAMES:
             instances = []
             for ii in range(1, counts[svc] + 1):
-                name = '%s-%d' % (svc, ii)
-                sw = placement(svc, ii)
-                inst = {'name': name, 'service': svc, 'switch': sw,
-                        'port': name, 'intf': name + '-eth0',
-                        'mac': '02:00:00:00:%02x:%02x' % (si, ii)}
+                inst = self.make_instance(svc, ii)
+                name, sw = inst['name'], inst['switch']
                 self.addHost(name, ip=None, mac=inst['mac'])
                 self.addLink(name, sw, intfName1=inst['intf'],
                              intfName2=name)
@@ -228,6 +224,34 @@ class ServiceChainTopo(Topo):
         pa, pb = '%s-%s' % (a, b), '%s-%s' % (b, a)
         self.addLink(a, b, intfName1=pa, intfName2=pb)
         self.sfm_links.append(((a, pa), (b, pb)))
+
+    def make_instance(self, svc, ii):
+        """The definition of instance number 'ii' of service 'svc' (its
+        name, switch, port, data interface and MAC), the same whether it is
+        built with the topology or added at run time."""
+        si = self.SERVICE_NAMES.index(svc) + 1
+        name = '%s-%d' % (svc, ii)
+        return {'name': name, 'service': svc,
+                'switch': self.placement()(svc, ii),
+                'port': name, 'intf': name + '-eth0',
+                'mac': '02:00:00:00:%02x:%02x' % (si, ii)}
+
+    def spare_instance(self, svc):
+        """The definition of the next instance of 'svc' to add at run
+        time: the lowest number not in use."""
+        used = {i['name'] for i in self.instances()}
+        ii = 1
+        while '%s-%d' % (svc, ii) in used:
+            ii += 1
+        if ii > 255:
+            raise ValueError('service %s is full' % svc)
+        return self.make_instance(svc, ii)
+
+    def service_instances(self, svc):
+        for name, insts in self.sfm_services:
+            if name == svc:
+                return insts
+        raise KeyError(svc)
 
     # Subclasses define:
     def build_switches(self):
@@ -311,14 +335,15 @@ class FabricTopo(ServiceChainTopo):
 TOPOS = {'chain': ChainTopo, 'fabric': FabricTopo}
 
 
-def config_yaml(topo, buckets=256):
-    """The sfmesh-controller configuration of 'topo', as YAML text."""
+def config_yaml(topo, buckets=256, extra=()):
+    """The sfmesh-controller configuration of 'topo', as YAML text.
+    'extra': more top-level lines (e.g. "handoff: {rate: 50}"), after
+    "buckets"."""
     out = ['# sfmesh-controller configuration generated from the Mininet',
            '# topology %s (topo/sfmesh_topo.py); do not edit.'
            % type(topo).__name__,
            'version: 1',
-           'buckets: %d' % buckets,
-           'switches:']
+           'buckets: %d' % buckets] + list(extra) + ['switches:']
     for name, dpid in topo.sfm_switches.items():
         out.append('  %s: {dpid: %d}' % (name, dpid))
     if topo.sfm_links:
@@ -358,8 +383,9 @@ class Testbed:
 
     def __init__(self, topo, name='topo', bin_dir=None, replication='async',
                  function='stateful-fw', keep=False,
-                 verbose=False, heartbeat_timeout=None):
+                 verbose=False, heartbeat_timeout=None, config_extra=()):
         self.topo = topo
+        self.config_extra = list(config_extra)
         self.name = name
         self.bin = os.path.abspath(bin_dir or os.path.join(TOP, 'build',
                                                            'bin'))
@@ -380,6 +406,7 @@ class Testbed:
         self.config_path = None
         self.rep_ip = {}            # instance -> its agent network address
         self._rep_bridge = False
+        self.controller_pid = None
 
     # Paths.
     def path(self, *parts):
@@ -415,15 +442,7 @@ class Testbed:
                           OVS_SYSCONFDIR=self.path('etc'),
                           OVS_PKGDATADIR='/usr/share/openvswitch')
         self.config_path = self.path('sfmesh.yaml')
-        with open(self.config_path, 'w') as f:
-            f.write(config_yaml(self.topo))
-        r = subprocess.run([os.path.join(self.bin, 'sfmesh-controller'),
-                            '--check-config=' + self.config_path],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           text=True)
-        if r.returncode != 0:
-            raise RuntimeError('sfmesh-controller refuses the generated '
-                               'configuration: ' + r.stdout.strip())
+        self.write_config()
         self.say('private OVS in %s' % self.tmp)
         self._start_ovs()
         self._start_rep_network()
@@ -436,6 +455,26 @@ class Testbed:
                                % self.ctl('switches', check=False))
         self._start_agents()
         self.wait_ready()
+
+    def write_config(self):
+        """(Re)writes the controller's configuration from the topology (as
+        it is now: run-time changes to its instances included), checked by
+        the controller first; the file is replaced in one rename."""
+        tmp = self.config_path + '.new'
+        with open(tmp, 'w') as f:
+            f.write(config_yaml(self.topo, extra=self.config_extra))
+        r = subprocess.run([os.path.join(self.bin, 'sfmesh-controller'),
+                            '--check-config=' + tmp],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True)
+        if r.returncode != 0:
+            raise RuntimeError('sfmesh-controller refuses the generated '
+                               'configuration: ' + r.stdout.strip())
+        os.rename(tmp, self.config_path)
+
+    def reload(self):
+        """SIGHUP to the controller: it reloads the configuration file."""
+        os.kill(self.controller_pid, signal.SIGHUP)
 
     def _track(self, pidfile):
         if not wait_until(lambda: os.path.exists(pidfile)
@@ -490,7 +529,8 @@ class Testbed:
         if self.heartbeat_timeout:
             args.append('--heartbeat-timeout=%d' % self.heartbeat_timeout)
         run(args + ['ptcp:0:127.0.0.1'])
-        self._track(self.path('run', 'sfmesh-controller.pid'))
+        self.controller_pid = self._track(self.path('run',
+                                                    'sfmesh-controller.pid'))
         text = open(self.controller_log).read()
         m1 = re.search(r'listening on ptcp:(\d+):127\.0\.0\.1', text)
         m2 = re.search(r'listening for agents on ptcp:[\d.]+:(\d+)', text)
@@ -550,41 +590,113 @@ class Testbed:
     def _start_agents(self):
         # The agents' network first, whole: an agent connects to the
         # others' replication addresses as soon as it has the map.
-        for n, inst in enumerate(self.topo.instances(), 1):
-            name = inst['name']
-            host = self.net.get(name)
-            ip = '%s.%d' % (REP_NET, n)
-            self.rep_ip[name] = ip
-            # veth: r-NAME on the bridge here, NAME-rep in the host.
-            outer, inner = 'r-' + name, name + '-rep'
-            run(['ip', 'link', 'add', outer, 'type', 'veth', 'peer', 'name',
-                 inner])
-            run(['ip', 'link', 'set', inner, 'netns', str(host.pid)])
-            run(['ip', 'link', 'set', outer, 'master', REP_BRIDGE, 'up'])
-            host.cmd('ip addr add %s/24 dev %s && ip link set %s up'
-                     % (ip, inner, inner))
         for inst in self.topo.instances():
-            name = inst['name']
-            host = self.net.get(name)
-            ip = self.rep_ip[name]
-            pidfile = self.path('run', 'agent-%s.pid' % name)
-            args = [os.path.join(self.bin, 'sfmesh-agent'), '--detach',
-                    '--no-chdir', '-vconsole:off',
-                    '--pidfile=' + pidfile,
-                    '--log-file=' + self.path('log', 'agent-%s.log' % name),
-                    '--unixctl=' + self.agent_ctl(name),
-                    '--instance=' + name, '--service=' + self.function,
-                    '--iface=' + inst['intf'],
-                    '--controller=tcp:%s.254:%d' % (REP_NET, self.agent_port),
-                    '--repl-listen=ptcp:%d:%s' % (REP_PORT, ip),
-                    '--replication=' + self.replication]
-            out = host.cmd(' '.join(args) + '; echo "rc=$?"')
-            if 'rc=0' not in out:
-                raise RuntimeError('agent %s did not start: %s'
-                                   % (name, out.strip()))
-            self.agent_pids[name] = self._track(pidfile)
+            self._add_rep_link(inst)
+        for inst in self.topo.instances():
+            self.start_agent(inst['name'])
         self.say('%d agents (%s, replication %s)'
                  % (len(self.agent_pids), self.function, self.replication))
+
+    def _add_rep_link(self, inst):
+        """The instance host's interface NAME-rep on the agents' network,
+        with the next free address."""
+        name = inst['name']
+        host = self.net.get(name)
+        used = {int(ip.rsplit('.', 1)[1]) for ip in self.rep_ip.values()}
+        n = 1
+        while n in used:
+            n += 1
+        if n >= 254:
+            raise RuntimeError('the agents\' network is full')
+        ip = '%s.%d' % (REP_NET, n)
+        self.rep_ip[name] = ip
+        # veth: r-NAME on the bridge here, NAME-rep in the host.
+        outer, inner = 'r-' + name, name + '-rep'
+        run(['ip', 'link', 'add', outer, 'type', 'veth', 'peer', 'name',
+             inner])
+        run(['ip', 'link', 'set', inner, 'netns', str(host.pid)])
+        run(['ip', 'link', 'set', outer, 'master', REP_BRIDGE, 'up'])
+        host.cmd('ip addr add %s/24 dev %s && ip link set %s up'
+                 % (ip, inner, inner))
+
+    def start_agent(self, name):
+        """Starts (or starts again, after a kill) the agent of instance
+        'name' in its host; returns its pid."""
+        inst = self.topo.instance(name)
+        host = self.net.get(name)
+        ip = self.rep_ip[name]
+        old = self.agent_pids.pop(name, None)
+        if old is not None:
+            stop_pids([old])
+            if old in self.pids:
+                self.pids.remove(old)
+        pidfile = self.path('run', 'agent-%s.pid' % name)
+        if os.path.exists(pidfile):
+            os.unlink(pidfile)
+        args = [os.path.join(self.bin, 'sfmesh-agent'), '--detach',
+                '--no-chdir', '-vconsole:off',
+                '--pidfile=' + pidfile,
+                '--log-file=' + self.path('log', 'agent-%s.log' % name),
+                '--unixctl=' + self.agent_ctl(name),
+                '--instance=' + name, '--service=' + self.function,
+                '--iface=' + inst['intf'],
+                '--controller=tcp:%s.254:%d' % (REP_NET, self.agent_port),
+                '--repl-listen=ptcp:%d:%s' % (REP_PORT, ip),
+                '--replication=' + self.replication]
+        out = host.cmd(' '.join(args) + '; echo "rc=$?"')
+        if 'rc=0' not in out:
+            raise RuntimeError('agent %s did not start: %s'
+                               % (name, out.strip()))
+        self.agent_pids[name] = self._track(pidfile)
+        return self.agent_pids[name]
+
+    def add_instance(self, inst, start_agent=True):
+        """Adds instance 'inst' (from topo.spare_instance()) at run time: a
+        Mininet host linked to its switch by a port named after it, with
+        its MAC, on the agents' network, with its agent running.  The
+        topology lists it from now on (so write_config() puts it in the
+        configuration); the controller hears of it only by a reload.
+        With 'start_agent' false, the agent is left to start_agent()."""
+        name, swname = inst['name'], inst['switch']
+        host = self.net.addHost(name, ip=None, mac=inst['mac'])
+        self.started_pids.append(host.pid)
+        sw = self.net.get(swname)
+        self.net.addLink(host, sw, intfName1=inst['intf'],
+                         intfName2=inst['port'], addr1=inst['mac'])
+        host.setMAC(inst['mac'], intf=inst['intf'])
+        host.cmd('sysctl -qw net.ipv6.conf.all.disable_ipv6=1')
+        host.cmd('ip addr flush dev %s' % inst['intf'])
+        host.cmd('ip link set %s mtu %d' % (inst['intf'], INSTANCE_MTU))
+        run(['ip', 'link', 'set', inst['port'], 'mtu', str(INSTANCE_MTU)])
+        sw.attach(inst['port'])
+        self.topo.service_instances(inst['service']).append(inst)
+        self._add_rep_link(inst)
+        return self.start_agent(name) if start_agent else None
+
+    def forget_instance(self, name):
+        """Takes instance 'name' out of the topology (and so out of the
+        next write_config()); its host and agent keep running."""
+        inst = self.topo.instance(name)
+        self.topo.service_instances(inst['service']).remove(inst)
+        return inst
+
+    def remove_instance(self, inst):
+        """Stops the agent of 'inst' (already forgotten by the topology)
+        and takes its host, its port and its links away."""
+        name = inst['name']
+        pid = self.agent_pids.pop(name, None)
+        if pid is not None:
+            stop_pids([pid])
+            if pid in self.pids:
+                self.pids.remove(pid)
+        host = self.net.get(name)
+        sw = self.net.get(inst['switch'])
+        sw.detach(inst['port'])
+        self.net.delLinkBetween(host, sw, allLinks=True)
+        self.net.delHost(host)
+        subprocess.run(['ip', 'link', 'del', 'r-' + name],
+                       stderr=subprocess.DEVNULL)
+        self.rep_ip.pop(name, None)
 
     def agent_ctl(self, name):
         return self.path('run', 'agent-%s.ctl' % name)

@@ -14,15 +14,16 @@ records what it needs to tell, afterwards, what a failure did.
       time to OUT.started; at the end, writes JSON to OUT: per connection
       its source port, bytes sent and echoed, longest wait, whether it
       survived, and the bytes echoed per 100 ms bin from "start" (wall
-      clock, seconds).
+      clock, seconds).  SIGUSR1 ends the sending early (as if SECONDS
+      were up).
   traffic.py udp-recv ADDR PORT SECONDS READY_FILE OUT
       Receives the UDP stream for SECONDS (or until SIGTERM) and writes the
       arrival of every packet to OUT: {"seq": [...], "recv": [...],
       "sent": [...]} (wall clock, seconds).
   traffic.py udp-send ADDR PORT SPORT RATE SECONDS OUT
       Sends RATE packets per second of 100 bytes (a sequence number and the
-      send time first) from source port SPORT for SECONDS; writes
-      {"sent": COUNT, "start": T, "end": T} to OUT.
+      send time first) from source port SPORT for SECONDS (or until
+      SIGUSR1); writes {"sent": COUNT, "start": T, "end": T} to OUT.
 """
 
 import json
@@ -35,6 +36,13 @@ import time
 
 BIN = 0.1               # seconds per throughput bin
 STALL = 3.0             # a connection owed an echo this long has failed
+
+
+def stop_on_usr1():
+    """Returns a list that SIGUSR1 makes non-empty."""
+    stop = []
+    signal.signal(signal.SIGUSR1, lambda *_: stop.append(1))
+    return stop
 
 
 def tcp_server(addr, port, ready):
@@ -68,6 +76,7 @@ def tcp_server(addr, port, ready):
 
 def tcp_client(addr, port, n, first_sport, seconds, chunk_size, interval,
                out):
+    stop = stop_on_usr1()
     conns = []
     for i in range(n):
         s = socket.socket()
@@ -91,6 +100,8 @@ def tcp_client(addr, port, n, first_sport, seconds, chunk_size, interval,
 
     while True:
         now = time.monotonic()
+        if stop and end > now:
+            end = now
         if now >= next_send and now < end:
             for c in conns:
                 if c['dead']:
@@ -184,6 +195,7 @@ def udp_recv(addr, port, seconds, ready, out):
 def udp_send(addr, port, sport, rate, seconds, out):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(('', sport))
+    stop = stop_on_usr1()
     pad = b'\0' * 84
     period = 1.0 / rate
     start = time.monotonic()
@@ -193,7 +205,7 @@ def udp_send(addr, port, sport, rate, seconds, out):
     nxt = start
     while True:
         now = time.monotonic()
-        if now >= end:
+        if now >= end or stop:
             break
         if now < nxt:
             time.sleep(nxt - now)

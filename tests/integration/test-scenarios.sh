@@ -9,8 +9,17 @@
 # agent of dlp-2, the only dlp instance on the server's leaf, is killed
 # and, in a second run, its link goes down; its secondaries are all on the
 # other leaf, so the failover sends the streams back across the spine.
-# Last, with two spines, the server leaf loses its link to the first: the
+# With two spines, the server leaf loses its link to the first: the
 # paths move to the second.
+# Last, elastic pools on the chain (topo/elastic.py), 24 TCP connections
+# and UDP at 1000 pps, async replication: the dlp pool scaled 3 -> 4 -> 3
+# (a dlp instance added at run time, then removed); one of the first three
+# removed from the configuration; one drained and enabled again; one whose
+# agent is killed and started again.  Each must keep every TCP connection,
+# let the UDP stream resume, and converge after every step (each instance
+# within 10 % of its rendezvous share of primaries, the removed ones out
+# of the map), the buckets moved by each step no more than rendezvous
+# hashing requires.
 # After every run, nothing may be left behind: processes, namespaces,
 # links, OVS bridges, temp directories.
 #
@@ -78,6 +87,8 @@ expect_detection() {
     hang) echo heartbeat-timeout ;;
     disable) echo operator-disable ;;
     fabric-link) echo link-reroute ;;
+    scale|scale-in|scale-out|drain) echo planned ;;
+    rebalance) echo agent-channel-lost ;;
     esac
 }
 
@@ -122,6 +133,57 @@ done
 # Two spines: the server leaf's link to the first one goes down, and the
 # controller moves every path to the second.
 run_case fabric fabric-link "" --spines 2
+
+# Runs elastic scenario $1 (a --failure, or "scale" for --sizes $2) and
+# checks its result: every connection kept, every step converged, no step
+# moving more buckets than rendezvous hashing requires.
+run_elastic() {
+    local failure=$1 sizes=$2 name start out rc detected bad summary what
+    shift 2
+    if [ -n "$sizes" ]; then what=(--sizes "$sizes"); else what=(--failure "$failure"); fi
+    name=chain-$failure${sizes:+-$sizes} start=$SECONDS
+    out=$OUT/$name
+    timeout --kill-after=10 120 "$PY" "$top/topo/scenario.py" --bin "$BIN" \
+        --topo chain "${what[@]}" "$@" --replication async \
+        --connections 24 --udp-rate 1000 --at 1.5 --tail 1.5 \
+        --step-gap 0.5 --down-for 1 --converge-timeout 25 --no-plot \
+        --check --out "$out" > "$out.log" 2>&1
+    rc=$?
+    if [ ! -s "$out/result.json" ]; then
+        fail "$name: no result (exit $rc)"; tail -n 20 "$out.log" >&2
+        return
+    fi
+    read -r detected bad summary < <("$PY" - "$out/result.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+t, u, el = r["tcp"], r["udp"], r["elastic"]
+steps = ["%s: moved %d (ideal %d), %s%s" % (
+    s["label"], s["moved"], s["ideal"],
+    "converged in %.2f s" % s["converge_s"] if s["converged"]
+    else "NOT converged",
+    ", %d handoffs abandoned" % s["handoffs_abandoned"]
+    if s.get("handoffs_abandoned") else "") for s in el["steps"]]
+# A step may move what rendezvous hashing requires (from the map it found)
+# and no more.
+over = [s["label"] for s in el["steps"] if s["moved"] > s["required"]]
+print(r["detection"]["kind"], ",".join(over).replace(" ", "_") or "-",
+      "%d/%d TCP survived, UDP lost %d, resumed %s; %s" % (
+          t["survived"], t["n"], u["lost"], u["resumed"], "; ".join(steps)))
+PY
+)
+    say "$name: $summary ($((SECONDS - start)) s)"
+    [ "$rc" = 0 ] || { fail "$name: $(grep verdict "$out.log")"; tail -n 30 "$out.log" >&2; }
+    [ "$bad" = - ] || fail "$name: moved more buckets than required: $bad"
+    want=$(expect_detection "$failure")
+    [ "$detected" = "$want" ] \
+        || fail "$name: detected by $detected, expected $want"
+    check_clean "$out/result.json" "$name"
+}
+
+run_elastic scale 3,4,3
+run_elastic scale-in ""
+run_elastic drain ""
+run_elastic rebalance ""
 
 [ "$status" = 0 ] && echo "PASS: scenarios"
 exit "$status"
