@@ -67,14 +67,26 @@ write_config() {
 import re, sys
 text = open(sys.argv[1]).read()
 mode, keep = sys.argv[2], set(sys.argv[3:])
-out = []
+out, key, seen = [], None, set()
 for line in text.splitlines():
     m = re.match(r'\s+(dlp-\d+): \{', line)
     if m and m.group(1) not in keep:
         continue
+    top = re.match(r'([a-z_]+):', line)
+    if top:
+        key = top.group(1)
+        seen.add(key)
+    if key == 'rebalance' and top:
+        line = 'rebalance: on'
+    elif key == 'handoff' and top:
+        line = 'handoff:\n  mode: %s' % mode
+    elif key == 'handoff' and re.match(r'\s+mode:', line):
+        continue
     out.append(line)
-out.append('rebalance: on')
-out.append('handoff: {mode: %s}' % mode)
+if 'rebalance' not in seen:
+    out.append('rebalance: on')
+if 'handoff' not in seen:
+    out.append('handoff: {mode: %s}' % mode)
 print('\n'.join(out))
 EOF
     mv "$CONFIG.new" "$CONFIG"
