@@ -4,7 +4,12 @@
       [KEY=NUMBER...]
   analyze.py failover TRIALS.jsonl RATE REACTIVE_LOG
   analyze.py fabric TRIALS.jsonl RATE LINK
+  analyze.py handoff-trial REC.bin "sent N seconds S" TCP.json MOVED_PORTS \
+      POLLS F0 REPLICATION MODE TRIAL T_HUP T_UP T_CONV MOVED UBUCKET \
+      UDP_BEFORE UDP_AFTER
+  analyze.py handoff TRIALS.jsonl RATE
 """
+import re
 import json
 import statistics
 import struct
@@ -223,6 +228,256 @@ def repl(path):
     print(json.dumps(out, indent=1))
 
 
+HANDOFF_LINE = re.compile(
+    r'^\s+(\d+)\s+(\S+) -> (\S+) (warming|done|abandoned)\s+(\S+)(?: \S+)? '
+    r'(primary \(immediate\)|primary|secondary): (.*)$')
+HANDOFF_HEAD = re.compile(
+    r'done (\d+), abandoned (\d+), pending \d+, secondaries moved (\d+), '
+    r'immediate (\d+)')
+
+
+def handoff_moves(polls, f0):
+    """The moves that finished during the polls, from successive outputs of
+    "sfmesh-ctl handoffs SERVICE" (each after a "== TIME" line).  The
+    history shows the latest moves only, newest first, and the counters
+    say how many finished in all: the first (counters - previous counters)
+    finished lines of each poll are new.  Returns (moves, missed)."""
+    blocks, cur = [], None
+    for line in open(polls):
+        if line.startswith('== '):
+            cur = []
+            blocks.append(cur)
+        elif cur is not None:
+            cur.append(line.rstrip('\n'))
+    prev, moves, missed = int(f0), [], 0
+    for b in blocks:
+        m = HANDOFF_HEAD.search(b[0]) if b else None
+        if not m:
+            continue
+        total = sum(int(x) for x in m.groups())
+        fin = []
+        for line in b[1:]:
+            mm = HANDOFF_LINE.match(line)
+            if mm and mm.group(4) != 'warming':
+                fin.append({'bucket': int(mm.group(1)), 'from': mm.group(2),
+                            'to': mm.group(3), 'phase': mm.group(4),
+                            'ms': int(mm.group(5)), 'kind': mm.group(6),
+                            'why': mm.group(7)})
+        new = total - prev
+        moves.extend(fin[:new])
+        missed += max(0, new - len(fin))
+        prev = total
+    return moves, missed
+
+
+LOG_LINE = re.compile(r'^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)Z\|\d+\|(\w+)\|(\w+)\|(.*)$')
+DONE_LINE = re.compile(r'service dlp: bucket (\d+): handoff (\S+) -> (\S+) '
+                       r'done in (\d+) ms')
+
+
+def log_events(path, first_line):
+    """(time, module, level, text) of the lines of the log 'path' after its
+    first 'first_line' lines; time in seconds since the epoch."""
+    import datetime
+    out = []
+    for i, line in enumerate(open(path, errors='replace')):
+        if i < int(first_line):
+            continue
+        m = LOG_LINE.match(line.rstrip('\n'))
+        if m:
+            t = datetime.datetime.strptime(m.group(1), '%Y-%m-%dT%H:%M:%S.%f')
+            t = t.replace(tzinfo=datetime.timezone.utc).timestamp()
+            out.append((t, m.group(2), m.group(3), m.group(4)))
+    return out
+
+
+def counters(line):
+    m = HANDOFF_HEAD.search(line)
+    return [int(x) for x in m.groups()] if m else None
+
+
+def handoff_trial(rec, sent_line, tcp_json, moved_ports, polls, h0, ctl_log,
+                  log_from, repl, mode, rnd, t_hup, t_conv, moved, ubucket,
+                  u_before, u_after):
+    parts = sent_line.split()
+    sent, secs = int(parts[1]), float(parts[3])
+    recs = sorted(set(struct.iter_unpack('=QQQ', open(rec, 'rb').read())))
+    hup = float(t_hup)
+    # Convergence as the controller logged it: the last "every bucket at
+    # its target" for dlp before the poll saw it (the poll is later by up
+    # to its period and the time a sfmesh-ctl takes on a busy machine).
+    ev = [e for e in log_events(ctl_log, log_from) if e[0] >= hup - 0.05]
+    conv_log = [e[0] for e in ev if e[1] == 'handoff'
+                and e[3].startswith('service dlp: every bucket at its target')
+                and e[0] <= float(t_conv) + 0.01]
+    t_done = conv_log[-1] if conv_log else float(t_conv)
+    reload_t = [e[0] for e in ev if e[1] == 'controller'
+                and e[3].startswith('configuration reloaded')]
+    connect_t = [e[0] for e in ev if e[1] == 'agentsrv'
+                 and 'agent of instance dlp-3 ' in e[3]
+                 and e[3].endswith('connected') and e[0] <= t_done]
+    hup_ns, end_ns = int(hup * 1e9), int((t_done + 0.5) * 1e9)
+    # The gap: the longest interval, in send time, between consecutive
+    # received packets, among those that end after the SIGHUP and start
+    # before convergence + 0.5 s; the noise: the longest before the SIGHUP.
+    gap = noise = arr_gap = 0
+    for i in range(1, len(recs)):
+        d = recs[i][1] - recs[i - 1][1]
+        if recs[i][1] >= hup_ns and recs[i - 1][1] < end_ns:
+            gap = max(gap, d)
+        elif recs[i][1] < hup_ns:
+            noise = max(noise, d)
+    arr = sorted(r[2] for r in recs)
+    for i in range(1, len(arr)):
+        if arr[i] >= hup_ns and arr[i - 1] < end_ns:
+            arr_gap = max(arr_gap, arr[i] - arr[i - 1])
+    # Loss, before the SIGHUP, from it until convergence + 0.5 s, and after:
+    # a missing sequence number is placed by the send times of the received
+    # packets around it.
+    by_seq = sorted((r[0], r[1]) for r in recs)
+    lost_win = [0, 0, 0]
+
+    def win(t_ns):
+        return 0 if t_ns < hup_ns else 1 if t_ns < end_ns else 2
+    if by_seq:
+        lost_win[win(by_seq[0][1])] += by_seq[0][0]
+        for (sa, ta), (sb, tb) in zip(by_seq, by_seq[1:]):
+            for k in range(sa + 1, sb):
+                lost_win[win(ta + (tb - ta) * (k - sa) / (sb - sa))] += 1
+        lost_win[win(by_seq[-1][1])] += sent - 1 - by_seq[-1][0]
+    received = len(set(r[0] for r in recs))
+    conns = json.load(open(tcp_json))['conns']
+    mv = set(int(l) for l in open(moved_ports) if l.strip())
+    # Durations of the primary handoffs, from the log (every one of them);
+    # the moves of every kind, counted by the counters of the first and
+    # last "handoffs" output.
+    dur = [int(DONE_LINE.search(e[3]).group(4)) for e in ev
+           if e[1] == 'handoff' and DONE_LINE.search(e[3])
+           and e[0] <= t_done + 0.01]
+    heads = [l for l in open(polls) if l.startswith('service dlp:')]
+    c0 = counters(open(h0).readline())
+    c1 = counters(heads[-1]) if heads else c0
+    delta = dict(zip(('done', 'abandoned', 'secondaries', 'immediate'),
+                     (b - a for a, b in zip(c0, c1))))
+    moves, missed = handoff_moves(polls, sum(c0))
+    polled = [m['ms'] for m in moves
+              if m['kind'] == 'primary' and m['phase'] == 'done']
+    abandoned = [e[3] for e in ev if e[1] == 'handoff'
+                 and re.search(r'handoff \S+ -> \S+ (abandoned|ended)', e[3])
+                 and e[0] <= t_done + 0.01]
+    row = {
+        'replication': repl, 'mode': mode, 'trial': int(rnd),
+        'sent': sent, 'send_seconds': secs,
+        'rate_pps': round(sent / secs) if secs else 0,
+        'received': received, 'lost': sent - received,
+        'lost_before': lost_win[0], 'lost_during': lost_win[1],
+        'lost_after': lost_win[2],
+        'gap_ms': round(gap / 1e6, 3),
+        'arrival_gap_ms': round(arr_gap / 1e6, 3),
+        'pre_event_max_gap_ms': round(noise / 1e6, 3),
+        'stream_covers_convergence': bool(recs) and recs[-1][1] >= end_ns,
+        'udp_bucket': int(ubucket), 'udp_primary_before': u_before,
+        'udp_primary_after': u_after,
+        'udp_bucket_moved': u_after == 'dlp-3' and u_before != 'dlp-3',
+        'tcp_n': len(conns),
+        'tcp_survived': sum(c['survived'] for c in conns),
+        'tcp_moved': sum(c['sport'] in mv for c in conns),
+        'tcp_moved_survived': sum(c['survived'] for c in conns
+                                  if c['sport'] in mv),
+        'tcp_stayed_survived': sum(c['survived'] for c in conns
+                                   if c['sport'] not in mv),
+        'tcp_failed_ports': sorted(c['sport'] for c in conns
+                                   if not c['survived']),
+        'tcp_max_gap_ms': max(c['max_gap_ms'] for c in conns),
+        'buckets_moved': int(moved),
+        'reload_ms': (round((reload_t[0] - hup) * 1e3, 1)
+                      if reload_t else None),
+        'agent_connect_ms': (round((connect_t[0] - hup) * 1e3, 1)
+                             if connect_t else None),
+        'convergence_ms': round((t_done - hup) * 1e3, 1),
+        'convergence_polled_ms': round((float(t_conv) - hup) * 1e3, 1),
+        'moves': delta, 'primary_handoffs_logged': len(dur),
+        'abandoned': abandoned,
+        'polls': len(heads), 'polled_moves': len(moves),
+        'polled_moves_missed': missed,
+        'polled_handoff_ms_p50': (statistics.median(polled) if polled
+                                  else None),
+        'handoff_ms_p50': statistics.median(dur) if dur else None,
+        'handoff_ms_p95': pct(dur, 95) if dur else None,
+        'handoff_ms_max': max(dur) if dur else None,
+        'handoff_ms': dur,
+    }
+    print(json.dumps(row))
+
+
+HANDOFF_MODES = ('make-before-break', 'immediate')
+
+
+def handoff(path, rate):
+    trials = [json.loads(l) for l in open(path) if l.strip()]
+    out = {'rate_target_pps': int(rate), 'replication': {}, 'trials': trials}
+    for repl in sorted(set(t['replication'] for t in trials)):
+        modes = {}
+        for mode in HANDOFF_MODES:
+            all_ts = [t for t in trials
+                      if t['replication'] == repl and t['mode'] == mode]
+            # A trial whose UDP stream's bucket did not move to dlp-3, or
+            # whose stream ended before convergence, does not measure a
+            # move: left out, and counted.
+            ts = [t for t in all_ts if t['udp_bucket_moved']
+                  and t['stream_covers_convergence']]
+            if not ts:
+                continue
+            durs = [d for t in ts for d in t['handoff_ms']]
+
+            def col(k):
+                return [t[k] for t in ts]
+            modes[mode] = {
+                'trials': len(ts), 'trials_left_out': len(all_ts) - len(ts),
+                'gap_ms_p50': statistics.median(col('gap_ms')),
+                'gap_ms_max': max(col('gap_ms')),
+                'lost_p50': statistics.median(col('lost')),
+                'lost_max': max(col('lost')),
+                'lost_during_p50': statistics.median(col('lost_during')),
+                'lost_during_max': max(col('lost_during')),
+                'lost_after_p50': statistics.median(col('lost_after')),
+                'lost_before_p50': statistics.median(col('lost_before')),
+                'pre_event_max_gap_ms_p50': statistics.median(
+                    col('pre_event_max_gap_ms')),
+                'rate_pps_p50': statistics.median(col('rate_pps')),
+                'rate_pps_min': min(col('rate_pps')),
+                'tcp_n': ts[0]['tcp_n'],
+                'tcp_survived_p50': statistics.median(col('tcp_survived')),
+                'tcp_survived_min': min(col('tcp_survived')),
+                'tcp_moved_total': sum(col('tcp_moved')),
+                'tcp_moved_survived_total': sum(col('tcp_moved_survived')),
+                'tcp_stayed_total': sum(t['tcp_n'] - t['tcp_moved']
+                                        for t in ts),
+                'tcp_stayed_survived_total': sum(col('tcp_stayed_survived')),
+                'buckets_moved_p50': statistics.median(col('buckets_moved')),
+                'secondaries_moved_p50': statistics.median(
+                    t['moves']['secondaries'] for t in ts),
+                'convergence_ms_p50': statistics.median(col('convergence_ms')),
+                'convergence_ms_max': max(col('convergence_ms')),
+                'handoff_ms_p50': statistics.median(durs) if durs else None,
+                'handoff_ms_p95': pct(durs, 95) if durs else None,
+                'handoff_ms_max': max(durs) if durs else None,
+                'handoffs_timed': len(durs),
+                'abandoned': sum(t['moves']['abandoned'] for t in ts),
+            }
+        ratio = None
+        a, b = modes.get('make-before-break'), modes.get('immediate')
+        if a and b:
+            def r(k):
+                return round(a[k] / b[k], 2) if b[k] else None
+            ratio = {'gap_p50': r('gap_ms_p50'), 'lost_p50': r('lost_p50'),
+                     'lost_during_p50': r('lost_during_p50'),
+                     'convergence_p50': r('convergence_ms_p50'),
+                     'tcp_survived_p50': r('tcp_survived_p50')}
+        out['replication'][repl] = {'modes': modes,
+                                    'ratio_mbb_to_immediate': ratio}
+    print(json.dumps(out, indent=1))
+
 if __name__ == '__main__':
     if sys.argv[1] == 'trial':
         trial(*sys.argv[2:])
@@ -230,6 +485,10 @@ if __name__ == '__main__':
         failover(*sys.argv[2:5])
     elif sys.argv[1] == 'fabric':
         fabric(*sys.argv[2:5])
+    elif sys.argv[1] == 'handoff-trial':
+        handoff_trial(*sys.argv[2:19])
+    elif sys.argv[1] == 'handoff':
+        handoff(*sys.argv[2:4])
     elif sys.argv[1] == 'state':
         state(sys.argv[2])
     elif sys.argv[1] == 'repl':

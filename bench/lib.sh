@@ -107,10 +107,18 @@ agents_ready() {
 }
 
 # The NSH C1 code OVS gives a flow entering on port $1 ($2: the match) of
-# bridge $3 (default br0).
+# bridge $3 (default br0).  A code of 0 sets nothing the trace would
+# report ("is now" lines show changes only): then it is read from the
+# push_nsh of the datapath actions.
 affinity_code() {
-    ovs-appctl ofproto/trace "${3:-br0}" "in_port=$1,$2" \
-        | sed -n 's/.*NXOXM_NSH_C1\[\] is now \(0x[0-9a-f]*\).*/\1/p' | head -n 1
+    local out code
+    out=$(ovs-appctl ofproto/trace "${3:-br0}" "in_port=$1,$2")
+    code=$(printf '%s\n' "$out" \
+        | sed -n 's/.*NXOXM_NSH_C1\[\] is now \(0x[0-9a-f]*\).*/\1/p' | head -n 1)
+    [ -n "$code" ] || code=$(printf '%s\n' "$out" \
+        | sed -n 's/^Datapath actions: push_nsh([^)]*c1=\(0x[0-9a-f]*\).*/\1/p' \
+        | head -n 1)
+    echo "$code"
 }
 
 # median of the numbers on stdin

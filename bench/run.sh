@@ -2,7 +2,7 @@
 # sfmesh benchmarks: the entry point of "make bench".
 #
 #   bench/run.sh [PART...]     PART: remap failover fabric state program repl
-#                              (default: all, in that order)
+#                              handoff (default: all, in that order)
 #
 # Builds its helpers into build/bench/bin, runs each part (every network
 # part in a network namespace and private OVS of its own, see
@@ -11,14 +11,15 @@
 # build/bench/*.json present.  Needs root and the built binaries (make).
 # Knobs (defaults): BENCH_TRIALS=10 (failover and fabric rounds),
 # BENCH_RATE=10000, BENCH_FABRIC_LINK=veth (or patch),
-# BENCH_STATE_ROUNDS=2, BENCH_PROGRAM_TRIALS=5, BENCH_REPL_ROUNDS=3.
+# BENCH_STATE_ROUNDS=2, BENCH_PROGRAM_TRIALS=5, BENCH_REPL_ROUNDS=3,
+# BENCH_HANDOFF_TRIALS=5 (per handoff mode), BENCH_HANDOFF_REPL="async sync".
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 BIN=build/bin OUT=build/bench
 HELPERS=$OUT/bin
 PY=/usr/bin/python3
-ALL="remap failover fabric state program repl"
+ALL="remap failover fabric state program repl handoff"
 parts=${*:-$ALL}
 for p in $parts; do
     case " $ALL " in *" $p "*) ;; *) echo "unknown part: $p (parts: $ALL)" >&2
