@@ -779,6 +779,13 @@ instance_warm__(const struct steer *st, size_t i, size_t j)
     if (st->insts[i][j].has_agent && !st->insts[i][j].warm_epoch) {
         return false;
     }
+    for (size_t k = 0; !st->insts[i][j].has_agent && k < map->n_instances;
+         k++) {
+        if (st->insts[i][k].has_agent) {
+            /* The others replicate state: its agent has yet to come. */
+            return false;
+        }
+    }
     for (size_t b = 0; b < map->n_buckets; b++) {
         if (map->buckets[b].secondary == (int) j && !warm__(map, j, b, &aux)) {
             return false;
