@@ -11,8 +11,10 @@
 #     others, then disables it; "enable" brings it back, and it gets its
 #     rendezvous share of primaries back by handoffs;
 #   - a reload that would remove every dlp instance at once is refused;
-#   - scale in: dlp-2 is removed from the file: it is drained, then leaves
-#     the map;
+#   - scale in: dlp-2 is removed from the file (and the file reloaded a
+#     second time during the drain): it is drained, then leaves the map;
+#   - dlp-2 is added back, and its agent killed while buckets are being
+#     handed to it: the map ends with no bucket on it;
 #   - rebalance after a failure: dlp-1's agent is killed (it is fenced, its
 #     buckets fail over), then started again: within 10 s it holds its
 #     rendezvous share of primaries again;
@@ -152,10 +154,12 @@ sfm_wait_until grep -q "removes every live instance of the service" \
 instance_is dlp-1 up || sfm_die "the refused reload changed dlp-1"
 mv "$SFM_TMP/config.keep" "$SFM_TMP/config.yaml"
 
-say "scale in: dlp-2 removed from the file"
+say "scale in: dlp-2 removed from the file, a second reload during its drain"
 dlp_primaries > "$SFM_TMP/before"
 read -r held _ <<< "$(share dlp-2)"
 write_config dlp-1 dlp-3
+reload
+sleep 0.1
 reload
 SFM_WAIT_TIMEOUT=20 sfm_wait_until \
     eval '! ctl instances | grep -q "^dlp-2 "' \
@@ -165,6 +169,26 @@ moved=$(paste "$SFM_TMP/before" "$SFM_TMP/after" | awk '$1 != $2' | wc -l)
 say "buckets moved $moved, dlp-2 held $held"
 [ "$moved" = "$held" ] || sfm_die "moved $moved buckets, dlp-2 held $held"
 SFM_WAIT_TIMEOUT=20 sfm_wait_until dlp_converged || sfm_die "no convergence"
+
+say "scale out again, and the new instance's agent killed during its handoffs"
+# dlp-2's agent (still running) joins again, and is killed while buckets
+# are being handed to it: each handoff in progress is abandoned, the
+# buckets it already took fail over to their secondaries (which hold their
+# state), and the map ends consistent: no bucket with dlp-2 in it.
+write_config dlp-1 dlp-2 dlp-3
+reload
+sfm_wait_until eval 'ctl handoffs dlp | grep -q "in progress [1-9]"' \
+    || sfm_die "no handoff to dlp-2 started"
+kill -KILL "$(cat "$OVS_RUNDIR/agent-dlp-2.pid")"
+sfm_wait_until instance_is dlp-2 down || sfm_die "dlp-2 not fenced"
+SFM_WAIT_TIMEOUT=20 sfm_wait_until dlp_converged \
+    || { ctl handoffs dlp >&2; sfm_die "no convergence after dlp-2 died"; }
+ctl map dlp | awk 'NF == 3 && ($2 == "dlp-2" || $3 == "dlp-2")' | grep -q . \
+    && sfm_die "dead dlp-2 is still in a bucket"
+write_config dlp-1 dlp-3
+reload
+sfm_wait_until eval '! ctl instances | grep -q "^dlp-2 "' \
+    || sfm_die "dead dlp-2 not removed"
 
 say "rebalance: dlp-1's agent killed, then started again"
 kill -KILL "$(cat "$OVS_RUNDIR/agent-dlp-1.pid")"
