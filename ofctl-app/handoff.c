@@ -59,6 +59,11 @@ struct hof {
     size_t n_buckets;           /* Of 'retry_at'. */
     size_t cursor;              /* Where the next scan for moves starts. */
     bool busy;                  /* Moves were wanted at the last run. */
+    bool quiet;                 /* Nothing wanted nor in progress at the
+                                 * last run, with the map at epoch
+                                 * 'quiet_epoch': until the map or the
+                                 * policy changes, the scan is skipped. */
+    uint64_t quiet_epoch;
     struct hof_counts counts;
 };
 
@@ -144,6 +149,16 @@ hof_set_params(struct hof *hof, const struct hof_params *p)
 {
     hof->p = *p;
     hof->tokens = MIN(hof->tokens, p->max_active);
+    hof->quiet = false;
+}
+
+/* Tells 'hof' that something its decisions depend on changed without a new
+ * map epoch (an instance's draining mark), so that its next run looks at
+ * every bucket again. */
+void
+hof_wake(struct hof *hof)
+{
+    hof->quiet = false;
 }
 
 const struct hof_params *
@@ -167,6 +182,14 @@ hof_forget(struct hof *hof)
     free(hof->retry_at);
     hof->retry_at = NULL;
     hof->n_buckets = 0;
+    hof->quiet = false;
+}
+
+/* Returns the number of handoffs in progress. */
+size_t
+hof_n_active(const struct hof *hof)
+{
+    return hof->n_active;
 }
 
 /* Returns true if bucket 'bucket' has a handoff in progress. */
@@ -474,6 +497,10 @@ hof_run(struct hof *hof, struct svcmap *map, hof_warm_cb *warm, void *aux,
     }
     hof->tokens = MIN(hof->tokens, MAX(hof->p.max_active, 1));
     hof->refilled = now;
+    if (hof->quiet && map->epoch == hof->quiet_epoch) {
+        /* Every bucket at its target, and nothing changed since. */
+        return 0;
+    }
 
     /* Start moves, from where the last scan stopped, so that every bucket
      * gets its turn. */
@@ -507,6 +534,8 @@ hof_run(struct hof *hof, struct svcmap *map, hof_warm_cb *warm, void *aux,
     if (n_changed) {
         map->epoch++;
     }
+    hof->quiet = !wanted && !hof->n_active;
+    hof->quiet_epoch = map->epoch;
     if (wanted) {
         hof->busy = true;
     } else if (hof->busy && !hof->n_active) {

@@ -37,6 +37,10 @@
  * at once, without waiting for the new owner to hold the state: the plain
  * reassignment that benchmarks compare the handoff with.
  *
+ * A run with every bucket at its target and nothing in progress makes the
+ * policy quiet: later runs do nothing until the map's epoch changes or
+ * hof_wake() says that something else its decisions depend on changed.
+ *
  * Pure: time is passed in, and whether an instance holds a bucket's state
  * is asked of the caller. */
 
@@ -95,7 +99,9 @@ const struct hof_params *hof_get_params(const struct hof *);
 size_t hof_run(struct hof *, struct svcmap *, hof_warm_cb *, void *aux,
                long long int now);
 void hof_forget(struct hof *);
+void hof_wake(struct hof *);
 bool hof_is_active(const struct hof *, uint32_t bucket);
+size_t hof_n_active(const struct hof *);
 void hof_get_counts(const struct hof *, const struct svcmap *,
                     struct hof_counts *);
 void hof_format(const struct hof *, const struct svcmap *,

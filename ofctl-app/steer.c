@@ -856,6 +856,20 @@ finish_drains__(struct steer *st, size_t i)
     return changed;
 }
 
+/* Runs the handoff policy of service 'i' at 'now'.  Returns true if its map
+ * changed. */
+static bool
+run_service__(struct steer *st, size_t i, long long int now)
+{
+    struct warm_aux aux = { st, i };
+    bool changed = false;
+
+    changed |= promote__(st, i);
+    changed |= hof_run(st->hofs[i], st->maps[i], warm__, &aux, now) > 0;
+    changed |= finish_drains__(st, i);
+    return changed;
+}
+
 /* Runs the handoff policy of every service at 'now', then reprograms the
  * switches if a map changed. */
 static void
@@ -867,11 +881,7 @@ run_policy__(struct steer *st, long long int now)
         return;
     }
     for (size_t i = 0; i < st->cfg->n_services; i++) {
-        struct warm_aux aux = { st, i };
-
-        changed |= promote__(st, i);
-        changed |= hof_run(st->hofs[i], st->maps[i], warm__, &aux, now) > 0;
-        changed |= finish_drains__(st, i);
+        changed |= run_service__(st, i, now);
     }
     if (changed) {
         program_all__(st);
@@ -939,6 +949,7 @@ steer_set_enabled(struct steer *st, const char *name, bool enable)
     if (!st->insts[i][j].leaving) {
         st->maps[i]->instances[j].draining = false;
     }
+    hof_wake(st->hofs[i]);
     update_instance__(st, i, j, usable__(st, i, j));
     program_all__(st);
     return NULL;
@@ -973,6 +984,7 @@ steer_drain(struct steer *st, const char *name, long long int now)
     }
     if (!map->instances[j].draining) {
         map->instances[j].draining = true;
+        hof_wake(st->hofs[i]);
         VLOG_INFO("service %s: draining instance %s (%"PRIuSIZE" primaries, "
                   "%"PRIuSIZE" secondaries)", map->service, name,
                   svcmap_count_primary(map, j),
@@ -1309,7 +1321,14 @@ steer_agent_report(struct steer *st, const char *name, uint64_t epoch,
                 ? xmemdup(warm, agp_bitmap_len(n_buckets)) : NULL);
     si->warm_n = n_buckets;
     si->warm_epoch = epoch;
-    run_policy__(st, now);
+    /* A report changes something only for a handoff waiting for it or a
+     * COLD instance; the periodic run does the rest. */
+    if (st->programmed
+        && (hof_n_active(st->hofs[i])
+            || st->maps[i]->instances[j].state == SVCMAP_COLD)
+        && run_service__(st, i, now)) {
+        program_all__(st);
+    }
 }
 
 /* Returns true if instance 'name' holds the state of every bucket it is the

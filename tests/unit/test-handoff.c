@@ -744,6 +744,11 @@ test_drain(void)
             CU_ASSERT(held > 0);
             before = svcmap_clone(w.map);
             w.map->instances[2].draining = true;
+            /* Quiet at its target, the policy looks again only when told
+             * (the draining mark is no new epoch). */
+            step(&w);
+            CU_ASSERT(svcmap_holds_any(w.map, 2));
+            hof_wake(w.hof);
             CU_ASSERT_TRUE(run_quiet(&w, 5000));
             CU_ASSERT_FALSE(svcmap_holds_any(w.map, 2));
             CU_ASSERT_EQUAL(svcmap_count_target(w.map, 2), 0);
@@ -929,6 +934,7 @@ test_random(void)
                 } else {
                     w.map->instances[i].draining = false;
                 }
+                hof_wake(w.hof);
                 break;
             case 5:
                 w.mute[i] = !w.mute[i];
