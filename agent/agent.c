@@ -197,13 +197,14 @@ process_frame(struct agent *ag, uint8_t *data, size_t len,
             e = NULL;
         }
         if (e && changed) {
-            int sec = agentmap_secondary_of(&ag->map, e->bucket);
+            int peer = agentmap_replica_of(&ag->map, e->bucket);
 
             e->last_seen = now;
-            if (ag->replicate && sec >= 0) {
+            if (ag->replicate && peer >= 0) {
                 streamtab_mark_dirty(ag->tab, e);
-                if (ag->sync && ag->peers[sec].up) {
-                    *hold_peer = sec;
+                if (ag->sync && ag->peers[peer].up
+                    && agentmap_is_primary(&ag->map, e->bucket)) {
+                    *hold_peer = peer;
                 }
             }
         }
@@ -438,7 +439,7 @@ repl_flush(struct agent *ag)
 
         for (size_t j = 0; j < n; j++) {
             if (dirty[j]
-                && agentmap_secondary_of(&ag->map, dirty[j]->bucket)
+                && agentmap_replica_of(&ag->map, dirty[j]->bucket)
                    == (int) i) {
                 mine[m++] = dirty[j];
                 dirty[j] = NULL;

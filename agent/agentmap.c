@@ -73,6 +73,22 @@ agentmap_secondary_of(const struct agentmap *map, uint32_t bucket)
             ? map->buckets[bucket].secondary : -1);
 }
 
+/* Returns the instance to which our changes to the streams of 'bucket'
+ * are replicated: its secondary if we are its primary; its primary if we
+ * are its secondary (frames reach a secondary when the switch has already
+ * moved the bucket to it, or not yet away from it, while its map says
+ * otherwise: what it changes then must reach the instance that has, or
+ * is about to have, the bucket); else -1. */
+int
+agentmap_replica_of(const struct agentmap *map, uint32_t bucket)
+{
+    if (agentmap_is_primary(map, bucket)) {
+        return agentmap_secondary_of(map, bucket);
+    }
+    return (agentmap_is_secondary(map, bucket)
+            ? map->buckets[bucket].primary : -1);
+}
+
 /* Returns true if we are the secondary of 'bucket'. */
 bool
 agentmap_is_secondary(const struct agentmap *map, uint32_t bucket)

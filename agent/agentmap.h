@@ -74,6 +74,7 @@ void agentmap_change_destroy(struct agentmap_change *);
 bool agentmap_is_primary(const struct agentmap *, uint32_t bucket);
 int agentmap_secondary_of(const struct agentmap *, uint32_t bucket);
 bool agentmap_is_secondary(const struct agentmap *, uint32_t bucket);
+int agentmap_replica_of(const struct agentmap *, uint32_t bucket);
 bool agentmap_is_warm(const struct agentmap *, uint32_t bucket);
 void agentmap_set_bulk_from(struct agentmap *, uint32_t bucket,
                             const char *sender);

@@ -84,6 +84,15 @@ test_agentmap_roles_and_bulks(void)
     CU_ASSERT_EQUAL(agentmap_secondary_of(&map, 2), 2);
     CU_ASSERT_EQUAL(agentmap_secondary_of(&map, 3), -1);
     CU_ASSERT(agentmap_is_secondary(&map, 1));
+    /* What we change goes to the bucket's other instance: the secondary
+     * where we are primary, the primary where we are secondary (frames
+     * reach us before or after the switch moved the bucket), nobody
+     * where we are neither. */
+    CU_ASSERT_EQUAL(agentmap_replica_of(&map, 0), 0);
+    CU_ASSERT_EQUAL(agentmap_replica_of(&map, 1), 0);
+    CU_ASSERT_EQUAL(agentmap_replica_of(&map, 2), 2);
+    CU_ASSERT_EQUAL(agentmap_replica_of(&map, 3), -1);
+    CU_ASSERT_EQUAL(agentmap_replica_of(&map, N_BUCKETS), -1);
     CU_ASSERT_STRING_EQUAL(bulk_of(&change, 0), "0");
     CU_ASSERT_STRING_EQUAL(bulk_of(&change, 1), "");
     CU_ASSERT_STRING_EQUAL(bulk_of(&change, 2), "2");
