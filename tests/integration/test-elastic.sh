@@ -95,6 +95,14 @@ instance_is() {
                                              END {exit !f}'
 }
 
+# The ports appeared after the switch was programmed, so the maps reached
+# their targets by handoffs too: start from maps at their targets.
+all_converged() {
+    ! ctl handoffs | grep "^service" | grep -vq "in progress 0,.* pending 0,"
+}
+SFM_WAIT_TIMEOUT=20 sfm_wait_until all_converged \
+    || { ctl handoffs >&2; sfm_die "maps not at their targets at start"; }
+
 sfm_chain_traffic_start "$N_CONNS" 40
 
 say "scale out: dlp-3 added to the file"

@@ -46,11 +46,14 @@ sfm_chain_agent_start() {
 }
 
 # Succeeds if every agent (SFM_CHAIN_AGENTS of them, default 5) is
-# connected and warm and the switch in sync.
+# connected and warm, the switch in sync and every map at its target (no
+# handoff in progress or due).
 sfm_chain_ready() {
     [ "$(ctl agents | awk '$2 == "up" && $6 == "yes"' | wc -l)" \
       = "${SFM_CHAIN_AGENTS:-5}" ] \
-        && ctl switches | grep -q "IDLE, in sync"
+        && ctl switches | grep -q "IDLE, in sync" \
+        && ! ctl handoffs | grep "^service" \
+             | grep -vq "in progress 0,.* pending 0,"
 }
 
 # Builds the whole chain: OVS, the controller, the hosts, the agents; waits
