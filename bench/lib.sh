@@ -121,6 +121,25 @@ affinity_code() {
     echo "$code"
 }
 
+# Starts a sequence-numbered UDP stream from the client (source port $2)
+# to the server's port DPORT, RATE packets a second for STREAM_S seconds,
+# recorded under $1 (.bin, .recv, .send); the receiver stops after $3 s
+# without a packet.  Waits for the receiver and sets UDP_RECV and UDP_SEND
+# to the two pids.
+udp_stream_start() {
+    local rec=$1 sport=$2 idle=$3
+    rm -f "$rec.ready"
+    ip netns exec "$(sfm_netns server)" "$HELPERS/udpseq" recv 10.0.0.2 \
+        "$DPORT" "$rec.bin" "$rec.ready" 700 "$idle" > "$rec.recv" &
+    UDP_RECV=$!
+    SFM_PIDS+=("$UDP_RECV")
+    sfm_wait_until test -e "$rec.ready" || sfm_die "no receiver"
+    ip netns exec "$(sfm_netns client)" "$HELPERS/udpseq" send 10.0.0.2 \
+        "$DPORT" "$sport" "$RATE" "$STREAM_S" > "$rec.send" &
+    UDP_SEND=$!
+    SFM_PIDS+=("$UDP_SEND")
+}
+
 # median of the numbers on stdin
 median() { sort -g | awk '{a[NR] = $1} END {if (NR % 2) print a[(NR + 1) / 2];
     else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }

@@ -135,17 +135,9 @@ trial() {
     [ -n "${bucket:-}" ] || { cat "$SFM_TMP/map.txt" >&2
         sfm_die "($v): no candidate stream has $victim as primary"; }
     rec=$SFM_TMP/rec-$v-$round
-    rm -f "$rec.ready"
     tx0=$(link_back_tx)
-    ip netns exec "$(sfm_netns server)" "$HELPERS/udpseq" recv 10.0.0.2 \
-        "$DPORT" "$rec.bin" "$rec.ready" 700 20 > "$rec.recv" &
-    pid_recv=$!
-    SFM_PIDS+=("$pid_recv")
-    sfm_wait_until test -e "$rec.ready" || sfm_die "no receiver"
-    ip netns exec "$(sfm_netns client)" "$HELPERS/udpseq" send 10.0.0.2 \
-        "$DPORT" "$sport" "$RATE" "$STREAM_S" > "$rec.send" &
-    pid_send=$!
-    SFM_PIDS+=("$pid_send")
+    udp_stream_start "$rec" "$sport" 20
+    pid_recv=$UDP_RECV pid_send=$UDP_SEND
     sleep "$FAIL_AT"
     t_fail=$(now)
     ip link set "$victim" down

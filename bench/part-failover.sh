@@ -151,16 +151,8 @@ trial() {
     *) set_mode sfmesh; victim=$(current_primary) ;;
     esac
     rec=$SFM_TMP/rec-$v-$round
-    rm -f "$rec.ready"
-    ip netns exec "$(sfm_netns server)" "$HELPERS/udpseq" recv 10.0.0.2 \
-        "$DPORT" "$rec.bin" "$rec.ready" 700 20 > "$rec.recv" &
-    pid_recv=$!
-    SFM_PIDS+=($pid_recv)
-    sfm_wait_until test -e "$rec.ready" || sfm_die "no receiver"
-    ip netns exec "$(sfm_netns client)" "$HELPERS/udpseq" send 10.0.0.2 \
-        "$DPORT" "$SPORT" "$RATE" "$STREAM_S" > "$rec.send" &
-    pid_send=$!
-    SFM_PIDS+=($pid_send)
+    udp_stream_start "$rec" "$SPORT" 20
+    pid_recv=$UDP_RECV pid_send=$UDP_SEND
     sleep "$FAIL_AT"
     vpid=$(cat "$OVS_RUNDIR/agent-$victim.pid")
     t_fail=$(now)

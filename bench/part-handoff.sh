@@ -207,16 +207,8 @@ trial() {
     sfm_wait_until test -e "$rec.tcp.json.started" \
         || sfm_die "TCP client did not connect"
     sleep 1                     # state replicated to the secondaries
-    rm -f "$rec.ready"
-    ip netns exec "$(sfm_netns server)" "$HELPERS/udpseq" recv 10.0.0.2 \
-        "$DPORT" "$rec.bin" "$rec.ready" 700 30 > "$rec.recv" &
-    pid_recv=$!
-    SFM_PIDS+=($pid_recv)
-    sfm_wait_until test -e "$rec.ready" || sfm_die "no receiver"
-    ip netns exec "$(sfm_netns client)" "$HELPERS/udpseq" send 10.0.0.2 \
-        "$DPORT" "$SPORT" "$RATE" "$STREAM_S" > "$rec.send" &
-    pid_send=$!
-    SFM_PIDS+=($pid_send)
+    udp_stream_start "$rec" "$SPORT" 30
+    pid_recv=$UDP_RECV pid_send=$UDP_SEND
     sleep "$EVENT_AT"
 
     write_config "$mode" dlp-1 dlp-2 dlp-3

@@ -420,11 +420,15 @@ agent_msg__(struct agpconn *conn, const struct agp_msg *msg, void *chan_)
         a->n_dropped = msg->heartbeat.n_dropped;
         steer_agent_epoch(chan->srv->steer, a->instance,
                           msg->heartbeat.epoch);
-        steer_agent_report(chan->srv->steer, a->instance,
-                           msg->heartbeat.epoch, msg->heartbeat.n_buckets,
-                           msg->heartbeat.warm, a->last_heard);
+        if (steer_agent_report(chan->srv->steer, a->instance,
+                               msg->heartbeat.epoch,
+                               msg->heartbeat.n_buckets, msg->heartbeat.warm,
+                               a->last_heard)) {
+            /* A handoff swapped: the agents learn it in this loop turn,
+             * as the switch does. */
+            push_maps__(chan->srv);
+        }
         a->warm = steer_instance_warm(chan->srv->steer, a->instance);
-        push_maps__(chan->srv);
         break;
 
     default:

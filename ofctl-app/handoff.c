@@ -79,7 +79,7 @@ hof_params_init(struct hof_params *p)
 }
 
 /* Returns "make-before-break" or "immediate". */
-const char *
+static const char *
 hof_mode_name(enum hof_mode mode)
 {
     return mode == HOF_IMMEDIATE ? "immediate" : "make-before-break";

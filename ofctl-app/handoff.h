@@ -72,7 +72,6 @@ struct hof_params {
 #define HOF_HISTORY 64          /* Finished moves remembered for display. */
 
 void hof_params_init(struct hof_params *);
-const char *hof_mode_name(enum hof_mode);
 
 /* Returns true if instance 'instance' of 'map' holds the state of bucket
  * 'bucket' as the bucket's primary has it: its agent said so at an epoch

@@ -1303,8 +1303,8 @@ steer_agent_up(struct steer *st, const char *name)
 /* The agent of instance 'name' reports, at map 'epoch' of 'n_buckets'
  * buckets, which buckets it holds warm ('warm', an agent protocol bitmap):
  * handoffs waiting for it may complete, and a COLD instance may become a
- * primary candidate again. */
-void
+ * primary candidate again.  Returns true if a map changed. */
+bool
 steer_agent_report(struct steer *st, const char *name, uint64_t epoch,
                    size_t n_buckets, const uint8_t *warm, long long int now)
 {
@@ -1312,14 +1312,18 @@ steer_agent_report(struct steer *st, const char *name, uint64_t epoch,
     size_t i, j;
 
     if (!find_instance__(st, name, &i, &j)) {
-        return;
+        return false;
     }
     si = &st->insts[i][j];
     si->has_agent = true;
-    free(si->warm);
-    si->warm = (n_buckets
-                ? xmemdup(warm, agp_bitmap_len(n_buckets)) : NULL);
-    si->warm_n = n_buckets;
+    if (si->warm_n != n_buckets || !si->warm) {
+        free(si->warm);
+        si->warm = xmalloc(MAX(agp_bitmap_len(n_buckets), 1));
+        si->warm_n = n_buckets;
+    }
+    if (n_buckets) {
+        memcpy(si->warm, warm, agp_bitmap_len(n_buckets));
+    }
     si->warm_epoch = epoch;
     /* A report changes something only for a handoff waiting for it or a
      * COLD instance; the periodic run does the rest. */
@@ -1328,7 +1332,9 @@ steer_agent_report(struct steer *st, const char *name, uint64_t epoch,
             || st->maps[i]->instances[j].state == SVCMAP_COLD)
         && run_service__(st, i, now)) {
         program_all__(st);
+        return true;
     }
+    return false;
 }
 
 /* Returns true if instance 'name' holds the state of every bucket it is the

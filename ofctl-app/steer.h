@@ -80,7 +80,7 @@ void steer_save_state(const struct steer *, struct ctlstate *);
 void steer_restore_state(struct steer *, const struct ctlstate *);
 void steer_agent_up(struct steer *, const char *instance);
 void steer_agent_lost(struct steer *, const char *instance, const char *why);
-void steer_agent_report(struct steer *, const char *instance, uint64_t epoch,
+bool steer_agent_report(struct steer *, const char *instance, uint64_t epoch,
                         size_t n_buckets, const uint8_t *warm,
                         long long int now);
 bool steer_instance_warm(const struct steer *, const char *instance);

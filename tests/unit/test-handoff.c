@@ -283,37 +283,36 @@ step(struct world *w)
     return n;
 }
 
-/* Runs 'w' until nothing is in progress or pending, at most 'max_steps'
- * runs.  Returns true if it got there. */
+/* Runs 'w', at most 'max_steps' runs, until nothing is in progress and,
+ * if 'to_target', the map is at its target, or else nothing is pending.
+ * Returns true if it got there. */
 static bool
-run_quiet(struct world *w, int max_steps)
+run_until__(struct world *w, int max_steps, bool to_target)
 {
     for (int i = 0; i < max_steps; i++) {
         struct hof_counts c;
 
         step(w);
         hof_get_counts(w->hof, w->map, &c);
-        if (!c.n_active && !c.n_pending) {
+        if (!c.n_active && (to_target ? at_target(w->map) : !c.n_pending)) {
             return true;
         }
     }
     return false;
 }
 
+/* Runs 'w' until nothing is in progress or pending. */
+static bool
+run_quiet(struct world *w, int max_steps)
+{
+    return run_until__(w, max_steps, false);
+}
+
 /* Runs 'w' until the map is at its target with nothing in progress. */
 static bool
 run_to_target(struct world *w, int max_steps)
 {
-    for (int i = 0; i < max_steps; i++) {
-        struct hof_counts c;
-
-        step(w);
-        hof_get_counts(w->hof, w->map, &c);
-        if (!c.n_active && at_target(w->map)) {
-            return true;
-        }
-    }
-    return false;
+    return run_until__(w, max_steps, true);
 }
 
 /* Returns the number of buckets whose primary differs in 'a' and 'b'. */
