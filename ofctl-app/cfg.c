@@ -50,7 +50,7 @@
 #define MAX_SPI 0xffffff
 
 /* Most keys a mapping of fixed fields may have. */
-#define MAX_FIELDS 9
+#define MAX_FIELDS 10
 
 /* Longest part of a value quoted in a message. */
 #define MAX_QUOTE_LEN 40
@@ -1574,6 +1574,46 @@ parse_handoff__(struct parser *p, const yaml_node_t *node,
     return true;
 }
 
+/* Reads the BFD settings 'node' into 'b'. */
+static bool
+parse_bfd__(struct parser *p, const yaml_node_t *node, struct cfg_bfd *b)
+{
+    enum { B_ENABLE, B_MIN_TX, B_MIN_RX };
+    static const char *const keys[] = { "enable", "min_tx_ms", "min_rx_ms" };
+    const yaml_node_t *values[ARRAY_SIZE(keys)];
+
+    if (!get_fields__(p, node, keys, ARRAY_SIZE(keys), values)) {
+        return false;
+    }
+    if (values[B_ENABLE]) {
+        size_t mark = path_push__(p, keys[B_ENABLE]);
+        bool ok = get_switch__(p, values[B_ENABLE], &b->enable);
+
+        path_pop__(p, mark);
+        if (!ok) {
+            return false;
+        }
+    }
+    for (size_t i = B_MIN_TX; i <= B_MIN_RX; i++) {
+        if (values[i]) {
+            size_t mark = path_push__(p, keys[i]);
+            uint64_t v;
+            bool ok = get_uint__(p, values[i], 1, CFG_MAX_BFD_MS, &v);
+
+            path_pop__(p, mark);
+            if (!ok) {
+                return false;
+            }
+            if (i == B_MIN_TX) {
+                b->min_tx_ms = v;
+            } else {
+                b->min_rx_ms = v;
+            }
+        }
+    }
+    return true;
+}
+
 /* Reads the whole configuration, the mapping 'root', into 'cfg'. */
 static bool
 parse_root__(struct parser *p, const yaml_node_t *root,
@@ -1581,11 +1621,11 @@ parse_root__(struct parser *p, const yaml_node_t *root,
 {
     enum {
         R_VERSION, R_BUCKETS, R_TIMERS, R_SWITCHES, R_LINKS, R_SERVICES,
-        R_CHAINS, R_REBALANCE, R_HANDOFF
+        R_CHAINS, R_REBALANCE, R_HANDOFF, R_BFD
     };
     static const char *const keys[] = {
         "version", "buckets", "timers", "switches", "links", "services",
-        "chains", "rebalance", "handoff"
+        "chains", "rebalance", "handoff", "bfd"
     };
     const yaml_node_t *values[ARRAY_SIZE(keys)];
     uint64_t value;
@@ -1651,6 +1691,15 @@ parse_root__(struct parser *p, const yaml_node_t *root,
     if (values[R_HANDOFF]) {
         mark = path_push__(p, "handoff");
         ok = parse_handoff__(p, values[R_HANDOFF], &cfg->handoff);
+        path_pop__(p, mark);
+        if (!ok) {
+            return false;
+        }
+    }
+
+    if (values[R_BFD]) {
+        mark = path_push__(p, "bfd");
+        ok = parse_bfd__(p, values[R_BFD], &cfg->bfd);
         path_pop__(p, mark);
         if (!ok) {
             return false;
@@ -1947,6 +1996,9 @@ cfg_parse(const char *file, const char *text, size_t len,
     cfg->handoff.max_in_progress = HOF_DEFAULT_MAX_ACTIVE;
     cfg->handoff.timeout_ms = HOF_DEFAULT_TIMEOUT_MS;
     cfg->handoff.retry_ms = HOF_DEFAULT_RETRY_MS;
+    cfg->bfd.enable = true;
+    cfg->bfd.min_tx_ms = CFG_DEFAULT_BFD_MS;
+    cfg->bfd.min_rx_ms = CFG_DEFAULT_BFD_MS;
 
     p.file = file;
     p.cfg = cfg;

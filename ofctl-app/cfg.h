@@ -103,6 +103,19 @@ struct cfg_handoff {
     int retry_ms;               /* An abandoned bucket waits this long. */
 };
 
+/* BFD on the instance interfaces, answered by each instance's agent, so
+ * that a hung or dead agent makes its port not live and the fast-failover
+ * groups move its streams with no controller in the loop.  The controller
+ * writes these settings into the switch database (--ovsdb). */
+struct cfg_bfd {
+    bool enable;                /* "enable: on" (the default). */
+    unsigned int min_tx_ms;     /* OVS's bfd:min_tx. */
+    unsigned int min_rx_ms;     /* OVS's bfd:min_rx. */
+};
+
+#define CFG_DEFAULT_BFD_MS 10
+#define CFG_MAX_BFD_MS 60000
+
 #define CFG_MAX_HANDOFF_RATE 100000
 #define CFG_MAX_HANDOFFS_AT_ONCE 65536
 
@@ -121,6 +134,7 @@ struct sfm_config {
     size_t n_chains;
     struct cfg_timers timers;
     struct cfg_handoff handoff;
+    struct cfg_bfd bfd;
 };
 
 char *cfg_read(const char *file, struct sfm_config **) OVS_WARN_UNUSED_RESULT;

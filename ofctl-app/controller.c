@@ -30,7 +30,9 @@
 #include "ctlstate.h"
 #include "steer.h"
 #include "timeval.h"
+#include "smap.h"
 #include "util.h"
+#include "vswdb.h"
 
 VLOG_DEFINE_THIS_MODULE(controller);
 
@@ -44,6 +46,7 @@ struct controller_options {
     bool check_config;          /* --check-config: validate and exit. */
     char *state_file;           /* --state-file, NULL for the default. */
     bool no_state_file;         /* --no-state-file. */
+    char *ovsdb;                /* --ovsdb, or NULL. */
 };
 
 /* The running daemon. */
@@ -54,6 +57,8 @@ struct controller {
     struct agsrv *agents;       /* Agent channels. */
     struct ctlsock *ctl;        /* Control socket. */
     struct event *tick;         /* Periodic steer_run(). */
+    struct vswdb *vswdb;        /* Switch database client, or NULL. */
+    struct event *vswdb_tick;   /* Periodic vswdb_run(), or NULL. */
     const char *config_file;    /* Reloaded on SIGHUP, or NULL. */
     char *state_file;           /* Kept up to date, or NULL. */
     char *state_saved;          /* What it holds now, or NULL. */
@@ -132,6 +137,31 @@ map_cmd(struct ctlsock_conn *conn, int argc, const char *argv[], void *ctrl_)
                                         : NULL, &s));
 }
 
+/* Returns the BFD state of interface 'port' for the instances table. */
+static const char *
+bfd_state_cb(const char *port, void *ctrl_)
+{
+    struct controller *ctrl = ctrl_;
+
+    return vswdb_bfd_state(ctrl->vswdb, port);
+}
+
+static void
+bfd_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
+        const char *argv[] OVS_UNUSED, void *ctrl_)
+{
+    struct controller *ctrl = ctrl_;
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    if (!ctrl->vswdb) {
+        ctlsock_reply_error(conn, "no switch database (--ovsdb): the "
+                            "controller does not configure BFD");
+        return;
+    }
+    vswdb_format(ctrl->vswdb, &s);
+    reply_ds(conn, &s, NULL);
+}
+
 static void
 instances_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
               const char *argv[] OVS_UNUSED, void *ctrl_)
@@ -139,7 +169,8 @@ instances_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
     struct controller *ctrl = ctrl_;
     struct ds s = DS_EMPTY_INITIALIZER;
 
-    steer_format_instances(ctrl->steer, &s);
+    steer_format_instances(ctrl->steer, ctrl->vswdb ? bfd_state_cb : NULL,
+                           ctrl, &s);
     reply_ds(conn, &s, NULL);
 }
 
@@ -272,6 +303,40 @@ vlog_reopen_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
     }
 }
 
+/* States in the switch database the BFD settings of every instance
+ * interface of the running configuration. */
+static void
+sync_bfd(struct controller *ctrl)
+{
+    const struct sfm_config *cfg = steer_config(ctrl->steer);
+    struct smap bfd = SMAP_INITIALIZER(&bfd);
+
+    if (!ctrl->vswdb || !cfg) {
+        return;
+    }
+    smap_add(&bfd, "enable", cfg->bfd.enable ? "true" : "false");
+    if (cfg->bfd.enable) {
+        smap_add_format(&bfd, "min_tx", "%u", cfg->bfd.min_tx_ms);
+        smap_add_format(&bfd, "min_rx", "%u", cfg->bfd.min_rx_ms);
+    }
+    for (size_t i = 0; i < cfg->n_services; i++) {
+        const struct cfg_service *svc = &cfg->services[i];
+
+        for (size_t j = 0; j < svc->n_instances; j++) {
+            vswdb_set_bfd(ctrl->vswdb, svc->instances[j].port, &bfd);
+        }
+    }
+    smap_destroy(&bfd);
+}
+
+static void
+vswdb_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED, void *ctrl_)
+{
+    struct controller *ctrl = ctrl_;
+
+    vswdb_run(ctrl->vswdb);
+}
+
 /* Reads the configuration file again and applies it as a difference; an
  * invalid file is refused and the running state kept. */
 static void
@@ -298,6 +363,7 @@ reload_config(struct controller *ctrl)
         free(error);
         return;
     }
+    sync_bfd(ctrl);
     VLOG_INFO("configuration reloaded from %s", ctrl->config_file);
 }
 
@@ -532,6 +598,7 @@ main(int argc, char *argv[])
     ctlsock_register(ctrl.ctl, "exit", "", 0, 0, exit_cmd, &ctrl);
     ctlsock_register(ctrl.ctl, "map", "[SERVICE]", 0, 1, map_cmd, &ctrl);
     ctlsock_register(ctrl.ctl, "instances", "", 0, 0, instances_cmd, &ctrl);
+    ctlsock_register(ctrl.ctl, "bfd", "", 0, 0, bfd_cmd, &ctrl);
     ctlsock_register(ctrl.ctl, "switches", "", 0, 0, switches_cmd, &ctrl);
     ctlsock_register(ctrl.ctl, "agents", "", 0, 0, agents_cmd, &ctrl);
     ctlsock_register(ctrl.ctl, "flows", "[SWITCH]", 0, 1, desired_cmd,
@@ -566,6 +633,18 @@ main(int argc, char *argv[])
     }
     ctrl.tick = event_new(ctrl.base, -1, EV_PERSIST, tick_cb, &ctrl);
     event_add(ctrl.tick, &(struct timeval) { 0, CONTROLLER_TICK_MS * 1000 });
+    if (opts.ovsdb) {
+        ctrl.vswdb = vswdb_create(opts.ovsdb);
+        sync_bfd(&ctrl);
+        ctrl.vswdb_tick = event_new(ctrl.base, -1, EV_PERSIST, vswdb_cb,
+                                    &ctrl);
+        event_add(ctrl.vswdb_tick,
+                  &(struct timeval) { 0, VSWDB_RUN_MS * 1000 });
+    } else if (cfg && cfg->bfd.enable) {
+        VLOG_INFO("no switch database (--ovsdb): BFD is not configured on "
+                  "the instance interfaces, so a hung or crashed agent is "
+                  "failed over by the controller, not by the datapath");
+    }
     daemonize_complete();
     VLOG_INFO("sfmesh-controller %s started%s%s", SFMESH_VERSION,
               opts.config_file ? " with " : "",
@@ -578,6 +657,11 @@ main(int argc, char *argv[])
     free(ctrl.state_saved);
     free(opts.state_file);
     event_free(ctrl.tick);
+    if (ctrl.vswdb_tick) {
+        event_free(ctrl.vswdb_tick);
+    }
+    vswdb_destroy(ctrl.vswdb);
+    free(opts.ovsdb);
     agsrv_destroy(ctrl.agents);
     ofsrv_destroy(ctrl.srv);
     steer_destroy(ctrl.steer);
@@ -618,6 +702,7 @@ parse_options(int argc, char *argv[], struct controller_options *opts)
         OPT_AGENT_LISTEN,
         OPT_HEARTBEAT_TIMEOUT,
         OPT_INACTIVITY_PROBE,
+        OPT_OVSDB,
         OPT_HANDSHAKE_TIMEOUT,
         OPT_STATE_FILE,
         OPT_NO_STATE_FILE,
@@ -636,6 +721,7 @@ parse_options(int argc, char *argv[], struct controller_options *opts)
          OPT_HANDSHAKE_TIMEOUT},
         {"state-file", required_argument, NULL, OPT_STATE_FILE},
         {"no-state-file", no_argument, NULL, OPT_NO_STATE_FILE},
+        {"ovsdb", required_argument, NULL, OPT_OVSDB},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         DAEMON_LONG_OPTIONS,
@@ -652,6 +738,7 @@ parse_options(int argc, char *argv[], struct controller_options *opts)
     opts->heartbeat_timeout = 300;
     opts->state_file = NULL;
     opts->no_state_file = false;
+    opts->ovsdb = NULL;
 
     for (;;) {
         int c = getopt_long(argc, argv, short_options, long_options, NULL);
@@ -708,6 +795,11 @@ parse_options(int argc, char *argv[], struct controller_options *opts)
             opts->no_state_file = true;
             break;
 
+        case OPT_OVSDB:
+            free(opts->ovsdb);
+            opts->ovsdb = xstrdup(optarg);
+            break;
+
         case 'h':
             usage();
 
@@ -750,6 +842,10 @@ usage(void)
            "  --heartbeat-timeout=MS  fail an instance over after MS without "
            "a\n"
            "                          heartbeat (default 300)\n"
+           "\nSwitch database (BFD on the instance interfaces, see the "
+           "configuration's bfd:):\n"
+           "  --ovsdb=unix:PATH       the ovsdb-server of the switches "
+           "(also tcp:IP:PORT)\n"
            "\nState kept across restarts (map epochs, the instances with "
            "agents):\n"
            "  --state-file=FILE       where (default %s/%s.state)\n"

@@ -27,6 +27,8 @@ usage(void)
            "  switches              each switch's programming, each link\n"
            "  map [SERVICE]         bucket -> primary, secondary\n"
            "  instances, agents     instance states, agent channels\n"
+           "  bfd                   BFD on the instance interfaces\n"
+           "  handoffs [SERVICE], drain INSTANCE   bucket moves\n"
            "  flows [SWITCH], groups [SWITCH]   desired state, ovs-ofctl "
            "syntax\n"
            "  disable INSTANCE [--force], enable INSTANCE   maintenance\n"

@@ -1052,13 +1052,16 @@ steer_format_map(const struct steer *st, const char *service, struct ds *s)
     return NULL;
 }
 
-/* Appends the instances, their ports and map states to 's'. */
+/* Appends the instances, their ports and map states to 's', with a BFD
+ * column from 'bfd' (called with 'aux') if it is nonnull. */
 void
-steer_format_instances(const struct steer *st, struct ds *s)
+steer_format_instances(const struct steer *st, steer_port_liveness_cb *bfd,
+                       void *aux, struct ds *s)
 {
-    ds_put_format(s, "%-16s %-10s %-8s %-16s %-8s %-9s %7s %9s %5s\n",
+    ds_put_format(s, "%-16s %-10s %-8s %-16s %-8s %-9s %7s %9s %5s",
                   "INSTANCE", "SERVICE", "SWITCH", "PORT", "LINK", "STATE",
                   "PRIMARY", "SECONDARY", "IDEAL");
+    ds_put_cstr(s, bfd ? " BFD\n" : "\n");
     for (size_t i = 0; st->cfg && i < st->cfg->n_services; i++) {
         const struct cfg_service *svc = &st->cfg->services[i];
         const struct svcmap *map = st->maps[i];
@@ -1073,14 +1076,27 @@ steer_format_instances(const struct steer *st, struct ds *s)
             link = (!sw ? "no-switch" : !pp ? "missing"
                     : ofconn_port_is_live(pp) ? "live" : "down");
             ds_put_format(s, "%-16s %-10s %-8s %-16s %-8s %-9s %7"PRIuSIZE
-                          " %9"PRIuSIZE" %5"PRIuSIZE"\n", inst->name,
+                          " %9"PRIuSIZE" %5"PRIuSIZE, inst->name,
                           svc->name, inst->switch_name, inst->port, link,
                           state_name__(map, j),
                           svcmap_count_primary(map, j),
                           svcmap_count_secondary(map, j),
                           svcmap_count_target(map, j));
+            if (bfd) {
+                const char *word = bfd(inst->port, aux);
+
+                ds_put_format(s, " %s", word ? word : "-");
+            }
+            ds_put_char(s, '\n');
         }
     }
+}
+
+/* Returns the configuration 'st' runs on, or NULL if it has none. */
+const struct sfm_config *
+steer_config(const struct steer *st)
+{
+    return st->cfg;
 }
 
 /* Appends to 's' the handoffs of service 'service' (of all if NULL) at

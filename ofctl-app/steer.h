@@ -89,7 +89,12 @@ const struct svcmap *steer_map_of_instance(const struct steer *,
 
 char *steer_format_map(const struct steer *, const char *service,
                        struct ds *) OVS_WARN_UNUSED_RESULT;
-void steer_format_instances(const struct steer *, struct ds *);
+/* Returns the liveness that something outside the policy (the switch
+ * database's BFD status) knows of port 'port', as a short word, or NULL. */
+typedef const char *steer_port_liveness_cb(const char *port, void *aux);
+void steer_format_instances(const struct steer *, steer_port_liveness_cb *,
+                            void *aux, struct ds *);
+const struct sfm_config *steer_config(const struct steer *);
 char *steer_format_handoffs(const struct steer *, const char *service,
                             long long int now, struct ds *)
     OVS_WARN_UNUSED_RESULT;
