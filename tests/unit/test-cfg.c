@@ -264,7 +264,38 @@ test_defaults(void)
     CU_ASSERT_EQUAL(cfg->chains[0].spi, 100);
     CU_ASSERT_EQUAL(cfg->chains[0].reverse_spi, 101);
     CU_ASSERT_STRING_EQUAL(cfg->chains[0].match, "ip");
+    CU_ASSERT(cfg->bfd.enable);
+    CU_ASSERT_EQUAL(cfg->bfd.min_tx_ms, CFG_DEFAULT_BFD_MS);
+    CU_ASSERT_EQUAL(cfg->bfd.min_rx_ms, CFG_DEFAULT_BFD_MS);
     cfg_destroy(cfg);
+}
+
+static void
+test_bfd(void)
+{
+    struct sfm_config *cfg;
+
+    cfg = parse_ok(SWITCHES SERVICES CHAINS
+                   "bfd: {enable: on, min_tx_ms: 1, min_rx_ms: 60000}\n");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+    CU_ASSERT(cfg->bfd.enable);
+    CU_ASSERT_EQUAL(cfg->bfd.min_tx_ms, 1);
+    CU_ASSERT_EQUAL(cfg->bfd.min_rx_ms, 60000);
+    cfg_destroy(cfg);
+
+    cfg = parse_ok(SWITCHES SERVICES CHAINS "bfd: {enable: off}\n");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+    CU_ASSERT(!cfg->bfd.enable);
+    cfg_destroy(cfg);
+
+    fails_with(SWITCHES SERVICES CHAINS "bfd: {min_tx_ms: 0}\n",
+               "bfd: min_tx_ms");
+    fails_with(SWITCHES SERVICES CHAINS "bfd: {min_rx_ms: 60001}\n",
+               "bfd: min_rx_ms");
+    fails_with(SWITCHES SERVICES CHAINS "bfd: {enable: maybe}\n",
+               "on or off");
+    fails_with(SWITCHES SERVICES CHAINS "bfd: {interval: 5}\n",
+               "unknown key \"interval\"");
 }
 
 static void
@@ -389,7 +420,7 @@ test_unknown_keys(void)
     ASSERT_FAILS(SWITCHES SERVICES CHAINS "bucket: 16\n",
                  "test.yaml:14: unknown key \"bucket\" (allowed: version, "
                  "buckets, timers, switches, links, services, chains, "
-                 "rebalance, handoff)");
+                 "rebalance, handoff, bfd)");
     ASSERT_FAILS("timers: {inactivity_probe: 100}\n" SWITCHES SERVICES CHAINS,
                  "test.yaml:1: timers: unknown key \"inactivity_probe\" "
                  "(allowed: inactivity_probe_ms, handshake_timeout_ms)");
@@ -1505,6 +1536,7 @@ static const struct test_case config_tests[] = {
     { "example file", test_example_file },
     { "defaults", test_defaults },
     { "other valid values", test_other_values },
+    { "bfd settings", test_bfd },
     { "YAML syntax errors", test_syntax_error },
     { "top level not a mapping", test_top_level_not_mapping },
     { "unknown keys", test_unknown_keys },
