@@ -34,8 +34,13 @@
  *     goes Down; Desired Min TX at least 1 s while not Up; the transmit
  *     interval max(min TX, the remote's min RX) less 0 to 25% of it; the
  *     next transmission rescheduled only when the remote's min RX changes;
- *     a packet sent at once after a Poll (the Final) and never otherwise
- *     because its state changed; Poll Sequences after reconfiguration; the
+ *     its monitor thread, which alone sends and runs the timers, waking at
+ *     the session's next transmission or expiry but at least every 100 ms,
+ *     and not woken by a packet received: a Poll makes it owe a Final,
+ *     sent at the next wake (within 100 ms while not Up, within its
+ *     transmit interval once Up), and nothing else makes it send early (a
+ *     change of its state does not); Poll Sequences after reconfiguration;
+ *     the
  *     detection time max(min RX, the remote's min TX) times the remote's
  *     multiplier, expiring only in Init and Up; forwarding while Up and the
  *     remote's diag is not a path-down one. */
@@ -109,6 +114,7 @@ struct ovsm {
     uint16_t udp_src;           /* Its UDP source port. */
     uint32_t ip_src;            /* Its bfd_src_ip. */
     uint32_t ip_dst;            /* Its bfd_dst_ip. */
+    long long int monitor_wake; /* When its monitor thread wakes next. */
 
     /* What the tests look at. */
     int path[16];               /* The states it went through. */
@@ -254,6 +260,18 @@ static bool
 ovsm_should_send(const struct ovsm *o, long long int now)
 {
     return o->final || now >= o->next_tx;
+}
+
+/* Returns when 'o' wants its monitor thread to wake next: at once if a
+ * Final is owed, else at the next transmission or, in Init or Up, the
+ * detection time if that is sooner. */
+static long long int
+ovsm_wake_time(const struct ovsm *o)
+{
+    if (o->final) {
+        return 0;
+    }
+    return o->state > M_DOWN ? MIN(o->next_tx, o->detect_time) : o->next_tx;
 }
 
 /* Writes the next frame of 'o' at 'now' into 'buf' (room for
@@ -573,9 +591,6 @@ sim_step(struct sim *sim)
 {
     bool agent = sim->s && !sim->agent_stopped;
 
-    if (sim->ovs_on) {
-        ovsm_run(&sim->o, sim->now);
-    }
     if (agent) {
         bfdsess_run(sim->s, sim->now);
         sim_watch(sim);
@@ -584,12 +599,20 @@ sim_step(struct sim *sim)
         bool progress = sim_deliver(sim);
 
         REQUIRE(round < 100);
-        if (sim->ovs_on && ovsm_should_send(&sim->o, sim->now)) {
-            uint8_t buf[BFDPKT_FRAME_LEN];
+        if (sim->ovs_on && sim->now >= sim->o.monitor_wake) {
+            /* OVS's monitor thread: send if due, run the timers, sleep
+             * until the next event but no more than 100 ms. */
+            if (ovsm_should_send(&sim->o, sim->now)) {
+                uint8_t buf[BFDPKT_FRAME_LEN];
 
-            ovsm_send(&sim->o, sim->now, buf);
-            sim_post(sim, buf, true);
-            progress = true;
+                ovsm_send(&sim->o, sim->now, buf);
+                sim_post(sim, buf, true);
+                progress = true;
+            }
+            ovsm_run(&sim->o, sim->now);
+            sim->o.monitor_wake = MIN(sim->now + 100,
+                                      ovsm_wake_time(&sim->o));
+            REQUIRE(sim->o.monitor_wake > sim->now);
         }
         agent = sim->s && !sim->agent_stopped;
         if (agent && bfdsess_should_send(sim->s, sim->now)) {
@@ -727,8 +750,10 @@ test_ovs_handshake_agent_late(void)
         CU_ASSERT(handshake_path(sim.sess_path, sim.n_sess_path));
         times_add(&ovs_up, sim.o.up_at - start);
         times_add(&sess_up, sim.sess_up_at - start);
+        /* OVS's first packet comes within its slow interval, and its
+         * Final to our Init's Poll within its monitor's 100 ms. */
         CU_ASSERT(sim.o.up_at - start <= 1000);
-        CU_ASSERT(sim.sess_up_at - start <= 2000);
+        CU_ASSERT(sim.sess_up_at - sim.o.up_at <= 100);
         CU_ASSERT(ovsm_forwarding(&sim.o));
         CU_ASSERT_EQUAL(bfdsess_n_up(sim.s), 1);
         if (sim.n_sess_path == 3) {
@@ -857,7 +882,9 @@ test_ovs_poll_final(void)
     finals = bfdsess_get_stats(sim.s)->tx_final;
     ovsm_reconfigure(&sim.o, 50, 5);
     CU_ASSERT(sim.o.poll);
-    sim_step(&sim);
+    for (int i = 0; i < 6 && sim.o.poll; i++) {
+        sim_step(&sim);
+    }
     CU_ASSERT_FALSE(sim.o.poll);        /* Our Final ended it at once. */
     CU_ASSERT_EQUAL(bfdsess_get_stats(sim.s)->tx_final, finals + 1);
     CU_ASSERT(bfdsess_get_stats(sim.s)->rx_poll >= 1);
@@ -978,7 +1005,8 @@ test_ovs_stopped_agent(void)
 /* Hold-down against OVS: AdminDown goes out at once, OVS goes Down and
  * stops forwarding, and stays so for as long as we hold; released, both
  * come Up within three one-way delays (our Down with Poll, OVS's Init with
- * Final, our Up), on links of 0 to 2 ms. */
+ * Final, our Up) and OVS's monitor wake (100 ms at most, while it is not
+ * Up), on links of 0 to 2 ms. */
 static void
 test_ovs_hold(void)
 {
@@ -1028,7 +1056,7 @@ test_ovs_hold(void)
         CU_ASSERT(bfdsess_should_send(sim.s, sim.now));
         CU_ASSERT(sim_run_until(&sim, ovs_forwarding, 3000));
         times_add(&release_up, sim.o.up_at - t);
-        CU_ASSERT(sim.o.up_at - t <= 3 * sim.latency);
+        CU_ASSERT(sim.o.up_at - t <= 100 + 3 * sim.latency);
         CU_ASSERT(sim_run_until(&sim, both_up, 3000));
         sim_destroy(&sim);
     }
@@ -1037,7 +1065,7 @@ test_ovs_hold(void)
 
 /* Flaps against OVS (the link cut for 50 ms, again and again): each makes
  * the session stay Down longer, while OVS never forwards during the
- * damping; at its end both are Up at once. */
+ * damping; at its end both are Up within OVS's monitor wake. */
 static void
 test_ovs_damping(void)
 {
@@ -1061,7 +1089,11 @@ test_ovs_damping(void)
         sim_run(&sim, damp - 1);
         CU_ASSERT_FALSE(sim.o.was_forwarding);
         CU_ASSERT_EQUAL(bfdsess_state(sim.s), BFDPKT_STATE_DOWN);
-        CU_ASSERT(sim_run_until(&sim, both_up, 2));
+        CU_ASSERT(sim_run_until(&sim, both_up, 101));
+        /* OVS's first packets once Up bring our detection time down from
+         * the 3 s of its Init. */
+        sim_run(&sim, 200);
+        CU_ASSERT_EQUAL(bfdsess_detect_time(sim.s), 15);
     }
     CU_ASSERT(bfdsess_get_stats(sim.s)->rx_damped > 0);
     sim_destroy(&sim);
