@@ -198,9 +198,8 @@ struct bfdpkt_ctl {
  *     checksum right, not a fragment, protocol UDP, TTL 255.  The header
  *     checksum is checked because it is the only check on the addresses a
  *     reply goes back to, it costs 10 additions per packet at a few hundred
- *     packets a second, and OVS always fills it in (and no NIC offload
- *     applies on a veth: the IPv4 header checksum is never left to
- *     hardware).
+ *     packets a second, and OVS always computes it when it builds a BFD
+ *     packet (OVS itself does not check it on what it receives).
  *   - UDP: 8 bytes, destination port 3784, UDP length from 8 to the IP
  *     payload.  The UDP checksum is not checked: OVS sends 0 (allowed for
  *     IPv4), and a nonzero one may be a partial checksum left for offload

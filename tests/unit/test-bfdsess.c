@@ -675,13 +675,14 @@ sim_run_until(struct sim *sim, bool (*cond)(const struct sim *),
     return false;
 }
 
-/* Conditions for sim_run_until(). */
+/* Returns true if both sides in 'sim' are Up (for sim_run_until()). */
 static bool
 both_up(const struct sim *sim)
 {
     return sim->o.state == M_UP && bfdsess_is_up(sim->s);
 }
 
+/* Returns true if OVS in 'sim' forwards (for sim_run_until()). */
 static bool
 ovs_forwarding(const struct sim *sim)
 {
