@@ -32,6 +32,7 @@
 #include "agentmap.h"
 #include "agentproto.h"
 #include "agpconn.h"
+#include "bfdsess.h"
 #include "bitmap.h"
 #include "command-line.h"
 #include "connlimit.h"
@@ -40,6 +41,7 @@
 #include "dirs.h"
 #include "fatal-signal.h"
 #include "frameio.h"
+#include "liveness.h"
 #include "netaddr.h"
 #include "nsh.h"
 #include "openvswitch/dynamic-string.h"
@@ -119,6 +121,7 @@ struct agent {
     struct replrx *rx;          /* Replication from primaries. */
 
     struct agentmap map;        /* The newest map. */
+    struct liveness *live;      /* BFD with the switch, hold-down. */
     struct peer *peers;         /* Per instance of the map: replication. */
 
     /* Counters. */
@@ -305,6 +308,13 @@ rx_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED, void *ag_)
         n = frameio_recv(ag->fio, &frames);
         if (!n) {
             break;
+        }
+        if (liveness_check(ag->live, now)) {
+            /* Not fit to serve (see agenthold.h): whatever reaches us was
+             * meant for an instance with current state. */
+            ag->n_received += n;
+            liveness_count_dropped(ag->live, n);
+            continue;
         }
         bool any_held = false;
 
@@ -760,9 +770,21 @@ map_apply(struct agent *ag, const struct agp_map *m)
             }
         }
     }
+    liveness_map(ag->live, ag->map.epoch, agentmap_n_primary(&ag->map),
+                 time_msec());
     VLOG_INFO("map epoch %"PRIu64" applied: %"PRIuSIZE" buckets, we are %s",
               ag->map.epoch, ag->map.n_buckets,
               ag->map.self >= 0 ? "in it" : "not in it");
+}
+
+/* A disruption (see agenthold.h): the agent may have missed updates of any
+ * bucket, so it reports none warm until new bulk transfers complete. */
+static void
+disrupted_cb(void *ag_)
+{
+    struct agent *ag = ag_;
+
+    agentmap_forget_warm(&ag->map);
 }
 
 /* The agent channel. */
@@ -913,6 +935,7 @@ status_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
                   ag->map.epoch);
     ds_put_format(&s, "buckets: primary %"PRIuSIZE", secondary %"PRIuSIZE
                   " (%"PRIuSIZE" warm)\n", n_primary, n_secondary, n_warm);
+    liveness_format(ag->live, time_msec(), &s);
     ds_put_format(&s, "streams: %"PRIuSIZE"\n", streamtab_count(ag->tab));
     ds_put_format(&s, "frames: received %"PRIu64", returned %"PRIu64
                   ", malformed %"PRIu64", dropped by service %"PRIu64
@@ -1019,6 +1042,8 @@ struct agent_options {
     bool replicate;             /* --replication=async|sync|off. */
     bool sync;                  /* --replication=sync. */
     char *unixctl;              /* --unixctl. */
+    struct bfdsess_params bfd;  /* --bfd-min-tx, --bfd-min-rx,
+                                 * --bfd-mult. */
 };
 
 static void OVS_NO_RETURN
@@ -1049,6 +1074,13 @@ usage(void)
            "hold each frame\n"
            "                           until its state is acknowledged; "
            "off\n"
+           "  --bfd-min-tx=MS, --bfd-min-rx=MS, --bfd-mult=N\n"
+           "                           BFD with the switch on IFACE "
+           "(answered whenever\n"
+           "                           the switch runs it; the switch's "
+           "bfd:min_rx and\n"
+           "                           bfd:min_tx govern once larger; "
+           "default 1, 1, 3)\n"
            "  --unixctl=PATH           control socket (default %s/%s.ctl)\n",
            program_name, program_name, ds_cstr(&names), ovs_rundir(),
            program_name);
@@ -1059,6 +1091,21 @@ usage(void)
            "  -h, --help               display this help message\n"
            "  -V, --version            display version information\n");
     exit(EXIT_SUCCESS);
+}
+
+/* Returns 'arg', the argument of option --'name', as a number from 'min'
+ * to 'max', or exits with an error. */
+static unsigned int
+parse_uint__(const char *name, const char *arg, unsigned int min,
+             unsigned int max)
+{
+    unsigned int value;
+
+    if (!str_to_uint(arg, 10, &value) || value < min || value > max) {
+        ovs_fatal(0, "--%s: \"%s\" is not a number from %u to %u", name,
+                  arg, min, max);
+    }
+    return value;
 }
 
 static void
@@ -1073,6 +1120,9 @@ parse_options(int argc, char *argv[], struct agent_options *o)
         OPT_REPL_LISTEN,
         OPT_REPLICATION,
         OPT_UNIXCTL,
+        OPT_BFD_MIN_TX,
+        OPT_BFD_MIN_RX,
+        OPT_BFD_MULT,
         VLOG_OPTION_ENUMS,
         DAEMON_OPTION_ENUMS,
     };
@@ -1085,6 +1135,9 @@ parse_options(int argc, char *argv[], struct agent_options *o)
         {"repl-listen", required_argument, NULL, OPT_REPL_LISTEN},
         {"replication", required_argument, NULL, OPT_REPLICATION},
         {"unixctl", required_argument, NULL, OPT_UNIXCTL},
+        {"bfd-min-tx", required_argument, NULL, OPT_BFD_MIN_TX},
+        {"bfd-min-rx", required_argument, NULL, OPT_BFD_MIN_RX},
+        {"bfd-mult", required_argument, NULL, OPT_BFD_MULT},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         DAEMON_LONG_OPTIONS,
@@ -1097,6 +1150,11 @@ parse_options(int argc, char *argv[], struct agent_options *o)
     o->service = xstrdup("stateful-fw");
     o->iface = xstrdup("eth0");
     o->replicate = true;
+    bfdsess_params_init(&o->bfd);
+    /* The switch's settings govern: the session runs at the slower of the
+     * two sides' intervals. */
+    o->bfd.desired_min_tx_ms = 1;
+    o->bfd.required_min_rx_ms = 1;
     for (;;) {
         int c = getopt_long(argc, argv, short_options, long_options, NULL);
         if (c == -1) {
@@ -1123,6 +1181,17 @@ parse_options(int argc, char *argv[], struct agent_options *o)
                 ovs_fatal(0, "--replication: \"%s\" is not async, sync or "
                           "off", optarg);
             }
+            break;
+        case OPT_BFD_MIN_TX:
+            o->bfd.desired_min_tx_ms = parse_uint__("bfd-min-tx", optarg, 1,
+                                                    60000);
+            break;
+        case OPT_BFD_MIN_RX:
+            o->bfd.required_min_rx_ms = parse_uint__("bfd-min-rx", optarg,
+                                                     1, 60000);
+            break;
+        case OPT_BFD_MULT:
+            o->bfd.detect_mult = parse_uint__("bfd-mult", optarg, 1, 255);
             break;
         case 'h':
             usage();
@@ -1242,6 +1311,11 @@ main(int argc, char *argv[])
     ag.rx_ev = event_new(ag.base, frameio_fd(ag.fio), EV_READ | EV_PERSIST,
                          rx_cb, &ag);
     event_add(ag.rx_ev, NULL);
+    ag.live = liveness_create(ag.base, opts.iface, &opts.bfd, disrupted_cb,
+                              &ag, time_msec(), &error);
+    if (!ag.live) {
+        ovs_fatal(0, "%s", error);
+    }
     ag.reconnect_ev = evtimer_new(ag.base, reconnect_cb, &ag);
     ag.hb_ev = event_new(ag.base, -1, EV_PERSIST, heartbeat_cb, &ag);
     event_add(ag.hb_ev, &(struct timeval) { 0, AGENT_HEARTBEAT_MS * 1000 });
@@ -1271,6 +1345,7 @@ main(int argc, char *argv[])
         event_free(ag.signals[i]);
     }
     event_free(ag.rx_ev);
+    liveness_destroy(ag.live);
     event_free(ag.reconnect_ev);
     event_free(ag.hb_ev);
     event_free(ag.repl_ev);

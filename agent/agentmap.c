@@ -111,6 +111,30 @@ agentmap_is_warm(const struct agentmap *map, uint32_t bucket)
     return primary && !strcmp(map->bulk_from[bucket], primary);
 }
 
+/* Forgets every completed bulk transfer: after a disruption the agent may
+ * have missed updates of any bucket, so it holds none warm until new bulk
+ * transfers complete. */
+void
+agentmap_forget_warm(struct agentmap *map)
+{
+    for (size_t b = 0; b < map->n_bulk_from; b++) {
+        free(map->bulk_from[b]);
+        map->bulk_from[b] = NULL;
+    }
+}
+
+/* Returns the number of buckets we are the primary of. */
+size_t
+agentmap_n_primary(const struct agentmap *map)
+{
+    size_t n = 0;
+
+    for (size_t b = 0; map->self >= 0 && b < map->n_buckets; b++) {
+        n += map->buckets[b].primary == map->self;
+    }
+    return n;
+}
+
 /* Records that 'sender' completed a bulk transfer of 'bucket' to us, or
  * with 'sender' NULL that the last one failed.  Which primary it was from
  * is checked when warmth is asked: the bulk may arrive before the map that

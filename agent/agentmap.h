@@ -76,6 +76,8 @@ int agentmap_secondary_of(const struct agentmap *, uint32_t bucket);
 bool agentmap_is_secondary(const struct agentmap *, uint32_t bucket);
 int agentmap_replica_of(const struct agentmap *, uint32_t bucket);
 bool agentmap_is_warm(const struct agentmap *, uint32_t bucket);
+void agentmap_forget_warm(struct agentmap *);
+size_t agentmap_n_primary(const struct agentmap *);
 void agentmap_set_bulk_from(struct agentmap *, uint32_t bucket,
                             const char *sender);
 const char *agentmap_name(const struct agentmap *, int idx);

@@ -72,6 +72,8 @@ NAMES = {
     'c': 'sfmesh, agent SIGKILL',
     'd': 'sfmesh, agent SIGSTOP',
     'e': 'BASELINE reactive controller, no groups, link down',
+    'f': 'sfmesh, agent SIGKILL, controller stopped',
+    'g': 'sfmesh, agent SIGSTOP, controller stopped',
 }
 
 
@@ -96,7 +98,7 @@ def failover(path, rate, reactive_log):
     v = out['variants']
     ratios = {}
     for num, den in (('b', 'a'), ('c', 'a'), ('c', 'e'), ('b', 'e'),
-                     ('d', 'a')):
+                     ('d', 'a'), ('f', 'a'), ('g', 'a')):
         if num in v and den in v and v[den]['gap_ms_p50'] > 0:
             ratios['%s/%s' % (num, den)] = {
                 'gap_p50': round(v[num]['gap_ms_p50'] / v[den]['gap_ms_p50'], 2),

@@ -84,9 +84,11 @@ bench_agent() {
     sfm_track_pidfile "$OVS_RUNDIR/agent-$h.pid"
 }
 
+# bench_controller CONFIG [OPTION...]
 bench_controller() {
-    sfm_controller_start "$BIN/sfmesh-controller" --config="$1" \
-        --agent-listen=ptcp:0:10.9.0.254 ptcp:0:127.0.0.1
+    local config=$1; shift
+    sfm_controller_start "$BIN/sfmesh-controller" --config="$config" \
+        --agent-listen=ptcp:0:10.9.0.254 "$@" ptcp:0:127.0.0.1
     AGENT_PORT=$(sed -n 's/.*listening for agents on ptcp:10.9.0.254:\([0-9]*\).*/\1/p' \
                  "$OVS_LOGDIR/sfmesh-controller.log")
     [ -n "$AGENT_PORT" ] || sfm_die "no agent listener"

@@ -10,6 +10,10 @@
 #   d  sfmesh, agent SIGSTOP
 #   e  BASELINE reactive controller (bench/reactive-ctl.c): same pipeline
 #      without groups, flows rewritten on port-status; link down
+#   f  sfmesh, agent SIGKILL with the controller stopped (SIGSTOP) first
+#   g  sfmesh, agent SIGSTOP with the controller stopped first
+# The instances' ports run BFD (BENCH_BFD_MS, default 5 ms each way),
+# answered by the agents, so c, d, f and g fail over in the datapath.
 # Usage: part-failover.sh BIN_DIR HELPER_DIR OUT_JSON
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,13 +24,15 @@ BIN=$(cd "$1" && pwd) HELPERS=$(cd "$2" && pwd) OUT=$3
 BENCH_PART=failover
 TRIALS=${BENCH_TRIALS:-10}
 RATE=${BENCH_RATE:-10000}
-VARIANTS=${BENCH_VARIANTS:-a b c d e}
+VARIANTS=${BENCH_VARIANTS:-a b c d e f g}
+BFD_MS=${BENCH_BFD_MS:-5}
 bench_init failover
 
 CONFIG=$SFM_TMP/failover.yaml
-cat > "$CONFIG" <<'YAML'
+cat > "$CONFIG" <<YAML
 version: 1
 buckets: 256
+bfd: {min_tx_ms: $BFD_MS, min_rx_ms: $BFD_MS}
 switches:
   sw1: {dpid: 1}
 services:
@@ -44,7 +50,7 @@ YAML
 
 bench_repnet
 sfm_ovs_start
-bench_controller "$CONFIG"
+bench_controller "$CONFIG" --ovsdb="unix:$OVS_RUNDIR/db.sock"
 SFMESH_TARGET=tcp:127.0.0.1:$SFM_OF_PORT
 sfm_add_bridge br0 1
 bench_hosts
@@ -155,14 +161,21 @@ trial() {
     pid_recv=$UDP_RECV pid_send=$UDP_SEND
     sleep "$FAIL_AT"
     vpid=$(cat "$OVS_RUNDIR/agent-$victim.pid")
+    cpid=$(cat "$OVS_RUNDIR/sfmesh-controller.pid")
+    case $v in
+    f|g) kill -STOP "$cpid" ;;
+    esac
     t_fail=$(now)
     case $v in
     a|b|e) ip link set "$victim" down ;;
-    c) kill -KILL "$vpid" ;;
-    d) kill -STOP "$vpid" ;;
+    c|f) kill -KILL "$vpid" ;;
+    d|g) kill -STOP "$vpid" ;;
     esac
     wait "$pid_send"
     wait "$pid_recv"
+    case $v in
+    f|g) kill -CONT "$cpid" ;;
+    esac
     # Put the victim back.
     case $v in
     a) ip link set "$victim" up
@@ -171,8 +184,8 @@ trial() {
        sfm_wait_until sh -c "tail -n 1 $SFM_TMP/reactive.log | grep -q 'port ${OFP[$victim]} up'" \
            || sfm_die "baseline: no up" ;;
     b) ip link set "$victim" up ;;
-    c) bench_agent "$victim" "${NUM[$victim]}" counter async ;;
-    d) kill -CONT "$vpid" ;;
+    c|f) bench_agent "$victim" "${NUM[$victim]}" counter async ;;
+    d|g) kill -CONT "$vpid" ;;
     esac
     if [ "$MODE" = sfmesh ]; then
         SFM_WAIT_TIMEOUT=30 sfm_wait_until agents_ready 2 \

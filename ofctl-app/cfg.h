@@ -113,7 +113,7 @@ struct cfg_bfd {
     unsigned int min_rx_ms;     /* OVS's bfd:min_rx. */
 };
 
-#define CFG_DEFAULT_BFD_MS 10
+#define CFG_DEFAULT_BFD_MS 20
 #define CFG_MAX_BFD_MS 60000
 
 #define CFG_MAX_HANDOFF_RATE 100000

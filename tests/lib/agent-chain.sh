@@ -24,7 +24,7 @@ sfm_chain_controller_start() {
     [ $# -gt 0 ] || set -- --agent-listen=ptcp:0:10.9.0.254 ptcp:0:127.0.0.1
     sfm_controller_start "$BIN/sfmesh-controller" \
         --config="${SFM_CHAIN_CONFIG:-$SFM_TOP/docs/examples/two-service-chain.yaml}" \
-        "$@"
+        --ovsdb="unix:$OVS_RUNDIR/db.sock" "$@"
     AGENT_PORT=$(sed -n 's/.*listening for agents on ptcp:10.9.0.254:\([0-9]*\).*/\1/p' \
                  "$OVS_LOGDIR/sfmesh-controller.log" | tail -n 1)
     [ -n "$AGENT_PORT" ] || sfm_die "no agent listener"
@@ -46,11 +46,14 @@ sfm_chain_agent_start() {
 }
 
 # Succeeds if every agent (SFM_CHAIN_AGENTS of them, default 5) is
-# connected and warm, the switch in sync and every map at its target (no
-# handoff in progress or due).
+# connected and warm, as many instances up (their BFD sessions too), the
+# switch in sync and every map at its target (no handoff in progress or
+# due).
 sfm_chain_ready() {
     [ "$(ctl agents | awk '$2 == "up" && $6 == "yes"' | wc -l)" \
       = "${SFM_CHAIN_AGENTS:-5}" ] \
+        && [ "$(ctl instances | awk 'NR > 1 && $6 == "up"' | wc -l)" \
+             = "${SFM_CHAIN_AGENTS:-5}" ] \
         && ctl switches | grep -q "IDLE, in sync" \
         && ! ctl handoffs | grep "^service" \
              | grep -vq "in progress 0,.* pending 0,"

@@ -199,9 +199,39 @@ test_agentmap_warm(void)
     agentmap_destroy(&map);
 }
 
+/* After a disruption nothing is warm, and the primaries are counted. */
+static void
+test_agentmap_forget_warm(void)
+{
+    struct agp_instance inst[3];
+    struct agp_bucket bk[N_BUCKETS];
+    struct agentmap_change change;
+    struct agentmap map;
+    struct agp_map m;
+
+    agentmap_init(&map);
+    CU_ASSERT_EQUAL(agentmap_n_primary(&map), 0);
+    map_of(&m, inst, bk, 1, "ab" "ba" "ab" "c-", true);
+    agentmap_apply(&map, &m, "b", true, NULL, &change);
+    agentmap_change_destroy(&change);
+    CU_ASSERT_EQUAL(agentmap_n_primary(&map), 1);
+    agentmap_set_bulk_from(&map, 0, "a");
+    agentmap_set_bulk_from(&map, 2, "a");
+    CU_ASSERT(agentmap_is_warm(&map, 0) && agentmap_is_warm(&map, 2));
+    agentmap_forget_warm(&map);
+    for (int b = 0; b < N_BUCKETS; b++) {
+        CU_ASSERT(!agentmap_is_warm(&map, b));
+    }
+    /* A new bulk makes it warm again. */
+    agentmap_set_bulk_from(&map, 2, "a");
+    CU_ASSERT(agentmap_is_warm(&map, 2));
+    agentmap_destroy(&map);
+}
+
 static const struct test_case agentmap_tests[] = {
     { "roles and bulk transfers", test_agentmap_roles_and_bulks },
     { "warm buckets", test_agentmap_warm },
+    { "forget warm, count primaries", test_agentmap_forget_warm },
     { NULL, NULL },
 };
 
