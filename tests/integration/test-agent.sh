@@ -9,7 +9,10 @@
 #   stop   its agent gets SIGSTOP: the controller misses its heartbeats;
 #   link   its link goes down: OVS fails over by itself;
 #   disable  planned maintenance: "sfmesh-ctl disable" (which first checks
-#          that the secondaries taking over are warm).
+#          that the secondaries taking over are warm);
+#   kill-noctl, stop-noctl  the same as kill and stop with the controller
+#          stopped (SIGSTOP) first and until the traffic is over: only the
+#          datapath can fail them over, by the BFD that the agent answers.
 #
 # With replication (async, and sync for the kill) every connection must
 # survive each failure; with replication off, exactly the connections whose
@@ -24,7 +27,8 @@ if [ $# -lt 3 ]; then
     # Each scenario runs in a network namespace and a private OVS of its own.
     bin=$1 status=0
     for run in "kill async" "kill sync" "kill off" "stop async" \
-               "link async" "disable async"; do
+               "link async" "disable async" "kill-noctl async" \
+               "stop-noctl async"; do
         timeout --kill-after=10 120 bash "$0" "$bin" $run || status=1
     done
     [ "$status" = 0 ] && echo "PASS: agent"
@@ -121,17 +125,35 @@ sfm_chain_traffic_start "$N_CONNS" 8
 sleep 3
 
 victim_pid=$(cat "$OVS_RUNDIR/agent-$VICTIM.pid")
+ctl_pid=$(cat "$OVS_RUNDIR/sfmesh-controller.pid")
 case $SCENARIO in
-kill) kill -KILL "$victim_pid" ;;
-stop) kill -STOP "$victim_pid" ;;
+*-noctl) kill -STOP "$ctl_pid" ;;
+esac
+case $SCENARIO in
+kill|kill-noctl) kill -KILL "$victim_pid" ;;
+stop|stop-noctl) kill -STOP "$victim_pid" ;;
 link) ip link set "$VICTIM" down ;;
 disable) ctl disable "$VICTIM" || sfm_die "disable refused" ;;
 esac
 say "$SCENARIO $VICTIM at $(date +%T.%3N)"
 sfm_chain_traffic_wait
-[ "$SCENARIO" = stop ] && kill -CONT "$victim_pid"
 read -r survived failed gap < <(sfm_chain_traffic_result)
+case $SCENARIO in
+*-noctl)
+    # Before the controller runs again: the datapath did it all.
+    ovs-appctl bfd/show "$VICTIM" | grep -q "Forwarding: false" \
+        || sfm_die "the victim's port still forwards by BFD"
+    kill -CONT "$ctl_pid" ;;
+esac
+case $SCENARIO in
+stop|stop-noctl) kill -CONT "$victim_pid" ;;
+esac
 say "$survived of $N_CONNS survived; failed: $failed; longest gap ${gap} ms"
+case $SCENARIO in
+*-noctl)
+    [ "$gap" -lt 1000 ] \
+        || sfm_die "a gap of $gap ms: the datapath did not fail over" ;;
+esac
 grep -E "fenced" "$OVS_LOGDIR/sfmesh-controller.log" \
     | cut -d'|' -f1,4- | head -n 1 >&2
 
