@@ -525,7 +525,9 @@ class Testbed:
                 '-vconsole:off', '--log-file=' + self.controller_log,
                 '--unixctl=' + self.ctl_path,
                 '--config=' + self.config_path,
-                '--agent-listen=ptcp:0:%s.254' % REP_NET]
+                '--agent-listen=ptcp:0:%s.254' % REP_NET,
+                # BFD on the instance ports, answered by the agents.
+                '--ovsdb=unix:' + self.path('run', 'db.sock')]
         if self.heartbeat_timeout:
             args.append('--heartbeat-timeout=%d' % self.heartbeat_timeout)
         run(args + ['ptcp:0:127.0.0.1'])
@@ -707,13 +709,18 @@ class Testbed:
                    + list(args), check=check)
 
     def agents_ready(self):
-        """True when every agent is up and warm and every switch is in
-        sync."""
+        """True when every agent is up and warm, its instance up (its BFD
+        session too), and every switch is in sync."""
         out = self.ctl('agents', check=False)
         ready = [l for l in out.splitlines()
                  if len(l.split()) >= 6 and l.split()[1] == 'up'
                  and l.split()[5] == 'yes']
         if len(ready) != len(self.agent_pids):
+            return False
+        out = self.ctl('instances', check=False)
+        up = [l.split()[0] for l in out.splitlines()[1:]
+              if len(l.split()) >= 6 and l.split()[5] == 'up']
+        if any(name not in up for name in self.agent_pids):
             return False
         return self.switches_in_sync()
 
