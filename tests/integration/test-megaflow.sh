@@ -104,6 +104,16 @@ sys.exit(ok != n)
 ' "$1" "$2"
 }
 
+# Deletes every datapath flow with its revalidator state (dpctl/del-flows
+# would leave the state, and a flow made again would not be installed),
+# then waits for two whole revalidation rounds: a round that began before
+# the purge would sweep the flows made during it.
+purge() {
+    ovs-appctl revalidator/purge > /dev/null || sfm_die "revalidator/purge"
+    ovs-appctl revalidator/wait > /dev/null
+    ovs-appctl revalidator/wait > /dev/null
+}
+
 # The number of datapath flows, once it has not changed for 1 s.
 dp_flows() {
     local prev=-1 cur
@@ -117,14 +127,14 @@ dp_flows() {
 }
 
 step "1 connection"
-ovs-appctl dpctl/del-flows
+purge
 conns 1 30000 > /dev/null || sfm_die "the connection failed"
 one=$(dp_flows)
 step "  $one datapath flows"
 ovs-appctl dpctl/dump-flows > "$SFM_TMP/flows-1"
 
 step "$N_CONNS connections"
-ovs-appctl dpctl/del-flows
+purge
 conns "$N_CONNS" 31000 > /dev/null || sfm_die "connections failed"
 many=$(dp_flows)
 ovs-appctl dpctl/dump-flows > "$SFM_TMP/flows-$N_CONNS"
