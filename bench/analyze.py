@@ -480,6 +480,22 @@ def handoff(path, rate):
                                     'ratio_mbb_to_immediate': ratio}
     print(json.dumps(out, indent=1))
 
+def megaflow(path):
+    rows = [json.loads(l) for l in open(path) if l.strip()]
+    modes = {}
+    for r in rows:
+        modes.setdefault(r['classifier'], []).append(r)
+    out = {'rows': rows, 'classifiers': sorted(modes)}
+    for mode, rs in modes.items():
+        rs.sort(key=lambda r: r['streams'])
+        one = rs[0]['dp_flows']
+        for r in rs:
+            r['flows_per_stream'] = round(r['dp_flows'] / r['streams'], 3)
+            r['flows_over_first'] = r['dp_flows'] - one
+    json.dump(out, sys.stdout, indent=1)
+    print()
+
+
 if __name__ == '__main__':
     if sys.argv[1] == 'trial':
         trial(*sys.argv[2:])
@@ -497,5 +513,7 @@ if __name__ == '__main__':
         repl(sys.argv[2])
     elif sys.argv[1] == 'program':
         program(*sys.argv[2:6])
+    elif sys.argv[1] == 'megaflow':
+        megaflow(sys.argv[2])
     else:
         sys.exit('unknown mode')

@@ -2,7 +2,8 @@
 # sfmesh benchmarks: the entry point of "make bench".
 #
 #   bench/run.sh [PART...]     PART: remap failover fabric state program repl
-#                              handoff (default: all, in that order)
+#                              handoff megaflow (default: all, in that
+#                              order)
 #
 # Builds its helpers into build/bench/bin, runs each part (every network
 # part in a network namespace and private OVS of its own, see
@@ -12,14 +13,16 @@
 # Knobs (defaults): BENCH_TRIALS=10 (failover and fabric rounds),
 # BENCH_RATE=10000, BENCH_FABRIC_LINK=veth (or patch),
 # BENCH_STATE_ROUNDS=2, BENCH_PROGRAM_TRIALS=5, BENCH_REPL_ROUNDS=3,
-# BENCH_HANDOFF_TRIALS=5 (per handoff mode), BENCH_HANDOFF_REPL="async sync".
+# BENCH_HANDOFF_TRIALS=5 (per handoff mode), BENCH_HANDOFF_REPL="async sync",
+# BENCH_MEGAFLOW_STREAMS="1 1000 10000 100000", BENCH_MEGAFLOW_RATE=5000,
+# BENCH_MEGAFLOW_BUCKETS=256.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 BIN=build/bin OUT=build/bench
 HELPERS=$OUT/bin
 PY=/usr/bin/python3
-ALL="remap failover fabric state program repl handoff"
+ALL="remap failover fabric state program repl handoff megaflow"
 parts=${*:-$ALL}
 for p in $parts; do
     case " $ALL " in *" $p "*) ;; *) echo "unknown part: $p (parts: $ALL)" >&2
@@ -45,6 +48,7 @@ CFLAGS="-std=gnu11 -O2 -g -D_GNU_SOURCE -Wall -Wextra -Wno-sign-compare -Werror"
 set -e
 gcc $CFLAGS bench/udpseq.c -o "$HELPERS/udpseq"
 gcc $CFLAGS bench/udpecho.c -o "$HELPERS/udpecho"
+gcc $CFLAGS bench/udpfan.c -o "$HELPERS/udpfan"
 # shellcheck disable=SC2086
 gcc $CFLAGS -Ilib $OVS_CFLAGS bench/reactive-ctl.c -o "$HELPERS/reactive-ctl" \
     $OVS_LIBS

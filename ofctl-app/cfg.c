@@ -50,7 +50,7 @@
 #define MAX_SPI 0xffffff
 
 /* Most keys a mapping of fixed fields may have. */
-#define MAX_FIELDS 10
+#define MAX_FIELDS 11
 
 /* Longest part of a value quoted in a message. */
 #define MAX_QUOTE_LEN 40
@@ -1621,11 +1621,11 @@ parse_root__(struct parser *p, const yaml_node_t *root,
 {
     enum {
         R_VERSION, R_BUCKETS, R_TIMERS, R_SWITCHES, R_LINKS, R_SERVICES,
-        R_CHAINS, R_REBALANCE, R_HANDOFF, R_BFD
+        R_CHAINS, R_REBALANCE, R_HANDOFF, R_CLASSIFIER, R_BFD
     };
     static const char *const keys[] = {
         "version", "buckets", "timers", "switches", "links", "services",
-        "chains", "rebalance", "handoff", "bfd"
+        "chains", "rebalance", "handoff", "classifier", "bfd"
     };
     const yaml_node_t *values[ARRAY_SIZE(keys)];
     uint64_t value;
@@ -1668,6 +1668,23 @@ parse_root__(struct parser *p, const yaml_node_t *root,
             return false;
         }
         cfg->bucket_bits = ctz64(value);
+    }
+
+    if (values[R_CLASSIFIER]) {
+        const yaml_node_t *node = values[R_CLASSIFIER];
+
+        mark = path_push__(p, "classifier");
+        if (scalar_is__(node, "multipath")) {
+            cfg->classifier = CFG_CLASSIFIER_MULTIPATH;
+        } else if (scalar_is__(node, "dp-hash")) {
+            cfg->classifier = CFG_CLASSIFIER_DP_HASH;
+        } else {
+            ok = type_error__(p, node, "multipath or dp-hash");
+        }
+        path_pop__(p, mark);
+        if (!ok) {
+            return false;
+        }
     }
 
     if (values[R_TIMERS]) {
@@ -1989,6 +2006,7 @@ cfg_parse(const char *file, const char *text, size_t len,
     cfg = xzalloc(sizeof *cfg);
     cfg->file = xstrdup(file);
     cfg->bucket_bits = 8;
+    cfg->classifier = CFG_CLASSIFIER_MULTIPATH;
     cfg->timers.inactivity_probe_ms = 5000;
     cfg->timers.handshake_timeout_ms = 10000;
     cfg->handoff.rebalance = true;

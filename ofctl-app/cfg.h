@@ -116,12 +116,23 @@ struct cfg_bfd {
 #define CFG_DEFAULT_BFD_MS 20
 #define CFG_MAX_BFD_MS 60000
 
+/* How a chain's edge computes a stream's affinity code (docs/pipeline.md,
+ * "The classifier"). */
+enum cfg_classifier {
+    CFG_CLASSIFIER_MULTIPATH,   /* "multipath" (the default): a hash of the
+                                 * 5-tuple in ovs-vswitchd, one datapath
+                                 * flow per stream. */
+    CFG_CLASSIFIER_DP_HASH,     /* "dp-hash": the datapath's symmetric L4
+                                 * hash, datapath flows per code. */
+};
+
 #define CFG_MAX_HANDOFF_RATE 100000
 #define CFG_MAX_HANDOFFS_AT_ONCE 65536
 
 struct sfm_config {
     char *file;                 /* Name used in error messages. */
     unsigned int bucket_bits;   /* Buckets per service: 1 << bucket_bits. */
+    enum cfg_classifier classifier;
     struct cfg_switch *switches;
     size_t n_switches;
     struct cfg_link *links;

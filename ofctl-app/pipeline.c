@@ -23,7 +23,8 @@
  * with: OVS ignores nsh_c1 without nsh_mdtype=1. */
 #define PL_NSH "dl_type=0x894f,nsh_mdtype=1"
 
-/* The register that carries the affinity code from multipath to NSH C1. */
+/* The register that carries the affinity code from the classifier to NSH
+ * C1. */
 #define PL_CODE_REG "NXM_NX_REG0"
 
 /* Priorities. */
@@ -209,7 +210,33 @@ add_groups__(const struct pl_ctx *ctx, const struct cfg_service *svc,
     }
 }
 
-/* Adds the classification of traffic from 'port' into 'spi'. */
+/* Returns the actions that give a frame, its affinity code already in
+ * PL_CODE_REG, the NSH header of 'spi' (SI 255, C1 = the code) and an outer
+ * Ethernet header, and take it to the steering table: by 'next' ("goto_table"
+ * from table 0, "resubmit(," from the code table, which lies beyond it). */
+static char *
+push_actions__(uint32_t spi, const char *next)
+{
+    return xasprintf("encap(nsh(md_type=1)),"
+                     "set_field:%#"PRIx32"->nsh_spi,"
+                     "set_field:255->nsh_si,"
+                     "move:"PL_CODE_REG"[]->NXOXM_NSH_C1[],"
+                     "encap(ethernet),"
+                     "%s%d%s", spi, next, PL_TABLE_STEER,
+                     next[0] == 'r' ? ")" : "");
+}
+
+/* Adds the classification of traffic from 'port' into 'spi'.
+ *
+ * With multipath, ovs-vswitchd hashes the 5-tuple itself, so every stream
+ * gets datapath flows of its own.  With dp-hash, the classifier group asks
+ * the datapath for its symmetric L4 hash (a hash() action and a
+ * recirculation); after it, the group's bucket copies the hash's low bits,
+ * as many as the buckets need, into the code register, and the datapath
+ * flows match only those bits: there are at most as many as there are
+ * codes.  Both directions of a connection get the same hash, hence the same
+ * code, as with multipath.  The bucket resubmits to the code table, whose
+ * flow for 'port' pushes the headers. */
 static void
 add_classify__(const struct pl_ctx *ctx, const struct cfg_chain *chain,
                ofp_port_t port, uint32_t spi)
@@ -220,16 +247,47 @@ add_classify__(const struct pl_ctx *ctx, const struct cfg_chain *chain,
              ? xasprintf("in_port=%"PRIu16",%s", ofp_to_u16(port),
                          chain->match)
              : xasprintf("in_port=%"PRIu16, ofp_to_u16(port)));
-    actions = xasprintf("multipath(symmetric_l3l4+udp,1024,modulo_n,%"
-                        PRIuSIZE",0,"PL_CODE_REG"[0..15]),"
-                        "encap(nsh(md_type=1)),"
-                        "set_field:%#"PRIx32"->nsh_spi,"
-                        "set_field:255->nsh_si,"
-                        "move:"PL_CODE_REG"[]->NXOXM_NSH_C1[],"
-                        "encap(ethernet),"
-                        "goto_table:%d", ctx->n_buckets, spi,
-                        PL_TABLE_STEER);
+    if (ctx->cfg->classifier == CFG_CLASSIFIER_DP_HASH) {
+        char *push = push_actions__(spi, "resubmit(,");
+
+        add_flow__(ctx->d, PL_TABLE_CODE, PL_PRIO_STEER,
+                   xasprintf("in_port=%"PRIu16, ofp_to_u16(port)), push);
+        actions = xasprintf("group:%d", PL_CLASSIFY_GROUP_ID);
+    } else {
+        char *push = push_actions__(spi, "goto_table:");
+
+        actions = xasprintf("multipath(symmetric_l3l4+udp,1024,modulo_n,%"
+                            PRIuSIZE",0,"PL_CODE_REG"[0..15]),%s",
+                            ctx->n_buckets, push);
+        free(push);
+    }
     add_flow__(ctx->d, PL_TABLE_CLASSIFY, PL_PRIO_STEER, match, actions);
+}
+
+/* Adds the classifier group, for "classifier: dp-hash": a select group
+ * whose selection method is the datapath's hash, algorithm
+ * OVS_HASH_ALG_SYM_L4 (1, in the upper 32 bits of the parameter; basis 0 in
+ * the lower), with one bucket, which every hash value picks.  The code is
+ * the hash's low 'cfg->bucket_bits' bits (bucket_bits from 1 to 14, within
+ * the 16 bits of the register that NSH C1 receives).
+ *
+ * OpenFlow 1.3 and 1.4 cannot carry the selection method; OVS 3.1 then
+ * picks dp_hash with OVS_HASH_ALG_SYM_L4 and basis 0 by itself for a group
+ * of one bucket, so the group works the same on either. */
+static void
+add_classify_group__(const struct pl_ctx *ctx)
+{
+    struct pl_group *g = xmalloc(sizeof *g);
+
+    g->group_id = PL_CLASSIFY_GROUP_ID;
+    g->spec = xasprintf("group_id=%d,type=select,selection_method=dp_hash,"
+                        "selection_method_param=%"PRIu64","
+                        "bucket=actions=move:NXM_NX_DP_HASH[0..%u]->"
+                        PL_CODE_REG"[0..%u],resubmit(,%d)",
+                        PL_CLASSIFY_GROUP_ID, (uint64_t) 1 << 32,
+                        ctx->cfg->bucket_bits - 1,
+                        ctx->cfg->bucket_bits - 1, PL_TABLE_CODE);
+    hmap_insert(&ctx->d->groups, &g->hmap_node, hash_int(g->group_id, 0));
 }
 
 /* One direction of a chain. */
@@ -505,6 +563,7 @@ pl_generate(const struct sfm_config *cfg, const struct route_table *routes,
     struct pl_path *paths = xmalloc(MAX(2 * cfg->n_chains, 1)
                                     * sizeof *paths);
     size_t **orders = xmalloc(MAX(2 * cfg->n_chains, 1) * sizeof *orders);
+    bool classifies = false;
 
     for (size_t c = 0; c < cfg->n_chains; c++) {
         const struct cfg_chain *chain = &cfg->chains[c];
@@ -541,10 +600,12 @@ pl_generate(const struct sfm_config *cfg, const struct route_table *routes,
         if (in != OFPP_NONE) {
             add_arp__(&ctx, pf, in);
             add_classify__(&ctx, chain, in, chain->spi);
+            classifies = true;
         }
         if (out != OFPP_NONE) {
             add_arp__(&ctx, pr, out);
             add_classify__(&ctx, chain, out, chain->reverse_spi);
+            classifies = true;
         }
         add_steer__(&ctx, pf);
         add_steer__(&ctx, pr);
@@ -602,6 +663,11 @@ pl_generate(const struct sfm_config *cfg, const struct route_table *routes,
     free(in_chain);
     free(used);
 
+    if (classifies && cfg->classifier == CFG_CLASSIFIER_DP_HASH) {
+        add_classify_group__(&ctx);
+        add_flow__(d, PL_TABLE_CODE, PL_PRIO_MISS, xstrdup(""),
+                   xstrdup("drop"));
+    }
     add_flow__(d, PL_TABLE_CLASSIFY, PL_PRIO_MISS, xstrdup(""),
                xstrdup("drop"));
     add_flow__(d, PL_TABLE_STEER, PL_PRIO_MISS, xstrdup(""), xstrdup("drop"));

@@ -13,7 +13,11 @@
  * Table 0 (classify): traffic of a chain's ingress (forward SPI) or egress
  * (reverse SPI) port gets its affinity code from a symmetric 5-tuple hash
  * (multipath), an NSH header (SPI, SI 255, C1 = code) and an outer Ethernet
- * header, then goes to table 1.  ARP between the two ports bypasses the
+ * header, then goes to table 1.  With "classifier: dp-hash" it goes to the
+ * classifier group instead, whose one bucket takes the code from the
+ * datapath's symmetric hash (dp_hash, after a recirculation) and resubmits
+ * to table 3 (code), where the port's flow pushes the headers and goes on
+ * to table 1.  ARP between the two ports bypasses the
  * chain (in NSH, as a frame past the chain's last service, when the ports
  * are on different switches).  A frame from an instance port passes only
  * if it is NSH with an SPI and SI that instance may return; NSH from a link
@@ -31,7 +35,9 @@
  * here, where the instance's port is watched; one for any other instance
  * goes to it, or on toward its switch.
  *
- * Groups: one fast-failover group per (service, bucket): bucket 1 watches
+ * Groups: with "classifier: dp-hash", the classifier group (a select group
+ * of one bucket, selection method dp_hash, algorithm OVS_HASH_ALG_SYM_L4);
+ * and one fast-failover group per (service, bucket): bucket 1 watches
  * and outputs to the primary, bucket 2 to the secondary, each rewriting the
  * Ethernet destination to the instance's MAC.  An instance on another
  * switch is reached by the link toward it (a shortest path), which is what
@@ -50,6 +56,11 @@ struct svcmap;
 #define PL_TABLE_CLASSIFY 0
 #define PL_TABLE_STEER 1
 #define PL_TABLE_TRANSIT 2
+#define PL_TABLE_CODE 3
+
+/* The classifier group (only with "classifier: dp-hash").  Below every
+ * service group: pl_group_id() returns 65536 and more. */
+#define PL_CLASSIFY_GROUP_ID 1
 
 /* A flow in ovs-ofctl syntax. */
 struct pl_flow {

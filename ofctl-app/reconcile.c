@@ -11,6 +11,7 @@
 #include <string.h>
 #include "flow.h"
 #include "hash.h"
+#include "nx-match.h"
 #include "ofconn.h"
 #include "openflow/openflow.h"
 #include "openvswitch/dynamic-string.h"
@@ -216,9 +217,12 @@ actions_text__(const struct ofpact *ofpacts, size_t ofpacts_len)
     return ds_steal_cstr(&s);
 }
 
-/* Returns the canonical value of a group of 'type' with 'buckets'. */
+/* Returns the canonical value of a group of 'type' with 'props' and
+ * 'buckets'.  A select group's selection method (which only OpenFlow 1.5
+ * carries) and its buckets' weights are part of it. */
 static char *
-group_value__(uint8_t type, const struct ovs_list *buckets)
+group_value__(uint8_t type, const struct ofputil_group_props *props,
+              const struct ovs_list *buckets)
 {
     static const char *const types[] = { "all", "select", "indirect", "ff" };
     const struct ofputil_bucket *bucket;
@@ -229,10 +233,25 @@ group_value__(uint8_t type, const struct ovs_list *buckets)
     } else {
         ds_put_format(&s, "type=%"PRIu8, type);
     }
+    if (type == OFPGT11_SELECT && props->selection_method[0]) {
+        ds_put_format(&s, ",selection_method=%s", props->selection_method);
+        if (props->selection_method_param) {
+            ds_put_format(&s, ",selection_method_param=%"PRIu64,
+                          props->selection_method_param);
+        }
+        if (props->fields.values_size) {
+            ds_put_cstr(&s, ",fields(");
+            oxm_format_field_array(&s, &props->fields);
+            ds_put_char(&s, ')');
+        }
+    }
     LIST_FOR_EACH (bucket, list_node, buckets) {
         char *actions = actions_text__(bucket->ofpacts, bucket->ofpacts_len);
 
         ds_put_cstr(&s, ",bucket=");
+        if (type == OFPGT11_SELECT) {
+            ds_put_format(&s, "weight:%"PRIu16",", bucket->weight);
+        }
         if (bucket->watch_port != OFPP_ANY) {
             ds_put_format(&s, "watch_port:%"PRIu16",",
                           ofp_to_u16(bucket->watch_port));
@@ -319,7 +338,7 @@ canonical_group__(const char *text, enum ofp_version version, char **keyp,
                          ofperr_get_name(error));
     }
     *keyp = xasprintf("group_id=%"PRIu32, gm2.group_id);
-    *valuep = group_value__(gm2.type, &gm2.buckets);
+    *valuep = group_value__(gm2.type, &gm2.props, &gm2.buckets);
     ofputil_uninit_group_mod(&gm2);
     return NULL;
 }
@@ -760,7 +779,7 @@ collect_groups__(struct rcl *rcl, const struct ofp_header *oh)
         }
         set_put__(&rcl->dumped.groups,
                   xasprintf("group_id=%"PRIu32, gd.group_id),
-                  group_value__(gd.type, &gd.buckets));
+                  group_value__(gd.type, &gd.props, &gd.buckets));
         ofputil_uninit_group_desc(&gd);
     }
 }

@@ -23,6 +23,7 @@ run() {
 run connect bash "$here/test-connect.sh" "$bin"
 run bad-input bash "$here/test-bad-input.sh" "$asan_bin"
 run steer bash "$here/test-steer.sh" "$bin"
+run megaflow bash "$here/test-megaflow.sh" "$bin"
 run fabric bash "$here/test-fabric.sh" "$bin"
 run agent bash "$here/test-agent.sh" "$bin"
 run restart bash "$here/test-restart.sh" "$bin"

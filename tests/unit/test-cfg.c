@@ -365,7 +365,21 @@ test_other_values(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
     CU_ASSERT_EQUAL(cfg->bucket_bits, 1);
     CU_ASSERT_EQUAL(cfg_n_buckets(cfg), 2);
+    CU_ASSERT_EQUAL(cfg->classifier, CFG_CLASSIFIER_MULTIPATH);
     cfg_destroy(cfg);
+
+    /* The classifier: multipath by default, or dp-hash. */
+    cfg = parse_ok(SWITCHES SERVICES CHAINS "classifier: dp-hash\n");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+    CU_ASSERT_EQUAL(cfg->classifier, CFG_CLASSIFIER_DP_HASH);
+    cfg_destroy(cfg);
+    cfg = parse_ok(SWITCHES SERVICES CHAINS "classifier: multipath\n");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+    CU_ASSERT_EQUAL(cfg->classifier, CFG_CLASSIFIER_MULTIPATH);
+    cfg_destroy(cfg);
+    ASSERT_FAILS(SWITCHES SERVICES CHAINS "classifier: dp_hash\n",
+                 "test.yaml:14: classifier: expected multipath or dp-hash, "
+                 "found \"dp_hash\"");
 
     cfg_destroy(NULL);
 }
@@ -420,7 +434,7 @@ test_unknown_keys(void)
     ASSERT_FAILS(SWITCHES SERVICES CHAINS "bucket: 16\n",
                  "test.yaml:14: unknown key \"bucket\" (allowed: version, "
                  "buckets, timers, switches, links, services, chains, "
-                 "rebalance, handoff, bfd)");
+                 "rebalance, handoff, classifier, bfd)");
     ASSERT_FAILS("timers: {inactivity_probe: 100}\n" SWITCHES SERVICES CHAINS,
                  "test.yaml:1: timers: unknown key \"inactivity_probe\" "
                  "(allowed: inactivity_probe_ms, handshake_timeout_ms)");

@@ -169,6 +169,51 @@ test_golden(void)
     fixture_destroy(&fx);
 }
 
+/* With "classifier: dp-hash", only the classification changes: table 0
+ * sends a chain end's frames to the classifier group, whose bucket copies
+ * the datapath hash's low bits (2 for 4 buckets) into reg0 and resubmits to
+ * table 3, where the port's flow pushes the headers and resubmits to the
+ * steering table, which is as with multipath. */
+static void
+test_golden_dp_hash(void)
+{
+    struct fixture fx;
+    struct pl_desired d;
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    fixture_init(&fx, ARRAY_SIZE(port_names));
+    fx.cfg->classifier = CFG_CLASSIFIER_DP_HASH;
+    pl_desired_init(&d);
+    pl_generate(fx.cfg, NULL, "sw1", fx.maps, &fx.ports, &d);
+    ds_put_cstr(&s, "# flows\n");
+    pl_format_flows(&d, &s);
+    ds_put_cstr(&s, "# groups\n");
+    pl_format_groups(&d, &s);
+    check_golden("tests/unit/golden/pipeline-dp-hash.txt", ds_cstr(&s));
+    CU_ASSERT(!strstr(ds_cstr(&s), "multipath"));
+
+    /* As with multipath, plus 2 classifications and a miss in table 3;
+     * the classifier group besides the 8. */
+    CU_ASSERT_EQUAL(pl_n_flows(&d), 17 + 19 + 3);
+    CU_ASSERT_EQUAL(pl_n_groups(&d), 8 + 1);
+    ds_destroy(&s);
+    pl_desired_destroy(&d);
+
+    /* Without the chain's ports, nothing classifies: no classifier group,
+     * no table 3. */
+    shash_clear(&fx.ports);
+    pl_desired_init(&d);
+    pl_generate(fx.cfg, NULL, "sw1", fx.maps, &fx.ports, &d);
+    ds_init(&s);
+    pl_format_flows(&d, &s);
+    pl_format_groups(&d, &s);
+    CU_ASSERT(!strstr(ds_cstr(&s), "table=3"));
+    CU_ASSERT(!strstr(ds_cstr(&s), "group_id=1,"));
+    ds_destroy(&s);
+    pl_desired_destroy(&d);
+    fixture_destroy(&fx);
+}
+
 static void
 test_missing_ports(void)
 {
@@ -454,6 +499,7 @@ test_group_ids(void)
 
 static const struct test_case pipeline_tests[] = {
     { "two-service chain against reviewed output", test_golden },
+    { "dp-hash classifier against reviewed output", test_golden_dp_hash },
     { "missing ports", test_missing_ports },
     { "a switch with no chain", test_other_switch },
     { "group ids", test_group_ids },
