@@ -228,12 +228,14 @@ apply_record__(struct replrx *rx, const struct agp_record *rec,
     struct streamtab_key key;
     struct streamtab_entry *e;
     const char *error;
+    bool is_new;
 
     streamtab_key_init(&key, htonl(rec->key.lower_addr),
                        htonl(rec->key.higher_addr), rec->key.lower_port,
                        rec->key.higher_port, rec->key.proto);
     e = streamtab_lookup(rx->tab, &key);
-    if (!e) {
+    is_new = !e;
+    if (is_new) {
         e = streamtab_insert(rx->tab, &key,
                              rec->bucket & (rx->n_buckets
                                             ? rx->n_buckets - 1 : 0), now);
@@ -246,6 +248,10 @@ apply_record__(struct replrx *rx, const struct agp_record *rec,
     if (error) {
         VLOG_WARN_RL(&rl, "bad state from %s: %s", sender, error);
         rx->stats.n_bad_states++;
+        if (is_new) {
+            /* Not a zero-filled state that packets would then find. */
+            streamtab_remove(rx->tab, e);
+        }
         return false;
     }
     e->last_seen = now;

@@ -278,6 +278,46 @@ test_replrx_bulk_table_full(void)
     fixture_destroy(&f);
 }
 
+/* A state the service refuses is not applied, and leaves no entry behind
+ * for a stream that had none. */
+static void
+test_replrx_bad_state(void)
+{
+    struct agp_record rec;
+    struct fixture f;
+    struct replrx_conn *c;
+    struct replrx_result r;
+    struct agp_msg msg;
+    uint8_t blob[64];
+
+    fixture_init(&f, 10);
+    c = replrx_conn_create(f.rx, NULL);
+    send_batch(&f, c, "dlp-1", 1, 3, 0, 1, 5);
+
+    blob_of(blob, f.svc->blob_size, 9);
+    blob[1] = 1;                /* A reserved byte. */
+    rec.bucket = 3;
+    rec.state = blob;
+    rec.state_len = f.svc->blob_size;
+    memset(&msg, 0, sizeof msg);
+    msg.type = AGP_STATE_UPDATE;
+    msg.state_update.sender = "dlp-1";
+    msg.state_update.records = &rec;
+    msg.state_update.n_records = 1;
+    for (uint32_t i = 0; i < 2; i++) {
+        agp_stream_key_init(&rec.key, 0x0a000001, 1000 + i, 0x0a000002, 80,
+                            IPPROTO_TCP);
+        msg.state_update.seq = 2 + i;
+        replrx_handle(f.rx, c, &msg, 1000, &r);
+        CU_ASSERT_EQUAL(r.action, REPLRX_ACK);
+    }
+    CU_ASSERT_EQUAL(packets_of(&f, 0), 5);
+    CU_ASSERT_EQUAL(packets_of(&f, 1), -1);
+    CU_ASSERT_EQUAL(streamtab_count(f.tab), 1);
+    CU_ASSERT_EQUAL(replrx_get_stats(f.rx)->n_bad_states, 2);
+    fixture_destroy(&f);
+}
+
 /* Messages that do not belong on replication close the connection. */
 static void
 test_replrx_unexpected(void)
@@ -301,6 +341,7 @@ static const struct test_case replrx_tests[] = {
     { "restarted sender", test_replrx_sender_restart },
     { "bulk transfers", test_replrx_bulk },
     { "bulk into a full table", test_replrx_bulk_table_full },
+    { "a state the service refuses", test_replrx_bad_state },
     { "unexpected messages", test_replrx_unexpected },
     { NULL, NULL },
 };
