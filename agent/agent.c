@@ -200,6 +200,8 @@ process_frame(struct agent *ag, uint8_t *data, size_t len,
             int peer = agentmap_replica_of(&ag->map, e->bucket);
 
             e->last_seen = now;
+            streamtab_note_change(e, agentmap_change_epoch(&ag->map,
+                                                           e->bucket));
             if (ag->replicate && peer >= 0) {
                 streamtab_mark_dirty(ag->tab, e);
                 if (ag->sync && ag->peers[peer].up
@@ -349,6 +351,8 @@ record_from_entry(const struct agent *ag, const struct streamtab_entry *e,
                         ntohl(e->key.addr_hi), e->key.port_hi,
                         e->key.proto);
     rec->bucket = e->bucket;
+    rec->version.epoch = e->version.epoch;
+    rec->version.count = e->version.count;
     ag->svc->serialize(e->state, blob);
     rec->state_len = ag->svc->blob_size;
     rec->state = blob;

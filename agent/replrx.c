@@ -254,6 +254,8 @@ apply_record__(struct replrx *rx, const struct agp_record *rec,
         }
         return false;
     }
+    e->version.epoch = rec->version.epoch;
+    e->version.count = rec->version.count;
     e->last_seen = now;
     rx->stats.n_applied++;
     return true;

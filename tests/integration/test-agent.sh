@@ -74,7 +74,10 @@ if [ "$SCENARIO/$REPL" = kill/async ]; then
     "$PY" - "$AGENT_PORT" <<'PY' || sfm_die "garbage sender failed"
 import os, socket, struct, sys, time
 
-def frame(msg_type, body, magic=b'SFMA', version=1):
+def frame(msg_type, body, magic=b'SFMA', version=None):
+    # HELLO and HELLO_ACK are framed with version 1, the others with 2.
+    if version is None:
+        version = 1 if msg_type in (1, 2) else 2
     return magic + struct.pack('!BBHII', version, msg_type, 0,
                                16 + len(body), 7) + body
 
