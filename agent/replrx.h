@@ -47,12 +47,12 @@
  * watermark), the bucket's records in ordinary batches, then BULK_END with
  * the number of records sent.  The bucket holds its primary's state only if
  * every one of those records was received and applied, or dropped as not
- * newer than the state held: a count that does
- * not match (batches dropped as duplicates, say) fails the bulk, and the
- * caller closes the connection so that the sender reconnects and sends
- * every bucket again; a record that could not be applied (the stream table
- * full, a state the service refused) fails it too, but a new transfer
- * would fail the same way, so the connection stays.
+ * newer than the state held: a count that does not match (batches dropped
+ * as duplicates, say) fails the bulk, and the caller closes the connection
+ * so that the sender reconnects and sends every bucket again; a newer
+ * record that could not be applied (the stream table full, a state the
+ * service refused) fails it too, but a new transfer would fail the same
+ * way, so the connection stays.
  *
  * Pure: no sockets and no clock ('now' is passed in).  The caller owns the
  * connections and carries out the result of each message. */
