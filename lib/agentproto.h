@@ -69,8 +69,9 @@ enum agp_type {
     AGP_HELLO_ACK = 2,          /* Controller -> agent: accepted or not. */
     AGP_MAP = 3,                /* Controller -> agent: the service map. */
     AGP_HEARTBEAT = 4,          /* Agent -> controller, every 100 ms. */
-    AGP_STATE_UPDATE = 5,       /* Primary -> secondary: stream states. */
-    AGP_STATE_ACK = 6,          /* Secondary -> primary: received. */
+    AGP_STATE_UPDATE = 5,       /* Primary -> secondary (and a secondary's
+                                 * own changes -> primary): states. */
+    AGP_STATE_ACK = 6,          /* Receiver -> sender: received. */
     AGP_BULK_BEGIN = 7,         /* Primary -> secondary: bulk starts. */
     AGP_BULK_END = 8            /* Primary -> secondary: bulk done. */
 };
