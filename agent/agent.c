@@ -203,6 +203,8 @@ process_frame(struct agent *ag, uint8_t *data, size_t len,
             int peer = agentmap_replica_of(&ag->map, e->bucket);
 
             e->last_seen = now;
+            streamtab_note_change(e, agentmap_change_epoch(&ag->map,
+                                                           e->bucket));
             if (ag->replicate && peer >= 0) {
                 streamtab_mark_dirty(ag->tab, e);
                 if (ag->sync && ag->peers[peer].up
@@ -359,6 +361,8 @@ record_from_entry(const struct agent *ag, const struct streamtab_entry *e,
                         ntohl(e->key.addr_hi), e->key.port_hi,
                         e->key.proto);
     rec->bucket = e->bucket;
+    rec->version.epoch = e->version.epoch;
+    rec->version.count = e->version.count;
     ag->svc->serialize(e->state, blob);
     rec->state_len = ag->svc->blob_size;
     rec->state = blob;
@@ -631,6 +635,11 @@ repl_in_msg(struct agpconn *conn, const struct agp_msg *msg, void *in_)
     case REPLRX_CLOSE:
         agpconn_close(conn, r.reason);
         break;
+    }
+    if (r.answer) {
+        /* Our newer states go back to where the older ones came from now,
+         * before that side builds on its stale state any further. */
+        repl_flush(ag);
     }
 }
 
@@ -958,6 +967,11 @@ status_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
                   rs->n_bad_states + rs->n_table_full, rs->n_table_full,
                   rs->n_bulks, rs->n_bulks_failed, replrx_n_conns(ag->rx),
                   replrx_n_senders(ag->rx), rs->n_superseded);
+    ds_put_format(&s, "replication versions: %"PRIu64" stale states dropped"
+                  " (%"PRIu64" older than ours, answered with ours), %"
+                  PRIu64" states applied from a sender not the bucket's "
+                  "primary\n", rs->n_stale, rs->n_answered,
+                  rs->n_not_primary);
     if (ag->sync) {
         ds_put_format(&s, "sync: %"PRIu64" frames held, %"PRIuSIZE" now, %"
                       PRIu64" released unacknowledged, %"PRIu64" not held\n",
@@ -1254,6 +1268,7 @@ main(int argc, char *argv[])
     ag.tab = streamtab_create(ag.svc, ag.svc_data, AGENT_TABLE_CAPACITY,
                               random_uint32());
     ag.rx = replrx_create(ag.tab, ag.svc);
+    replrx_set_map(ag.rx, &ag.map);
 
     if (strncmp(opts.controller, "tcp:", 4)
         || netaddr_parse_tcp(opts.controller + 4, &ag.ctl_ss, &ag.ctl_len)) {

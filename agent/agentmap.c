@@ -64,29 +64,74 @@ agentmap_is_primary(const struct agentmap *map, uint32_t bucket)
             && map->buckets[bucket].primary == map->self);
 }
 
-/* Returns the secondary of 'bucket' if we are its primary, else -1. */
+/* Returns the secondary of 'bucket' if we are its primary and replicate,
+ * else -1: the instance that gets our bulk transfers of it. */
 int
 agentmap_secondary_of(const struct agentmap *map, uint32_t bucket)
 {
-    return (agentmap_is_primary(map, bucket)
-            && map->buckets[bucket].secondary != AGP_NONE
-            ? map->buckets[bucket].secondary : -1);
+    struct agentmap_send send;
+
+    agentmap_send_rule(map, bucket, &send);
+    return send.as_primary ? send.to : -1;
 }
 
 /* Returns the instance to which our changes to the streams of 'bucket'
- * are replicated: its secondary if we are its primary; its primary if we
- * are its secondary (frames reach a secondary when the switch has already
- * moved the bucket to it, or not yet away from it, while its map says
- * otherwise: what it changes then must reach the instance that has, or
- * is about to have, the bucket); else -1. */
+ * are replicated, or -1: see agentmap_send_rule(). */
 int
 agentmap_replica_of(const struct agentmap *map, uint32_t bucket)
 {
+    struct agentmap_send send;
+
+    agentmap_send_rule(map, bucket, &send);
+    return send.to;
+}
+
+/* Stores in '*send' what we may send for 'bucket' by 'map' (see
+ * agentmap.h):
+ *
+ *   - as its primary: our changes and bulk transfers go to its secondary
+ *     (none if it has none), and our changes carry the map's epoch;
+ *
+ *   - as its secondary: our own changes go to its primary (frames reach a
+ *     secondary when the switch has already moved the bucket to it, or not
+ *     yet away from it, while its map says otherwise: what it changes then
+ *     must reach the instance that has, or is about to have, the bucket);
+ *     they carry the map's epoch if we are warm for the bucket;
+ *
+ *   - otherwise nothing, and no epoch.
+ *
+ * Without replication, nothing goes anywhere, whatever the role. */
+void
+agentmap_send_rule(const struct agentmap *map, uint32_t bucket,
+                   struct agentmap_send *send)
+{
+    memset(send, 0, sizeof *send);
+    send->to = -1;
     if (agentmap_is_primary(map, bucket)) {
-        return agentmap_secondary_of(map, bucket);
+        uint16_t secondary = map->buckets[bucket].secondary;
+
+        send->as_primary = true;
+        send->to = secondary != AGP_NONE ? secondary : -1;
+        send->epoch = map->epoch;
+    } else if (agentmap_is_secondary(map, bucket)) {
+        send->to = map->buckets[bucket].primary;
+        send->epoch = agentmap_is_warm(map, bucket) ? map->epoch : 0;
     }
-    return (agentmap_is_secondary(map, bucket)
-            ? map->buckets[bucket].primary : -1);
+    if (!map->replicate) {
+        send->to = -1;
+    }
+}
+
+/* Returns the epoch that a change we make to a stream of 'bucket' carries
+ * in its version (streamtab_note_change()): our map's if we are the
+ * bucket's primary or its warm secondary, else 0. */
+uint64_t
+agentmap_change_epoch(const struct agentmap *map, uint32_t bucket)
+{
+    struct agentmap_send send;
+
+    agentmap_send_rule(map, bucket, &send);
+    return send.epoch;
 }
 
 /* Returns true if we are the secondary of 'bucket'. */
@@ -178,6 +223,7 @@ agentmap_apply(struct agentmap *map, const struct agp_map *m,
     }
 
     map->epoch = m->epoch;
+    map->replicate = replicate;
     map->n_buckets = m->n_buckets;
     map->buckets = xmemdup(m->buckets, m->n_buckets * sizeof *m->buckets);
     map->n_instances = m->n_instances;

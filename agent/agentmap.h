@@ -26,6 +26,27 @@
  * names this agent secondary first): it is kept, and counts once the map
  * arrives if its sender is then the bucket's primary.
  *
+ * What the agent may send for a bucket follows from its role in the
+ * bucket at the epoch of its newest map (agentmap_send_rule()), applied
+ * when a batch is built, whatever the map was when the streams changed:
+ *
+ *   - the primary sends its changes to the secondary, a bulk transfer of
+ *     the bucket to a new secondary, and may hold frames (sync mode) until
+ *     the secondary acknowledges them; its changes carry the map's epoch;
+ *
+ *   - the secondary sends only its own changes (frames reach it while the
+ *     switch and the maps disagree), to the primary: never a bulk, never a
+ *     held frame; its changes carry the map's epoch only if it is warm
+ *     (it holds the primary's state of the bucket), since a cold secondary
+ *     (a restarted agent, say) changes states it made from nothing or
+ *     from part of a bulk, which must not outrank the primary's;
+ *
+ *   - an instance that is neither, that is not in the map, or that has no
+ *     map yet, sends nothing for the bucket, and its changes carry no
+ *     epoch;
+ *
+ *   - without replication, nothing is sent at all.
+ *
  * Pure: no sockets, no clock.  The agent carries out the changes. */
 
 #include <stdbool.h>
@@ -52,6 +73,20 @@ struct agentmap {
     size_t n_bulk_from;         /* Entries of 'bulk_from': 'n_buckets',
                                  * or before the first map as many as the
                                  * bulks that arrived need. */
+    bool replicate;             /* Replication on, as the last map was
+                                 * applied. */
+};
+
+/* What an agent may send for one bucket: see agentmap_send_rule(). */
+struct agentmap_send {
+    int to;                     /* The instance its changes of the bucket's
+                                 * streams go to, or -1: nobody. */
+    bool as_primary;            /* It is the primary: 'to' is the secondary,
+                                 * which gets bulk transfers of the bucket
+                                 * and may be waited for (sync mode).
+                                 * Otherwise only its own changes go. */
+    uint64_t epoch;             /* The epoch its changes may carry in their
+                                 * versions, 0 for none. */
 };
 
 /* What applying a map asks of the agent. */
@@ -75,6 +110,9 @@ bool agentmap_is_primary(const struct agentmap *, uint32_t bucket);
 int agentmap_secondary_of(const struct agentmap *, uint32_t bucket);
 bool agentmap_is_secondary(const struct agentmap *, uint32_t bucket);
 int agentmap_replica_of(const struct agentmap *, uint32_t bucket);
+void agentmap_send_rule(const struct agentmap *, uint32_t bucket,
+                        struct agentmap_send *);
+uint64_t agentmap_change_epoch(const struct agentmap *, uint32_t bucket);
 bool agentmap_is_warm(const struct agentmap *, uint32_t bucket);
 void agentmap_forget_warm(struct agentmap *);
 size_t agentmap_n_primary(const struct agentmap *);

@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <string.h>
+#include "agentmap.h"
 #include "agentproto.h"
 #include "hash.h"
 #include "openvswitch/hmap.h"
@@ -44,6 +45,7 @@ struct replrx {
     struct streamtab *tab;      /* Where states go. */
     const struct service_class *svc; /* Decodes them. */
     size_t n_buckets;           /* Of the newest map; 0 before one. */
+    const struct agentmap *map; /* The agent's map, or NULL. */
     struct ovs_list conns;      /* Contains "struct replrx_conn"s. */
     struct shash senders;       /* Sender name -> its current connection. */
     struct replrx_stats stats;  /* Counters. */
@@ -85,6 +87,15 @@ void
 replrx_set_n_buckets(struct replrx *rx, size_t n_buckets)
 {
     rx->n_buckets = n_buckets;
+}
+
+/* Gives 'rx' the agent's map 'map' (which the agent keeps current), for
+ * counting the states applied from senders that it does not name their
+ * bucket's primary.  Whether a state applies does not depend on it. */
+void
+replrx_set_map(struct replrx *rx, const struct agentmap *map)
+{
+    rx->map = map;
 }
 
 const struct replrx_stats *
@@ -219,21 +230,58 @@ claim_sender__(struct replrx_conn *c, const char *sender,
     return true;
 }
 
-/* Applies record 'rec' received at 'now'; returns false if it could not
- * be. */
+/* Returns true if 'rx' has a map that does not name 'sender' the primary
+ * of 'bucket'. */
+static bool
+not_primary__(const struct replrx *rx, uint32_t bucket, const char *sender)
+{
+    const struct agentmap *map = rx->map;
+    const char *primary;
+
+    if (!map || !map->epoch || bucket >= map->n_buckets) {
+        return false;
+    }
+    primary = agentmap_name(map, map->buckets[bucket].primary);
+    return !primary || strcmp(primary, sender);
+}
+
+/* Deals with record 'rec' from 'sender' received at 'now': applies it if
+ * its version is newer than the state held for its stream, drops it
+ * otherwise (and marks the held state dirty, setting 'r->answer', if that
+ * is strictly newer).  Returns false if a newer record could not be
+ * applied. */
 static bool
 apply_record__(struct replrx *rx, const struct agp_record *rec,
-               const char *sender, long long int now)
+               const char *sender, long long int now,
+               struct replrx_result *r)
 {
+    struct streamtab_version version = {
+        .epoch = rec->version.epoch,
+        .count = rec->version.count,
+    };
     struct streamtab_key key;
     struct streamtab_entry *e;
     const char *error;
+    bool is_new;
 
     streamtab_key_init(&key, htonl(rec->key.lower_addr),
                        htonl(rec->key.higher_addr), rec->key.lower_port,
                        rec->key.higher_port, rec->key.proto);
     e = streamtab_lookup(rx->tab, &key);
-    if (!e) {
+    is_new = !e;
+    if (e) {
+        int cmp = streamtab_version_compare(&version, &e->version);
+
+        if (cmp <= 0) {
+            rx->stats.n_stale++;
+            if (cmp < 0) {
+                streamtab_mark_dirty(rx->tab, e);
+                rx->stats.n_answered++;
+                r->answer = true;
+            }
+            return true;
+        }
+    } else {
         e = streamtab_insert(rx->tab, &key,
                              rec->bucket & (rx->n_buckets
                                             ? rx->n_buckets - 1 : 0), now);
@@ -246,10 +294,16 @@ apply_record__(struct replrx *rx, const struct agp_record *rec,
     if (error) {
         VLOG_WARN_RL(&rl, "bad state from %s: %s", sender, error);
         rx->stats.n_bad_states++;
+        if (is_new) {
+            /* Not a zero-filled state that packets would then find. */
+            streamtab_remove(rx->tab, e);
+        }
         return false;
     }
+    e->version = version;
     e->last_seen = now;
     rx->stats.n_applied++;
+    rx->stats.n_not_primary += not_primary__(rx, e->bucket, sender);
     return true;
 }
 
@@ -273,7 +327,7 @@ handle_update__(struct replrx *rx, struct replrx_conn *c,
         const struct agp_record *rec = &u->records[i];
         struct replrx_bulk *bulk = (hmap_is_empty(&c->bulks) ? NULL
                                     : find_bulk__(c, rec->bucket));
-        bool ok = apply_record__(rx, rec, c->sender, now);
+        bool ok = apply_record__(rx, rec, c->sender, now, r);
 
         if (bulk) {
             bulk->received++;

@@ -8,7 +8,30 @@
 
 /* The receiving side of state replication: what an agent does with the
  * STATE_UPDATE, BULK_BEGIN and BULK_END messages that the primaries of its
- * buckets send it.
+ * buckets send it (and the secondaries, their own changes).
+ *
+ * A record applies only if its version is newer than the state the table
+ * holds for its stream (streamtab_version_compare(); any record applies to
+ * a stream the table does not hold), and the state then takes the
+ * record's version.  An older or equal record is dropped and counted
+ * ('n_stale'), and its batch is acknowledged all the same: a stale record
+ * is no error of the channel.  When the table's state is strictly newer,
+ * it is marked dirty, so that the agent's next batch carries it where the
+ * agent's map sends its changes of the bucket, which is normally the
+ * stale record's sender: the instance that sent an older state learns the
+ * newer one instead of going on from its own.  (An equal version is no
+ * reason to answer, or two instances holding different states at the same
+ * version would answer each other for ever: the next change of either
+ * settles it.)
+ *
+ * Who sent a record does not matter to whether it applies, only its
+ * version does: a record from a sender that our map does not name the
+ * bucket's primary applies if it is newer.  It may be the secondary's own
+ * changes, a primary whose map is older or newer than ours, or the old
+ * primary of a datapath failover that the controller has not made into a
+ * map yet, which the versions, not the maps, must settle.  Given the
+ * agent's map (replrx_set_map()), such states are counted
+ * ('n_not_primary').
  *
  * Every incoming replication connection is a "struct replrx_conn".  Its
  * first STATE_UPDATE names the sender, and the name may not change on that
@@ -23,12 +46,13 @@
  * A bulk transfer of a bucket is BULK_BEGIN (the window restarts at its
  * watermark), the bucket's records in ordinary batches, then BULK_END with
  * the number of records sent.  The bucket holds its primary's state only if
- * every one of those records was received and applied: a count that does
- * not match (batches dropped as duplicates, say) fails the bulk, and the
- * caller closes the connection so that the sender reconnects and sends
- * every bucket again; a record that could not be applied (the stream table
- * full, a state the service refused) fails it too, but a new transfer
- * would fail the same way, so the connection stays.
+ * every one of those records was received and applied, or dropped as not
+ * newer than the state held: a count that does not match (batches dropped
+ * as duplicates, say) fails the bulk, and the caller closes the connection
+ * so that the sender reconnects and sends every bucket again; a newer
+ * record that could not be applied (the stream table full, a state the
+ * service refused) fails it too, but a new transfer would fail the same
+ * way, so the connection stays.
  *
  * Pure: no sockets and no clock ('now' is passed in).  The caller owns the
  * connections and carries out the result of each message. */
@@ -37,6 +61,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct agentmap;
 struct agp_msg;
 struct replrx;
 struct replrx_conn;
@@ -64,11 +89,18 @@ struct replrx_result {
                                  * again. */
     struct replrx_conn *superseded; /* An older connection of the same
                                      * sender, to be closed, or NULL. */
+    bool answer;                /* Newer states than some of the records
+                                 * were marked dirty: replicate soon. */
 };
 
 /* Counters over every connection, since the receiver was created. */
 struct replrx_stats {
     uint64_t n_applied;         /* Stream states applied. */
+    uint64_t n_not_primary;     /* Of those, from a sender that is not the
+                                 * bucket's primary in our map. */
+    uint64_t n_stale;           /* States dropped: not newer than ours. */
+    uint64_t n_answered;        /* Of those, older than ours: ours marked
+                                 * dirty to answer them. */
     uint64_t n_dup_batches;     /* Batches ignored as duplicates. */
     uint64_t n_gaps;            /* Accepted batches that skipped numbers. */
     uint64_t n_table_full;      /* States not applied: table full. */
@@ -82,6 +114,7 @@ struct replrx *replrx_create(struct streamtab *,
                              const struct service_class *);
 void replrx_destroy(struct replrx *);
 void replrx_set_n_buckets(struct replrx *, size_t n_buckets);
+void replrx_set_map(struct replrx *, const struct agentmap *);
 const struct replrx_stats *replrx_get_stats(const struct replrx *);
 size_t replrx_n_conns(const struct replrx *);
 size_t replrx_n_senders(const struct replrx *);

@@ -88,6 +88,19 @@ streamtab_key_equals(const struct streamtab_key *a,
             && a->proto == b->proto);
 }
 
+/* Compares versions 'a' and 'b', epoch first, then count.  Returns a
+ * negative number if 'a' is older than 'b', 0 if they are equal, a positive
+ * number if 'a' is newer. */
+int
+streamtab_version_compare(const struct streamtab_version *a,
+                          const struct streamtab_version *b)
+{
+    if (a->epoch != b->epoch) {
+        return a->epoch < b->epoch ? -1 : 1;
+    }
+    return a->count < b->count ? -1 : a->count > b->count;
+}
+
 /* Creates an empty table for states of service 'svc' (whose expired() is
  * called with 'svc_data') that holds at most 'capacity' entries and hashes
  * keys with 'basis' (a random basis makes hash collisions hard to provoke
@@ -179,7 +192,7 @@ streamtab_bucket_find__(const struct streamtab *tab, uint32_t bucket)
 }
 
 /* Inserts into 'tab' an entry for 'key' in bucket 'bucket', with a
- * zero-filled state, sequence number 0, last-seen time 'now', not dirty, and
+ * zero-filled state, version (0, 0), last-seen time 'now', not dirty, and
  * returns it.  Returns NULL, and inserts nothing, if 'tab' holds its
  * capacity already.  'tab' must have no entry for 'key' (look it up first). */
 struct streamtab_entry *
@@ -233,6 +246,18 @@ streamtab_remove(struct streamtab *tab, struct streamtab_entry *e)
     }
     hmap_remove(&tab->entries, &e->node);
     free(e);
+}
+
+/* Records a local change of the state of 'e' (the service changed it) made
+ * with the authority of map epoch 'epoch' (0 for none): the new version
+ * counts one change more than the old and carries the newer of the two
+ * epochs, so that it is newer than the state it was made from.  (At 2**64
+ * changes the count stays where it is.) */
+void
+streamtab_note_change(struct streamtab_entry *e, uint64_t epoch)
+{
+    e->version.epoch = MAX(e->version.epoch, epoch);
+    e->version.count += e->version.count < UINT64_MAX;
 }
 
 /* Gives memory back after many removals from 'tab': shrinks its hash map

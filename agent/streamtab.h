@@ -10,8 +10,9 @@
  *
  * One entry per stream: its key (both directions of an IPv4 connection map
  * to one key), its bucket, the service's state ('state_size' bytes of the
- * table's service class, allocated with the entry), a sequence number and a
- * last-seen time that the caller sets, and a dirty flag for replication.
+ * table's service class, allocated with the entry), the version of that
+ * state, a last-seen time that the caller sets, and a dirty flag for
+ * replication.
  *
  * Besides the hash table by key, the table keeps lists so that no operation
  * scans it whole:
@@ -62,6 +63,28 @@ uint32_t streamtab_key_hash(const struct streamtab_key *, uint32_t basis);
 bool streamtab_key_equals(const struct streamtab_key *,
                           const struct streamtab_key *);
 
+/* The version of a stream's state: which of two states of one stream is
+ * the newer, so that a replicated record never replaces a newer state with
+ * an older one (docs/agent.md, "Versions").
+ *
+ * 'count' is the number of changes in the state's history: a local change
+ * makes it one more than the state it changed (streamtab_note_change()),
+ * and a state received from another instance keeps the sender's.
+ * 'epoch' is the newest map epoch under whose authority a change of that
+ * history was made (0 for none yet): a change carries the epoch its agent
+ * gives it (agentmap_change_epoch()), and never lowers the state's.
+ * Versions compare lexicographically, epoch first
+ * (streamtab_version_compare()): a change made with a newer map's authority
+ * is newer than any made without it; between changes under the same epoch,
+ * the longer history is the newer. */
+struct streamtab_version {
+    uint64_t epoch;             /* Epoch of the newest authority, or 0. */
+    uint64_t count;             /* Changes so far; 0 before the first. */
+};
+
+int streamtab_version_compare(const struct streamtab_version *,
+                              const struct streamtab_version *);
+
 /* A stream.  Members marked "read-only" belong to the table. */
 struct streamtab_entry {
     struct hmap_node node;      /* In the table's map, by key.  Read-only. */
@@ -74,8 +97,8 @@ struct streamtab_entry {
     uint32_t bucket;            /* Its bucket.  Read-only. */
     bool dirty;                 /* In the dirty list.  Read-only: see
                                  * streamtab_mark_dirty(). */
-    uint64_t seq;               /* Sequence number of the last change; set by
-                                 * the caller (0 when inserted). */
+    struct streamtab_version version; /* Of 'state'; set by the caller
+                                 * (0, 0 when inserted). */
     long long int last_seen;    /* Last packet or apply, ms; set by the
                                  * caller ('now' when inserted). */
     void *state;                /* The service's state, 'state_size' bytes,
@@ -96,6 +119,7 @@ struct streamtab_entry *streamtab_insert(struct streamtab *,
                                          const struct streamtab_key *,
                                          uint32_t bucket, long long int now);
 void streamtab_remove(struct streamtab *, struct streamtab_entry *);
+void streamtab_note_change(struct streamtab_entry *, uint64_t epoch);
 const struct ovs_list *streamtab_all__(const struct streamtab *);
 
 /* Iterates ENTRY (a 'struct streamtab_entry *') over every entry of table

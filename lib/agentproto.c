@@ -20,7 +20,9 @@
 
 /* Sizes on the wire, for bounding counts by the bytes left. */
 #define AGP_KEY_LEN 13          /* A stream key. */
-#define AGP_RECORD_MIN_LEN (4 + AGP_KEY_LEN + 2) /* A record, no state. */
+#define AGP_VERSION_LEN 16      /* A record's version. */
+#define AGP_RECORD_MIN_LEN (4 + AGP_KEY_LEN + AGP_VERSION_LEN + 2)
+                                /* A record, no state. */
 #define AGP_INSTANCE_MIN_LEN (2 + 1 + 4 + 2)    /* An instance, 1-byte name. */
 #define AGP_BUCKET_LEN 4        /* A MAP bucket. */
 
@@ -127,6 +129,14 @@ agp_set_be__(uint8_t *p, uint64_t value, size_t n)
     }
 }
 
+/* Returns the version that a frame of 'type' is framed with. */
+static uint8_t
+agp_frame_version__(uint8_t type)
+{
+    return (type == AGP_HELLO || type == AGP_HELLO_ACK
+            ? AGP_HELLO_VERSION : AGP_VERSION);
+}
+
 /* Framing. */
 
 /* Examines the 'size' bytes at 'data', the head of a receive buffer.
@@ -139,11 +149,12 @@ agp_set_be__(uint8_t *p, uint64_t value, size_t n)
  *
  * Returns AGP_FRAME_BAD_MAGIC, AGP_FRAME_BAD_VERSION or AGP_FRAME_BAD_LENGTH
  * as soon as the bytes present show a wrong magic, a version other than
- * AGP_VERSION, or a length below AGP_HEADER_LEN or above AGP_MAX_LEN, so
- * that a peer speaking something else (HTTP, or TLS to a plain listener) is
- * caught by its first bytes.  The type and flags are left to agp_decode():
- * a frame of an unknown type still has a trustworthy length, so the caller
- * may skip it. */
+ * AGP_VERSION and AGP_HELLO_VERSION, or a length below AGP_HEADER_LEN or
+ * above AGP_MAX_LEN, so that a peer speaking something else (HTTP, or TLS
+ * to a plain listener) is caught by its first bytes.  The type and flags,
+ * and which of the two versions the type is framed with, are left to
+ * agp_decode(): a frame of an unknown type still has a trustworthy length,
+ * so the caller may skip it. */
 enum agp_frame_status
 agp_frame_check(const void *data, size_t size, size_t *msg_len)
 {
@@ -154,7 +165,8 @@ agp_frame_check(const void *data, size_t size, size_t *msg_len)
     if (size && memcmp(p, AGP_MAGIC, MIN(size, 4))) {
         return AGP_FRAME_BAD_MAGIC;
     }
-    if (size > AGP_OFS_VERSION && p[AGP_OFS_VERSION] != AGP_VERSION) {
+    if (size > AGP_OFS_VERSION && p[AGP_OFS_VERSION] != AGP_VERSION
+        && p[AGP_OFS_VERSION] != AGP_HELLO_VERSION) {
         return AGP_FRAME_BAD_VERSION;
     }
     if (size < AGP_OFS_LENGTH + 4) {
@@ -317,7 +329,8 @@ agp_key_is_canonical__(const struct agp_stream_key *key)
                 && key->lower_port <= key->higher_port));
 }
 
-/* Checks 'rec' apart from its state bytes: bucket, key and state length. */
+/* Checks 'rec' apart from its state bytes: bucket, key, version and state
+ * length. */
 static enum agp_error
 agp_check_record__(const struct agp_record *rec)
 {
@@ -326,6 +339,9 @@ agp_check_record__(const struct agp_record *rec)
     }
     if (!agp_key_is_canonical__(&rec->key)) {
         return AGP_E_KEY;
+    }
+    if (!rec->version.count) {
+        return AGP_E_VALUE;
     }
     if (rec->state_len > AGP_MAX_STATE) {
         return AGP_E_STATE_LEN;
@@ -625,6 +641,12 @@ agp_get_record__(struct agp_reader *r, struct agp_record *rec)
         error = agp_get_key__(r, &rec->key);
     }
     if (!error) {
+        error = agp_get_u64__(r, &rec->version.epoch);
+    }
+    if (!error) {
+        error = agp_get_u64__(r, &rec->version.count);
+    }
+    if (!error) {
         error = agp_get_u16__(r, &rec->state_len);
     }
     if (!error) {
@@ -754,7 +776,8 @@ agp_decode(const void *frame, size_t size, struct agp_msg *msg)
     if (memcmp(p, AGP_MAGIC, 4)) {
         return AGP_E_MAGIC;
     }
-    if (p[AGP_OFS_VERSION] != AGP_VERSION) {
+    if (p[AGP_OFS_VERSION] != AGP_VERSION
+        && p[AGP_OFS_VERSION] != AGP_HELLO_VERSION) {
         return AGP_E_VERSION;
     }
     if (agp_get_be__(p + AGP_OFS_LENGTH, 4) != size || size > AGP_MAX_LEN) {
@@ -765,6 +788,11 @@ agp_decode(const void *frame, size_t size, struct agp_msg *msg)
     }
     if (agp_get_be__(p + AGP_OFS_FLAGS, 2)) {
         return AGP_E_FLAGS;
+    }
+    if (p[AGP_OFS_VERSION] != agp_frame_version__(p[AGP_OFS_TYPE])) {
+        /* A version-1 frame of a later type (an older peer's), or a HELLO
+         * framed otherwise than every version frames it. */
+        return AGP_E_VERSION;
     }
 
     msg->type = p[AGP_OFS_TYPE];
@@ -877,7 +905,7 @@ agp_put_header__(struct ofpbuf *b, enum agp_type type, uint32_t xid)
     size_t start = b->size;
 
     ofpbuf_put(b, AGP_MAGIC, 4);
-    agp_put_uint__(b, AGP_VERSION, 1);
+    agp_put_uint__(b, agp_frame_version__(type), 1);
     agp_put_uint__(b, type, 1);
     agp_put_u16__(b, 0);
     agp_put_u32__(b, 0);
@@ -1177,6 +1205,8 @@ agp_batch_add(struct agp_batch *batch, struct ofpbuf *b,
     agp_put_u16__(b, key->lower_port);
     agp_put_u16__(b, key->higher_port);
     agp_put_uint__(b, key->proto, 1);
+    agp_put_u64__(b, rec->version.epoch);
+    agp_put_u64__(b, rec->version.count);
     agp_put_u16__(b, rec->state_len);
     if (rec->state_len) {
         ofpbuf_put(b, rec->state, rec->state_len);
@@ -1266,6 +1296,8 @@ agp_state_update_equal__(const struct agp_state_update *a,
         const struct agp_record *y = &b->records[i];
 
         if (x->bucket != y->bucket || !agp_key_equal__(&x->key, &y->key)
+            || x->version.epoch != y->version.epoch
+            || x->version.count != y->version.count
             || x->state_len != y->state_len
             || !agp_bytes_equal__(x->state, y->state, x->state_len)) {
             return false;

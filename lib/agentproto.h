@@ -13,9 +13,9 @@
  * Every frame starts with a 16-byte header:
  *
  *    0  magic     4 bytes  "SFMA"
- *    4  version   1 byte   AGP_VERSION
+ *    4  version   1 byte   AGP_VERSION (HELLO, HELLO_ACK: AGP_HELLO_VERSION)
  *    5  type      1 byte   enum agp_type
- *    6  flags     2 bytes  0 (a version-1 receiver rejects anything else)
+ *    6  flags     2 bytes  0 (a version-2 receiver rejects anything else)
  *    8  length    4 bytes  the whole frame, header included, 16 to 1 MiB
  *   12  xid       4 bytes  chosen by the sender; a HELLO_ACK or STATE_ACK
  *                          carries the xid of the message it answers
@@ -26,14 +26,16 @@
  *
  * HELLO and HELLO_ACK always carry version 1 in the header, whatever the
  * versions spoken, so that any two versions can negotiate; later frames
- * carry the version chosen.
+ * carry the version chosen.  This module speaks version 2 only (version 1
+ * had no versions in its STATE_UPDATE records; docs/agent-protocol.md says
+ * why it is not kept).
  *
  * This module is pure: it finds frame boundaries in a byte stream
  * (agp_frame_check()), decodes a whole frame into a struct agp_msg
- * (agp_decode(), which validates every field and rejects anything a
- * version-1 encoder would not produce, so that decoding then encoding gives
- * back the same bytes), and encodes messages into a struct ofpbuf.  It does
- * no I/O: the transport (TCP now, TLS later) carries the frames unchanged. */
+ * (agp_decode(), which validates every field and rejects anything its
+ * encoder would not produce, so that decoding then encoding gives back the
+ * same bytes), and encodes messages into a struct ofpbuf.  It does no I/O:
+ * the transport (TCP now, TLS later) carries the frames unchanged. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -42,7 +44,9 @@
 struct ofpbuf;
 
 #define AGP_MAGIC "SFMA"          /* First 4 bytes of every frame. */
-#define AGP_VERSION 1             /* The version this module speaks. */
+#define AGP_VERSION 2             /* The version this module speaks. */
+#define AGP_HELLO_VERSION 1       /* The version HELLO and HELLO_ACK are
+                                   * framed with, whatever is spoken. */
 #define AGP_HEADER_LEN 16         /* Bytes in a frame header. */
 #define AGP_MAX_LEN (1024 * 1024) /* Longest frame, header included. */
 #define AGP_MAX_STRING 255        /* Longest string, in bytes. */
@@ -65,8 +69,9 @@ enum agp_type {
     AGP_HELLO_ACK = 2,          /* Controller -> agent: accepted or not. */
     AGP_MAP = 3,                /* Controller -> agent: the service map. */
     AGP_HEARTBEAT = 4,          /* Agent -> controller, every 100 ms. */
-    AGP_STATE_UPDATE = 5,       /* Primary -> secondary: stream states. */
-    AGP_STATE_ACK = 6,          /* Secondary -> primary: received. */
+    AGP_STATE_UPDATE = 5,       /* Primary -> secondary (and a secondary's
+                                 * own changes -> primary): states. */
+    AGP_STATE_ACK = 6,          /* Receiver -> sender: received. */
     AGP_BULK_BEGIN = 7,         /* Primary -> secondary: bulk starts. */
     AGP_BULK_END = 8            /* Primary -> secondary: bulk done. */
 };
@@ -188,16 +193,28 @@ struct agp_stream_key {
     uint8_t proto;              /* IP protocol number. */
 };
 
+/* The version of a stream's state: the map epoch of its newest change
+ * made with a map's authority (0 for none), and the number of changes in
+ * its history.  Of two states of a stream, the one with the higher epoch
+ * is the newer, and at the same epoch the one with the higher count
+ * (docs/agent.md, "Versions"). */
+struct agp_version {
+    uint64_t epoch;             /* Map epoch, or 0. */
+    uint64_t count;             /* Changes, at least 1. */
+};
+
 /* The state of one stream, in a STATE_UPDATE. */
 struct agp_record {
     uint32_t bucket;            /* Bucket, below AGP_MAX_BUCKETS. */
     struct agp_stream_key key;  /* The stream. */
+    struct agp_version version; /* Of 'state'. */
     uint16_t state_len;         /* Bytes in 'state', 0 to AGP_MAX_STATE. */
     const uint8_t *state;       /* The whole state of the stream. */
 };
 
-/* AGP_STATE_UPDATE: a batch of stream states, from a bucket's primary to
- * its secondary.  A record replaces the whole state of its stream. */
+/* AGP_STATE_UPDATE: a batch of stream states, between the instances of a
+ * bucket.  A record replaces the whole state of its stream if its version
+ * is newer than the receiver's. */
 struct agp_state_update {
     const char *sender;         /* Sending instance's name, not empty. */
     uint64_t seq;               /* Batch sequence number, at least 1. */
@@ -315,10 +332,11 @@ agp_bitmap_set(uint8_t *bitmap, size_t i, bool value)
  *
  *   - A number above the last accepted one is accepted, and becomes the
  *     last.  If it skips numbers (a gap: batches the sender never sent, or
- *     lost), it is still accepted, because every record overwrites the whole
- *     state of its stream, so applying a newer batch is never wrong; the
- *     gap is counted, so that the agent can tell the streams of the missing
- *     batches may be stale until their next update.
+ *     lost), it is still accepted, because every record carries the whole
+ *     state of its stream and its version, so applying a newer batch is
+ *     never wrong; the gap is counted, so that the agent can tell the
+ *     streams of the missing batches may be stale until their next
+ *     update.
  *
  *   - A number at or below the last accepted one is a duplicate (a resend,
  *     or an older batch arriving late) and must be ignored: applying it

@@ -17,7 +17,10 @@
  * transfers are asked only for buckets we are primary of, to their
  * secondary, and always for such a bucket whose secondary has no
  * connection or is new to it; a bucket is warm only if its current
- * primary sent its last completed bulk transfer. */
+ * primary sent its last completed bulk transfer; what may be sent for a
+ * bucket goes only to the other instance of the bucket, bulks only from
+ * the primary, and changes carry the map's epoch only from the primary or
+ * a warm secondary. */
 
 #include <config.h>
 
@@ -154,6 +157,29 @@ apply_map(struct agentmap *map, const uint8_t **data, size_t *size)
     free(buckets);
 }
 
+/* Checks what 'map' lets us send for 'bucket'. */
+static void
+check_send_rule(const struct agentmap *map, uint32_t bucket)
+{
+    const struct agp_bucket *bk = &map->buckets[bucket];
+    struct agentmap_send send;
+
+    agentmap_send_rule(map, bucket, &send);
+    if (agentmap_is_primary(map, bucket)) {
+        fuzz_check(send.as_primary && send.epoch == map->epoch
+                   && send.to == (bk->secondary != AGP_NONE
+                                  ? bk->secondary : -1));
+    } else if (agentmap_is_secondary(map, bucket)) {
+        fuzz_check(!send.as_primary && send.to == bk->primary
+                   && send.epoch == (agentmap_is_warm(map, bucket)
+                                     ? map->epoch : 0));
+    } else {
+        fuzz_check(!send.as_primary && send.to == -1 && !send.epoch);
+    }
+    fuzz_check(send.to < 0 || send.to != map->self);
+    fuzz_check(agentmap_change_epoch(map, bucket) == send.epoch);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -180,6 +206,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             fuzz_check(!agentmap_is_primary(&map, b)
                   || !agentmap_is_secondary(&map, b));
+            check_send_rule(&map, b);
         }
     }
     agentmap_destroy(&map);

@@ -210,7 +210,12 @@ step(struct event_base *base, struct agsrv *srv, struct steer *st,
             break;
         }
         msg.type = AGP_HELLO;
-        msg.hello.versions = v < 200 ? 2 : (uint32_t) v << 1 | 2;
+        /* Mostly the version spoken, sometimes others beside it, and
+         * sometimes only others (an older agent's 1, a later one's 3),
+         * which the controller refuses. */
+        msg.hello.versions = (v < 200 ? 1u << AGP_VERSION
+                              : v < 250 ? (uint32_t) v << 1 | 1u << AGP_VERSION
+                              : v & 1 ? 1u << 1 : 1u << 3);
         msg.hello.repl_addr = 0x0a090001 + name;
         msg.hello.repl_port = 7000;
         msg.hello.instance = names[name];

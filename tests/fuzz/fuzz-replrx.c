@@ -10,16 +10,23 @@
  * The input is a program: each step opens or closes a connection, or
  * delivers a message built from the next bytes (a sender among a few
  * names, small sequence numbers and buckets so that windows and bulks
- * collide, records with valid or arbitrary state blobs) to one of up to 8
- * connections, into a stream table small enough to fill.  A model of each
- * connection's window and bulks checks every result: a batch is
- * acknowledged exactly when its number is above the last accepted one, a
- * bulk whose record count does not match what arrived is never complete,
- * a connection never changes sender, and the receiver's bookkeeping
- * (connections, senders) matches what was opened and closed. */
+ * collide, records with small versions so that they tie, valid or
+ * arbitrary state blobs) to one of up to 8 connections, into a stream
+ * table small enough to fill.  A model of each connection's window and
+ * bulks checks every result: a batch is acknowledged exactly when its
+ * number is above the last accepted one, a bulk is complete exactly when
+ * its record count matches what arrived and each of those records was
+ * applied or stale, a connection never changes sender, and the receiver's
+ * bookkeeping (connections, senders) matches what was opened and closed.
+ * A model of the table checks the version rule: a record applies exactly
+ * when its stream is not held or its version is newer (and its state
+ * valid, and the table not full), the table holds every stream at the
+ * newest version applied, and a held state is marked to answer exactly
+ * when an older record was dropped. */
 
 #include <config.h>
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,6 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_CONNS 8
 #define MAX_RECORDS 4
 #define N_BUCKETS 16
+#define CAPACITY 32             /* Of the stream table. */
+#define N_KEYS 256              /* Streams: port 1000 + a byte. */
 
 static const char *const senders[] = { "dlp-1", "dlp-2", "dlp-3", "x" };
 
@@ -47,7 +56,102 @@ struct model {
     uint64_t last;              /* Last batch number accepted. */
     bool in_bulk[N_BUCKETS * 2]; /* BULK_BEGIN seen, no BULK_END yet. */
     uint32_t received[N_BUCKETS * 2]; /* Records since BULK_BEGIN. */
+    bool bulk_ok[N_BUCKETS * 2]; /* Each of them applied or stale. */
 };
+
+/* The model of the stream table. */
+struct table_model {
+    bool held[N_KEYS];          /* Stream held. */
+    struct streamtab_version version[N_KEYS]; /* Its version, if held. */
+    bool dirty[N_KEYS];         /* Marked to answer an older record. */
+    size_t n_held;              /* Streams held. */
+    struct replrx_stats stats;  /* What the counters must say. */
+};
+
+/* Returns the key of stream 'k'. */
+static struct streamtab_key
+key_of(int k)
+{
+    struct streamtab_key key;
+
+    streamtab_key_init(&key, htonl(0x0a000001), htonl(0x0a000002),
+                       1000 + k, 80, IPPROTO_TCP);
+    return key;
+}
+
+/* Updates 'tm' with record 'rec' of stream 'k', as the receiver must deal
+ * with it; sets '*answered' if the held state is to answer it.  Returns
+ * false if the record was not applied though newer. */
+static bool
+model_record(struct table_model *tm, const struct service_class *svc,
+             int k, const struct agp_record *rec, bool *answered)
+{
+    uint64_t scratch[SERVICE_STATE_MAX / 8];
+    struct streamtab_version v = {
+        .epoch = rec->version.epoch, .count = rec->version.count,
+    };
+    bool valid = !svc->deserialize(rec->state, rec->state_len, scratch, 0);
+
+    if (tm->held[k]) {
+        int cmp = streamtab_version_compare(&v, &tm->version[k]);
+
+        if (cmp <= 0) {
+            tm->stats.n_stale++;
+            if (cmp < 0) {
+                tm->stats.n_answered++;
+                tm->dirty[k] = true;
+                *answered = true;
+            }
+            return true;
+        }
+    } else if (tm->n_held >= CAPACITY) {
+        tm->stats.n_table_full++;
+        return false;
+    }
+    if (!valid) {
+        tm->stats.n_bad_states++;
+        return false;
+    }
+    if (!tm->held[k]) {
+        tm->held[k] = true;
+        tm->n_held++;
+    }
+    tm->version[k] = v;
+    tm->stats.n_applied++;
+    return true;
+}
+
+/* Checks stream 'k' of 'tab' against 'tm'. */
+static void
+check_stream(const struct table_model *tm, const struct streamtab *tab,
+             int k)
+{
+    struct streamtab_key key = key_of(k);
+    const struct streamtab_entry *e = streamtab_lookup(tab, &key);
+
+    fuzz_check(!e == !tm->held[k]);
+    if (e) {
+        fuzz_check(!streamtab_version_compare(&e->version, &tm->version[k])
+                   && e->dirty == tm->dirty[k]);
+    }
+}
+
+/* Checks the stream table 'tab' and the counters 'st' against 'tm': every
+ * stream if 'all', else only the count. */
+static void
+check_table(const struct table_model *tm, const struct streamtab *tab,
+            const struct replrx_stats *st, bool all)
+{
+    fuzz_check(streamtab_count(tab) == tm->n_held);
+    for (int k = 0; all && k < N_KEYS; k++) {
+        check_stream(tm, tab, k);
+    }
+    fuzz_check(st->n_applied == tm->stats.n_applied
+               && st->n_stale == tm->stats.n_stale
+               && st->n_answered == tm->stats.n_answered
+               && st->n_table_full == tm->stats.n_table_full
+               && st->n_bad_states == tm->stats.n_bad_states);
+}
 
 /* Closes the connection of 'm'. */
 static void
@@ -71,9 +175,11 @@ count_open(const struct model *models)
 
 static void
 deliver(struct replrx *rx, struct model *models, struct model *m,
+        struct table_model *tm, const struct streamtab *tab,
         const struct service_class *svc, const uint8_t **data, size_t *size,
         long long int now)
 {
+    int keys[MAX_RECORDS];
     struct agp_record recs[MAX_RECORDS];
     uint8_t blobs[MAX_RECORDS][SERVICE_STATE_MAX];
     struct replrx_result r;
@@ -94,12 +200,16 @@ deliver(struct replrx *rx, struct model *models, struct model *m,
         msg.state_update.n_records = fuzz_next(data, size) % (MAX_RECORDS + 1);
         msg.state_update.records = recs;
         for (size_t i = 0; i < msg.state_update.n_records; i++) {
-            uint8_t kind = fuzz_next(data, size);
+            uint8_t kind = fuzz_next(data, size), v;
 
             recs[i].bucket = (bucket + i * (kind >> 4)) % (N_BUCKETS * 2);
-            agp_stream_key_init(&recs[i].key, 0x0a000001,
-                                1000 + fuzz_next(data, size), 0x0a000002, 80,
-                                IPPROTO_TCP);
+            keys[i] = fuzz_next(data, size);
+            agp_stream_key_init(&recs[i].key, 0x0a000001, 1000 + keys[i],
+                                0x0a000002, 80, IPPROTO_TCP);
+            /* Epochs 0 to 3, counts 1 to 16: versions tie often. */
+            v = fuzz_next(data, size);
+            recs[i].version.epoch = (v >> 4) & 3;
+            recs[i].version.count = (v & 15) + 1;
             memset(blobs[i], 0, sizeof blobs[i]);
             if (kind & 1) {
                 /* Arbitrary bytes, of an arbitrary length. */
@@ -154,14 +264,24 @@ deliver(struct replrx *rx, struct model *models, struct model *m,
         m->sender = sender;
         fuzz_check(r.sender && !strcmp(r.sender, senders[sender]));
         if (msg.state_update.seq > m->last) {
+            bool answered = false;
+
             fuzz_check(r.action == REPLRX_ACK
                        && r.seq == msg.state_update.seq);
             m->last = msg.state_update.seq;
             for (size_t i = 0; i < msg.state_update.n_records; i++) {
+                bool ok = model_record(tm, svc, keys[i], &recs[i],
+                                       &answered);
+
                 m->received[recs[i].bucket]++;
+                m->bulk_ok[recs[i].bucket] &= ok;
+            }
+            fuzz_check(r.answer == answered);
+            for (size_t i = 0; i < msg.state_update.n_records; i++) {
+                check_stream(tm, tab, keys[i]);
             }
         } else {
-            fuzz_check(r.action == REPLRX_NOTHING);
+            fuzz_check(r.action == REPLRX_NOTHING && !r.answer);
         }
         break;
     case AGP_BULK_BEGIN:
@@ -173,6 +293,7 @@ deliver(struct replrx *rx, struct model *models, struct model *m,
         fuzz_check(r.action == REPLRX_NOTHING);
         m->in_bulk[bucket] = true;
         m->received[bucket] = 0;
+        m->bulk_ok[bucket] = true;
         m->last = seq;
         break;
     case AGP_BULK_END:
@@ -184,9 +305,10 @@ deliver(struct replrx *rx, struct model *models, struct model *m,
         fuzz_check(r.bucket == bucket);
         if (!m->in_bulk[bucket] || m->received[bucket] != msg.bulk_end.count) {
             fuzz_check(r.action == REPLRX_BULK_FAILED && r.resend);
+        } else if (m->bulk_ok[bucket]) {
+            fuzz_check(r.action == REPLRX_BULK_DONE);
         } else {
-            fuzz_check(r.action == REPLRX_BULK_DONE
-                  || (r.action == REPLRX_BULK_FAILED && !r.resend));
+            fuzz_check(r.action == REPLRX_BULK_FAILED && !r.resend);
         }
         m->in_bulk[bucket] = false;
         break;
@@ -206,10 +328,13 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const struct service_class *svc = service_find("counter");
-    struct streamtab *tab = streamtab_create(svc, NULL, 32, 1);
+    struct streamtab *tab = streamtab_create(svc, NULL, CAPACITY, 1);
     struct replrx *rx = replrx_create(tab, svc);
     struct model models[MAX_CONNS];
+    struct table_model tm;
     long long int now = 1000;
+
+    memset(&tm, 0, sizeof tm);
 
     for (size_t i = 0; i < MAX_CONNS; i++) {
         memset(&models[i], 0, sizeof models[i]);
@@ -226,12 +351,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         } else if ((op & 3) == 1 && m->c) {
             close_conn(m);
         } else if (m->c) {
-            deliver(rx, models, m, svc, &data, &size, now);
+            deliver(rx, models, m, &tm, tab, svc, &data, &size, now);
         }
         fuzz_check(replrx_n_conns(rx) == count_open(models));
         fuzz_check(replrx_n_senders(rx) <= replrx_n_conns(rx));
-        fuzz_check(streamtab_count(tab) <= 32);
+        check_table(&tm, tab, replrx_get_stats(rx), false);
     }
+    check_table(&tm, tab, replrx_get_stats(rx), true);
     for (size_t i = 0; i < MAX_CONNS; i++) {
         if (models[i].c) {
             close_conn(&models[i]);

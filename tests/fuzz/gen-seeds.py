@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 # Copyright (c) 2026 The sfmesh authors.
 # SPDX-License-Identifier: Apache-2.0
-"""Writes the seed corpora of fuzz-service, fuzz-ctlsock and fuzz-reconcile
-into tests/fuzz/corpus/ (the input layouts are described at the top of each
-target).
+"""Writes the seed corpora of fuzz-service, fuzz-ctlsock, fuzz-reconcile,
+fuzz-agentproto and fuzz-replrx into tests/fuzz/corpus/ (the input layouts
+are described at the top of each target; the agent protocol's in
+docs/agent-protocol.md).
 
 Usage: gen-seeds.py [CORPUS_DIR]"""
 
@@ -217,6 +218,207 @@ def reconcile_seeds(corpus):
                   + op(ANSWER_BARRIER))
 
 
+# fuzz-agentproto: frames of the agent protocol, version 2 (HELLO and
+# HELLO_ACK framed with version 1).
+
+AGP_HELLO, AGP_HELLO_ACK, AGP_MAP, AGP_HEARTBEAT = 1, 2, 3, 4
+AGP_STATE_UPDATE, AGP_STATE_ACK, AGP_BULK_BEGIN, AGP_BULK_END = 5, 6, 7, 8
+AGP_NONE = 0xffff
+
+
+def agp_frame(msg_type, body, xid, version=None):
+    if version is None:
+        version = 1 if msg_type in (AGP_HELLO, AGP_HELLO_ACK) else 2
+    return (b'SFMA' + struct.pack('>BBHII', version, msg_type, 0,
+                                  16 + len(body), xid) + body)
+
+
+def agp_string(s):
+    return struct.pack('>H', len(s)) + s.encode()
+
+
+def agp_hello(instance, service, addr, port, versions=1 << 2, xid=1):
+    return agp_frame(AGP_HELLO, struct.pack('>IIH', versions, addr, port)
+                     + agp_string(instance) + agp_string(service), xid)
+
+
+def agp_hello_ack(version, reason='', xid=1):
+    return agp_frame(AGP_HELLO_ACK, bytes([version]) + agp_string(reason),
+                     xid)
+
+
+def agp_map(epoch, service, instances, buckets, xid=2):
+    """'instances': (name, address, port); 'buckets': (primary,
+    secondary) indexes."""
+    body = (struct.pack('>Q', epoch) + agp_string(service)
+            + struct.pack('>IH', len(buckets), len(instances)))
+    for name, addr, port in instances:
+        body += agp_string(name) + struct.pack('>IH', addr, port)
+    for primary, secondary in buckets:
+        body += struct.pack('>HH', primary, secondary)
+    return agp_frame(AGP_MAP, body, xid)
+
+
+def agp_heartbeat(epoch, n_buckets, warm, counts, xid=5):
+    return agp_frame(AGP_HEARTBEAT, struct.pack('>QI', epoch, n_buckets)
+                     + warm + struct.pack('>3Q', *counts), xid)
+
+
+def agp_record(bucket, lo, lo_port, hi, hi_port, proto, epoch, count,
+               state):
+    return (struct.pack('>IIIHHB', bucket, lo, hi, lo_port, hi_port, proto)
+            + struct.pack('>QQH', epoch, count, len(state)) + state)
+
+
+def agp_state_update(sender, seq, records, xid=7, version=None):
+    return agp_frame(AGP_STATE_UPDATE, agp_string(sender)
+                     + struct.pack('>QI', seq, len(records))
+                     + b''.join(records), xid, version)
+
+
+def agp_state_ack(seq, xid=7):
+    return agp_frame(AGP_STATE_ACK, struct.pack('>Q', seq), xid)
+
+
+def agp_bulk_begin(bucket, watermark, xid=9):
+    return agp_frame(AGP_BULK_BEGIN, struct.pack('>IQ', bucket, watermark),
+                     xid)
+
+
+def agp_bulk_end(bucket, count, xid=10):
+    return agp_frame(AGP_BULK_END, struct.pack('>II', bucket, count), xid)
+
+
+def agentproto_seeds(corpus):
+    t = 'fuzz-agentproto'
+    hello = agp_hello('fw-1', 'fw', 0x0a000103, 7400)
+    hello_ack = agp_hello_ack(2)
+    instances = [('fw-%d' % i, 0x0a000100 + i, 7400) for i in range(1, 5)]
+    instances.append(('fw-5', 0, 0))
+    pairs = [(0, 1), (1, 2), (3, 4), (3, 4), (4, 0), (0, 1), (1, 2),
+             (3, AGP_NONE), (3, 4), (AGP_NONE, AGP_NONE), (0, 1), (1, 2),
+             (3, 4), (3, 4), (4, 0), (0, 1)]
+    mapmsg = agp_map(3, 'fw', instances, pairs)
+    heartbeat = agp_heartbeat(3, 16, b'\xf5\x3c', (1000, 990, 10))
+    # Versions with and without an epoch, the largest count, a tie.
+    versions = [(0, 1), (3, 17), (3, 17), (2 ** 64 - 1, 2 ** 64 - 1)]
+    records = [agp_record(5 * i, 0x0a000002, 40000 + i, 0xc0a80001 + i, 443,
+                          17 if i % 2 == 0 else 6, versions[i][0],
+                          versions[i][1], bytes(3 * j % 256
+                                                for j in range(16 * i)))
+               for i in range(4)]
+    update = agp_state_update('fw-1', 12, records)
+    begin, end = agp_bulk_begin(5, 11), agp_bulk_end(5, 4)
+    seeds = {
+        'hello': hello,
+        'hello-ack': hello_ack,
+        'hello-refused': agp_hello_ack(0, 'unknown service'),
+        'map': mapmsg,
+        'heartbeat': heartbeat,
+        'heartbeat-4-buckets': agp_heartbeat(8, 4, b'\x05', (0, 0, 0), 6),
+        'heartbeat-no-map': agp_heartbeat(0, 0, b'', (0, 0, 0)),
+        'state-update': update,
+        'state-update-empty': agp_state_update('fw-2', 1, [], 8),
+        'state-ack': agp_state_ack(12),
+        'bulk-begin': begin,
+        'bulk-end': end,
+        # An older peer's batch: framed with version 1, records without a
+        # version.  It must not decode.
+        'state-update-version-1': agp_frame(
+            AGP_STATE_UPDATE, agp_string('fw-1')
+            + struct.pack('>QI', 3, 1)
+            + struct.pack('>IIIHHBH', 5, 0x0a000002, 0xc0a80001, 40000,
+                          443, 6, 2) + b'\x01\x02', 7, 1),
+        'stream-agent-channel': (hello + hello_ack + mapmsg + heartbeat
+                                 + agp_heartbeat(3, 16, b'\xff\xff',
+                                                 (2000, 1990, 10), 6)),
+        'stream-replication': (begin + update
+                               + agp_state_update('fw-1', 15, records)
+                               + agp_state_update('fw-1', 13, records)
+                               + end + agp_state_ack(12)),
+    }
+    for name, data in seeds.items():
+        write(corpus, t, name, data)
+
+
+# fuzz-replrx: a program of steps on up to 8 connections (see the target).
+
+RX_SENDERS = {'dlp-1': 0, 'dlp-2': 1, 'dlp-3': 2, 'x': 3}
+
+
+def rx_open(conn):
+    return bytes([conn << 2])
+
+
+def rx_close(conn):
+    return bytes([conn << 2 | 1])
+
+
+def rx_update(conn, sender, seq, bucket, records):
+    """Records: (stream, epoch, count, packets), or (stream, epoch, count,
+    blob) with a blob of arbitrary bytes."""
+    out = bytes([conn << 2 | 2, 0, RX_SENDERS[sender], seq, bucket,
+                 len(records)])
+    for stream, epoch, count, state in records:
+        version = epoch << 4 | (count - 1)
+        if isinstance(state, bytes):
+            out += bytes([1, stream, version, len(state)]) + state
+        else:
+            out += bytes([0, stream, version, state])
+    return out
+
+
+def rx_bulk_begin(conn, sender, watermark, bucket):
+    return bytes([conn << 2 | 2, 2, RX_SENDERS[sender], watermark, bucket])
+
+
+def rx_bulk_end(conn, sender, bucket, count):
+    return bytes([conn << 2 | 2, 3, RX_SENDERS[sender], 0, bucket, count])
+
+
+def replrx_seeds(corpus):
+    t = 'fuzz-replrx'
+    write(corpus, t, 'bulk', rx_open(0)
+          + rx_update(0, 'dlp-1', 1, 0, [])
+          + rx_bulk_begin(0, 'dlp-1', 1, 3)
+          + rx_update(0, 'dlp-1', 2, 3, [(1, 1, 1, 10), (2, 1, 1, 20),
+                                         (3, 1, 2, 30)])
+          + rx_bulk_end(0, 'dlp-1', 3, 3)
+          + rx_bulk_begin(0, 'dlp-1', 2, 5)
+          + rx_bulk_end(0, 'dlp-1', 5, 1))
+    # Older, equal and newer versions of one stream, across epochs, and a
+    # newer state that the service refuses.
+    write(corpus, t, 'versions', rx_open(0)
+          + rx_update(0, 'dlp-1', 1, 3, [(1, 1, 5, 5)])
+          + rx_update(0, 'dlp-1', 2, 3, [(1, 1, 5, 6)])
+          + rx_update(0, 'dlp-1', 3, 3, [(1, 1, 4, 4), (1, 0, 16, 16)])
+          + rx_update(0, 'dlp-1', 4, 3, [(1, 2, 1, 1)])
+          + rx_update(0, 'dlp-1', 5, 3, [(1, 3, 1, b'\x01\x02')]))
+    # A flap: the secondary's newer state, then the stale primary's.
+    write(corpus, t, 'flap', rx_open(0) + rx_open(1)
+          + rx_update(0, 'dlp-1', 1, 3, [(7, 1, 10, 10), (8, 1, 10, 10)])
+          + rx_update(1, 'dlp-2', 1, 3, [(7, 1, 13, 13)])
+          + rx_update(0, 'dlp-1', 2, 3, [(7, 1, 11, 11), (8, 1, 11, 11)])
+          + rx_update(0, 'dlp-1', 3, 3, [(7, 1, 14, 14)])
+          + rx_close(1))
+    # A restarted sender's bulk into a table that holds its streams at
+    # older, equal and newer versions.
+    write(corpus, t, 'bulk-populated', rx_open(0)
+          + rx_update(0, 'dlp-1', 1, 3, [(1, 1, 3, 3), (2, 1, 5, 5),
+                                         (3, 2, 1, 1)])
+          + rx_open(1) + rx_update(1, 'dlp-1', 1, 0, [])
+          + rx_bulk_begin(1, 'dlp-1', 1, 3)
+          + rx_update(1, 'dlp-1', 2, 3, [(1, 1, 5, 9), (2, 1, 5, 9),
+                                         (3, 1, 5, 9), (4, 1, 5, 9)])
+          + rx_bulk_end(1, 'dlp-1', 3, 4))
+    # More streams than the table holds.
+    full = rx_open(0)
+    for seq in range(1, 10):
+        full += rx_update(0, 'dlp-2', seq, seq % 16,
+                          [(4 * seq + i, 1, 1, seq) for i in range(4)])
+    write(corpus, t, 'table-full', full)
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     corpus = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here,
@@ -224,6 +426,8 @@ def main():
     service_seeds(corpus)
     ctlsock_seeds(corpus)
     reconcile_seeds(corpus)
+    agentproto_seeds(corpus)
+    replrx_seeds(corpus)
 
 
 if __name__ == '__main__':

@@ -39,7 +39,9 @@ SILENT, BIG, SMALL = 'silent', 'big', 'small'
 
 
 def header(length, msg_type=1):
-    return b'SFMA' + struct.pack('!BBHII', 1, msg_type, 0, length, 1)
+    # HELLO and HELLO_ACK are framed with version 1, the others with 2.
+    version = 1 if msg_type in (1, 2) else 2
+    return b'SFMA' + struct.pack('!BBHII', version, msg_type, 0, length, 1)
 
 
 BIG_DATA = header(1024 * 1024, 5) + b'\0' * (256 * 1024)

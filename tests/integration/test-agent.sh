@@ -78,7 +78,10 @@ if [ "$SCENARIO/$REPL" = kill/async ]; then
     "$PY" - "$AGENT_PORT" <<'PY' || sfm_die "garbage sender failed"
 import os, socket, struct, sys, time
 
-def frame(msg_type, body, magic=b'SFMA', version=1):
+def frame(msg_type, body, magic=b'SFMA', version=None):
+    # HELLO and HELLO_ACK are framed with version 1, the others with 2.
+    if version is None:
+        version = 1 if msg_type in (1, 2) else 2
     return magic + struct.pack('!BBHII', version, msg_type, 0,
                                16 + len(body), 7) + body
 
@@ -114,6 +117,70 @@ PY
             || sfm_die "no log of the garbage in $f"
     done
     say "garbage and replays refused"
+
+    # Stale records: a made-up UDP stream of a bucket of dlp-1 and dlp-2,
+    # sent to dlp-2 in dlp-1's name at version (7, 10), then older ones, at
+    # (7, 9) and (6, 50): dlp-2 keeps the first, whose packet count its
+    # "streams" shows; then a newer one, (7, 11), applies.
+    bucket=$(ctl map dlp | awk '$2 == "dlp-1" && $3 == "dlp-2" && NF == 3 \
+                                {print $1; exit}')
+    [ -n "$bucket" ] || sfm_die "no bucket of dlp-1 with secondary dlp-2"
+    stale() {
+        "$PY" - "$bucket" "$@" <<'PY' || sfm_die "stale sender failed"
+import socket, struct, sys
+
+def string(s):
+    return struct.pack('!H', len(s)) + s.encode()
+
+def record(bucket, epoch, count, packets):
+    # stateful-fw: version 1, UDP, no flags; last_seen, packets, bytes.
+    blob = (bytes([1, 6, 0]) + bytes(5)
+            + struct.pack('!q4Q', 0, packets, 0, 100 * packets, 0))
+    return (struct.pack('!IIIHHB', bucket, 0x0a4d0001, 0x0a4d0002, 5000,
+                        6000, 17)
+            + struct.pack('!QQH', epoch, count, len(blob)) + blob)
+
+bucket = int(sys.argv[1])
+s = socket.create_connection(('10.9.0.4', 7000), timeout=3)
+seq = 0
+for version in [None] + sys.argv[2:]:
+    recs = []
+    if version:
+        epoch, count = map(int, version.split(','))
+        recs.append(record(bucket, epoch, count, count))
+    seq += 1
+    body = (string('dlp-1') + struct.pack('!QI', seq, len(recs))
+            + b''.join(recs))
+    s.sendall(b'SFMA' + struct.pack('!BBHII', 2, 5, 0, 16 + len(body), seq)
+              + body)
+    ack = b''
+    while len(ack) < 24:
+        chunk = s.recv(24 - len(ack))
+        if not chunk:
+            sys.exit('connection closed before the ack of batch %d' % seq)
+        ack += chunk
+    if ack[5] != 6 or struct.unpack('!Q', ack[16:24])[0] != seq:
+        sys.exit('batch %d not acknowledged' % seq)
+s.close()
+PY
+    }
+    packets_held() {
+        actl dlp-2 streams | grep '^proto 17 10\.77\.0\.1:5000 ' \
+            | sed -n 's/.* packets_lo_hi=\([0-9]*\) .*/\1/p'
+    }
+    stale 7,10 7,9 6,50
+    [ "$(packets_held)" = 10 ] \
+        || sfm_die "stale records applied: dlp-2 holds '$(packets_held)'"
+    read -r n_stale n_answered < <(actl dlp-2 status \
+        | awk '/^replication versions:/ {print $3, substr($7, 2)}')
+    [ "${n_stale:-0}" -ge 2 ] && [ "${n_answered:-0}" -ge 2 ] \
+        || { actl dlp-2 status >&2; sfm_die "stale records not counted"; }
+    stale 7,11
+    [ "$(packets_held)" = 11 ] \
+        || sfm_die "a newer record not applied: dlp-2 holds '$(packets_held)'"
+    sleep 0.5
+    ready || { ctl agents >&2; sfm_die "stale records disturbed the agents"; }
+    say "stale records dropped, a newer one applied"
 fi
 
 # Which connections does the victim serve?  Their bucket's dlp primary.

@@ -228,10 +228,101 @@ test_agentmap_forget_warm(void)
     agentmap_destroy(&map);
 }
 
+/* Checks that 'map' lets us send for 'bucket' to instance 'to' (-1:
+ * nobody), as its primary if 'as_primary', with changes at 'epoch'. */
+static void
+check_send(const struct agentmap *map, uint32_t bucket, int to,
+           bool as_primary, uint64_t epoch)
+{
+    struct agentmap_send send;
+
+    agentmap_send_rule(map, bucket, &send);
+    CU_ASSERT_EQUAL(send.to, to);
+    CU_ASSERT_EQUAL(send.as_primary, as_primary);
+    CU_ASSERT_EQUAL(send.epoch, epoch);
+    CU_ASSERT_EQUAL(agentmap_replica_of(map, bucket), to);
+    CU_ASSERT_EQUAL(agentmap_secondary_of(map, bucket),
+                    as_primary ? to : -1);
+    CU_ASSERT_EQUAL(agentmap_change_epoch(map, bucket), epoch);
+}
+
+/* What we may send for a bucket, to whom, at which epoch: the primary
+ * everything, to the secondary, at the map's epoch; the secondary its own
+ * changes only, to the primary, at the map's epoch only once warm; anyone
+ * else nothing, at no epoch. */
+static void
+test_agentmap_send_rule(void)
+{
+    struct agp_instance inst[3];
+    struct agp_bucket bk[N_BUCKETS];
+    struct agentmap_change change;
+    struct agentmap map;
+    struct agp_map m;
+
+    /* No map yet: nothing, for any bucket. */
+    agentmap_init(&map);
+    check_send(&map, 0, -1, false, 0);
+
+    /* Epoch 7: we ("b") are primary of 0 (secondary a) and of 1 (no
+     * secondary), secondary of 2 (primary c), neither of 3. */
+    map_of(&m, inst, bk, 7, "ba" "b-" "cb" "ca", true);
+    CU_ASSERT(agentmap_apply(&map, &m, "b", true, NULL, &change));
+    agentmap_change_destroy(&change);
+    check_send(&map, 0, 0, true, 7);
+    check_send(&map, 1, -1, true, 7);
+    check_send(&map, 2, 2, false, 0);
+    check_send(&map, 3, -1, false, 0);
+    check_send(&map, N_BUCKETS, -1, false, 0);
+
+    /* A secondary's changes carry the epoch once the primary's bulk
+     * completed, and lose it again with a failed one or another
+     * primary's. */
+    agentmap_set_bulk_from(&map, 2, "c");
+    check_send(&map, 2, 2, false, 7);
+    agentmap_set_bulk_from(&map, 2, "a");
+    check_send(&map, 2, 2, false, 0);
+    agentmap_set_bulk_from(&map, 2, "c");
+    agentmap_set_bulk_from(&map, 2, NULL);
+    check_send(&map, 2, 2, false, 0);
+
+    /* The swap of a handoff of bucket 0 to a: we are its secondary now,
+     * cold (a has sent us no bulk), and send a only our own changes; the
+     * bulk a completed counts at once. */
+    map_of(&m, inst, bk, 8, "ab" "b-" "cb" "ca", true);
+    CU_ASSERT(agentmap_apply(&map, &m, "b", true, NULL, &change));
+    CU_ASSERT_STRING_EQUAL(bulk_of(&change, 0), "");
+    agentmap_change_destroy(&change);
+    check_send(&map, 0, 0, false, 0);
+    agentmap_set_bulk_from(&map, 0, "a");
+    check_send(&map, 0, 0, false, 8);
+
+    /* Out of the bucket: nothing; out of the map: nothing at all. */
+    map_of(&m, inst, bk, 9, "ac" "b-" "cb" "ca", true);
+    CU_ASSERT(agentmap_apply(&map, &m, "b", true, NULL, &change));
+    agentmap_change_destroy(&change);
+    check_send(&map, 0, -1, false, 0);
+    check_send(&map, 1, -1, true, 9);
+    CU_ASSERT(agentmap_apply(&map, &m, "z", true, NULL, &change));
+    agentmap_change_destroy(&change);
+    for (uint32_t b = 0; b < N_BUCKETS; b++) {
+        check_send(&map, b, -1, false, 0);
+    }
+
+    /* Without replication nothing is sent, and versions still carry the
+     * epoch of the primary's changes. */
+    map_of(&m, inst, bk, 10, "ba" "b-" "cb" "ca", true);
+    CU_ASSERT(agentmap_apply(&map, &m, "b", false, NULL, &change));
+    agentmap_change_destroy(&change);
+    check_send(&map, 0, -1, true, 10);
+    check_send(&map, 2, -1, false, 0);
+    agentmap_destroy(&map);
+}
+
 static const struct test_case agentmap_tests[] = {
     { "roles and bulk transfers", test_agentmap_roles_and_bulks },
     { "warm buckets", test_agentmap_warm },
     { "forget warm, count primaries", test_agentmap_forget_warm },
+    { "what may be sent, to whom, at which epoch", test_agentmap_send_rule },
     { NULL, NULL },
 };
 

@@ -144,11 +144,16 @@ test_hello(void)
     /* 16 + 4 + 4 + 2 + (2 + 4) + (2 + 2). */
     CU_ASSERT_EQUAL(round_trip(&msg), 36);
 
-    /* A peer that speaks only a later version still decodes. */
-    msg.hello.versions = (1u << 2) | (1u << 3);
+    /* A peer that speaks only later versions still decodes. */
+    msg.hello.versions = (1u << 3) | (1u << 4);
     round_trip(&msg);
     CU_ASSERT_EQUAL(agp_negotiate(msg.hello.versions), 0);
     CU_ASSERT_EQUAL(agp_negotiate(0x6), AGP_VERSION);
+    CU_ASSERT_EQUAL(agp_negotiate(0xe), AGP_VERSION);
+
+    /* Version 1 (no versions in its records) is not spoken any more. */
+    CU_ASSERT_EQUAL(AGP_VERSION, 2);
+    CU_ASSERT_EQUAL(agp_negotiate(1u << 1), 0);
 }
 
 static void
@@ -296,8 +301,9 @@ test_heartbeat(void)
     CU_ASSERT_EQUAL(round_trip(&msg), 16 + 8 + 4 + 24);
 }
 
-/* Fills the 'n' records in 'recs' with streams of buckets of 256 and
- * states of lengths 0, 1, ... and AGP_MAX_STATE, from 'blob'. */
+/* Fills the 'n' records in 'recs' with streams of buckets of 256, versions
+ * with and without an epoch, up to the largest, and states of lengths 0,
+ * 1, ... and AGP_MAX_STATE, from 'blob'. */
 static void
 make_records(struct agp_record *recs, size_t n, const uint8_t *blob)
 {
@@ -307,6 +313,11 @@ make_records(struct agp_record *recs, size_t n, const uint8_t *blob)
         rec->bucket = (i * 37) % 256;
         agp_stream_key_init(&rec->key, ADDR(200), 40000 + i,
                             ADDR(i % 7), 443, i % 2 ? 6 : 17);
+        rec->version.epoch = (i % 3 ? (i + 1) * 0x0102030405ULL : 0);
+        rec->version.count = (i == 5 ? UINT64_MAX : i + 1);
+        if (i == 7) {
+            rec->version.epoch = UINT64_MAX;
+        }
         rec->state_len = (i == 3 ? AGP_MAX_STATE
                           : i % 10 == 0 ? 0 : (i * 29) % 200);
         rec->state = blob + i;
@@ -417,13 +428,14 @@ test_stream(void)
 
 /* Framing. */
 
-/* Fills 'h' with a header of type HELLO and length 'len'. */
+/* Fills 'h' with a header of type HELLO (framed with version 1) and length
+ * 'len'. */
 static void
 make_header(uint8_t h[AGP_HEADER_LEN], uint32_t len)
 {
     memset(h, 0, AGP_HEADER_LEN);
     memcpy(h, AGP_MAGIC, 4);
-    h[4] = AGP_VERSION;
+    h[4] = AGP_HELLO_VERSION;
     h[5] = AGP_HELLO;
     set_length(h, len);
 }
@@ -455,12 +467,46 @@ test_frame_bad_version(void)
     size_t len;
 
     make_header(h, 16);
-    h[4] = 2;
+    h[4] = 3;
     CU_ASSERT_EQUAL(agp_frame_check(h, 16, &len), AGP_FRAME_BAD_VERSION);
     CU_ASSERT_EQUAL(agp_frame_check(h, 5, &len), AGP_FRAME_BAD_VERSION);
     CU_ASSERT_EQUAL(decode_error(h, 16), AGP_E_VERSION);
     h[4] = 0;
     CU_ASSERT_EQUAL(agp_frame_check(h, 16, &len), AGP_FRAME_BAD_VERSION);
+}
+
+/* HELLO and HELLO_ACK are framed with version 1, everything else with
+ * version 2; the framer takes either, the decoder only the right one for
+ * the type. */
+static void
+test_frame_versions(void)
+{
+    struct agp_msg ack = { .type = AGP_STATE_ACK, .state_ack = { .seq = 9 } };
+    struct agp_msg hello_ack = {
+        .type = AGP_HELLO_ACK, .hello_ack = { .version = AGP_VERSION },
+    };
+    struct ofpbuf *b;
+    size_t len;
+
+    b = encode(&hello_ack);
+    CU_ASSERT_EQUAL(((uint8_t *) b->data)[4], 1);
+    ((uint8_t *) b->data)[4] = AGP_VERSION;
+    CU_ASSERT_EQUAL(agp_frame_check(b->data, b->size, &len),
+                    AGP_FRAME_COMPLETE);
+    CU_ASSERT_EQUAL(decode_error(b->data, b->size), AGP_E_VERSION);
+    ofpbuf_delete(b);
+
+    /* A version-1 peer's STATE_ACK. */
+    b = encode(&ack);
+    CU_ASSERT_EQUAL(((uint8_t *) b->data)[4], 2);
+    ((uint8_t *) b->data)[4] = 1;
+    CU_ASSERT_EQUAL(agp_frame_check(b->data, b->size, &len),
+                    AGP_FRAME_COMPLETE);
+    CU_ASSERT_EQUAL(decode_error(b->data, b->size), AGP_E_VERSION);
+    /* An unknown type is that, in either version. */
+    ((uint8_t *) b->data)[5] = 99;
+    CU_ASSERT_EQUAL(decode_error(b->data, b->size), AGP_E_TYPE);
+    ofpbuf_delete(b);
 }
 
 static void
@@ -528,6 +574,8 @@ raw_start(uint8_t type)
     uint8_t h[AGP_HEADER_LEN];
 
     make_header(h, 0);
+    h[4] = (type == AGP_HELLO || type == AGP_HELLO_ACK ? AGP_HELLO_VERSION
+            : AGP_VERSION);
     h[5] = type;
     ofpbuf_put(b, h, sizeof h);
     return b;
@@ -841,11 +889,12 @@ test_reject_heartbeat(void)
 }
 
 /* Appends to 'b' a record of 'bucket', a key with lower endpoint
- * ('lo', 'lo_port') and higher ('hi', 'hi_port'), and 'state_len' in its
- * length field followed by 'n_state' bytes. */
+ * ('lo', 'lo_port') and higher ('hi', 'hi_port'), version (7, 'count'),
+ * and 'state_len' in its length field followed by 'n_state' bytes. */
 static void
-raw_record(struct ofpbuf *b, uint32_t bucket, uint32_t lo, uint16_t lo_port,
-           uint32_t hi, uint16_t hi_port, uint16_t state_len, size_t n_state)
+raw_record_count(struct ofpbuf *b, uint32_t bucket, uint32_t lo,
+                 uint16_t lo_port, uint32_t hi, uint16_t hi_port,
+                 uint64_t count, uint16_t state_len, size_t n_state)
 {
     raw_uint(b, bucket, 4);
     raw_uint(b, lo, 4);
@@ -853,8 +902,19 @@ raw_record(struct ofpbuf *b, uint32_t bucket, uint32_t lo, uint16_t lo_port,
     raw_uint(b, lo_port, 2);
     raw_uint(b, hi_port, 2);
     raw_uint(b, 6, 1);
+    raw_uint(b, 7, 8);
+    raw_uint(b, count, 8);
     raw_uint(b, state_len, 2);
     memset(ofpbuf_put_uninit(b, n_state), 0x5a, n_state);
+}
+
+/* raw_record_count() with a change count of 1. */
+static void
+raw_record(struct ofpbuf *b, uint32_t bucket, uint32_t lo, uint16_t lo_port,
+           uint32_t hi, uint16_t hi_port, uint16_t state_len, size_t n_state)
+{
+    raw_record_count(b, bucket, lo, lo_port, hi, hi_port, 1, state_len,
+                     n_state);
 }
 
 /* Returns a STATE_UPDATE header from "fw-1" with sequence 5 and 'n' in its
@@ -915,6 +975,61 @@ test_reject_records(void)
     b = raw_update(1);
     raw_record(b, AGP_MAX_BUCKETS, ADDR(1), 80, ADDR(2), 80, 0, 0);
     CU_ASSERT_EQUAL(raw_decode(b), AGP_E_BUCKET);
+
+    /* A version without changes; the largest count. */
+    b = raw_update(1);
+    raw_record_count(b, 1, ADDR(1), 80, ADDR(2), 80, 0, 0, 0);
+    CU_ASSERT_EQUAL(raw_decode(b), AGP_E_VALUE);
+    b = raw_update(1);
+    raw_record_count(b, 1, ADDR(1), 80, ADDR(2), 80, UINT64_MAX, 0, 0);
+    CU_ASSERT_EQUAL(raw_decode(b), AGP_OK);
+
+    /* A record in version 1's layout (no version): its bytes are too few
+     * for the record it claims. */
+    b = raw_update(1);
+    raw_uint(b, 1, 4);
+    raw_uint(b, ADDR(1), 4);
+    raw_uint(b, ADDR(2), 4);
+    raw_uint(b, 80, 2);
+    raw_uint(b, 80, 2);
+    raw_uint(b, 6, 1);
+    raw_uint(b, 3, 2);
+    raw_uint(b, 0, 3);
+    CU_ASSERT_EQUAL(raw_decode(b), AGP_E_COUNT);
+}
+
+/* The bytes of a record, as docs/agent-protocol.md lays them out. */
+static void
+test_record_layout(void)
+{
+    static const uint8_t state[3] = { 0xaa, 0xbb, 0xcc };
+    static const uint8_t expected[] = {
+        0x00, 0x00, 0x00, 0x05,                         /* bucket */
+        0x0a, 0x00, 0x01, 0x01, 0x0a, 0x00, 0x01, 0x02, /* addresses */
+        0x00, 0x50, 0x9c, 0x40, 0x06,                   /* ports, proto */
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x02, /* epoch */
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x2a, /* count */
+        0x00, 0x03, 0xaa, 0xbb, 0xcc,                   /* state */
+    };
+    struct agp_record rec = {
+        .bucket = 5, .version = { .epoch = 258, .count = 42 },
+        .state_len = sizeof state, .state = state,
+    };
+    struct agp_msg msg = {
+        .type = AGP_STATE_UPDATE, .xid = 1,
+        .state_update = { .sender = "a", .seq = 1, .records = &rec,
+                          .n_records = 1 },
+    };
+    struct ofpbuf *b;
+
+    agp_stream_key_init(&rec.key, ADDR(2), 40000, ADDR(1), 80, 6);
+    b = encode(&msg);
+    /* Header, sender "a", seq, count. */
+    CU_ASSERT_EQUAL_FATAL(b->size, 16 + 3 + 8 + 4 + sizeof expected);
+    CU_ASSERT_EQUAL(((uint8_t *) b->data)[4], 2);
+    CU_ASSERT(!memcmp((uint8_t *) b->data + 31, expected, sizeof expected));
+    ofpbuf_delete(b);
+    CU_ASSERT_EQUAL(round_trip(&msg), 16 + 3 + 8 + 4 + 35 + 3);
 }
 
 /* The encoder refuses what the decoder would, and leaves the buffer as it
@@ -923,7 +1038,8 @@ static void
 test_encode_refusals(void)
 {
     uint8_t state[AGP_MAX_STATE + 1] = { 0 };
-    struct agp_record rec = { .bucket = 1, .state = state };
+    struct agp_record rec = { .bucket = 1, .version = { 0, 1 },
+                              .state = state };
     struct agp_msg msg;
     struct ofpbuf b;
 
@@ -962,6 +1078,9 @@ test_encode_refusals(void)
     rec.bucket = AGP_MAX_BUCKETS;
     CU_ASSERT_EQUAL(agp_encode(&msg, &b), AGP_E_BUCKET);
     rec.bucket = 0;
+    rec.version.count = 0;
+    CU_ASSERT_EQUAL(agp_encode(&msg, &b), AGP_E_VALUE);
+    rec.version.count = 1;
     msg.state_update.seq = 0;
     CU_ASSERT_EQUAL(agp_encode(&msg, &b), AGP_E_VALUE);
     CU_ASSERT_EQUAL(b.size, 1);
@@ -1017,7 +1136,8 @@ static void
 test_batch_full(void)
 {
     static uint8_t state[AGP_MAX_STATE];
-    struct agp_record rec = { .state_len = AGP_MAX_STATE, .state = state };
+    struct agp_record rec = { .version = { 3, 1 },
+                              .state_len = AGP_MAX_STATE, .state = state };
     struct agp_batch batch;
     struct agp_msg msg;
     struct ofpbuf b;
@@ -1041,15 +1161,15 @@ test_batch_full(void)
             break;
         }
     }
-    /* Header, sender, seq, count; then records of 19 + 1024 bytes. */
-    expected = (AGP_MAX_LEN - (16 + 6 + 8 + 4)) / (19 + AGP_MAX_STATE);
+    /* Header, sender, seq, count; then records of 35 + 1024 bytes. */
+    expected = (AGP_MAX_LEN - (16 + 6 + 8 + 4)) / (35 + AGP_MAX_STATE);
     CU_ASSERT_EQUAL(n, expected);
 
     /* A smaller record fills the frame to the last byte; then not even an
      * empty one fits. */
     room = AGP_MAX_LEN - (b.size - 3);
-    CU_ASSERT_FATAL(room >= 19 && room - 19 < AGP_MAX_STATE);
-    rec.state_len = room - 19;
+    CU_ASSERT_FATAL(room >= 35 && room - 35 < AGP_MAX_STATE);
+    rec.state_len = room - 35;
     CU_ASSERT_EQUAL(agp_batch_add(&batch, &b, &rec), AGP_OK);
     CU_ASSERT_EQUAL(b.size - 3, AGP_MAX_LEN);
     rec.state_len = 0;
@@ -1061,7 +1181,7 @@ test_batch_full(void)
     CU_ASSERT_EQUAL(msg.state_update.n_records, n + 1);
     CU_ASSERT_EQUAL(msg.state_update.records[n - 1].key.lower_addr, 0);
     CU_ASSERT_EQUAL(msg.state_update.records[n - 1].key.higher_addr, n - 1);
-    CU_ASSERT_EQUAL(msg.state_update.records[n].state_len, room - 19);
+    CU_ASSERT_EQUAL(msg.state_update.records[n].state_len, room - 35);
     agp_msg_uninit(&msg);
     ofpbuf_uninit(&b);
 }
@@ -1156,6 +1276,7 @@ static const struct test_case agentproto_tests[] = {
     { "frames on a stream", test_stream },
     { "frame: bad magic", test_frame_bad_magic },
     { "frame: bad version", test_frame_bad_version },
+    { "frame: the version of each type", test_frame_versions },
     { "frame: bad length", test_frame_bad_length },
     { "frame: partial header and body", test_frame_partial },
     { "reject: header, type, flags", test_reject_header },
@@ -1164,6 +1285,7 @@ static const struct test_case agentproto_tests[] = {
     { "reject: MAP", test_reject_map },
     { "reject: HEARTBEAT", test_reject_heartbeat },
     { "reject: STATE_UPDATE records", test_reject_records },
+    { "STATE_UPDATE record layout", test_record_layout },
     { "encoder refusals", test_encode_refusals },
     { "encoder: message too long", test_encode_too_long },
     { "batch fills to the maximum", test_batch_full },

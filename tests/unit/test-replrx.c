@@ -8,6 +8,7 @@
 #include <CUnit/CUnit.h>
 #include <netinet/in.h>
 #include <string.h>
+#include "agentmap.h"
 #include "agentproto.h"
 #include "replrx.h"
 #include "service.h"
@@ -51,12 +52,12 @@ blob_of(uint8_t *blob, size_t size, uint64_t packets)
 }
 
 /* Sends, on 'c', batch 'seq' from 'sender' with stream number 'first' to
- * 'first + n - 1' of bucket 'bucket', each with the packet count
- * 'packets', and returns the result. */
+ * 'first + n - 1' of bucket 'bucket', each with the packet count 'packets'
+ * at version ('epoch', 'count'), and returns the result. */
 static struct replrx_result
-send_batch(struct fixture *f, struct replrx_conn *c, const char *sender,
-           uint64_t seq, uint32_t bucket, uint32_t first, size_t n,
-           uint64_t packets)
+send_versioned(struct fixture *f, struct replrx_conn *c, const char *sender,
+               uint64_t seq, uint32_t bucket, uint32_t first, size_t n,
+               uint64_t packets, uint64_t epoch, uint64_t count)
 {
     struct agp_record recs[16];
     uint8_t blobs[16][64];
@@ -69,6 +70,8 @@ send_batch(struct fixture *f, struct replrx_conn *c, const char *sender,
         recs[i].bucket = bucket;
         agp_stream_key_init(&recs[i].key, 0x0a000001, 1000 + first + i,
                             0x0a000002, 80, IPPROTO_TCP);
+        recs[i].version.epoch = epoch;
+        recs[i].version.count = count;
         recs[i].state_len = f->svc->blob_size;
         recs[i].state = blobs[i];
     }
@@ -80,6 +83,17 @@ send_batch(struct fixture *f, struct replrx_conn *c, const char *sender,
     msg.state_update.n_records = n;
     replrx_handle(f->rx, c, &msg, 1000, &r);
     return r;
+}
+
+/* send_versioned() at version (1, 'packets'): the packet count is as good
+ * a change count as any. */
+static struct replrx_result
+send_batch(struct fixture *f, struct replrx_conn *c, const char *sender,
+           uint64_t seq, uint32_t bucket, uint32_t first, size_t n,
+           uint64_t packets)
+{
+    return send_versioned(f, c, sender, seq, bucket, first, n, packets, 1,
+                          packets);
 }
 
 static struct replrx_result
@@ -103,22 +117,74 @@ send_bulk_marker(struct fixture *f, struct replrx_conn *c, bool begin,
     return r;
 }
 
+/* Returns the entry of stream number 'i', or NULL. */
+static struct streamtab_entry *
+entry_of(const struct fixture *f, uint32_t i)
+{
+    struct streamtab_key key;
+
+    streamtab_key_init(&key, htonl(0x0a000001), htonl(0x0a000002),
+                       1000 + i, 80, IPPROTO_TCP);
+    return streamtab_lookup(f->tab, &key);
+}
+
 /* Returns the packet count held for stream number 'i', or -1. */
 static long long int
 packets_of(const struct fixture *f, uint32_t i)
 {
-    struct streamtab_key key;
-    struct streamtab_entry *e;
+    struct streamtab_entry *e = entry_of(f, i);
     uint8_t blob[64];
 
-    streamtab_key_init(&key, htonl(0x0a000001), htonl(0x0a000002),
-                       1000 + i, 80, IPPROTO_TCP);
-    e = streamtab_lookup(f->tab, &key);
     if (!e) {
         return -1;
     }
     f->svc->serialize(e->state, blob);
     return service_get_be64(&blob[8]);
+}
+
+/* Checks that stream number 'i' is held at version ('epoch', 'count'). */
+static void
+check_version(const struct fixture *f, uint32_t i, uint64_t epoch,
+              uint64_t count)
+{
+    struct streamtab_entry *e = entry_of(f, i);
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    CU_ASSERT_EQUAL(e->version.epoch, epoch);
+    CU_ASSERT_EQUAL(e->version.count, count);
+}
+
+/* Counts 'n' packets of stream number 'i' here, as the packet path does:
+ * the state changes, and so does its version, at 'epoch'. */
+static void
+change_locally(struct fixture *f, uint32_t i, int n, uint64_t epoch)
+{
+    struct streamtab_entry *e = entry_of(f, i);
+    struct service_pkt pkt = { .proto = IPPROTO_TCP, .lo_to_hi = true };
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+    for (int j = 0; j < n; j++) {
+        bool changed;
+
+        f->svc->process(NULL, &pkt, e->state, false, 1000, &changed);
+        CU_ASSERT(changed);
+        streamtab_note_change(e, epoch);
+    }
+}
+
+/* Creates stream number 'i' of bucket 'bucket' here with 'n' packets
+ * counted at 'epoch'. */
+static void
+create_locally(struct fixture *f, uint32_t i, uint32_t bucket, int n,
+               uint64_t epoch)
+{
+    struct streamtab_key key;
+
+    streamtab_key_init(&key, htonl(0x0a000001), htonl(0x0a000002),
+                       1000 + i, 80, IPPROTO_TCP);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(streamtab_insert(f->tab, &key, bucket,
+                                                  1000));
+    change_locally(f, i, n, epoch);
 }
 
 /* Batches are applied and acknowledged; a resent one is not applied. */
@@ -278,6 +344,311 @@ test_replrx_bulk_table_full(void)
     fixture_destroy(&f);
 }
 
+/* A state the service refuses is not applied, and leaves no entry behind
+ * for a stream that had none. */
+static void
+test_replrx_bad_state(void)
+{
+    struct agp_record rec;
+    struct fixture f;
+    struct replrx_conn *c;
+    struct replrx_result r;
+    struct agp_msg msg;
+    uint8_t blob[64];
+
+    fixture_init(&f, 10);
+    c = replrx_conn_create(f.rx, NULL);
+    send_batch(&f, c, "dlp-1", 1, 3, 0, 1, 5);
+
+    blob_of(blob, f.svc->blob_size, 9);
+    blob[1] = 1;                /* A reserved byte. */
+    rec.bucket = 3;
+    rec.version.epoch = 1;
+    rec.version.count = 6;
+    rec.state = blob;
+    rec.state_len = f.svc->blob_size;
+    memset(&msg, 0, sizeof msg);
+    msg.type = AGP_STATE_UPDATE;
+    msg.state_update.sender = "dlp-1";
+    msg.state_update.records = &rec;
+    msg.state_update.n_records = 1;
+    for (uint32_t i = 0; i < 2; i++) {
+        agp_stream_key_init(&rec.key, 0x0a000001, 1000 + i, 0x0a000002, 80,
+                            IPPROTO_TCP);
+        msg.state_update.seq = 2 + i;
+        replrx_handle(f.rx, c, &msg, 1000, &r);
+        CU_ASSERT_EQUAL(r.action, REPLRX_ACK);
+    }
+    CU_ASSERT_EQUAL(packets_of(&f, 0), 5);
+    CU_ASSERT_EQUAL(packets_of(&f, 1), -1);
+    CU_ASSERT_EQUAL(streamtab_count(f.tab), 1);
+    CU_ASSERT_EQUAL(replrx_get_stats(f.rx)->n_bad_states, 2);
+    fixture_destroy(&f);
+}
+
+/* A record applies only if its version is newer than the state held:
+ * epoch first, then the count.  An older or equal one is dropped and
+ * counted, its batch acknowledged; a strictly older one is answered with
+ * the newer state. */
+static void
+test_replrx_versions(void)
+{
+    const struct replrx_stats *st;
+    struct fixture f;
+    struct replrx_conn *c;
+    struct replrx_result r;
+
+    fixture_init(&f, 100);
+    st = replrx_get_stats(f.rx);
+    c = replrx_conn_create(f.rx, NULL);
+
+    /* A stream not held: any version applies. */
+    r = send_versioned(&f, c, "dlp-1", 1, 3, 0, 2, 10, 5, 10);
+    CU_ASSERT_EQUAL(r.action, REPLRX_ACK);
+    CU_ASSERT(!r.answer);
+    check_version(&f, 0, 5, 10);
+    CU_ASSERT_EQUAL(streamtab_n_dirty(f.tab), 0);
+
+    /* Newer at the same epoch. */
+    send_versioned(&f, c, "dlp-1", 2, 3, 0, 1, 11, 5, 11);
+    CU_ASSERT_EQUAL(packets_of(&f, 0), 11);
+    check_version(&f, 0, 5, 11);
+
+    /* Equal: dropped, not answered, acknowledged. */
+    r = send_versioned(&f, c, "dlp-1", 3, 3, 0, 1, 99, 5, 11);
+    CU_ASSERT_EQUAL(r.action, REPLRX_ACK);
+    CU_ASSERT_EQUAL(r.seq, 3);
+    CU_ASSERT(!r.answer);
+    CU_ASSERT_EQUAL(packets_of(&f, 0), 11);
+    CU_ASSERT_EQUAL(st->n_stale, 1);
+    CU_ASSERT_EQUAL(st->n_answered, 0);
+    CU_ASSERT_EQUAL(streamtab_n_dirty(f.tab), 0);
+
+    /* Older at the same epoch, and a higher count at an older epoch:
+     * dropped, acknowledged, and the newer state marked to go back. */
+    r = send_versioned(&f, c, "dlp-1", 4, 3, 0, 1, 7, 5, 7);
+    CU_ASSERT_EQUAL(r.action, REPLRX_ACK);
+    CU_ASSERT(r.answer);
+    r = send_versioned(&f, c, "dlp-1", 5, 3, 0, 1, 500, 4, 500);
+    CU_ASSERT_EQUAL(r.action, REPLRX_ACK);
+    CU_ASSERT(r.answer);
+    CU_ASSERT_EQUAL(packets_of(&f, 0), 11);
+    check_version(&f, 0, 5, 11);
+    CU_ASSERT_EQUAL(st->n_stale, 3);
+    CU_ASSERT_EQUAL(st->n_answered, 2);
+    CU_ASSERT(entry_of(&f, 0)->dirty);
+    CU_ASSERT_EQUAL(streamtab_n_dirty(f.tab), 1);
+
+    /* A newer epoch wins with a lower count. */
+    send_versioned(&f, c, "dlp-1", 6, 3, 0, 2, 3, 6, 3);
+    CU_ASSERT_EQUAL(packets_of(&f, 0), 3);
+    CU_ASSERT_EQUAL(packets_of(&f, 1), 3);
+    check_version(&f, 0, 6, 3);
+    CU_ASSERT_EQUAL(st->n_applied, 5);
+    CU_ASSERT_EQUAL(st->n_stale, 3);
+    CU_ASSERT_EQUAL(st->n_dup_batches, 0);
+
+    /* A version without a map's authority is older than any with it. */
+    r = send_versioned(&f, c, "dlp-1", 7, 3, 1, 1, 1000, 0, 1000);
+    CU_ASSERT(r.answer);
+    CU_ASSERT_EQUAL(packets_of(&f, 1), 3);
+    fixture_destroy(&f);
+}
+
+/* A bulk into a table that already holds some of the bucket's streams
+ * replaces the older states, keeps the newer and the equal ones, and
+ * completes: a record dropped as stale was dealt with. */
+static void
+test_replrx_bulk_populated(void)
+{
+    const struct replrx_stats *st;
+    struct fixture f;
+    struct replrx_conn *c, *c2;
+    struct replrx_result r;
+
+    fixture_init(&f, 100);
+    st = replrx_get_stats(f.rx);
+    c = replrx_conn_create(f.rx, NULL);
+
+    /* Streams 0-3 held: 0 at (4, 20), 1 at (5, 10), 2 at (5, 12), 3 at
+     * (6, 1). */
+    send_versioned(&f, c, "dlp-1", 1, 3, 0, 1, 20, 4, 20);
+    send_versioned(&f, c, "dlp-1", 2, 3, 1, 1, 10, 5, 10);
+    send_versioned(&f, c, "dlp-1", 3, 3, 2, 1, 12, 5, 12);
+    send_versioned(&f, c, "dlp-1", 4, 3, 3, 1, 1, 6, 1);
+
+    /* A new connection of dlp-1 (it restarted) sends bucket 3 in bulk, its
+     * streams 0-4 at (5, 12). */
+    c2 = replrx_conn_create(f.rx, NULL);
+    r = send_versioned(&f, c2, "dlp-1", 1, 0, 0, 0, 0, 0, 1);
+    CU_ASSERT_PTR_EQUAL(r.superseded, c);
+    replrx_conn_destroy(c);
+    send_bulk_marker(&f, c2, true, 3, 1);
+    r = send_versioned(&f, c2, "dlp-1", 2, 3, 0, 5, 99, 5, 12);
+    CU_ASSERT_EQUAL(r.action, REPLRX_ACK);
+    CU_ASSERT(r.answer);
+    r = send_bulk_marker(&f, c2, false, 3, 5);
+    CU_ASSERT_EQUAL(r.action, REPLRX_BULK_DONE);
+
+    CU_ASSERT_EQUAL(packets_of(&f, 0), 99);     /* Older: replaced. */
+    CU_ASSERT_EQUAL(packets_of(&f, 1), 99);
+    CU_ASSERT_EQUAL(packets_of(&f, 2), 12);     /* Equal: kept. */
+    CU_ASSERT_EQUAL(packets_of(&f, 3), 1);      /* Newer: kept, and */
+    CU_ASSERT(entry_of(&f, 3)->dirty);          /* answered. */
+    CU_ASSERT(!entry_of(&f, 2)->dirty);
+    CU_ASSERT_EQUAL(packets_of(&f, 4), 99);     /* Not held: inserted. */
+    check_version(&f, 4, 5, 12);
+    CU_ASSERT_EQUAL(st->n_stale, 2);
+    CU_ASSERT_EQUAL(st->n_answered, 1);
+    CU_ASSERT_EQUAL(st->n_bulks, 1);
+    CU_ASSERT_EQUAL(st->n_bulks_failed, 0);
+    fixture_destroy(&f);
+}
+
+/* Applies to 'map', as instance 'self', a map at 'epoch' of instances
+ * dlp-1 and dlp-2 where every one of its 4 buckets has 'primary' as its
+ * primary and the other instance as its secondary. */
+static void
+map_init(struct agentmap *map, uint64_t epoch, const char *primary,
+         const char *self)
+{
+    struct agp_instance inst[2] = {
+        { "dlp-1", 0x0a000001, 7000 }, { "dlp-2", 0x0a000002, 7000 },
+    };
+    struct agp_bucket bk[4];
+    struct agentmap_change change;
+    struct agp_map m = {
+        .epoch = epoch, .service = "dlp", .n_buckets = 4,
+        .instances = inst, .n_instances = 2, .buckets = bk,
+    };
+
+    for (int b = 0; b < 4; b++) {
+        bk[b].primary = !strcmp(primary, "dlp-1") ? 0 : 1;
+        bk[b].secondary = 1 - bk[b].primary;
+    }
+    CU_ASSERT(agentmap_apply(map, &m, self, true, NULL, &change));
+    agentmap_change_destroy(&change);
+}
+
+/* A short link flap of primary dlp-1: the switch moves a stream to its
+ * secondary dlp-2 and back before any new map.  dlp-2 counts packets that
+ * dlp-1 misses; dlp-1, back, counts packets on its stale state and
+ * replicates it.  At dlp-2, dlp-1's stale records do not replace the newer
+ * state, and are answered with it; dlp-1's records applied once they are
+ * newer. */
+static void
+test_replrx_flap_at_secondary(void)
+{
+    const struct replrx_stats *st;
+    struct agentmap map;
+    struct fixture f;
+    struct replrx_conn *c;
+    struct replrx_result r;
+    uint64_t epoch;
+
+    fixture_init(&f, 100);
+    st = replrx_get_stats(f.rx);
+    agentmap_init(&map);
+    map_init(&map, 9, "dlp-1", "dlp-2");
+    replrx_set_map(f.rx, &map);
+    c = replrx_conn_create(f.rx, NULL);
+
+    /* dlp-1's bulk of bucket 3, then 10 packets' state: dlp-2 is warm, so
+     * its own changes carry epoch 9. */
+    send_versioned(&f, c, "dlp-1", 1, 0, 0, 0, 0, 0, 1);
+    send_bulk_marker(&f, c, true, 3, 1);
+    send_versioned(&f, c, "dlp-1", 2, 3, 0, 1, 10, 9, 10);
+    r = send_bulk_marker(&f, c, false, 3, 1);
+    agentmap_set_bulk_from(&map, r.bucket, r.sender);
+    epoch = agentmap_change_epoch(&map, 3);
+    CU_ASSERT_EQUAL(epoch, 9);
+
+    /* The flap: 3 packets at dlp-2. */
+    change_locally(&f, 0, 3, epoch);
+    CU_ASSERT_EQUAL(packets_of(&f, 0), 13);
+    check_version(&f, 0, 9, 13);
+
+    /* dlp-1, back, counts 2 packets on its 10 and sends 11 and 12. */
+    r = send_versioned(&f, c, "dlp-1", 3, 3, 0, 1, 11, 9, 11);
+    CU_ASSERT_EQUAL(r.action, REPLRX_ACK);
+    CU_ASSERT(r.answer);
+    r = send_versioned(&f, c, "dlp-1", 4, 3, 0, 1, 12, 9, 12);
+    CU_ASSERT_EQUAL(r.action, REPLRX_ACK);
+    CU_ASSERT_EQUAL(packets_of(&f, 0), 13);
+    CU_ASSERT(entry_of(&f, 0)->dirty);
+    CU_ASSERT_EQUAL(st->n_stale, 2);
+    CU_ASSERT_EQUAL(st->n_answered, 2);
+    CU_ASSERT_EQUAL(st->n_not_primary, 0);
+
+    /* Once dlp-1 took dlp-2's 13 and counted on: applied. */
+    send_versioned(&f, c, "dlp-1", 5, 3, 0, 1, 14, 9, 14);
+    CU_ASSERT_EQUAL(packets_of(&f, 0), 14);
+
+    /* The controller made dlp-2 primary at epoch 10: its changes outrank
+     * anything dlp-1 made under epoch 9, however many. */
+    map_init(&map, 10, "dlp-2", "dlp-2");
+    change_locally(&f, 0, 1, agentmap_change_epoch(&map, 3));
+    check_version(&f, 0, 10, 15);
+    send_versioned(&f, c, "dlp-1", 6, 3, 0, 1, 40, 9, 40);
+    CU_ASSERT_EQUAL(packets_of(&f, 0), 15);
+
+    /* dlp-1, now not the primary in our map, with a newer state (it took
+     * ours and counted on): applied, and counted as such. */
+    send_versioned(&f, c, "dlp-1", 7, 3, 0, 1, 16, 10, 16);
+    CU_ASSERT_EQUAL(packets_of(&f, 0), 16);
+    CU_ASSERT_EQUAL(st->n_not_primary, 1);
+    CU_ASSERT_EQUAL(st->n_stale, 3);
+    fixture_destroy(&f);
+    agentmap_destroy(&map);
+}
+
+/* The same flap seen at the primary: the secondary's own changes, from a
+ * sender that is not the bucket's primary, apply because they are newer;
+ * a stale primary's state did not reach them. */
+static void
+test_replrx_flap_at_primary(void)
+{
+    const struct replrx_stats *st;
+    struct agentmap map;
+    struct fixture f;
+    struct replrx_conn *c;
+    struct replrx_result r;
+
+    fixture_init(&f, 100);
+    st = replrx_get_stats(f.rx);
+    agentmap_init(&map);
+    map_init(&map, 9, "dlp-1", "dlp-1");
+    replrx_set_map(f.rx, &map);
+    c = replrx_conn_create(f.rx, NULL);
+
+    /* dlp-1 counted 10 packets of streams 0 and 1, and dlp-2 has them. */
+    CU_ASSERT_EQUAL(agentmap_change_epoch(&map, 3), 9);
+    create_locally(&f, 0, 3, 10, 9);
+    create_locally(&f, 1, 3, 10, 9);
+
+    /* The flap: dlp-2 counts 3 packets of each.  Those of stream 0 arrive
+     * before dlp-1 counts any more: they apply, and dlp-1 counts on from
+     * them. */
+    r = send_versioned(&f, c, "dlp-2", 1, 3, 0, 1, 13, 9, 13);
+    CU_ASSERT_EQUAL(r.action, REPLRX_ACK);
+    CU_ASSERT_EQUAL(packets_of(&f, 0), 13);
+    CU_ASSERT_EQUAL(st->n_not_primary, 1);
+    change_locally(&f, 0, 1, 9);
+    check_version(&f, 0, 9, 14);
+    CU_ASSERT_EQUAL(packets_of(&f, 0), 14);
+
+    /* Those of stream 1 arrive after dlp-1 counted 4 packets on its stale
+     * 10: the longer history stays, and goes back to dlp-2. */
+    change_locally(&f, 1, 4, 9);
+    r = send_versioned(&f, c, "dlp-2", 2, 3, 1, 1, 13, 9, 13);
+    CU_ASSERT(r.answer);
+    CU_ASSERT_EQUAL(packets_of(&f, 1), 14);
+    CU_ASSERT_EQUAL(st->n_stale, 1);
+    CU_ASSERT_EQUAL(st->n_not_primary, 1);
+    fixture_destroy(&f);
+    agentmap_destroy(&map);
+}
+
 /* Messages that do not belong on replication close the connection. */
 static void
 test_replrx_unexpected(void)
@@ -301,6 +672,14 @@ static const struct test_case replrx_tests[] = {
     { "restarted sender", test_replrx_sender_restart },
     { "bulk transfers", test_replrx_bulk },
     { "bulk into a full table", test_replrx_bulk_table_full },
+    { "a state the service refuses", test_replrx_bad_state },
+    { "versions: older, equal, newer, across epochs", test_replrx_versions },
+    { "bulk into a table that holds the streams",
+      test_replrx_bulk_populated },
+    { "flap: the stale primary's records at the secondary",
+      test_replrx_flap_at_secondary },
+    { "flap: the secondary's records at the primary",
+      test_replrx_flap_at_primary },
     { "unexpected messages", test_replrx_unexpected },
     { NULL, NULL },
 };

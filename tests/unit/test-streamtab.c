@@ -133,7 +133,8 @@ test_insert_lookup_remove(void)
     for (uint32_t i = 0; i < 50; i++) {
         e = add(tab, i, i % 4, 1000);
         CU_ASSERT_EQUAL(e->bucket, i % 4);
-        CU_ASSERT_EQUAL(e->seq, 0);
+        CU_ASSERT_EQUAL(e->version.epoch, 0);
+        CU_ASSERT_EQUAL(e->version.count, 0);
         CU_ASSERT(!e->dirty);
     }
     CU_ASSERT_EQUAL(streamtab_count(tab), 50);
@@ -470,6 +471,55 @@ elapsed_ms(const struct timespec *start)
             + (now.tv_nsec - start->tv_nsec) / 1e6);
 }
 
+/* Returns the comparison of versions (ea, ca) and (eb, cb). */
+static int
+compare(uint64_t ea, uint64_t ca, uint64_t eb, uint64_t cb)
+{
+    struct streamtab_version a = { ea, ca }, b = { eb, cb };
+
+    return streamtab_version_compare(&a, &b);
+}
+
+/* Versions: epoch first, then the count; a local change is newer than the
+ * state it changed and never lowers the epoch. */
+static void
+test_versions(void)
+{
+    struct streamtab *tab = streamtab_create(&test_class, NULL, 10, 1);
+    struct streamtab_entry *e = add(tab, 1, 0, 1000);
+
+    CU_ASSERT_EQUAL(compare(3, 7, 3, 7), 0);
+    CU_ASSERT(compare(3, 6, 3, 7) < 0);
+    CU_ASSERT(compare(3, 8, 3, 7) > 0);
+    /* A newer epoch wins over any count, and an older one loses. */
+    CU_ASSERT(compare(4, 1, 3, UINT64_MAX) > 0);
+    CU_ASSERT(compare(2, UINT64_MAX, 3, 1) < 0);
+    CU_ASSERT(compare(0, 1, 0, 0) > 0);
+    CU_ASSERT(compare(UINT64_MAX, 0, 0, UINT64_MAX) > 0);
+
+    /* The first change of a new entry, without a map's authority. */
+    streamtab_note_change(e, 0);
+    CU_ASSERT_EQUAL(e->version.epoch, 0);
+    CU_ASSERT_EQUAL(e->version.count, 1);
+    /* Under epoch 5, then again without authority: the epoch stays. */
+    streamtab_note_change(e, 5);
+    CU_ASSERT_EQUAL(e->version.epoch, 5);
+    CU_ASSERT_EQUAL(e->version.count, 2);
+    streamtab_note_change(e, 0);
+    CU_ASSERT_EQUAL(e->version.epoch, 5);
+    CU_ASSERT_EQUAL(e->version.count, 3);
+    /* A change under an older map than the state's does not lower it. */
+    streamtab_note_change(e, 4);
+    CU_ASSERT_EQUAL(e->version.epoch, 5);
+    CU_ASSERT_EQUAL(e->version.count, 4);
+    /* The count never wraps. */
+    e->version.count = UINT64_MAX;
+    streamtab_note_change(e, 6);
+    CU_ASSERT_EQUAL(e->version.epoch, 6);
+    CU_ASSERT_EQUAL(e->version.count, UINT64_MAX);
+    streamtab_destroy(tab);
+}
+
 static void
 test_speed(void)
 {
@@ -509,6 +559,7 @@ static const struct test_case streamtab_tests[] = {
     { "per-bucket iteration", test_buckets },
     { "dirty list", test_dirty },
     { "bounded expiry with a cursor", test_expire_bounded },
+    { "versions", test_versions },
     { "100k inserts and lookups", test_speed },
     { NULL, NULL },
 };
