@@ -141,8 +141,8 @@
  *   - bfdsess_set_hold(false): OVS Up after our Down with P, its Init with
  *     F at its next monitor wake, and our Up: mean 51 ms, max 105 ms on
  *     links of 0 to 2 ms.  Against a live ovs-vswitchd 3.1 on a veth
- *     (userspace datapath), 36 hold and release cycles: mean 91 ms, max
- *     106 ms.
+ *     (userspace datapath), 35 hold and release cycles: mean 91 ms, max
+ *     107 ms.
  *
  * Without the Polls each of OVS's steps waits for its 1 s timer (measured
  * the same way): a release took up to 982 ms (mean 461 ms), and at
@@ -212,9 +212,10 @@ struct ds;
  *
  * That leaves each side 10 ms of scheduling slack, which OVS's monitor
  * thread (it logs "long delay of 9ms (expected 5ms)") and a user-space
- * agent do not always get.  On a 2-vCPU VM otherwise idle, a minute of a
- * session Up against ovs-vswitchd 3.1 flapped 10 times at 5 ms (expiries
- * on both sides), once at 10 ms and never at 20 ms. */
+ * agent do not always get.  On a 2-vCPU VM shared with other test runs, a
+ * minute of a session Up against ovs-vswitchd 3.1 flapped 10 times at 5 ms
+ * (expiries on both sides), once at 10 ms and never at 20 ms: measure on
+ * the hosts that will run it. */
 #define BFDSESS_DEFAULT_DESIRED_MIN_TX_MS 5
 #define BFDSESS_DEFAULT_REQUIRED_MIN_RX_MS 5
 #define BFDSESS_DEFAULT_DETECT_MULT 3
