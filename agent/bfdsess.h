@@ -141,8 +141,8 @@
  *   - bfdsess_set_hold(false): OVS Up after our Down with P, its Init with
  *     F at its next monitor wake, and our Up: mean 51 ms, max 105 ms on
  *     links of 0 to 2 ms.  Against a live ovs-vswitchd 3.1 on a veth
- *     (userspace datapath), 35 hold and release cycles: mean 91 ms, max
- *     107 ms.
+ *     (userspace datapath), three runs of 35 or 36 hold and release
+ *     cycles: means of 91 to 100 ms, max 110 ms.
  *
  * Without the Polls each of OVS's steps waits for its 1 s timer (measured
  * the same way): a release took up to 982 ms (mean 461 ms), and at
