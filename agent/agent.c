@@ -67,6 +67,7 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 #define AGENT_MAX_HELD 1024         /* Frames held for acks (sync mode). */
 #define AGENT_HELD_SLOT 2048        /* Largest frame that can be held. */
 #define AGENT_HOLD_MS 100           /* Longest a frame waits for an ack. */
+#define AGENT_BFD_MIN_RX_MS 20      /* Default --bfd-min-rx. */
 
 /* A frame held until the secondary acknowledges its stream's state. */
 struct held_frame {
@@ -1094,7 +1095,7 @@ usage(void)
            "                           the switch runs it; the switch's "
            "bfd:min_rx and\n"
            "                           bfd:min_tx govern once larger; "
-           "default 1, 1, 3)\n"
+           "default 1, 20, 3)\n"
            "  --unixctl=PATH           control socket (default %s/%s.ctl)\n",
            program_name, program_name, ds_cstr(&names), ovs_rundir(),
            program_name);
@@ -1165,10 +1166,12 @@ parse_options(int argc, char *argv[], struct agent_options *o)
     o->iface = xstrdup("eth0");
     o->replicate = true;
     bfdsess_params_init(&o->bfd);
-    /* The switch's settings govern: the session runs at the slower of the
-     * two sides' intervals. */
+    /* The switch's bfd:min_rx governs how fast a dead agent is noticed:
+     * we send as often as it asks.  We ask the switch for no more than one
+     * packet per AGENT_BFD_MIN_RX_MS, so that its send jitter on a loaded
+     * machine (up to 25 ms seen) does not make us take it for dead. */
     o->bfd.desired_min_tx_ms = 1;
-    o->bfd.required_min_rx_ms = 1;
+    o->bfd.required_min_rx_ms = AGENT_BFD_MIN_RX_MS;
     for (;;) {
         int c = getopt_long(argc, argv, short_options, long_options, NULL);
         if (c == -1) {

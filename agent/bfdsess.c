@@ -135,17 +135,26 @@ bfdsess_desired_tx__(const struct bfdsess *s, enum bfdpkt_state state)
             : MAX(s->p.desired_min_tx_ms, BFDSESS_SLOW_TX_MS));
 }
 
-/* Returns true if 's' may send periodic packets: it knows where to, the
- * remote's required min RX is not 0, and the remote is not in Demand mode
- * with both sides Up. */
+/* Returns true if 's' may send a packet owed by a change of its state: it
+ * knows where to, the remote's required min RX is not 0, and the remote is
+ * not in Demand mode with both sides Up. */
 static bool
-bfdsess_periodic_ok__(const struct bfdsess *s)
+bfdsess_owed_ok__(const struct bfdsess *s)
 {
     return (s->peer_known
             && s->remote_min_rx_us
             && !(s->remote_demand
                  && s->state == BFDPKT_STATE_UP
                  && s->remote_state == BFDPKT_STATE_UP));
+}
+
+/* Returns true if 's' may send periodic packets: as for an owed packet,
+ * and the remote is not forgotten (it was heard within a detection
+ * time). */
+static bool
+bfdsess_periodic_ok__(const struct bfdsess *s)
+{
+    return bfdsess_owed_ok__(s) && s->remote_disc;
 }
 
 static long long int bfdsess_jittered__(struct bfdsess *);
@@ -441,8 +450,8 @@ bfdsess_should_send(const struct bfdsess *s, long long int now)
         return false;
     }
     return (s->final_owed
-            || (bfdsess_periodic_ok__(s)
-                && (s->tx_owed || now >= s->next_tx)));
+            || (bfdsess_owed_ok__(s) && s->tx_owed)
+            || (bfdsess_periodic_ok__(s) && now >= s->next_tx));
 }
 
 /* Returns the time by which bfdsess_run() (and bfdsess_should_send()) must
@@ -456,7 +465,7 @@ bfdsess_wake(const struct bfdsess *s)
     long long int t = LLONG_MAX;
 
     if (s->peer_known) {
-        if (s->final_owed || (bfdsess_periodic_ok__(s) && s->tx_owed)) {
+        if (s->final_owed || (bfdsess_owed_ok__(s) && s->tx_owed)) {
             return s->last_now;
         }
         if (bfdsess_periodic_ok__(s)) {

@@ -2,9 +2,9 @@
 # Copyright (c) 2026 The sfmesh authors.
 # SPDX-License-Identifier: Apache-2.0
 """Writes the seed corpora of fuzz-service, fuzz-ctlsock, fuzz-reconcile,
-fuzz-agentproto and fuzz-replrx into tests/fuzz/corpus/ (the input layouts
-are described at the top of each target; the agent protocol's in
-docs/agent-protocol.md).
+fuzz-agentproto, fuzz-replrx and fuzz-bfd into tests/fuzz/corpus/ (the
+input layouts are described at the top of each target; the agent
+protocol's in docs/agent-protocol.md).
 
 Usage: gen-seeds.py [CORPUS_DIR]"""
 
@@ -419,6 +419,149 @@ def replrx_seeds(corpus):
     write(corpus, t, 'table-full', full)
 
 
+# fuzz-bfd.
+
+BFD_DOWN, BFD_INIT, BFD_UP, BFD_ADMIN_DOWN = 1, 2, 3, 0
+BFD_P, BFD_F, BFD_D = 0x20, 0x10, 0x02
+# Discriminator choices of a made-up frame: My Discriminator (the peer's,
+# 0, another, all ones) and Your Discriminator (0, ours, not ours).
+MY_PEER, MY_ZERO, MY_OTHER = 0, 1, 2
+YOUR_ZERO, YOUR_MINE, YOUR_NOT_MINE = 0, 1, 2
+# Interval choices: indexes in fuzz-bfd's table.
+IV_0, IV_1US, IV_1MS, IV_5MS, IV_20MS, IV_1S, IV_MAX = 0, 1, 2, 3, 5, 6, 7
+
+
+def inet_csum(data):
+    total = sum(struct.unpack('>%dH' % (len(data) // 2), data))
+    while total >> 16:
+        total = (total & 0xffff) + (total >> 16)
+    return ~total & 0xffff
+
+
+def bfd_frame(state=BFD_DOWN, flags=0, diag=0, mult=3, my_disc=0x4b999ba6,
+              your_disc=0, min_tx=1000000, min_rx=5000, ttl=255,
+              frag=0, udp_dst=3784, length=24, vlan=False, bad_csum=False):
+    """A BFD frame as OVS sends it, with the fields given."""
+    msg = struct.pack('>BBBBIIIII', 1 << 5 | diag, state << 6 | flags, mult,
+                      length, my_disc, your_disc, min_tx, min_rx, 0)
+    udp = struct.pack('>HHHH', 49152, udp_dst, 8 + len(msg), 0) + msg
+    ip = struct.pack('>BBHHHBBH4s4s', 0x45, 0xc0, 20 + len(udp), 0, frag,
+                     ttl, 17, 0, bytes([169, 254, 1, 1]),
+                     bytes([169, 254, 1, 0]))
+    csum = inet_csum(ip) ^ (1 if bad_csum else 0)
+    ip = ip[:10] + struct.pack('>H', csum) + ip[12:]
+    eth = bytes([0, 0x23, 0x20, 0, 0, 1, 0x16, 0xd8, 0x20, 0x6c, 0xd6, 0x74])
+    if vlan:
+        eth += b'\x81\x00\x00\x0a'
+    return eth + b'\x08\x00' + ip + udp
+
+
+def bfd_head(tx=5, rx=5, mult=3, damp_base=10, damp_max=100, damp_decay=100,
+             seed=1, clock=3, flags=0):
+    """The header: intervals in ms, damping in 10 and 100 ms units."""
+    return (bytes([tx, rx, mult, damp_base, damp_max, damp_decay])
+            + struct.pack('>I', seed) + bytes([clock, flags]))
+
+
+def bfd_op(code, arg=0):
+    return bytes([code + 6 * arg])
+
+
+def bfd_raw(frame):
+    return bfd_op(0) + bytes([len(frame)]) + frame
+
+
+def bfd_synth(state, flags=0, your=YOUR_MINE, my=MY_PEER, tx=IV_5MS,
+              rx=IV_5MS, mult=3, diag=0, pos=0x7f, flip=0):
+    """A made-up frame from the peer (no byte flipped unless 'flip')."""
+    return bfd_op(1) + bytes([state << 6 | flags, diag, mult,
+                              your << 2 | my, tx, rx, pos, flip])
+
+
+def bfd_advance(ms):
+    if ms < 16:
+        return bfd_op(2, ms)
+    if ms < 1700:
+        return bfd_op(2, 15 + ms // 100)
+    return bfd_op(2, 31 + min(ms // 10000, 11))
+
+
+BFD_RUN = bfd_op(3)
+BFD_FORMAT = bfd_op(5)
+
+
+def bfd_hold(on):
+    return bfd_op(4, 1 if on else 0)
+
+
+def bfd_handshake(tx=IV_5MS):
+    """The peer's Down, our Init, its Up with Final, then 10 exchanges."""
+    steps = (bfd_synth(BFD_DOWN, your=YOUR_ZERO, tx=IV_1S) + BFD_RUN
+             + bfd_synth(BFD_UP, BFD_F, tx=tx) + BFD_RUN)
+    for _ in range(10):
+        steps += bfd_advance(5) + bfd_synth(BFD_UP, tx=tx) + BFD_RUN
+    return steps
+
+
+def bfd_seeds(corpus):
+    t = 'fuzz-bfd'
+    write(corpus, t, 'ovs-frame', bfd_head() + bfd_raw(bfd_frame())
+          + BFD_RUN + BFD_FORMAT)
+    write(corpus, t, 'handshake', bfd_head() + bfd_handshake() + BFD_FORMAT)
+    write(corpus, t, 'hold-release', bfd_head(flags=1) + bfd_handshake()
+          + bfd_hold(True) + BFD_RUN
+          + bfd_synth(BFD_DOWN, BFD_F, tx=IV_1S) + bfd_advance(1000)
+          + bfd_synth(BFD_DOWN, tx=IV_1S) + BFD_RUN + bfd_hold(False)
+          + BFD_RUN + bfd_synth(BFD_INIT, BFD_F, tx=IV_1S) + BFD_RUN
+          + bfd_synth(BFD_UP, BFD_F) + BFD_RUN + BFD_FORMAT)
+    write(corpus, t, 'expiry', bfd_head() + bfd_handshake()
+          + bfd_advance(14) + BFD_RUN + bfd_advance(1) + BFD_RUN
+          + BFD_FORMAT)
+    write(corpus, t, 'stale-queue', bfd_head() + bfd_handshake()
+          + bfd_advance(10000) + bfd_synth(BFD_UP) * 5
+          + bfd_synth(BFD_DOWN, your=YOUR_ZERO) * 2 + BFD_RUN + BFD_FORMAT)
+    write(corpus, t, 'poll-final', bfd_head() + bfd_handshake()
+          + bfd_synth(BFD_UP, BFD_P, tx=IV_20MS, rx=IV_20MS) + BFD_RUN
+          + bfd_advance(15) + BFD_RUN
+          + bfd_synth(BFD_UP, BFD_F, tx=IV_20MS, rx=IV_20MS) + BFD_RUN)
+    flaps = b''
+    for i in range(5):
+        flaps += (bfd_synth(BFD_DOWN) + BFD_RUN + bfd_advance(10)
+                  + bfd_synth(BFD_DOWN) + bfd_synth(BFD_INIT) + BFD_RUN
+                  + bfd_advance(100 << i) + BFD_RUN
+                  + bfd_synth(BFD_DOWN) + bfd_synth(BFD_UP) + BFD_RUN)
+    write(corpus, t, 'flaps', bfd_head(damp_decay=20) + bfd_handshake()
+          + flaps + BFD_FORMAT)
+    bad = [bfd_frame(ttl=64), bfd_frame(vlan=True), bfd_frame(bad_csum=True),
+           bfd_frame(udp_dst=3785), bfd_frame(length=23),
+           bfd_frame(length=40), bfd_frame(mult=0), bfd_frame(flags=0x04),
+           bfd_frame(flags=0x01), bfd_frame(my_disc=0),
+           bfd_frame(state=BFD_UP), bfd_frame(frag=0x2000),
+           bfd_frame()[:50], bfd_frame(diag=31, flags=0x3a, your_disc=7)]
+    write(corpus, t, 'malformed', bfd_head()
+          + b''.join(bfd_raw(f) for f in bad) + BFD_RUN)
+    write(corpus, t, 'huge', bfd_head(mult=255, clock=1, flags=2)
+          + bfd_handshake(tx=IV_MAX)
+          + bfd_synth(BFD_UP, tx=IV_MAX, rx=IV_MAX, mult=255) + BFD_RUN
+          + bfd_advance(200000) * 3 + BFD_RUN + BFD_FORMAT)
+    write(corpus, t, 'low-clock-mult-1', bfd_head(tx=0, rx=0, mult=1,
+                                                  clock=2)
+          + bfd_handshake(tx=IV_1MS) + bfd_advance(3) + BFD_RUN
+          + BFD_FORMAT)
+    write(corpus, t, 'rx-zero-demand', bfd_head() + bfd_handshake()
+          + bfd_synth(BFD_UP, rx=IV_0) + BFD_RUN + bfd_advance(5)
+          + bfd_synth(BFD_UP, BFD_D) + BFD_RUN
+          + bfd_synth(BFD_UP, BFD_D | BFD_P) + BFD_RUN
+          + bfd_synth(BFD_ADMIN_DOWN, your=YOUR_ZERO) + BFD_RUN)
+    write(corpus, t, 'wrong-your-disc', bfd_head() + bfd_handshake()
+          + bfd_synth(BFD_DOWN, your=YOUR_NOT_MINE) * 3
+          + bfd_synth(BFD_UP, my=MY_OTHER) + bfd_advance(15) + BFD_RUN)
+    write(corpus, t, 'flipped', bfd_head() + bfd_handshake()
+          + bfd_synth(BFD_UP, pos=0x80 | 22, flip=0x01)
+          + bfd_synth(BFD_UP, pos=42, flip=0x20)
+          + bfd_synth(BFD_UP, pos=45, flip=0x10) + BFD_RUN)
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     corpus = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here,
@@ -428,6 +571,7 @@ def main():
     reconcile_seeds(corpus)
     agentproto_seeds(corpus)
     replrx_seeds(corpus)
+    bfd_seeds(corpus)
 
 
 if __name__ == '__main__':

@@ -1301,9 +1301,18 @@ test_addresses_and_discs(void)
     bfdsess_run(s, 1001 + 3000);
     CU_ASSERT_EQUAL(bfdsess_state(s), BFDPKT_STATE_DOWN);
     CU_ASSERT_EQUAL(bfdsess_remote_disc(s), 0);
+    CU_ASSERT(bfdsess_should_send(s, 4001));    /* The Down is owed. */
     compose(s, 4001, &out);
+    CU_ASSERT_EQUAL(out.state, BFDPKT_STATE_DOWN);
     CU_ASSERT_EQUAL(out.your_disc, 0);
     CU_ASSERT_EQUAL(out.udp_src, port);
+
+    /* Then silence, as long as the remote is. */
+    CU_ASSERT_FALSE(bfdsess_should_send(s, 100000));
+    CU_ASSERT_EQUAL(bfdsess_wake(s), LLONG_MAX);
+    in = peer_ctl(BFDPKT_STATE_DOWN, 0, 1000, 5, 3);
+    bfdsess_receive(s, &in, 200000);
+    CU_ASSERT(bfdsess_should_send(s, 200000));
 
     /* A local MAC given at creation is the source. */
     compose(s2, 0, &out);
@@ -1601,8 +1610,8 @@ test_tx_intervals(void)
     /* Not Up: every 0.75 to 1 s, whatever the configuration. */
     {
         struct bfdsess *s = new_sess(0, 0);
-        struct bfdpkt_ctl ctl = peer_ctl(BFDPKT_STATE_ADMIN_DOWN, 0, 5, 5,
-                                         3), out;
+        struct bfdpkt_ctl ctl = peer_ctl(BFDPKT_STATE_ADMIN_DOWN, 0, 1000,
+                                         5, 3), out;
         long long int last = -1;
 
         for (long long int now = 0; now < 20000; now++) {
