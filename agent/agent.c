@@ -780,7 +780,7 @@ map_apply(struct agent *ag, const struct agp_map *m)
             }
         }
     }
-    liveness_map(ag->live, ag->map.epoch, agentmap_n_primary(&ag->map),
+    liveness_map(ag->live, ag->map.epoch, agentmap_n_roles(&ag->map),
                  time_msec());
     VLOG_INFO("map epoch %"PRIu64" applied: %"PRIuSIZE" buckets, we are %s",
               ag->map.epoch, ag->map.n_buckets,

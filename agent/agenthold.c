@@ -44,10 +44,8 @@ agenthold_is_held(const struct agenthold *h)
 }
 
 /* Records a disruption for 'reason' at 'now', with the agent's map at
- * 'epoch': the agent is held until agenthold_map() releases it.  A
- * disruption while held already restarts the wait from the new epoch, so
- * that a map the controller made before seeing it does not release the
- * agent. */
+ * 'epoch': the agent is held until agenthold_map() releases it, unless its
+ * newest map already names it in no bucket. */
 void
 agenthold_disrupt(struct agenthold *h, enum agenthold_reason reason,
                   uint64_t epoch, long long int now)
@@ -57,44 +55,33 @@ agenthold_disrupt(struct agenthold *h, enum agenthold_reason reason,
         /* A process that never had a map has nothing to wait out. */
         return;
     }
+    h->n_holds[reason]++;
+    h->epoch = epoch;
+    if (!h->n_roles) {
+        /* No bucket of ours for the switch to send back to us. */
+        return;
+    }
     if (h->reason == AGENTHOLD_NONE) {
         h->since = now;
     }
     h->reason = reason;
-    h->epoch = epoch;
-    h->n_holds[reason]++;
 }
 
 /* Tells 'h' that the agent applied a map of 'epoch' in which it is the
- * primary of 'n_primary' buckets, at 'now'.  Returns true if that releases
- * the agent. */
+ * primary or the secondary of 'n_roles' buckets, at 'now'.  Returns true
+ * if that releases the agent. */
 bool
-agenthold_map(struct agenthold *h, uint64_t epoch, size_t n_primary,
+agenthold_map(struct agenthold *h, uint64_t epoch OVS_UNUSED, size_t n_roles,
               long long int now)
 {
-    bool release;
-
-    switch (h->reason) {
-    case AGENTHOLD_NONE:
+    h->n_roles = n_roles;
+    if (h->reason == AGENTHOLD_NONE
+        || (h->reason != AGENTHOLD_START && n_roles)) {
         return false;
-
-    case AGENTHOLD_START:
-        release = true;
-        break;
-
-    case AGENTHOLD_BFD:
-    case AGENTHOLD_CARRIER:
-    case AGENTHOLD_STALL:
-    case AGENTHOLD_N_REASONS:
-    default:
-        release = epoch > h->epoch && !n_primary;
-        break;
     }
-    if (release) {
-        h->held_ms += now - h->since;
-        h->reason = AGENTHOLD_NONE;
-    }
-    return release;
+    h->held_ms += now - h->since;
+    h->reason = AGENTHOLD_NONE;
+    return true;
 }
 
 /* Appends to 's' a line that says whether the agent is held, why and for
@@ -106,8 +93,9 @@ agenthold_format(const struct agenthold *h, long long int now, struct ds *s)
         ds_put_format(s, "held: yes, %s, for %lld ms",
                       agenthold_reason_text(h->reason), now - h->since);
         if (h->reason != AGENTHOLD_START) {
-            ds_put_format(s, " (until a map after epoch %"PRIu64" moves "
-                          "every bucket away)", h->epoch);
+            ds_put_format(s, " (since map epoch %"PRIu64"; until a map "
+                          "names it in no bucket, %"PRIuSIZE" now)",
+                          h->epoch, h->n_roles);
         }
     } else {
         ds_put_cstr(s, "held: no");

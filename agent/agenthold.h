@@ -27,12 +27,16 @@
  *     or it stopped hearing OVS), its link lost carrier, or the agent
  *     itself did not run for longer than the BFD detection time (it was
  *     stopped or starved).  Its streams went to their secondaries in the
- *     meantime.  It is released by the first map of a later epoch than the
- *     one it had at the disruption in which it is the primary of no
- *     bucket: the controller has then seen the instance fail (holding
- *     keeps the port not live, so it does) and moved its buckets away; the
- *     instance rejoins cold and takes buckets again only by handoff, once
- *     warm.  Without a controller, the agent stays held.
+ *     meantime.  It is released once its newest map names it in no bucket,
+ *     neither primary nor secondary: the controller has then seen the
+ *     instance fail (holding keeps the port not live, so it does) and moved
+ *     its buckets away; the instance rejoins cold and takes buckets again
+ *     only by handoff, once warm.  An agent in no bucket when disrupted is
+ *     not held at all.  Without a controller, the agent stays held.
+ *
+ *     Why not "a later epoch": the controller may have seen the failure,
+ *     and sent the map without this instance, before the agent noticed it
+ *     (OVS declared the agent dead first); no later map then comes.
  *
  * Pure: no I/O; time is passed in, in ms. */
 
@@ -63,6 +67,8 @@ const char *agenthold_reason_text(enum agenthold_reason);
 struct agenthold {
     enum agenthold_reason reason; /* Why held, or AGENTHOLD_NONE. */
     uint64_t epoch;             /* Map epoch at the disruption. */
+    size_t n_roles;             /* Buckets of the newest map in which the
+                                 * agent is primary or secondary. */
     long long int since;        /* When held, in ms. */
     uint64_t n_holds[AGENTHOLD_N_REASONS]; /* Holds by reason. */
     uint64_t n_dropped;         /* Data frames dropped while held. */
@@ -73,7 +79,7 @@ void agenthold_init(struct agenthold *, long long int now);
 bool agenthold_is_held(const struct agenthold *);
 void agenthold_disrupt(struct agenthold *, enum agenthold_reason,
                        uint64_t epoch, long long int now);
-bool agenthold_map(struct agenthold *, uint64_t epoch, size_t n_primary,
+bool agenthold_map(struct agenthold *, uint64_t epoch, size_t n_roles,
                    long long int now);
 void agenthold_format(const struct agenthold *, long long int now,
                       struct ds *);

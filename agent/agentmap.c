@@ -180,6 +180,19 @@ agentmap_n_primary(const struct agentmap *map)
     return n;
 }
 
+/* Returns the number of buckets we are the primary or the secondary of. */
+size_t
+agentmap_n_roles(const struct agentmap *map)
+{
+    size_t n = 0;
+
+    for (size_t b = 0; map->self >= 0 && b < map->n_buckets; b++) {
+        n += (map->buckets[b].primary == map->self
+              || map->buckets[b].secondary == map->self);
+    }
+    return n;
+}
+
 /* Records that 'sender' completed a bulk transfer of 'bucket' to us, or
  * with 'sender' NULL that the last one failed.  Which primary it was from
  * is checked when warmth is asked: the bulk may arrive before the map that

@@ -116,6 +116,7 @@ uint64_t agentmap_change_epoch(const struct agentmap *, uint32_t bucket);
 bool agentmap_is_warm(const struct agentmap *, uint32_t bucket);
 void agentmap_forget_warm(struct agentmap *);
 size_t agentmap_n_primary(const struct agentmap *);
+size_t agentmap_n_roles(const struct agentmap *);
 void agentmap_set_bulk_from(struct agentmap *, uint32_t bucket,
                             const char *sender);
 const char *agentmap_name(const struct agentmap *, int idx);

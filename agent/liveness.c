@@ -181,7 +181,7 @@ check_bfd_gone__(struct liveness *lv, long long int now)
         VLOG_WARN("no BFD from the switch for %lld ms: BFD is off on the "
                   "port, so holding the instance out would only drop its "
                   "traffic; serving again", now - lv->last_rx);
-        agenthold_map(&lv->hold, UINT64_MAX, 0, now);
+        agenthold_map(&lv->hold, lv->epoch, 0, now);
         bfdsess_set_hold(lv->bfd, false, now);
         lv->last_rx = 0;
     }
@@ -342,18 +342,18 @@ liveness_count_dropped(struct liveness *lv, size_t n)
 }
 
 /* Tells 'lv' that the agent applied map 'epoch', in which it is the
- * primary of 'n_primary' buckets, at 'now'. */
+ * primary or the secondary of 'n_roles' buckets, at 'now'. */
 void
-liveness_map(struct liveness *lv, uint64_t epoch, size_t n_primary,
+liveness_map(struct liveness *lv, uint64_t epoch, size_t n_roles,
              long long int now)
 {
     enum agenthold_reason reason = lv->hold.reason;
 
     lv->epoch = epoch;
-    if (agenthold_map(&lv->hold, epoch, n_primary, now)) {
+    if (agenthold_map(&lv->hold, epoch, n_roles, now)) {
         VLOG_INFO("serving again (%s; map epoch %"PRIu64" names this "
-                  "instance primary of %"PRIuSIZE" buckets)",
-                  agenthold_reason_text(reason), epoch, n_primary);
+                  "instance in %"PRIuSIZE" buckets)",
+                  agenthold_reason_text(reason), epoch, n_roles);
         bfdsess_set_hold(lv->bfd, false, now);
         send__(lv, now, false);
         arm__(lv, now);

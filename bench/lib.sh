@@ -100,12 +100,15 @@ in_sync() {
         END { exit !(n && n == ok) }'
 }
 
-# All N agents up and warm, every instance up, every switch in sync.
+# All N agents up and warm, every instance up, every switch in sync, every
+# map at its target (no handoff in progress or due).
 agents_ready() {
     local n=$1
     [ "$(ctl agents 2>/dev/null | awk '$2 == "up" && $6 == "yes"' | wc -l)" = "$n" ] \
         && ! ctl instances | awk 'NR > 1' | grep -Eq ' (cold|down|disabled) ' \
-        && in_sync
+        && in_sync \
+        && ! ctl handoffs | grep "^service" \
+             | grep -vq "in progress 0,.* pending 0,"
 }
 
 # The NSH C1 code OVS gives a flow entering on port $1 ($2: the match) of

@@ -164,13 +164,15 @@ w('| what | sfmesh | baseline | ratio |')
 w('| --- | --- | --- | --- |')
 if fo:
     v = fo['variants']
-    for num, den in (('b', 'a'), ('c', 'a'), ('c', 'e')):
+    for num, den in (('b', 'a'), ('c', 'a'), ('d', 'a'), ('f', 'a'),
+                     ('g', 'a'), ('c', 'e')):
         if num in v and den in v:
             w('| failover gap p50, %s vs %s | %s ms | %s ms | %.2f |' % (
                 v[num]['name'], v[den]['name'], f(v[num]['gap_ms_p50']),
                 f(v[den]['gap_ms_p50']),
                 v[num]['gap_ms_p50'] / v[den]['gap_ms_p50']))
-    for num, den in (('b', 'a'), ('c', 'a'), ('c', 'e')):
+    for num, den in (('b', 'a'), ('c', 'a'), ('d', 'a'), ('f', 'a'),
+                     ('g', 'a'), ('c', 'e')):
         if num in v and den in v:
             ratio = (v[num]['lost_p50'] / v[den]['lost_p50']
                      if v[den]['lost_p50'] else float('nan'))
@@ -331,11 +333,20 @@ if fo:
     w('- (b) sfmesh-controller on the bridge; the same link failure. OVS '
       'fails over by itself; the controller then repairs the map and '
       'rewrites the groups of the failed instance.')
-    w('- (c) the primary\'s agent gets SIGKILL; its link stays up. The '
-      'controller sees the agent channel close and sets the port down '
-      '(`port_mod`), which fails every group watching it over.')
-    w('- (d) the agent gets SIGSTOP: the controller misses its heartbeats '
-      'for the heartbeat timeout (300 ms) and fences it the same way.')
+    w('- The instance ports run BFD (`bfd: {min_tx_ms: 5, min_rx_ms: 5}`, '
+      'written by the controller through `--ovsdb`), answered by the '
+      'agents from their packet path (docs/agent.md, "Liveness").')
+    w('- (c) the primary\'s agent gets SIGKILL; its link stays up. Its BFD '
+      'stops: OVS marks the port not live after three intervals, and the '
+      'groups fail over in the datapath; the controller also sees the '
+      'agent channel close and sets the port down (`port_mod`), whichever '
+      'comes first.')
+    w('- (d) the agent gets SIGSTOP: its BFD stops, and OVS fails it over '
+      'the same way, long before the controller misses its heartbeats '
+      '(300 ms) and fences it.')
+    w('- (f) and (g): (c) and (d) with the controller stopped (SIGSTOP) '
+      'just before the failure and until the stream is over: only the '
+      'datapath can fail them over.')
     w('- (e) **the baseline a user would write without sfmesh** '
       '(`bench/reactive-ctl.c`, a C controller on libopenvswitch\'s vconn): '
       'the same classification and NSH steering through the same instance '
@@ -434,12 +445,22 @@ if fo:
               'without any controller (a), and the fencing path of (c) and '
               '(d).' % (f(e['lost_p50'], 0), f(a['lost_p50'], 0),
                         f(e['lost_p95'], 0), f(a['lost_p95'], 0)))
-    d = v.get('d')
-    if d:
-        w('- (d): a hung agent is found by its missing heartbeats, so the gap '
-          'is the heartbeat timeout (300 ms) plus the fencing; this is the '
-          'one failure sfmesh cannot yet hand to the datapath (BFD answered '
-          'by the agent is the planned fix, see docs/agent.md).')
+    d, g = v.get('d'), v.get('g')
+    if d and a and a['gap_ms_p50']:
+        w('- (d)/(a) = %.2f, (c)/(a) = %.2f: a hung or killed agent is found '
+          'by BFD in the datapath: three 5 ms intervals, then OVS\'s '
+          'revalidation, against the 300 ms heartbeat timeout before BFD '
+          '(313 ms, 50x the link-down gap, in the run before it).' % (
+              d['gap_ms_p50'] / a['gap_ms_p50'],
+              v['c']['gap_ms_p50'] / a['gap_ms_p50'] if 'c' in v
+              else float('nan')))
+    if g and d:
+        w('- (g) %s ms and (f) %s ms against (d) %s ms and (c) %s ms: with '
+          'the controller stopped the failover is the same; it never needed '
+          'the controller.' % (f(g['gap_ms_p50']),
+                               f(v['f']['gap_ms_p50']) if 'f' in v else '-',
+                               f(d['gap_ms_p50']),
+                               f(v['c']['gap_ms_p50']) if 'c' in v else '-'))
     w('')
 
 if not fo:

@@ -118,6 +118,44 @@ PY
     done
     say "garbage and replays refused"
 
+    # Malformed BFD frames into dlp-3's interface, from the switch's end of
+    # its link: each dropped and counted by reason, the session unharmed.
+    "$PY" - dlp-3 <<'PY' || sfm_die "BFD garbage sender failed"
+import socket, struct, sys
+
+def csum(b):
+    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xffff)
+    return ~(s + (s >> 16)) & 0xffff
+
+def frame(ttl=255, vers=1, mult=3, length=24, my=0x1234):
+    bfd = struct.pack('!BBBBIIIII', vers << 5, 1 << 6, mult, length, my, 0,
+                      1000, 1000, 0)
+    udp = struct.pack('!HHHH', 49152, 3784, 8 + len(bfd), 0)
+    ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0xc0, 20 + len(udp) + len(bfd),
+                     0, 0, ttl, 17, 0, socket.inet_aton('169.254.1.1'),
+                     socket.inet_aton('169.254.1.0'))
+    ip = ip[:10] + struct.pack('!H', csum(ip)) + ip[12:]
+    eth = (b'\x00\x23\x20\x00\x00\x01' + b'\x02\x00\x00\x00\x00\x99'
+           + b'\x08\x00')
+    return eth + ip + udp + bfd
+
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((sys.argv[1], 0))
+for f in (frame(ttl=254), frame(vers=2), frame(mult=0), frame(length=20),
+          frame(my=0), frame()[:40]):
+    s.send(f)
+PY
+    sleep 0.5
+    st=$("$BIN/sfmesh-ctl" -t "$OVS_RUNDIR/agent-dlp-3.ctl" status)
+    for reason in ip-ttl bfd-version bfd-mult-zero bfd-length-short \
+                  bfd-my-disc-zero; do
+        printf '%s\n' "$st" | grep "^bfd frames:" | grep -q "$reason 1" \
+            || { printf '%s\n' "$st" >&2; sfm_die "no BFD drop for $reason"; }
+    done
+    ready || { ctl instances >&2; sfm_die "BFD garbage disturbed dlp-3"; }
+    say "malformed BFD frames dropped and counted"
+
     # Stale records: a made-up UDP stream of a bucket of dlp-1 and dlp-2,
     # sent to dlp-2 in dlp-1's name at version (7, 10), then older ones, at
     # (7, 9) and (6, 50): dlp-2 keeps the first, whose packet count its
