@@ -11,7 +11,11 @@ so that it crosses the failing instance.  At --at seconds, the failure:
   kill     its agent gets SIGKILL (the controller sees the channel close)
   hang     its agent gets SIGSTOP (the controller misses its heartbeats);
            it gets SIGCONT once the traffic is over
-  flap     its link goes down and up again, --flap-count times
+  flap     its link (the switch's end) goes down and up again,
+           --flap-count times, --flap-down seconds down and --flap-up up
+           (tests/linkflap.c keeps millisecond downs to the millisecond;
+           the report gives the downs it measured and what the
+           controller's log shows of each)
   disable  sfmesh-ctl disable (planned maintenance)
   fabric-link
            a link between two switches of the fabric goes down (--link;
@@ -86,6 +90,8 @@ TRAFFIC = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                        'traffic.py')
 TCP_PORT, UDP_PORT = 5001, 5002
 FIRST_SPORT, FIRST_UDP_SPORT = 41000, 50000
+LINKFLAP_SRC = os.path.join(st.TOP, 'tests', 'linkflap.c')
+LINKFLAP = os.path.join(st.TOP, 'build', 'tests', 'linkflap')
 FAILURES = ('link', 'kill', 'hang', 'flap', 'disable', 'fabric-link',
             'none', 'scale-out', 'scale-in', 'drain', 'rebalance')
 # The elastic-pool scenarios ('scale' is --sizes).
@@ -130,7 +136,9 @@ def options():
     a('--flap-count', type=int, default=3,
       help='link downs of a flap (default 3)')
     a('--flap-down', type=float, default=0.3, metavar='SECONDS',
-      help='how long each flap keeps the link down (default 0.3)')
+      help='how long each flap keeps the link down (default 0.3; '
+      'millisecond downs are kept to within a fraction of a millisecond '
+      'by tests/linkflap.c)')
     a('--flap-up', type=float, default=0.7, metavar='SECONDS',
       help='how long it stays up between downs (default 0.7)')
     a('--fw', type=int, default=2, metavar='N',
@@ -215,6 +223,9 @@ def options():
         p.error('--at must be within --duration')
     if args.connections < 1:
         p.error('--connections must be at least 1')
+    if args.flap_count < 1 or args.flap_down < 0 or args.flap_up < 0:
+        p.error('--flap-count at least 1, --flap-down and --flap-up not '
+                'negative')
     if args.failure == 'fabric-link' and args.topo != 'fabric':
         p.error('--failure fabric-link needs --topo fabric')
     if args.failure == 'fabric-link' and args.instance:
@@ -342,14 +353,28 @@ def inject(tb, args, victim, events):
         events.append((now(), 'SIGSTOP'))
         os.kill(tb.agent_pids[victim], signal.SIGSTOP)
     elif args.failure == 'flap':
-        for i in range(args.flap_count):
-            events.append((now(), 'link down'))
-            link('down')
-            time.sleep(args.flap_down)
-            events.append((now(), 'link up'))
-            link('up')
-            if i + 1 < args.flap_count:
-                time.sleep(args.flap_up)
+        # One process does every flap: "ip link set" twice around a Python
+        # sleep kept a "5 ms" down 8 to 12 ms on an idle machine.
+        r = subprocess.run([linkflap(tb), port, str(args.flap_count),
+                            repr(args.flap_down), repr(args.flap_up)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, timeout=args.flap_count * (
+                               args.flap_down + args.flap_up) + 30)
+        for line in r.stdout.splitlines():
+            f = line.split()
+            if len(f) == 12 and f[0] == 'flap':
+                v = {f[k]: int(f[k + 1]) for k in range(2, 12, 2)}
+                events.append((v['down_done'] / 1e9, 'link down'))
+                events.append((v['up_done'] / 1e9, 'link up'))
+                tb.flaps.append({
+                    'down_call': v['down_call'] / 1e9,
+                    'down_done': v['down_done'] / 1e9,
+                    'up_call': v['up_call'] / 1e9,
+                    'up_done': v['up_done'] / 1e9,
+                    'down_ms': round(v['down_ns'] / 1e6, 3)})
+        if r.returncode != 0:
+            raise RuntimeError('linkflap %s failed (%d): %s' % (
+                port, r.returncode, r.stderr.strip()))
     elif args.failure == 'disable':
         events.append((now(), 'disable'))
         r = subprocess.run([os.path.join(tb.bin, 'sfmesh-ctl'), '-t',
@@ -362,6 +387,88 @@ def inject(tb, args, victim, events):
             events.append((now(), 'disable --force'))
             say('disable refused: %s; forcing' % r.stdout.strip())
             tb.ctl('disable', victim, '--force')
+
+
+def linkflap(tb):
+    """The link flapper (make builds build/tests/linkflap; if it is not
+    there or older than its source, it is compiled into the run's temp
+    directory)."""
+    if (os.path.exists(LINKFLAP) and os.path.getmtime(LINKFLAP)
+            >= os.path.getmtime(LINKFLAP_SRC)):
+        return LINKFLAP
+    out = tb.path('linkflap')
+    if not os.path.exists(out):
+        st.run(['gcc', '-std=gnu11', '-O2', '-D_GNU_SOURCE', '-Wall',
+                '-Wextra', '-o', out, LINKFLAP_SRC])
+    return out
+
+
+def flap_report(flaps, lines, victim):
+    """Per flap (from tests/linkflap.c's times): how long the link was
+    down, and what the controller's log shows of it: the port status
+    that it is not live and live again (the switch's view), and the first
+    bundle sent to that switch after the first (the groups rewritten
+    without the instance); whether the port was live again before that
+    bundle left (OVS's fast-failover groups are revertive: until the
+    rewrite arrives, the instance's buckets go straight back to it)."""
+    v = re.escape(victim)
+    down_re = re.compile(r'^ofconn\|[^|]*\|(\S+): port \d+ \(%s\) '
+                         r'modified: .*not live' % v)
+    up_re = re.compile(r'^ofconn\|[^|]*\|(\S+): port \d+ \(%s\) '
+                       r'modified: up, live' % v)
+    out = []
+    for i, f in enumerate(flaps):
+        t0 = f['down_call'] - 0.001     # the log has 1 ms resolution
+        t1 = (flaps[i + 1]['down_call'] - 0.001 if i + 1 < len(flaps)
+              else float('inf'))
+        mine = [(t, l) for t, l in lines if t0 <= t < t1]
+        rec = {'down_ms': f['down_ms'], 'seen_down_ms': None,
+               'seen_up_ms': None, 'seen_down_for_ms': None,
+               'rewrite_ms': None, 'live_before_rewrite': None}
+        i_down = i_up = i_bundle = None
+        for k, (t, l) in enumerate(mine):
+            m = down_re.match(l)
+            if m and i_down is None:
+                i_down, conn = k, m.group(1)
+                rec['seen_down_ms'] = round((t - f['down_done']) * 1000, 1)
+            elif i_down is not None and i_up is None and up_re.match(l):
+                i_up = k
+                rec['seen_up_ms'] = round((t - f['up_done']) * 1000, 1)
+                rec['seen_down_for_ms'] = round(
+                    (t - mine[i_down][0]) * 1000, 1)
+            elif (i_down is not None and i_bundle is None
+                  and l.startswith('reconcile|')
+                  and ('|%s: bundle ' % conn) in l):
+                i_bundle = k
+                rec['rewrite_ms'] = round((t - mine[i_down][0]) * 1000, 1)
+        if i_up is not None:
+            # In the log's order (its times have 1 ms resolution).
+            rec['live_before_rewrite'] = i_bundle is None or i_up < i_bundle
+        out.append(rec)
+    return out
+
+
+def flap_rows(fr):
+    """The report's lines about the flaps."""
+    def span(xs):
+        xs = sorted(x for x in xs if x is not None)
+        if not xs:
+            return '-'
+        med = xs[len(xs) // 2]
+        return ('%.1f ms' % med if len(xs) == 1 else
+                '%.1f ms (%.1f to %.1f)' % (med, xs[0], xs[-1]))
+    seen = [r for r in fr if r['seen_down_ms'] is not None]
+    return [
+        ('flaps', '%d, link down %s' % (
+            len(fr), span([r['down_ms'] for r in fr]))),
+        ('  seen by the controller', '%d of %d, not live for %s' % (
+            len(seen), len(fr), span([r['seen_down_for_ms']
+                                      for r in seen]))),
+        ('  groups rewritten after', '%s; port live again before the '
+         'rewrite: %d of %d' % (
+             span([r['rewrite_ms'] for r in seen]),
+             sum(1 for r in seen if r['live_before_rewrite']), len(seen))),
+    ]
 
 
 # --------------------------------------------------------------------------
@@ -517,6 +624,8 @@ def table_rows(r):
             ('UDP packets lost', '%d of %d' % (u['lost'], u['sent'])),
             ('UDP resumed', 'yes' if u['resumed'] else 'NO'),
         ]
+    if r.get('flaps'):
+        rows += flap_rows(r['flaps'])
     el = r.get('elastic')
     if el:
         for k, step in enumerate(el['steps'], 1):
@@ -624,6 +733,7 @@ def config_extra(args):
 
 def scenario(tb, args, name):
     topo = tb.topo
+    tb.flaps = []               # what tests/linkflap.c measured
     server, sip = topo.sfm_server
     work = tb.tmp
     last_service = topo.service_names()[-1]
@@ -917,6 +1027,8 @@ def scenario(tb, args, name):
             if s_.get('udp_handoff'):
                 s_['udp_handoff']['seen'] = round(
                     s_['udp_handoff']['seen'] - results_t_ref, 3)
+    flaps = (flap_report(tb.flaps, lines, victim)
+             if args.failure == 'flap' else None)
     result = {
         'name': name, 'status': 'ran', 'topo': args.topo,
         'replication': args.replication, 'function': args.function,
@@ -942,6 +1054,7 @@ def scenario(tb, args, name):
         'epochs': {s: (epochs_before[s], epochs_after[s])
                    for s in topo.service_names()},
         'other_fences': spurious,
+        'flaps': flaps,
         'duration': args.duration, 'ok': ok, 'verdict': verdict,
         'json': os.path.join(args.out, 'result.json'),
         'png': None if args.no_plot else os.path.join(args.out,
