@@ -57,6 +57,21 @@ the service maps' epochs before and after.  It is printed as a table and
 written to DIR/result.json, with a plot of throughput over time in
 DIR/throughput.png and the logs in DIR/logs/.
 
+With --function counter (every agent counts each stream's packets per
+direction, every packet a replicated state change), --udp-streams UDP
+streams with an echo (25 by default; each end counts them) run beside the
+rest, and once the traffic has stopped and the controller and replication
+are at rest, every agent's per-stream counters are read and checked (see
+topo/counters.py): per stream and service, the bucket's primary and
+secondary must hold the same counts, and along the chain a packet counted
+by a later service (or received by an end) must have been counted by the
+earlier one; a count below that is a lost increment.  The report gives
+the streams checked, those with lost increments, the worst loss and the
+streams whose primary and secondary disagree, each such stream by name.
+
+    topo/scenario.py --function counter --failure flap --flap-count 10 \
+        --flap-down 0.005 --flap-up 0.2
+
     topo/scenario.py                          chain, kill, async
     topo/scenario.py --failure hang --replication sync
     topo/scenario.py --failure link --instance fw-2 --at 2 --duration 6
@@ -68,8 +83,9 @@ DIR/throughput.png and the logs in DIR/logs/.
     topo/scenario.py --failure rebalance --fail-by link
 
 Exit status: 0 when the scenario ran (with --check: and every TCP
-connection survived, the UDP stream resumed and, for the elastic
-scenarios, every step converged), 1 when not.
+connection survived, the UDP stream resumed, for the elastic scenarios
+every step converged, and with --function counter no stream lost an
+increment and every primary and secondary agree), 1 when not.
 """
 
 import argparse
@@ -85,11 +101,15 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sfmesh_topo as st  # noqa: E402
 import elastic  # noqa: E402
+import counters  # noqa: E402
 
 TRAFFIC = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                        'traffic.py')
-TCP_PORT, UDP_PORT = 5001, 5002
-FIRST_SPORT, FIRST_UDP_SPORT = 41000, 50000
+TCP_PORT, UDP_PORT, ECHO_PORT = 5001, 5002, 5003
+FIRST_SPORT, FIRST_UDP_SPORT, FIRST_ECHO_SPORT = 41000, 50000, 52000
+# The share of the counted UDP streams put on buckets whose primary, in
+# the failing instance's service, is that instance.
+ECHO_VIA_VICTIM = 0.4
 LINKFLAP_SRC = os.path.join(st.TOP, 'tests', 'linkflap.c')
 LINKFLAP = os.path.join(st.TOP, 'build', 'tests', 'linkflap')
 FAILURES = ('link', 'kill', 'hang', 'flap', 'disable', 'fabric-link',
@@ -133,6 +153,13 @@ def options():
       help='interval between sends (default 0.02)')
     a('--udp-rate', type=float, default=2000, metavar='PPS',
       help='packets per second of the UDP stream (default 2000; 0: none)')
+    a('--udp-streams', type=int, metavar='N',
+      help='counted UDP streams with an echo, each counted by its sender, '
+      'the echo server and the sender again (default 25 with --function '
+      'counter, else 0); %d%%%% of them on buckets of the failing '
+      'instance' % int(ECHO_VIA_VICTIM * 100))
+    a('--udp-stream-rate', type=float, default=100, metavar='PPS',
+      help='packets per second of each counted UDP stream (default 100)')
     a('--flap-count', type=int, default=3,
       help='link downs of a flap (default 3)')
     a('--flap-down', type=float, default=0.3, metavar='SECONDS',
@@ -188,7 +215,9 @@ def options():
     a('--bin', default=os.path.join(st.TOP, 'build', 'bin'),
       help='where the sfmesh binaries are (default build/bin)')
     a('--check', action='store_true',
-      help='exit 1 unless every TCP connection survived and UDP resumed')
+      help='exit 1 unless every TCP connection survived and UDP resumed '
+      '(and, with --function counter, no stream lost an increment and '
+      'every primary and secondary agree)')
     a('--cli', action='store_true',
       help='the Mininet CLI after the scenario, everything still running')
     a('--no-plot', action='store_true', help='no PNG')
@@ -223,6 +252,12 @@ def options():
         p.error('--at must be within --duration')
     if args.connections < 1:
         p.error('--connections must be at least 1')
+    if args.udp_streams is None:
+        args.udp_streams = 25 if args.function == 'counter' else 0
+    if args.udp_streams < 0 or args.udp_streams > 1000:
+        p.error('--udp-streams: 0 to 1000')
+    if args.udp_stream_rate <= 0:
+        p.error('--udp-stream-rate must be positive')
     if args.flap_count < 1 or args.flap_down < 0 or args.flap_up < 0:
         p.error('--flap-count at least 1, --flap-down and --flap-up not '
                 'negative')
@@ -273,6 +308,47 @@ def stream_paths(tb, flows):
         for svc, table in maps.items():
             path[svc] = table[bucket][0]
         out.append(path)
+    return out
+
+
+def counted_streams(args, topo, flows, paths, echo_sports, echo_paths,
+                    usport, udp_rec, streams_out, echo_out, udp_recv_out,
+                    usend_out):
+    """The streams the counter check looks at, with what their ends
+    counted: the counted UDP streams (sent, received and echoed by the
+    server, echoes received), the one-way UDP stream (sent, received), and
+    the TCP connections (no end counts its segments: checked along the
+    chain only)."""
+    sip = topo.sfm_server[1]
+    uip = topo.sfm_clients[0][1]
+    out = []
+
+    def add(kind, label, proto, cip, sport, dport, path, **ends):
+        key, fwd = counters.stream_key(proto, cip, sport, sip, dport)
+        rec = {'kind': kind, 'label': label, 'key': key, 'fwd_lo_hi': fwd,
+               'bucket': path['bucket'], 'paths': path}
+        rec.update(ends)
+        out.append(rec)
+
+    if echo_sports:
+        sent = json.load(open(streams_out))['streams']
+        srv = json.load(open(echo_out))['streams']
+        for sp in echo_sports:
+            c, e = sent.get(str(sp), {}), srv.get(str(sp), {})
+            add('UDP echo', 'udp %d' % sp, 17, uip, sp, ECHO_PORT,
+                echo_paths[sp], sent=c.get('sent', 0),
+                server_received=e.get('received', 0),
+                server_echoed=e.get('echoed', 0),
+                client_received=c.get('echoed_back', 0))
+    if args.udp_rate > 0:
+        recv = json.load(open(udp_recv_out))
+        sender = json.load(open(usend_out))
+        ends = {'sent': sender['sent'], 'server_received': len(set(
+            recv['seq'])), 'server_echoed': 0, 'client_received': 0}
+        add('UDP one-way', 'udp %d one-way' % usport, 17, uip, usport,
+            UDP_PORT, udp_rec, **ends)
+    for (_c, cip, sport), path in zip(flows, paths):
+        add('TCP', 'tcp %d' % sport, 6, cip, sport, TCP_PORT, path)
     return out
 
 
@@ -626,6 +702,8 @@ def table_rows(r):
         ]
     if r.get('flaps'):
         rows += flap_rows(r['flaps'])
+    if r.get('counters'):
+        rows += counters.table_rows(r['counters'])
     el = r.get('elastic')
     if el:
         for k, step in enumerate(el['steps'], 1):
@@ -833,6 +911,40 @@ def scenario(tb, args, name):
     else:
         udp_path = None
 
+    udp_rec = (stream_paths(tb, [(uclient, 'udp,nw_src=%s,nw_dst=%s,'
+                                  'udp_src=%d,udp_dst=%d' % (
+                                      uip, sip, usport, UDP_PORT))])[0]
+               if args.udp_rate > 0 else None)
+
+    # The counted UDP streams with an echo: ECHO_VIA_VICTIM of them on
+    # buckets whose primary is the failing instance, the rest elsewhere
+    # (source ports in order, as they come).
+    echo_sports, echo_paths = [], {}
+    if args.udp_streams:
+        want_v = (int(round(args.udp_streams * ECHO_VIA_VICTIM))
+                  if victim and vsvc else 0)
+        want_o = args.udp_streams - want_v
+        for sport in range(FIRST_ECHO_SPORT, FIRST_ECHO_SPORT + 4000):
+            if len(echo_sports) == args.udp_streams:
+                break
+            p = stream_paths(tb, [(uclient, 'udp,nw_src=%s,nw_dst=%s,'
+                                   'udp_src=%d,udp_dst=%d' % (
+                                       uip, sip, sport, ECHO_PORT))])[0]
+            mine = bool(victim and vsvc and p[vsvc] == victim)
+            if mine and want_v:
+                want_v -= 1
+            elif not mine and want_o:
+                want_o -= 1
+            else:
+                continue
+            echo_sports.append(sport)
+            echo_paths[sport] = p
+        say('%d counted UDP streams with an echo (%g pps each)%s' % (
+            len(echo_sports), args.udp_stream_rate,
+            ', %d of them with %s as %s primary' % (
+                sum(1 for p in echo_paths.values() if p[vsvc] == victim),
+                victim, vsvc) if victim and vsvc else ''))
+
     epochs_before = {s: tb.map_epoch(s) for s in topo.service_names()}
 
     # Traffic.
@@ -849,6 +961,14 @@ def scenario(tb, args, name):
             raise RuntimeError('no UDP receiver')
     if not st.wait_until(lambda: os.path.exists(ready), 10):
         raise RuntimeError('no TCP server')
+    echo_out = os.path.join(work, 'udp-echo.json')
+    streams_out = os.path.join(work, 'udp-streams.json')
+    if echo_sports:
+        eready = os.path.join(work, 'echo.ready')
+        echo = tb.popen(server, [st.PY, TRAFFIC, 'udp-echo', sip,
+                                 str(ECHO_PORT), eready, echo_out])
+        if not st.wait_until(lambda: os.path.exists(eready), 10):
+            raise RuntimeError('no UDP echo server')
     clients = []
     for i, (host, _ip) in enumerate(topo.sfm_clients):
         mine = [f for f in flows if f[0] == host]
@@ -867,6 +987,12 @@ def scenario(tb, args, name):
                                    str(UDP_PORT), str(usport),
                                    str(args.udp_rate), str(args.duration),
                                    usend_out])
+    if echo_sports:
+        ustreams = tb.popen(uclient, [st.PY, TRAFFIC, 'udp-streams', sip,
+                                      str(ECHO_PORT),
+                                      ','.join(map(str, echo_sports)),
+                                      str(args.udp_stream_rate),
+                                      str(args.duration), streams_out])
     started = [out + '.started' for _, out in clients]
     if not st.wait_until(lambda: all(os.path.exists(f) and open(f).read()
                                      for f in started), 15):
@@ -901,6 +1027,8 @@ def scenario(tb, args, name):
                     p.send_signal(signal.SIGUSR1)
                 if args.udp_rate > 0:
                     usend.send_signal(signal.SIGUSR1)
+                if echo_sports:
+                    ustreams.send_signal(signal.SIGUSR1)
                 args.duration = round(time.time() - t0, 1)
         events = runner.events
         t_event = events[0][0]
@@ -922,6 +1050,12 @@ def scenario(tb, args, name):
         time.sleep(0.3)
         urecv.send_signal(signal.SIGTERM)
         urecv.wait(timeout=10)
+    if echo_sports:
+        ustreams.wait(timeout=args.duration + 30)
+        echo.send_signal(signal.SIGTERM)
+        echo.wait(timeout=10)
+        if ustreams.returncode != 0 or not os.path.exists(echo_out):
+            raise RuntimeError('the counted UDP streams failed')
     if args.failure == 'hang':
         os.kill(tb.agent_pids[victim], signal.SIGCONT)
         events.append((time.time(), 'SIGCONT (after the traffic)'))
@@ -929,6 +1063,20 @@ def scenario(tb, args, name):
     st.wait_until(tb.switches_in_sync, 5)
     if poller:
         poller.stop()
+    cnt = None
+    if args.function == 'counter':
+        # At rest: the controller first (handoffs back to an instance that
+        # came back included), then replication.
+        say('waiting for the controller and replication to come to rest')
+        at_rest, rest_s = counters.controller_rest(tb)
+        cstreams = counted_streams(
+            args, topo, flows, paths, echo_sports, echo_paths, usport,
+            udp_rec, streams_out, echo_out, udp_recv_out, usend_out)
+        maps, snap, settled, settle_s = counters.settle(tb, cstreams)
+        cnt = counters.check(cstreams, topo.service_names(), maps, snap,
+                             args.replication, victim, vsvc, settled)
+        cnt.update(controller_rest=at_rest, controller_rest_s=rest_s,
+                   settle_s=settle_s)
     epochs_after = {s: tb.map_epoch(s) for s in topo.service_names()}
 
     results = []
@@ -1029,6 +1177,21 @@ def scenario(tb, args, name):
                     s_['udp_handoff']['seen'] - results_t_ref, 3)
     flaps = (flap_report(tb.flaps, lines, victim)
              if args.failure == 'flap' else None)
+    if cnt is not None:
+        if cnt['ok']:
+            verdict += ', no stream lost an increment%s' % (
+                '' if args.replication == 'off'
+                else ', primaries and secondaries agree')
+        else:
+            ok = False
+            bad = []
+            if cnt['with_lost_increments']:
+                bad.append('%d stream(s) lost increments (worst %d)' % (
+                    cnt['with_lost_increments'], cnt['worst_loss']))
+            if cnt['disagree'] and args.replication != 'off':
+                bad.append('%d stream(s) whose primary and secondary '
+                           'disagree' % cnt['disagree'])
+            verdict += '; ' + ', '.join(bad)
     result = {
         'name': name, 'status': 'ran', 'topo': args.topo,
         'replication': args.replication, 'function': args.function,
@@ -1054,7 +1217,7 @@ def scenario(tb, args, name):
         'epochs': {s: (epochs_before[s], epochs_after[s])
                    for s in topo.service_names()},
         'other_fences': spurious,
-        'flaps': flaps,
+        'flaps': flaps, 'counters': cnt,
         'duration': args.duration, 'ok': ok, 'verdict': verdict,
         'json': os.path.join(args.out, 'result.json'),
         'png': None if args.no_plot else os.path.join(args.out,
@@ -1094,6 +1257,9 @@ def scenario(tb, args, name):
                      if 'sync_held' in ag else ''))
         for w in el['warnings']:
             print('warning: %s' % w)
+    if cnt is not None:
+        for line_ in counters.stream_lines(cnt):
+            print(line_)
     for l in spurious:
         print('warning: a fence the scenario did not cause: %s' % l)
     print('detection: %s' % desc)
