@@ -480,47 +480,69 @@ def linkflap(tb):
 
 
 def flap_report(flaps, lines, victim):
-    """Per flap (from tests/linkflap.c's times): how long the link was
-    down, and what the controller's log shows of it: the port status
-    that it is not live and live again (the switch's view), and the first
-    bundle sent to that switch after the first (the groups rewritten
-    without the instance); whether the port was live again before that
-    bundle left (OVS's fast-failover groups are revertive: until the
-    rewrite arrives, the instance's buckets go straight back to it)."""
+    """What the flaps were (tests/linkflap.c's times: how long each kept
+    the link down) and what the controller's log shows of them: each
+    report of the switch that the port is not live, then live again (a
+    flap OVS notices gives one such report; one it does not, none), how
+    long the controller saw it not live, the first bundle it sent that
+    switch after hearing (the groups rewritten without the instance), and
+    whether the port was live again before that bundle left (OVS's
+    fast-failover groups are revertive: until the rewrite arrives, the
+    instance's buckets go straight back to it).  The times are when the
+    controller read the reports; on a busy machine OVS and the controller
+    lag the link by tens, at times hundreds, of milliseconds, so a report
+    is not matched to a flap, but 'lag_ms' gives its distance from the
+    latest flap before it, and 'link_up_before_rewrite' whether that
+    flap's link was up again when the rewrite left (then the switch may
+    have sent the buckets back to the instance before the rewrite came;
+    'live_before_rewrite': it certainly did, having said so first)."""
     v = re.escape(victim)
     down_re = re.compile(r'^ofconn\|[^|]*\|(\S+): port \d+ \(%s\) '
                          r'modified: .*not live' % v)
     up_re = re.compile(r'^ofconn\|[^|]*\|(\S+): port \d+ \(%s\) '
                        r'modified: up, live' % v)
-    out = []
-    for i, f in enumerate(flaps):
-        t0 = f['down_call'] - 0.001     # the log has 1 ms resolution
-        t1 = (flaps[i + 1]['down_call'] - 0.001 if i + 1 < len(flaps)
-              else float('inf'))
-        mine = [(t, l) for t, l in lines if t0 <= t < t1]
-        rec = {'down_ms': f['down_ms'], 'seen_down_ms': None,
-               'seen_up_ms': None, 'seen_down_for_ms': None,
-               'rewrite_ms': None, 'live_before_rewrite': None}
-        i_down = i_up = i_bundle = None
-        for k, (t, l) in enumerate(mine):
-            m = down_re.match(l)
-            if m and i_down is None:
-                i_down, conn = k, m.group(1)
-                rec['seen_down_ms'] = round((t - f['down_done']) * 1000, 1)
-            elif i_down is not None and i_up is None and up_re.match(l):
-                i_up = k
-                rec['seen_up_ms'] = round((t - f['up_done']) * 1000, 1)
-                rec['seen_down_for_ms'] = round(
-                    (t - mine[i_down][0]) * 1000, 1)
-            elif (i_down is not None and i_bundle is None
-                  and l.startswith('reconcile|')
-                  and ('|%s: bundle ' % conn) in l):
+    out = {'downs': [{k: f[k] for k in ('down_done', 'up_done', 'down_ms')}
+                     for f in flaps], 'reports': []}
+    if not flaps:
+        return out
+    t0 = flaps[0]['down_call'] - 0.001     # the log has 1 ms resolution
+    t1 = flaps[-1]['up_done'] + 3.0
+    mine = [(t, l) for t, l in lines if t0 <= t < t1]
+    cur = None
+    for k, (t, l) in enumerate(mine):
+        m = down_re.match(l)
+        if m and cur is None:
+            before = [f for f in flaps if f['down_done'] <= t + 0.001]
+            cur = {'at': t, 'conn': m.group(1), 'i_down': k, 'i_up': None,
+                   'flap': before[-1] if before else None,
+                   'lag_ms': round((t - before[-1]['down_done']) * 1000, 1)
+                   if before else None,
+                   'not_live_ms': None, 'rewrite_ms': None,
+                   'link_up_before_rewrite': None,
+                   'live_before_rewrite': None}
+            out['reports'].append(cur)
+        elif cur is not None and up_re.match(l):
+            cur['i_up'] = k
+            cur['not_live_ms'] = round((t - cur['at']) * 1000, 1)
+            cur = None
+    for r in out['reports']:
+        i_down, i_up, flap = r.pop('i_down'), r.pop('i_up'), r.pop('flap')
+        i_bundle = None
+        for k in range(i_down + 1, len(mine)):
+            t, l = mine[k]
+            if (l.startswith('reconcile|')
+                    and ('|%s: bundle ' % r['conn']) in l):
                 i_bundle = k
-                rec['rewrite_ms'] = round((t - mine[i_down][0]) * 1000, 1)
+                r['rewrite_ms'] = round((t - r['at']) * 1000, 1)
+                if flap:
+                    # The latest flap before the report: if the report
+                    # belongs to an earlier one, its link was up earlier.
+                    r['link_up_before_rewrite'] = t > flap['up_done']
+                break
         if i_up is not None:
             # In the log's order (its times have 1 ms resolution).
-            rec['live_before_rewrite'] = i_bundle is None or i_up < i_bundle
-        out.append(rec)
+            r['live_before_rewrite'] = i_bundle is None or i_up < i_bundle
+        r['at'] = round(r['at'] - flaps[0]['down_done'], 3)
     return out
 
 
@@ -533,17 +555,18 @@ def flap_rows(fr):
         med = xs[len(xs) // 2]
         return ('%.1f ms' % med if len(xs) == 1 else
                 '%.1f ms (%.1f to %.1f)' % (med, xs[0], xs[-1]))
-    seen = [r for r in fr if r['seen_down_ms'] is not None]
+    downs, reps = fr['downs'], fr['reports']
     return [
         ('flaps', '%d, link down %s' % (
-            len(fr), span([r['down_ms'] for r in fr]))),
-        ('  seen by the controller', '%d of %d, not live for %s' % (
-            len(seen), len(fr), span([r['seen_down_for_ms']
-                                      for r in seen]))),
-        ('  groups rewritten after', '%s; port live again before the '
-         'rewrite: %d of %d' % (
-             span([r['rewrite_ms'] for r in seen]),
-             sum(1 for r in seen if r['live_before_rewrite']), len(seen))),
+            len(downs), span([d['down_ms'] for d in downs]))),
+        ('  reported by the switch', '%d, not live for %s, %s after a '
+         'flap' % (len(reps), span([r['not_live_ms'] for r in reps]),
+                   span([r['lag_ms'] for r in reps]))),
+        ('  groups rewritten after', '%s; by then the link up again: %d of '
+         '%d, the port reported live: %d' % (
+             span([r['rewrite_ms'] for r in reps]),
+             sum(1 for r in reps if r['link_up_before_rewrite']), len(reps),
+             sum(1 for r in reps if r['live_before_rewrite']))),
     ]
 
 
