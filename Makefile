@@ -74,7 +74,7 @@ obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 .PHONY: FORCE all deps ovs bench check unit unit-asan fuzz-regress integration demo \
 	fuzz clean
 all: $(BIN)/sfmesh-controller $(BIN)/sfmesh-ctl $(BIN)/sfmesh-agent \
-	$(BUILD)/tests/unit-tests
+	$(BUILD)/tests/unit-tests $(BUILD)/tests/linkflap
 ASAN_BIN = $(BUILD)/asan-bin
 
 deps:
@@ -118,6 +118,11 @@ $(BIN)/sfmesh-agent: $(call obj,obj,$(AGENT_MAIN_SRCS) $(AGENT_SRCS) \
 $(BIN)/sfmesh-ctl: $(call obj,obj,$(CTL_SRCS) $(LIB_SRCS))
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@) $(CC) $(CFLAGS) $^ -o $@ $(OVS_LIBS) $(EVENT_LIBS) $(YAML_LIBS)
+
+# The scenarios' link flapper (topo/scenario.py --failure flap): plain C.
+$(BUILD)/tests/linkflap: tests/linkflap.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$<) $(CC) -std=gnu11 -g -O2 -D_GNU_SOURCE $(WARN) $< -o $@
 
 # The daemon built with the sanitizers, for the bad-input tests.
 $(ASAN_BIN)/sfmesh-controller: $(call obj,asan,$(CONTROLLER_SRCS) \

@@ -11,7 +11,11 @@ so that it crosses the failing instance.  At --at seconds, the failure:
   kill     its agent gets SIGKILL (the controller sees the channel close)
   hang     its agent gets SIGSTOP (the controller misses its heartbeats);
            it gets SIGCONT once the traffic is over
-  flap     its link goes down and up again, --flap-count times
+  flap     its link (the switch's end) goes down and up again,
+           --flap-count times, --flap-down seconds down and --flap-up up
+           (tests/linkflap.c keeps millisecond downs to the millisecond;
+           the report gives the downs it measured and what the
+           controller's log shows of each)
   disable  sfmesh-ctl disable (planned maintenance)
   fabric-link
            a link between two switches of the fabric goes down (--link;
@@ -53,6 +57,21 @@ the service maps' epochs before and after.  It is printed as a table and
 written to DIR/result.json, with a plot of throughput over time in
 DIR/throughput.png and the logs in DIR/logs/.
 
+With --function counter (every agent counts each stream's packets per
+direction, every packet a replicated state change), --udp-streams UDP
+streams with an echo (25 by default; each end counts them) run beside the
+rest, and once the traffic has stopped and the controller and replication
+are at rest, every agent's per-stream counters are read and checked (see
+topo/counters.py): per stream and service, the bucket's primary and
+secondary must hold the same counts, and along the chain a packet counted
+by a later service (or received by an end) must have been counted by the
+earlier one; a count below that is a lost increment.  The report gives
+the streams checked, those with lost increments, the worst loss and the
+streams whose primary and secondary disagree, each such stream by name.
+
+    topo/scenario.py --function counter --failure flap --flap-count 10 \
+        --flap-down 0.005 --flap-up 0.2
+
     topo/scenario.py                          chain, kill, async
     topo/scenario.py --failure hang --replication sync
     topo/scenario.py --failure link --instance fw-2 --at 2 --duration 6
@@ -64,8 +83,9 @@ DIR/throughput.png and the logs in DIR/logs/.
     topo/scenario.py --failure rebalance --fail-by link
 
 Exit status: 0 when the scenario ran (with --check: and every TCP
-connection survived, the UDP stream resumed and, for the elastic
-scenarios, every step converged), 1 when not.
+connection survived, the UDP stream resumed, for the elastic scenarios
+every step converged, and with --function counter no stream lost an
+increment and every primary and secondary agree), 1 when not.
 """
 
 import argparse
@@ -81,11 +101,17 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sfmesh_topo as st  # noqa: E402
 import elastic  # noqa: E402
+import counters  # noqa: E402
 
 TRAFFIC = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                        'traffic.py')
-TCP_PORT, UDP_PORT = 5001, 5002
-FIRST_SPORT, FIRST_UDP_SPORT = 41000, 50000
+TCP_PORT, UDP_PORT, ECHO_PORT = 5001, 5002, 5003
+FIRST_SPORT, FIRST_UDP_SPORT, FIRST_ECHO_SPORT = 41000, 50000, 52000
+# The share of the counted UDP streams put on buckets whose primary, in
+# the failing instance's service, is that instance.
+ECHO_VIA_VICTIM = 0.4
+LINKFLAP_SRC = os.path.join(st.TOP, 'tests', 'linkflap.c')
+LINKFLAP = os.path.join(st.TOP, 'build', 'tests', 'linkflap')
 FAILURES = ('link', 'kill', 'hang', 'flap', 'disable', 'fabric-link',
             'none', 'scale-out', 'scale-in', 'drain', 'rebalance')
 # The elastic-pool scenarios ('scale' is --sizes).
@@ -127,10 +153,19 @@ def options():
       help='interval between sends (default 0.02)')
     a('--udp-rate', type=float, default=2000, metavar='PPS',
       help='packets per second of the UDP stream (default 2000; 0: none)')
+    a('--udp-streams', type=int, metavar='N',
+      help='counted UDP streams with an echo, each counted by its sender, '
+      'the echo server and the sender again (default 25 with --function '
+      'counter, else 0); %d%%%% of them on buckets of the failing '
+      'instance' % int(ECHO_VIA_VICTIM * 100))
+    a('--udp-stream-rate', type=float, default=100, metavar='PPS',
+      help='packets per second of each counted UDP stream (default 100)')
     a('--flap-count', type=int, default=3,
       help='link downs of a flap (default 3)')
     a('--flap-down', type=float, default=0.3, metavar='SECONDS',
-      help='how long each flap keeps the link down (default 0.3)')
+      help='how long each flap keeps the link down (default 0.3; '
+      'millisecond downs are kept to within a fraction of a millisecond '
+      'by tests/linkflap.c)')
     a('--flap-up', type=float, default=0.7, metavar='SECONDS',
       help='how long it stays up between downs (default 0.7)')
     a('--fw', type=int, default=2, metavar='N',
@@ -180,7 +215,9 @@ def options():
     a('--bin', default=os.path.join(st.TOP, 'build', 'bin'),
       help='where the sfmesh binaries are (default build/bin)')
     a('--check', action='store_true',
-      help='exit 1 unless every TCP connection survived and UDP resumed')
+      help='exit 1 unless every TCP connection survived and UDP resumed '
+      '(and, with --function counter, no stream lost an increment and '
+      'every primary and secondary agree)')
     a('--cli', action='store_true',
       help='the Mininet CLI after the scenario, everything still running')
     a('--no-plot', action='store_true', help='no PNG')
@@ -215,6 +252,15 @@ def options():
         p.error('--at must be within --duration')
     if args.connections < 1:
         p.error('--connections must be at least 1')
+    if args.udp_streams is None:
+        args.udp_streams = 25 if args.function == 'counter' else 0
+    if args.udp_streams < 0 or args.udp_streams > 1000:
+        p.error('--udp-streams: 0 to 1000')
+    if args.udp_stream_rate <= 0:
+        p.error('--udp-stream-rate must be positive')
+    if args.flap_count < 1 or args.flap_down < 0 or args.flap_up < 0:
+        p.error('--flap-count at least 1, --flap-down and --flap-up not '
+                'negative')
     if args.failure == 'fabric-link' and args.topo != 'fabric':
         p.error('--failure fabric-link needs --topo fabric')
     if args.failure == 'fabric-link' and args.instance:
@@ -262,6 +308,47 @@ def stream_paths(tb, flows):
         for svc, table in maps.items():
             path[svc] = table[bucket][0]
         out.append(path)
+    return out
+
+
+def counted_streams(args, topo, flows, paths, echo_sports, echo_paths,
+                    usport, udp_rec, streams_out, echo_out, udp_recv_out,
+                    usend_out):
+    """The streams the counter check looks at, with what their ends
+    counted: the counted UDP streams (sent, received and echoed by the
+    server, echoes received), the one-way UDP stream (sent, received), and
+    the TCP connections (no end counts its segments: checked along the
+    chain only)."""
+    sip = topo.sfm_server[1]
+    uip = topo.sfm_clients[0][1]
+    out = []
+
+    def add(kind, label, proto, cip, sport, dport, path, **ends):
+        key, fwd = counters.stream_key(proto, cip, sport, sip, dport)
+        rec = {'kind': kind, 'label': label, 'key': key, 'fwd_lo_hi': fwd,
+               'bucket': path['bucket'], 'paths': path}
+        rec.update(ends)
+        out.append(rec)
+
+    if echo_sports:
+        sent = json.load(open(streams_out))['streams']
+        srv = json.load(open(echo_out))['streams']
+        for sp in echo_sports:
+            c, e = sent.get(str(sp), {}), srv.get(str(sp), {})
+            add('UDP echo', 'udp %d' % sp, 17, uip, sp, ECHO_PORT,
+                echo_paths[sp], sent=c.get('sent', 0),
+                server_received=e.get('received', 0),
+                server_echoed=e.get('echoed', 0),
+                client_received=c.get('echoed_back', 0))
+    if args.udp_rate > 0:
+        recv = json.load(open(udp_recv_out))
+        sender = json.load(open(usend_out))
+        ends = {'sent': sender['sent'], 'server_received': len(set(
+            recv['seq'])), 'server_echoed': 0, 'client_received': 0}
+        add('UDP one-way', 'udp %d one-way' % usport, 17, uip, usport,
+            UDP_PORT, udp_rec, **ends)
+    for (_c, cip, sport), path in zip(flows, paths):
+        add('TCP', 'tcp %d' % sport, 6, cip, sport, TCP_PORT, path)
     return out
 
 
@@ -342,14 +429,28 @@ def inject(tb, args, victim, events):
         events.append((now(), 'SIGSTOP'))
         os.kill(tb.agent_pids[victim], signal.SIGSTOP)
     elif args.failure == 'flap':
-        for i in range(args.flap_count):
-            events.append((now(), 'link down'))
-            link('down')
-            time.sleep(args.flap_down)
-            events.append((now(), 'link up'))
-            link('up')
-            if i + 1 < args.flap_count:
-                time.sleep(args.flap_up)
+        # One process does every flap: "ip link set" twice around a Python
+        # sleep kept a "5 ms" down 8 to 12 ms on an idle machine.
+        r = subprocess.run([linkflap(tb), port, str(args.flap_count),
+                            repr(args.flap_down), repr(args.flap_up)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, timeout=args.flap_count * (
+                               args.flap_down + args.flap_up) + 30)
+        for line in r.stdout.splitlines():
+            f = line.split()
+            if len(f) == 12 and f[0] == 'flap':
+                v = {f[k]: int(f[k + 1]) for k in range(2, 12, 2)}
+                events.append((v['down_done'] / 1e9, 'link down'))
+                events.append((v['up_done'] / 1e9, 'link up'))
+                tb.flaps.append({
+                    'down_call': v['down_call'] / 1e9,
+                    'down_done': v['down_done'] / 1e9,
+                    'up_call': v['up_call'] / 1e9,
+                    'up_done': v['up_done'] / 1e9,
+                    'down_ms': round(v['down_ns'] / 1e6, 3)})
+        if r.returncode != 0:
+            raise RuntimeError('linkflap %s failed (%d): %s' % (
+                port, r.returncode, r.stderr.strip()))
     elif args.failure == 'disable':
         events.append((now(), 'disable'))
         r = subprocess.run([os.path.join(tb.bin, 'sfmesh-ctl'), '-t',
@@ -362,6 +463,111 @@ def inject(tb, args, victim, events):
             events.append((now(), 'disable --force'))
             say('disable refused: %s; forcing' % r.stdout.strip())
             tb.ctl('disable', victim, '--force')
+
+
+def linkflap(tb):
+    """The link flapper (make builds build/tests/linkflap; if it is not
+    there or older than its source, it is compiled into the run's temp
+    directory)."""
+    if (os.path.exists(LINKFLAP) and os.path.getmtime(LINKFLAP)
+            >= os.path.getmtime(LINKFLAP_SRC)):
+        return LINKFLAP
+    out = tb.path('linkflap')
+    if not os.path.exists(out):
+        st.run(['gcc', '-std=gnu11', '-O2', '-D_GNU_SOURCE', '-Wall',
+                '-Wextra', '-o', out, LINKFLAP_SRC])
+    return out
+
+
+def flap_report(flaps, lines, victim):
+    """What the flaps were (tests/linkflap.c's times: how long each kept
+    the link down) and what the controller's log shows of them: each
+    report of the switch that the port is not live, then live again (a
+    flap OVS notices gives one such report; one it does not, none), how
+    long the controller saw it not live, the first bundle it sent that
+    switch after hearing (the groups rewritten without the instance), and
+    whether the port was live again before that bundle left (OVS's
+    fast-failover groups are revertive: until the rewrite arrives, the
+    instance's buckets go straight back to it).  The times are when the
+    controller read the reports; on a busy machine OVS and the controller
+    lag the link by tens, at times hundreds, of milliseconds, so a report
+    is not matched to a flap, but 'lag_ms' gives its distance from the
+    latest flap before it, and 'link_up_before_rewrite' whether that
+    flap's link was up again when the rewrite left (then the switch may
+    have sent the buckets back to the instance before the rewrite came;
+    'live_before_rewrite': it certainly did, having said so first)."""
+    v = re.escape(victim)
+    down_re = re.compile(r'^ofconn\|[^|]*\|(\S+): port \d+ \(%s\) '
+                         r'modified: .*not live' % v)
+    up_re = re.compile(r'^ofconn\|[^|]*\|(\S+): port \d+ \(%s\) '
+                       r'modified: up, live' % v)
+    out = {'downs': [{k: f[k] for k in ('down_done', 'up_done', 'down_ms')}
+                     for f in flaps], 'reports': []}
+    if not flaps:
+        return out
+    t0 = flaps[0]['down_call'] - 0.001     # the log has 1 ms resolution
+    t1 = flaps[-1]['up_done'] + 3.0
+    mine = [(t, l) for t, l in lines if t0 <= t < t1]
+    cur = None
+    for k, (t, l) in enumerate(mine):
+        m = down_re.match(l)
+        if m and cur is None:
+            before = [f for f in flaps if f['down_done'] <= t + 0.001]
+            cur = {'at': t, 'conn': m.group(1), 'i_down': k, 'i_up': None,
+                   'flap': before[-1] if before else None,
+                   'lag_ms': round((t - before[-1]['down_done']) * 1000, 1)
+                   if before else None,
+                   'not_live_ms': None, 'rewrite_ms': None,
+                   'link_up_before_rewrite': None,
+                   'live_before_rewrite': None}
+            out['reports'].append(cur)
+        elif cur is not None and up_re.match(l):
+            cur['i_up'] = k
+            cur['not_live_ms'] = round((t - cur['at']) * 1000, 1)
+            cur = None
+    for r in out['reports']:
+        i_down, i_up, flap = r.pop('i_down'), r.pop('i_up'), r.pop('flap')
+        i_bundle = None
+        for k in range(i_down + 1, len(mine)):
+            t, l = mine[k]
+            if (l.startswith('reconcile|')
+                    and ('|%s: bundle ' % r['conn']) in l):
+                i_bundle = k
+                r['rewrite_ms'] = round((t - r['at']) * 1000, 1)
+                if flap:
+                    # The latest flap before the report: if the report
+                    # belongs to an earlier one, its link was up earlier.
+                    r['link_up_before_rewrite'] = t > flap['up_done']
+                break
+        if i_up is not None:
+            # In the log's order (its times have 1 ms resolution).
+            r['live_before_rewrite'] = i_bundle is None or i_up < i_bundle
+        r['at'] = round(r['at'] - flaps[0]['down_done'], 3)
+    return out
+
+
+def flap_rows(fr):
+    """The report's lines about the flaps."""
+    def span(xs):
+        xs = sorted(x for x in xs if x is not None)
+        if not xs:
+            return '-'
+        med = xs[len(xs) // 2]
+        return ('%.1f ms' % med if len(xs) == 1 else
+                '%.1f ms (%.1f to %.1f)' % (med, xs[0], xs[-1]))
+    downs, reps = fr['downs'], fr['reports']
+    return [
+        ('flaps', '%d, link down %s' % (
+            len(downs), span([d['down_ms'] for d in downs]))),
+        ('  reported by the switch', '%d, not live for %s, %s after a '
+         'flap' % (len(reps), span([r['not_live_ms'] for r in reps]),
+                   span([r['lag_ms'] for r in reps]))),
+        ('  groups rewritten after', '%s; by then the link up again: %d of '
+         '%d, the port reported live: %d' % (
+             span([r['rewrite_ms'] for r in reps]),
+             sum(1 for r in reps if r['link_up_before_rewrite']), len(reps),
+             sum(1 for r in reps if r['live_before_rewrite']))),
+    ]
 
 
 # --------------------------------------------------------------------------
@@ -517,6 +723,10 @@ def table_rows(r):
             ('UDP packets lost', '%d of %d' % (u['lost'], u['sent'])),
             ('UDP resumed', 'yes' if u['resumed'] else 'NO'),
         ]
+    if r.get('flaps'):
+        rows += flap_rows(r['flaps'])
+    if r.get('counters'):
+        rows += counters.table_rows(r['counters'])
     el = r.get('elastic')
     if el:
         for k, step in enumerate(el['steps'], 1):
@@ -624,6 +834,7 @@ def config_extra(args):
 
 def scenario(tb, args, name):
     topo = tb.topo
+    tb.flaps = []               # what tests/linkflap.c measured
     server, sip = topo.sfm_server
     work = tb.tmp
     last_service = topo.service_names()[-1]
@@ -723,6 +934,40 @@ def scenario(tb, args, name):
     else:
         udp_path = None
 
+    udp_rec = (stream_paths(tb, [(uclient, 'udp,nw_src=%s,nw_dst=%s,'
+                                  'udp_src=%d,udp_dst=%d' % (
+                                      uip, sip, usport, UDP_PORT))])[0]
+               if args.udp_rate > 0 else None)
+
+    # The counted UDP streams with an echo: ECHO_VIA_VICTIM of them on
+    # buckets whose primary is the failing instance, the rest elsewhere
+    # (source ports in order, as they come).
+    echo_sports, echo_paths = [], {}
+    if args.udp_streams:
+        want_v = (int(round(args.udp_streams * ECHO_VIA_VICTIM))
+                  if victim and vsvc else 0)
+        want_o = args.udp_streams - want_v
+        for sport in range(FIRST_ECHO_SPORT, FIRST_ECHO_SPORT + 4000):
+            if len(echo_sports) == args.udp_streams:
+                break
+            p = stream_paths(tb, [(uclient, 'udp,nw_src=%s,nw_dst=%s,'
+                                   'udp_src=%d,udp_dst=%d' % (
+                                       uip, sip, sport, ECHO_PORT))])[0]
+            mine = bool(victim and vsvc and p[vsvc] == victim)
+            if mine and want_v:
+                want_v -= 1
+            elif not mine and want_o:
+                want_o -= 1
+            else:
+                continue
+            echo_sports.append(sport)
+            echo_paths[sport] = p
+        say('%d counted UDP streams with an echo (%g pps each)%s' % (
+            len(echo_sports), args.udp_stream_rate,
+            ', %d of them with %s as %s primary' % (
+                sum(1 for p in echo_paths.values() if p[vsvc] == victim),
+                victim, vsvc) if victim and vsvc else ''))
+
     epochs_before = {s: tb.map_epoch(s) for s in topo.service_names()}
 
     # Traffic.
@@ -739,6 +984,14 @@ def scenario(tb, args, name):
             raise RuntimeError('no UDP receiver')
     if not st.wait_until(lambda: os.path.exists(ready), 10):
         raise RuntimeError('no TCP server')
+    echo_out = os.path.join(work, 'udp-echo.json')
+    streams_out = os.path.join(work, 'udp-streams.json')
+    if echo_sports:
+        eready = os.path.join(work, 'echo.ready')
+        echo = tb.popen(server, [st.PY, TRAFFIC, 'udp-echo', sip,
+                                 str(ECHO_PORT), eready, echo_out])
+        if not st.wait_until(lambda: os.path.exists(eready), 10):
+            raise RuntimeError('no UDP echo server')
     clients = []
     for i, (host, _ip) in enumerate(topo.sfm_clients):
         mine = [f for f in flows if f[0] == host]
@@ -757,6 +1010,12 @@ def scenario(tb, args, name):
                                    str(UDP_PORT), str(usport),
                                    str(args.udp_rate), str(args.duration),
                                    usend_out])
+    if echo_sports:
+        ustreams = tb.popen(uclient, [st.PY, TRAFFIC, 'udp-streams', sip,
+                                      str(ECHO_PORT),
+                                      ','.join(map(str, echo_sports)),
+                                      str(args.udp_stream_rate),
+                                      str(args.duration), streams_out])
     started = [out + '.started' for _, out in clients]
     if not st.wait_until(lambda: all(os.path.exists(f) and open(f).read()
                                      for f in started), 15):
@@ -791,6 +1050,8 @@ def scenario(tb, args, name):
                     p.send_signal(signal.SIGUSR1)
                 if args.udp_rate > 0:
                     usend.send_signal(signal.SIGUSR1)
+                if echo_sports:
+                    ustreams.send_signal(signal.SIGUSR1)
                 args.duration = round(time.time() - t0, 1)
         events = runner.events
         t_event = events[0][0]
@@ -812,6 +1073,12 @@ def scenario(tb, args, name):
         time.sleep(0.3)
         urecv.send_signal(signal.SIGTERM)
         urecv.wait(timeout=10)
+    if echo_sports:
+        ustreams.wait(timeout=args.duration + 30)
+        echo.send_signal(signal.SIGTERM)
+        echo.wait(timeout=10)
+        if ustreams.returncode != 0 or not os.path.exists(echo_out):
+            raise RuntimeError('the counted UDP streams failed')
     if args.failure == 'hang':
         os.kill(tb.agent_pids[victim], signal.SIGCONT)
         events.append((time.time(), 'SIGCONT (after the traffic)'))
@@ -819,6 +1086,20 @@ def scenario(tb, args, name):
     st.wait_until(tb.switches_in_sync, 5)
     if poller:
         poller.stop()
+    cnt = None
+    if args.function == 'counter':
+        # At rest: the controller first (handoffs back to an instance that
+        # came back included), then replication.
+        say('waiting for the controller and replication to come to rest')
+        at_rest, rest_s = counters.controller_rest(tb)
+        cstreams = counted_streams(
+            args, topo, flows, paths, echo_sports, echo_paths, usport,
+            udp_rec, streams_out, echo_out, udp_recv_out, usend_out)
+        maps, snap, settled, settle_s = counters.settle(tb, cstreams)
+        cnt = counters.check(cstreams, topo.service_names(), maps, snap,
+                             args.replication, victim, vsvc, settled)
+        cnt.update(controller_rest=at_rest, controller_rest_s=rest_s,
+                   settle_s=settle_s)
     epochs_after = {s: tb.map_epoch(s) for s in topo.service_names()}
 
     results = []
@@ -917,6 +1198,23 @@ def scenario(tb, args, name):
             if s_.get('udp_handoff'):
                 s_['udp_handoff']['seen'] = round(
                     s_['udp_handoff']['seen'] - results_t_ref, 3)
+    flaps = (flap_report(tb.flaps, lines, victim)
+             if args.failure == 'flap' else None)
+    if cnt is not None:
+        if cnt['ok']:
+            verdict += ', no stream lost an increment%s' % (
+                '' if args.replication == 'off'
+                else ', primaries and secondaries agree')
+        else:
+            ok = False
+            bad = []
+            if cnt['with_lost_increments']:
+                bad.append('%d stream(s) lost increments (worst %d)' % (
+                    cnt['with_lost_increments'], cnt['worst_loss']))
+            if cnt['disagree'] and args.replication != 'off':
+                bad.append('%d stream(s) whose primary and secondary '
+                           'disagree' % cnt['disagree'])
+            verdict += '; ' + ', '.join(bad)
     result = {
         'name': name, 'status': 'ran', 'topo': args.topo,
         'replication': args.replication, 'function': args.function,
@@ -942,6 +1240,7 @@ def scenario(tb, args, name):
         'epochs': {s: (epochs_before[s], epochs_after[s])
                    for s in topo.service_names()},
         'other_fences': spurious,
+        'flaps': flaps, 'counters': cnt,
         'duration': args.duration, 'ok': ok, 'verdict': verdict,
         'json': os.path.join(args.out, 'result.json'),
         'png': None if args.no_plot else os.path.join(args.out,
@@ -981,6 +1280,9 @@ def scenario(tb, args, name):
                      if 'sync_held' in ag else ''))
         for w in el['warnings']:
             print('warning: %s' % w)
+    if cnt is not None:
+        for line_ in counters.stream_lines(cnt):
+            print(line_)
     for l in spurious:
         print('warning: a fence the scenario did not cause: %s' % l)
     print('detection: %s' % desc)

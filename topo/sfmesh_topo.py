@@ -769,10 +769,14 @@ class Testbed:
 
     def trace_code(self, switch, in_port, flow):
         """The affinity code (NSH C1) the switch gives 'flow' entering on
-        OVS port 'in_port' (a name)."""
+        OVS port 'in_port' (a name).  A code of 0 sets nothing that the
+        trace reports ("is now" lines show changes only): it is read from
+        the push_nsh of the datapath actions then."""
         out = run(['ovs-appctl', 'ofproto/trace', switch,
                    'in_port=%d,%s' % (self.port_of(switch, in_port), flow)])
-        m = re.search(r'NXOXM_NSH_C1\[\] is now (0x[0-9a-f]+)', out)
+        m = (re.search(r'NXOXM_NSH_C1\[\] is now (0x[0-9a-f]+)', out)
+             or re.search(r'^Datapath actions: push_nsh\([^)]*c1=(0x[0-9a-f]+)',
+                          out, re.M))
         if not m:
             raise RuntimeError('no affinity code in the trace of %s' % flow)
         return int(m.group(1), 16)

@@ -24,6 +24,21 @@ records what it needs to tell, afterwards, what a failure did.
       Sends RATE packets per second of 100 bytes (a sequence number and the
       send time first) from source port SPORT for SECONDS (or until
       SIGUSR1); writes {"sent": COUNT, "start": T, "end": T} to OUT.
+  traffic.py udp-echo ADDR PORT READY_FILE OUT
+      Sends every datagram back to where it came from, until SIGTERM, and
+      then writes per source port what it received and echoed to OUT:
+      {"streams": {SPORT: {"received": N, "echoed": N}}}.
+  traffic.py udp-streams ADDR PORT SPORTS RATE SECONDS OUT
+      Counted UDP streams with an echo: one socket per source port in
+      SPORTS (comma-separated), each sending RATE packets per second of 64
+      bytes (the stream's index, a sequence number and the send time) for
+      SECONDS (or until SIGUSR1), the streams interleaved, and counting
+      the echoes that come back (each sequence number once; duplicates
+      apart).  Waits for the last echoes (until every packet is back or 1
+      s after the last was sent), then writes to OUT: {"start": T, "end":
+      T, "rate": R, "streams": {SPORT: {"sent": N, "send_errors": N,
+      "echoed_back": N, "duplicates": N}}} ("sent" counts only the
+      packets the kernel took).
 """
 
 import json
@@ -226,6 +241,117 @@ def udp_send(addr, port, sport, rate, seconds, out):
                    'rate': rate}, f)
 
 
+def udp_echo(addr, port, ready, out):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 21)
+    s.bind((addr, port))
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    counts = {}
+    open(ready, 'w').close()
+    while not stop:
+        try:
+            r, _, _ = select.select([s], [], [], 0.1)
+        except InterruptedError:
+            continue
+        if not r:
+            continue
+        while True:
+            try:
+                data, src = s.recvfrom(2048, socket.MSG_DONTWAIT)
+            except (BlockingIOError, InterruptedError):
+                break
+            c = counts.setdefault(src[1], [0, 0])
+            c[0] += 1
+            try:
+                s.sendto(data, src)
+                c[1] += 1
+            except OSError:
+                pass
+    with open(out, 'w') as f:
+        json.dump({'streams': {str(p): {'received': c[0], 'echoed': c[1]}
+                               for p, c in counts.items()}}, f)
+
+
+def udp_streams(addr, port, sports, rate, seconds, out):
+    stop = stop_on_usr1()
+    socks, streams = [], []
+    for sp in sports:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        s.bind(('', sp))
+        s.connect((addr, port))
+        s.setblocking(False)
+        socks.append(s)
+        streams.append({'sport': sp, 'seq': 0, 'sent': 0, 'errors': 0,
+                        'seen': set(), 'dup': 0})
+    by_fd = {s.fileno(): i for i, s in enumerate(socks)}
+    pad = b'\0' * 44
+    n = len(socks)
+    period = 1.0 / (rate * n)       # one packet of one stream each period
+    wall0, start = time.time(), time.monotonic()
+    end = start + seconds
+    k = 0                           # packets sent, over every stream
+    nxt = start
+
+    def receive(timeout):
+        try:
+            r, _, _ = select.select(socks, [], [], max(0.0, timeout))
+        except InterruptedError:
+            return
+        for sock in r:
+            st = streams[by_fd[sock.fileno()]]
+            while True:
+                try:
+                    data = sock.recv(2048)
+                except (BlockingIOError, InterruptedError,
+                        ConnectionRefusedError):
+                    break
+                if len(data) < 12:
+                    continue
+                _idx, seq = struct.unpack('!IQ', data[:12])
+                if seq in st['seen']:
+                    st['dup'] += 1
+                else:
+                    st['seen'].add(seq)
+
+    while True:
+        now = time.monotonic()
+        if now >= end or stop:
+            break
+        if now < nxt:
+            receive(nxt - now)
+            continue
+        # Catch up after a late wake-up, a few packets at a time.
+        burst = 0
+        while nxt <= now and burst < 64:
+            i = k % n
+            st = streams[i]
+            try:
+                socks[i].send(struct.pack('!IQd', i, st['seq'],
+                                          time.time()) + pad)
+                st['sent'] += 1
+            except OSError:
+                st['errors'] += 1   # never left: not counted as sent
+            st['seq'] += 1
+            k += 1
+            nxt += period
+            burst += 1
+    wall_end = time.time()
+    last = time.monotonic()
+    while (time.monotonic() < last + 1.0
+           and any(len(st['seen']) < st['sent'] for st in streams)):
+        receive(0.02)
+    with open(out, 'w') as f:
+        json.dump({'start': wall0, 'end': wall_end, 'rate': rate,
+                   'streams': {str(st['sport']): {
+                       'sent': st['sent'], 'send_errors': st['errors'],
+                       'echoed_back': len(st['seen']),
+                       'duplicates': st['dup']} for st in streams}}, f)
+    for s in socks:
+        s.close()
+
+
 def main(argv):
     cmd = argv[1]
     if cmd == 'tcp-server':
@@ -238,6 +364,12 @@ def main(argv):
     elif cmd == 'udp-send':
         udp_send(argv[2], int(argv[3]), int(argv[4]), float(argv[5]),
                  float(argv[6]), argv[7])
+    elif cmd == 'udp-echo':
+        udp_echo(argv[2], int(argv[3]), argv[4], argv[5])
+    elif cmd == 'udp-streams':
+        udp_streams(argv[2], int(argv[3]),
+                    [int(x) for x in argv[4].split(',')], float(argv[5]),
+                    float(argv[6]), argv[7])
     else:
         sys.exit(__doc__)
 
