@@ -352,8 +352,9 @@ liveness_map(struct liveness *lv, uint64_t epoch, size_t n_roles,
     lv->epoch = epoch;
     if (agenthold_map(&lv->hold, epoch, n_roles, now)) {
         VLOG_INFO("serving again (%s; map epoch %"PRIu64" names this "
-                  "instance in %"PRIuSIZE" buckets)",
-                  agenthold_reason_text(reason), epoch, n_roles);
+                  "instance in %"PRIuSIZE" buckets); %"PRIu64" data frames "
+                  "dropped while held so far", agenthold_reason_text(reason),
+                  epoch, n_roles, lv->hold.n_dropped);
         bfdsess_set_hold(lv->bfd, false, now);
         send__(lv, now, false);
         arm__(lv, now);

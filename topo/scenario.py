@@ -950,6 +950,10 @@ def scenario(tb, args, name):
         for sport in range(FIRST_ECHO_SPORT, FIRST_ECHO_SPORT + 4000):
             if len(echo_sports) == args.udp_streams:
                 break
+            if sport - FIRST_ECHO_SPORT >= 40 * args.udp_streams:
+                # One kind is missing (a map that gives the failing
+                # instance every bucket, or none): take what there is.
+                break
             p = stream_paths(tb, [(uclient, 'udp,nw_src=%s,nw_dst=%s,'
                                    'udp_src=%d,udp_dst=%d' % (
                                        uip, sip, sport, ECHO_PORT))])[0]

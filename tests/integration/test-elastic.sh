@@ -111,6 +111,9 @@ fw_groups > "$SFM_TMP/fw.before"
 fw_before=$(fw_epoch)
 write_config dlp-1 dlp-2 dlp-3
 reload
+# The reload turns BFD on on dlp-3's port: it joins once its session is up.
+SFM_WAIT_TIMEOUT=20 sfm_wait_until instance_is dlp-3 up \
+    || { ctl instances >&2; ctl bfd >&2; sfm_die "dlp-3 did not join"; }
 SFM_WAIT_TIMEOUT=20 sfm_wait_until dlp_converged \
     || { ctl handoffs dlp >&2; ctl instances >&2; sfm_die "no convergence"; }
 dlp_primaries > "$SFM_TMP/after"
