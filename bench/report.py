@@ -400,9 +400,13 @@ if fo:
     c = v.get('c')
     if a and c:
         r = c['gap_ms_p50'] / a['gap_ms_p50']
-        w('- (c)/(a) = %.2f: an agent crash %s. The channel\'s EOF reaches '
-          'the controller at once and one port_mod fences the port; the '
-          'extra is that round trip through the controller.' % (
+        w('- (c)/(a) = %.2f: an agent crash %s. A link failure is seen at '
+          'once (the carrier); a dead agent is seen by the faster of two '
+          'paths: the channel\'s EOF and one port_mod from the controller, '
+          'or BFD alone, three intervals of silence (f). Getting under '
+          '1.5x would take BFD intervals near OVS\'s 1 ms floor, which a '
+          'loaded 2-core machine does not hold without false failovers '
+          '(docs/agent.md, "Liveness").' % (
               r, 'costs about what a link failure costs' if r < 1.5 else
               'falls short of the floor'))
     e = v.get('e')

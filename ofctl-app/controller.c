@@ -304,11 +304,10 @@ vlog_reopen_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
 }
 
 /* States in the switch database the BFD settings of every instance
- * interface of the running configuration. */
+ * interface of configuration 'cfg'. */
 static void
-sync_bfd(struct controller *ctrl)
+sync_bfd(struct controller *ctrl, const struct sfm_config *cfg)
 {
-    const struct sfm_config *cfg = steer_config(ctrl->steer);
     struct smap bfd = SMAP_INITIALIZER(&bfd);
 
     if (!ctrl->vswdb || !cfg) {
@@ -334,7 +333,19 @@ vswdb_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED, void *ctrl_)
 {
     struct controller *ctrl = ctrl_;
 
-    vswdb_run(ctrl->vswdb);
+    if (vswdb_run(ctrl->vswdb)) {
+        steer_refresh(ctrl->steer);
+    }
+}
+
+/* An instance port on which BFD is wanted counts as live only once the
+ * switch runs BFD on it and the session is Up. */
+static bool
+port_ready_cb(const char *port, void *ctrl_)
+{
+    struct controller *ctrl = ctrl_;
+
+    return vswdb_bfd_ready(ctrl->vswdb, port);
 }
 
 /* Reads the configuration file again and applies it as a difference; an
@@ -356,6 +367,9 @@ reload_config(struct controller *ctrl)
         free(error);
         return;
     }
+    /* Before the policy sees a new instance: its port must not count as
+     * live by its carrier alone until BFD runs on it. */
+    sync_bfd(ctrl, cfg);
     error = steer_reload(ctrl->steer, cfg);
     if (error) {
         VLOG_ERR("configuration not reloaded, keeping the running one: %s",
@@ -363,7 +377,6 @@ reload_config(struct controller *ctrl)
         free(error);
         return;
     }
-    sync_bfd(ctrl);
     VLOG_INFO("configuration reloaded from %s", ctrl->config_file);
 }
 
@@ -635,7 +648,8 @@ main(int argc, char *argv[])
     event_add(ctrl.tick, &(struct timeval) { 0, CONTROLLER_TICK_MS * 1000 });
     if (opts.ovsdb) {
         ctrl.vswdb = vswdb_create(opts.ovsdb);
-        sync_bfd(&ctrl);
+        sync_bfd(&ctrl, cfg);
+        steer_set_port_ready_cb(ctrl.steer, port_ready_cb, &ctrl);
         ctrl.vswdb_tick = event_new(ctrl.base, -1, EV_PERSIST, vswdb_cb,
                                     &ctrl);
         event_add(ctrl.vswdb_tick,

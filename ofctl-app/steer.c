@@ -68,6 +68,9 @@ struct steer {
     struct route_table routes;  /* Paths over the usable links. */
     steer_backlogged_cb *backlogged; /* Asks the I/O layer. */
     void *aux;                  /* For 'backlogged'. */
+    steer_port_ready_cb *port_ready; /* Liveness known outside OpenFlow,
+                                 * or NULL. */
+    void *port_ready_aux;       /* For 'port_ready'. */
 };
 
 static void program_all__(struct steer *);
@@ -380,8 +383,11 @@ usable__(const struct steer *st, size_t i, size_t j)
 {
     const struct ofputil_phy_port *pp = instance_port__(st, i, j, NULL);
 
-    return (pp && ofconn_port_is_live(pp)
-            && reachable__(st, i, &st->cfg->services[i].instances[j]));
+    const struct cfg_instance *inst = &st->cfg->services[i].instances[j];
+
+    return (pp && ofconn_port_is_live(pp) && reachable__(st, i, inst)
+            && (!st->port_ready
+                || st->port_ready(inst->port, st->port_ready_aux)));
 }
 
 /* Recomputes the paths between switches, then updates every instance from
@@ -714,6 +720,26 @@ steer_port_changed(struct steer *st, struct ofconn *conn,
     struct steer_switch *sw = switch_find__(st, conn);
 
     if (sw && sw->cfg) {
+        sync_instances__(st);
+        program_all__(st);
+    }
+}
+
+/* Makes 'cb' (with 'aux') a further condition for an instance's port to
+ * count as live: for example that BFD, once configured on it, has come up
+ * (a port is live by its carrier alone until the switch runs BFD on it). */
+void
+steer_set_port_ready_cb(struct steer *st, steer_port_ready_cb *cb, void *aux)
+{
+    st->port_ready = cb;
+    st->port_ready_aux = aux;
+}
+
+/* Takes again what 'port_ready' says of every instance's port. */
+void
+steer_refresh(struct steer *st)
+{
+    if (st->cfg) {
         sync_instances__(st);
         program_all__(st);
     }

@@ -95,6 +95,13 @@ typedef const char *steer_port_liveness_cb(const char *port, void *aux);
 void steer_format_instances(const struct steer *, steer_port_liveness_cb *,
                             void *aux, struct ds *);
 const struct sfm_config *steer_config(const struct steer *);
+
+/* Returns false if port 'port' must not count as live whatever OpenFlow
+ * says. */
+typedef bool steer_port_ready_cb(const char *port, void *aux);
+void steer_set_port_ready_cb(struct steer *, steer_port_ready_cb *,
+                             void *aux);
+void steer_refresh(struct steer *);
 char *steer_format_handoffs(const struct steer *, const char *service,
                             long long int now, struct ds *)
     OVS_WARN_UNUSED_RESULT;

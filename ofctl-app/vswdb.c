@@ -181,10 +181,12 @@ finish_txn__(struct vswdb *db)
 
 /* Runs 'db': reads what the database sent, follows up the transaction in
  * flight, and, with none in flight, writes any key that differs from what
- * is desired. */
-void
+ * is desired.  Returns true if the database changed since the last call
+ * (vswdb_bfd_ready() may say otherwise than before). */
+bool
 vswdb_run(struct vswdb *db)
 {
+    unsigned int seqno = ovsdb_idl_get_seqno(db->idl);
     bool connected;
 
     ovsdb_idl_run(db->idl);
@@ -218,6 +220,32 @@ vswdb_run(struct vswdb *db)
             finish_txn__(db);
         }
     }
+    return seqno != ovsdb_idl_get_seqno(db->idl);
+}
+
+/* Returns false if interface 'iface' should run BFD, as sfmesh wants, but
+ * the switch does not show it running and Up yet: until then the port is
+ * live by its carrier alone, and its instance must not count as live.
+ * Returns true for an interface sfmesh keeps no BFD keys for or wants BFD
+ * off on, one the database does not know, and while 'db' is not
+ * connected (OpenFlow's liveness is then all there is). */
+bool
+vswdb_bfd_ready(const struct vswdb *db, const char *iface)
+{
+    const struct smap *want = shash_find_data(&db->desired, iface);
+    const struct ovsrec_interface *row;
+
+    if (!want || !smap_get_bool(want, "enable", false)
+        || !ovsdb_idl_is_connected(db->idl)) {
+        return true;
+    }
+    row = find_iface__(db, iface);
+    if (!row) {
+        return true;
+    }
+    return (smap_get_bool(&row->bfd, "enable", false)
+            && !strcmp(smap_get_def(&row->bfd_status, "state", ""), "up")
+            && smap_get_bool(&row->bfd_status, "forwarding", false));
 }
 
 /* Returns true if 'db' is connected to its database. */

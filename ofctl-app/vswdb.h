@@ -39,12 +39,13 @@ void vswdb_destroy(struct vswdb *);
 void vswdb_set_bfd(struct vswdb *, const char *iface, const struct smap *);
 void vswdb_forget(struct vswdb *, const char *iface);
 
-void vswdb_run(struct vswdb *);
+bool vswdb_run(struct vswdb *);
 
 bool vswdb_is_connected(const struct vswdb *);
 const char *vswdb_remote(const struct vswdb *);
 const struct smap *vswdb_bfd_status(const struct vswdb *, const char *iface);
 const char *vswdb_bfd_state(const struct vswdb *, const char *iface);
+bool vswdb_bfd_ready(const struct vswdb *, const char *iface);
 void vswdb_format(const struct vswdb *, struct ds *);
 
 #endif /* vswdb.h */

@@ -262,6 +262,45 @@ test_link_flap(void)
     fixture_destroy(&fx);
 }
 
+/* Says whether port 'port' is ready: not "fw-2" while 'aux' is true. */
+static bool
+fw2_not_ready_cb(const char *port, void *aux)
+{
+    return !*(bool *) aux || strcmp(port, "fw-2");
+}
+
+/* A port live by OpenFlow but not ready by the callback (BFD not yet up
+ * on it) keeps its instance out; once ready, a refresh brings it back
+ * cold, with none of the buckets it had. */
+static void
+test_port_ready(void)
+{
+    bool hold = false;
+    size_t n;
+    struct fixture fx;
+
+    fixture_init(&fx, FABRIC_YAML(""));
+    steer_set_port_ready_cb(fx.st, fw2_not_ready_cb, &hold);
+    for (int k = 0; k < N_SWITCHES; k++) {
+        connect_switch(&fx, k);
+    }
+    CU_ASSERT_EQUAL(state(&fx, "fw-2", &n), SVCMAP_UP);
+    CU_ASSERT(n > 0);
+    hold = true;
+    steer_refresh(fx.st);
+    CU_ASSERT_EQUAL(state(&fx, "fw-2", &n), SVCMAP_DOWN);
+    CU_ASSERT_EQUAL(n, 0);
+    CU_ASSERT_EQUAL(state(&fx, "fw-1", NULL), SVCMAP_UP);
+    /* A port status of the live port changes nothing while not ready. */
+    set_port(&fx, LF2, 3, true);
+    CU_ASSERT_EQUAL(state(&fx, "fw-2", NULL), SVCMAP_DOWN);
+    hold = false;
+    steer_refresh(fx.st);
+    CU_ASSERT_EQUAL(state(&fx, "fw-2", &n), SVCMAP_COLD);
+    CU_ASSERT_EQUAL(n, 0);
+    fixture_destroy(&fx);
+}
+
 /* lf3 loses its uplink.  Without chain office, fw-3 is cut off from the
  * only chain of its service and leaves the map, and enabling it again
  * does not bring it back; with office, which still works inside lf3, it
@@ -596,6 +635,7 @@ static const struct test_case steer_tests[] = {
       test_restart_order },
     { "a switch missing after the wait", test_switch_missing },
     { "a link flap moves no bucket", test_link_flap },
+    { "a port not ready keeps its instance out", test_port_ready },
     { "an instance cut off from its chains", test_cut_off },
     { "a switch that disconnects", test_switch_closed },
     { "not in sync, with the reason, until a round succeeds",
