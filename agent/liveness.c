@@ -247,11 +247,10 @@ timer_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED, void *lv_)
     run__(lv, time_msec());
 }
 
+/* Reads the carrier notifications that are ready, at 'now'. */
 static void
-link_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED, void *lv_)
+read_link__(struct liveness *lv, long long int now)
 {
-    struct liveness *lv = lv_;
-    long long int now = time_msec();
     bool lost = false;
 
     if (linkmon_run(lv->link, &lost) || lost) {
@@ -264,6 +263,15 @@ link_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED, void *lv_)
             send__(lv, now, true);
         }
     }
+}
+
+static void
+link_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED, void *lv_)
+{
+    struct liveness *lv = lv_;
+    long long int now = time_msec();
+
+    read_link__(lv, now);
     run__(lv, now);
 }
 
@@ -328,10 +336,14 @@ liveness_destroy(struct liveness *lv)
 bool
 liveness_check(struct liveness *lv, long long int now)
 {
+    /* The carrier first: a frame processed after the link went down
+     * cannot go out, and its state would compete with the newer state of
+     * the secondary that the switch now sends the stream to. */
+    read_link__(lv, now);
     if (now != lv->last_turn || bfdsess_wake(lv->bfd) <= now) {
         run__(lv, now);
     }
-    return agenthold_is_held(&lv->hold);
+    return agenthold_is_held(&lv->hold) || !linkmon_carrier(lv->link);
 }
 
 /* Counts 'n' data frames that the agent dropped because it is held. */

@@ -206,6 +206,10 @@ kill -KILL "$(cat "$OVS_RUNDIR/agent-dlp-1.pid")"
 sfm_wait_until instance_is dlp-1 down || sfm_die "dlp-1 not fenced"
 sfm_chain_agent_start dlp-1 3
 t0=$(date +%s%N)
+# Back means up (its BFD session too) and warm; only then does converged
+# say anything about it (a DOWN instance has no share to reach).
+SFM_WAIT_TIMEOUT=15 sfm_wait_until instance_is dlp-1 up \
+    || { ctl instances >&2; ctl bfd >&2; sfm_die "dlp-1 did not come back"; }
 SFM_WAIT_TIMEOUT=15 sfm_wait_until dlp_converged \
     || { ctl instances >&2; ctl handoffs dlp >&2;
          sfm_die "dlp-1 did not get its share back"; }
