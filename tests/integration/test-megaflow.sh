@@ -56,8 +56,11 @@ ctl flows > "$SFM_TMP/desired"
 ovs-ofctl -O OpenFlow15 diff-flows br0 "$SFM_TMP/desired" \
     || sfm_die "the switch's flows differ from the desired ones"
 
-# An echo server: each connection gets its byte back.
-nsx server "$PY" -c '
+# An echo server: each connection gets its byte back.  Started with ip
+# netns exec itself, not through nsx (a function: in the background it is
+# a subshell, whose pid the cleanup would kill, leaving the server, and
+# with it the suite's output pipe, open).
+ip netns exec "$(sfm_netns server)" "$PY" -c '
 import socket, sys, threading
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
