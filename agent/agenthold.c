@@ -67,12 +67,11 @@ agenthold_disrupt(struct agenthold *h, enum agenthold_reason reason,
     h->reason = reason;
 }
 
-/* Tells 'h' that the agent applied a map of 'epoch' in which it is the
- * primary or the secondary of 'n_roles' buckets, at 'now'.  Returns true
- * if that releases the agent. */
+/* Tells 'h' that the agent applied a map in which it is the primary or the
+ * secondary of 'n_roles' buckets, at 'now'.  Returns true if that releases
+ * the agent. */
 bool
-agenthold_map(struct agenthold *h, uint64_t epoch OVS_UNUSED, size_t n_roles,
-              long long int now)
+agenthold_map(struct agenthold *h, size_t n_roles, long long int now)
 {
     h->n_roles = n_roles;
     if (h->reason == AGENTHOLD_NONE

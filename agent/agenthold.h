@@ -79,8 +79,7 @@ void agenthold_init(struct agenthold *, long long int now);
 bool agenthold_is_held(const struct agenthold *);
 void agenthold_disrupt(struct agenthold *, enum agenthold_reason,
                        uint64_t epoch, long long int now);
-bool agenthold_map(struct agenthold *, uint64_t epoch, size_t n_roles,
-                   long long int now);
+bool agenthold_map(struct agenthold *, size_t n_roles, long long int now);
 void agenthold_format(const struct agenthold *, long long int now,
                       struct ds *);
 

@@ -181,7 +181,7 @@ check_bfd_gone__(struct liveness *lv, long long int now)
         VLOG_WARN("no BFD from the switch for %lld ms: BFD is off on the "
                   "port, so holding the instance out would only drop its "
                   "traffic; serving again", now - lv->last_rx);
-        agenthold_map(&lv->hold, lv->epoch, 0, now);
+        agenthold_map(&lv->hold, 0, now);
         bfdsess_set_hold(lv->bfd, false, now);
         lv->last_rx = 0;
     }
@@ -362,7 +362,7 @@ liveness_map(struct liveness *lv, uint64_t epoch, size_t n_roles,
     enum agenthold_reason reason = lv->hold.reason;
 
     lv->epoch = epoch;
-    if (agenthold_map(&lv->hold, epoch, n_roles, now)) {
+    if (agenthold_map(&lv->hold, n_roles, now)) {
         VLOG_INFO("serving again (%s; map epoch %"PRIu64" names this "
                   "instance in %"PRIuSIZE" buckets); %"PRIu64" data frames "
                   "dropped while held so far", agenthold_reason_text(reason),

@@ -10,6 +10,7 @@
 #include <config.h>
 
 #include <CUnit/Basic.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include "openvswitch/vlog.h"
@@ -34,6 +35,35 @@ tests_add_suite(const char *name, const struct test_case *tests)
     suites[n_suites].name = name;
     suites[n_suites].tests = tests;
     n_suites++;
+}
+
+/* Converts the hex digits in 'hex' (white space ignored) into bytes at
+ * 'buf', which has room for 'size', and returns how many there are. */
+size_t
+tests_from_hex(const char *hex, uint8_t *buf, size_t size)
+{
+    size_t n = 0;
+    int hi = -1;
+
+    for (const char *p = hex; *p; p++) {
+        int digit;
+
+        if (isspace((unsigned char) *p)) {
+            continue;
+        }
+        CU_ASSERT_FATAL(isxdigit((unsigned char) *p));
+        digit = isdigit((unsigned char) *p) ? *p - '0'
+                : tolower((unsigned char) *p) - 'a' + 10;
+        if (hi < 0) {
+            hi = digit;
+        } else {
+            CU_ASSERT_FATAL(n < size);
+            buf[n++] = hi << 4 | digit;
+            hi = -1;
+        }
+    }
+    CU_ASSERT_FATAL(hi < 0);
+    return n;
 }
 
 static void

@@ -25,11 +25,11 @@ test_start(void)
     /* A disruption before any map changes nothing: there is no state. */
     agenthold_disrupt(&h, AGENTHOLD_BFD, 0, 1001);
     CU_ASSERT_EQUAL(h.reason, AGENTHOLD_START);
-    CU_ASSERT(agenthold_map(&h, 7, 12, 1050));
+    CU_ASSERT(agenthold_map(&h, 12, 1050));
     CU_ASSERT(!agenthold_is_held(&h));
     CU_ASSERT_EQUAL(h.held_ms, 50);
     /* Later maps do not "release" again. */
-    CU_ASSERT(!agenthold_map(&h, 8, 12, 1060));
+    CU_ASSERT(!agenthold_map(&h, 12, 1060));
 }
 
 /* After a disruption, only a map that names the agent in no bucket
@@ -45,16 +45,16 @@ test_disruption(void)
         struct agenthold h;
 
         agenthold_init(&h, 0);
-        CU_ASSERT(agenthold_map(&h, 5, 10, 10));
+        CU_ASSERT(agenthold_map(&h, 10, 10));
         agenthold_disrupt(&h, reasons[i], 5, 100);
         CU_ASSERT(agenthold_is_held(&h));
         CU_ASSERT_EQUAL(h.n_holds[reasons[i]], 1);
         /* The same map again, or a later one made before the controller
          * saw the failure, still gives it buckets. */
-        CU_ASSERT(!agenthold_map(&h, 5, 10, 110));
-        CU_ASSERT(!agenthold_map(&h, 6, 3, 120));
+        CU_ASSERT(!agenthold_map(&h, 10, 110));
+        CU_ASSERT(!agenthold_map(&h, 3, 120));
         CU_ASSERT(agenthold_is_held(&h));
-        CU_ASSERT(agenthold_map(&h, 7, 0, 150));
+        CU_ASSERT(agenthold_map(&h, 0, 150));
         CU_ASSERT(!agenthold_is_held(&h));
         CU_ASSERT_EQUAL(h.held_ms, 10 + 50);
     }
@@ -69,19 +69,19 @@ test_disruption_without_buckets(void)
     struct agenthold h;
 
     agenthold_init(&h, 0);
-    agenthold_map(&h, 5, 10, 0);
-    agenthold_map(&h, 6, 0, 10);
+    agenthold_map(&h, 10, 0);
+    agenthold_map(&h, 0, 10);
     agenthold_disrupt(&h, AGENTHOLD_BFD, 6, 20);
     CU_ASSERT(!agenthold_is_held(&h));
     CU_ASSERT_EQUAL(h.n_holds[AGENTHOLD_BFD], 1);
-    CU_ASSERT(!agenthold_map(&h, 7, 4, 30));
+    CU_ASSERT(!agenthold_map(&h, 4, 30));
     agenthold_disrupt(&h, AGENTHOLD_CARRIER, 7, 40);
     CU_ASSERT(agenthold_is_held(&h));
     /* A second disruption while held keeps the first time. */
     agenthold_disrupt(&h, AGENTHOLD_BFD, 7, 50);
     CU_ASSERT_EQUAL(h.reason, AGENTHOLD_BFD);
     CU_ASSERT_EQUAL(h.since, 40);
-    CU_ASSERT(agenthold_map(&h, 8, 0, 100));
+    CU_ASSERT(agenthold_map(&h, 0, 100));
     CU_ASSERT_EQUAL(h.held_ms, 60);
 }
 
@@ -93,7 +93,7 @@ test_format(void)
     struct ds s = DS_EMPTY_INITIALIZER;
 
     agenthold_init(&h, 0);
-    agenthold_map(&h, 1, 1, 0);
+    agenthold_map(&h, 1, 0);
     agenthold_format(&h, 10, &s);
     CU_ASSERT(strstr(ds_cstr(&s), "held: no") != NULL);
     ds_clear(&s);

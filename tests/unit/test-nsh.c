@@ -39,41 +39,12 @@ static const char ovs_frame_hex[] =
 #define OFS_L4 72               /* TCP header. */
 #define OVS_FRAME_LEN 92
 
-/* Converts the hex digits in 'hex' (white space ignored) into bytes at
- * 'buf', which has room for 'size', and returns how many there are. */
-static size_t
-from_hex(const char *hex, uint8_t *buf, size_t size)
-{
-    size_t n = 0;
-    int hi = -1;
-
-    for (const char *p = hex; *p; p++) {
-        int digit;
-
-        if (isspace((unsigned char) *p)) {
-            continue;
-        }
-        CU_ASSERT_FATAL(isxdigit((unsigned char) *p));
-        digit = isdigit((unsigned char) *p) ? *p - '0'
-                : tolower((unsigned char) *p) - 'a' + 10;
-        if (hi < 0) {
-            hi = digit;
-        } else {
-            CU_ASSERT_FATAL(n < size);
-            buf[n++] = hi << 4 | digit;
-            hi = -1;
-        }
-    }
-    CU_ASSERT_FATAL(hi < 0);
-    return n;
-}
-
 /* Stores the OVS frame at 'buf' (room for 'size' bytes) and returns its
  * length. */
 static size_t
 ovs_frame(uint8_t *buf, size_t size)
 {
-    size_t len = from_hex(ovs_frame_hex, buf, size);
+    size_t len = tests_from_hex(ovs_frame_hex, buf, size);
 
     CU_ASSERT_EQUAL_FATAL(len, OVS_FRAME_LEN);
     return len;

@@ -6,6 +6,9 @@
 #ifndef TESTS_H
 #define TESTS_H 1
 
+#include <stddef.h>
+#include <stdint.h>
+
 /* A test: its name and function. */
 struct test_case {
     const char *name;
@@ -23,5 +26,7 @@ struct test_case {
     }
 
 void tests_add_suite(const char *name, const struct test_case *tests);
+
+size_t tests_from_hex(const char *hex, uint8_t *buf, size_t size);
 
 #endif /* tests.h */
