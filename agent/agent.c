@@ -30,6 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "agentmap.h"
+#include "claim.h"
+#include "openvswitch/list.h"
 #include "agentproto.h"
 #include "agpconn.h"
 #include "bfdsess.h"
@@ -68,6 +70,9 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 #define AGENT_HELD_SLOT 2048        /* Largest frame that can be held. */
 #define AGENT_HOLD_MS 100           /* Longest a frame waits for an ack. */
 #define AGENT_BFD_MIN_RX_MS 20      /* Default --bfd-min-rx. */
+#define AGENT_CLAIM_WAIT_MS 10      /* Default --claim-wait. */
+#define AGENT_MAX_QUEUED 4096       /* Frames queued for claims. */
+#define AGENT_NO_BUCKET UINT32_MAX  /* A frame without stream state. */
 
 /* A frame held until the secondary acknowledges its stream's state. */
 struct held_frame {
@@ -77,6 +82,14 @@ struct held_frame {
     long long int since;        /* When it was held. */
     uint16_t len;               /* Frame length. */
     uint8_t data[AGENT_HELD_SLOT]; /* The frame, ready to send. */
+};
+
+/* A frame queued until its bucket is ours (see claim.h). */
+struct queued_frame {
+    struct ovs_list list_node;  /* In 'agent->queued'. */
+    uint32_t bucket;            /* Its bucket. */
+    size_t len;                 /* Frame length. */
+    uint8_t data[];             /* The frame, as received. */
 };
 
 /* A replication peer: another instance of the service, by map index. */
@@ -125,6 +138,14 @@ struct agent {
     struct liveness *live;      /* BFD with the switch, hold-down. */
     struct peer *peers;         /* Per instance of the map: replication. */
 
+    struct claim *claim;        /* Which buckets we process now. */
+    struct ovs_list queued;     /* Contains "struct queued_frame"s. */
+    size_t n_queued;            /* Frames in 'queued'. */
+    uint64_t n_queued_total, n_queue_overflow, n_queue_dropped;
+    long long int claim_wait;   /* --claim-wait, in ms. */
+    struct event *claim_ev;     /* Ends CLAIMs nobody answers. */
+    uint64_t n_held_dropped;    /* Held frames dropped at a disruption. */
+
     /* Counters. */
     uint64_t n_received, n_returned, n_malformed, n_dropped_service;
     uint64_t n_table_full;
@@ -137,27 +158,24 @@ struct agent {
 
 static void channel_connect(struct agent *);
 static void peer_connect(struct peer *);
+static bool claim_gate(struct agent *, uint32_t bucket, const uint8_t *data,
+                       size_t len, long long int now);
+static void claim_received(struct agent *, uint32_t bucket, const char *from);
+static void claim_answered(struct agent *, uint32_t bucket, const char *from);
+static void claim_partner_closed(struct agent *, const char *partner);
 
 /* The packet path. */
 
-/* Handles one received frame; returns true if it is to be sent back. */
+/* Parses the frame of 'len' bytes at 'data' into '*nf', and stores in
+ * '*bucket' the bucket of an IPv4 frame (the frames with stream state),
+ * AGENT_NO_BUCKET for any other.  Returns false, counting it, if the frame
+ * is malformed. */
 static bool
-process_frame(struct agent *ag, uint8_t *data, size_t len,
-              long long int now, int *hold_peer)
+parse_frame(struct agent *ag, const uint8_t *data, size_t len,
+            struct nsh_frame *nf, uint32_t *bucket)
 {
-    struct streamtab_entry *e = NULL;
-    struct streamtab_key key;
-    struct service_pkt pkt;
-    struct nsh_frame nf;
-    enum service_verdict verdict;
-    enum nsh_error error;
-    uint64_t scratch[SERVICE_STATE_MAX / 8];
-    uint32_t bucket;
-    bool changed = false, is_new;
-    void *state;
+    enum nsh_error error = nsh_parse(data, len, nf);
 
-    *hold_peer = -1;
-    error = nsh_parse(data, len, &nf);
     if (error) {
         ag->n_malformed++;
         ag->nsh_errors[error < NSH_N_ERRORS ? error : 0]++;
@@ -165,21 +183,41 @@ process_frame(struct agent *ag, uint8_t *data, size_t len,
                     nsh_error_name(error));
         return false;
     }
+    *bucket = (nf->ip_version == 4 && nf->l3_ofs
+               ? nsh_bucket(nf, ag->map.n_buckets ? ag->map.n_buckets : 1)
+               : AGENT_NO_BUCKET);
+    return true;
+}
 
-    if (nf.ip_version == 4 && nf.l3_ofs) {
+/* Processes the frame of 'len' bytes at 'data', parsed into 'nf', of
+ * 'bucket'; returns true if it is to be sent back. */
+static bool
+process_frame(struct agent *ag, uint8_t *data, size_t len OVS_UNUSED,
+              const struct nsh_frame *nf, uint32_t bucket,
+              long long int now, int *hold_peer)
+{
+    struct streamtab_entry *e = NULL;
+    struct streamtab_key key;
+    struct service_pkt pkt;
+    enum service_verdict verdict;
+    uint64_t scratch[SERVICE_STATE_MAX / 8];
+    bool changed = false, is_new;
+    void *state;
+
+    *hold_peer = -1;
+    if (bucket != AGENT_NO_BUCKET) {
         ovs_be32 src, dst;
 
-        memcpy(&src, &nf.ip_src.s6_addr[12], 4);
-        memcpy(&dst, &nf.ip_dst.s6_addr[12], 4);
+        memcpy(&src, &nf->ip_src.s6_addr[12], 4);
+        memcpy(&dst, &nf->ip_dst.s6_addr[12], 4);
         memset(&pkt, 0, sizeof pkt);
-        pkt.lo_to_hi = streamtab_key_init(&key, src, dst, nf.src_port,
-                                          nf.dst_port, nf.ip_proto);
-        pkt.proto = nf.ip_proto;
-        pkt.tcp_flags = nf.tcp_flags;
-        pkt.l4_len = MIN(nf.payload_len, UINT16_MAX);
-        pkt.ip_len = MIN(nf.l3_len, UINT16_MAX);
+        pkt.lo_to_hi = streamtab_key_init(&key, src, dst, nf->src_port,
+                                          nf->dst_port, nf->ip_proto);
+        pkt.proto = nf->ip_proto;
+        pkt.tcp_flags = nf->tcp_flags;
+        pkt.l4_len = MIN(nf->payload_len, UINT16_MAX);
+        pkt.ip_len = MIN(nf->l3_len, UINT16_MAX);
 
-        bucket = nsh_bucket(&nf, ag->map.n_buckets ? ag->map.n_buckets : 1);
         e = streamtab_lookup(ag->tab, &key);
         is_new = !e;
         if (is_new) {
@@ -220,7 +258,7 @@ process_frame(struct agent *ag, uint8_t *data, size_t len,
         }
     }
 
-    if (nsh_forward(data, &nf, (const struct eth_addr *)
+    if (nsh_forward(data, nf, (const struct eth_addr *)
                     frameio_mac(ag->fio))) {
         ag->n_malformed++;
         return false;
@@ -297,6 +335,51 @@ release_held(struct agent *ag, long long int now)
     }
 }
 
+/* Sync mode, after a batch of frames of which some were held: their
+ * states go out now, and the frames follow the acknowledgements. */
+static void
+after_batch(struct agent *ag, bool any_held)
+{
+    if (any_held) {
+        repl_flush(ag);
+        for (size_t i = 0; i < AGENT_MAX_HELD; i++) {
+            struct held_frame *h = &ag->held[i];
+            if (h->used && !h->seq) {
+                h->seq = ag->peers[h->peer].seq;
+            }
+        }
+    }
+    frameio_flush(ag->fio);
+}
+
+/* Handles the frame of 'len' bytes at 'data', received at 'now': processes
+ * it and sends it back, holds it (sync mode), or queues it until its
+ * bucket is ours.  Sets '*any_held' if it was held. */
+static void
+handle_frame(struct agent *ag, uint8_t *data, size_t len, long long int now,
+             bool *any_held)
+{
+    struct nsh_frame nf;
+    uint32_t bucket;
+    int hold_peer;
+
+    if (!parse_frame(ag, data, len, &nf, &bucket)) {
+        return;
+    }
+    if (bucket != AGENT_NO_BUCKET && !claim_owns(ag->claim, bucket)
+        && !claim_gate(ag, bucket, data, len, now)) {
+        return;
+    }
+    if (!process_frame(ag, data, len, &nf, bucket, now, &hold_peer)) {
+        return;
+    }
+    if (hold_peer >= 0 && hold_frame(ag, data, len, hold_peer, now)) {
+        *any_held = true;
+        return;
+    }
+    send_frame(ag, data, len);
+}
+
 static void
 rx_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED, void *ag_)
 {
@@ -322,33 +405,10 @@ rx_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED, void *ag_)
         bool any_held = false;
 
         for (size_t i = 0; i < n; i++) {
-            int hold_peer;
-
             ag->n_received++;
-            if (!process_frame(ag, frames[i].data, frames[i].len, now,
-                               &hold_peer)) {
-                continue;
-            }
-            if (hold_peer >= 0 && hold_frame(ag, frames[i].data,
-                                             frames[i].len, hold_peer,
-                                             now)) {
-                any_held = true;
-                continue;
-            }
-            send_frame(ag, frames[i].data, frames[i].len);
+            handle_frame(ag, frames[i].data, frames[i].len, now, &any_held);
         }
-        if (any_held) {
-            /* Sync mode: the states go out now, and the frames follow
-             * their acknowledgements. */
-            repl_flush(ag);
-            for (size_t i = 0; i < AGENT_MAX_HELD; i++) {
-                struct held_frame *h = &ag->held[i];
-                if (h->used && !h->seq) {
-                    h->seq = ag->peers[h->peer].seq;
-                }
-            }
-        }
-        frameio_flush(ag->fio);
+        after_batch(ag, any_held);
     }
 }
 
@@ -523,6 +583,9 @@ peer_msg(struct agpconn *conn, const struct agp_msg *msg, void *p_)
         if (p->agent->n_held) {
             release_held(p->agent, time_msec());
         }
+    } else if (msg->type == AGP_CLAIM) {
+        claim_received(p->agent, msg->claim.bucket,
+                       agentmap_name(&p->agent->map, p->idx));
     } else {
         agpconn_close(conn, "unexpected message on replication");
     }
@@ -597,6 +660,16 @@ repl_in_msg(struct agpconn *conn, const struct agp_msg *msg, void *in_)
     struct agent *ag = in->agent;
     struct replrx_result r;
 
+    if (msg->type == AGP_RELEASE) {
+        const char *sender = replrx_conn_sender(in->rc);
+
+        if (!sender) {
+            agpconn_close(conn, "RELEASE before the first batch");
+        } else {
+            claim_answered(ag, msg->release.bucket, sender);
+        }
+        return;
+    }
     replrx_handle(ag->rx, in->rc, msg, time_msec(), &r);
     if (r.sender && r.action != REPLRX_CLOSE) {
         /* The first batch named the sender. */
@@ -648,8 +721,10 @@ static void
 repl_in_closed(struct agpconn *conn, const char *reason, void *in_)
 {
     struct repl_in *in = in_;
+    struct agent *in_agent = in->agent;
+    char *sender = nullable_xstrdup(replrx_conn_sender(in->rc));
 
-    if (replrx_conn_sender(in->rc)) {
+    if (sender) {
         VLOG_INFO("%s: %s", agpconn_name(conn), reason);
     } else {
         /* Never named a sender: one of possibly many, so rate-limited. */
@@ -657,6 +732,11 @@ repl_in_closed(struct agpconn *conn, const char *reason, void *in_)
     }
     replrx_conn_destroy(in->rc);
     free(in);
+    if (sender) {
+        /* It will send nothing more: what we claimed from it is ours. */
+        claim_partner_closed(in_agent, sender);
+        free(sender);
+    }
 }
 
 static const struct agpconn_cbs repl_in_cbs = {
@@ -700,6 +780,219 @@ repl_in_destroy_all(struct agent *ag)
     }
 }
 
+/* Claims: one writer per bucket (claim.h). */
+
+/* Returns the connection of the replication connection from instance
+ * 'name', or NULL if there is none. */
+static struct agpconn *
+conn_from(const struct agent *ag, const char *name)
+{
+    struct replrx_conn *rc = name ? replrx_find_sender(ag->rx, name) : NULL;
+
+    return rc ? ((struct repl_in *) replrx_conn_aux(rc))->conn : NULL;
+}
+
+/* Arms the timer that ends CLAIMs nobody answers, for the first of them. */
+static void
+claim_arm(struct agent *ag, long long int now)
+{
+    long long int next = claim_next_expiry(ag->claim, ag->claim_wait);
+
+    if (next == LLONG_MAX) {
+        event_del(ag->claim_ev);
+    } else {
+        long long int ms = MAX(next - now, 0);
+
+        event_add(ag->claim_ev, &(struct timeval) { ms / 1000,
+                                                    ms % 1000 * 1000 });
+    }
+}
+
+/* A frame of 'bucket', 'len' bytes at 'data', arrived at 'now' while the
+ * bucket is not ours.  Returns true if it may be processed now; otherwise
+ * it is queued (or dropped if the queue is full), and a CLAIM goes to the
+ * bucket's partner if none is outstanding. */
+static bool
+claim_gate(struct agent *ag, uint32_t bucket, const uint8_t *data,
+           size_t len, long long int now)
+{
+    const char *partner = claim_partner(ag->claim, bucket);
+    struct agpconn *conn = conn_from(ag, partner);
+    struct queued_frame *q;
+
+    switch (claim_frame(ag->claim, bucket, conn != NULL, now)) {
+    case CLAIM_PROCESS:
+        return true;
+
+    case CLAIM_ASK: {
+        struct agp_msg msg;
+
+        memset(&msg, 0, sizeof msg);
+        msg.type = AGP_CLAIM;
+        msg.claim.bucket = bucket;
+        agpconn_send(conn, &msg);
+        VLOG_DBG("bucket %"PRIu32": frames reached us, claiming it from %s",
+                 bucket, partner);
+        claim_arm(ag, now);
+        break;
+    }
+
+    case CLAIM_QUEUE:
+        break;
+    }
+    if (ag->n_queued >= AGENT_MAX_QUEUED) {
+        ag->n_queue_overflow++;
+        return false;
+    }
+    q = xmalloc(sizeof *q + len);
+    q->bucket = bucket;
+    q->len = len;
+    memcpy(q->data, data, len);
+    ovs_list_push_back(&ag->queued, &q->list_node);
+    ag->n_queued++;
+    ag->n_queued_total++;
+    return false;
+}
+
+/* Gives up 'bucket' to instance 'to', which claimed it: every change not
+ * yet replicated goes out first, then RELEASE, on the same connection. */
+static void
+claim_give(struct agent *ag, uint32_t bucket, const char *to)
+{
+    for (size_t i = 0; i < ag->map.n_instances; i++) {
+        struct peer *p = &ag->peers[i];
+
+        if (!strcmp(agentmap_name(&ag->map, i), to)) {
+            struct agp_msg msg;
+
+            repl_flush(ag);
+            if (p->up) {
+                memset(&msg, 0, sizeof msg);
+                msg.type = AGP_RELEASE;
+                msg.release.bucket = bucket;
+                agpconn_send(p->conn, &msg);
+            }
+            return;
+        }
+    }
+}
+
+/* Handles, in their order of arrival, the queued frames whose buckets no
+ * CLAIM waits for any more; a frame whose bucket is again not ours is
+ * queued again, behind the others of its bucket.  Then answers the CLAIMs
+ * of 'buckets' (the 'n' buckets just taken) that were deferred. */
+static void
+claim_drain(struct agent *ag, const uint32_t *buckets, size_t n)
+{
+    long long int now = time_msec();
+    struct queued_frame *q;
+    struct ovs_list ready;
+    bool any_held = false, held = liveness_is_held(ag->live);
+
+    ovs_list_init(&ready);
+    LIST_FOR_EACH_SAFE (q, list_node, &ag->queued) {
+        if (!claim_is_waiting(ag->claim, q->bucket)) {
+            ovs_list_remove(&q->list_node);
+            ovs_list_push_back(&ready, &q->list_node);
+            ag->n_queued--;
+        }
+    }
+    LIST_FOR_EACH_POP (q, list_node, &ready) {
+        if (held) {
+            /* Held since the frame arrived: as in rx_cb(). */
+            ag->n_queue_dropped++;
+        } else {
+            handle_frame(ag, q->data, q->len, now, &any_held);
+        }
+        free(q);
+    }
+    after_batch(ag, any_held);
+
+    for (size_t i = 0; i < n; i++) {
+        const char *to = claim_take_deferred(ag->claim, buckets[i]);
+
+        if (to) {
+            claim_give(ag, buckets[i], to);
+        }
+    }
+    claim_arm(ag, now);
+}
+
+/* Partner 'from' claimed 'bucket' (a CLAIM on our connection to it). */
+static void
+claim_received(struct agent *ag, uint32_t bucket, const char *from)
+{
+    if (claim_requested(ag->claim, bucket, from) == CLAIM_GIVE) {
+        claim_give(ag, bucket, from);
+    }
+}
+
+/* Partner 'from' answered our CLAIM of 'bucket'. */
+static void
+claim_answered(struct agent *ag, uint32_t bucket, const char *from)
+{
+    if (claim_released(ag->claim, bucket, from)) {
+        claim_drain(ag, &bucket, 1);
+    }
+}
+
+/* The replication connection from 'partner' closed. */
+static void
+claim_partner_closed(struct agent *ag, const char *partner)
+{
+    uint32_t *buckets = xmalloc(MAX(ag->map.n_buckets, 1) * sizeof *buckets);
+    size_t n = claim_partner_gone(ag->claim, partner, buckets,
+                                  ag->map.n_buckets);
+
+    if (n) {
+        VLOG_INFO("replication from %s closed: taking the %"PRIuSIZE
+                  " buckets claimed from it", partner, n);
+        claim_drain(ag, buckets, n);
+    }
+    free(buckets);
+}
+
+static void
+claim_timer_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED,
+               void *ag_)
+{
+    struct agent *ag = ag_;
+    uint32_t *buckets = xmalloc(MAX(ag->map.n_buckets, 1) * sizeof *buckets);
+    size_t n = claim_expire(ag->claim, time_msec(), ag->claim_wait, buckets,
+                            ag->map.n_buckets);
+
+    if (n) {
+        VLOG_WARN_RL(&rl, "%"PRIuSIZE" claims unanswered after %lld ms: "
+                     "taking the buckets (changes their old instance did "
+                     "not send are lost)", n, ag->claim_wait);
+    }
+    claim_drain(ag, buckets, n);
+    free(buckets);
+}
+
+/* Tells the claims the newest map's pair of every bucket. */
+static void
+claim_update_map(struct agent *ag)
+{
+    const struct agentmap *m = &ag->map;
+
+    claim_set_n_buckets(ag->claim, m->n_buckets);
+    for (size_t b = 0; b < m->n_buckets; b++) {
+        const struct agp_bucket *ab = &m->buckets[b];
+        bool primary = m->self >= 0 && ab->primary == m->self;
+        bool secondary = m->self >= 0 && ab->secondary == m->self;
+        int other = primary ? ab->secondary : ab->primary;
+
+        claim_set_bucket(ag->claim, b,
+                         ((primary || secondary) && other != AGP_NONE
+                          ? agentmap_name(m, other) : NULL),
+                         primary || secondary, primary);
+    }
+    if (ag->n_queued) {
+        claim_drain(ag, NULL, 0);
+    }
+}
+
 /* The service map. */
 
 /* Closes the replication connections to the instances of the map and
@@ -725,6 +1018,10 @@ map_apply(struct agent *ag, const struct agp_map *m)
     bool *connected = xcalloc(MAX(n_old, 1), sizeof *connected);
     struct agentmap_change change;
 
+    /* What we changed under the old map goes where the old map sends it
+     * first: an instance that leaves a bucket's pair would otherwise keep
+     * its last changes of the bucket's streams for nobody. */
+    repl_flush(ag);
     for (size_t j = 0; j < n_old; j++) {
         connected[j] = old[j].conn != NULL;
     }
@@ -782,6 +1079,7 @@ map_apply(struct agent *ag, const struct agp_map *m)
     }
     liveness_map(ag->live, ag->map.epoch, agentmap_n_roles(&ag->map),
                  time_msec());
+    claim_update_map(ag);
     VLOG_INFO("map epoch %"PRIu64" applied: %"PRIuSIZE" buckets, we are %s",
               ag->map.epoch, ag->map.n_buckets,
               ag->map.self >= 0 ? "in it" : "not in it");
@@ -793,8 +1091,26 @@ static void
 disrupted_cb(void *ag_)
 {
     struct agent *ag = ag_;
+    struct queued_frame *q;
 
     agentmap_forget_warm(&ag->map);
+
+    /* Frames held for acknowledgements (sync mode) would reach the switch
+     * once the link is back, after the bucket's other instance has gone on
+     * from the state it has; and queued frames were meant for an instance
+     * fit to serve. */
+    for (size_t i = 0; ag->n_held && i < AGENT_MAX_HELD; i++) {
+        if (ag->held[i].used) {
+            ag->held[i].used = false;
+            ag->n_held--;
+            ag->n_held_dropped++;
+        }
+    }
+    LIST_FOR_EACH_POP (q, list_node, &ag->queued) {
+        free(q);
+        ag->n_queued--;
+        ag->n_queue_dropped++;
+    }
 }
 
 /* The agent channel. */
@@ -975,10 +1291,17 @@ status_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
                   rs->n_not_primary);
     if (ag->sync) {
         ds_put_format(&s, "sync: %"PRIu64" frames held, %"PRIuSIZE" now, %"
-                      PRIu64" released unacknowledged, %"PRIu64" not held\n",
+                      PRIu64" released unacknowledged, %"PRIu64" not held, %"
+                      PRIu64" dropped at a disruption\n",
                       ag->n_held_total, ag->n_held, ag->n_hold_timeouts,
-                      ag->n_hold_overflow);
+                      ag->n_hold_overflow, ag->n_held_dropped);
     }
+    claim_format(ag->claim, &s);
+    ds_put_format(&s, "claim queue: %"PRIuSIZE" frames now, %"PRIu64
+                  " queued, %"PRIu64" dropped (queue full), %"PRIu64
+                  " dropped (held); wait %lld ms\n", ag->n_queued,
+                  ag->n_queued_total, ag->n_queue_overflow,
+                  ag->n_queue_dropped, ag->claim_wait);
     for (size_t i = 0; i < ag->map.n_instances; i++) {
         const struct peer *p = &ag->peers[i];
         if (p->conn || p->seq) {
@@ -1057,6 +1380,7 @@ struct agent_options {
     bool replicate;             /* --replication=async|sync|off. */
     bool sync;                  /* --replication=sync. */
     char *unixctl;              /* --unixctl. */
+    unsigned int claim_wait;    /* --claim-wait. */
     struct bfdsess_params bfd;  /* --bfd-min-tx, --bfd-min-rx,
                                  * --bfd-mult. */
 };
@@ -1096,9 +1420,13 @@ usage(void)
            "bfd:min_rx and\n"
            "                           bfd:min_tx govern once larger; "
            "default 1, 20, 3)\n"
+           "  --claim-wait=MS          how long frames of a bucket that "
+           "moved to us wait\n"
+           "                           for its other instance's last "
+           "changes (default %d)\n"
            "  --unixctl=PATH           control socket (default %s/%s.ctl)\n",
-           program_name, program_name, ds_cstr(&names), ovs_rundir(),
-           program_name);
+           program_name, program_name, ds_cstr(&names),
+           AGENT_CLAIM_WAIT_MS, ovs_rundir(), program_name);
     ds_destroy(&names);
     daemon_usage();
     vlog_usage();
@@ -1138,6 +1466,7 @@ parse_options(int argc, char *argv[], struct agent_options *o)
         OPT_BFD_MIN_TX,
         OPT_BFD_MIN_RX,
         OPT_BFD_MULT,
+        OPT_CLAIM_WAIT,
         VLOG_OPTION_ENUMS,
         DAEMON_OPTION_ENUMS,
     };
@@ -1153,6 +1482,7 @@ parse_options(int argc, char *argv[], struct agent_options *o)
         {"bfd-min-tx", required_argument, NULL, OPT_BFD_MIN_TX},
         {"bfd-min-rx", required_argument, NULL, OPT_BFD_MIN_RX},
         {"bfd-mult", required_argument, NULL, OPT_BFD_MULT},
+        {"claim-wait", required_argument, NULL, OPT_CLAIM_WAIT},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         DAEMON_LONG_OPTIONS,
@@ -1165,6 +1495,7 @@ parse_options(int argc, char *argv[], struct agent_options *o)
     o->service = xstrdup("stateful-fw");
     o->iface = xstrdup("eth0");
     o->replicate = true;
+    o->claim_wait = AGENT_CLAIM_WAIT_MS;
     bfdsess_params_init(&o->bfd);
     /* The switch's bfd:min_rx governs how fast a dead agent is noticed:
      * we send as often as it asks.  We ask the switch for no more than one
@@ -1210,6 +1541,9 @@ parse_options(int argc, char *argv[], struct agent_options *o)
         case OPT_BFD_MULT:
             o->bfd.detect_mult = parse_uint__("bfd-mult", optarg, 1, 255);
             break;
+        case OPT_CLAIM_WAIT:
+            o->claim_wait = parse_uint__("claim-wait", optarg, 0, 1000);
+            break;
         case 'h':
             usage();
         case 'V':
@@ -1254,6 +1588,9 @@ main(int argc, char *argv[])
     }
     agentmap_init(&ag.map);
     ag.reconnect_ms = AGP_RECONNECT_MIN_MS;
+    ag.claim = claim_create();
+    ovs_list_init(&ag.queued);
+    ag.claim_wait = opts.claim_wait;
 
     ag.svc = service_find(opts.service);
     if (!ag.svc) {
@@ -1335,6 +1672,7 @@ main(int argc, char *argv[])
         ovs_fatal(0, "%s", error);
     }
     ag.reconnect_ev = evtimer_new(ag.base, reconnect_cb, &ag);
+    ag.claim_ev = evtimer_new(ag.base, claim_timer_cb, &ag);
     ag.hb_ev = event_new(ag.base, -1, EV_PERSIST, heartbeat_cb, &ag);
     event_add(ag.hb_ev, &(struct timeval) { 0, AGENT_HEARTBEAT_MS * 1000 });
     ag.repl_ev = event_new(ag.base, -1, EV_PERSIST, repl_cb, &ag);
@@ -1365,6 +1703,15 @@ main(int argc, char *argv[])
     event_free(ag.rx_ev);
     liveness_destroy(ag.live);
     event_free(ag.reconnect_ev);
+    event_free(ag.claim_ev);
+    {
+        struct queued_frame *q;
+
+        LIST_FOR_EACH_POP (q, list_node, &ag.queued) {
+            free(q);
+        }
+    }
+    claim_destroy(ag.claim);
     event_free(ag.hb_ev);
     event_free(ag.repl_ev);
     event_free(ag.expire_ev);

@@ -373,6 +373,14 @@ liveness_map(struct liveness *lv, uint64_t epoch, size_t n_roles,
     }
 }
 
+/* Returns true if the agent is held out of service (see agenthold.h), as
+ * the last liveness_check() found it. */
+bool
+liveness_is_held(const struct liveness *lv)
+{
+    return agenthold_is_held(&lv->hold);
+}
+
 /* Returns true if the BFD session with the switch is Up. */
 bool
 liveness_bfd_up(const struct liveness *lv)

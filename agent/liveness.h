@@ -52,6 +52,7 @@ bool liveness_check(struct liveness *, long long int now);
 void liveness_count_dropped(struct liveness *, size_t n);
 void liveness_map(struct liveness *, uint64_t epoch, size_t n_roles,
                   long long int now);
+bool liveness_is_held(const struct liveness *);
 bool liveness_bfd_up(const struct liveness *);
 void liveness_format(const struct liveness *, long long int now,
                      struct ds *);

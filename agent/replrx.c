@@ -203,6 +203,13 @@ close__(struct replrx_result *r, const char *reason)
     r->reason = reason;
 }
 
+/* Returns the newest connection whose batches name 'sender', or NULL. */
+struct replrx_conn *
+replrx_find_sender(const struct replrx *rx, const char *sender)
+{
+    return shash_find_data(&rx->senders, sender);
+}
+
 /* Makes 'sender' the sender of 'c', on its first batch, superseding the
  * sender's older connection if it has one.  Returns false if 'c' already
  * has another sender. */

@@ -124,6 +124,8 @@ void replrx_conn_destroy(struct replrx_conn *);
 void *replrx_conn_aux(const struct replrx_conn *);
 const char *replrx_conn_sender(const struct replrx_conn *);
 struct replrx_conn *replrx_first_conn(const struct replrx *);
+struct replrx_conn *replrx_find_sender(const struct replrx *,
+                                       const char *sender);
 
 void replrx_handle(struct replrx *, struct replrx_conn *,
                    const struct agp_msg *, long long int now,

@@ -104,6 +104,10 @@ agp_type_name(enum agp_type type)
         return "BULK_BEGIN";
     case AGP_BULK_END:
         return "BULK_END";
+    case AGP_CLAIM:
+        return "CLAIM";
+    case AGP_RELEASE:
+        return "RELEASE";
     }
     return "UNKNOWN";
 }
@@ -747,6 +751,10 @@ agp_decode_body__(struct agp_reader *r, struct agp_msg *msg)
     case AGP_BULK_END:
         error = agp_get_bucket__(r, &msg->bulk_end.bucket);
         return error ? error : agp_get_u32__(r, &msg->bulk_end.count);
+    case AGP_CLAIM:
+        return agp_get_bucket__(r, &msg->claim.bucket);
+    case AGP_RELEASE:
+        return agp_get_bucket__(r, &msg->release.bucket);
     }
     return AGP_E_TYPE;
 }
@@ -783,7 +791,7 @@ agp_decode(const void *frame, size_t size, struct agp_msg *msg)
     if (agp_get_be__(p + AGP_OFS_LENGTH, 4) != size || size > AGP_MAX_LEN) {
         return AGP_E_LENGTH;
     }
-    if (p[AGP_OFS_TYPE] < AGP_HELLO || p[AGP_OFS_TYPE] > AGP_BULK_END) {
+    if (p[AGP_OFS_TYPE] < AGP_HELLO || p[AGP_OFS_TYPE] > AGP_RELEASE) {
         return AGP_E_TYPE;
     }
     if (agp_get_be__(p + AGP_OFS_FLAGS, 2)) {
@@ -843,6 +851,8 @@ agp_msg_uninit(struct agp_msg *msg)
     case AGP_STATE_ACK:
     case AGP_BULK_BEGIN:
     case AGP_BULK_END:
+    case AGP_CLAIM:
+    case AGP_RELEASE:
         break;
     }
     memset(msg, 0, sizeof *msg);
@@ -1096,6 +1106,15 @@ agp_encode_body__(struct ofpbuf *b, size_t start, const struct agp_msg *msg)
         agp_put_u32__(b, msg->bulk_end.bucket);
         agp_put_u32__(b, msg->bulk_end.count);
         return AGP_OK;
+    case AGP_CLAIM:
+    case AGP_RELEASE:
+        /* The two bodies are the same. */
+        BUILD_ASSERT(sizeof msg->claim == sizeof msg->release);
+        if (msg->claim.bucket >= AGP_MAX_BUCKETS) {
+            return AGP_E_BUCKET;
+        }
+        agp_put_u32__(b, msg->claim.bucket);
+        return AGP_OK;
     case AGP_STATE_UPDATE:
         /* agp_encode() builds it with agp_batch_*(). */
         break;
@@ -1345,6 +1364,10 @@ agp_msg_equal(const struct agp_msg *a, const struct agp_msg *b)
     case AGP_BULK_END:
         return (a->bulk_end.bucket == b->bulk_end.bucket
                 && a->bulk_end.count == b->bulk_end.count);
+    case AGP_CLAIM:
+        return a->claim.bucket == b->claim.bucket;
+    case AGP_RELEASE:
+        return a->release.bucket == b->release.bucket;
     }
     return true;
 }

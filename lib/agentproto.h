@@ -73,7 +73,10 @@ enum agp_type {
                                  * own changes -> primary): states. */
     AGP_STATE_ACK = 6,          /* Receiver -> sender: received. */
     AGP_BULK_BEGIN = 7,         /* Primary -> secondary: bulk starts. */
-    AGP_BULK_END = 8            /* Primary -> secondary: bulk done. */
+    AGP_BULK_END = 8,           /* Primary -> secondary: bulk done. */
+    AGP_CLAIM = 9,              /* Replication receiver -> sender: let me
+                                 * process this bucket. */
+    AGP_RELEASE = 10            /* Sender -> receiver: it is yours. */
 };
 
 /* Why a frame did not decode or a message could not be encoded.  0 is
@@ -241,6 +244,19 @@ struct agp_bulk_end {
                                  * BULK_BEGIN. */
 };
 
+/* AGP_CLAIM: the receiver of a replication connection asks its sender,
+ * the other instance of a bucket's pair, for the bucket: frames of it
+ * reached the receiver (agent/claim.h). */
+struct agp_claim {
+    uint32_t bucket;            /* Bucket, below AGP_MAX_BUCKETS. */
+};
+
+/* AGP_RELEASE: the answer to a CLAIM, on the same connection, after every
+ * change of the bucket's streams that the sender had not yet sent. */
+struct agp_release {
+    uint32_t bucket;            /* Bucket, below AGP_MAX_BUCKETS. */
+};
+
 /* A message: its type, xid and body. */
 struct agp_msg {
     enum agp_type type;         /* Selects the member of the union. */
@@ -254,6 +270,8 @@ struct agp_msg {
         struct agp_state_ack state_ack;         /* AGP_STATE_ACK. */
         struct agp_bulk_begin bulk_begin;       /* AGP_BULK_BEGIN. */
         struct agp_bulk_end bulk_end;           /* AGP_BULK_END. */
+        struct agp_claim claim;                 /* AGP_CLAIM. */
+        struct agp_release release;             /* AGP_RELEASE. */
     };
 };
 

@@ -850,8 +850,21 @@ class Testbed:
                 shutil.rmtree(self.tmp, ignore_errors=True)
 
     def save_logs(self, dest):
-        """Copies the logs and the generated configuration to 'dest'."""
+        """Copies the logs and the generated configuration to 'dest', and
+        writes each live agent's `status` there (AGENT.status)."""
         os.makedirs(dest, exist_ok=True)
         shutil.copy(self.config_path, os.path.join(dest, 'sfmesh.yaml'))
         for f in os.listdir(self.path('log')):
             shutil.copy(self.path('log', f), os.path.join(dest, f))
+        for name in sorted(self.agent_pids):
+            try:
+                r = subprocess.run([os.path.join(self.bin, 'sfmesh-ctl'),
+                                    '-t', self.agent_ctl(name), 'status'],
+                                   stdout=subprocess.PIPE,
+                                   stderr=subprocess.DEVNULL, text=True,
+                                   timeout=5)
+            except subprocess.TimeoutExpired:
+                continue
+            if r.returncode == 0:
+                with open(os.path.join(dest, name + '.status'), 'w') as f:
+                    f.write(r.stdout)

@@ -382,6 +382,22 @@ test_small_messages(void)
     CU_ASSERT_EQUAL(round_trip(&end), 24);
     begin.bulk_begin.watermark = 0;
     round_trip(&begin);
+
+    struct agp_msg claim = {
+        .type = AGP_CLAIM, .xid = 6, .claim = { .bucket = 4095 },
+    };
+    struct agp_msg release = {
+        .type = AGP_RELEASE, .xid = 7, .release = { .bucket = 0 },
+    };
+    struct ofpbuf b;
+
+    CU_ASSERT_EQUAL(round_trip(&claim), 20);
+    CU_ASSERT_EQUAL(round_trip(&release), 20);
+    CU_ASSERT(!agp_msg_equal(&claim, &release));
+    claim.claim.bucket = AGP_MAX_BUCKETS;
+    ofpbuf_init(&b, 0);
+    CU_ASSERT_EQUAL(agp_encode(&claim, &b), AGP_E_BUCKET);
+    ofpbuf_uninit(&b);
 }
 
 /* Several frames in one buffer, as on a stream. */
@@ -642,7 +658,7 @@ test_reject_header(void)
 
     /* Unknown types. */
     CU_ASSERT_EQUAL(raw_decode(raw_start(0)), AGP_E_TYPE);
-    CU_ASSERT_EQUAL(raw_decode(raw_start(AGP_BULK_END + 1)), AGP_E_TYPE);
+    CU_ASSERT_EQUAL(raw_decode(raw_start(AGP_RELEASE + 1)), AGP_E_TYPE);
     b = raw_start(255);
     raw_uint(b, 0, 8);
     CU_ASSERT_EQUAL(raw_decode(b), AGP_E_TYPE);
@@ -1272,7 +1288,8 @@ static const struct test_case agentproto_tests[] = {
     { "round trip: MAP, 256 buckets, 5 instances", test_map },
     { "round trip: HEARTBEAT", test_heartbeat },
     { "round trip: STATE_UPDATE, 100 records", test_state_update },
-    { "round trip: STATE_ACK, BULK_BEGIN, BULK_END", test_small_messages },
+    { "round trip: STATE_ACK, BULK_BEGIN, BULK_END, CLAIM, RELEASE",
+      test_small_messages },
     { "frames on a stream", test_stream },
     { "frame: bad magic", test_frame_bad_magic },
     { "frame: bad version", test_frame_bad_version },
