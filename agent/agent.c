@@ -31,6 +31,7 @@
 #include <string.h>
 #include "agentmap.h"
 #include "claim.h"
+#include "sentinel.h"
 #include "openvswitch/list.h"
 #include "agentproto.h"
 #include "agpconn.h"
@@ -136,6 +137,7 @@ struct agent {
 
     struct agentmap map;        /* The newest map. */
     struct liveness *live;      /* BFD with the switch, hold-down. */
+    struct sentinel *sentinel;  /* Tells the switch when we die. */
     struct peer *peers;         /* Per instance of the map: replication. */
 
     struct claim *claim;        /* Which buckets we process now. */
@@ -1381,6 +1383,7 @@ struct agent_options {
     bool sync;                  /* --replication=sync. */
     char *unixctl;              /* --unixctl. */
     unsigned int claim_wait;    /* --claim-wait. */
+    bool sentinel;              /* Not --no-sentinel. */
     struct bfdsess_params bfd;  /* --bfd-min-tx, --bfd-min-rx,
                                  * --bfd-mult. */
 };
@@ -1424,6 +1427,9 @@ usage(void)
            "moved to us wait\n"
            "                           for its other instance's last "
            "changes (default %d)\n"
+           "  --no-sentinel            no process that tells the switch "
+           "(BFD AdminDown)\n"
+           "                           the moment the agent dies\n"
            "  --unixctl=PATH           control socket (default %s/%s.ctl)\n",
            program_name, program_name, ds_cstr(&names),
            AGENT_CLAIM_WAIT_MS, ovs_rundir(), program_name);
@@ -1467,6 +1473,7 @@ parse_options(int argc, char *argv[], struct agent_options *o)
         OPT_BFD_MIN_RX,
         OPT_BFD_MULT,
         OPT_CLAIM_WAIT,
+        OPT_NO_SENTINEL,
         VLOG_OPTION_ENUMS,
         DAEMON_OPTION_ENUMS,
     };
@@ -1483,6 +1490,7 @@ parse_options(int argc, char *argv[], struct agent_options *o)
         {"bfd-min-rx", required_argument, NULL, OPT_BFD_MIN_RX},
         {"bfd-mult", required_argument, NULL, OPT_BFD_MULT},
         {"claim-wait", required_argument, NULL, OPT_CLAIM_WAIT},
+        {"no-sentinel", no_argument, NULL, OPT_NO_SENTINEL},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         DAEMON_LONG_OPTIONS,
@@ -1496,6 +1504,7 @@ parse_options(int argc, char *argv[], struct agent_options *o)
     o->iface = xstrdup("eth0");
     o->replicate = true;
     o->claim_wait = AGENT_CLAIM_WAIT_MS;
+    o->sentinel = true;
     bfdsess_params_init(&o->bfd);
     /* The switch's bfd:min_rx governs how fast a dead agent is noticed:
      * we send as often as it asks.  We ask the switch for no more than one
@@ -1543,6 +1552,9 @@ parse_options(int argc, char *argv[], struct agent_options *o)
             break;
         case OPT_CLAIM_WAIT:
             o->claim_wait = parse_uint__("claim-wait", optarg, 0, 1000);
+            break;
+        case OPT_NO_SENTINEL:
+            o->sentinel = false;
             break;
         case 'h':
             usage();
@@ -1671,6 +1683,13 @@ main(int argc, char *argv[])
     if (!ag.live) {
         ovs_fatal(0, "%s", error);
     }
+    if (opts.sentinel) {
+        ag.sentinel = sentinel_start(opts.iface, &error);
+        if (!ag.sentinel) {
+            ovs_fatal(0, "%s", error);
+        }
+        liveness_set_sentinel(ag.live, ag.sentinel);
+    }
     ag.reconnect_ev = evtimer_new(ag.base, reconnect_cb, &ag);
     ag.claim_ev = evtimer_new(ag.base, claim_timer_cb, &ag);
     ag.hb_ev = event_new(ag.base, -1, EV_PERSIST, heartbeat_cb, &ag);
@@ -1702,6 +1721,7 @@ main(int argc, char *argv[])
     }
     event_free(ag.rx_ev);
     liveness_destroy(ag.live);
+    sentinel_destroy(ag.sentinel);
     event_free(ag.reconnect_ev);
     event_free(ag.claim_ev);
     {

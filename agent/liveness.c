@@ -19,6 +19,7 @@
 #include "openvswitch/vlog.h"
 #include "packets.h"
 #include "random.h"
+#include "sentinel.h"
 #include "timeval.h"
 #include "util.h"
 
@@ -35,6 +36,7 @@ struct liveness {
     uint64_t n_down_seen;       /* bfdsess_n_down() as last handled. */
     long long int last_turn;    /* When the agent last ran, ms. */
     long long int last_rx;      /* Last BFD packet accepted, ms, or 0. */
+    struct sentinel *sentinel;  /* Announces the agent's death, or NULL. */
     liveness_disrupt_cb *disrupt_cb; /* Told of disruptions. */
     void *aux;                  /* For 'disrupt_cb'. */
 
@@ -105,6 +107,17 @@ send__(struct liveness *lv, long long int now, bool force)
     if (len) {
         frameio_tx_commit(lv->fio, len);
         frameio_flush(lv->fio);
+    }
+    if (lv->sentinel) {
+        /* What the sentinel says if we die now: the same session,
+         * AdminDown. */
+        uint8_t death[FRAMEIO_MAX_FRAME];
+
+        ctl.state = BFDPKT_STATE_ADMIN_DOWN;
+        ctl.diag = BFDPKT_DIAG_ADMIN_DOWN;
+        ctl.poll = ctl.final = false;
+        len = bfdpkt_build(&ctl, death, sizeof death);
+        sentinel_arm(lv->sentinel, death, len);
     }
 }
 
@@ -371,6 +384,14 @@ liveness_map(struct liveness *lv, uint64_t epoch, size_t n_roles,
         send__(lv, now, false);
         arm__(lv, now);
     }
+}
+
+/* Gives the session's packets to 'sentinel' (see sentinel.h), which the
+ * caller keeps and frees. */
+void
+liveness_set_sentinel(struct liveness *lv, struct sentinel *sentinel)
+{
+    lv->sentinel = sentinel;
 }
 
 /* Returns true if the agent is held out of service (see agenthold.h), as

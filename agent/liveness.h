@@ -52,6 +52,8 @@ bool liveness_check(struct liveness *, long long int now);
 void liveness_count_dropped(struct liveness *, size_t n);
 void liveness_map(struct liveness *, uint64_t epoch, size_t n_roles,
                   long long int now);
+struct sentinel;
+void liveness_set_sentinel(struct liveness *, struct sentinel *);
 bool liveness_is_held(const struct liveness *);
 bool liveness_bfd_up(const struct liveness *);
 void liveness_format(const struct liveness *, long long int now,

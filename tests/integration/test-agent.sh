@@ -12,7 +12,8 @@
 #          that the secondaries taking over are warm);
 #   kill-noctl, stop-noctl  the same as kill and stop with the controller
 #          stopped (SIGSTOP) first and until the traffic is over: only the
-#          datapath can fail them over, by the BFD that the agent answers.
+#          datapath can fail them over, by the BFD that the agent answers
+#          (for the kill: the AdminDown that its sentinel sends at once).
 #
 # With replication (async, and sync for the kill) every connection must
 # survive each failure; with replication off, exactly the connections whose
@@ -248,6 +249,17 @@ case $SCENARIO in
     # Before the controller runs again: the datapath did it all.
     ovs-appctl bfd/show "$VICTIM" | grep -q "Forwarding: false" \
         || sfm_die "the victim's port still forwards by BFD"
+    if [ "$SCENARIO" = kill-noctl ]; then
+        # The killed agent's sentinel said so (AdminDown: OVS then resets
+        # the remote state it shows, but keeps this diagnostic), rather than
+        # the switch finding out when the detection time ran out ("Control
+        # Detection Time Expired").
+        ovs-appctl bfd/show "$VICTIM" > "$OVS_LOGDIR/bfd-victim.txt"
+        grep -q "Local Diagnostic: Neighbor Signaled Session Down" \
+                "$OVS_LOGDIR/bfd-victim.txt" \
+            || { cat "$OVS_LOGDIR/bfd-victim.txt" >&2;
+                 sfm_die "the killed agent's sentinel did not take BFD down"; }
+    fi
     kill -CONT "$ctl_pid" ;;
 esac
 case $SCENARIO in

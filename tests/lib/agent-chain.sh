@@ -41,6 +41,7 @@ sfm_chain_agent_start() {
         ${AGENT_SERVICE_ARGS:+--service-args="$AGENT_SERVICE_ARGS"} \
         --controller="tcp:10.9.0.254:$AGENT_PORT" \
         --repl-listen="ptcp:7000:10.9.0.$n" --replication="$REPL" \
+        ${AGENT_EXTRA_ARGS:-} \
         || sfm_die "agent $h did not start"
     sfm_track_pidfile "$OVS_RUNDIR/agent-$h.pid"
 }
