@@ -74,6 +74,7 @@ NAMES = {
     'e': 'BASELINE reactive controller, no groups, link down',
     'f': 'sfmesh, agent SIGKILL, controller stopped',
     'g': 'sfmesh, agent SIGSTOP, controller stopped',
+    'h': 'sfmesh, agent and its sentinel SIGKILL',
 }
 
 
@@ -98,7 +99,8 @@ def failover(path, rate, reactive_log):
     v = out['variants']
     ratios = {}
     for num, den in (('b', 'a'), ('c', 'a'), ('c', 'e'), ('b', 'e'),
-                     ('d', 'a'), ('f', 'a'), ('g', 'a')):
+                     ('d', 'a'), ('f', 'a'), ('g', 'a'), ('h', 'a'),
+                     ('c', 'h')):
         if num in v and den in v and v[den]['gap_ms_p50'] > 0:
             ratios['%s/%s' % (num, den)] = {
                 'gap_p50': round(v[num]['gap_ms_p50'] / v[den]['gap_ms_p50'], 2),

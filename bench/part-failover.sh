@@ -12,6 +12,9 @@
 #      without groups, flows rewritten on port-status; link down
 #   f  sfmesh, agent SIGKILL with the controller stopped (SIGSTOP) first
 #   g  sfmesh, agent SIGSTOP with the controller stopped first
+#   h  sfmesh, agent and its sentinel SIGKILLed together (as a kill of the
+#      whole process group would): the switch finds out by BFD expiry, the
+#      A/B baseline of (c)
 # The instances' ports run BFD (BENCH_BFD_MS, default 5 ms each way),
 # answered by the agents, so c, d, f and g fail over in the datapath.
 # Usage: part-failover.sh BIN_DIR HELPER_DIR OUT_JSON
@@ -24,7 +27,7 @@ BIN=$(cd "$1" && pwd) HELPERS=$(cd "$2" && pwd) OUT=$3
 BENCH_PART=failover
 TRIALS=${BENCH_TRIALS:-10}
 RATE=${BENCH_RATE:-10000}
-VARIANTS=${BENCH_VARIANTS:-a b c d e f g}
+VARIANTS=${BENCH_VARIANTS:-a b c d e f g h}
 BFD_MS=${BENCH_BFD_MS:-5}
 bench_init failover
 
@@ -170,6 +173,7 @@ trial() {
     a|b|e) ip link set "$victim" down ;;
     c|f) kill -KILL "$vpid" ;;
     d|g) kill -STOP "$vpid" ;;
+    h) kill -KILL $(pgrep -P "$vpid") "$vpid" ;;
     esac
     wait "$pid_send"
     wait "$pid_recv"
@@ -184,7 +188,7 @@ trial() {
        sfm_wait_until sh -c "tail -n 1 $SFM_TMP/reactive.log | grep -q 'port ${OFP[$victim]} up'" \
            || sfm_die "baseline: no up" ;;
     b) ip link set "$victim" up ;;
-    c|f) bench_agent "$victim" "${NUM[$victim]}" counter async ;;
+    c|f|h) bench_agent "$victim" "${NUM[$victim]}" counter async ;;
     d|g) kill -CONT "$vpid" ;;
     esac
     if [ "$MODE" = sfmesh ]; then

@@ -165,14 +165,14 @@ w('| --- | --- | --- | --- |')
 if fo:
     v = fo['variants']
     for num, den in (('b', 'a'), ('c', 'a'), ('d', 'a'), ('f', 'a'),
-                     ('g', 'a'), ('c', 'e')):
+                     ('g', 'a'), ('h', 'a'), ('c', 'h'), ('c', 'e')):
         if num in v and den in v:
             w('| failover gap p50, %s vs %s | %s ms | %s ms | %.2f |' % (
                 v[num]['name'], v[den]['name'], f(v[num]['gap_ms_p50']),
                 f(v[den]['gap_ms_p50']),
                 v[num]['gap_ms_p50'] / v[den]['gap_ms_p50']))
     for num, den in (('b', 'a'), ('c', 'a'), ('d', 'a'), ('f', 'a'),
-                     ('g', 'a'), ('c', 'e')):
+                     ('g', 'a'), ('h', 'a'), ('c', 'h'), ('c', 'e')):
         if num in v and den in v:
             ratio = (v[num]['lost_p50'] / v[den]['lost_p50']
                      if v[den]['lost_p50'] else float('nan'))
@@ -336,11 +336,16 @@ if fo:
     w('- The instance ports run BFD (`bfd: {min_tx_ms: 5, min_rx_ms: 5}`, '
       'written by the controller through `--ovsdb`), answered by the '
       'agents from their packet path (docs/agent.md, "Liveness").')
-    w('- (c) the primary\'s agent gets SIGKILL; its link stays up. Its BFD '
-      'stops: OVS marks the port not live after three intervals, and the '
-      'groups fail over in the datapath; the controller also sees the '
-      'agent channel close and sets the port down (`port_mod`), whichever '
-      'comes first.')
+    w('- (c) the primary\'s agent gets SIGKILL; its link stays up. Its '
+      'sentinel (a process the agent forked at start, docs/agent.md) sees '
+      'the agent\'s end of their socket pair close and sends the switch '
+      'the session\'s BFD AdminDown at once: OVS marks the port not live, '
+      'and the groups fail over in the datapath; the controller also sees '
+      'the agent channel close and sets the port down (`port_mod`), '
+      'whichever comes first.')
+    w('- (h) the agent and its sentinel both get SIGKILL (a kill of the '
+      'whole process group): the switch finds out only when three BFD '
+      'intervals pass without a packet. The A/B baseline of (c).')
     w('- (d) the agent gets SIGSTOP: its BFD stops, and OVS fails it over '
       'the same way, long before the controller misses its heartbeats '
       '(300 ms) and fences it.')
@@ -391,7 +396,11 @@ if fo:
         r = b['gap_ms_p50'] / a['gap_ms_p50']
         w('- (b)/(a) = %.2f: on a link failure sfmesh %s the datapath floor; '
           'the data plane fails over in OVS either way, and the controller '
-          'acts only after the fact.' % (
+          'acts only after the fact. The same agents serve both, claims '
+          'included (docs/agent.md, "One writer per bucket"): (a) and (b) '
+          'differ only in the controller on the bridge, and in the run '
+          'before claims (b)/(a) was 0.99; with five trials, gaps of a few '
+          'ms are within the noise below.' % (
               r, 'matches' if r < 1.25 else 'falls short of'))
         w('- The floor itself is not small here: the longest gap *before* '
           'the failure is already a few ms in every variant (the userspace '
@@ -401,12 +410,13 @@ if fo:
     if a and c:
         r = c['gap_ms_p50'] / a['gap_ms_p50']
         w('- (c)/(a) = %.2f: an agent crash %s. A link failure is seen at '
-          'once (the carrier); a dead agent is seen by the faster of two '
-          'paths: the channel\'s EOF and one port_mod from the controller, '
-          'or BFD alone, three intervals of silence (f). Getting under '
-          '1.5x would take BFD intervals near OVS\'s 1 ms floor, which a '
-          'loaded 2-core machine does not hold without false failovers '
-          '(docs/agent.md, "Liveness").' % (
+          'once (the carrier); a dead agent\'s sentinel sends the switch '
+          'the session\'s BFD AdminDown the moment the agent\'s sockets '
+          'close, so OVS takes the port out as fast (docs/agent.md, "The '
+          'sentinel"); without it, (h), the switch waits three BFD '
+          'intervals, and intervals near OVS\'s 1 ms floor give false '
+          'failovers on a loaded 2-core machine (docs/agent.md, '
+          '"Liveness").' % (
               r, 'costs about what a link failure costs' if r < 1.5 else
               'falls short of the floor'))
     e = v.get('e')
@@ -451,13 +461,22 @@ if fo:
                         f(e['lost_p95'], 0), f(a['lost_p95'], 0)))
     d, g = v.get('d'), v.get('g')
     if d and a and a['gap_ms_p50']:
-        w('- (d)/(a) = %.2f, (c)/(a) = %.2f: a hung or killed agent is found '
-          'by BFD in the datapath: three 5 ms intervals, then OVS\'s '
-          'revalidation, against the 300 ms heartbeat timeout before BFD '
-          '(313 ms, 50x the link-down gap, in the run before it).' % (
+        w('- (d)/(a) = %.2f, (c)/(a) = %.2f: a hung agent is found by BFD '
+          'in the datapath (three 5 ms intervals, then OVS\'s '
+          'revalidation; the survivor then waits up to its `--claim-wait` '
+          'of 10 ms for a RELEASE the hung agent cannot send), against the '
+          '300 ms heartbeat timeout before BFD (313 ms, 50x the link-down '
+          'gap); a killed one by its sentinel\'s AdminDown, as fast as a '
+          'link failure.' % (
               d['gap_ms_p50'] / a['gap_ms_p50'],
               v['c']['gap_ms_p50'] / a['gap_ms_p50'] if 'c' in v
               else float('nan')))
+    h = v.get('h')
+    if h and 'c' in v and h['gap_ms_p50']:
+        w('- (c)/(h) = %.2f: the sentinel\'s AdminDown against BFD expiry '
+          '(%s ms against %s ms).' % (
+              v['c']['gap_ms_p50'] / h['gap_ms_p50'],
+              f(v['c']['gap_ms_p50']), f(h['gap_ms_p50'])))
     if g and d:
         w('- (g) %s ms and (f) %s ms against (d) %s ms and (c) %s ms: with '
           'the controller stopped the failover is the same; it never needed '
