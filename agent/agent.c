@@ -191,12 +191,11 @@ parse_frame(struct agent *ag, const uint8_t *data, size_t len,
     return true;
 }
 
-/* Processes the frame of 'len' bytes at 'data', parsed into 'nf', of
- * 'bucket'; returns true if it is to be sent back. */
+/* Processes the frame at 'data', parsed into 'nf', of 'bucket'; returns
+ * true if it is to be sent back. */
 static bool
-process_frame(struct agent *ag, uint8_t *data, size_t len OVS_UNUSED,
-              const struct nsh_frame *nf, uint32_t bucket,
-              long long int now, int *hold_peer)
+process_frame(struct agent *ag, uint8_t *data, const struct nsh_frame *nf,
+              uint32_t bucket, long long int now, int *hold_peer)
 {
     struct streamtab_entry *e = NULL;
     struct streamtab_key key;
@@ -372,7 +371,7 @@ handle_frame(struct agent *ag, uint8_t *data, size_t len, long long int now,
         && !claim_gate(ag, bucket, data, len, now)) {
         return;
     }
-    if (!process_frame(ag, data, len, &nf, bucket, now, &hold_peer)) {
+    if (!process_frame(ag, data, &nf, bucket, now, &hold_peer)) {
         return;
     }
     if (hold_peer >= 0 && hold_frame(ag, data, len, hold_peer, now)) {
@@ -819,7 +818,9 @@ claim_gate(struct agent *ag, uint32_t bucket, const uint8_t *data,
            size_t len, long long int now)
 {
     const char *partner = claim_partner(ag->claim, bucket);
-    struct agpconn *conn = conn_from(ag, partner);
+    /* The connection is looked up only when a CLAIM may be sent. */
+    struct agpconn *conn = (claim_is_waiting(ag->claim, bucket) ? NULL
+                            : conn_from(ag, partner));
     struct queued_frame *q;
 
     switch (claim_frame(ag->claim, bucket, conn != NULL, now)) {

@@ -158,6 +158,16 @@ claim_set_bucket(struct claim *c, uint32_t bucket, const char *partner,
     }
 }
 
+/* Makes 'b' ours, ending any CLAIM of it; counts it in '*counter'. */
+static void
+take__(struct claim *c, struct claim_bucket *b, uint64_t *counter)
+{
+    stop_waiting__(c, b);
+    b->owned = true;
+    b->from = NULL;
+    (*counter)++;
+}
+
 /* Returns whom a CLAIM of 'b' goes to. */
 static const char *
 target__(const struct claim_bucket *b)
@@ -187,9 +197,7 @@ claim_frame(struct claim *c, uint32_t bucket, bool reachable,
         return CLAIM_QUEUE;
     }
     if (!target__(b) || !reachable) {
-        b->owned = true;
-        b->from = NULL;
-        c->stats.n_unasked++;
+        take__(c, b, &c->stats.n_unasked);
         return CLAIM_PROCESS;
     }
     b->waiting = true;
@@ -272,18 +280,12 @@ claim_requested(struct claim *c, uint32_t bucket, const char *from)
 bool
 claim_released(struct claim *c, uint32_t bucket, const char *from)
 {
-    struct claim_bucket *b;
-
     if (bucket >= c->n_buckets || !c->buckets[bucket].waiting
         || !name_eq__(target__(&c->buckets[bucket]), from)) {
         c->stats.n_stray++;
         return false;
     }
-    b = &c->buckets[bucket];
-    stop_waiting__(c, b);
-    b->owned = true;
-    b->from = NULL;
-    c->stats.n_released++;
+    take__(c, &c->buckets[bucket], &c->stats.n_released);
     return true;
 }
 
@@ -325,10 +327,7 @@ claim_expire(struct claim *c, long long int now, long long int wait,
         struct claim_bucket *b = &c->buckets[i];
 
         if (b->waiting && now - b->asked >= wait) {
-            stop_waiting__(c, b);
-            b->owned = true;
-            b->from = NULL;
-            c->stats.n_expired++;
+            take__(c, b, &c->stats.n_expired);
             buckets[n++] = i;
         }
     }
@@ -352,10 +351,7 @@ claim_partner_gone(struct claim *c, const char *partner, uint32_t *buckets,
             b->deferred = NULL;
         }
         if (b->waiting && name_eq__(target__(b), partner) && n < max) {
-            stop_waiting__(c, b);
-            b->owned = true;
-            b->from = NULL;
-            c->stats.n_gone++;
+            take__(c, b, &c->stats.n_gone);
             buckets[n++] = i;
         }
     }
