@@ -150,6 +150,8 @@ struct agent {
 
     /* Counters. */
     uint64_t n_received, n_returned, n_malformed, n_dropped_service;
+    uint64_t n_outside;         /* Frames dropped: of buckets we are in
+                                 * neither as primary nor as secondary. */
     uint64_t n_table_full;
     uint64_t nsh_errors[NSH_N_ERRORS]; /* Malformed frames by reason. */
 
@@ -367,6 +369,16 @@ handle_frame(struct agent *ag, uint8_t *data, size_t len, long long int now,
     if (!parse_frame(ag, data, len, &nf, &bucket)) {
         return;
     }
+    if (bucket != AGENT_NO_BUCKET && !claim_governs(ag->claim, bucket)) {
+        /* Our map names us in neither role: the switch is behind it (its
+         * groups still point here while the controller's bundle is on its
+         * way).  Processing the frame from what we hold would start a
+         * second history of its streams beside that of the instance that
+         * serves the bucket, and versions would later keep only one of the
+         * two: updates of frames already delivered would be lost. */
+        ag->n_outside++;
+        return;
+    }
     if (bucket != AGENT_NO_BUCKET && !claim_owns(ag->claim, bucket)
         && !claim_gate(ag, bucket, data, len, now)) {
         return;
@@ -400,7 +412,7 @@ rx_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED, void *ag_)
             /* Not fit to serve (see agenthold.h): whatever reaches us was
              * meant for an instance with current state. */
             ag->n_received += n;
-            liveness_count_dropped(ag->live, n);
+            liveness_count_dropped(ag->live, n, now);
             continue;
         }
         bool any_held = false;
@@ -1268,9 +1280,11 @@ status_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
     ds_put_format(&s, "streams: %"PRIuSIZE"\n", streamtab_count(ag->tab));
     ds_put_format(&s, "frames: received %"PRIu64", returned %"PRIu64
                   ", malformed %"PRIu64", dropped by service %"PRIu64
-                  ", table full %"PRIu64", send errors %"PRIu64"\n",
+                  ", table full %"PRIu64", send errors %"PRIu64
+                  ", not our bucket %"PRIu64"\n",
                   ag->n_received, ag->n_returned, ag->n_malformed,
-                  ag->n_dropped_service, ag->n_table_full, fs->tx_errors);
+                  ag->n_dropped_service, ag->n_table_full, fs->tx_errors,
+                  ag->n_outside);
     for (int e = 1; e < NSH_N_ERRORS; e++) {
         if (ag->nsh_errors[e]) {
             ds_put_format(&s, "malformed: %s %"PRIu64"\n",

@@ -100,9 +100,9 @@ agenthold_format(const struct agenthold *h, long long int now, struct ds *s)
         ds_put_cstr(s, "held: no");
     }
     ds_put_format(s, "; holds: bfd %"PRIu64", carrier %"PRIu64", stall %"
-                  PRIu64"; frames dropped while held %"PRIu64"; held %lld "
-                  "ms in all\n", h->n_holds[AGENTHOLD_BFD],
-                  h->n_holds[AGENTHOLD_CARRIER], h->n_holds[AGENTHOLD_STALL],
-                  h->n_dropped,
+                  PRIu64"; frames dropped while held %"PRIu64" (and %"PRIu64
+                  " with the link down); held %lld ms in all\n",
+                  h->n_holds[AGENTHOLD_BFD], h->n_holds[AGENTHOLD_CARRIER],
+                  h->n_holds[AGENTHOLD_STALL], h->n_dropped, h->n_dropped_down,
                   h->held_ms + (agenthold_is_held(h) ? now - h->since : 0));
 }

@@ -71,7 +71,12 @@ struct agenthold {
                                  * agent is primary or secondary. */
     long long int since;        /* When held, in ms. */
     uint64_t n_holds[AGENTHOLD_N_REASONS]; /* Holds by reason. */
-    uint64_t n_dropped;         /* Data frames dropped while held. */
+    uint64_t n_dropped;         /* Data frames dropped while held, the
+                                 * link up: the switch sent them to an
+                                 * instance that was out of service. */
+    uint64_t n_dropped_down;    /* Dropped with the link down: they were
+                                 * queued before it went down, and their
+                                 * answers could not go out. */
     long long int held_ms;      /* Time held in all, up to 'since'. */
 };
 

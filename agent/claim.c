@@ -119,7 +119,7 @@ claim_set_n_buckets(struct claim *c, size_t n_buckets)
  *
  *   - an instance that leaves the pair keeps what it owned, to give it up
  *     to the claim of the primary (its frames are not governed: they are
- *     the switch lagging behind the maps). */
+ *     the switch lagging behind the maps, and the agent drops them). */
 void
 claim_set_bucket(struct claim *c, uint32_t bucket, const char *partner,
                  bool in_pair, bool primary)
@@ -222,6 +222,13 @@ claim_owns(const struct claim *c, uint32_t bucket)
 {
     return (bucket >= c->n_buckets || !c->buckets[bucket].in_pair
             || c->buckets[bucket].owned);
+}
+
+/* Returns true if 'bucket' is ours to govern: we are in its pair. */
+bool
+claim_governs(const struct claim *c, uint32_t bucket)
+{
+    return bucket < c->n_buckets && c->buckets[bucket].in_pair;
 }
 
 /* Returns true if our CLAIM of 'bucket' is outstanding. */

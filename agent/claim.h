@@ -59,8 +59,9 @@
  * it can: a primary that did not own the bucket claims it from the
  * instance that left the pair, which keeps what it owned until then
  * (claim_set_bucket() has the rules).  A bucket the agent is not in is not
- * governed: its frames are processed (the switch is behind the maps; the
- * controller sends them elsewhere soon).
+ * governed (claim_governs()): claim_frame() says to process its frames,
+ * and the agent drops them instead (the switch is behind the maps, and
+ * processing them would start a second history of their streams).
  *
  * Pure: no I/O, time passed in (ms).  The caller sends the messages,
  * replicates before RELEASE, and keeps the queued frames. */
@@ -112,6 +113,7 @@ enum claim_verdict claim_frame(struct claim *, uint32_t bucket,
                                bool reachable, long long int now);
 const char *claim_partner(const struct claim *, uint32_t bucket);
 bool claim_owns(const struct claim *, uint32_t bucket);
+bool claim_governs(const struct claim *, uint32_t bucket);
 bool claim_is_waiting(const struct claim *, uint32_t bucket);
 
 enum claim_answer claim_requested(struct claim *, uint32_t bucket,

@@ -44,6 +44,11 @@ struct liveness {
     struct event *timer_ev;     /* The session's next deadline. */
     struct event *link_ev;      /* Carrier notifications. */
 
+    /* The current hold: when the carrier came back during it (or 0), and
+     * when the first and the last frame were dropped with the link up. */
+    long long int up_at;
+    long long int drop_first, drop_last;
+
     /* Counters. */
     uint64_t n_other;           /* IPv4 frames that are not BFD. */
     uint64_t n_bad[BFDPKT_N_ERRORS]; /* Malformed BFD frames by reason. */
@@ -270,6 +275,10 @@ read_link__(struct liveness *lv, long long int now)
         if (lost) {
             disrupt__(lv, AGENTHOLD_CARRIER, now);
         }
+        if (linkmon_carrier(lv->link) && agenthold_is_held(&lv->hold)
+            && !lv->up_at) {
+            lv->up_at = now;
+        }
         if (linkmon_carrier(lv->link) && bfdsess_is_held(lv->bfd)) {
             /* What we sent while the link was down was lost: tell OVS at
              * once that we are held, before it forwards to us again. */
@@ -359,11 +368,21 @@ liveness_check(struct liveness *lv, long long int now)
     return agenthold_is_held(&lv->hold) || !linkmon_carrier(lv->link);
 }
 
-/* Counts 'n' data frames that the agent dropped because it is held. */
+/* Counts 'n' data frames that the agent dropped at 'now' because it is held
+ * or its link is down (liveness_check() read the link's state just
+ * before). */
 void
-liveness_count_dropped(struct liveness *lv, size_t n)
+liveness_count_dropped(struct liveness *lv, size_t n, long long int now)
 {
-    lv->hold.n_dropped += n;
+    if (linkmon_carrier(lv->link)) {
+        lv->hold.n_dropped += n;
+        if (!lv->drop_first) {
+            lv->drop_first = now;
+        }
+        lv->drop_last = now;
+    } else {
+        lv->hold.n_dropped_down += n;
+    }
 }
 
 /* Tells 'lv' that the agent applied map 'epoch', in which it is the
@@ -376,10 +395,23 @@ liveness_map(struct liveness *lv, uint64_t epoch, size_t n_roles,
 
     lv->epoch = epoch;
     if (agenthold_map(&lv->hold, n_roles, now)) {
+        struct ds when = DS_EMPTY_INITIALIZER;
+
+        if (lv->drop_first) {
+            ds_put_format(&when, "; this time from %lld to %lld ms after ",
+                          lv->drop_first - (lv->up_at ? lv->up_at : now),
+                          lv->drop_last - (lv->up_at ? lv->up_at : now));
+            ds_put_cstr(&when, lv->up_at ? "the carrier came back"
+                                         : "the release");
+        }
         VLOG_INFO("serving again (%s; map epoch %"PRIu64" names this "
                   "instance in %"PRIuSIZE" buckets); %"PRIu64" data frames "
-                  "dropped while held so far", agenthold_reason_text(reason),
-                  epoch, n_roles, lv->hold.n_dropped);
+                  "dropped while held so far (and %"PRIu64" with the link "
+                  "down)%s", agenthold_reason_text(reason), epoch, n_roles,
+                  lv->hold.n_dropped, lv->hold.n_dropped_down,
+                  ds_cstr(&when));
+        ds_destroy(&when);
+        lv->up_at = lv->drop_first = lv->drop_last = 0;
         bfdsess_set_hold(lv->bfd, false, now);
         send__(lv, now, false);
         arm__(lv, now);

@@ -49,7 +49,7 @@ struct liveness *liveness_create(struct event_base *, const char *iface,
 void liveness_destroy(struct liveness *);
 
 bool liveness_check(struct liveness *, long long int now);
-void liveness_count_dropped(struct liveness *, size_t n);
+void liveness_count_dropped(struct liveness *, size_t n, long long int now);
 void liveness_map(struct liveness *, uint64_t epoch, size_t n_roles,
                   long long int now);
 struct sentinel;

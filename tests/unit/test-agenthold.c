@@ -99,11 +99,13 @@ test_format(void)
     ds_clear(&s);
     agenthold_disrupt(&h, AGENTHOLD_STALL, 1, 20);
     h.n_dropped = 3;
+    h.n_dropped_down = 2;
     agenthold_format(&h, 50, &s);
     CU_ASSERT(strstr(ds_cstr(&s), "held: yes") != NULL);
     CU_ASSERT(strstr(ds_cstr(&s), "for 30 ms") != NULL);
     CU_ASSERT(strstr(ds_cstr(&s), "stall 1") != NULL);
-    CU_ASSERT(strstr(ds_cstr(&s), "while held 3") != NULL);
+    CU_ASSERT(strstr(ds_cstr(&s), "while held 3 (and 2 with the link down)")
+              != NULL);
     ds_destroy(&s);
 }
 

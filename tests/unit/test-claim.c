@@ -181,8 +181,10 @@ test_maps(void)
     CU_ASSERT(!claim_is_waiting(b, 0));
     CU_ASSERT_EQUAL(claim_n_waiting(b), 0);
     CU_ASSERT_STRING_EQUAL(claim_partner(b, 0), "a");
+    CU_ASSERT(claim_governs(a, 0));
     claim_set_bucket(a, 0, NULL, false, false);
     CU_ASSERT(claim_owns(a, 0));        /* Not governed. */
+    CU_ASSERT(!claim_governs(a, 0));
     CU_ASSERT_EQUAL(claim_frame(a, 0, true, 0), CLAIM_PROCESS);
     CU_ASSERT_EQUAL(claim_frame(b, 0, true, 1), CLAIM_ASK);
     CU_ASSERT_EQUAL(claim_requested(a, 0, "b"), CLAIM_GIVE);
@@ -214,6 +216,7 @@ test_maps(void)
     /* A new bucket count starts afresh; out of range is not governed. */
     claim_set_n_buckets(b, 4);
     CU_ASSERT(claim_owns(b, 3));
+    CU_ASSERT(!claim_governs(b, 9));
     CU_ASSERT_EQUAL(claim_frame(b, 9, true, 0), CLAIM_PROCESS);
     claim_set_bucket(b, 3, "a", true, false);
     CU_ASSERT(!claim_owns(b, 3));
