@@ -26,7 +26,7 @@ DEB_PACKAGES = build-essential pkg-config clang libclang-rt-14-dev \
 # Debian's openvswitch-source into $(BUILD)/ovs.
 # Goals that run before the library can exist (on a fresh machine, 'check'
 # and 'demo' install the packages first, then build in a sub-make).
-NO_OVS_GOALS = deps clean check demo bench ovs-patched
+NO_OVS_GOALS = deps clean check demo bench
 OVS_PC := $(shell pkg-config --exists libopenvswitch 2>/dev/null && echo yes)
 ifeq ($(OVS_PC),yes)
 OVS_CFLAGS := $(shell pkg-config --cflags libopenvswitch)
@@ -71,7 +71,7 @@ HEADERS = $(wildcard lib/*.h ofctl-app/*.h agent/*.h tests/unit/*.h tests/fuzz/*
 
 obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 
-.PHONY: FORCE all deps ovs ovs-patched bench check unit unit-asan fuzz-regress integration demo \
+.PHONY: FORCE all deps ovs bench check unit unit-asan fuzz-regress integration demo \
 	fuzz clean
 all: $(BIN)/sfmesh-controller $(BIN)/sfmesh-ctl $(BIN)/sfmesh-agent \
 	$(BUILD)/tests/unit-tests $(BUILD)/tests/linkflap
@@ -87,13 +87,6 @@ $(BUILD)/ovs/ovs.mk: FORCE
 	@scripts/build-libopenvswitch.sh $(BUILD)/ovs
 $(BUILD)/ovs/stamp: $(BUILD)/ovs/ovs.mk
 FORCE:
-
-# ovs-vswitchd with the patches of ovs-patches/ (docs/ovs-patches.md), for
-# SFMESH_OVS=patched; like the library, rebuilt only when the source or a
-# patch changes.
-export SFMESH_OVS_PATCHED := $(abspath $(BUILD))/ovs-patched/bin/ovs-vswitchd
-ovs-patched:
-	@scripts/build-ovs-patched.sh $(BUILD)/ovs-patched
 
 # Keep intermediate objects (the fuzz replay drivers' objects among them).
 .SECONDARY:
@@ -181,8 +174,8 @@ unit-asan: $(BUILD)/tests/unit-tests-asan
 fuzz-regress: $(patsubst %,$(BUILD)/tests/%-replay,$(FUZZ_TARGETS))
 	@tests/run-suite.sh fuzz-regress tests/fuzz/run-regress.sh $(BUILD)/tests
 
-integration: all ovs-patched $(ASAN_BIN)/sfmesh-controller \
-		$(ASAN_BIN)/sfmesh-ctl $(ASAN_BIN)/sfmesh-agent
+integration: all $(ASAN_BIN)/sfmesh-controller $(ASAN_BIN)/sfmesh-ctl \
+		$(ASAN_BIN)/sfmesh-agent
 	@tests/run-suite.sh integration tests/integration/run.sh $(BIN) \
 		$(ASAN_BIN)
 

@@ -139,27 +139,8 @@ def wait_until(pred, timeout=10.0, interval=0.05):
         time.sleep(interval)
 
 
-def vswitchd_path():
-    """The ovs-vswitchd to start: the system's, or with SFMESH_OVS=patched
-    the one that "make ovs-patched" built with the patches of ovs-patches/
-    (SFMESH_OVS_PATCHED names another)."""
-    which = os.environ.get('SFMESH_OVS', 'stock')
-    if which == 'stock':
-        return 'ovs-vswitchd'
-    if which != 'patched':
-        raise RuntimeError('SFMESH_OVS=%s: stock or patched' % which)
-    path = os.environ.get('SFMESH_OVS_PATCHED') or os.path.join(
-        os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-        'build', 'ovs-patched', 'bin', 'ovs-vswitchd')
-    if not os.access(path, os.X_OK):
-        raise RuntimeError('SFMESH_OVS=patched: no %s (run make ovs-patched)'
-                           % path)
-    return path
-
-
 # --------------------------------------------------------------------------
 # Topologies
-
 
 class ServiceChainTopo(Topo):
     """Base of the sfmesh topologies: besides Mininet's nodes and links it
@@ -515,7 +496,7 @@ class Testbed:
              self.path('db', 'conf.db')])
         self._track(self.path('run', 'ovsdb-server.pid'))
         run(['ovs-vsctl', '--no-wait', 'init'])
-        run([vswitchd_path(), '--detach', '--no-chdir',
+        run(['ovs-vswitchd', '--detach', '--no-chdir',
              '--pidfile=' + self.path('run', 'ovs-vswitchd.pid'),
              '-vconsole:off', '--log-file=' + self.path('log',
                                                         'ovs-vswitchd.log'),

@@ -99,28 +99,8 @@ sfm_track_pidfile() {
     SFM_PIDS+=("$(cat "$1")")
 }
 
-# Prints the ovs-vswitchd to start: the system's, or with SFMESH_OVS=patched
-# the one that "make ovs-patched" built with the patches of ovs-patches/
-# (SFMESH_OVS_PATCHED, default build/ovs-patched/bin/ovs-vswitchd).
-sfm_vswitchd() {
-    local patched
-    patched=${SFMESH_OVS_PATCHED:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." \
-                                    && pwd)/build/ovs-patched/bin/ovs-vswitchd}
-    case ${SFMESH_OVS:-stock} in
-    stock) echo ovs-vswitchd ;;
-    patched)
-        [ -x "$patched" ] \
-            || sfm_die "SFMESH_OVS=patched: no $patched (run make ovs-patched)"
-        echo "$patched" ;;
-    *) sfm_die "SFMESH_OVS=$SFMESH_OVS: stock or patched" ;;
-    esac
-}
-
-# Starts a private ovsdb-server and ovs-vswitchd (userspace datapath only;
-# the patched ovs-vswitchd with SFMESH_OVS=patched, see sfm_vswitchd).
+# Starts a private ovsdb-server and ovs-vswitchd (userspace datapath only).
 sfm_ovs_start() {
-    local vswitchd
-    vswitchd=$(sfm_vswitchd) || exit 1
     ovsdb-tool create "$OVS_DBDIR/conf.db" \
         "$OVS_PKGDATADIR/vswitch.ovsschema" || sfm_die "ovsdb-tool create"
     ovsdb-server --detach --no-chdir --pidfile -vconsole:off --log-file \
@@ -128,7 +108,7 @@ sfm_ovs_start() {
         || sfm_die "ovsdb-server did not start"
     sfm_track_pidfile "$OVS_RUNDIR/ovsdb-server.pid"
     ovs-vsctl --no-wait init || sfm_die "ovs-vsctl init"
-    "$vswitchd" --detach --no-chdir --pidfile -vconsole:off --log-file \
+    ovs-vswitchd --detach --no-chdir --pidfile -vconsole:off --log-file \
         --disable-system \
         -vvconn:info -vofproto_dpif:info \
         || sfm_die "ovs-vswitchd did not start"
