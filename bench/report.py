@@ -1080,6 +1080,11 @@ if mf:
         w('| %s: streams that reached fw | ' % mode + ' | '.join(
             str(rs[c]['streams_at_fw']) if c in rs else '-'
             for c in counts) + ' |')
+        if any(r.get('dump_ms') is not None for r in rs.values()):
+            w('| %s: one revalidation round, ms | ' % mode + ' | '.join(
+                str(rs[c]['dump_ms']) if c in rs
+                and rs[c].get('dump_ms') is not None else '-'
+                for c in counts) + ' |')
     w('')
     w('With multipath every stream adds a datapath flow at the client port '
       '(its 5-tuple, exactly); the flows of the frames coming back from '
@@ -1093,6 +1098,15 @@ if mf:
                             if r['classifier'] == m))
           for m in mf['classifiers']))
     w('')
+    if any(r.get('dump_ms') is not None for r in mf['rows']):
+        w('*One revalidation round* is `dump duration` in `ovs-appctl '
+          'upcall/show` after `revalidator/wait` over those flows: what a '
+          'port toggle costs before the datapath forwards by the new '
+          'liveness, besides the revalidators\' wait of at least 5 ms after '
+          'the previous round began (`ofproto-dpif-upcall.c`). With dp-hash '
+          'it is bounded as the flows are (architecture.md, "Stock OVS, '
+          'and what ovs-patches/ would be for").')
+        w('')
     # The client port's flows a stream needs: its own with multipath; the
     # hash and the one after the recirculation with dp-hash.
     need = {'multipath': 1, 'dp-hash': 2}

@@ -265,10 +265,13 @@ for bad in 'bogus=1' 'ip actions=drop' 'in_port=1,ip'; do
     grep -q "match: \"$bad\"" "$CONFIG" || sfm_die "config not rewritten"
     n=$(grep -c "configuration not reloaded" \
         "$OVS_LOGDIR/sfmesh-controller.log")
-    kill -HUP "$(cat "$OVS_RUNDIR/sfmesh-controller.pid")"
+    pid=$(cat "$OVS_RUNDIR/sfmesh-controller.pid")
+    kill -HUP "$pid" || sfm_die "no controller to signal (pid '$pid')"
     sfm_wait_until test "$(grep -c "configuration not reloaded" \
         "$OVS_LOGDIR/sfmesh-controller.log")" -gt "$n" \
-        || sfm_die "bad match \"$bad\" not refused"
+        || sfm_die "bad match \"$bad\" not refused; controller $pid is" \
+            "'$(ps -o stat= -p "$pid")', its last lines:" \
+            "$(tail -n 4 "$OVS_LOGDIR/sfmesh-controller.log")"
     field=${bad%%=*}; field=${field##* }; field=${field%%,*}
     [ "$bad" = 'ip actions=drop' ] && field=actions
     grep "configuration not reloaded" "$OVS_LOGDIR/sfmesh-controller.log" \
