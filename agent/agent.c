@@ -150,7 +150,7 @@ struct agent {
 
     /* Counters. */
     uint64_t n_received, n_returned, n_malformed, n_dropped_service;
-    uint64_t n_outside;         /* Frames dropped: of buckets we are in
+    uint64_t n_outside;         /* Frames processed of buckets we are in
                                  * neither as primary nor as secondary. */
     uint64_t n_table_full;
     uint64_t nsh_errors[NSH_N_ERRORS]; /* Malformed frames by reason. */
@@ -369,19 +369,19 @@ handle_frame(struct agent *ag, uint8_t *data, size_t len, long long int now,
     if (!parse_frame(ag, data, len, &nf, &bucket)) {
         return;
     }
-    if (bucket != AGENT_NO_BUCKET && !claim_governs(ag->claim, bucket)) {
-        /* Our map names us in neither role: the switch is behind it (its
-         * groups still point here while the controller's bundle is on its
-         * way).  Processing the frame from what we hold would start a
-         * second history of its streams beside that of the instance that
-         * serves the bucket, and versions would later keep only one of the
-         * two: updates of frames already delivered would be lost. */
-        ag->n_outside++;
-        return;
-    }
     if (bucket != AGENT_NO_BUCKET && !claim_owns(ag->claim, bucket)
         && !claim_gate(ag, bucket, data, len, now)) {
         return;
+    }
+    if (bucket != AGENT_NO_BUCKET && !claim_governs(ag->claim, bucket)) {
+        /* Our map names us in neither role: either the switch is behind it
+         * (its groups still point here while the bundle that moves the
+         * bucket is on its way), and the frame starts a second history of
+         * its streams that versions may later discard, or it is ahead (a
+         * bucket given to us whose map is on its way).  Processed, since
+         * dropping it stalls the second case; counted, since the first is
+         * a bug of the controller's ordering (docs/agent.md). */
+        ag->n_outside++;
     }
     if (!process_frame(ag, data, &nf, bucket, now, &hold_peer)) {
         return;
@@ -1281,7 +1281,7 @@ status_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
     ds_put_format(&s, "frames: received %"PRIu64", returned %"PRIu64
                   ", malformed %"PRIu64", dropped by service %"PRIu64
                   ", table full %"PRIu64", send errors %"PRIu64
-                  ", not our bucket %"PRIu64"\n",
+                  ", of buckets not ours %"PRIu64"\n",
                   ag->n_received, ag->n_returned, ag->n_malformed,
                   ag->n_dropped_service, ag->n_table_full, fs->tx_errors,
                   ag->n_outside);

@@ -119,7 +119,7 @@ claim_set_n_buckets(struct claim *c, size_t n_buckets)
  *
  *   - an instance that leaves the pair keeps what it owned, to give it up
  *     to the claim of the primary (its frames are not governed: they are
- *     the switch lagging behind the maps, and the agent drops them). */
+ *     the switch lagging behind the maps). */
 void
 claim_set_bucket(struct claim *c, uint32_t bucket, const char *partner,
                  bool in_pair, bool primary)

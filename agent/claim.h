@@ -59,9 +59,8 @@
  * it can: a primary that did not own the bucket claims it from the
  * instance that left the pair, which keeps what it owned until then
  * (claim_set_bucket() has the rules).  A bucket the agent is not in is not
- * governed (claim_governs()): claim_frame() says to process its frames,
- * and the agent drops them instead (the switch is behind the maps, and
- * processing them would start a second history of their streams).
+ * governed (claim_governs()): its frames are processed (the switch is
+ * behind the maps, or ahead of them; the agent counts them).
  *
  * Pure: no I/O, time passed in (ms).  The caller sends the messages,
  * replicates before RELEASE, and keeps the queued frames. */

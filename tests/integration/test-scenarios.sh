@@ -247,11 +247,10 @@ PY
 }
 
 # Not part of the suite yet (SFM_FLAP_COUNTER=1 runs them): the check is
-# met in most runs, not in every one.  With claims, frames of buckets that
-# are not the agent's own dropped, and held agents released only once the
-# switches hold the new groups, the full matrix of topo/flap-counter.sh
-# (10 flaps each of 5, 10 and 50 ms, async and sync, 2 runs each) passed
-# 12 of 12 and then 11 of 12 runs, the other losing one increment on one
+# met in most runs, not in every one.  With claims and held agents
+# released only once the switches hold the new groups, the full matrix of
+# topo/flap-counter.sh (10 flaps each of 5, 10 and 50 ms, async and sync,
+# 2 runs each) passed 11 of 12 runs, the other losing one increment on one
 # stream (docs/mininet.md has the numbers).
 if [ "${SFM_FLAP_COUNTER:-0}" = 1 ]; then
     for down in 0.005 0.01 0.05; do
