@@ -43,10 +43,6 @@ static const struct connlimit agsrv_limits = {
 
 /* What the controller knows of an instance's agent, kept across
  * reconnections (the replication address outlives a channel). */
-/* How long a map that releases a held agent waits for the switches to be
- * in sync, at most (see may_push__()). */
-#define AGSRV_RELEASE_WAIT_MS 1000
-
 struct agsrv_agent {
     char *instance;             /* Instance name (key in 'agents'). */
     struct agpconn *conn;       /* Its channel, or NULL. */
@@ -54,9 +50,6 @@ struct agsrv_agent {
     uint16_t repl_port;         /* Replication port. */
     long long int last_heard;   /* Last heartbeat (or hello). */
     uint64_t pushed_epoch;      /* Epoch of the last map sent. */
-    long long int release_due;  /* When a map that names it in no bucket
-                                 * goes out even if the switches are not
-                                 * in sync, or 0 if none waits. */
     uint64_t reported_epoch;    /* Epoch of the last heartbeat. */
     bool warm;                  /* Warm for every bucket it is secondary. */
     uint64_t n_received, n_returned, n_dropped; /* From heartbeats. */
@@ -237,32 +230,6 @@ names_in_no_bucket__(const struct svcmap *map, int idx)
     return true;
 }
 
-/* Returns true if the map 'map' of agent 'a' (instance 'idx' in it) may go
- * out at 'now'.  A map that names the agent in no bucket waits until the
- * switches hold the latest desired state: such a map releases an agent
- * that holds itself out of service (docs/agent.md, "The hold-down"), whose
- * port is then live again, and the switches must no longer send it any
- * bucket's frames by then.  It waits AGSRV_RELEASE_WAIT_MS at most, so that
- * a switch that stays out of sync (it refuses a request) keeps no agent
- * held for good. */
-static bool
-may_push__(struct agsrv_agent *a, const struct svcmap *map, int idx,
-           bool synced, long long int now)
-{
-    if (synced || !names_in_no_bucket__(map, idx)) {
-        return true;
-    }
-    if (!a->release_due) {
-        a->release_due = now + AGSRV_RELEASE_WAIT_MS;
-    } else if (now >= a->release_due) {
-        VLOG_WARN("%s: the switches are still not in sync after %d ms: "
-                  "sending the map that names it in no bucket anyway",
-                  a->instance, AGSRV_RELEASE_WAIT_MS);
-        return true;
-    }
-    return false;
-}
-
 /* Sends 'a' the map of its service. */
 static void
 push_map__(struct agsrv *srv, struct agsrv_agent *a)
@@ -303,7 +270,6 @@ push_map__(struct agsrv *srv, struct agsrv_agent *a)
     }
     agpconn_send(a->conn, &msg);
     a->pushed_epoch = map->epoch;
-    a->release_due = 0;
     free(msg.map.instances);
     free(msg.map.buckets);
 }
@@ -398,9 +364,7 @@ handle_hello__(struct agsrv_chan *chan, struct agpconn *conn,
               h->service);
 
     steer_agent_up(srv->steer, a->instance);
-    a->release_due = 0;
-    if (may_push__(a, map, idx, steer_switches_synced(srv->steer),
-                   a->last_heard)) {
+    if (steer_switches_synced(srv->steer) || !names_in_no_bucket__(map, idx)) {
         push_map__(srv, a);
     }
 
@@ -419,9 +383,13 @@ handle_hello__(struct agsrv_chan *chan, struct agpconn *conn,
 }
 
 /* Pushes its map to every connected agent whose map changed since it was
- * last sent, at 'now' (see may_push__()). */
+ * last sent.  A map that names the agent in no bucket waits until the
+ * switches hold the latest desired state: such a map releases an agent
+ * that holds itself out of service (docs/agent.md, "The hold-down"), whose
+ * port is then live again, and the switches must no longer send it any
+ * bucket's frames by then. */
 static void
-push_maps__(struct agsrv *srv, long long int now)
+push_maps__(struct agsrv *srv)
 {
     bool synced = steer_switches_synced(srv->steer);
     struct shash_node *node;
@@ -436,7 +404,7 @@ push_maps__(struct agsrv *srv, long long int now)
         }
         map = steer_map_of_instance(srv->steer, a->instance, &idx);
         if (map && map->epoch != a->pushed_epoch
-            && may_push__(a, map, idx, synced, now)) {
+            && (synced || !names_in_no_bucket__(map, idx))) {
             push_map__(srv, a);
         }
     }
@@ -481,7 +449,7 @@ agent_msg__(struct agpconn *conn, const struct agp_msg *msg, void *chan_)
                                a->last_heard)) {
             /* A handoff swapped: the agents learn it in this loop turn,
              * as the switch does. */
-            push_maps__(chan->srv, a->last_heard);
+            push_maps__(chan->srv);
         }
         a->warm = steer_instance_warm(chan->srv->steer, a->instance);
         break;
@@ -574,7 +542,7 @@ agsrv_run(struct agsrv *srv, long long int now)
             continue;
         }
     }
-    push_maps__(srv, now);
+    push_maps__(srv);
 }
 
 /* Appends the agents' state to 's'. */
