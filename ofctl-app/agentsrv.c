@@ -215,21 +215,6 @@ agsrv_listen(struct agsrv *srv, const char *target, char **errorp)
     return 0;
 }
 
-/* Returns true if 'map' names instance 'idx' in no bucket, as primary or as
- * secondary. */
-static bool
-names_in_no_bucket__(const struct svcmap *map, int idx)
-{
-    for (size_t b = 0; b < map->n_buckets; b++) {
-        if (map->buckets[b].primary == idx
-            || (map->buckets[b].primary != SVCMAP_NONE
-                && map->buckets[b].secondary == idx)) {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* Sends 'a' the map of its service. */
 static void
 push_map__(struct agsrv *srv, struct agsrv_agent *a)
@@ -364,9 +349,7 @@ handle_hello__(struct agsrv_chan *chan, struct agpconn *conn,
               h->service);
 
     steer_agent_up(srv->steer, a->instance);
-    if (steer_switches_synced(srv->steer) || !names_in_no_bucket__(map, idx)) {
-        push_map__(srv, a);
-    }
+    push_map__(srv, a);
 
     /* The other agents of the service learn its replication address. */
     struct shash_node *node;
@@ -383,15 +366,10 @@ handle_hello__(struct agsrv_chan *chan, struct agpconn *conn,
 }
 
 /* Pushes its map to every connected agent whose map changed since it was
- * last sent.  A map that names the agent in no bucket waits until the
- * switches hold the latest desired state: such a map releases an agent
- * that holds itself out of service (docs/agent.md, "The hold-down"), whose
- * port is then live again, and the switches must no longer send it any
- * bucket's frames by then. */
+ * last sent. */
 static void
 push_maps__(struct agsrv *srv)
 {
-    bool synced = steer_switches_synced(srv->steer);
     struct shash_node *node;
 
     SHASH_FOR_EACH (node, &srv->agents) {
@@ -403,8 +381,7 @@ push_maps__(struct agsrv *srv)
             continue;
         }
         map = steer_map_of_instance(srv->steer, a->instance, &idx);
-        if (map && map->epoch != a->pushed_epoch
-            && (synced || !names_in_no_bucket__(map, idx))) {
+        if (map && map->epoch != a->pushed_epoch) {
             push_map__(srv, a);
         }
     }

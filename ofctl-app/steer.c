@@ -1411,23 +1411,6 @@ steer_is_settled(const struct steer *st)
     return st->settled;
 }
 
-/* Returns true if every connected switch that the policy programs is known
- * to hold exactly the latest desired state (the groups of the latest maps
- * among it).  A switch that is not connected does not count: nothing can be
- * known of it, or changed in it, until it connects. */
-bool
-steer_switches_synced(const struct steer *st)
-{
-    const struct steer_switch *sw;
-
-    HMAP_FOR_EACH (sw, hmap_node, &st->switches) {
-        if (sw->rcl && !rcl_is_synced(sw->rcl)) {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* The agent of instance 'name' reports that it holds map 'epoch' of its
  * service: if that is newer than the map the policy has (issued by this
  * controller before a restart it has no record of), the map's epoch jumps

@@ -75,7 +75,6 @@ char *steer_drain(struct steer *, const char *instance, long long int now)
 struct ctlstate;
 struct svcmap;
 bool steer_is_settled(const struct steer *);
-bool steer_switches_synced(const struct steer *);
 void steer_agent_epoch(struct steer *, const char *instance, uint64_t epoch);
 void steer_save_state(const struct steer *, struct ctlstate *);
 void steer_restore_state(struct steer *, const struct ctlstate *);
