@@ -247,11 +247,11 @@ PY
 }
 
 # Not part of the suite yet (SFM_FLAP_COUNTER=1 runs them): the check is
-# met in most runs, not in every one.  With claims and held agents
-# released only once the switches hold the new groups, the full matrix of
-# topo/flap-counter.sh (10 flaps each of 5, 10 and 50 ms, async and sync,
-# 2 runs each) passed 11 of 12 runs, the other losing one increment on one
-# stream (docs/mininet.md has the numbers).
+# met in most runs, not in every one: a released instance can get frames
+# of buckets no longer its own before the switch holds the new groups, and
+# processing them forks their streams' history (docs/mininet.md and
+# docs/agent.md, "One writer per bucket", have the numbers and the fixes
+# measured).
 if [ "${SFM_FLAP_COUNTER:-0}" = 1 ]; then
     for down in 0.005 0.01 0.05; do
         run_counter_flap "$down"
