@@ -369,19 +369,18 @@ handle_frame(struct agent *ag, uint8_t *data, size_t len, long long int now,
     if (!parse_frame(ag, data, len, &nf, &bucket)) {
         return;
     }
-    if (bucket != AGENT_NO_BUCKET && !claim_owns(ag->claim, bucket)
-        && !claim_gate(ag, bucket, data, len, now)) {
-        return;
-    }
     if (bucket != AGENT_NO_BUCKET && !claim_governs(ag->claim, bucket)) {
-        /* Our map names us in neither role: either the switch is behind it
-         * (its groups still point here while the bundle that moves the
-         * bucket is on its way), and the frame starts a second history of
-         * its streams that versions may later discard, or it is ahead (a
-         * bucket given to us whose map is on its way).  Processed, since
-         * dropping it stalls the second case; counted, since the first is
-         * a bug of the controller's ordering (docs/agent.md). */
+        /* Our map names us in neither role: the switch is behind it (its
+         * groups still point here while the bundle that moves the bucket
+         * is on its way), and the frame starts a second history of its
+         * streams that versions may later discard, or ahead of it (a
+         * bucket given to us whose map is on its way).  Processed and
+         * counted: dropping such frames was measured and reverted
+         * (docs/agent.md, "One writer per bucket"). */
         ag->n_outside++;
+    } else if (bucket != AGENT_NO_BUCKET && !claim_owns(ag->claim, bucket)
+               && !claim_gate(ag, bucket, data, len, now)) {
+        return;
     }
     if (!process_frame(ag, data, &nf, bucket, now, &hold_peer)) {
         return;

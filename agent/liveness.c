@@ -398,11 +398,14 @@ liveness_map(struct liveness *lv, uint64_t epoch, size_t n_roles,
         struct ds when = DS_EMPTY_INITIALIZER;
 
         if (lv->drop_first) {
-            ds_put_format(&when, "; this time from %lld to %lld ms after ",
-                          lv->drop_first - (lv->up_at ? lv->up_at : now),
-                          lv->drop_last - (lv->up_at ? lv->up_at : now));
-            ds_put_cstr(&when, lv->up_at ? "the carrier came back"
-                                         : "the release");
+            /* Relative to the carrier's return, or to the hold's start if
+             * the carrier never went. */
+            long long int base = lv->up_at ? lv->up_at : lv->hold.since;
+
+            ds_put_format(&when, "; this time from %lld to %lld ms after %s",
+                          lv->drop_first - base, lv->drop_last - base,
+                          lv->up_at ? "the carrier came back"
+                                    : "the hold began");
         }
         VLOG_INFO("serving again (%s; map epoch %"PRIu64" names this "
                   "instance in %"PRIuSIZE" buckets); %"PRIu64" data frames "
