@@ -70,7 +70,7 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 #define AGENT_MAX_HELD 1024         /* Frames held for acks (sync mode). */
 #define AGENT_HELD_SLOT 2048        /* Largest frame that can be held. */
 #define AGENT_HOLD_MS 100           /* Longest a frame waits for an ack. */
-#define AGENT_BFD_MIN_RX_MS 20      /* Default --bfd-min-rx. */
+#define AGENT_BFD_MIN_RX_MS 100     /* Default --bfd-min-rx. */
 #define AGENT_CLAIM_WAIT_MS 10      /* Default --claim-wait. */
 #define AGENT_MAX_QUEUED 4096       /* Frames queued for claims. */
 #define AGENT_NO_BUCKET UINT32_MAX  /* A frame without stream state. */
@@ -150,8 +150,8 @@ struct agent {
 
     /* Counters. */
     uint64_t n_received, n_returned, n_malformed, n_dropped_service;
-    uint64_t n_outside;         /* Frames processed of buckets we are in
-                                 * neither as primary nor as secondary. */
+    uint64_t n_outside;         /* Frames dropped: of buckets we are in no
+                                 * role of (primary, secondary, next). */
     uint64_t n_table_full;
     uint64_t nsh_errors[NSH_N_ERRORS]; /* Malformed frames by reason. */
 
@@ -247,7 +247,8 @@ process_frame(struct agent *ag, uint8_t *data, const struct nsh_frame *nf,
             e->last_seen = now;
             streamtab_note_change(e, agentmap_change_epoch(&ag->map,
                                                            e->bucket));
-            if (ag->replicate && peer >= 0) {
+            if (ag->replicate
+                && (peer >= 0 || agentmap_next_of(&ag->map, e->bucket) >= 0)) {
                 streamtab_mark_dirty(ag->tab, e);
                 if (ag->sync && ag->peers[peer].up
                     && agentmap_is_primary(&ag->map, e->bucket)) {
@@ -370,14 +371,26 @@ handle_frame(struct agent *ag, uint8_t *data, size_t len, long long int now,
         return;
     }
     if (bucket != AGENT_NO_BUCKET && !claim_governs(ag->claim, bucket)) {
-        /* Our map names us in neither role: the switch is behind it (its
-         * groups still point here while the bundle that moves the bucket
-         * is on its way), and the frame starts a second history of its
-         * streams that versions may later discard, or ahead of it (a
-         * bucket given to us whose map is on its way).  Processed and
-         * counted: dropping such frames was measured and reverted
-         * (docs/agent.md, "One writer per bucket"). */
+        /* Our map names us in no role of the bucket: the switch is behind
+         * it, its groups still pointing here while the bundle that moves
+         * the bucket is on its way (a released instance that came live
+         * again, an old secondary whose successor is warm).  Processing
+         * the frame from what we hold would start a second history of its
+         * streams beside that of the instance that serves the bucket, and
+         * versions would later keep only one of the two: updates of frames
+         * already delivered would be lost.  (The switch is seldom ahead:
+         * a bucket reaches an instance as its secondary or its next one
+         * before it reaches it as its primary, except when both of the
+         * bucket's instances fail at once; the frames lost then are those
+         * of the moment the map takes to arrive.) */
+        static struct vlog_rate_limit outside_rl = VLOG_RATE_LIMIT_INIT(10, 10);
+
         ag->n_outside++;
+        VLOG_INFO_RL(&outside_rl, "frame of bucket %"PRIu32" dropped: map "
+                     "epoch %"PRIu64" names us in no role of it (%"PRIu64
+                     " such frames so far)", bucket, ag->map.epoch,
+                     ag->n_outside);
+        return;
     } else if (bucket != AGENT_NO_BUCKET && !claim_owns(ag->claim, bucket)
                && !claim_gate(ag, bucket, data, len, now)) {
         return;
@@ -481,7 +494,7 @@ send_bulks(struct agent *ag, struct peer *p)
             continue;
         }
         bitmap_set0(p->bulk, b);
-        if (agentmap_secondary_of(&ag->map, b) != p->idx) {
+        if (!agentmap_bulks_to(&ag->map, b, p->idx)) {
             continue;
         }
 
@@ -508,28 +521,30 @@ send_bulks(struct agent *ag, struct peer *p)
     }
 }
 
-/* Sends the dirty streams to their buckets' secondaries. */
+/* Sends the dirty streams to their buckets' secondaries (and next
+ * instances). */
 static void
 repl_flush(struct agent *ag)
 {
     static struct streamtab_entry *dirty[AGENT_MAX_DIRTY];
     size_t n = streamtab_take_dirty(ag->tab, dirty, AGENT_MAX_DIRTY);
+    struct streamtab_entry **mine;
 
     if (!n) {
         return;
     }
-    /* One pass per peer keeps each peer's records in one batch stream. */
+    /* One pass per peer keeps each peer's records in one batch stream.  A
+     * stream that a peer not connected yet should get is dirty again
+     * after the pass, for every peer: a second copy of a state is
+     * harmless (its version is not newer than the receiver's). */
+    mine = xmalloc(n * sizeof *mine);
     for (size_t i = 0; i < ag->map.n_instances; i++) {
         struct peer *p = &ag->peers[i];
-        struct streamtab_entry **mine = xmalloc(n * sizeof *mine);
         size_t m = 0;
 
         for (size_t j = 0; j < n; j++) {
-            if (dirty[j]
-                && agentmap_replica_of(&ag->map, dirty[j]->bucket)
-                   == (int) i) {
+            if (agentmap_sends_to(&ag->map, dirty[j]->bucket, i)) {
                 mine[m++] = dirty[j];
-                dirty[j] = NULL;
             }
         }
         if (m && p->up) {
@@ -541,8 +556,8 @@ repl_flush(struct agent *ag)
             }
             peer_connect(p);
         }
-        free(mine);
     }
+    free(mine);
 }
 
 static void
@@ -559,14 +574,14 @@ repl_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED, void *ag_)
 /* Outgoing replication connections. */
 
 /* Queues for peer 'p' a bulk transfer of every bucket it is the secondary
- * of, ours as primary. */
+ * or the next instance of, ours as primary. */
 static void
 peer_queue_all__(struct peer *p)
 {
     const struct agentmap *map = &p->agent->map;
 
     for (size_t b = 0; b < map->n_buckets; b++) {
-        if (agentmap_secondary_of(map, b) == p->idx) {
+        if (agentmap_bulks_to(map, b, p->idx)) {
             bitmap_set1(p->bulk, b);
         }
     }
@@ -984,7 +999,11 @@ claim_timer_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED,
     free(buckets);
 }
 
-/* Tells the claims the newest map's pair of every bucket. */
+/* Tells the claims the newest map's pair of every bucket.  The bucket's
+ * next instance counts as in the pair, with the primary as its partner:
+ * frames reach it when the switch has made it primary before its map
+ * says so (a handoff's swap), and it then claims the bucket from the
+ * primary that served it. */
 static void
 claim_update_map(struct agent *ag)
 {
@@ -995,12 +1014,14 @@ claim_update_map(struct agent *ag)
         const struct agp_bucket *ab = &m->buckets[b];
         bool primary = m->self >= 0 && ab->primary == m->self;
         bool secondary = m->self >= 0 && ab->secondary == m->self;
+        bool next = m->self >= 0 && ab->next == m->self;
+        bool in_pair = primary || secondary || next;
         int other = primary ? ab->secondary : ab->primary;
 
         claim_set_bucket(ag->claim, b,
-                         ((primary || secondary) && other != AGP_NONE
+                         (in_pair && other != AGP_NONE
                           ? agentmap_name(m, other) : NULL),
-                         primary || secondary, primary);
+                         in_pair, primary);
     }
     if (ag->n_queued) {
         claim_drain(ag, NULL, 0);
@@ -1259,13 +1280,19 @@ status_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
     struct service_counter counters[16];
     struct ds s = DS_EMPTY_INITIALIZER;
     size_t n_warm = 0, n_secondary = 0, n_primary = 0;
+    size_t n_next = 0, n_next_warm = 0;
     const struct replrx_stats *rs;
 
     for (size_t b = 0; b < ag->map.n_buckets; b++) {
+        const struct agp_bucket *bk = &ag->map.buckets[b];
+
         n_primary += agentmap_is_primary(&ag->map, b);
         if (agentmap_is_secondary(&ag->map, b)) {
             n_secondary++;
             n_warm += agentmap_is_warm(&ag->map, b);
+        } else if (ag->map.self >= 0 && bk->next == ag->map.self) {
+            n_next++;
+            n_next_warm += agentmap_is_warm(&ag->map, b);
         }
     }
     ds_put_format(&s, "instance %s, service %s, replication %s\n",
@@ -1274,13 +1301,15 @@ status_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
                   ag->ctl_name, ag->chan_ready ? "connected" : "not connected",
                   ag->map.epoch);
     ds_put_format(&s, "buckets: primary %"PRIuSIZE", secondary %"PRIuSIZE
-                  " (%"PRIuSIZE" warm)\n", n_primary, n_secondary, n_warm);
+                  " (%"PRIuSIZE" warm), next %"PRIuSIZE" (%"PRIuSIZE
+                  " warm)\n", n_primary, n_secondary, n_warm, n_next,
+                  n_next_warm);
     liveness_format(ag->live, time_msec(), &s);
     ds_put_format(&s, "streams: %"PRIuSIZE"\n", streamtab_count(ag->tab));
     ds_put_format(&s, "frames: received %"PRIu64", returned %"PRIu64
                   ", malformed %"PRIu64", dropped by service %"PRIu64
                   ", table full %"PRIu64", send errors %"PRIu64
-                  ", of buckets not ours %"PRIu64"\n",
+                  ", dropped of buckets not ours %"PRIu64"\n",
                   ag->n_received, ag->n_returned, ag->n_malformed,
                   ag->n_dropped_service, ag->n_table_full, fs->tx_errors,
                   ag->n_outside);
@@ -1436,7 +1465,7 @@ usage(void)
            "                           the switch runs it; the switch's "
            "bfd:min_rx and\n"
            "                           bfd:min_tx govern once larger; "
-           "default 1, 20, 3)\n"
+           "default 1, 100, 3)\n"
            "  --claim-wait=MS          how long frames of a bucket that "
            "moved to us wait\n"
            "                           for its other instance's last "
@@ -1522,8 +1551,9 @@ parse_options(int argc, char *argv[], struct agent_options *o)
     bfdsess_params_init(&o->bfd);
     /* The switch's bfd:min_rx governs how fast a dead agent is noticed:
      * we send as often as it asks.  We ask the switch for no more than one
-     * packet per AGENT_BFD_MIN_RX_MS, so that its send jitter on a loaded
-     * machine (up to 25 ms seen) does not make us take it for dead. */
+     * packet per AGENT_BFD_MIN_RX_MS, so that the delays of its sends on a
+     * loaded machine (47 ms late seen, on all its ports at once) do not
+     * make us take it for dead: each agent would then hold itself out. */
     o->bfd.desired_min_tx_ms = 1;
     o->bfd.required_min_rx_ms = AGENT_BFD_MIN_RX_MS;
     for (;;) {

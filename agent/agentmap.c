@@ -75,8 +75,44 @@ agentmap_secondary_of(const struct agentmap *map, uint32_t bucket)
     return send.as_primary ? send.to : -1;
 }
 
+/* Returns the next instance of 'bucket' if we are its primary and
+ * replicate, else -1: an instance that gets our bulk transfers and changes
+ * of the bucket beside its secondary. */
+int
+agentmap_next_of(const struct agentmap *map, uint32_t bucket)
+{
+    struct agentmap_send send;
+
+    agentmap_send_rule(map, bucket, &send);
+    return send.next;
+}
+
+/* Returns true if our changes to the streams of 'bucket' go to instance
+ * 'peer' (as the bucket's secondary, primary or next instance). */
+bool
+agentmap_sends_to(const struct agentmap *map, uint32_t bucket, int peer)
+{
+    struct agentmap_send send;
+
+    agentmap_send_rule(map, bucket, &send);
+    return peer >= 0 && (send.to == peer || send.next == peer);
+}
+
+/* Returns true if we send instance 'peer' bulk transfers of 'bucket': we
+ * are its primary, and 'peer' its secondary or its next instance. */
+bool
+agentmap_bulks_to(const struct agentmap *map, uint32_t bucket, int peer)
+{
+    struct agentmap_send send;
+
+    agentmap_send_rule(map, bucket, &send);
+    return (peer >= 0 && send.as_primary
+            && (send.to == peer || send.next == peer));
+}
+
 /* Returns the instance to which our changes to the streams of 'bucket'
- * are replicated, or -1: see agentmap_send_rule(). */
+ * are replicated, or -1: see agentmap_send_rule().  As the primary, the
+ * bucket's next instance gets them too (agentmap_next_of()). */
 int
 agentmap_replica_of(const struct agentmap *map, uint32_t bucket)
 {
@@ -106,19 +142,21 @@ agentmap_send_rule(const struct agentmap *map, uint32_t bucket,
                    struct agentmap_send *send)
 {
     memset(send, 0, sizeof *send);
-    send->to = -1;
+    send->to = send->next = -1;
     if (agentmap_is_primary(map, bucket)) {
         uint16_t secondary = map->buckets[bucket].secondary;
+        uint16_t next = map->buckets[bucket].next;
 
         send->as_primary = true;
         send->to = secondary != AGP_NONE ? secondary : -1;
+        send->next = next != AGP_NONE ? next : -1;
         send->epoch = map->epoch;
     } else if (agentmap_is_secondary(map, bucket)) {
         send->to = map->buckets[bucket].primary;
         send->epoch = agentmap_is_warm(map, bucket) ? map->epoch : 0;
     }
     if (!map->replicate) {
-        send->to = -1;
+        send->to = send->next = -1;
     }
 }
 
@@ -217,6 +255,21 @@ agentmap_set_bulk_from(struct agentmap *map, uint32_t bucket,
     }
 }
 
+/* Returns true if 'map' names instance 'name' the secondary or the next
+ * instance of 'bucket': one that receives the bucket from its primary. */
+static bool
+received__(const struct agentmap *map, uint32_t bucket, const char *name)
+{
+    const char *s, *n;
+
+    if (bucket >= map->n_buckets) {
+        return false;
+    }
+    s = agentmap_name(map, map->buckets[bucket].secondary);
+    n = agentmap_name(map, map->buckets[bucket].next);
+    return (s && !strcmp(s, name)) || (n && !strcmp(n, name));
+}
+
 /* Applies 'm', the map the controller sent, to 'map' for instance 'self'.
  * 'connected' says, per instance of the current map, whether a replication
  * connection to it is open; 'replicate' whether we replicate at all.
@@ -282,22 +335,26 @@ agentmap_apply(struct agentmap *map, const struct agp_map *m,
     }
 
     for (size_t b = 0; replicate && b < map->n_buckets; b++) {
-        int s2 = agentmap_secondary_of(map, b);
-        const char *old_primary = NULL, *old_secondary = NULL;
+        int receivers[2] = { agentmap_secondary_of(map, b),
+                             agentmap_next_of(map, b) };
+        const char *old_primary = NULL;
 
-        if (s2 < 0) {
-            continue;
-        }
         if (b < old.n_buckets) {
             old_primary = agentmap_name(&old, old.buckets[b].primary);
-            old_secondary = agentmap_name(&old, old.buckets[b].secondary);
         }
-        /* The secondary is new to the job, or we are new as its primary,
-         * or we have no connection to it yet. */
-        if (!old_primary || !old_secondary || strcmp(old_primary, self)
-            || strcmp(old_secondary, map->instances[s2].name)
-            || change->kept[s2] < 0) {
-            bitmap_set1(change->bulk[s2], b);
+        for (size_t k = 0; k < ARRAY_SIZE(receivers); k++) {
+            int r = receivers[k];
+
+            /* The receiver is new to the bucket (as its secondary or its
+             * next instance: one that moves from next to secondary has
+             * all it needs), or we are new as its primary, or we have no
+             * connection to it yet. */
+            if (r >= 0
+                && (!old_primary || strcmp(old_primary, self)
+                    || !received__(&old, b, map->instances[r].name)
+                    || change->kept[r] < 0)) {
+                bitmap_set1(change->bulk[r], b);
+            }
         }
     }
 

@@ -15,7 +15,8 @@
  * ignored.  Applying a map says, for each instance of the new map, whether
  * the agent's replication connection to it (same name, same address) goes
  * on, and which buckets it must now send that instance in bulk: those the
- * agent is primary of and whose secondary is new to the job, and every
+ * agent is primary of and whose secondary or next instance is new to the
+ * job, and every
  * bucket of an instance it has no connection to yet (a new connection
  * starts with a bulk of everything).
  *
@@ -33,6 +34,9 @@
  *   - the primary sends its changes to the secondary, a bulk transfer of
  *     the bucket to a new secondary, and may hold frames (sync mode) until
  *     the secondary acknowledges them; its changes carry the map's epoch;
+ *     the bucket's next instance, if it has one (the instance that is to
+ *     replace the secondary once warm), gets the same changes and bulk
+ *     transfers as the secondary, but no frame waits for it;
  *
  *   - the secondary sends only its own changes (frames reach it while the
  *     switch and the maps disagree), to the primary: never a bulk, never a
@@ -81,6 +85,9 @@ struct agentmap {
 struct agentmap_send {
     int to;                     /* The instance its changes of the bucket's
                                  * streams go to, or -1: nobody. */
+    int next;                   /* As the primary: the bucket's next
+                                 * instance, which gets the same changes and
+                                 * bulk transfers as 'to', or -1. */
     bool as_primary;            /* It is the primary: 'to' is the secondary,
                                  * which gets bulk transfers of the bucket
                                  * and may be waited for (sync mode).
@@ -108,6 +115,9 @@ void agentmap_change_destroy(struct agentmap_change *);
 
 bool agentmap_is_primary(const struct agentmap *, uint32_t bucket);
 int agentmap_secondary_of(const struct agentmap *, uint32_t bucket);
+int agentmap_next_of(const struct agentmap *, uint32_t bucket);
+bool agentmap_sends_to(const struct agentmap *, uint32_t bucket, int peer);
+bool agentmap_bulks_to(const struct agentmap *, uint32_t bucket, int peer);
 bool agentmap_is_secondary(const struct agentmap *, uint32_t bucket);
 int agentmap_replica_of(const struct agentmap *, uint32_t bucket);
 void agentmap_send_rule(const struct agentmap *, uint32_t bucket,

@@ -58,9 +58,11 @@
  * the pair changes, ownership still moves only by CLAIM and RELEASE where
  * it can: a primary that did not own the bucket claims it from the
  * instance that left the pair, which keeps what it owned until then
- * (claim_set_bucket() has the rules).  A bucket the agent is not in is not
- * governed (claim_governs()): its frames are processed (the switch is
- * behind the maps, or ahead of them; the agent counts them).
+ * (claim_set_bucket() has the rules).  The bucket's next instance (the one
+ * warming to replace the secondary) is in the pair too, with the primary
+ * as its partner.  A bucket the agent is in no role of is not governed
+ * (claim_governs()): the agent drops its frames (the switch is behind the
+ * maps) and counts them.
  *
  * Pure: no I/O, time passed in (ms).  The caller sends the messages,
  * replicates before RELEASE, and keeps the queued frames. */

@@ -24,7 +24,7 @@
 #define AGP_RECORD_MIN_LEN (4 + AGP_KEY_LEN + AGP_VERSION_LEN + 2)
                                 /* A record, no state. */
 #define AGP_INSTANCE_MIN_LEN (2 + 1 + 4 + 2)    /* An instance, 1-byte name. */
-#define AGP_BUCKET_LEN 4        /* A MAP bucket. */
+#define AGP_BUCKET_LEN 6        /* A MAP bucket. */
 
 /* The highest version a HELLO's bitmap can name. */
 #define AGP_MAX_VERSION 31
@@ -284,18 +284,21 @@ agp_check_unique__(const struct agp_instance *instances, size_t n)
 }
 
 /* Checks 'bucket' of a MAP with 'n_instances' instances: each index below
- * 'n_instances' or AGP_NONE, no secondary without a primary, and not the
- * same instance twice. */
+ * 'n_instances' or AGP_NONE, no secondary nor next instance without a
+ * primary, and not the same instance twice. */
 static enum agp_error
 agp_check_bucket__(const struct agp_bucket *bucket, size_t n_instances)
 {
     uint16_t p = bucket->primary;
     uint16_t s = bucket->secondary;
+    uint16_t n = bucket->next;
 
     if ((p != AGP_NONE && p >= n_instances)
         || (s != AGP_NONE && s >= n_instances)
-        || (p == AGP_NONE && s != AGP_NONE)
-        || (p != AGP_NONE && p == s)) {
+        || (n != AGP_NONE && n >= n_instances)
+        || (p == AGP_NONE && (s != AGP_NONE || n != AGP_NONE))
+        || (p != AGP_NONE && (p == s || p == n))
+        || (n != AGP_NONE && n == s)) {
         return AGP_E_INDEX;
     }
     return AGP_OK;
@@ -586,6 +589,7 @@ agp_decode_map__(struct agp_reader *r, struct agp_map *map)
 
         agp_get_u16__(r, &bucket->primary);
         agp_get_u16__(r, &bucket->secondary);
+        agp_get_u16__(r, &bucket->next);
         error = agp_check_bucket__(bucket, map->n_instances);
         if (error) {
             return error;
@@ -1044,6 +1048,7 @@ agp_encode_map__(struct ofpbuf *b, size_t start, const struct agp_map *map)
     for (size_t i = 0; i < map->n_buckets; i++) {
         agp_put_u16__(b, map->buckets[i].primary);
         agp_put_u16__(b, map->buckets[i].secondary);
+        agp_put_u16__(b, map->buckets[i].next);
     }
     return AGP_OK;
 }
@@ -1282,7 +1287,8 @@ agp_map_equal__(const struct agp_map *a, const struct agp_map *b)
     }
     for (size_t i = 0; i < a->n_buckets; i++) {
         if (a->buckets[i].primary != b->buckets[i].primary
-            || a->buckets[i].secondary != b->buckets[i].secondary) {
+            || a->buckets[i].secondary != b->buckets[i].secondary
+            || a->buckets[i].next != b->buckets[i].next) {
             return false;
         }
     }

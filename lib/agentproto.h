@@ -15,7 +15,7 @@
  *    0  magic     4 bytes  "SFMA"
  *    4  version   1 byte   AGP_VERSION (HELLO, HELLO_ACK: AGP_HELLO_VERSION)
  *    5  type      1 byte   enum agp_type
- *    6  flags     2 bytes  0 (a version-2 receiver rejects anything else)
+ *    6  flags     2 bytes  0 (a version-3 receiver rejects anything else)
  *    8  length    4 bytes  the whole frame, header included, 16 to 1 MiB
  *   12  xid       4 bytes  chosen by the sender; a HELLO_ACK or STATE_ACK
  *                          carries the xid of the message it answers
@@ -26,9 +26,10 @@
  *
  * HELLO and HELLO_ACK always carry version 1 in the header, whatever the
  * versions spoken, so that any two versions can negotiate; later frames
- * carry the version chosen.  This module speaks version 2 only (version 1
- * had no versions in its STATE_UPDATE records; docs/agent-protocol.md says
- * why it is not kept).
+ * carry the version chosen.  This module speaks version 3 only (version 1
+ * had no versions in its STATE_UPDATE records, version 2 no next instance
+ * in its MAP buckets; docs/agent-protocol.md says why they are not
+ * kept).
  *
  * This module is pure: it finds frame boundaries in a byte stream
  * (agp_frame_check()), decodes a whole frame into a struct agp_msg
@@ -44,7 +45,7 @@
 struct ofpbuf;
 
 #define AGP_MAGIC "SFMA"          /* First 4 bytes of every frame. */
-#define AGP_VERSION 2             /* The version this module speaks. */
+#define AGP_VERSION 3             /* The version this module speaks. */
 #define AGP_HELLO_VERSION 1       /* The version HELLO and HELLO_ACK are
                                    * framed with, whatever is spoken. */
 #define AGP_HEADER_LEN 16         /* Bytes in a frame header. */
@@ -161,6 +162,11 @@ struct agp_bucket {
     uint16_t primary;           /* Instance index, or AGP_NONE. */
     uint16_t secondary;         /* Instance index, or AGP_NONE; AGP_NONE if
                                  * 'primary' is; never equal to it. */
+    uint16_t next;              /* Instance index, or AGP_NONE: the instance
+                                 * the primary also sends the bucket to,
+                                 * which is to replace the secondary once
+                                 * warm; AGP_NONE if 'primary' is; never
+                                 * the primary nor the secondary. */
 };
 
 /* AGP_MAP: the service map of the agent's service. */

@@ -152,6 +152,7 @@ svcmap_create(const char *service, size_t n_buckets)
     for (size_t b = 0; b < n_buckets; b++) {
         map->buckets[b].primary = SVCMAP_NONE;
         map->buckets[b].secondary = SVCMAP_NONE;
+        map->buckets[b].next = SVCMAP_NONE;
         map->buckets[b].since = 0;
     }
     return map;
@@ -309,6 +310,7 @@ svcmap_assign(struct svcmap *map)
         bucket->primary = primary;
         bucket->secondary = svcmap_best__(map, scores, SVCMAP_MASK_LIVE,
                                                primary);
+        bucket->next = SVCMAP_NONE;
         bucket->since = map->epoch;
     }
     free(scores);
@@ -346,20 +348,46 @@ svcmap_repair_primary__(const struct svcmap *map,
     return SVCMAP_NONE;
 }
 
-/* Returns the new secondary of a bucket of 'map' whose current secondary is
- * 'old' and whose new primary is 'primary', given the bucket's 'scores': a
- * live secondary stays (the handoff policy moves it, at its own pace, if
- * another should have the job), else the best-ranked live instance other
- * than the primary takes the job. */
+/* Returns true if instance 'i' of 'map' is live and is not 'other'. */
+static bool
+svcmap_live_other__(const struct svcmap *map, int i, int other)
+{
+    return (i != SVCMAP_NONE && i != other
+            && svcmap_is_live(map->instances[i].state));
+}
+
+/* Returns the new secondary of bucket 'old' of 'map' whose new primary is
+ * 'primary', given the bucket's 'scores': a live secondary stays (the
+ * handoff policy moves it, at its own pace, if another should have the
+ * job), else the bucket's live next instance, which the primary was
+ * already sending the bucket to (if the primary stays), else the
+ * best-ranked live instance other than the primary takes the job. */
 static int
-svcmap_repair_secondary__(const struct svcmap *map, int old, int primary,
+svcmap_repair_secondary__(const struct svcmap *map,
+                          const struct svcmap_bucket *old, int primary,
                           const double *scores)
 {
-    if (old != SVCMAP_NONE && old != primary
-        && svcmap_is_live(map->instances[old].state)) {
-        return old;
+    if (svcmap_live_other__(map, old->secondary, primary)) {
+        return old->secondary;
+    }
+    if (primary == old->primary
+        && svcmap_live_other__(map, old->next, primary)) {
+        return old->next;
     }
     return svcmap_best__(map, scores, SVCMAP_MASK_LIVE, primary);
+}
+
+/* Returns the next instance of bucket 'old' of 'map' once it has 'primary'
+ * and 'secondary': the current one while it lives and the primary stays
+ * (a new primary has sent it nothing), else none. */
+static int
+svcmap_repair_next__(const struct svcmap *map,
+                     const struct svcmap_bucket *old, int primary,
+                     int secondary)
+{
+    return (primary == old->primary && old->next != secondary
+            && svcmap_live_other__(map, old->next, primary)
+            ? old->next : SVCMAP_NONE);
 }
 
 /* Repairs every bucket of 'map' as svcmap_set_state() describes, without
@@ -373,15 +401,17 @@ svcmap_repair__(struct svcmap *map)
 
     for (size_t b = 0; b < map->n_buckets; b++) {
         struct svcmap_bucket *bucket = &map->buckets[b];
-        int primary, secondary;
+        int primary, secondary, next;
 
         svcmap_score_bucket__(map, service_hash, b, scores);
         primary = svcmap_repair_primary__(map, bucket, scores);
-        secondary = svcmap_repair_secondary__(map, bucket->secondary,
-                                              primary, scores);
-        if (primary != bucket->primary || secondary != bucket->secondary) {
+        secondary = svcmap_repair_secondary__(map, bucket, primary, scores);
+        next = svcmap_repair_next__(map, bucket, primary, secondary);
+        if (primary != bucket->primary || secondary != bucket->secondary
+            || next != bucket->next) {
             bucket->primary = primary;
             bucket->secondary = secondary;
+            bucket->next = next;
             bucket->since = map->epoch + 1;
             n_changed++;
         }
@@ -398,8 +428,12 @@ svcmap_repair__(struct svcmap *map)
  *     instance, else the best-ranked COLD one; else SVCMAP_NONE.
  *
  *   - The secondary is the current secondary if it is live and is not the
- *     primary, else the best-ranked live instance other than the primary,
- *     or SVCMAP_NONE.
+ *     primary, else the bucket's next instance if it is live and the
+ *     primary stays, else the best-ranked live instance other than the
+ *     primary, or SVCMAP_NONE.
+ *
+ *   - The next instance stays while it is live, the primary stays and it
+ *     did not become the secondary; otherwise the bucket has none.
  *
  * Among instances ranked alike, one that is not draining is preferred.  So
  * an instance that goes DOWN or DISABLED leaves exactly the buckets it was
@@ -410,7 +444,8 @@ svcmap_repair__(struct svcmap *map)
  * had none.  Moving buckets to the instances rendezvous hashing prefers is
  * the handoff policy's job.
  *
- * Returns the number of buckets whose primary or secondary changed.  Bumps
+ * Returns the number of buckets whose primary, secondary or next instance
+ * changed.  Bumps
  * the epoch if the state or any bucket changed.  Does nothing, returning 0,
  * if 'instance' is not an instance of 'map' or 'state' is no state. */
 size_t
@@ -488,10 +523,10 @@ svcmap_count_target(const struct svcmap *map, int instance)
 
 /* Gives bucket 'bucket' of 'map' 'primary' and 'secondary' (instance
  * indexes or SVCMAP_NONE; they differ unless both are SVCMAP_NONE, and a
- * bucket without a primary has no secondary).  The bucket's assignment
- * holds from the next epoch: the caller bumps the epoch once it has set
- * every bucket it changes.  Does nothing if the bucket already has them or
- * the arguments are out of range. */
+ * bucket without a primary has no secondary), and no next instance.  The
+ * bucket's assignment holds from the next epoch: the caller bumps the
+ * epoch once it has set every bucket it changes.  Does nothing if the
+ * bucket already has them or the arguments are out of range. */
 void
 svcmap_set_bucket(struct svcmap *map, uint32_t bucket, int primary,
                   int secondary)
@@ -506,21 +541,55 @@ svcmap_set_bucket(struct svcmap *map, uint32_t bucket, int primary,
         return;
     }
     b = &map->buckets[bucket];
-    if (b->primary != primary || b->secondary != secondary) {
+    if (b->primary != primary || b->secondary != secondary
+        || b->next != SVCMAP_NONE) {
         b->primary = primary;
         b->secondary = secondary;
+        b->next = SVCMAP_NONE;
         b->since = map->epoch + 1;
     }
 }
 
-/* Returns true if 'instance' is the primary or the secondary of a bucket of
- * 'map'. */
+/* Makes 'next' (an instance index, or SVCMAP_NONE for none) the next
+ * instance of bucket 'bucket' of 'map': the primary sends it the bucket's
+ * streams in bulk and then every update, as it does to the secondary, but
+ * the switch sends it no frame of the bucket.  So a secondary is replaced
+ * only once its successor holds the state: until then the secondary keeps
+ * its job (and its place in the fast-failover group), and a failure of the
+ * primary finds it warm.  'next' must differ from the bucket's primary and
+ * secondary, and the bucket must have a primary.  Like svcmap_set_bucket(),
+ * holds from the next epoch; does nothing if the bucket already has it or
+ * the arguments do not fit. */
+void
+svcmap_set_next(struct svcmap *map, uint32_t bucket, int next)
+{
+    struct svcmap_bucket *b;
+
+    if (bucket >= map->n_buckets
+        || next < SVCMAP_NONE || next >= (int) map->n_instances) {
+        return;
+    }
+    b = &map->buckets[bucket];
+    if (next != SVCMAP_NONE
+        && (b->primary == SVCMAP_NONE || next == b->primary
+            || next == b->secondary)) {
+        return;
+    }
+    if (b->next != next) {
+        b->next = next;
+        b->since = map->epoch + 1;
+    }
+}
+
+/* Returns true if 'instance' is the primary, the secondary or the next
+ * instance of a bucket of 'map'. */
 bool
 svcmap_holds_any(const struct svcmap *map, int instance)
 {
     for (size_t b = 0; b < map->n_buckets; b++) {
         if (map->buckets[b].primary == instance
-            || map->buckets[b].secondary == instance) {
+            || map->buckets[b].secondary == instance
+            || map->buckets[b].next == instance) {
             return true;
         }
     }
@@ -546,6 +615,7 @@ svcmap_remove_instance(struct svcmap *map, int instance)
 
         bucket->primary -= bucket->primary > instance;
         bucket->secondary -= bucket->secondary > instance;
+        bucket->next -= bucket->next > instance;
     }
     return true;
 }
@@ -629,6 +699,7 @@ svcmap_continue(struct svcmap *map, const struct svcmap *old)
                        : to_new[ob->primary]);
         nb->secondary = (ob->secondary == SVCMAP_NONE ? SVCMAP_NONE
                          : to_new[ob->secondary]);
+        nb->next = ob->next == SVCMAP_NONE ? SVCMAP_NONE : to_new[ob->next];
         nb->since = ob->since;
     }
     free(to_new);
@@ -640,7 +711,8 @@ svcmap_continue(struct svcmap *map, const struct svcmap *old)
 
         if (!svcmap_same_instance__(map, nb->primary, old, ob->primary)
             || !svcmap_same_instance__(map, nb->secondary,
-                                       old, ob->secondary)) {
+                                       old, ob->secondary)
+            || !svcmap_same_instance__(map, nb->next, old, ob->next)) {
             nb->since = map->epoch + 1;
             changed = true;
         }

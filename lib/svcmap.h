@@ -26,7 +26,10 @@
  * hashing would give each bucket over the live instances that are not
  * draining is its target (svcmap_target()); the handoff policy
  * (ofctl-app/handoff.h) moves buckets towards their targets, one bucket at
- * a time, with svcmap_set_bucket().  Every change bumps the epoch, and
+ * a time, with svcmap_set_bucket() and svcmap_set_next() (a bucket's
+ * "next" instance receives the bucket's state from the primary beside the
+ * secondary, so that the secondary keeps its job until its successor is
+ * warm).  Every change bumps the epoch, and
  * each bucket remembers the epoch from which its assignment holds, so that
  * an agent's report at that epoch or later speaks of the assignment the
  * bucket has now.
@@ -52,8 +55,11 @@ enum svcmap_state {
 struct svcmap_bucket {
     int primary;                /* Instance index, or SVCMAP_NONE. */
     int secondary;              /* Instance index, or SVCMAP_NONE. */
-    uint64_t since;             /* The first epoch with this primary and
-                                 * secondary. */
+    int next;                   /* The instance the primary is warming to
+                                 * take the secondary's place, or
+                                 * SVCMAP_NONE (see svcmap_set_next()). */
+    uint64_t since;             /* The first epoch with this primary,
+                                 * secondary and next. */
 };
 
 struct svcmap_instance {
@@ -89,6 +95,7 @@ void svcmap_target(const struct svcmap *, uint32_t bucket, int *primary,
                    int *secondary);
 void svcmap_set_bucket(struct svcmap *, uint32_t bucket, int primary,
                        int secondary);
+void svcmap_set_next(struct svcmap *, uint32_t bucket, int next);
 size_t svcmap_count_target(const struct svcmap *, int instance);
 bool svcmap_holds_any(const struct svcmap *, int instance);
 

@@ -248,10 +248,13 @@ push_map__(struct agsrv *srv, struct agsrv_agent *a)
     msg.map.buckets = xmalloc(map->n_buckets * sizeof *msg.map.buckets);
     for (size_t b = 0; b < map->n_buckets; b++) {
         int p = map->buckets[b].primary, s = map->buckets[b].secondary;
+        int n = map->buckets[b].next;
 
         msg.map.buckets[b].primary = p == SVCMAP_NONE ? AGP_NONE : p;
         msg.map.buckets[b].secondary = (p == SVCMAP_NONE || s == SVCMAP_NONE
                                         ? AGP_NONE : s);
+        msg.map.buckets[b].next = (p == SVCMAP_NONE || n == SVCMAP_NONE
+                                   ? AGP_NONE : n);
     }
     agpconn_send(a->conn, &msg);
     a->pushed_epoch = map->epoch;

@@ -40,8 +40,7 @@ struct hof_move {
     char *from;                 /* Old owner (primary or secondary), or
                                  * NULL for none. */
     char *to;                   /* New owner, or NULL for none. */
-    char *old_secondary;        /* For HOF_PRIMARY: the secondary before,
-                                 * or NULL. */
+    char *primary;              /* The bucket's primary when it started. */
     long long int started;
     long long int ended;        /* Once finished. */
     char *why;                  /* Why it started, then how it ended. */
@@ -105,7 +104,7 @@ move_free__(struct hof_move *m)
 {
     free(m->from);
     free(m->to);
-    free(m->old_secondary);
+    free(m->primary);
     free(m->why);
     free(m);
 }
@@ -333,6 +332,18 @@ reason__(const struct svcmap *map, int from, int to)
     return "rebalance";
 }
 
+/* Returns true if the move of bucket 'b' of 'map' of 'kind' waits for its
+ * new owner to be warm: a handoff of the primary, and the move of a live
+ * secondary (which keeps its job until its successor holds the state). */
+static bool
+warms__(const struct hof *hof, const struct svcmap *map, uint32_t b,
+        enum hof_kind kind)
+{
+    return (kind == HOF_PRIMARY
+            || (kind == HOF_SECONDARY && hof->p.mode != HOF_IMMEDIATE
+                && live__(map, map->buckets[b].secondary)));
+}
+
 /* Starts the move of bucket 'b' of 'map' of 'kind' to 'to'.  Returns true
  * if the map changed. */
 static bool
@@ -340,11 +351,22 @@ start__(struct hof *hof, struct svcmap *map, uint32_t b, enum hof_kind kind,
         int to, long long int now)
 {
     const struct svcmap_bucket cur = map->buckets[b];
+    int from = kind == HOF_SECONDARY ? cur.secondary : cur.primary;
     struct hof_move *m;
 
-    if (kind == HOF_SECONDARY) {
-        m = move_create__(map, b, kind, cur.secondary, to,
-                          reason__(map, cur.secondary, to), now);
+    m = move_create__(map, b, kind, from, to, reason__(map, from, to), now);
+    m->primary = nullable_xstrdup(name__(map, cur.primary));
+    if (kind == HOF_PRIMARY_NOW) {
+        int tp, ts;
+
+        svcmap_target(map, b, &tp, &ts);
+        svcmap_set_bucket(map, b, to, ts == to ? cur.primary : ts);
+        hof->counts.n_immediate++;
+        m->phase = HOF_DONE;    /* Never in progress. */
+        finish__(hof, m, HOF_DONE, NULL, now);
+        return true;
+    } else if (!warms__(hof, map, b, kind)) {
+        /* No live secondary to keep in the meantime: at once. */
         svcmap_set_bucket(map, b, cur.primary, to);
         hof->counts.n_secondary++;
         m->phase = HOF_DONE;    /* Never in progress. */
@@ -355,31 +377,40 @@ start__(struct hof *hof, struct svcmap *map, uint32_t b, enum hof_kind kind,
         return true;
     }
 
-    m = move_create__(map, b, kind, cur.primary, to,
-                      reason__(map, cur.primary, to), now);
-    if (kind == HOF_PRIMARY_NOW) {
-        int tp, ts;
-
-        svcmap_target(map, b, &tp, &ts);
-        svcmap_set_bucket(map, b, to, ts == to ? cur.primary : ts);
-        hof->counts.n_immediate++;
-        m->phase = HOF_DONE;    /* Never in progress. */
-        finish__(hof, m, HOF_DONE, NULL, now);
-        return true;
-    }
-
-    /* Make before break: the new owner first takes the secondary's place,
-     * and the primary sends it the bucket's streams. */
-    m->old_secondary = nullable_xstrdup(name__(map, cur.secondary));
+    /* Make before break: the new owner becomes the bucket's next instance
+     * (unless it is already its secondary), and the primary sends it the
+     * bucket's streams while the secondary keeps its job. */
     ovs_list_push_back(&hof->active, &m->list_node);
     hof->n_active++;
-    VLOG_DBG("service %s: bucket %"PRIu32": handoff %s -> %s started (%s)",
-             map->service, b, m->from, m->to, m->why);
-    if (cur.secondary != to) {
-        svcmap_set_bucket(map, b, cur.primary, to);
+    VLOG_DBG("service %s: bucket %"PRIu32": %s handoff %s -> %s started "
+             "(%s)", map->service, b, kind_name__(kind),
+             m->from ? m->from : "-", m->to, m->why);
+    if (cur.secondary != to && cur.next != to) {
+        svcmap_set_next(map, b, to);
         return true;
     }
     return false;
+}
+
+/* Ends the handoff 'm' in 'map' as abandoned because of 'why', taking its
+ * new owner out of the bucket's next place if it is there.  Returns true
+ * if the map changed. */
+static bool
+abandon__(struct hof *hof, struct svcmap *map, struct hof_move *m, int n,
+          char *why, long long int now)
+{
+    bool changed = false;
+
+    VLOG_INFO_RL(&rl, "service %s: bucket %"PRIu32": %s handoff %s -> %s "
+                 "ended: %s", map->service, m->bucket, kind_name__(m->kind),
+                 m->from ? m->from : "-", m->to ? m->to : "-", why);
+
+    if (n != SVCMAP_NONE && map->buckets[m->bucket].next == n) {
+        svcmap_set_next(map, m->bucket, SVCMAP_NONE);
+        changed = true;
+    }
+    finish__(hof, m, HOF_ABANDONED, why, now);
+    return changed;
 }
 
 /* Advances the handoff 'm' in 'map'.  Returns true if the map changed. */
@@ -388,67 +419,66 @@ progress__(struct hof *hof, struct svcmap *map, struct hof_move *m,
            hof_warm_cb *warm, void *aux, long long int now)
 {
     const struct svcmap_bucket *cur = &map->buckets[m->bucket];
-    int p = find__(map, m->from), n = find__(map, m->to);
+    bool primary = m->kind == HOF_PRIMARY;
+    int p = find__(map, m->primary), n = find__(map, m->to);
     uint32_t b = m->bucket;
-    int tp, ts;
+    int tp, ts, want;
 
     svcmap_target(map, b, &tp, &ts);
-    if (n != SVCMAP_NONE && cur->primary == n) {
+    want = primary ? tp : (cur->primary == tp ? ts : tp);
+    if (n != SVCMAP_NONE && primary && cur->primary == n) {
         finish__(hof, m, HOF_DONE,
                  xasprintf("%s took over when %s failed", m->to, m->from),
                  now);
         return false;
+    } else if (n != SVCMAP_NONE && !primary && cur->secondary == n) {
+        finish__(hof, m, HOF_DONE,
+                 xasprintf("%s took the place of %s when it failed", m->to,
+                           m->from ? m->from : "none"), now);
+        hof->counts.n_secondary++;
+        return false;
     } else if (!live__(map, n)) {
-        finish__(hof, m, HOF_ABANDONED,
-                 xasprintf("new owner %s failed or left", m->to), now);
+        return abandon__(hof, map, m, n,
+                         xasprintf("new owner %s failed or left", m->to),
+                         now);
     } else if (p == SVCMAP_NONE || cur->primary != p) {
-        finish__(hof, m, HOF_ABANDONED,
-                 xasprintf("the primary changed to %s",
-                           cur->primary == SVCMAP_NONE ? "none"
-                           : map->instances[cur->primary].name), now);
-    } else if (cur->secondary != n) {
-        finish__(hof, m, HOF_ABANDONED,
-                 xasprintf("the secondary changed to %s",
-                           cur->secondary == SVCMAP_NONE ? "none"
-                           : map->instances[cur->secondary].name), now);
-    } else if (tp != n) {
-        finish__(hof, m, HOF_ABANDONED,
-                 xasprintf("no longer wanted: the target is now %s",
-                           tp == SVCMAP_NONE ? "none"
-                           : map->instances[tp].name), now);
+        return abandon__(hof, map, m, n,
+                         xasprintf("the primary changed to %s",
+                                   cur->primary == SVCMAP_NONE ? "none"
+                                   : map->instances[cur->primary].name),
+                         now);
+    } else if (cur->next != n && cur->secondary != n) {
+        return abandon__(hof, map, m, n,
+                         xasprintf("%s no longer receives the bucket",
+                                   m->to), now);
+    } else if (want != n) {
+        return abandon__(hof, map, m, n,
+                         xasprintf("no longer wanted: the target is now %s",
+                                   want == SVCMAP_NONE ? "none"
+                                   : map->instances[want].name), now);
     } else if (cur->since <= map->epoch && warm(map, n, b, aux)) {
-        /* (A bucket whose new secondary is not yet out at any epoch, one
-         * set in this very run, cannot have been reported warm.) */
-        /* The swap: the new owner has the state, the old keeps it. */
-        svcmap_set_bucket(map, b, n, p);
-        VLOG_DBG("service %s: bucket %"PRIu32": handoff %s -> %s done in "
-                 "%lld ms", map->service, b, m->from, m->to,
-                 now - m->started);
+        /* (A bucket whose new owner is not yet out at any epoch, one set
+         * in this very run, cannot have been reported warm.) */
+        if (primary) {
+            /* The swap: the new owner has the state, the old keeps it. */
+            svcmap_set_bucket(map, b, n, p);
+        } else {
+            /* The successor has the state: the secondary leaves. */
+            svcmap_set_bucket(map, b, p, n);
+            hof->counts.n_secondary++;
+        }
+        VLOG_DBG("service %s: bucket %"PRIu32": %s handoff %s -> %s done "
+                 "in %lld ms", map->service, b, kind_name__(m->kind),
+                 m->from ? m->from : "-", m->to, now - m->started);
         finish__(hof, m, HOF_DONE, NULL, now);
         return true;
     } else if (now - m->started >= hof->p.timeout_ms) {
-        int old = find__(map, m->old_secondary);
-        bool changed = false;
-
-        VLOG_WARN_RL(&rl, "service %s: bucket %"PRIu32": handoff %s -> %s "
-                     "abandoned: %s did not hold the bucket's state within "
-                     "%d ms; trying again in %d ms", map->service, b,
-                     m->from, m->to, m->to, hof->p.timeout_ms,
-                     hof->p.retry_ms);
-        if (old != SVCMAP_NONE && old != p && old != n && live__(map, old)) {
-            svcmap_set_bucket(map, b, p, old);
-            changed = true;
-        }
         hof->retry_at[b] = now + hof->p.retry_ms;
-        finish__(hof, m, HOF_ABANDONED,
-                 xasprintf("%s not warm within %d ms", m->to,
-                           hof->p.timeout_ms), now);
-        return changed;
-    } else {
-        return false;
+        return abandon__(hof, map, m, n,
+                         xasprintf("%s not warm within %d ms; trying again "
+                                   "in %d ms", m->to, hof->p.timeout_ms,
+                                   hof->p.retry_ms), now);
     }
-    VLOG_INFO_RL(&rl, "service %s: bucket %"PRIu32": handoff %s -> %s "
-                 "ended: %s", map->service, b, m->from, m->to, m->why);
     return false;
 }
 
@@ -517,7 +547,8 @@ hof_run(struct hof *hof, struct svcmap *map, hof_warm_cb *warm, void *aux,
             continue;
         }
         if (hof->tokens < 1.0
-            || (kind == HOF_PRIMARY && hof->n_active >= hof->p.max_active)) {
+            || (warms__(hof, map, b, kind)
+                && hof->n_active >= hof->p.max_active)) {
             hof->cursor = b;
             break;
         }

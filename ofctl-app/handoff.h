@@ -11,20 +11,26 @@
  * live instances that are not draining), one bucket at a time, by the
  * make-before-break handoff:
  *
- *   1. the new owner N becomes the bucket's secondary, so that the primary
- *      P sends it the bucket's streams in bulk and then every update;
+ *   1. the new owner N becomes the bucket's next instance (unless it is
+ *      already its secondary), so that the primary P sends it the
+ *      bucket's streams in bulk and then every update, while the
+ *      secondary S keeps its job and its place in the fast-failover group;
  *   2. N's agent reports the bucket warm at an epoch from which the bucket
  *      has had that assignment;
  *   3. one map change makes N the primary and P the secondary (one bundle
- *      swaps the fast-failover group's buckets), so that P still holds the
- *      state if N fails right after;
+ *      rewrites the fast-failover group), so that P still holds the state
+ *      if N fails right after; S leaves the bucket;
  *   4. if P should not stay secondary either (it is draining, or another
  *      instance ranks second), a later move gives the bucket its target
- *      secondary.
+ *      secondary, the same way: the new secondary warms as the next
+ *      instance, and replaces the old one once warm.
  *
- * A handoff whose new owner does not report warm within the timeout is
- * abandoned with the primary kept (and the old secondary back, if it still
- * lives), and the bucket is left alone for a while.  A handoff whose
+ * So at every moment the bucket's secondary holds its whole state, and a
+ * failure of the primary in the middle of a move finds a warm instance to
+ * fail over to.  A secondary that is not live any more is replaced at
+ * once (there is nothing to keep).  A move whose new owner does not
+ * report warm within the timeout is abandoned with the primary and the
+ * secondary kept, and the bucket is left alone for a while.  A move whose
  * bucket the map repair changed under it (a failure) ends there: the
  * repair's choice stands.  Moves start at a bounded rate and only so many
  * are in progress at once.

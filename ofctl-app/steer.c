@@ -1069,6 +1069,16 @@ steer_format_map(const struct steer *st, const char *service, struct ds *s)
                           inst_name__(map, map->buckets[b].primary),
                           inst_name__(map, map->buckets[b].secondary));
         }
+        /* Apart from the table, which scripts read three columns at a
+         * time. */
+        for (size_t b = 0; b < map->n_buckets; b++) {
+            if (map->buckets[b].next != SVCMAP_NONE) {
+                ds_put_format(s, "  next of bucket %"PRIuSIZE": %s "
+                              "(receiving its state, to replace the "
+                              "secondary)\n", b,
+                              inst_name__(map, map->buckets[b].next));
+            }
+        }
     }
     if (!found) {
         return (service

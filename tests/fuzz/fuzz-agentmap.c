@@ -88,10 +88,22 @@ apply_map(struct agentmap *map, const uint8_t **data, size_t *size)
         buckets[b].primary = (m.n_instances && p % 4
                               ? p % m.n_instances : AGP_NONE);
         buckets[b].secondary = AGP_NONE;
+        buckets[b].next = AGP_NONE;
         if (buckets[b].primary != AGP_NONE && m.n_instances > 1 && s % 4) {
             buckets[b].secondary = ((buckets[b].primary + 1
                                      + s % (m.n_instances - 1))
                                     % m.n_instances);
+        }
+        if (buckets[b].secondary != AGP_NONE && m.n_instances > 2
+            && s % 8 >= 6) {
+            /* The first instance after the secondary that is neither it
+             * nor the primary. */
+            uint16_t n = (buckets[b].secondary + 1) % m.n_instances;
+
+            if (n == buckets[b].primary) {
+                n = (n + 1) % m.n_instances;
+            }
+            buckets[b].next = n;
         }
     }
     m.buckets = buckets;

@@ -218,7 +218,7 @@ def reconcile_seeds(corpus):
                   + op(ANSWER_BARRIER))
 
 
-# fuzz-agentproto: frames of the agent protocol, version 2 (HELLO and
+# fuzz-agentproto: frames of the agent protocol, version 3 (HELLO and
 # HELLO_ACK framed with version 1).
 
 AGP_HELLO, AGP_HELLO_ACK, AGP_MAP, AGP_HEARTBEAT = 1, 2, 3, 4
@@ -228,7 +228,7 @@ AGP_NONE = 0xffff
 
 def agp_frame(msg_type, body, xid, version=None):
     if version is None:
-        version = 1 if msg_type in (AGP_HELLO, AGP_HELLO_ACK) else 2
+        version = 1 if msg_type in (AGP_HELLO, AGP_HELLO_ACK) else 3
     return (b'SFMA' + struct.pack('>BBHII', version, msg_type, 0,
                                   16 + len(body), xid) + body)
 
@@ -237,7 +237,7 @@ def agp_string(s):
     return struct.pack('>H', len(s)) + s.encode()
 
 
-def agp_hello(instance, service, addr, port, versions=1 << 2, xid=1):
+def agp_hello(instance, service, addr, port, versions=1 << 3, xid=1):
     return agp_frame(AGP_HELLO, struct.pack('>IIH', versions, addr, port)
                      + agp_string(instance) + agp_string(service), xid)
 
@@ -249,13 +249,14 @@ def agp_hello_ack(version, reason='', xid=1):
 
 def agp_map(epoch, service, instances, buckets, xid=2):
     """'instances': (name, address, port); 'buckets': (primary,
-    secondary) indexes."""
+    secondary[, next]) indexes."""
     body = (struct.pack('>Q', epoch) + agp_string(service)
             + struct.pack('>IH', len(buckets), len(instances)))
     for name, addr, port in instances:
         body += agp_string(name) + struct.pack('>IH', addr, port)
-    for primary, secondary in buckets:
-        body += struct.pack('>HH', primary, secondary)
+    for bucket in buckets:
+        primary, secondary, nxt = (tuple(bucket) + (AGP_NONE,))[:3]
+        body += struct.pack('>HHH', primary, secondary, nxt)
     return agp_frame(AGP_MAP, body, xid)
 
 
@@ -292,12 +293,12 @@ def agp_bulk_end(bucket, count, xid=10):
 def agentproto_seeds(corpus):
     t = 'fuzz-agentproto'
     hello = agp_hello('fw-1', 'fw', 0x0a000103, 7400)
-    hello_ack = agp_hello_ack(2)
+    hello_ack = agp_hello_ack(3)
     instances = [('fw-%d' % i, 0x0a000100 + i, 7400) for i in range(1, 5)]
     instances.append(('fw-5', 0, 0))
-    pairs = [(0, 1), (1, 2), (3, 4), (3, 4), (4, 0), (0, 1), (1, 2),
+    pairs = [(0, 1), (1, 2, 0), (3, 4), (3, 4), (4, 0, 2), (0, 1), (1, 2),
              (3, AGP_NONE), (3, 4), (AGP_NONE, AGP_NONE), (0, 1), (1, 2),
-             (3, 4), (3, 4), (4, 0), (0, 1)]
+             (3, 4, 1), (3, 4), (4, 0), (0, 1)]
     mapmsg = agp_map(3, 'fw', instances, pairs)
     heartbeat = agp_heartbeat(3, 16, b'\xf5\x3c', (1000, 990, 10))
     # Versions with and without an epoch, the largest count, a tie.

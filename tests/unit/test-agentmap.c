@@ -36,6 +36,7 @@ map_of(struct agp_map *m, struct agp_instance *inst, struct agp_bucket *bk,
         bk[b].primary = spec[2 * b] == '-' ? AGP_NONE : spec[2 * b] - 'a';
         bk[b].secondary = (spec[2 * b + 1] == '-' ? AGP_NONE
                            : spec[2 * b + 1] - 'a');
+        bk[b].next = AGP_NONE;
     }
     m->epoch = epoch;
     m->service = "fw";
@@ -318,11 +319,85 @@ test_agentmap_send_rule(void)
     agentmap_destroy(&map);
 }
 
+/* A bucket's next instance gets, from its primary, a bulk transfer and
+ * every change, beside the secondary; once it becomes the secondary it is
+ * not sent the bucket again.  Only the primary sends it anything. */
+static void
+test_agentmap_next(void)
+{
+    bool connected[3] = { true, true, true };
+    struct agp_instance inst[3];
+    struct agp_bucket bk[N_BUCKETS];
+    struct agentmap_change change;
+    struct agentmap map;
+    struct agp_map m;
+
+    agentmap_init(&map);
+    map_of(&m, inst, bk, 3, "baab" "bc" "ca", true);
+    CU_ASSERT(agentmap_apply(&map, &m, "b", true, NULL, &change));
+    agentmap_change_destroy(&change);
+    CU_ASSERT_EQUAL(agentmap_next_of(&map, 0), -1);
+
+    /* c becomes the next instance of bucket 0 (ours, secondary a): c
+     * gets it in bulk, a nothing new; both get its changes. */
+    map_of(&m, inst, bk, 4, "baab" "bc" "ca", true);
+    bk[0].next = 2;
+    CU_ASSERT(agentmap_apply(&map, &m, "b", true, connected, &change));
+    CU_ASSERT_STRING_EQUAL(bulk_of(&change, 2), "0");
+    CU_ASSERT_STRING_EQUAL(bulk_of(&change, 0), "");
+    agentmap_change_destroy(&change);
+    CU_ASSERT_EQUAL(agentmap_replica_of(&map, 0), 0);
+    CU_ASSERT_EQUAL(agentmap_next_of(&map, 0), 2);
+    CU_ASSERT_EQUAL(agentmap_secondary_of(&map, 0), 0);
+    CU_ASSERT(agentmap_sends_to(&map, 0, 0));
+    CU_ASSERT(agentmap_sends_to(&map, 0, 2));
+    CU_ASSERT(!agentmap_sends_to(&map, 0, 1));
+    CU_ASSERT(agentmap_bulks_to(&map, 0, 0));
+    CU_ASSERT(agentmap_bulks_to(&map, 0, 2));
+    CU_ASSERT(!agentmap_sends_to(&map, 0, -1));
+    /* Not in our role counts: a hold still ends on a map naming us only
+     * as a next instance. */
+    CU_ASSERT_EQUAL(agentmap_n_roles(&map), 3);
+
+    /* c, warm, replaces a: no bulk to c again, and a is out of bucket 0. */
+    map_of(&m, inst, bk, 5, "bcab" "bc" "ca", true);
+    CU_ASSERT(agentmap_apply(&map, &m, "b", true, connected, &change));
+    CU_ASSERT_STRING_EQUAL(bulk_of(&change, 2), "");
+    CU_ASSERT_STRING_EQUAL(bulk_of(&change, 0), "");
+    agentmap_change_destroy(&change);
+    CU_ASSERT(!agentmap_sends_to(&map, 0, 0));
+    CU_ASSERT(agentmap_sends_to(&map, 0, 2));
+
+    /* A next instance of a bucket we are the secondary of: nothing goes
+     * to it from us; and where we are the next instance, we send nothing
+     * at all. */
+    map_of(&m, inst, bk, 6, "bcab" "bc" "ca", true);
+    bk[1].next = 2;
+    bk[3].next = 1;
+    CU_ASSERT(agentmap_apply(&map, &m, "b", true, connected, &change));
+    agentmap_change_destroy(&change);
+    CU_ASSERT_EQUAL(agentmap_next_of(&map, 1), -1);
+    CU_ASSERT(!agentmap_sends_to(&map, 1, 2));
+    CU_ASSERT(agentmap_sends_to(&map, 1, 0));
+    CU_ASSERT_EQUAL(agentmap_replica_of(&map, 3), -1);
+    CU_ASSERT_EQUAL(agentmap_next_of(&map, 3), -1);
+
+    /* Without replication, nobody. */
+    map_of(&m, inst, bk, 7, "baab" "bc" "ca", true);
+    bk[0].next = 2;
+    CU_ASSERT(agentmap_apply(&map, &m, "b", false, connected, &change));
+    agentmap_change_destroy(&change);
+    CU_ASSERT_EQUAL(agentmap_next_of(&map, 0), -1);
+    CU_ASSERT(!agentmap_sends_to(&map, 0, 2));
+    agentmap_destroy(&map);
+}
+
 static const struct test_case agentmap_tests[] = {
     { "roles and bulk transfers", test_agentmap_roles_and_bulks },
     { "warm buckets", test_agentmap_warm },
     { "forget warm, count primaries", test_agentmap_forget_warm },
     { "what may be sent, to whom, at which epoch", test_agentmap_send_rule },
+    { "next instance", test_agentmap_next },
     { NULL, NULL },
 };
 

@@ -145,15 +145,18 @@ test_hello(void)
     CU_ASSERT_EQUAL(round_trip(&msg), 36);
 
     /* A peer that speaks only later versions still decodes. */
-    msg.hello.versions = (1u << 3) | (1u << 4);
+    msg.hello.versions = (1u << 4) | (1u << 5);
     round_trip(&msg);
     CU_ASSERT_EQUAL(agp_negotiate(msg.hello.versions), 0);
-    CU_ASSERT_EQUAL(agp_negotiate(0x6), AGP_VERSION);
-    CU_ASSERT_EQUAL(agp_negotiate(0xe), AGP_VERSION);
+    CU_ASSERT_EQUAL(agp_negotiate(0xc), AGP_VERSION);
+    CU_ASSERT_EQUAL(agp_negotiate(0x1e), AGP_VERSION);
 
-    /* Version 1 (no versions in its records) is not spoken any more. */
-    CU_ASSERT_EQUAL(AGP_VERSION, 2);
+    /* Neither version 1 (no versions in its records) nor version 2 (no
+     * next instance in its MAP buckets) is spoken any more. */
+    CU_ASSERT_EQUAL(AGP_VERSION, 3);
     CU_ASSERT_EQUAL(agp_negotiate(1u << 1), 0);
+    CU_ASSERT_EQUAL(agp_negotiate(1u << 2), 0);
+    CU_ASSERT_EQUAL(agp_negotiate((1u << 1) | (1u << 2)), 0);
 }
 
 static void
@@ -211,6 +214,7 @@ make_map(struct agp_msg *msg, uint64_t epoch, size_t n_buckets, int n)
 
         map->buckets[b].primary = p == SVCMAP_NONE ? AGP_NONE : p;
         map->buckets[b].secondary = s == SVCMAP_NONE ? AGP_NONE : s;
+        map->buckets[b].next = AGP_NONE;
     }
     svcmap_destroy(sm);
 }
@@ -239,8 +243,8 @@ test_map(void)
         n_secondary += msg.map.buckets[b].secondary != AGP_NONE;
     }
     CU_ASSERT_EQUAL(n_secondary, 256);
-    /* 16 + 8 + (2 + 2) + 4 + 2 + 5 * (2 + 4 + 6) + 256 * 4. */
-    CU_ASSERT_EQUAL(round_trip(&msg), 1118);
+    /* 16 + 8 + (2 + 2) + 4 + 2 + 5 * (2 + 4 + 6) + 256 * 6. */
+    CU_ASSERT_EQUAL(round_trip(&msg), 1630);
     free_map(&msg);
 
     /* One instance: no secondaries. */
@@ -483,7 +487,10 @@ test_frame_bad_version(void)
     size_t len;
 
     make_header(h, 16);
-    h[4] = 3;
+    h[4] = 4;
+    CU_ASSERT_EQUAL(agp_frame_check(h, 16, &len), AGP_FRAME_BAD_VERSION);
+    CU_ASSERT_EQUAL(agp_frame_check(h, 5, &len), AGP_FRAME_BAD_VERSION);
+    h[4] = 2;
     CU_ASSERT_EQUAL(agp_frame_check(h, 16, &len), AGP_FRAME_BAD_VERSION);
     CU_ASSERT_EQUAL(agp_frame_check(h, 5, &len), AGP_FRAME_BAD_VERSION);
     CU_ASSERT_EQUAL(decode_error(h, 16), AGP_E_VERSION);
@@ -492,7 +499,7 @@ test_frame_bad_version(void)
 }
 
 /* HELLO and HELLO_ACK are framed with version 1, everything else with
- * version 2; the framer takes either, the decoder only the right one for
+ * version 3; the framer takes either, the decoder only the right one for
  * the type. */
 static void
 test_frame_versions(void)
@@ -514,7 +521,7 @@ test_frame_versions(void)
 
     /* A version-1 peer's STATE_ACK. */
     b = encode(&ack);
-    CU_ASSERT_EQUAL(((uint8_t *) b->data)[4], 2);
+    CU_ASSERT_EQUAL(((uint8_t *) b->data)[4], 3);
     ((uint8_t *) b->data)[4] = 1;
     CU_ASSERT_EQUAL(agp_frame_check(b->data, b->size, &len),
                     AGP_FRAME_COMPLETE);
@@ -777,10 +784,11 @@ test_reject_values(void)
 }
 
 /* A MAP as raw bytes: 'epoch', service "fw", 'n_buckets', the 'n' names in
- * 'names', then the 'n_pairs' (primary, secondary) pairs in 'pairs'. */
+ * 'names', then the 'n_triples' (primary, secondary, next) buckets in
+ * 'triples'. */
 static struct ofpbuf *
 raw_map(uint64_t epoch, uint32_t n_buckets, const char *const *names,
-        uint16_t n, const uint16_t *pairs, size_t n_pairs)
+        uint16_t n, const uint16_t *triples, size_t n_triples)
 {
     struct ofpbuf *b = raw_start(AGP_MAP);
 
@@ -793,8 +801,8 @@ raw_map(uint64_t epoch, uint32_t n_buckets, const char *const *names,
         raw_uint(b, ADDR(i + 1), 4);
         raw_uint(b, 7400, 2);
     }
-    for (size_t i = 0; i < 2 * n_pairs; i++) {
-        raw_uint(b, pairs[i], 2);
+    for (size_t i = 0; i < 3 * n_triples; i++) {
+        raw_uint(b, triples[i], 2);
     }
     return b;
 }
@@ -802,51 +810,66 @@ raw_map(uint64_t epoch, uint32_t n_buckets, const char *const *names,
 static void
 test_reject_map(void)
 {
-    static const char *const names[] = { "fw-1", "fw-2" };
+    static const char *const names[] = { "fw-1", "fw-2", "fw-3" };
     static const char *const dups[] = { "fw-1", "fw-1" };
-    static const uint16_t ok[] = { 0, 1, 1, 0, 1, AGP_NONE, AGP_NONE,
-                                   AGP_NONE };
-    uint16_t pairs[8];
+#define N AGP_NONE
+    static const uint16_t ok[] = { 0, 1, N,  1, 0, 2,  1, N, N,  N, N, N };
+#undef N
+    uint16_t t[12];
     struct ofpbuf *b;
 
-    CU_ASSERT_EQUAL(raw_decode(raw_map(1, 4, names, 2, ok, 4)), AGP_OK);
-    CU_ASSERT_EQUAL(raw_decode(raw_map(0, 4, names, 2, ok, 4)),
+    CU_ASSERT_EQUAL(raw_decode(raw_map(1, 4, names, 3, ok, 4)), AGP_OK);
+    CU_ASSERT_EQUAL(raw_decode(raw_map(0, 4, names, 3, ok, 4)),
                     AGP_E_VALUE);
 
     /* Bucket counts. */
-    CU_ASSERT_EQUAL(raw_decode(raw_map(1, 3, names, 2, ok, 3)),
+    CU_ASSERT_EQUAL(raw_decode(raw_map(1, 3, names, 3, ok, 3)),
                     AGP_E_N_BUCKETS);
-    CU_ASSERT_EQUAL(raw_decode(raw_map(1, 0, names, 2, ok, 0)),
+    CU_ASSERT_EQUAL(raw_decode(raw_map(1, 0, names, 3, ok, 0)),
                     AGP_E_N_BUCKETS);
-    CU_ASSERT_EQUAL(raw_decode(raw_map(1, 131072, names, 2, ok, 4)),
+    CU_ASSERT_EQUAL(raw_decode(raw_map(1, 131072, names, 3, ok, 4)),
                     AGP_E_N_BUCKETS);
     /* Fewer or more buckets than announced. */
-    CU_ASSERT_EQUAL(raw_decode(raw_map(1, 8, names, 2, ok, 4)),
+    CU_ASSERT_EQUAL(raw_decode(raw_map(1, 8, names, 3, ok, 4)),
                     AGP_E_TRUNCATED);
-    CU_ASSERT_EQUAL(raw_decode(raw_map(1, 2, names, 2, ok, 4)),
+    CU_ASSERT_EQUAL(raw_decode(raw_map(1, 2, names, 3, ok, 4)),
                     AGP_E_TRAILING);
 
-    /* Instance indexes. */
-    memcpy(pairs, ok, sizeof pairs);
-    pairs[2] = 2;
-    CU_ASSERT_EQUAL(raw_decode(raw_map(1, 4, names, 2, pairs, 4)),
+    /* Instance indexes: out of range (primary, secondary, next)... */
+    memcpy(t, ok, sizeof t);
+    t[3] = 3;
+    CU_ASSERT_EQUAL(raw_decode(raw_map(1, 4, names, 3, t, 4)), AGP_E_INDEX);
+    memcpy(t, ok, sizeof t);
+    t[1] = 5;
+    CU_ASSERT_EQUAL(raw_decode(raw_map(1, 4, names, 3, t, 4)), AGP_E_INDEX);
+    memcpy(t, ok, sizeof t);
+    t[2] = 7;
+    CU_ASSERT_EQUAL(raw_decode(raw_map(1, 4, names, 3, t, 4)), AGP_E_INDEX);
+    /* ...the same instance twice in a bucket... */
+    memcpy(t, ok, sizeof t);
+    t[1] = 0;
+    CU_ASSERT_EQUAL(raw_decode(raw_map(1, 4, names, 3, t, 4)), AGP_E_INDEX);
+    memcpy(t, ok, sizeof t);
+    t[2] = 0;
+    CU_ASSERT_EQUAL(raw_decode(raw_map(1, 4, names, 3, t, 4)), AGP_E_INDEX);
+    memcpy(t, ok, sizeof t);
+    t[5] = 0;
+    CU_ASSERT_EQUAL(raw_decode(raw_map(1, 4, names, 3, t, 4)), AGP_E_INDEX);
+    /* ...a secondary or a next instance without a primary... */
+    memcpy(t, ok, sizeof t);
+    t[10] = 1;
+    CU_ASSERT_EQUAL(raw_decode(raw_map(1, 4, names, 3, t, 4)), AGP_E_INDEX);
+    memcpy(t, ok, sizeof t);
+    t[11] = 1;
+    CU_ASSERT_EQUAL(raw_decode(raw_map(1, 4, names, 3, t, 4)), AGP_E_INDEX);
+    /* ...but a next instance without a secondary is fine. */
+    memcpy(t, ok, sizeof t);
+    t[8] = 2;
+    CU_ASSERT_EQUAL(raw_decode(raw_map(1, 4, names, 3, t, 4)), AGP_OK);
+    /* Indexes into no instances at all. */
+    CU_ASSERT_EQUAL(raw_decode(raw_map(1, 2, names, 0, ok + 6, 2)),
                     AGP_E_INDEX);
-    memcpy(pairs, ok, sizeof pairs);
-    pairs[7] = 5;
-    CU_ASSERT_EQUAL(raw_decode(raw_map(1, 4, names, 2, pairs, 4)),
-                    AGP_E_INDEX);
-    memcpy(pairs, ok, sizeof pairs);
-    pairs[1] = 0;
-    CU_ASSERT_EQUAL(raw_decode(raw_map(1, 4, names, 2, pairs, 4)),
-                    AGP_E_INDEX);
-    memcpy(pairs, ok, sizeof pairs);
-    pairs[6] = AGP_NONE;
-    pairs[7] = 1;
-    CU_ASSERT_EQUAL(raw_decode(raw_map(1, 4, names, 2, pairs, 4)),
-                    AGP_E_INDEX);
-    CU_ASSERT_EQUAL(raw_decode(raw_map(1, 2, names, 0, ok + 4, 2)),
-                    AGP_E_INDEX);
-    CU_ASSERT_EQUAL(raw_decode(raw_map(1, 2, names, 0, ok + 6, 1)),
+    CU_ASSERT_EQUAL(raw_decode(raw_map(1, 2, names, 0, ok + 9, 1)),
                     AGP_E_TRUNCATED);
 
     /* Names. */
@@ -1042,7 +1065,7 @@ test_record_layout(void)
     b = encode(&msg);
     /* Header, sender "a", seq, count. */
     CU_ASSERT_EQUAL_FATAL(b->size, 16 + 3 + 8 + 4 + sizeof expected);
-    CU_ASSERT_EQUAL(((uint8_t *) b->data)[4], 2);
+    CU_ASSERT_EQUAL(((uint8_t *) b->data)[4], 3);
     CU_ASSERT(!memcmp((uint8_t *) b->data + 31, expected, sizeof expected));
     ofpbuf_delete(b);
     CU_ASSERT_EQUAL(round_trip(&msg), 16 + 3 + 8 + 4 + 35 + 3);
@@ -1112,7 +1135,7 @@ static void
 test_encode_too_long(void)
 {
     enum { N = 5000 };
-    struct agp_bucket bucket = { 0, 1 };
+    struct agp_bucket bucket = { 0, 1, AGP_NONE };
     struct agp_msg msg = {
         .type = AGP_MAP,
         .map = { .epoch = 1, .service = "fw", .n_buckets = 1,

@@ -76,12 +76,12 @@ fixture_init(struct fixture *fx, size_t n_ports)
         svcmap_assign(fx->maps[i]);
     }
     struct svcmap_bucket *fw = fx->maps[0]->buckets;
-    fw[0] = (struct svcmap_bucket) { 0, 1, 0 };
-    fw[1] = (struct svcmap_bucket) { 1, 0, 0 };
-    fw[2] = (struct svcmap_bucket) { 0, SVCMAP_NONE, 0 };
-    fw[3] = (struct svcmap_bucket) { SVCMAP_NONE, SVCMAP_NONE, 0 };
+    fw[0] = (struct svcmap_bucket) { 0, 1, SVCMAP_NONE, 0 };
+    fw[1] = (struct svcmap_bucket) { 1, 0, SVCMAP_NONE, 0 };
+    fw[2] = (struct svcmap_bucket) { 0, SVCMAP_NONE, SVCMAP_NONE, 0 };
+    fw[3] = (struct svcmap_bucket) { SVCMAP_NONE, SVCMAP_NONE, SVCMAP_NONE, 0 };
     for (int b = 0; b < 4; b++) {
-        fx->maps[1]->buckets[b] = (struct svcmap_bucket) { b % 2, 1 - b % 2, 0 };
+        fx->maps[1]->buckets[b] = (struct svcmap_bucket) { b % 2, 1 - b % 2, SVCMAP_NONE, 0 };
     }
 
     shash_init(&fx->ports);
@@ -345,8 +345,8 @@ test_fabric(void)
             svcmap_add_instance(maps[i], svc->instances[j].name, 1);
         }
         svcmap_assign(maps[i]);
-        maps[i]->buckets[0] = (struct svcmap_bucket) { 0, 1, 0 };
-        maps[i]->buckets[1] = (struct svcmap_bucket) { 1, 0, 0 };
+        maps[i]->buckets[0] = (struct svcmap_bucket) { 0, 1, SVCMAP_NONE, 0 };
+        maps[i]->buckets[1] = (struct svcmap_bucket) { 1, 0, SVCMAP_NONE, 0 };
     }
 
     for (size_t i = 0; i < ARRAY_SIZE(switches); i++) {
@@ -451,8 +451,8 @@ test_fabric_link_down(void)
     svcmap_add_instance(map, "fw-1", 1);
     svcmap_add_instance(map, "fw-2", 1);
     svcmap_assign(map);
-    map->buckets[0] = (struct svcmap_bucket) { 1, 0, 0 };
-    map->buckets[1] = (struct svcmap_bucket) { 0, 1, 0 };
+    map->buckets[0] = (struct svcmap_bucket) { 1, 0, SVCMAP_NONE, 0 };
+    map->buckets[1] = (struct svcmap_bucket) { 0, 1, SVCMAP_NONE, 0 };
     fabric_ports(&ports, pps, names, ARRAY_SIZE(names));
 
     /* All links up: through sp1 (port 2), the first link. */

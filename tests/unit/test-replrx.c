@@ -525,6 +525,7 @@ map_init(struct agentmap *map, uint64_t epoch, const char *primary,
     for (int b = 0; b < 4; b++) {
         bk[b].primary = !strcmp(primary, "dlp-1") ? 0 : 1;
         bk[b].secondary = 1 - bk[b].primary;
+        bk[b].next = AGP_NONE;
     }
     CU_ASSERT(agentmap_apply(map, &m, self, true, NULL, &change));
     agentmap_change_destroy(&change);

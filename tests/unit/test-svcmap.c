@@ -92,8 +92,16 @@ maps_equal(const struct svcmap *a, const struct svcmap *b)
             return false;
         }
     }
-    return !memcmp(a->buckets, b->buckets,
-                   a->n_buckets * sizeof *a->buckets);
+    for (size_t i = 0; i < a->n_buckets; i++) {
+        const struct svcmap_bucket *x = &a->buckets[i];
+        const struct svcmap_bucket *y = &b->buckets[i];
+
+        if (x->primary != y->primary || x->secondary != y->secondary
+            || x->next != y->next || x->since != y->since) {
+            return false;
+        }
+    }
+    return true;
 }
 
 /* Returns the number of buckets whose primary differs between 'a' and
@@ -328,8 +336,9 @@ test_golden(void)
     /* Computed once with this implementation, checked by hand against the
      * scores, and against brute_best() below. */
     static const struct svcmap_bucket golden[8] = {
-        { 2, 1, 0 }, { 2, 1, 0 }, { 1, 0, 0 }, { 0, 2, 0 },
-        { 0, 1, 0 }, { 0, 2, 0 }, { 0, 2, 0 }, { 1, 0, 0 },
+#define G(P, S) { P, S, SVCMAP_NONE, 0 }
+        G(2, 1), G(2, 1), G(1, 0), G(0, 2), G(0, 1), G(0, 2), G(0, 2), G(1, 0),
+#undef G
     };
     struct svcmap *map = new_map("fw", 8, 3, NULL);
 
@@ -1342,6 +1351,125 @@ test_raise_epoch(void)
     svcmap_destroy(map);
 }
 
+/* Returns the first bucket of 'map' whose primary and secondary are set,
+ * and an instance 'other' that is neither. */
+static uint32_t
+pick_bucket(const struct svcmap *map, int *other)
+{
+    for (uint32_t b = 0; b < map->n_buckets; b++) {
+        const struct svcmap_bucket *bk = &map->buckets[b];
+
+        if (bk->primary != SVCMAP_NONE && bk->secondary != SVCMAP_NONE) {
+            for (int i = 0; i < (int) map->n_instances; i++) {
+                if (i != bk->primary && i != bk->secondary) {
+                    *other = i;
+                    return b;
+                }
+            }
+        }
+    }
+    CU_FAIL_FATAL("no bucket with a primary, a secondary and another");
+    return 0;
+}
+
+/* A bucket's next instance: set only beside a primary, never one of the
+ * bucket's two; it replaces a failed secondary, leaves with a failed
+ * primary or its own failure, and keeps its instance in the map. */
+static void
+test_next(void)
+{
+    struct svcmap *map = new_map("dlp", 16, 4, NULL);
+    struct svcmap *reloaded;
+    struct svcmap_bucket bk;
+    uint64_t epoch;
+    uint32_t b;
+    int n;
+
+    b = pick_bucket(map, &n);
+    bk = map->buckets[b];
+    CU_ASSERT_EQUAL(bk.next, SVCMAP_NONE);
+
+    /* Neither of the bucket's two, nor an instance out of range. */
+    svcmap_set_next(map, b, bk.primary);
+    svcmap_set_next(map, b, bk.secondary);
+    svcmap_set_next(map, b, 4);
+    svcmap_set_next(map, b, -2);
+    CU_ASSERT_EQUAL(map->buckets[b].next, SVCMAP_NONE);
+    CU_ASSERT_EQUAL(map->buckets[b].since, bk.since);
+
+    /* Set, from the next epoch; the same again changes nothing. */
+    svcmap_set_next(map, b, n);
+    CU_ASSERT_EQUAL(map->buckets[b].next, n);
+    CU_ASSERT_EQUAL(map->buckets[b].since, map->epoch + 1);
+    map->epoch++;
+    svcmap_set_next(map, b, n);
+    CU_ASSERT_EQUAL(map->buckets[b].since, map->epoch);
+    CU_ASSERT_EQUAL(map->buckets[b].primary, bk.primary);
+    CU_ASSERT_EQUAL(map->buckets[b].secondary, bk.secondary);
+
+    /* It holds a place in the bucket: the instance stays in the map. */
+    CU_ASSERT_TRUE(svcmap_holds_any(map, n));
+    if (!svcmap_count_primary(map, n) && !svcmap_count_secondary(map, n)) {
+        CU_ASSERT_FALSE(svcmap_remove_instance(map, n));
+    }
+
+    /* A reload carries it over, by name. */
+    reloaded = svcmap_clone(map);
+    CU_ASSERT_TRUE(svcmap_continue(reloaded, map));
+    CU_ASSERT_EQUAL(reloaded->buckets[b].next, n);
+    svcmap_destroy(reloaded);
+
+    /* The secondary fails: the next instance, which was receiving the
+     * bucket already, takes its place. */
+    epoch = map->epoch;
+    CU_ASSERT(svcmap_set_state(map, bk.secondary, SVCMAP_DOWN) > 0);
+    CU_ASSERT_EQUAL(map->epoch, epoch + 1);
+    CU_ASSERT_EQUAL(map->buckets[b].primary, bk.primary);
+    CU_ASSERT_EQUAL(map->buckets[b].secondary, n);
+    CU_ASSERT_EQUAL(map->buckets[b].next, SVCMAP_NONE);
+    CU_ASSERT_EQUAL(map->buckets[b].since, map->epoch);
+    svcmap_destroy(map);
+
+    /* The primary fails: the secondary takes over, as without a next
+     * instance, and the next instance leaves (the new primary has sent it
+     * nothing). */
+    map = new_map("dlp", 16, 4, NULL);
+    b = pick_bucket(map, &n);
+    bk = map->buckets[b];
+    svcmap_set_next(map, b, n);
+    map->epoch++;
+    svcmap_set_state(map, bk.primary, SVCMAP_DOWN);
+    CU_ASSERT_EQUAL(map->buckets[b].primary, bk.secondary);
+    CU_ASSERT(map->buckets[b].secondary != bk.primary);
+    CU_ASSERT_EQUAL(map->buckets[b].next, SVCMAP_NONE);
+    svcmap_destroy(map);
+
+    /* The next instance fails: it leaves, the rest stays. */
+    map = new_map("dlp", 16, 4, NULL);
+    b = pick_bucket(map, &n);
+    bk = map->buckets[b];
+    svcmap_set_next(map, b, n);
+    map->epoch++;
+    svcmap_set_state(map, n, SVCMAP_DOWN);
+    CU_ASSERT_EQUAL(map->buckets[b].primary, bk.primary);
+    CU_ASSERT_EQUAL(map->buckets[b].secondary, bk.secondary);
+    CU_ASSERT_EQUAL(map->buckets[b].next, SVCMAP_NONE);
+    CU_ASSERT_FALSE(svcmap_holds_any(map, n));
+
+    /* A new assignment of the bucket ends it; svcmap_assign() too. */
+    svcmap_set_state(map, n, SVCMAP_UP);
+    svcmap_set_next(map, b, n);
+    CU_ASSERT_EQUAL(map->buckets[b].next, n);
+    svcmap_set_bucket(map, b, bk.secondary, bk.primary);
+    CU_ASSERT_EQUAL(map->buckets[b].next, SVCMAP_NONE);
+    svcmap_set_next(map, b, n);
+    svcmap_assign(map);
+    for (size_t i = 0; i < map->n_buckets; i++) {
+        CU_ASSERT_EQUAL(map->buckets[i].next, SVCMAP_NONE);
+    }
+    svcmap_destroy(map);
+}
+
 static const struct test_case svcmap_tests[] = {
     { "score formula", test_score_formula },
     { "golden assignment", test_golden },
@@ -1366,6 +1494,7 @@ static const struct test_case svcmap_tests[] = {
     { "set bucket", test_set_bucket },
     { "remove instance", test_remove_instance },
     { "repair avoids draining instances", test_repair_avoids_draining },
+    { "next instance", test_next },
     { NULL, NULL },
 };
 TEST_SUITE("svcmap", svcmap_tests)
