@@ -39,8 +39,8 @@ SILENT, BIG, SMALL = 'silent', 'big', 'small'
 
 
 def header(length, msg_type=1):
-    # HELLO and HELLO_ACK are framed with version 1, the others with 2.
-    version = 1 if msg_type in (1, 2) else 2
+    # HELLO and HELLO_ACK are framed with version 1, the others with 3.
+    version = 1 if msg_type in (1, 2) else 3
     return b'SFMA' + struct.pack('!BBHII', version, msg_type, 0, length, 1)
 
 

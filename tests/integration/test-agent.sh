@@ -80,9 +80,9 @@ if [ "$SCENARIO/$REPL" = kill/async ]; then
 import os, socket, struct, sys, time
 
 def frame(msg_type, body, magic=b'SFMA', version=None):
-    # HELLO and HELLO_ACK are framed with version 1, the others with 2.
+    # HELLO and HELLO_ACK are framed with version 1, the others with 3.
     if version is None:
-        version = 1 if msg_type in (1, 2) else 2
+        version = 1 if msg_type in (1, 2) else 3
     return magic + struct.pack('!BBHII', version, msg_type, 0,
                                16 + len(body), 7) + body
 
@@ -190,7 +190,7 @@ for version in [None] + sys.argv[2:]:
     seq += 1
     body = (string('dlp-1') + struct.pack('!QI', seq, len(recs))
             + b''.join(recs))
-    s.sendall(b'SFMA' + struct.pack('!BBHII', 2, 5, 0, 16 + len(body), seq)
+    s.sendall(b'SFMA' + struct.pack('!BBHII', 3, 5, 0, 16 + len(body), seq)
               + body)
     ack = b''
     while len(ack) < 24:
