@@ -1021,7 +1021,7 @@ claim_update_map(struct agent *ag)
         claim_set_bucket(ag->claim, b,
                          (in_pair && other != AGP_NONE
                           ? agentmap_name(m, other) : NULL),
-                         in_pair, primary);
+                         in_pair, primary, agentmap_name(m, ab->next));
     }
     if (ag->n_queued) {
         claim_drain(ag, NULL, 0);

@@ -28,6 +28,8 @@ struct claim_bucket {
                                  * pair, which may still own the bucket. */
     const char *deferred;       /* The instance whose CLAIM we answer once
                                  * ours is, or NULL. */
+    const char *next;           /* As the primary: the bucket's next
+                                 * instance (interned), or NULL. */
     long long int asked;        /* When we sent our CLAIM. */
 };
 
@@ -115,23 +117,28 @@ claim_set_n_buckets(struct claim *c, size_t n_buckets)
  *     partner (the owner, or the last to know who is); one that was not in
  *     the old pair owns it (it has nobody to ask);
  *
- *   - a secondary does not own it;
+ *   - a secondary does not own it, unless it owned it as the primary and
+ *     its new partner was the bucket's next instance ('next', given to the
+ *     primary): that is a handoff's swap, whose new primary claims the
+ *     bucket from it, as it would from a secondary it swaps with;
  *
  *   - an instance that leaves the pair keeps what it owned, to give it up
  *     to the claim of the primary (its frames are not governed: they are
  *     the switch lagging behind the maps). */
 void
 claim_set_bucket(struct claim *c, uint32_t bucket, const char *partner,
-                 bool in_pair, bool primary)
+                 bool in_pair, bool primary, const char *next)
 {
     struct claim_bucket *b;
-    const char *old;
+    const char *old, *old_next;
     bool was_in, was_owner;
 
     if (bucket >= c->n_buckets) {
         return;
     }
     b = &c->buckets[bucket];
+    old_next = b->next;
+    b->next = in_pair && primary ? intern__(c, next) : NULL;
     if (b->set && b->in_pair == in_pair && name_eq__(b->partner, partner)) {
         return;
     }
@@ -147,7 +154,8 @@ claim_set_bucket(struct claim *c, uint32_t bucket, const char *partner,
     if (!in_pair) {
         b->owned = was_owner;
     } else if (!primary) {
-        b->owned = false;
+        b->owned = (was_owner && was_in && old_next
+                    && name_eq__(old_next, b->partner));
     } else if (was_owner || !was_in || !old) {
         b->owned = true;
     } else {

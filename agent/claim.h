@@ -108,7 +108,7 @@ void claim_destroy(struct claim *);
 
 void claim_set_n_buckets(struct claim *, size_t n_buckets);
 void claim_set_bucket(struct claim *, uint32_t bucket, const char *partner,
-                      bool in_pair, bool primary);
+                      bool in_pair, bool primary, const char *next);
 
 enum claim_verdict claim_frame(struct claim *, uint32_t bucket,
                                bool reachable, long long int now);

@@ -32,11 +32,10 @@
 # failover: runs in which it noticed none test nothing).  These runs have
 # rebalance off: they test the failover path (the flapping instance holds
 # itself out, stale state never wins).  They run only with
-# SFM_FLAP_COUNTER=1 for now (see the end of this file).  With rebalance on, each flap is
-# followed by handoffs that give the instance its buckets back, and a
-# swap's frames still in flight to the old owner are processed by both
-# owners at once, which loses increments: topo/flap-counter.sh measures
-# that, docs/mininet.md has the numbers; it is not fixed yet.
+# SFM_FLAP_COUNTER=1 for now (see the end of this file).  With rebalance
+# on, each flap is followed by handoffs that give the instance its buckets
+# back: topo/flap-counter.sh measures that, docs/mininet.md has the
+# numbers.
 # After every run, nothing may be left behind: processes, namespaces,
 # links, OVS bridges, temp directories.
 #
@@ -247,11 +246,10 @@ PY
 }
 
 # Not part of the suite yet (SFM_FLAP_COUNTER=1 runs them): the check is
-# met in most runs, not in every one: a released instance can get frames
-# of buckets no longer its own before the switch holds the new groups, and
-# processing them forks their streams' history (docs/mininet.md and
-# docs/agent.md, "One writer per bucket", have the numbers and the fixes
-# measured).
+# met in most runs, not in every one: on a loaded machine OVS's 60 ms BFD
+# detection can take a whole pool down at once, which comes back with a
+# map rebuilt from nothing (docs/mininet.md, "With claims", has the
+# numbers).
 if [ "${SFM_FLAP_COUNTER:-0}" = 1 ]; then
     for down in 0.005 0.01 0.05; do
         run_counter_flap "$down"

@@ -24,8 +24,8 @@ pair(struct claim **a, struct claim **b, size_t n)
     claim_set_n_buckets(*a, n);
     claim_set_n_buckets(*b, n);
     for (size_t i = 0; i < n; i++) {
-        claim_set_bucket(*a, i, "b", true, true);
-        claim_set_bucket(*b, i, "a", true, false);
+        claim_set_bucket(*a, i, "b", true, true, NULL);
+        claim_set_bucket(*b, i, "a", true, false, NULL);
     }
 }
 
@@ -82,7 +82,7 @@ test_unreachable(void)
     CU_ASSERT_EQUAL(claim_get_stats(b)->n_asked, 0);
 
     /* A primary without a secondary has nobody to ask either. */
-    claim_set_bucket(a, 0, NULL, true, false);
+    claim_set_bucket(a, 0, NULL, true, false, NULL);
     CU_ASSERT_EQUAL(claim_frame(a, 0, true, 0), CLAIM_PROCESS);
     claim_destroy(a);
     claim_destroy(b);
@@ -167,8 +167,8 @@ test_maps(void)
 
     pair(&a, &b, 2);
     /* The handoff's swap: "b" primary, "a" secondary. */
-    claim_set_bucket(a, 0, "b", true, false);
-    claim_set_bucket(b, 0, "a", true, true);
+    claim_set_bucket(a, 0, "b", true, false, NULL);
+    claim_set_bucket(b, 0, "a", true, true, NULL);
     CU_ASSERT(claim_owns(a, 0));
     CU_ASSERT(!claim_owns(b, 0));
     CU_ASSERT_EQUAL(claim_frame(b, 0, true, 0), CLAIM_ASK);
@@ -176,13 +176,13 @@ test_maps(void)
     /* The secondary moves: "c" replaces "a" before "b"'s claim was
      * answered.  The claim is forgotten, and the next goes to "a", which
      * left the pair owning the bucket, and gives it up. */
-    claim_set_bucket(b, 0, "c", true, true);
+    claim_set_bucket(b, 0, "c", true, true, NULL);
     CU_ASSERT(!claim_owns(b, 0));
     CU_ASSERT(!claim_is_waiting(b, 0));
     CU_ASSERT_EQUAL(claim_n_waiting(b), 0);
     CU_ASSERT_STRING_EQUAL(claim_partner(b, 0), "a");
     CU_ASSERT(claim_governs(a, 0));
-    claim_set_bucket(a, 0, NULL, false, false);
+    claim_set_bucket(a, 0, NULL, false, false, NULL);
     CU_ASSERT(claim_owns(a, 0));        /* Not governed. */
     CU_ASSERT(!claim_governs(a, 0));
     CU_ASSERT_EQUAL(claim_frame(a, 0, true, 0), CLAIM_PROCESS);
@@ -192,9 +192,44 @@ test_maps(void)
     CU_ASSERT(claim_owns(b, 0));
     CU_ASSERT_STRING_EQUAL(claim_partner(b, 0), "c");
     /* A primary that owns keeps its bucket when the secondary changes. */
-    claim_set_bucket(b, 0, "d", true, true);
+    claim_set_bucket(b, 0, "d", true, true, NULL);
     CU_ASSERT(claim_owns(b, 0));
-    claim_set_bucket(b, 0, "c", true, true);
+    claim_set_bucket(b, 0, "c", true, true, NULL);
+
+    /* A handoff's swap with the bucket's next instance: "x", primary and
+     * owner with "c" as secondary and "e" as next, becomes the secondary
+     * of "e" and keeps the bucket until "e" claims it; "e", in the pair
+     * as the next instance with "x" as its partner, claims it on its first
+     * frame, before or after its map made it the primary. */
+    {
+        struct claim *x = claim_create(), *e = claim_create();
+
+        claim_set_n_buckets(x, 2);
+        claim_set_n_buckets(e, 2);
+        claim_set_bucket(x, 0, "c", true, true, NULL);
+        CU_ASSERT(claim_owns(x, 0));
+        claim_set_bucket(x, 0, "c", true, true, "e");
+        CU_ASSERT(claim_owns(x, 0));
+        claim_set_bucket(e, 0, "x", true, false, NULL);
+        CU_ASSERT(claim_governs(e, 0));
+        CU_ASSERT(!claim_owns(e, 0));
+        claim_set_bucket(x, 0, "e", true, false, NULL);
+        CU_ASSERT(claim_owns(x, 0));
+        claim_set_bucket(e, 0, "x", true, true, NULL);
+        CU_ASSERT(!claim_owns(e, 0));
+        CU_ASSERT_EQUAL(claim_frame(e, 0, true, 2), CLAIM_ASK);
+        CU_ASSERT_EQUAL(claim_requested(x, 0, "e"), CLAIM_GIVE);
+        CU_ASSERT(claim_released(e, 0, "x"));
+        CU_ASSERT(claim_owns(e, 0));
+        CU_ASSERT(!claim_owns(x, 0));
+        /* A secondary whose new partner was not the next instance does
+         * not keep what it owned as the primary. */
+        claim_set_bucket(e, 0, "x", true, true, "f");
+        claim_set_bucket(e, 0, "g", true, false, NULL);
+        CU_ASSERT(!claim_owns(e, 0));
+        claim_destroy(x);
+        claim_destroy(e);
+    }
 
     /* A CLAIM from an instance that is not the partner is answered like
      * any other, and counted. */
@@ -205,7 +240,7 @@ test_maps(void)
 
     /* A failover's repair: the secondary becomes primary of a new pair.
      * Having never owned the bucket, it claims it from the old primary. */
-    claim_set_bucket(b, 1, "c", true, true);
+    claim_set_bucket(b, 1, "c", true, true, NULL);
     CU_ASSERT(!claim_owns(b, 1));
     CU_ASSERT_STRING_EQUAL(claim_partner(b, 1), "a");
     /* Unreachable (dead): taken at once, and the partner is "c" again. */
@@ -218,7 +253,7 @@ test_maps(void)
     CU_ASSERT(claim_owns(b, 3));
     CU_ASSERT(!claim_governs(b, 9));
     CU_ASSERT_EQUAL(claim_frame(b, 9, true, 0), CLAIM_PROCESS);
-    claim_set_bucket(b, 3, "a", true, false);
+    claim_set_bucket(b, 3, "a", true, false, NULL);
     CU_ASSERT(!claim_owns(b, 3));
     claim_destroy(a);
     claim_destroy(b);
