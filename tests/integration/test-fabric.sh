@@ -97,7 +97,7 @@ for h in $HOSTS; do
 done
 declare -A OFP DP
 for p in $HOSTS lf1-sp1 sp1-lf1 sp1-lf2 lf2-sp1; do
-    sfm_wait_until test "$(ovs-vsctl get interface "$p" ofport)" -gt 0 \
+    sfm_wait_until sfm_output_gt 0 ovs-vsctl get interface "$p" ofport \
         || sfm_die "no OpenFlow port for $p"
     OFP[$p]=$(ovs-vsctl get interface "$p" ofport)
 done

@@ -91,7 +91,7 @@ for h in $INSTANCES; do
 done
 declare -A OFP
 for h in client server $INSTANCES; do
-    sfm_wait_until test "$(ovs-vsctl get interface "$h" ofport)" -gt 0 \
+    sfm_wait_until sfm_output_gt 0 ovs-vsctl get interface "$h" ofport \
         || sfm_die "no OpenFlow port for $h"
     OFP[$h]=$(ovs-vsctl get interface "$h" ofport)
 done
@@ -267,8 +267,8 @@ for bad in 'bogus=1' 'ip actions=drop' 'in_port=1,ip'; do
         "$OVS_LOGDIR/sfmesh-controller.log")
     pid=$(cat "$OVS_RUNDIR/sfmesh-controller.pid")
     kill -HUP "$pid" || sfm_die "no controller to signal (pid '$pid')"
-    sfm_wait_until test "$(grep -c "configuration not reloaded" \
-        "$OVS_LOGDIR/sfmesh-controller.log")" -gt "$n" \
+    sfm_wait_until sfm_output_gt "$n" grep -c "configuration not reloaded" \
+        "$OVS_LOGDIR/sfmesh-controller.log" \
         || sfm_die "bad match \"$bad\" not refused; controller $pid is" \
             "'$(ps -o stat= -p "$pid")', its last lines:" \
             "$(tail -n 4 "$OVS_LOGDIR/sfmesh-controller.log")"

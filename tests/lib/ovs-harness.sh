@@ -93,6 +93,16 @@ sfm_wait_until() {
     done
 }
 
+# True if the command $2... prints a number greater than $1.  For
+# sfm_wait_until, which runs it anew each time (whereas a "$(...)" among
+# its arguments is expanded once, before the wait).
+sfm_output_gt() {
+    local n=$1 out
+    shift
+    out=$("$@" 2>/dev/null) || return 1
+    [ "$out" -gt "$n" ] 2>/dev/null
+}
+
 # Records the pid in pidfile $1 as one of ours.
 sfm_track_pidfile() {
     sfm_wait_until test -s "$1" || sfm_die "no pidfile $1"
