@@ -275,8 +275,8 @@ def handoff_moves(polls, f0):
 
 
 LOG_LINE = re.compile(r'^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)Z\|\d+\|(\w+)\|(\w+)\|(.*)$')
-DONE_LINE = re.compile(r'service dlp: bucket (\d+): handoff (\S+) -> (\S+) '
-                       r'done in (\d+) ms')
+DONE_LINE = re.compile(r'service dlp: bucket (\d+): primary handoff (\S+) -> '
+                       r'(\S+) done in (\d+) ms')
 
 
 def log_events(path, first_line):
