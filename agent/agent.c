@@ -61,6 +61,9 @@
 VLOG_DEFINE_THIS_MODULE(agent);
 
 static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
+/* Frames of buckets we are in no role of: their own limit, so that claims'
+ * warnings do not hide them. */
+static struct vlog_rate_limit outside_rl = VLOG_RATE_LIMIT_INIT(10, 10);
 
 #define AGENT_BATCH 32              /* Frames per receive call. */
 #define AGENT_HEARTBEAT_MS 100      /* Heartbeat period. */
@@ -242,17 +245,18 @@ process_frame(struct agent *ag, uint8_t *data, const struct nsh_frame *nf,
             e = NULL;
         }
         if (e && changed) {
-            int peer = agentmap_replica_of(&ag->map, e->bucket);
+            struct agentmap_send send;
 
+            agentmap_send_rule(&ag->map, e->bucket, &send);
             e->last_seen = now;
-            streamtab_note_change(e, agentmap_change_epoch(&ag->map,
-                                                           e->bucket));
-            if (ag->replicate
-                && (peer >= 0 || agentmap_next_of(&ag->map, e->bucket) >= 0)) {
+            streamtab_note_change(e, send.epoch);
+            if (ag->replicate && (send.to >= 0 || send.next >= 0)) {
                 streamtab_mark_dirty(ag->tab, e);
-                if (ag->sync && ag->peers[peer].up
-                    && agentmap_is_primary(&ag->map, e->bucket)) {
-                    *hold_peer = peer;
+                /* Only the secondary's acknowledgement is waited for; a
+                 * bucket may have a next instance and no secondary. */
+                if (ag->sync && send.as_primary && send.to >= 0
+                    && ag->peers[send.to].up) {
+                    *hold_peer = send.to;
                 }
             }
         }
@@ -383,8 +387,6 @@ handle_frame(struct agent *ag, uint8_t *data, size_t len, long long int now,
          * before it reaches it as its primary, except when both of the
          * bucket's instances fail at once; the frames lost then are those
          * of the moment the map takes to arrive.) */
-        static struct vlog_rate_limit outside_rl = VLOG_RATE_LIMIT_INIT(10, 10);
-
         ag->n_outside++;
         VLOG_INFO_RL(&outside_rl, "frame of bucket %"PRIu32" dropped: map "
                      "epoch %"PRIu64" names us in no role of it (%"PRIu64

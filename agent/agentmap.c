@@ -87,6 +87,15 @@ agentmap_next_of(const struct agentmap *map, uint32_t bucket)
     return send.next;
 }
 
+/* Returns true if 'send' sends to instance 'peer', and if 'as_primary',
+ * only as the bucket's primary. */
+static bool
+send_reaches__(const struct agentmap_send *send, int peer, bool as_primary)
+{
+    return (peer >= 0 && (send->as_primary || !as_primary)
+            && (send->to == peer || send->next == peer));
+}
+
 /* Returns true if our changes to the streams of 'bucket' go to instance
  * 'peer' (as the bucket's secondary, primary or next instance). */
 bool
@@ -95,7 +104,7 @@ agentmap_sends_to(const struct agentmap *map, uint32_t bucket, int peer)
     struct agentmap_send send;
 
     agentmap_send_rule(map, bucket, &send);
-    return peer >= 0 && (send.to == peer || send.next == peer);
+    return send_reaches__(&send, peer, false);
 }
 
 /* Returns true if we send instance 'peer' bulk transfers of 'bucket': we
@@ -106,8 +115,7 @@ agentmap_bulks_to(const struct agentmap *map, uint32_t bucket, int peer)
     struct agentmap_send send;
 
     agentmap_send_rule(map, bucket, &send);
-    return (peer >= 0 && send.as_primary
-            && (send.to == peer || send.next == peer));
+    return send_reaches__(&send, peer, true);
 }
 
 /* Returns the instance to which our changes to the streams of 'bucket'
@@ -126,7 +134,8 @@ agentmap_replica_of(const struct agentmap *map, uint32_t bucket)
  * agentmap.h):
  *
  *   - as its primary: our changes and bulk transfers go to its secondary
- *     (none if it has none), and our changes carry the map's epoch;
+ *     (none if it has none) and to its next instance (none if it has
+ *     none), and our changes carry the map's epoch;
  *
  *   - as its secondary: our own changes go to its primary (frames reach a
  *     secondary when the switch has already moved the bucket to it, or not

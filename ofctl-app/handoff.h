@@ -25,7 +25,7 @@
  *      secondary, the same way: the new secondary warms as the next
  *      instance, and replaces the old one once warm.
  *
- * So at every moment the bucket's secondary holds its whole state, and a
+ * So a move never leaves the bucket's secondary partly warm, and a
  * failure of the primary in the middle of a move finds a warm instance to
  * fail over to.  A secondary that is not live any more is replaced at
  * once (there is nothing to keep).  A move whose new owner does not

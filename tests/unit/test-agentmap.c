@@ -382,8 +382,21 @@ test_agentmap_next(void)
     CU_ASSERT_EQUAL(agentmap_replica_of(&map, 3), -1);
     CU_ASSERT_EQUAL(agentmap_next_of(&map, 3), -1);
 
+    /* A bucket of ours with a next instance and no secondary (the protocol
+     * allows it): the next instance gets it, nobody is its secondary. */
+    map_of(&m, inst, bk, 7, "b-ab" "bc" "ca", true);
+    bk[0].next = 0;
+    CU_ASSERT(agentmap_apply(&map, &m, "b", true, connected, &change));
+    CU_ASSERT_STRING_EQUAL(bulk_of(&change, 0), "0");
+    agentmap_change_destroy(&change);
+    CU_ASSERT_EQUAL(agentmap_replica_of(&map, 0), -1);
+    CU_ASSERT_EQUAL(agentmap_secondary_of(&map, 0), -1);
+    CU_ASSERT_EQUAL(agentmap_next_of(&map, 0), 0);
+    CU_ASSERT(agentmap_bulks_to(&map, 0, 0));
+    CU_ASSERT(!agentmap_bulks_to(&map, 0, 2));
+
     /* Without replication, nobody. */
-    map_of(&m, inst, bk, 7, "baab" "bc" "ca", true);
+    map_of(&m, inst, bk, 8, "baab" "bc" "ca", true);
     bk[0].next = 2;
     CU_ASSERT(agentmap_apply(&map, &m, "b", false, connected, &change));
     agentmap_change_destroy(&change);

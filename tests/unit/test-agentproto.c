@@ -835,37 +835,27 @@ test_reject_map(void)
     CU_ASSERT_EQUAL(raw_decode(raw_map(1, 2, names, 3, ok, 4)),
                     AGP_E_TRAILING);
 
-    /* Instance indexes: out of range (primary, secondary, next)... */
-    memcpy(t, ok, sizeof t);
-    t[3] = 3;
-    CU_ASSERT_EQUAL(raw_decode(raw_map(1, 4, names, 3, t, 4)), AGP_E_INDEX);
-    memcpy(t, ok, sizeof t);
-    t[1] = 5;
-    CU_ASSERT_EQUAL(raw_decode(raw_map(1, 4, names, 3, t, 4)), AGP_E_INDEX);
-    memcpy(t, ok, sizeof t);
-    t[2] = 7;
-    CU_ASSERT_EQUAL(raw_decode(raw_map(1, 4, names, 3, t, 4)), AGP_E_INDEX);
-    /* ...the same instance twice in a bucket... */
-    memcpy(t, ok, sizeof t);
-    t[1] = 0;
-    CU_ASSERT_EQUAL(raw_decode(raw_map(1, 4, names, 3, t, 4)), AGP_E_INDEX);
-    memcpy(t, ok, sizeof t);
-    t[2] = 0;
-    CU_ASSERT_EQUAL(raw_decode(raw_map(1, 4, names, 3, t, 4)), AGP_E_INDEX);
-    memcpy(t, ok, sizeof t);
-    t[5] = 0;
-    CU_ASSERT_EQUAL(raw_decode(raw_map(1, 4, names, 3, t, 4)), AGP_E_INDEX);
-    /* ...a secondary or a next instance without a primary... */
-    memcpy(t, ok, sizeof t);
-    t[10] = 1;
-    CU_ASSERT_EQUAL(raw_decode(raw_map(1, 4, names, 3, t, 4)), AGP_E_INDEX);
-    memcpy(t, ok, sizeof t);
-    t[11] = 1;
-    CU_ASSERT_EQUAL(raw_decode(raw_map(1, 4, names, 3, t, 4)), AGP_E_INDEX);
-    /* ...but a next instance without a secondary is fine. */
-    memcpy(t, ok, sizeof t);
-    t[8] = 2;
-    CU_ASSERT_EQUAL(raw_decode(raw_map(1, 4, names, 3, t, 4)), AGP_OK);
+    /* Instance indexes, one field of 'ok' changed at a time. */
+    static const struct {
+        size_t field;           /* Index into the triples. */
+        uint16_t value;
+        enum agp_error error;
+    } edits[] = {
+        /* Out of range: a primary, a secondary, a next instance. */
+        { 3, 3, AGP_E_INDEX }, { 1, 5, AGP_E_INDEX }, { 2, 7, AGP_E_INDEX },
+        /* The same instance twice in a bucket. */
+        { 1, 0, AGP_E_INDEX }, { 2, 0, AGP_E_INDEX }, { 5, 0, AGP_E_INDEX },
+        /* A secondary or a next instance without a primary. */
+        { 10, 1, AGP_E_INDEX }, { 11, 1, AGP_E_INDEX },
+        /* But a next instance without a secondary is fine. */
+        { 8, 2, AGP_OK },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(edits); i++) {
+        memcpy(t, ok, sizeof t);
+        t[edits[i].field] = edits[i].value;
+        CU_ASSERT_EQUAL(raw_decode(raw_map(1, 4, names, 3, t, 4)),
+                        edits[i].error);
+    }
     /* Indexes into no instances at all. */
     CU_ASSERT_EQUAL(raw_decode(raw_map(1, 2, names, 0, ok + 6, 2)),
                     AGP_E_INDEX);

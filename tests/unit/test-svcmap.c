@@ -1372,6 +1372,26 @@ pick_bucket(const struct svcmap *map, int *other)
     return 0;
 }
 
+/* Returns a map of 4 instances in which instance '*n', in no bucket, is
+ * the next instance of bucket '*b' from the map's epoch on; '*bk' is the
+ * bucket as it was before. */
+static struct svcmap *
+map_with_next(uint32_t *b, int *n, struct svcmap_bucket *bk)
+{
+    struct svcmap *map = new_map("dlp", 16, 4, NULL);
+
+    *b = pick_bucket(map, n);
+    /* Back after a failure, it takes nothing from the live instances. */
+    svcmap_set_state(map, *n, SVCMAP_DOWN);
+    svcmap_set_state(map, *n, SVCMAP_UP);
+    CU_ASSERT_FALSE(svcmap_holds_any(map, *n));
+    *bk = map->buckets[*b];
+    svcmap_set_next(map, *b, *n);
+    CU_ASSERT_EQUAL(map->buckets[*b].next, *n);
+    map->epoch++;
+    return map;
+}
+
 /* A bucket's next instance: set only beside a primary, never one of the
  * bucket's two; it replaces a failed secondary, leaves with a failed
  * primary or its own failure, and keeps its instance in the map. */
@@ -1379,11 +1399,11 @@ static void
 test_next(void)
 {
     struct svcmap *map = new_map("dlp", 16, 4, NULL);
-    struct svcmap *reloaded;
-    struct svcmap_bucket bk;
+    struct svcmap *reloaded, *other;
+    struct svcmap_bucket bk, bk2;
     uint64_t epoch;
-    uint32_t b;
-    int n;
+    uint32_t b, b2;
+    int n, n2;
 
     b = pick_bucket(map, &n);
     bk = map->buckets[b];
@@ -1407,11 +1427,14 @@ test_next(void)
     CU_ASSERT_EQUAL(map->buckets[b].primary, bk.primary);
     CU_ASSERT_EQUAL(map->buckets[b].secondary, bk.secondary);
 
-    /* It holds a place in the bucket: the instance stays in the map. */
-    CU_ASSERT_TRUE(svcmap_holds_any(map, n));
-    if (!svcmap_count_primary(map, n) && !svcmap_count_secondary(map, n)) {
-        CU_ASSERT_FALSE(svcmap_remove_instance(map, n));
-    }
+    /* It holds a place in the bucket: an instance in no other bucket
+     * stays in the map while it is a next instance. */
+    other = map_with_next(&b2, &n2, &bk2);
+    CU_ASSERT_TRUE(svcmap_holds_any(other, n2));
+    CU_ASSERT_FALSE(svcmap_remove_instance(other, n2));
+    svcmap_set_next(other, b2, SVCMAP_NONE);
+    CU_ASSERT_FALSE(svcmap_holds_any(other, n2));
+    svcmap_destroy(other);
 
     /* A reload carries it over, by name. */
     reloaded = svcmap_clone(map);
@@ -1433,11 +1456,7 @@ test_next(void)
     /* The primary fails: the secondary takes over, as without a next
      * instance, and the next instance leaves (the new primary has sent it
      * nothing). */
-    map = new_map("dlp", 16, 4, NULL);
-    b = pick_bucket(map, &n);
-    bk = map->buckets[b];
-    svcmap_set_next(map, b, n);
-    map->epoch++;
+    map = map_with_next(&b, &n, &bk);
     svcmap_set_state(map, bk.primary, SVCMAP_DOWN);
     CU_ASSERT_EQUAL(map->buckets[b].primary, bk.secondary);
     CU_ASSERT(map->buckets[b].secondary != bk.primary);
@@ -1445,11 +1464,7 @@ test_next(void)
     svcmap_destroy(map);
 
     /* The next instance fails: it leaves, the rest stays. */
-    map = new_map("dlp", 16, 4, NULL);
-    b = pick_bucket(map, &n);
-    bk = map->buckets[b];
-    svcmap_set_next(map, b, n);
-    map->epoch++;
+    map = map_with_next(&b, &n, &bk);
     svcmap_set_state(map, n, SVCMAP_DOWN);
     CU_ASSERT_EQUAL(map->buckets[b].primary, bk.primary);
     CU_ASSERT_EQUAL(map->buckets[b].secondary, bk.secondary);
