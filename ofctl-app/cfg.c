@@ -1013,6 +1013,17 @@ match_dl_type_refused__(ovs_be16 dl_type)
 char *
 cfg_check_match(const char *string)
 {
+    struct match match;
+
+    return cfg_parse_match(string, &match);
+}
+
+/* Parses 'string', a chain's match, as cfg_check_match() checks it, into
+ * '*matchp'.  Returns NULL if it is good, otherwise a message that the
+ * caller frees ('*matchp' is then unspecified). */
+char *
+cfg_parse_match(const char *string, struct match *matchp)
+{
     struct match match = MATCH_CATCHALL_INITIALIZER;
     const struct mf_field *fields[MAX_MATCH_LEN / 2];
     const char *names[MAX_MATCH_LEN / 2];
@@ -1123,6 +1134,7 @@ cfg_check_match(const char *string)
         }
     }
     free(copy);
+    *matchp = match;
     return error;
 }
 
@@ -1304,6 +1316,12 @@ parse_chain__(struct parser *p, const yaml_node_t *node,
         }
     } else {
         chain->match = xstrdup("ip");
+    }
+    {
+        /* get_match__() checked it already. */
+        char *error = cfg_parse_match(chain->match, &chain->extra);
+
+        ovs_assert(!error);
     }
 
     mark = path_push__(p, "services");

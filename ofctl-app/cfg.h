@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "openvswitch/match.h"
 #include "openvswitch/types.h"
 #include "route.h"
 
@@ -82,6 +83,7 @@ struct cfg_chain {
     struct cfg_endpoint ingress; /* Client side. */
     struct cfg_endpoint egress;  /* Server side. */
     char *match;                /* Extra ovs-ofctl match, default "ip". */
+    struct match extra;         /* 'match', parsed. */
     char **services;            /* Service names, in forward order. */
     size_t n_services;          /* At least one. */
     int line;
@@ -161,6 +163,7 @@ const struct cfg_instance *cfg_find_instance(const struct sfm_config *,
                                              const char *name);
 size_t cfg_n_buckets(const struct sfm_config *);
 char *cfg_check_match(const char *) OVS_WARN_UNUSED_RESULT;
+char *cfg_parse_match(const char *, struct match *) OVS_WARN_UNUSED_RESULT;
 char *cfg_keep_instance(struct sfm_config *, size_t service,
                         const struct cfg_instance *) OVS_WARN_UNUSED_RESULT;
 void cfg_remove_instance(struct sfm_config *, size_t service,

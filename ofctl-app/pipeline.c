@@ -10,22 +10,21 @@
 #include <string.h>
 #include "cfg.h"
 #include "flow.h"
-#include "hash.h"
+#include "flowset.h"
 #include "ofconn.h"
-#include "openvswitch/dynamic-string.h"
+#include "openvswitch/meta-flow.h"
+#include "openvswitch/ofp-actions.h"
+#include "openvswitch/ofp-ed-props.h"
 #include "openvswitch/ofp-port.h"
+#include "openvswitch/ofpbuf.h"
 #include "openvswitch/shash.h"
 #include "packets.h"
 #include "svcmap.h"
 #include "util.h"
 
-/* The match on NSH (MD type 1) in Ethernet that every NSH match starts
- * with: OVS ignores nsh_c1 without nsh_mdtype=1. */
-#define PL_NSH "dl_type=0x894f,nsh_mdtype=1"
-
 /* The register that carries the affinity code from the classifier to NSH
  * C1. */
-#define PL_CODE_REG "NXM_NX_REG0"
+#define PL_CODE_REG MFF_REG0
 
 /* Priorities. */
 #define PL_PRIO_BYPASS 200      /* ARP between a chain's endpoints. */
@@ -36,33 +35,6 @@
 #define PL_PRIO_PORT_DROP 10    /* Anything else from an instance port. */
 #define PL_PRIO_MISS 0          /* Table miss: drop. */
 
-void
-pl_desired_init(struct pl_desired *d)
-{
-    hmap_init(&d->flows);
-    hmap_init(&d->groups);
-}
-
-/* Frees the flows and groups in 'd'. */
-void
-pl_desired_destroy(struct pl_desired *d)
-{
-    struct pl_flow *f;
-    struct pl_group *g;
-
-    HMAP_FOR_EACH_POP (f, hmap_node, &d->flows) {
-        free(f->match);
-        free(f->actions);
-        free(f);
-    }
-    hmap_destroy(&d->flows);
-    HMAP_FOR_EACH_POP (g, hmap_node, &d->groups) {
-        free(g->spec);
-        free(g);
-    }
-    hmap_destroy(&d->groups);
-}
-
 /* Returns the group id of bucket 'bucket' of the service with index
  * 'service_idx' in the configuration. */
 uint32_t
@@ -71,35 +43,151 @@ pl_group_id(size_t service_idx, uint32_t bucket)
     return ((uint32_t) (service_idx + 1) << 16) | bucket;
 }
 
-static uint32_t
-flow_hash__(uint8_t table_id, uint16_t priority, const char *match)
+/* Matches and actions are built as libopenvswitch structures, the way
+ * ovs-ofctl's parser would build them from the text in the comments. */
+
+/* Sets field 'id' of 'm' to the 'n_bytes'-byte value 'value' (network
+ * order) under 'mask' (NULL: exact). */
+static void
+match_field__(struct match *m, enum mf_field_id id, const void *value,
+              const void *mask)
 {
-    return hash_string(match, hash_2words(table_id, priority));
+    const struct mf_field *mf = mf_from_id(id);
+    union mf_value v, k;
+
+    memset(&v, 0, sizeof v);
+    memcpy(&v, value, mf->n_bytes);
+    if (mask) {
+        memset(&k, 0, sizeof k);
+        memcpy(&k, mask, mf->n_bytes);
+        mf_set(mf, &v, &k, m, NULL);
+    } else {
+        mf_set_value(mf, &v, m, NULL);
+    }
 }
 
-/* Adds a flow; the formatted actions are taken over.  A flow with the same
- * table, priority and match as an earlier one is dropped: the first wins. */
+/* "dl_type=0x894f,nsh_mdtype=1": the start of every NSH match (OVS ignores
+ * nsh_c1 without nsh_mdtype=1). */
 static void
-add_flow__(struct pl_desired *d, uint8_t table_id, uint16_t priority,
-           char *match, char *actions)
+match_nsh__(struct match *m)
 {
-    uint32_t hash = flow_hash__(table_id, priority, match);
-    struct pl_flow *f;
+    uint8_t md_type = NSH_M_TYPE1;
 
-    HMAP_FOR_EACH_WITH_HASH (f, hmap_node, hash, &d->flows) {
-        if (f->table_id == table_id && f->priority == priority
-            && !strcmp(f->match, match)) {
-            free(match);
-            free(actions);
-            return;
-        }
-    }
-    f = xmalloc(sizeof *f);
-    f->table_id = table_id;
-    f->priority = priority;
-    f->match = match;
-    f->actions = actions;
-    hmap_insert(&d->flows, &f->hmap_node, hash);
+    match_set_dl_type(m, htons(ETH_TYPE_NSH));
+    match_field__(m, MFF_NSH_MDTYPE, &md_type, NULL);
+}
+
+/* "dl_type=0x894f,nsh_mdtype=1,nsh_spi=SPI,nsh_si=SI". */
+static void
+match_nsh_hop__(struct match *m, uint32_t spi, uint8_t si)
+{
+    ovs_be32 spi_be = htonl(spi);
+
+    match_nsh__(m);
+    match_field__(m, MFF_NSH_SPI, &spi_be, NULL);
+    match_field__(m, MFF_NSH_SI, &si, NULL);
+}
+
+/* "nsh_c1=BUCKET/MASK", the bucket's codes. */
+static void
+match_code__(struct match *m, uint32_t bucket, size_t n_buckets)
+{
+    ovs_be32 value = htonl(bucket), mask = htonl(n_buckets - 1);
+
+    match_field__(m, MFF_NSH_C1, &value, &mask);
+}
+
+/* "set_field:VALUE->FIELD". */
+static void
+put_set_field__(struct ofpbuf *ofpacts, enum mf_field_id id,
+                const void *value)
+{
+    const struct mf_field *mf = mf_from_id(id);
+    union mf_value v;
+
+    memset(&v, 0, sizeof v);
+    memcpy(&v, value, mf->n_bytes);
+    ofpact_put_set_field(ofpacts, mf, &v, NULL);
+}
+
+/* "output:PORT". */
+static void
+put_output__(struct ofpbuf *ofpacts, ofp_port_t port)
+{
+    ofpact_put_OUTPUT(ofpacts)->port = port;
+}
+
+/* "goto_table:TABLE". */
+static void
+put_goto__(struct ofpbuf *ofpacts, uint8_t table_id)
+{
+    ofpact_put_GOTO_TABLE(ofpacts)->table_id = table_id;
+}
+
+/* "resubmit(,TABLE)". */
+static void
+put_resubmit__(struct ofpbuf *ofpacts, uint8_t table_id)
+{
+    struct ofpact_resubmit *r = ofpact_put_RESUBMIT(ofpacts);
+
+    r->in_port = OFPP_IN_PORT;
+    r->table_id = table_id;
+}
+
+/* "group:GROUP". */
+static void
+put_group__(struct ofpbuf *ofpacts, uint32_t group_id)
+{
+    ofpact_put_GROUP(ofpacts)->group_id = group_id;
+}
+
+/* "move:SRC[SRC_OFS..]->DST[DST_OFS..]" of 'n_bits' bits. */
+static void
+put_move__(struct ofpbuf *ofpacts, enum mf_field_id src, enum mf_field_id dst,
+           unsigned int n_bits)
+{
+    struct ofpact_reg_move *move = ofpact_put_REG_MOVE(ofpacts);
+
+    move->src = (struct mf_subfield) { mf_from_id(src), 0, n_bits };
+    move->dst = (struct mf_subfield) { mf_from_id(dst), 0, n_bits };
+}
+
+/* "encap(nsh(md_type=1))". */
+static void
+put_encap_nsh__(struct ofpbuf *ofpacts)
+{
+    struct ofpact_encap *encap = ofpact_put_ENCAP(ofpacts);
+    struct ofpact_ed_prop_nsh_md_type *md;
+
+    encap->new_pkt_type = htonl(PT_NSH);
+    encap->hdr_size = 0;
+    encap->n_props = 1;
+    md = ofpbuf_put_zeros(ofpacts, sizeof *md);
+    md->header.prop_class = OFPPPC_NSH;
+    md->header.type = OFPPPT_PROP_NSH_MDTYPE;
+    md->header.len = offsetof(struct ofp_ed_prop_nsh_md_type, pad);
+    md->md_type = NSH_M_TYPE1;
+    encap = ofpacts->header;
+    ofpact_finish_ENCAP(ofpacts, &encap);
+}
+
+/* "encap(ethernet)". */
+static void
+put_encap_eth__(struct ofpbuf *ofpacts)
+{
+    struct ofpact_encap *encap = ofpact_put_ENCAP(ofpacts);
+
+    encap->new_pkt_type = htonl(PT_ETH);
+    encap->hdr_size = 0;
+    encap->n_props = 0;
+    ofpact_finish_ENCAP(ofpacts, &encap);
+}
+
+/* "decap()": the packet type follows from the removed header. */
+static void
+put_decap__(struct ofpbuf *ofpacts)
+{
+    ofpact_put_DECAP(ofpacts)->new_pkt_type = htonl(PT_USE_NEXT_PROTO);
 }
 
 /* Returns the port number of port 'name' in 'ports', or OFPP_NONE. */
@@ -120,8 +208,46 @@ struct pl_ctx {
     const struct shash *ports;  /* The switch's ports by name. */
     size_t n_buckets;
     bool links;                 /* The switch has links to others. */
-    struct pl_desired *d;       /* The output. */
+    struct flowset *d;          /* The output. */
+    struct ofpbuf ofpacts;      /* Actions being built. */
 };
+
+/* Adds the flow ('table_id', 'priority', 'm') with the actions built in
+ * 'ctx->ofpacts' (none: drop), and clears them for the next flow.  A flow
+ * with the same table, priority and match as an earlier one is dropped:
+ * the first wins. */
+static void
+add_flow__(struct pl_ctx *ctx, uint8_t table_id, uint16_t priority,
+           const struct match *m)
+{
+    flowset_add_flow(ctx->d, table_id, priority, m, ctx->ofpacts.data,
+                     ctx->ofpacts.size);
+    ofpbuf_clear(&ctx->ofpacts);
+}
+
+/* Adds the flow ('table_id', 'priority', "in_port=PORT") with the actions
+ * in 'ctx->ofpacts', as add_flow__(). */
+static void
+add_port_flow__(struct pl_ctx *ctx, uint8_t table_id, uint16_t priority,
+                ofp_port_t port)
+{
+    struct match m;
+
+    match_init_catchall(&m);
+    match_set_in_port(&m, port);
+    add_flow__(ctx, table_id, priority, &m);
+}
+
+/* Adds the table-miss flow of 'table_id': drop. */
+static void
+add_miss__(struct pl_ctx *ctx, uint8_t table_id)
+{
+    struct match m;
+
+    match_init_catchall(&m);
+    ofpbuf_clear(&ctx->ofpacts);
+    add_flow__(ctx, table_id, PL_PRIO_MISS, &m);
+}
 
 /* Returns the number of port 'port' of switch 'sw', if that is the switch
  * being generated and it has the port; otherwise OFPP_NONE. */
@@ -164,30 +290,43 @@ hosts__(const struct cfg_service *svc, const char *sw)
     return false;
 }
 
-/* Appends to 's' the group bucket that sends to 'inst' by 'port'. */
+/* Appends to 'buckets' the fast-failover bucket that sends to 'inst' by
+ * 'port': "bucket=watch_port:PORT,actions=set_field:MAC->eth_dst,
+ * output:PORT", with bucket id 'bucket_id'. */
 static void
-put_bucket__(struct ds *s, const struct cfg_instance *inst, ofp_port_t port)
+put_bucket__(struct ovs_list *buckets, const struct cfg_instance *inst,
+             ofp_port_t port, uint32_t bucket_id)
 {
-    ds_put_format(s, ",bucket=watch_port:%"PRIu16",actions=set_field:"
-                  ETH_ADDR_FMT"->eth_dst,output:%"PRIu16,
-                  ofp_to_u16(port), ETH_ADDR_ARGS(inst->mac),
-                  ofp_to_u16(port));
+    struct ofputil_bucket *bucket = xzalloc(sizeof *bucket);
+    uint64_t stub[64 / 8];
+    struct ofpbuf ofpacts;
+
+    ofpbuf_use_stub(&ofpacts, stub, sizeof stub);
+    put_set_field__(&ofpacts, MFF_ETH_DST, &inst->mac);
+    put_output__(&ofpacts, port);
+    bucket->weight = 0;
+    bucket->watch_port = port;
+    bucket->watch_group = OFPG_ANY;
+    bucket->bucket_id = bucket_id;
+    bucket->ofpacts_len = ofpacts.size;
+    bucket->ofpacts = xmemdup(ofpacts.data, ofpacts.size);
+    ovs_list_push_back(buckets, &bucket->list_node);
+    ofpbuf_uninit(&ofpacts);
 }
 
 /* Adds the groups of service 'svc' (index 'idx'). */
 static void
-add_groups__(const struct pl_ctx *ctx, const struct cfg_service *svc,
-             size_t idx)
+add_groups__(struct pl_ctx *ctx, const struct cfg_service *svc, size_t idx)
 {
     const struct svcmap *map = ctx->maps[idx];
 
     for (uint32_t b = 0; b < map->n_buckets; b++) {
         const struct svcmap_bucket *bucket = &map->buckets[b];
-        struct ds s = DS_EMPTY_INITIALIZER;
-        struct pl_group *g;
         int members[2] = { bucket->primary, bucket->secondary };
+        struct ovs_list buckets;
+        uint32_t n = 0;
 
-        ds_put_format(&s, "group_id=%"PRIu32",type=ff", pl_group_id(idx, b));
+        ovs_list_init(&buckets);
         for (int i = 0; i < 2; i++) {
             const struct cfg_instance *inst;
             ofp_port_t port;
@@ -198,32 +337,37 @@ add_groups__(const struct pl_ctx *ctx, const struct cfg_service *svc,
             inst = &svc->instances[members[i]];
             port = reach__(ctx, inst->switch_name, inst->port);
             if (port != OFPP_NONE) {
-                put_bucket__(&s, inst, port);
+                put_bucket__(&buckets, inst, port, n++);
             }
         }
-
-        g = xmalloc(sizeof *g);
-        g->group_id = pl_group_id(idx, b);
-        g->spec = ds_steal_cstr(&s);
-        hmap_insert(&ctx->d->groups, &g->hmap_node,
-                    hash_int(g->group_id, 0));
+        flowset_add_group(ctx->d, pl_group_id(idx, b), OFPGT11_FF, NULL,
+                          &buckets);
     }
 }
 
-/* Returns the actions that give a frame, its affinity code already in
- * PL_CODE_REG, the NSH header of 'spi' (SI 255, C1 = the code) and an outer
- * Ethernet header, and take it to the steering table: by 'next' ("goto_table"
- * from table 0, "resubmit(," from the code table, which lies beyond it). */
-static char *
-push_actions__(uint32_t spi, const char *next)
+/* Puts into 'ctx->ofpacts' the actions that give a frame, its affinity
+ * code already in PL_CODE_REG, the NSH header of 'spi' (SI 255, C1 = the
+ * code) and an outer Ethernet header, and take it to the steering table:
+ * "encap(nsh(md_type=1)),set_field:SPI->nsh_spi,set_field:255->nsh_si,
+ * move:NXM_NX_REG0[]->NXOXM_NSH_C1[],encap(ethernet)", then
+ * "goto_table:1" or, if 'resubmit' (from the code table, which lies beyond
+ * it), "resubmit(,1)". */
+static void
+put_push__(struct pl_ctx *ctx, uint32_t spi, bool resubmit)
 {
-    return xasprintf("encap(nsh(md_type=1)),"
-                     "set_field:%#"PRIx32"->nsh_spi,"
-                     "set_field:255->nsh_si,"
-                     "move:"PL_CODE_REG"[]->NXOXM_NSH_C1[],"
-                     "encap(ethernet),"
-                     "%s%d%s", spi, next, PL_TABLE_STEER,
-                     next[0] == 'r' ? ")" : "");
+    ovs_be32 spi_be = htonl(spi);
+    uint8_t si = 255;
+
+    put_encap_nsh__(&ctx->ofpacts);
+    put_set_field__(&ctx->ofpacts, MFF_NSH_SPI, &spi_be);
+    put_set_field__(&ctx->ofpacts, MFF_NSH_SI, &si);
+    put_move__(&ctx->ofpacts, PL_CODE_REG, MFF_NSH_C1, 32);
+    put_encap_eth__(&ctx->ofpacts);
+    if (resubmit) {
+        put_resubmit__(&ctx->ofpacts, PL_TABLE_STEER);
+    } else {
+        put_goto__(&ctx->ofpacts, PL_TABLE_STEER);
+    }
 }
 
 /* Adds the classification of traffic from 'port' into 'spi'.
@@ -238,56 +382,69 @@ push_actions__(uint32_t spi, const char *next)
  * code, as with multipath.  The bucket resubmits to the code table, whose
  * flow for 'port' pushes the headers. */
 static void
-add_classify__(const struct pl_ctx *ctx, const struct cfg_chain *chain,
+add_classify__(struct pl_ctx *ctx, const struct cfg_chain *chain,
                ofp_port_t port, uint32_t spi)
 {
-    char *match, *actions;
+    struct match m = chain->extra;
 
-    match = (chain->match[0]
-             ? xasprintf("in_port=%"PRIu16",%s", ofp_to_u16(port),
-                         chain->match)
-             : xasprintf("in_port=%"PRIu16, ofp_to_u16(port)));
+    match_set_in_port(&m, port);
     if (ctx->cfg->classifier == CFG_CLASSIFIER_DP_HASH) {
-        char *push = push_actions__(spi, "resubmit(,");
-
-        add_flow__(ctx->d, PL_TABLE_CODE, PL_PRIO_STEER,
-                   xasprintf("in_port=%"PRIu16, ofp_to_u16(port)), push);
-        actions = xasprintf("group:%d", PL_CLASSIFY_GROUP_ID);
+        put_push__(ctx, spi, true);
+        add_port_flow__(ctx, PL_TABLE_CODE, PL_PRIO_STEER, port);
+        put_group__(&ctx->ofpacts, PL_CLASSIFY_GROUP_ID);
     } else {
-        char *push = push_actions__(spi, "goto_table:");
+        /* "multipath(symmetric_l3l4+udp,1024,modulo_n,N,0,
+         * NXM_NX_REG0[0..15])". */
+        struct ofpact_multipath *mp = ofpact_put_MULTIPATH(&ctx->ofpacts);
 
-        actions = xasprintf("multipath(symmetric_l3l4+udp,1024,modulo_n,%"
-                            PRIuSIZE",0,"PL_CODE_REG"[0..15]),%s",
-                            ctx->n_buckets, push);
-        free(push);
+        mp->fields = NX_HASH_FIELDS_SYMMETRIC_L3L4_UDP;
+        mp->basis = 1024;
+        mp->algorithm = NX_MP_ALG_MODULO_N;
+        mp->max_link = ctx->n_buckets - 1;
+        mp->arg = 0;
+        mp->dst = (struct mf_subfield) { mf_from_id(PL_CODE_REG), 0, 16 };
+        put_push__(ctx, spi, false);
     }
-    add_flow__(ctx->d, PL_TABLE_CLASSIFY, PL_PRIO_STEER, match, actions);
+    add_flow__(ctx, PL_TABLE_CLASSIFY, PL_PRIO_STEER, &m);
 }
 
 /* Adds the classifier group, for "classifier: dp-hash": a select group
  * whose selection method is the datapath's hash, algorithm
  * OVS_HASH_ALG_SYM_L4 (1, in the upper 32 bits of the parameter; basis 0 in
- * the lower), with one bucket, which every hash value picks.  The code is
- * the hash's low 'cfg->bucket_bits' bits (bucket_bits from 1 to 14, within
- * the 16 bits of the register that NSH C1 receives).
+ * the lower), with one bucket, which every hash value picks: "actions=
+ * move:NXM_NX_DP_HASH[0..B-1]->NXM_NX_REG0[0..B-1],resubmit(,3)".  The
+ * code is the hash's low 'cfg->bucket_bits' bits (bucket_bits from 1 to
+ * 14, within the 16 bits of the register that NSH C1 receives).
  *
  * OpenFlow 1.3 and 1.4 cannot carry the selection method; OVS 3.1 then
  * picks dp_hash with OVS_HASH_ALG_SYM_L4 and basis 0 by itself for a group
  * of one bucket, so the group works the same on either. */
 static void
-add_classify_group__(const struct pl_ctx *ctx)
+add_classify_group__(struct pl_ctx *ctx)
 {
-    struct pl_group *g = xmalloc(sizeof *g);
+    struct ofputil_bucket *bucket = xzalloc(sizeof *bucket);
+    struct ofputil_group_props props;
+    struct ovs_list buckets;
 
-    g->group_id = PL_CLASSIFY_GROUP_ID;
-    g->spec = xasprintf("group_id=%d,type=select,selection_method=dp_hash,"
-                        "selection_method_param=%"PRIu64","
-                        "bucket=actions=move:NXM_NX_DP_HASH[0..%u]->"
-                        PL_CODE_REG"[0..%u],resubmit(,%d)",
-                        PL_CLASSIFY_GROUP_ID, (uint64_t) 1 << 32,
-                        ctx->cfg->bucket_bits - 1,
-                        ctx->cfg->bucket_bits - 1, PL_TABLE_CODE);
-    hmap_insert(&ctx->d->groups, &g->hmap_node, hash_int(g->group_id, 0));
+    put_move__(&ctx->ofpacts, MFF_DP_HASH, PL_CODE_REG,
+               ctx->cfg->bucket_bits);
+    put_resubmit__(&ctx->ofpacts, PL_TABLE_CODE);
+    bucket->weight = 1;
+    bucket->watch_port = OFPP_ANY;
+    bucket->watch_group = OFPG_ANY;
+    bucket->bucket_id = 0;
+    bucket->ofpacts_len = ctx->ofpacts.size;
+    bucket->ofpacts = xmemdup(ctx->ofpacts.data, ctx->ofpacts.size);
+    ofpbuf_clear(&ctx->ofpacts);
+    ovs_list_init(&buckets);
+    ovs_list_push_back(&buckets, &bucket->list_node);
+
+    memset(&props, 0, sizeof props);
+    ovs_strlcpy(props.selection_method, "dp_hash",
+                sizeof props.selection_method);
+    props.selection_method_param = (uint64_t) 1 << 32;
+    flowset_add_group(ctx->d, PL_CLASSIFY_GROUP_ID, OFPGT11_SELECT, &props,
+                      &buckets);
 }
 
 /* One direction of a chain. */
@@ -299,31 +456,39 @@ struct pl_path {
     const struct cfg_endpoint *to;   /* Where it leaves the chain. */
 };
 
-/* Returns the actions that take a frame of 'path' that has crossed all its
- * services to its exit, or NULL if the switch being generated cannot. */
-static char *
-end_actions__(const struct pl_ctx *ctx, const struct pl_path *path)
+/* Puts into 'ctx->ofpacts' the actions that take a frame of 'path' that
+ * has crossed all its services to its exit ("decap(),decap(),output:PORT"
+ * here, "output:LINK" toward another switch) and returns true, or returns
+ * false if the switch being generated cannot. */
+static bool
+put_end__(struct pl_ctx *ctx, const struct pl_path *path)
 {
     ofp_port_t out;
 
     if (!strcmp(path->to->switch_name, ctx->sw)) {
         out = port_no__(ctx->ports, path->to->port);
-        return (out == OFPP_NONE ? NULL
-                : xasprintf("decap(),decap(),output:%"PRIu16,
-                            ofp_to_u16(out)));
+        if (out == OFPP_NONE) {
+            return false;
+        }
+        put_decap__(&ctx->ofpacts);
+        put_decap__(&ctx->ofpacts);
+    } else {
+        out = toward__(ctx, path->to->switch_name);
+        if (out == OFPP_NONE) {
+            return false;
+        }
     }
-    out = toward__(ctx, path->to->switch_name);
-    return (out == OFPP_NONE ? NULL
-            : xasprintf("output:%"PRIu16, ofp_to_u16(out)));
+    put_output__(&ctx->ofpacts, out);
+    return true;
 }
 
-/* Returns the match of the frames of 'path' that have crossed all its
+/* Initializes 'm' to the frames of 'path' that have crossed all its
  * services. */
-static char *
-end_match__(const struct pl_path *path)
+static void
+end_match__(struct match *m, const struct pl_path *path)
 {
-    return xasprintf(PL_NSH",nsh_spi=%#"PRIx32",nsh_si=%"PRIuSIZE,
-                     path->spi, 255 - path->n);
+    match_init_catchall(m);
+    match_nsh_hop__(m, path->spi, 255 - path->n);
 }
 
 /* Adds the steering of 'path' on the switch being generated: each hop
@@ -332,14 +497,14 @@ end_match__(const struct pl_path *path)
  * the frames that have crossed every service leave (or head for the switch
  * where they leave). */
 static void
-add_steer__(const struct pl_ctx *ctx, const struct pl_path *path)
+add_steer__(struct pl_ctx *ctx, const struct pl_path *path)
 {
     const struct sfm_config *cfg = ctx->cfg;
     bool here = !strcmp(path->from->switch_name, ctx->sw);
 
     for (size_t hop = 0; hop <= path->n; hop++) {
         unsigned int si = 255 - hop;
-        char *actions;
+        struct match m;
 
         if (hop > 0) {
             const struct cfg_service *prev = &cfg->services[path->order[hop
@@ -360,16 +525,14 @@ add_steer__(const struct pl_ctx *ctx, const struct pl_path *path)
                 if (port == OFPP_NONE) {
                     continue;
                 }
-                add_flow__(ctx->d, PL_TABLE_CLASSIFY, PL_PRIO_STEER,
-                           xasprintf("in_port=%"PRIu16","PL_NSH
-                                     ",nsh_spi=%#"PRIx32",nsh_si=%u",
-                                     ofp_to_u16(port), path->spi, si),
-                           (ctx->links
-                            ? xasprintf("set_field:"ETH_ADDR_FMT"->eth_src,"
-                                        "goto_table:%d",
-                                        ETH_ADDR_ARGS(inst->mac),
-                                        PL_TABLE_STEER)
-                            : xasprintf("goto_table:%d", PL_TABLE_STEER)));
+                match_init_catchall(&m);
+                match_set_in_port(&m, port);
+                match_nsh_hop__(&m, path->spi, si);
+                if (ctx->links) {
+                    put_set_field__(&ctx->ofpacts, MFF_ETH_SRC, &inst->mac);
+                }
+                put_goto__(&ctx->ofpacts, PL_TABLE_STEER);
+                add_flow__(ctx, PL_TABLE_CLASSIFY, PL_PRIO_STEER, &m);
             }
         }
         if (!here) {
@@ -377,20 +540,18 @@ add_steer__(const struct pl_ctx *ctx, const struct pl_path *path)
         }
 
         if (hop == path->n) {
-            actions = end_actions__(ctx, path);
-            if (actions) {
-                add_flow__(ctx->d, PL_TABLE_STEER, PL_PRIO_STEER,
-                           end_match__(path), actions);
+            if (put_end__(ctx, path)) {
+                end_match__(&m, path);
+                add_flow__(ctx, PL_TABLE_STEER, PL_PRIO_STEER, &m);
             }
             continue;
         }
         for (uint32_t b = 0; b < ctx->n_buckets; b++) {
-            add_flow__(ctx->d, PL_TABLE_STEER, PL_PRIO_STEER,
-                       xasprintf(PL_NSH",nsh_spi=%#"PRIx32",nsh_si=%u,"
-                                 "nsh_c1=%#"PRIx32"/%#"PRIxSIZE,
-                                 path->spi, si, b, ctx->n_buckets - 1),
-                       xasprintf("group:%"PRIu32,
-                                 pl_group_id(path->order[hop], b)));
+            match_init_catchall(&m);
+            match_nsh_hop__(&m, path->spi, si);
+            match_code__(&m, b, ctx->n_buckets);
+            put_group__(&ctx->ofpacts, pl_group_id(path->order[hop], b));
+            add_flow__(ctx, PL_TABLE_STEER, PL_PRIO_STEER, &m);
         }
     }
 }
@@ -400,10 +561,9 @@ add_steer__(const struct pl_ctx *ctx, const struct pl_path *path)
  * otherwise carried in NSH as a frame of 'path' that has crossed all its
  * services, so that it follows the path's exit. */
 static void
-add_arp__(const struct pl_ctx *ctx, const struct pl_path *path,
-          ofp_port_t in)
+add_arp__(struct pl_ctx *ctx, const struct pl_path *path, ofp_port_t in)
 {
-    char *actions;
+    struct match m;
 
     if (!strcmp(path->to->switch_name, ctx->sw)) {
         ofp_port_t out = port_no__(ctx->ports, path->to->port);
@@ -411,21 +571,25 @@ add_arp__(const struct pl_ctx *ctx, const struct pl_path *path,
         if (out == OFPP_NONE) {
             return;
         }
-        actions = xasprintf("output:%"PRIu16, ofp_to_u16(out));
+        put_output__(&ctx->ofpacts, out);
     } else {
         ofp_port_t out = toward__(ctx, path->to->switch_name);
+        ovs_be32 spi = htonl(path->spi);
+        uint8_t si = 255 - path->n;
 
         if (out == OFPP_NONE) {
             return;
         }
-        actions = xasprintf("encap(nsh(md_type=1)),"
-                            "set_field:%#"PRIx32"->nsh_spi,"
-                            "set_field:%"PRIuSIZE"->nsh_si,"
-                            "encap(ethernet),output:%"PRIu16,
-                            path->spi, 255 - path->n, ofp_to_u16(out));
+        put_encap_nsh__(&ctx->ofpacts);
+        put_set_field__(&ctx->ofpacts, MFF_NSH_SPI, &spi);
+        put_set_field__(&ctx->ofpacts, MFF_NSH_SI, &si);
+        put_encap_eth__(&ctx->ofpacts);
+        put_output__(&ctx->ofpacts, out);
     }
-    add_flow__(ctx->d, PL_TABLE_CLASSIFY, PL_PRIO_BYPASS,
-               xasprintf("in_port=%"PRIu16",arp", ofp_to_u16(in)), actions);
+    match_init_catchall(&m);
+    match_set_in_port(&m, in);
+    match_set_dl_type(&m, htons(ETH_TYPE_ARP));
+    add_flow__(ctx, PL_TABLE_CLASSIFY, PL_PRIO_BYPASS, &m);
 }
 
 /* Adds, for a switch with links to others, the transit table: frames
@@ -445,17 +609,20 @@ add_arp__(const struct pl_ctx *ctx, const struct pl_path *path,
  * while (each is updated on its own) cannot pass it back and forth.  It
  * also loses one from its NSH TTL each time, a second bound. */
 static void
-add_transit__(const struct pl_ctx *ctx, const struct pl_path *paths,
+add_transit__(struct pl_ctx *ctx, const struct pl_path *paths,
               size_t n_paths, const bool *in_chain)
 {
     const struct sfm_config *cfg = ctx->cfg;
+    struct eth_addr redirect;
+    bool ok = eth_addr_from_string(CFG_REDIRECT_MAC, &redirect);
 
+    ovs_assert(ok);
     for (size_t i = 0; i < n_paths; i++) {
-        char *actions = end_actions__(ctx, &paths[i]);
+        if (put_end__(ctx, &paths[i])) {
+            struct match m;
 
-        if (actions) {
-            add_flow__(ctx->d, PL_TABLE_TRANSIT, PL_PRIO_TRANSIT_END,
-                       end_match__(&paths[i]), actions);
+            end_match__(&m, &paths[i]);
+            add_flow__(ctx, PL_TABLE_TRANSIT, PL_PRIO_TRANSIT_END, &m);
         }
     }
 
@@ -471,6 +638,7 @@ add_transit__(const struct pl_ctx *ctx, const struct pl_path *paths,
             ofp_port_t port = reach__(ctx, inst->switch_name, inst->port);
             bool local = !strcmp(inst->switch_name, ctx->sw);
             bool live = false;
+            struct match m;
 
             if (port == OFPP_NONE) {
                 continue;
@@ -481,33 +649,39 @@ add_transit__(const struct pl_ctx *ctx, const struct pl_path *paths,
                 pp = shash_find_data(ctx->ports, inst->port);
                 live = ofconn_port_is_live(pp);
             }
-            add_flow__(ctx->d, PL_TABLE_TRANSIT, PL_PRIO_TRANSIT_FWD,
-                       xasprintf(PL_NSH",dl_dst="ETH_ADDR_FMT,
-                                 ETH_ADDR_ARGS(inst->mac)),
-                       xasprintf("output:%"PRIu16, ofp_to_u16(port)));
+            /* "dl_dst=MAC actions=output:PORT". */
+            match_init_catchall(&m);
+            match_nsh__(&m);
+            match_set_dl_dst(&m, inst->mac);
+            put_output__(&ctx->ofpacts, port);
+            add_flow__(ctx, PL_TABLE_TRANSIT, PL_PRIO_TRANSIT_FWD, &m);
             if (!local) {
                 continue;
             }
-            add_flow__(ctx->d, PL_TABLE_TRANSIT, PL_PRIO_REDIRECTED,
-                       xasprintf(PL_NSH",dl_src="CFG_REDIRECT_MAC
-                                 ",dl_dst="ETH_ADDR_FMT,
-                                 ETH_ADDR_ARGS(inst->mac)),
-                       xasprintf("output:%"PRIu16, ofp_to_u16(port)));
+            /* "dl_src=REDIRECT,dl_dst=MAC actions=output:PORT". */
+            match_set_dl_src(&m, redirect);
+            put_output__(&ctx->ofpacts, port);
+            add_flow__(ctx, PL_TABLE_TRANSIT, PL_PRIO_REDIRECTED, &m);
             for (uint32_t b = 0; b < map->n_buckets; b++) {
+                uint16_t in_port = 0;
+
                 if (live && map->buckets[b].primary != (int) j) {
                     continue;
                 }
-                /* The group may send the frame back over the link it came
-                 * by, which OpenFlow allows only from another in_port. */
-                add_flow__(ctx->d, PL_TABLE_TRANSIT, PL_PRIO_STEER,
-                           xasprintf(PL_NSH",dl_dst="ETH_ADDR_FMT","
-                                     "nsh_c1=%#"PRIx32"/%#"PRIxSIZE,
-                                     ETH_ADDR_ARGS(inst->mac), b,
-                                     ctx->n_buckets - 1),
-                           xasprintf("dec_nsh_ttl,set_field:"
-                                     CFG_REDIRECT_MAC"->eth_src,"
-                                     "set_field:0->in_port,group:%"PRIu32,
-                                     pl_group_id(i, b)));
+                /* "dl_dst=MAC,nsh_c1=B/MASK actions=dec_nsh_ttl,
+                 * set_field:REDIRECT->eth_src,set_field:0->in_port,
+                 * group:G".  The group may send the frame back over the
+                 * link it came by, which OpenFlow allows only from another
+                 * in_port. */
+                match_init_catchall(&m);
+                match_nsh__(&m);
+                match_set_dl_dst(&m, inst->mac);
+                match_code__(&m, b, ctx->n_buckets);
+                ofpact_put_DEC_NSH_TTL(&ctx->ofpacts);
+                put_set_field__(&ctx->ofpacts, MFF_ETH_SRC, &redirect);
+                put_set_field__(&ctx->ofpacts, MFF_IN_PORT, &in_port);
+                put_group__(&ctx->ofpacts, pl_group_id(i, b));
+                add_flow__(ctx, PL_TABLE_TRANSIT, PL_PRIO_STEER, &m);
             }
         }
     }
@@ -549,7 +723,7 @@ takes_part__(const struct sfm_config *cfg, const struct cfg_chain *chain,
 void
 pl_generate(const struct sfm_config *cfg, const struct route_table *routes,
             const char *switch_name, struct svcmap *const *maps,
-            const struct shash *ports, struct pl_desired *d)
+            const struct shash *ports, struct flowset *d)
 {
     struct pl_ctx ctx = {
         .cfg = cfg, .routes = routes ? routes : &cfg->routes,
@@ -564,7 +738,9 @@ pl_generate(const struct sfm_config *cfg, const struct route_table *routes,
                                     * sizeof *paths);
     size_t **orders = xmalloc(MAX(2 * cfg->n_chains, 1) * sizeof *orders);
     bool classifies = false;
+    uint64_t stub[1024 / 8];
 
+    ofpbuf_use_stub(&ctx.ofpacts, stub, sizeof stub);
     for (size_t c = 0; c < cfg->n_chains; c++) {
         const struct cfg_chain *chain = &cfg->chains[c];
         bool part = takes_part__(cfg, chain, switch_name);
@@ -624,9 +800,8 @@ pl_generate(const struct sfm_config *cfg, const struct route_table *routes,
                                            inst->port);
 
             if (port != OFPP_NONE) {
-                add_flow__(d, PL_TABLE_CLASSIFY, PL_PRIO_PORT_DROP,
-                           xasprintf("in_port=%"PRIu16, ofp_to_u16(port)),
-                           xstrdup("drop"));
+                add_port_flow__(&ctx, PL_TABLE_CLASSIFY, PL_PRIO_PORT_DROP,
+                                port);
             }
         }
     }
@@ -637,22 +812,22 @@ pl_generate(const struct sfm_config *cfg, const struct route_table *routes,
                 const struct cfg_endpoint *end = &cfg->links[l].ends[e];
                 ofp_port_t port = local_port__(&ctx, end->switch_name,
                                                end->port);
+                struct match m;
 
                 if (port == OFPP_NONE) {
                     continue;
                 }
-                add_flow__(d, PL_TABLE_CLASSIFY, PL_PRIO_STEER,
-                           xasprintf("in_port=%"PRIu16","PL_NSH,
-                                     ofp_to_u16(port)),
-                           xasprintf("goto_table:%d", PL_TABLE_TRANSIT));
-                add_flow__(d, PL_TABLE_CLASSIFY, PL_PRIO_PORT_DROP,
-                           xasprintf("in_port=%"PRIu16, ofp_to_u16(port)),
-                           xstrdup("drop"));
+                match_init_catchall(&m);
+                match_set_in_port(&m, port);
+                match_nsh__(&m);
+                put_goto__(&ctx.ofpacts, PL_TABLE_TRANSIT);
+                add_flow__(&ctx, PL_TABLE_CLASSIFY, PL_PRIO_STEER, &m);
+                add_port_flow__(&ctx, PL_TABLE_CLASSIFY, PL_PRIO_PORT_DROP,
+                                port);
             }
         }
         add_transit__(&ctx, paths, 2 * cfg->n_chains, in_chain);
-        add_flow__(d, PL_TABLE_TRANSIT, PL_PRIO_MISS, xstrdup(""),
-                   xstrdup("drop"));
+        add_miss__(&ctx, PL_TABLE_TRANSIT);
     }
 
     for (size_t i = 0; i < 2 * cfg->n_chains; i++) {
@@ -665,86 +840,9 @@ pl_generate(const struct sfm_config *cfg, const struct route_table *routes,
 
     if (classifies && cfg->classifier == CFG_CLASSIFIER_DP_HASH) {
         add_classify_group__(&ctx);
-        add_flow__(d, PL_TABLE_CODE, PL_PRIO_MISS, xstrdup(""),
-                   xstrdup("drop"));
+        add_miss__(&ctx, PL_TABLE_CODE);
     }
-    add_flow__(d, PL_TABLE_CLASSIFY, PL_PRIO_MISS, xstrdup(""),
-               xstrdup("drop"));
-    add_flow__(d, PL_TABLE_STEER, PL_PRIO_MISS, xstrdup(""), xstrdup("drop"));
-}
-
-static int
-compare_flows__(const void *a_, const void *b_)
-{
-    const struct pl_flow *const *a = a_, *const *b = b_;
-
-    if ((*a)->table_id != (*b)->table_id) {
-        return (*a)->table_id < (*b)->table_id ? -1 : 1;
-    }
-    if ((*a)->priority != (*b)->priority) {
-        return (*a)->priority > (*b)->priority ? -1 : 1;
-    }
-    return strcmp((*a)->match, (*b)->match);
-}
-
-/* Appends the flows of 'd' to 's' in 'ovs-ofctl add-flows' syntax, one per
- * line, by table, then priority (highest first), then match. */
-void
-pl_format_flows(const struct pl_desired *d, struct ds *s)
-{
-    size_t n = hmap_count(&d->flows), i = 0;
-    const struct pl_flow **flows = xmalloc(MAX(n, 1) * sizeof *flows);
-    const struct pl_flow *f;
-
-    HMAP_FOR_EACH (f, hmap_node, &d->flows) {
-        flows[i++] = f;
-    }
-    qsort(flows, n, sizeof *flows, compare_flows__);
-    for (i = 0; i < n; i++) {
-        f = flows[i];
-        ds_put_format(s, "table=%"PRIu8",priority=%"PRIu16"%s%s "
-                      "actions=%s\n", f->table_id, f->priority,
-                      f->match[0] ? "," : "", f->match, f->actions);
-    }
-    free(flows);
-}
-
-static int
-compare_groups__(const void *a_, const void *b_)
-{
-    const struct pl_group *const *a = a_, *const *b = b_;
-
-    return ((*a)->group_id < (*b)->group_id ? -1
-            : (*a)->group_id > (*b)->group_id);
-}
-
-/* Appends the groups of 'd' to 's' in 'ovs-ofctl add-groups' syntax, one
- * per line, by group id. */
-void
-pl_format_groups(const struct pl_desired *d, struct ds *s)
-{
-    size_t n = hmap_count(&d->groups), i = 0;
-    const struct pl_group **groups = xmalloc(MAX(n, 1) * sizeof *groups);
-    const struct pl_group *g;
-
-    HMAP_FOR_EACH (g, hmap_node, &d->groups) {
-        groups[i++] = g;
-    }
-    qsort(groups, n, sizeof *groups, compare_groups__);
-    for (i = 0; i < n; i++) {
-        ds_put_format(s, "%s\n", groups[i]->spec);
-    }
-    free(groups);
-}
-
-size_t
-pl_n_flows(const struct pl_desired *d)
-{
-    return hmap_count(&d->flows);
-}
-
-size_t
-pl_n_groups(const struct pl_desired *d)
-{
-    return hmap_count(&d->groups);
+    add_miss__(&ctx, PL_TABLE_CLASSIFY);
+    add_miss__(&ctx, PL_TABLE_STEER);
+    ofpbuf_uninit(&ctx.ofpacts);
 }

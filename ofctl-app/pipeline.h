@@ -8,7 +8,8 @@
 
 /* The steering pipeline: a pure function from the configuration, the
  * service maps and a switch's ports to the flows and groups that switch
- * needs, in ovs-ofctl syntax.
+ * needs, as decoded OpenFlow structures (a flowset, see flowset.h); the
+ * comments in pipeline.c give each one in ovs-ofctl syntax.
  *
  * Table 0 (classify): traffic of a chain's ingress (forward SPI) or egress
  * (reverse SPI) port gets its affinity code from a symmetric 5-tuple hash
@@ -46,9 +47,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "openvswitch/hmap.h"
 
-struct ds;
+struct flowset;
 struct sfm_config;
 struct shash;
 struct svcmap;
@@ -62,41 +62,11 @@ struct svcmap;
  * service group: pl_group_id() returns 65536 and more. */
 #define PL_CLASSIFY_GROUP_ID 1
 
-/* A flow in ovs-ofctl syntax. */
-struct pl_flow {
-    struct hmap_node hmap_node; /* In 'pl_desired->flows'. */
-    uint8_t table_id;           /* Table. */
-    uint16_t priority;          /* Priority. */
-    char *match;                /* Match, e.g. "in_port=1,ip"; may be "". */
-    char *actions;              /* Actions, e.g. "goto_table:1". */
-};
-
-/* A group in ovs-ofctl syntax. */
-struct pl_group {
-    struct hmap_node hmap_node; /* In 'pl_desired->groups'. */
-    uint32_t group_id;          /* Group id. */
-    char *spec;                 /* "group_id=...,type=ff,bucket=..." */
-};
-
-/* The flows and groups one switch should have. */
-struct pl_desired {
-    struct hmap flows;          /* Contains "struct pl_flow"s. */
-    struct hmap groups;         /* Contains "struct pl_group"s. */
-};
-
-void pl_desired_init(struct pl_desired *);
-void pl_desired_destroy(struct pl_desired *);
-
 struct route_table;
 void pl_generate(const struct sfm_config *, const struct route_table *,
                  const char *switch_name, struct svcmap *const *maps,
-                 const struct shash *ports, struct pl_desired *);
+                 const struct shash *ports, struct flowset *);
 
 uint32_t pl_group_id(size_t service_idx, uint32_t bucket);
-
-void pl_format_flows(const struct pl_desired *, struct ds *);
-void pl_format_groups(const struct pl_desired *, struct ds *);
-size_t pl_n_flows(const struct pl_desired *);
-size_t pl_n_groups(const struct pl_desired *);
 
 #endif /* pipeline.h */

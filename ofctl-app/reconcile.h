@@ -21,15 +21,14 @@
  * Any error reply makes the installed set unknown again and triggers a new
  * dump (a resync); the switch counts as not in sync, with the error as the
  * reason, until a later bundle commits without error.  After 3 failed
- * bundles in a row the reconciler waits for a different desired state.  A
- * desired state that does not parse (a bug in the pipeline) is refused, the
- * previous one kept, and the switch is not in sync either.  While the
- * connection is backlogged, changes wait; since only the latest desired
- * set matters, nothing is lost.
+ * bundles in a row the reconciler waits for a different desired state.
+ * While the connection is backlogged, changes wait; since only the latest
+ * desired set matters, nothing is lost.
  *
- * Flows and groups are compared in a canonical text form: both the desired
- * entries (encoded to the wire and decoded again) and the dumped ones are
- * formatted by libopenvswitch, so equal means equal to the switch. */
+ * Flows and groups are held as decoded structures (flowset.h): the dump is
+ * decoded into the same form as the pipeline's desired state, compared
+ * entry by entry, and the bundle is encoded from the structures directly.
+ * A committed bundle updates the installed set by its own changes only. */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -40,7 +39,7 @@
 struct ds;
 struct ofconn;
 struct ofp_header;
-struct pl_desired;
+struct flowset;
 struct rcl;
 
 /* Counters of a reconciler. */
@@ -55,8 +54,7 @@ struct rcl_stats {
 struct rcl *rcl_create(struct ofconn *);
 void rcl_destroy(struct rcl *);
 
-char *rcl_set_desired(struct rcl *, const struct pl_desired *)
-    OVS_WARN_UNUSED_RESULT;
+void rcl_set_desired(struct rcl *, struct flowset *);
 void rcl_run(struct rcl *, bool backlogged);
 bool rcl_handle_message(struct rcl *, enum ofptype,
                         const struct ofp_header *);

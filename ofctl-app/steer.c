@@ -11,6 +11,7 @@
 #include "agentproto.h"
 #include "cfg.h"
 #include "ctlstate.h"
+#include "flowset.h"
 #include "handoff.h"
 #include "ofconn.h"
 #include "openvswitch/dynamic-string.h"
@@ -451,7 +452,7 @@ settle__(struct steer *st, long long int now)
 /* Generates the desired state of 'sw' into 'd'. */
 static void
 generate__(const struct steer *st, const struct steer_switch *sw,
-           struct pl_desired *d)
+           struct flowset *d)
 {
     const struct ofconn_port *port;
     struct shash ports;
@@ -460,7 +461,7 @@ generate__(const struct steer *st, const struct steer_switch *sw,
     HMAP_FOR_EACH (port, hmap_node, ofconn_get_ports(sw->conn)) {
         shash_add_once(&ports, port->pp.name, &port->pp);
     }
-    pl_desired_init(d);
+    flowset_init(d);
     pl_generate(st->cfg, &st->routes, sw->cfg->name, st->maps, &ports, d);
     shash_destroy(&ports);
 }
@@ -475,20 +476,14 @@ backlogged__(const struct steer *st, const struct steer_switch *sw)
 static void
 program__(struct steer *st, struct steer_switch *sw)
 {
-    struct pl_desired d;
-    char *error;
+    struct flowset d;
 
     if (!sw->rcl || !st->settled) {
         return;
     }
     generate__(st, sw, &d);
-    error = rcl_set_desired(sw->rcl, &d);
-    if (error) {
-        VLOG_ERR("%s: pipeline does not parse: %s",
-                 ofconn_get_name(sw->conn), error);
-        free(error);
-    }
-    pl_desired_destroy(&d);
+    rcl_set_desired(sw->rcl, &d);
+    flowset_destroy(&d);
     rcl_run(sw->rcl, backlogged__(st, sw));
 }
 
@@ -1164,7 +1159,7 @@ steer_format_desired(const struct steer *st, const char *switch_name,
                      bool groups, struct ds *s)
 {
     const struct steer_switch *sw;
-    struct pl_desired d;
+    struct flowset d;
 
     if (!switch_name) {
         if (!st->cfg || st->cfg->n_switches != 1) {
@@ -1178,11 +1173,11 @@ steer_format_desired(const struct steer *st, const char *switch_name,
     }
     generate__(st, sw, &d);
     if (groups) {
-        pl_format_groups(&d, s);
+        flowset_format_groups(&d, s);
     } else {
-        pl_format_flows(&d, s);
+        flowset_format_flows(&d, s);
     }
-    pl_desired_destroy(&d);
+    flowset_destroy(&d);
     return NULL;
 }
 

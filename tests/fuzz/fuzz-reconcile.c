@@ -64,7 +64,7 @@
 #include "openvswitch/ofp-util.h"
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/vlog.h"
-#include "pipeline.h"
+#include "flowset.h"
 #include "reconcile.h"
 #include "util.h"
 
@@ -73,7 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define N_SETS 4
 
 /* The desired states, built once. */
-static struct pl_desired sets[N_SETS];
+static struct flowset sets[N_SETS];
 
 /* What the reconciler sent, in all. */
 struct sent {
@@ -105,26 +105,27 @@ struct harness {
 };
 
 static void
-add_flow(struct pl_desired *d, uint8_t table, uint16_t prio,
+add_flow(struct flowset *d, uint8_t table, uint16_t prio,
          const char *match, const char *actions)
 {
-    struct pl_flow *f = xmalloc(sizeof *f);
+    char *text = xasprintf("table=%d,priority=%d%s%s actions=%s", table,
+                           prio, match[0] ? "," : "", match, actions);
 
-    f->table_id = table;
-    f->priority = prio;
-    f->match = xstrdup(match);
-    f->actions = xstrdup(actions);
-    hmap_insert(&d->flows, &f->hmap_node, hash_string(match, prio));
+    if (flowset_parse_flow(d, text)) {
+        abort();
+    }
+    free(text);
 }
 
 static void
-add_group(struct pl_desired *d, uint32_t id, const char *spec)
+add_group(struct flowset *d, uint32_t id, const char *spec)
 {
-    struct pl_group *g = xmalloc(sizeof *g);
+    char *text = xasprintf("group_id=%"PRIu32",%s", id, spec);
 
-    g->group_id = id;
-    g->spec = xasprintf("group_id=%"PRIu32",%s", id, spec);
-    hmap_insert(&d->groups, &g->hmap_node, hash_int(id, 0));
+    if (flowset_parse_group(d, text)) {
+        abort();
+    }
+    free(text);
 }
 
 /* Builds the desired states: empty; a small one; the pipeline's kind of
@@ -134,7 +135,7 @@ static void
 build_sets(void)
 {
     for (int i = 0; i < N_SETS; i++) {
-        pl_desired_init(&sets[i]);
+        flowset_init(&sets[i]);
     }
 
     add_group(&sets[1], 1, "type=ff,bucket=watch_port:1,actions=output:1,"
@@ -369,36 +370,24 @@ check(struct harness *h, const struct sent *before)
 static void
 answer_dumps(struct harness *h, int set)
 {
-    const struct pl_desired *d = &sets[set];
-    const struct pl_flow *f;
-    const struct pl_group *g;
+    const struct flowset *d = &sets[set];
+    const struct flowset_flow *f;
+    const struct flowset_group *g;
     struct ovs_list replies;
     struct ofpbuf *b;
 
     ofpmp_init(&replies, h->flow_dump->data);
     HMAP_FOR_EACH (f, hmap_node, &d->flows) {
-        struct ofputil_flow_mod fm;
         struct ofputil_flow_stats fs;
-        enum ofputil_protocol usable;
-        char *text = xasprintf("table=%d,priority=%d%s%s actions=%s",
-                               f->table_id, f->priority,
-                               f->match[0] ? "," : "", f->match, f->actions);
 
-        if (parse_ofp_flow_mod_str(&fm, text, NULL, NULL, OFPFC_ADD,
-                                   &usable)) {
-            abort();
-        }
         memset(&fs, 0, sizeof fs);
-        minimatch_expand(&fm.match, &fs.match);
+        minimatch_expand(&f->match, &fs.match);
         fs.table_id = f->table_id;
         fs.priority = f->priority;
-        fs.ofpacts = fm.ofpacts;
-        fs.ofpacts_len = fm.ofpacts_len;
+        fs.ofpacts = f->ofpacts;
+        fs.ofpacts_len = f->ofpacts_len;
         fs.idle_age = fs.hard_age = -1;
         ofputil_append_flow_stats_reply(&fs, &replies, NULL);
-        minimatch_destroy(&fm.match);
-        free(CONST_CAST(struct ofpact *, fm.ofpacts));
-        free(text);
     }
     LIST_FOR_EACH_POP (b, list_node, &replies) {
         feed(h, b);
@@ -406,26 +395,22 @@ answer_dumps(struct harness *h, int set)
 
     ofpmp_init(&replies, h->group_dump->data);
     HMAP_FOR_EACH (g, hmap_node, &d->groups) {
-        struct ofputil_group_mod gm;
         struct ofputil_group_desc gd;
         struct ofputil_bucket *bucket;
-        enum ofputil_protocol usable;
         uint32_t bucket_id = 0;
 
-        if (parse_ofp_group_mod_str(&gm, OFPGC11_ADD, g->spec, NULL, NULL,
-                                    &usable)) {
-            abort();
-        }
+        memset(&gd, 0, sizeof gd);
+        gd.type = g->type;
+        gd.group_id = g->group_id;
+        gd.props = g->props;
+        ovs_list_init(&gd.buckets);
+        ofputil_bucket_clone_list(&gd.buckets, &g->buckets, NULL);
         /* A switch numbers the buckets. */
-        LIST_FOR_EACH (bucket, list_node, &gm.buckets) {
+        LIST_FOR_EACH (bucket, list_node, &gd.buckets) {
             bucket->bucket_id = bucket_id++;
         }
-        memset(&gd, 0, sizeof gd);
-        gd.type = gm.type;
-        gd.group_id = gm.group_id;
-        gd.props = gm.props;
-        ofputil_append_group_desc_reply(&gd, &gm.buckets, &replies);
-        ofputil_uninit_group_mod(&gm);
+        ofputil_append_group_desc_reply(&gd, &gd.buckets, &replies);
+        ofputil_bucket_list_destroy(&gd.buckets);
     }
     LIST_FOR_EACH_POP (b, list_node, &replies) {
         feed(h, b);
@@ -449,12 +434,12 @@ answer_barrier(struct harness *h)
 static void
 set_desired(struct harness *h, int set)
 {
-    char *error = rcl_set_desired(h->rcl, &sets[set]);
+    struct flowset copy;
 
-    if (error) {
-        /* The fixed states are valid in every version. */
-        abort();
-    }
+    flowset_init(&copy);
+    flowset_clone(&copy, &sets[set]);
+    rcl_set_desired(h->rcl, &copy);
+    flowset_destroy(&copy);
     h->desired = set;
 }
 

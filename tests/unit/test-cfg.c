@@ -288,14 +288,14 @@ test_bfd(void)
     CU_ASSERT(!cfg->bfd.enable);
     cfg_destroy(cfg);
 
-    fails_with(SWITCHES SERVICES CHAINS "bfd: {min_tx_ms: 0}\n",
-               "bfd: min_tx_ms");
-    fails_with(SWITCHES SERVICES CHAINS "bfd: {min_rx_ms: 60001}\n",
-               "bfd: min_rx_ms");
-    fails_with(SWITCHES SERVICES CHAINS "bfd: {enable: maybe}\n",
-               "on or off");
-    fails_with(SWITCHES SERVICES CHAINS "bfd: {interval: 5}\n",
-               "unknown key \"interval\"");
+    ASSERT_FAILS(SWITCHES SERVICES CHAINS "bfd: {min_tx_ms: 0}\n",
+                 "bfd.min_tx_ms: 0 is out of range");
+    ASSERT_FAILS(SWITCHES SERVICES CHAINS "bfd: {min_rx_ms: 60001}\n",
+                 "bfd.min_rx_ms: 60001 is out of range");
+    ASSERT_FAILS(SWITCHES SERVICES CHAINS "bfd: {enable: maybe}\n",
+                 "on or off");
+    ASSERT_FAILS(SWITCHES SERVICES CHAINS "bfd: {interval: 5}\n",
+                 "unknown key \"interval\"");
 }
 
 static void

@@ -17,6 +17,8 @@
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/ofp-port.h"
 #include "openvswitch/shash.h"
+#include "fake-table.h"
+#include "flowset.h"
 #include "pipeline.h"
 #include "route.h"
 #include "svcmap.h"
@@ -143,29 +145,49 @@ check_golden(const char *golden, const char *actual)
     free(expected);
 }
 
+/* Asserts that every flow and group of 'd' comes back from a switch in
+ * OpenFlow 1.3, 1.4 and 1.5 exactly as the reconciler holds it: else a
+ * switch that holds the desired state would look different, and the
+ * reconciler would rewrite it. */
+static void
+assert_round_trip(const struct flowset *d)
+{
+    for (enum ofp_version v = OFP13_VERSION; v <= OFP15_VERSION; v++) {
+        struct ds s = DS_EMPTY_INITIALIZER;
+        size_t n_bad = fake_round_trip(d, v, &s);
+
+        if (n_bad) {
+            fprintf(stderr, "\n%s", ds_cstr(&s));
+        }
+        CU_ASSERT_EQUAL(n_bad, 0);
+        ds_destroy(&s);
+    }
+}
+
 static void
 test_golden(void)
 {
     struct fixture fx;
-    struct pl_desired d;
+    struct flowset d;
     struct ds s = DS_EMPTY_INITIALIZER;
 
     fixture_init(&fx, ARRAY_SIZE(port_names));
-    pl_desired_init(&d);
+    flowset_init(&d);
     pl_generate(fx.cfg, NULL, "sw1", fx.maps, &fx.ports, &d);
+    assert_round_trip(&d);
     ds_put_cstr(&s, "# flows\n");
-    pl_format_flows(&d, &s);
+    flowset_format_flows(&d, &s);
     ds_put_cstr(&s, "# groups\n");
-    pl_format_groups(&d, &s);
+    flowset_format_groups(&d, &s);
     check_golden("tests/unit/golden/pipeline-two-service.txt", ds_cstr(&s));
 
     /* 2 ARP bypass + 2 classify + 8 instance returns + 4 port drops + 1
      * miss in table 0; 2 directions x 2 hops x 4 buckets + 2 chain ends +
      * 1 miss in table 1; 2 services x 4 buckets groups. */
-    CU_ASSERT_EQUAL(pl_n_flows(&d), 17 + 19);
-    CU_ASSERT_EQUAL(pl_n_groups(&d), 8);
+    CU_ASSERT_EQUAL(flowset_n_flows(&d), 17 + 19);
+    CU_ASSERT_EQUAL(flowset_n_groups(&d), 8);
     ds_destroy(&s);
-    pl_desired_destroy(&d);
+    flowset_destroy(&d);
     fixture_destroy(&fx);
 }
 
@@ -178,39 +200,40 @@ static void
 test_golden_dp_hash(void)
 {
     struct fixture fx;
-    struct pl_desired d;
+    struct flowset d;
     struct ds s = DS_EMPTY_INITIALIZER;
 
     fixture_init(&fx, ARRAY_SIZE(port_names));
     fx.cfg->classifier = CFG_CLASSIFIER_DP_HASH;
-    pl_desired_init(&d);
+    flowset_init(&d);
     pl_generate(fx.cfg, NULL, "sw1", fx.maps, &fx.ports, &d);
+    assert_round_trip(&d);
     ds_put_cstr(&s, "# flows\n");
-    pl_format_flows(&d, &s);
+    flowset_format_flows(&d, &s);
     ds_put_cstr(&s, "# groups\n");
-    pl_format_groups(&d, &s);
+    flowset_format_groups(&d, &s);
     check_golden("tests/unit/golden/pipeline-dp-hash.txt", ds_cstr(&s));
     CU_ASSERT(!strstr(ds_cstr(&s), "multipath"));
 
     /* As with multipath, plus 2 classifications and a miss in table 3;
      * the classifier group besides the 8. */
-    CU_ASSERT_EQUAL(pl_n_flows(&d), 17 + 19 + 3);
-    CU_ASSERT_EQUAL(pl_n_groups(&d), 8 + 1);
+    CU_ASSERT_EQUAL(flowset_n_flows(&d), 17 + 19 + 3);
+    CU_ASSERT_EQUAL(flowset_n_groups(&d), 8 + 1);
     ds_destroy(&s);
-    pl_desired_destroy(&d);
+    flowset_destroy(&d);
 
     /* Without the chain's ports, nothing classifies: no classifier group,
      * no table 3. */
     shash_clear(&fx.ports);
-    pl_desired_init(&d);
+    flowset_init(&d);
     pl_generate(fx.cfg, NULL, "sw1", fx.maps, &fx.ports, &d);
     ds_init(&s);
-    pl_format_flows(&d, &s);
-    pl_format_groups(&d, &s);
+    flowset_format_flows(&d, &s);
+    flowset_format_groups(&d, &s);
     CU_ASSERT(!strstr(ds_cstr(&s), "table=3"));
     CU_ASSERT(!strstr(ds_cstr(&s), "group_id=1,"));
     ds_destroy(&s);
-    pl_desired_destroy(&d);
+    flowset_destroy(&d);
     fixture_destroy(&fx);
 }
 
@@ -218,35 +241,35 @@ static void
 test_missing_ports(void)
 {
     struct fixture fx;
-    struct pl_desired d;
+    struct flowset d;
     struct ds s = DS_EMPTY_INITIALIZER;
 
     /* Only client, server, fw-1 and fw-2 exist: the dlp instances are left
      * out of their groups and get no flows. */
     fixture_init(&fx, 4);
-    pl_desired_init(&d);
+    flowset_init(&d);
     pl_generate(fx.cfg, NULL, "sw1", fx.maps, &fx.ports, &d);
-    pl_format_flows(&d, &s);
-    pl_format_groups(&d, &s);
+    flowset_format_flows(&d, &s);
+    flowset_format_groups(&d, &s);
     CU_ASSERT_PTR_NULL(strstr(ds_cstr(&s), "in_port=5"));
     CU_ASSERT_PTR_NULL(strstr(ds_cstr(&s), "02:00:00:00:02:01"));
     CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s), "group_id=131072,type=ff\n"));
     ds_clear(&s);
-    pl_desired_destroy(&d);
+    flowset_destroy(&d);
 
     /* Without the egress port (2) nothing classifies from it or leaves by
      * it: the forward chain ends in the steering table's miss. */
     shash_find_and_delete(&fx.ports, "server");
-    pl_desired_init(&d);
+    flowset_init(&d);
     pl_generate(fx.cfg, NULL, "sw1", fx.maps, &fx.ports, &d);
-    pl_format_flows(&d, &s);
+    flowset_format_flows(&d, &s);
     CU_ASSERT_PTR_NULL(strstr(ds_cstr(&s), "in_port=2"));
     CU_ASSERT_PTR_NULL(strstr(ds_cstr(&s), "output:2"));
     CU_ASSERT_PTR_NULL(strstr(ds_cstr(&s), "nsh_spi=0x64,nsh_si=253 "));
-    CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s), "in_port=1,ip "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s), "ip,in_port=1 "));
     CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s), "nsh_spi=0x65,nsh_si=253 "));
     ds_destroy(&s);
-    pl_desired_destroy(&d);
+    flowset_destroy(&d);
     fixture_destroy(&fx);
 }
 
@@ -254,14 +277,14 @@ static void
 test_other_switch(void)
 {
     struct fixture fx;
-    struct pl_desired d;
+    struct flowset d;
 
     fixture_init(&fx, ARRAY_SIZE(port_names));
-    pl_desired_init(&d);
+    flowset_init(&d);
     pl_generate(fx.cfg, NULL, "sw2", fx.maps, &fx.ports, &d);
-    CU_ASSERT_EQUAL(pl_n_groups(&d), 0);
-    CU_ASSERT_EQUAL(pl_n_flows(&d), 2);
-    pl_desired_destroy(&d);
+    CU_ASSERT_EQUAL(flowset_n_groups(&d), 0);
+    CU_ASSERT_EQUAL(flowset_n_flows(&d), 2);
+    flowset_destroy(&d);
     fixture_destroy(&fx);
 }
 
@@ -350,21 +373,22 @@ test_fabric(void)
     }
 
     for (size_t i = 0; i < ARRAY_SIZE(switches); i++) {
-        struct pl_desired d;
+        struct flowset d;
         struct shash ports;
 
         fabric_ports(&ports, pps, switches[i].ports, switches[i].n_ports);
-        pl_desired_init(&d);
+        flowset_init(&d);
         pl_generate(cfg, NULL, switches[i].name, maps, &ports, &d);
+        assert_round_trip(&d);
         ds_put_format(&s, "# %s flows\n", switches[i].name);
-        pl_format_flows(&d, &s);
+        flowset_format_flows(&d, &s);
         ds_put_format(&s, "# %s groups\n", switches[i].name);
-        pl_format_groups(&d, &s);
+        flowset_format_groups(&d, &s);
         if (!strcmp(switches[i].name, "sp1")) {
             /* The spine only forwards. */
-            CU_ASSERT_EQUAL(pl_n_groups(&d), 0);
+            CU_ASSERT_EQUAL(flowset_n_groups(&d), 0);
         }
-        pl_desired_destroy(&d);
+        flowset_destroy(&d);
         shash_destroy(&ports);
     }
     check_golden("tests/unit/golden/pipeline-fabric.txt", ds_cstr(&s));
@@ -373,27 +397,30 @@ test_fabric(void)
      * bucket's group, also in bucket 0 where dlp-2 is only the secondary,
      * since lf1 may not have heard of the failure yet. */
     {
-        struct pl_desired d;
+        struct flowset d;
         struct shash ports;
 
         fabric_ports(&ports, pps, lf2_ports, ARRAY_SIZE(lf2_ports));
         pps[3].state = 0;
-        pl_desired_init(&d);
+        flowset_init(&d);
         pl_generate(cfg, NULL, "lf2", maps, &ports, &d);
         ds_clear(&s);
-        pl_format_flows(&d, &s);
+        flowset_format_flows(&d, &s);
         CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s),
-            "dl_dst=02:00:00:00:02:02,nsh_c1=0/0x1 actions=dec_nsh_ttl,"
+            "dl_dst=02:00:00:00:02:02,dl_type=0x894f,nsh_mdtype=1,"
+            "nsh_c1=0x0/0x1 actions=dec_nsh_ttl,"
             "set_field:02:5f:6d:00:00:01->eth_src,set_field:0->in_port,"
             "group:131072\n"));
         CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s),
-            "dl_dst=02:00:00:00:02:02,nsh_c1=0x1/0x1 actions=dec_nsh_ttl,"
+            "dl_dst=02:00:00:00:02:02,dl_type=0x894f,nsh_mdtype=1,"
+            "nsh_c1=0x1/0x1 actions=dec_nsh_ttl,"
             "set_field:02:5f:6d:00:00:01->eth_src,set_field:0->in_port,"
             "group:131073\n"));
         /* fw-2, live, still takes only its own bucket. */
         CU_ASSERT_PTR_NULL(strstr(ds_cstr(&s),
-            "dl_dst=02:00:00:00:01:02,nsh_c1=0/0x1"));
-        pl_desired_destroy(&d);
+            "dl_dst=02:00:00:00:01:02,dl_type=0x894f,nsh_mdtype=1,"
+            "nsh_c1=0x0/0x1"));
+        flowset_destroy(&d);
         shash_destroy(&ports);
     }
 
@@ -441,7 +468,7 @@ test_fabric_link_down(void)
     struct ds s = DS_EMPTY_INITIALIZER;
     struct sfm_config *cfg;
     struct svcmap *map;
-    struct pl_desired d;
+    struct flowset d;
     struct shash ports;
     char *error;
 
@@ -456,31 +483,31 @@ test_fabric_link_down(void)
     fabric_ports(&ports, pps, names, ARRAY_SIZE(names));
 
     /* All links up: through sp1 (port 2), the first link. */
-    pl_desired_init(&d);
+    flowset_init(&d);
     pl_generate(cfg, NULL, "lf1", &map, &ports, &d);
-    pl_format_flows(&d, &s);
-    pl_format_groups(&d, &s);
+    flowset_format_flows(&d, &s);
+    flowset_format_groups(&d, &s);
     CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s), "group_id=65536,type=ff,"
         "bucket=watch_port:2,actions=set_field:02:00:00:00:01:02->eth_dst,"
         "output:2,"));
     CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s), "nsh_si=254 actions=output:2"));
-    pl_desired_destroy(&d);
+    flowset_destroy(&d);
 
     /* lf2-sp1 down: through sp2 (port 4). */
     cfg_route_links(cfg, links);
     links[1].down = true;
     route_compute(cfg->n_switches, links, cfg->n_links, &rt);
     ds_clear(&s);
-    pl_desired_init(&d);
+    flowset_init(&d);
     pl_generate(cfg, &rt, "lf1", &map, &ports, &d);
-    pl_format_flows(&d, &s);
-    pl_format_groups(&d, &s);
+    flowset_format_flows(&d, &s);
+    flowset_format_groups(&d, &s);
     CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s), "group_id=65536,type=ff,"
         "bucket=watch_port:4,actions=set_field:02:00:00:00:01:02->eth_dst,"
         "output:4,"));
     CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s), "nsh_si=254 actions=output:4"));
     CU_ASSERT_PTR_NULL(strstr(ds_cstr(&s), "output:2"));
-    pl_desired_destroy(&d);
+    flowset_destroy(&d);
 
     route_destroy(&rt);
     shash_destroy(&ports);
