@@ -53,6 +53,8 @@ struct rcl_pending {
     struct flowset_group **del_groups; /* Installed groups it deletes. */
     size_t n_del_groups, allocated_del_groups;
     uint64_t desired_seq;       /* The desired state it was made from. */
+    uint32_t bundle_id;         /* Its id. */
+    size_t n_changes;           /* Flow and group mods in it. */
 };
 
 struct rcl {
@@ -283,6 +285,9 @@ barrier_cb__(struct ofconn *conn OVS_UNUSED, int status, void *rcl_)
                     g->hmap_node.hash);
     }
     rcl->dirty = (p->desired_seq != rcl->desired_seq && differs__(rcl));
+    VLOG_INFO("%s: bundle %"PRIu32" committed (%"PRIuSIZE" changes)%s",
+              ofconn_get_name(rcl->conn), p->bundle_id, p->n_changes,
+              rcl->dirty ? "; the desired state changed meanwhile" : "");
     pending_clear__(p);
     rcl->stats.n_bundles++;
     rcl->state = RCL_IDLE;
@@ -379,6 +384,8 @@ send_bundle__(struct rcl *rcl)
     }
 
     bundle_ctrl__(rcl, id, OFPBCT_COMMIT_REQUEST);
+    p->bundle_id = id;
+    p->n_changes = n_changes;
     VLOG_INFO("%s: bundle %"PRIu32" with %"PRIuSIZE" changes",
               ofconn_get_name(rcl->conn), id, n_changes);
 

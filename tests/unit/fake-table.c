@@ -351,13 +351,10 @@ struct trace_ctx {
     fake_live_cb *live;
     const void *aux;
     struct fake_trace *trace;
-    struct flow inner[4];       /* Headers under each encap(nsh), innermost
-                                 * first. */
-    size_t n_inner;
 };
 
 static void trace_table__(struct trace_ctx *, uint8_t table_id,
-                          struct flow *, int depth);
+                          struct fake_packet *, int depth);
 
 static void
 problem__(struct trace_ctx *ctx, const char *problem)
@@ -371,8 +368,9 @@ problem__(struct trace_ctx *ctx, const char *problem)
  * expired NSH TTL). */
 static bool
 execute__(struct trace_ctx *ctx, const struct ofpact *ofpacts,
-          size_t ofpacts_len, struct flow *flow, int depth)
+          size_t ofpacts_len, struct fake_packet *packet, int depth)
 {
+    struct flow *flow = &packet->flow;
     const struct ofpact *a;
 
     OFPACT_FOR_EACH (a, ofpacts, ofpacts_len) {
@@ -386,13 +384,13 @@ execute__(struct trace_ctx *ctx, const struct ofpact *ofpacts,
             }
             if (tr->n_outputs < FAKE_MAX_OUTPUTS) {
                 tr->outputs[tr->n_outputs].port = port;
-                tr->outputs[tr->n_outputs++].flow = *flow;
+                tr->outputs[tr->n_outputs++].packet = *packet;
             }
             break;
         }
 
         case OFPACT_GOTO_TABLE:
-            trace_table__(ctx, ofpact_get_GOTO_TABLE(a)->table_id, flow,
+            trace_table__(ctx, ofpact_get_GOTO_TABLE(a)->table_id, packet,
                           depth + 1);
             return true;
 
@@ -403,8 +401,8 @@ execute__(struct trace_ctx *ctx, const struct ofpact *ofpacts,
             if (r->in_port != OFPP_IN_PORT) {
                 flow->in_port.ofp_port = r->in_port;
             }
-            trace_table__(ctx, (r->table_id == 255 ? 0 : r->table_id), flow,
-                          depth + 1);
+            trace_table__(ctx, (r->table_id == 255 ? 0 : r->table_id),
+                          packet, depth + 1);
             flow->in_port.ofp_port = in_port;
             break;
         }
@@ -419,7 +417,7 @@ execute__(struct trace_ctx *ctx, const struct ofpact *ofpacts,
                 break;
             }
             LIST_FOR_EACH (b, list_node, &g->buckets) {
-                struct flow copy = *flow;
+                struct fake_packet copy = *packet;
 
                 if (g->type == OFPGT11_FF
                     && (b->watch_port == OFPP_ANY
@@ -462,11 +460,11 @@ execute__(struct trace_ctx *ctx, const struct ofpact *ofpacts,
             const struct ofpact_encap *e = ofpact_get_ENCAP(a);
 
             if (e->new_pkt_type == htonl(PT_NSH)) {
-                if (ctx->n_inner >= ARRAY_SIZE(ctx->inner)) {
+                if (packet->n_inner >= ARRAY_SIZE(packet->inner)) {
                     problem__(ctx, "too many encapsulations");
                     return false;
                 }
-                ctx->inner[ctx->n_inner++] = *flow;
+                packet->inner[packet->n_inner++] = *flow;
                 memset(&flow->nsh, 0, sizeof flow->nsh);
                 flow->nsh.mdtype = NSH_M_TYPE1;
                 flow->nsh.np = NSH_P_ETHERNET;
@@ -490,10 +488,10 @@ execute__(struct trace_ctx *ctx, const struct ofpact *ofpacts,
                 && flow->dl_type == htons(ETH_TYPE_NSH)) {
                 flow->packet_type = htonl(PT_NSH);
             } else if (flow->packet_type == htonl(PT_NSH)
-                       && ctx->n_inner) {
+                       && packet->n_inner) {
                 ofp_port_t in_port = flow->in_port.ofp_port;
 
-                *flow = ctx->inner[--ctx->n_inner];
+                *flow = packet->inner[--packet->n_inner];
                 flow->in_port.ofp_port = in_port;
             } else {
                 problem__(ctx, "decap() of a packet without NSH");
@@ -516,10 +514,11 @@ execute__(struct trace_ctx *ctx, const struct ofpact *ofpacts,
 }
 
 static void
-trace_table__(struct trace_ctx *ctx, uint8_t table_id, struct flow *flow,
-              int depth)
+trace_table__(struct trace_ctx *ctx, uint8_t table_id,
+              struct fake_packet *packet, int depth)
 {
     const struct flowset_flow *f, *best = NULL;
+    const struct flow *flow = &packet->flow;
 
     if (depth > FAKE_MAX_DEPTH) {
         problem__(ctx, "resubmit loop");
@@ -533,24 +532,32 @@ trace_table__(struct trace_ctx *ctx, uint8_t table_id, struct flow *flow,
         }
     }
     if (best) {
-        execute__(ctx, best->ofpacts, best->ofpacts_len, flow, depth);
+        execute__(ctx, best->ofpacts, best->ofpacts_len, packet, depth);
     }
 }
 
-/* Follows the packet 'flow' (its in_port says where it arrives) through
- * the tables of 'set' from table 0, with the ports that 'live' says are
- * live, and stores in 'trace' where it leaves. */
+/* Initializes 'p' to a packet with headers 'flow' and no NSH. */
 void
-fake_trace(const struct flowset *set, const struct flow *flow,
+fake_packet_init(struct fake_packet *p, const struct flow *flow)
+{
+    memset(p, 0, sizeof *p);
+    p->flow = *flow;
+}
+
+/* Follows 'packet' (its in_port says where it arrives) through the tables
+ * of 'set' from table 0, with the ports that 'live' says are live, and
+ * stores in 'trace' where it leaves. */
+void
+fake_trace(const struct flowset *set, const struct fake_packet *packet,
            fake_live_cb *live, const void *aux, struct fake_trace *trace)
 {
+    struct fake_packet p = *packet;
     struct trace_ctx ctx = {
         .set = set, .live = live, .aux = aux, .trace = trace,
     };
-    struct flow f = *flow;
 
     memset(trace, 0, sizeof *trace);
-    trace_table__(&ctx, 0, &f, 0);
+    trace_table__(&ctx, 0, &p, 0);
 }
 
 void
@@ -559,22 +566,22 @@ fake_trace_destroy(struct fake_trace *trace)
     free(trace->problem);
 }
 
-/* Traces 'flow' as fake_trace() does and returns the one port it leaves
- * by, storing its headers there in '*out' if 'out' is nonnull.  Returns
- * OFPP_NONE if it is dropped, leaves by more than one port, or meets an
- * action the tracer does not know. */
+/* Traces 'packet' as fake_trace() does and returns the one port it leaves
+ * by, storing the packet as it leaves in '*out' if 'out' is nonnull.
+ * Returns OFPP_NONE if it is dropped, leaves by more than one port, or
+ * meets an action the tracer does not know. */
 ofp_port_t
-fake_output_port(const struct flowset *set, const struct flow *flow,
-                 fake_live_cb *live, const void *aux, struct flow *out)
+fake_output_port(const struct flowset *set, const struct fake_packet *packet,
+                 fake_live_cb *live, const void *aux, struct fake_packet *out)
 {
     struct fake_trace trace;
     ofp_port_t port = OFPP_NONE;
 
-    fake_trace(set, flow, live, aux, &trace);
+    fake_trace(set, packet, live, aux, &trace);
     if (!trace.problem && trace.n_outputs == 1) {
         port = trace.outputs[0].port;
         if (out) {
-            *out = trace.outputs[0].flow;
+            *out = trace.outputs[0].packet;
         }
     }
     fake_trace_destroy(&trace);

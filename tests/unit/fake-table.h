@@ -47,10 +47,20 @@ enum ofperr fake_table_receive(struct fake_table *, const struct ofp_header *);
 void fake_table_dump(const struct fake_table *, const struct ofp_header *req,
                      struct ovs_list *replies);
 
+/* A packet: its outermost headers, and the headers under each NSH
+ * header that encap(nsh) put on it, which decap() brings back. */
+struct fake_packet {
+    struct flow flow;           /* Outermost headers; in_port: where it
+                                 * arrives. */
+    struct flow inner[4];       /* Under each NSH header, innermost
+                                 * first. */
+    size_t n_inner;
+};
+
 /* Where a traced packet left the switch. */
 struct fake_output {
     ofp_port_t port;            /* Output port. */
-    struct flow flow;           /* The packet's headers as it left. */
+    struct fake_packet packet;  /* The packet as it left. */
 };
 
 #define FAKE_MAX_OUTPUTS 8
@@ -65,12 +75,13 @@ struct fake_trace {
 /* Returns true if port 'port' is live, for fast-failover groups. */
 typedef bool fake_live_cb(ofp_port_t port, const void *aux);
 
-void fake_trace(const struct flowset *, const struct flow *,
+void fake_packet_init(struct fake_packet *, const struct flow *);
+void fake_trace(const struct flowset *, const struct fake_packet *,
                 fake_live_cb *, const void *aux, struct fake_trace *);
 void fake_trace_destroy(struct fake_trace *);
-ofp_port_t fake_output_port(const struct flowset *, const struct flow *,
+ofp_port_t fake_output_port(const struct flowset *, const struct fake_packet *,
                             fake_live_cb *, const void *aux,
-                            struct flow *out);
+                            struct fake_packet *out);
 
 size_t fake_round_trip(const struct flowset *, enum ofp_version,
                        struct ds *);

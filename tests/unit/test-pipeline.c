@@ -14,7 +14,9 @@
 #include <string.h>
 #include "cfg.h"
 #include "flow.h"
+#include "packets.h"
 #include "openvswitch/dynamic-string.h"
+#include "openvswitch/nsh.h"
 #include "openvswitch/ofp-port.h"
 #include "openvswitch/shash.h"
 #include "fake-table.h"
@@ -516,6 +518,180 @@ test_fabric_link_down(void)
     cfg_destroy(cfg);
 }
 
+/* Ports that are live in the packet tests, by number: all but the ones in
+ * 'down'. */
+struct liveness {
+    ofp_port_t down[4];
+    size_t n_down;
+};
+
+static bool
+port_live(ofp_port_t port, const void *live_)
+{
+    const struct liveness *live = live_;
+
+    for (size_t i = 0; i < live->n_down; i++) {
+        if (live->down[i] == port) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A TCP segment from the client (port 1) to the server, with source port
+ * 'sport', or the reply to it from the server (port 2) if 'reply'. */
+static struct fake_packet
+tcp_packet(uint16_t sport, bool reply)
+{
+    ovs_be32 client = htonl(0x0a000001), server = htonl(0x0a000002);
+    struct fake_packet p;
+    struct flow f;
+
+    memset(&f, 0, sizeof f);
+    f.packet_type = htonl(PT_ETH);
+    f.in_port.ofp_port = u16_to_ofp(reply ? 2 : 1);
+    f.dl_type = htons(ETH_TYPE_IP);
+    f.nw_proto = IPPROTO_TCP;
+    f.nw_ttl = 64;
+    f.nw_src = reply ? server : client;
+    f.nw_dst = reply ? client : server;
+    f.tp_src = htons(reply ? 80 : sport);
+    f.tp_dst = htons(reply ? sport : 80);
+    fake_packet_init(&p, &f);
+    return p;
+}
+
+/* Returns the packet 'p' as the instance it reached sends it back on port
+ * 'port': one service index further. */
+static struct fake_packet
+returned_by(struct fake_packet p, int port)
+{
+    uint32_t spi = nsh_path_hdr_to_spi_uint32(p.flow.nsh.path_hdr);
+    uint8_t si = nsh_path_hdr_to_si(p.flow.nsh.path_hdr);
+
+    p.flow.in_port.ofp_port = u16_to_ofp(port);
+    p.flow.nsh.path_hdr = nsh_spi_si_to_path_hdr(spi, si - 1);
+    return p;
+}
+
+/* Returns the port by which 'p' leaves the switch whose flows are 'd', as
+ * an integer (-1 for none), with the packet as it leaves in '*out'. */
+static int
+where(const struct flowset *d, const struct fake_packet *p,
+      const struct liveness *live, struct fake_packet *out)
+{
+    ofp_port_t port = fake_output_port(d, p, port_live, live, out);
+
+    return port == OFPP_NONE ? -1 : ofp_to_u16(port);
+}
+
+/* Where packets go through the two-service chain, traced through the
+ * pipeline's own output: each stream visits the primary of its bucket at
+ * each service, in order, and leaves by the server's port with its
+ * headers as they came; its replies take the same instances, in reverse
+ * order (the classifier's hash is symmetric); with an instance's port
+ * down, its streams go to the bucket's secondary, or nowhere if there is
+ * none. */
+static void
+test_packets(void)
+{
+    /* Ports of each bucket's primary and secondary, from fixture_init();
+     * -1 for none. */
+    static const int fw_primary[4] = { 3, 4, 3, -1 };
+    static const int fw_secondary[4] = { 4, 3, -1, -1 };
+    static const int dlp_primary[4] = { 5, 6, 5, 6 };
+    struct liveness all_up = { .n_down = 0 };
+    struct liveness fw1_down = { .down = { u16_to_ofp(3) }, .n_down = 1 };
+    int n_dropped = 0;
+    bool seen[4] = { false };
+    struct fixture fx;
+    struct flowset d;
+
+    fixture_init(&fx, ARRAY_SIZE(port_names));
+    flowset_init(&d);
+    pl_generate(fx.cfg, NULL, "sw1", fx.maps, &fx.ports, &d);
+
+    for (uint16_t sport = 40000; sport < 40064; sport++) {
+        struct fake_packet in = tcp_packet(sport, false), at, out;
+        uint32_t bucket;
+        int port;
+
+        port = where(&d, &in, &all_up, &at);
+        if (port < 0) {
+            /* Only bucket 3, which has no fw instance, drops. */
+            n_dropped++;
+            continue;
+        }
+        bucket = ntohl(at.flow.nsh.context[0]) & 3;
+        seen[bucket] = true;
+        CU_ASSERT_EQUAL(port, fw_primary[bucket]);
+        CU_ASSERT_EQUAL(nsh_path_hdr_to_spi_uint32(at.flow.nsh.path_hdr),
+                        100);
+        CU_ASSERT_EQUAL(nsh_path_hdr_to_si(at.flow.nsh.path_hdr), 255);
+        CU_ASSERT(eth_addr_equals(
+                      at.flow.dl_dst,
+                      fx.cfg->services[0].instances[port - 3].mac));
+
+        /* Back from the firewall: on to dlp's primary for the bucket. */
+        port = where(&d, &(struct fake_packet) { .flow.in_port.ofp_port
+                                                     = u16_to_ofp(3) },
+                     &all_up, NULL);
+        CU_ASSERT_EQUAL(port, -1);
+        at = returned_by(at, fw_primary[bucket]);
+        port = where(&d, &at, &all_up, &at);
+        CU_ASSERT_EQUAL(port, dlp_primary[bucket]);
+
+        /* Back from dlp: out to the server, headers removed. */
+        at = returned_by(at, port);
+        port = where(&d, &at, &all_up, &out);
+        CU_ASSERT_EQUAL(port, 2);
+        CU_ASSERT_EQUAL(out.n_inner, 0);
+        CU_ASSERT_EQUAL(out.flow.dl_type, htons(ETH_TYPE_IP));
+        CU_ASSERT_EQUAL(out.flow.tp_src, in.flow.tp_src);
+        CU_ASSERT_EQUAL(out.flow.nw_dst, in.flow.nw_dst);
+
+        /* The reply takes the reverse path (SPI 101): the same dlp
+         * instance, then the same firewall, then the client. */
+        in = tcp_packet(sport, true);
+        port = where(&d, &in, &all_up, &at);
+        CU_ASSERT_EQUAL(port, dlp_primary[bucket]);
+        CU_ASSERT_EQUAL(nsh_path_hdr_to_spi_uint32(at.flow.nsh.path_hdr),
+                        101);
+        CU_ASSERT_EQUAL(ntohl(at.flow.nsh.context[0]) & 3, bucket);
+        at = returned_by(at, port);
+        port = where(&d, &at, &all_up, &at);
+        CU_ASSERT_EQUAL(port, fw_primary[bucket]);
+        at = returned_by(at, port);
+        CU_ASSERT_EQUAL(where(&d, &at, &all_up, &out), 1);
+        CU_ASSERT_EQUAL(out.flow.tp_dst, in.flow.tp_dst);
+
+        /* fw-1's port down: its streams go to their secondary, or are
+         * dropped where the bucket has none. */
+        in = tcp_packet(sport, false);
+        port = where(&d, &in, &fw1_down, NULL);
+        CU_ASSERT_EQUAL(port, (fw_primary[bucket] == 3
+                               ? fw_secondary[bucket]
+                               : fw_primary[bucket]));
+    }
+    /* The 64 streams covered every bucket, and only those of bucket 3,
+     * which has no firewall, were dropped. */
+    CU_ASSERT(seen[0] && seen[1] && seen[2]);
+    CU_ASSERT(n_dropped > 0 && n_dropped < 64);
+
+    /* A frame an instance may not send (an SPI and SI it was not given)
+     * goes nowhere. */
+    {
+        struct fake_packet p = returned_by(tcp_packet(1, false), 3);
+
+        p.flow.dl_type = htons(ETH_TYPE_NSH);
+        p.flow.nsh.mdtype = NSH_M_TYPE1;
+        p.flow.nsh.path_hdr = nsh_spi_si_to_path_hdr(100, 200);
+        CU_ASSERT_EQUAL(where(&d, &p, &all_up, NULL), -1);
+    }
+    flowset_destroy(&d);
+    fixture_destroy(&fx);
+}
+
 static void
 test_group_ids(void)
 {
@@ -530,6 +706,8 @@ static const struct test_case pipeline_tests[] = {
     { "missing ports", test_missing_ports },
     { "a switch with no chain", test_other_switch },
     { "group ids", test_group_ids },
+    { "where packets go through the chain, and on failure",
+      test_packets },
     { "leaf-spine fabric against reviewed output", test_fabric },
     { "a link down: paths through the other spine", test_fabric_link_down },
     { NULL, NULL },
