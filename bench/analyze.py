@@ -160,29 +160,47 @@ def fabric(path, rate, link):
     print(json.dumps(out, indent=1))
 
 
-def program(path, n_flows, n_groups, buckets):
+def program(path):
     rows = [json.loads(l) for l in open(path) if l.strip()]
-    out = {'flows': int(n_flows), 'groups': int(n_groups),
-           'buckets': int(buckets), 'services': 4, 'instances_per_service': 3,
-           'runs': rows}
-    for m in ('sfmesh', 'ovs-ofctl', 'repair'):
-        secs = [r['seconds'] for r in rows if r['method'] == m]
-        if secs:
-            out[m + '_s_p50'] = statistics.median(secs)
-            out[m + '_trials'] = len(secs)
-    extra = [r['connect_to_bundle_sent_s'] for r in rows
-             if r['method'] == 'sfmesh']
-    if extra:
-        out['sfmesh_connect_to_bundle_sent_s_p50'] = statistics.median(extra)
-    extra = [r['down_to_bundle_sent_s'] for r in rows
-             if r['method'] == 'repair']
-    if extra:
-        out['repair_down_to_bundle_sent_s_p50'] = statistics.median(extra)
-        out['repair_changes_p50'] = statistics.median(
-            r['changes'] for r in rows if r['method'] == 'repair')
-    if out.get('ovs-ofctl_s_p50'):
-        out['ratio_sfmesh_to_ofctl'] = round(
-            out['sfmesh_s_p50'] / out['ovs-ofctl_s_p50'], 2)
+    out = {'services': 4, 'instances_per_service': 3, 'runs': rows,
+           'sizes': []}
+    for b in sorted({r['buckets'] for r in rows}):
+        rs = [r for r in rows if r['buckets'] == b]
+        size = {'buckets': b}
+        for r in rs:
+            if r['method'] == 'display':
+                size.update(flows=r['flows'], groups=r['groups'],
+                            ctl_flows_s=r['ctl_flows_s'],
+                            diff_flows_clean=r['diff_flows_clean'])
+            elif r['method'] == 'memory':
+                size['controller_peak_rss_kb'] = r['controller_peak_rss_kb']
+        # 'repair' is one victim, 'repair2' two at once.
+        for r in rs:
+            if r['method'] == 'repair' and r.get('victims', 1) == 2:
+                r['method'] = 'repair2'
+        for m in ('sfmesh', 'ovs-ofctl', 'repair', 'repair2'):
+            secs = [r['seconds'] for r in rs if r['method'] == m]
+            if secs:
+                size[m + '_s_p50'] = statistics.median(secs)
+                size[m + '_trials'] = len(secs)
+        for m, key in (('sfmesh', 'connect_to_bundle_sent_s'),
+                       ('repair', 'down_to_barrier_s'),
+                       ('repair', 'changes'),
+                       ('repair2', 'down_to_barrier_s'),
+                       ('repair2', 'changes')):
+            vals = [r[key] for r in rs if r['method'] == m and key in r]
+            if vals:
+                size['%s_%s_p50' % (m, key)] = statistics.median(vals)
+        for m in ('repair', 'repair2'):
+            per = [r['down_to_barrier_s'] / r['changes'] * 1e6 for r in rs
+                   if r['method'] == m and r.get('changes')]
+            if per:
+                size[m + '_us_per_change_p50'] = round(
+                    statistics.median(per), 1)
+        if size.get('ovs-ofctl_s_p50'):
+            size['ratio_sfmesh_to_ofctl'] = round(
+                size['sfmesh_s_p50'] / size['ovs-ofctl_s_p50'], 2)
+        out['sizes'].append(size)
     print(json.dumps(out, indent=1))
 
 
@@ -514,7 +532,7 @@ if __name__ == '__main__':
     elif sys.argv[1] == 'repl':
         repl(sys.argv[2])
     elif sys.argv[1] == 'program':
-        program(*sys.argv[2:6])
+        program(sys.argv[2])
     elif sys.argv[1] == 'megaflow':
         megaflow(sys.argv[2])
     else:

@@ -203,12 +203,18 @@ if st:
                   / m['off']['survived_fraction_p50']))
 keep_rows('state')
 if pr:
-    w('| programming %d flows + %d groups: sfmesh vs ovs-ofctl --bundle '
-      '| %.2f s | %.2f s | %.2f |' % (
-          pr['flows'], pr['groups'], pr['sfmesh_s_p50'],
-          pr['ovs-ofctl_s_p50'], pr['ratio_sfmesh_to_ofctl']))
-    w('| map repair after one instance fails, at that size | %.2f s | - | - |'
-      % pr['repair_s_p50'])
+    for z in pr['sizes']:
+        if 'ratio_sfmesh_to_ofctl' not in z:
+            continue
+        w('| programming %d buckets (%d flows + %d groups): sfmesh vs '
+          'ovs-ofctl --bundle | %.2f s | %.2f s | %.2f |' % (
+              z['buckets'], z['flows'], z['groups'], z['sfmesh_s_p50'],
+              z['ovs-ofctl_s_p50'], z['ratio_sfmesh_to_ofctl']))
+    big = pr['sizes'][-1]
+    if 'repair_down_to_barrier_s_p50' in big:
+        w('| map repair after one instance fails at %d buckets, port down '
+          'to barrier | %.2f s | - | - |' % (
+              big['buckets'], big['repair_down_to_barrier_s_p50']))
 keep_rows('program')
 if rp:
     m = rp['modes']
@@ -690,15 +696,17 @@ if not st:
 
 # 4. Programming.
 if pr:
-    w('## 4. Programming rate')
+    sizes = pr['sizes']
+    w('## 4. Programming rate and repair cost')
     w('')
     w('`bench/part-program.sh`, configuration from `bench/gen-config.py`: '
       'one chain through %d services of %d instances each (ports only, no '
-      'agents), %d buckets: %d flows and %d fast-failover groups. Each trial '
-      'starts from an empty bridge (`del-flows`, `del-groups`); sfmesh and '
-      'the baseline alternate, %d times each.' % (
-          pr['services'], pr['instances_per_service'], pr['buckets'],
-          pr['flows'], pr['groups'], pr['sfmesh_trials']))
+      'agents) at %s buckets. At each size the controller is started '
+      'afresh and, alternately, %d times each, programs an empty bridge '
+      '(`del-flows`, `del-groups` between runs):' % (
+          pr['services'], pr['instances_per_service'],
+          ', '.join('{:,}'.format(z['buckets']) for z in sizes),
+          sizes[-1].get('sfmesh_trials', 0)))
     w('')
     w('- sfmesh: from `ovs-vsctl set-controller` until `sfmesh-ctl switches` '
       'says "IDLE, in sync" (polled every 20 ms): handshake, dump of the '
@@ -706,44 +714,85 @@ if pr:
     w('- baseline: `ovs-ofctl -O OpenFlow15 --bundle add-groups` then '
       '`--bundle add-flows` of exactly the same entries, from files '
       'captured with `sfmesh-ctl groups` / `flows`.')
+    w('- repair: one instance\'s link goes down (`ip link set down`), then, '
+      'on the same table, two instances of different services at once '
+      '(about twice the changes); timed in the controller\'s log from the '
+      'first port "up -> down" to the barrier reply of the last repair '
+      'bundle ("committed"), and by the script until `sfmesh-ctl switches` '
+      'is in sync again. The victims come back up between rounds.')
+    w('- display: how long `sfmesh-ctl flows` takes, and whether '
+      '`ovs-ofctl diff-flows` finds its output equal to the switch.')
     w('')
-    w('| | p50 | trials |')
-    w('| --- | --- | --- |')
-    w('| sfmesh-controller | %.2f s | %d |' % (pr['sfmesh_s_p50'],
-                                               pr['sfmesh_trials']))
-    w('| of which connect to bundle sent (controller log) | %.2f s | |' %
-      pr['sfmesh_connect_to_bundle_sent_s_p50'])
-    w('| ovs-ofctl --bundle (baseline) | %.2f s | %d |' % (
-        pr['ovs-ofctl_s_p50'], pr['ovs-ofctl_trials']))
-    w('| ratio sfmesh / ovs-ofctl | %.2f | |' % pr['ratio_sfmesh_to_ofctl'])
-    w('| repair: link down until in sync again | %.2f s | %d |' % (
-        pr['repair_s_p50'], pr['repair_trials']))
-    w('| of which "up -> down" to bundle sent (controller log) | %.2f s | |' %
-      pr['repair_down_to_bundle_sent_s_p50'])
-    w('| changes in the repair bundle (p50) | %d | |' %
-      pr['repair_changes_p50'])
+    w('| buckets | flows | groups | sfmesh p50 | of which connect to bundle '
+      'sent | ovs-ofctl p50 | ratio | `sfmesh-ctl flows` | diff-flows |')
+    w('| --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+    for z in sizes:
+        w('| {:,} | {:,} | {:,} | {:.2f} s | {:.2f} s | {:.2f} s | {:.2f} | '
+          '{:.2f} s | {} |'.format(
+              z['buckets'], z.get('flows', 0), z.get('groups', 0),
+              z.get('sfmesh_s_p50', 0),
+              z.get('sfmesh_connect_to_bundle_sent_s_p50', 0),
+              z.get('ovs-ofctl_s_p50', 0), z.get('ratio_sfmesh_to_ofctl', 0),
+              z.get('ctl_flows_s', 0),
+              'clean' if z.get('diff_flows_clean') else 'DIFFERS'))
     w('')
-    if pr['ratio_sfmesh_to_ofctl'] > 1.05:
-        w('sfmesh falls short of the baseline by the ratio above. Both send '
-          'one bundle with the same entries to the same switch; the '
-          'difference is on the controller\'s side before the bundle: the '
-          'OpenFlow handshake and dump, building the desired state, and the '
-          'reconciler encoding and decoding every one of the %d entries to '
-          'compare them in canonical form (the "connect to bundle sent" '
-          'line). ovs-ofctl only parses and sends. That work is what lets '
-          'the controller later send only differences: the repair touches '
-          '%d entries, not %d.' % (pr['flows'] + pr['groups'],
-                                  pr['repair_changes_p50'],
-                                  pr['flows'] + pr['groups']))
+    w('| buckets | entries | victims | changes p50 | port down to barrier '
+      'p50 | per change | until in sync (script) | controller peak RSS |')
+    w('| --- | --- | --- | --- | --- | --- | --- | --- |')
+    for z in sizes:
+        for m, n in (('repair', 1), ('repair2', 2)):
+            if m + '_s_p50' not in z:
+                continue
+            w('| {:,} | {:,} | {} | {:,} | {:.3f} s | {:.1f} us | {:.2f} s | '
+              '{} |'.format(
+                  z['buckets'], z.get('flows', 0) + z.get('groups', 0), n,
+                  int(z[m + '_changes_p50']),
+                  z[m + '_down_to_barrier_s_p50'],
+                  z.get(m + '_us_per_change_p50', 0), z[m + '_s_p50'],
+                  '%d MB' % round(z['controller_peak_rss_kb'] / 1024)
+                  if n == 1 and 'controller_peak_rss_kb' in z else ''))
     w('')
-    fig, ax = plt.subplots(figsize=(5, 3))
-    names = ['sfmesh', 'ovs-ofctl', 'repair']
-    data = [[r['seconds'] for r in pr['runs'] if r['method'] == n]
-            for n in names]
-    ax.boxplot(data, labels=['sfmesh\nfull', 'ovs-ofctl\nfull (baseline)',
-                             'sfmesh\nrepair'])
-    ax.set_ylabel('seconds')
-    ax.set_title('%d flows + %d groups' % (pr['flows'], pr['groups']))
+    per = [z['repair_us_per_change_p50'] for z in sizes
+           if 'repair_us_per_change_p50' in z]
+    big = sizes[-1]
+    if len(per) > 1 and 'repair2_down_to_barrier_s_p50' in big:
+        w('Across a %dx growth of the table, a repair costs %.0f-%.0f us per '
+          'changed entry (port down to barrier); at %s buckets two victims '
+          'change %.2fx the entries of one and take %.2fx as long. A repair '
+          'recomputes only the buckets whose instances changed and sends only '
+          'their groups and redirect flows (docs/architecture.md, '
+          '"Incremental repair"); most of a large repair\'s time after the '
+          'bundle is sent is the switch applying the group modifications.' % (
+              sizes[-1]['buckets'] // sizes[0]['buckets'], min(per), max(per),
+              '{:,}'.format(big['buckets']),
+              big['repair2_changes_p50'] / big['repair_changes_p50'],
+              big['repair2_down_to_barrier_s_p50']
+              / big['repair_down_to_barrier_s_p50']))
+        w('')
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.2))
+    bs = [z['buckets'] for z in sizes if 'ratio_sfmesh_to_ofctl' in z]
+    ax1.plot(bs, [z['sfmesh_s_p50'] for z in sizes
+                  if 'ratio_sfmesh_to_ofctl' in z], 'o-', label='sfmesh')
+    ax1.plot(bs, [z['ovs-ofctl_s_p50'] for z in sizes
+                  if 'ratio_sfmesh_to_ofctl' in z], 's--',
+             label='ovs-ofctl --bundle')
+    ax1.set_xscale('log', base=2)
+    ax1.set_xlabel('buckets')
+    ax1.set_ylabel('seconds to program (p50)')
+    ax1.legend()
+    for m, lab, mk in (('repair', '1 victim', 'o'), ('repair2', '2 victims',
+                                                     's')):
+        pts = [(z[m + '_changes_p50'], z[m + '_down_to_barrier_s_p50'])
+               for z in sizes if m + '_changes_p50' in z]
+        if pts:
+            ax2.plot([p[0] for p in pts], [p[1] for p in pts], mk,
+                     label=lab)
+    ax2.set_xscale('log')
+    ax2.set_yscale('log')
+    ax2.set_xlabel('changed entries')
+    ax2.set_ylabel('port down to barrier (s)')
+    ax2.legend()
+    fig.tight_layout()
     w('![programming](%s)' % savefig(fig, 'bench-program.png'))
     w('')
 
@@ -1158,7 +1207,7 @@ w('```')
 w('')
 w('Knobs: `BENCH_TRIALS` (failover and fabric rounds, 10), `BENCH_RATE` '
   '(10000), `BENCH_FABRIC_LINK` (`veth`, or `patch`: the fabric\'s link), '
-  '`BENCH_STATE_ROUNDS` (2), `BENCH_PROGRAM_TRIALS` (5), '
+  '`BENCH_STATE_ROUNDS` (2), `BENCH_PROGRAM_TRIALS` (5 per size), `BENCH_PROGRAM_SIZES` (`256 1024 4096 16384`), '
   '`BENCH_REPL_ROUNDS` (3), `BENCH_HANDOFF_TRIALS` (5 per handoff mode), '
   '`BENCH_HANDOFF_REPL` (`async sync`), `BENCH_MEGAFLOW_STREAMS` '
   '(`1 1000 10000 100000`), `BENCH_MEGAFLOW_RATE` (5000), '

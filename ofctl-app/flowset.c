@@ -28,20 +28,48 @@ flowset_init(struct flowset *set)
     hmap_init(&set->groups);
 }
 
-static void
-flow_free__(struct flowset_flow *f)
+/* Takes a reference to 'f'. */
+struct flowset_flow *
+flowset_flow_ref(const struct flowset_flow *f_)
 {
-    minimatch_destroy(&f->match);
-    free(f->ofpacts);
-    free(f);
+    struct flowset_flow *f = CONST_CAST(struct flowset_flow *, f_);
+
+    f->refcount++;
+    return f;
 }
 
-static void
-group_free__(struct flowset_group *g)
+/* Releases a reference to 'f', freeing it with the last one.  Accepts
+ * NULL. */
+void
+flowset_flow_unref(struct flowset_flow *f)
 {
-    ofputil_bucket_list_destroy(&g->buckets);
-    ofputil_group_properties_destroy(&g->props);
-    free(g);
+    if (f && !--f->refcount) {
+        minimatch_destroy(&f->match);
+        free(f->ofpacts);
+        free(f);
+    }
+}
+
+/* Takes a reference to 'g'. */
+struct flowset_group *
+flowset_group_ref(const struct flowset_group *g_)
+{
+    struct flowset_group *g = CONST_CAST(struct flowset_group *, g_);
+
+    g->refcount++;
+    return g;
+}
+
+/* Releases a reference to 'g', freeing it with the last one.  Accepts
+ * NULL. */
+void
+flowset_group_unref(struct flowset_group *g)
+{
+    if (g && !--g->refcount) {
+        ofputil_bucket_list_destroy(&g->buckets);
+        ofputil_group_properties_destroy(&g->props);
+        free(g);
+    }
 }
 
 /* Removes and frees every flow and group of 'set'. */
@@ -52,10 +80,10 @@ flowset_clear(struct flowset *set)
     struct flowset_group *g;
 
     HMAP_FOR_EACH_POP (f, hmap_node, &set->flows) {
-        flow_free__(f);
+        flowset_flow_unref(f);
     }
     HMAP_FOR_EACH_POP (g, hmap_node, &set->groups) {
-        group_free__(g);
+        flowset_group_unref(g);
     }
 }
 
@@ -182,6 +210,7 @@ insert_flow__(struct flowset *set, uint8_t table_id, uint16_t priority,
         return NULL;
     }
     f = xmalloc(sizeof *f);
+    f->refcount = 1;
     f->table_id = table_id;
     f->priority = priority;
     minimatch_move(&f->match, match);
@@ -246,12 +275,41 @@ flowset_add_flow_copy(struct flowset *set, const struct flowset_flow *f)
                          f->ofpacts_len);
 }
 
-/* Removes 'f' from 'set' and frees it. */
+/* Inserts 'f', which is in no set, into 'set', which takes over the
+ * caller's reference.  Returns the flow that 'set' had with the same key,
+ * now out of the set, with the set's reference for the caller to release,
+ * or NULL if it had none. */
+struct flowset_flow *
+flowset_insert_flow(struct flowset *set, struct flowset_flow *f)
+{
+    uint32_t hash = flowset_flow_hash(f->table_id, f->priority, &f->match);
+    struct flowset_flow *old = flowset_find_flow(set, f->table_id,
+                                                 f->priority, &f->match,
+                                                 hash);
+
+    if (old) {
+        hmap_replace(&set->flows, &old->hmap_node, &f->hmap_node);
+    } else {
+        hmap_insert(&set->flows, &f->hmap_node, hash);
+    }
+    return old;
+}
+
+/* Removes 'f' from 'set' and returns it with the set's reference, for the
+ * caller to release. */
+struct flowset_flow *
+flowset_take_flow(struct flowset *set, struct flowset_flow *f)
+{
+    hmap_remove(&set->flows, &f->hmap_node);
+    return f;
+}
+
+/* Removes 'f' from 'set' and releases the set's reference to it. */
 void
 flowset_remove_flow(struct flowset *set, struct flowset_flow *f)
 {
     hmap_remove(&set->flows, &f->hmap_node);
-    flow_free__(f);
+    flowset_flow_unref(f);
 }
 
 /* Returns true if flows 'a' and 'b' have the same actions. */
@@ -320,6 +378,7 @@ flowset_add_group(struct flowset *set, uint32_t group_id, uint8_t type,
         return NULL;
     }
     g = xzalloc(sizeof *g);
+    g->refcount = 1;
     g->group_id = group_id;
     g->type = type;
     if (props) {
@@ -348,12 +407,35 @@ flowset_add_group_copy(struct flowset *set, const struct flowset_group *g)
                              &buckets);
 }
 
-/* Removes 'g' from 'set' and frees it. */
+/* Inserts 'g', which is in no set, into 'set', as flowset_insert_flow()
+ * does. */
+struct flowset_group *
+flowset_insert_group(struct flowset *set, struct flowset_group *g)
+{
+    struct flowset_group *old = flowset_find_group(set, g->group_id);
+
+    if (old) {
+        hmap_replace(&set->groups, &old->hmap_node, &g->hmap_node);
+    } else {
+        hmap_insert(&set->groups, &g->hmap_node, hash_int(g->group_id, 0));
+    }
+    return old;
+}
+
+/* Removes 'g' from 'set' and returns it with the set's reference. */
+struct flowset_group *
+flowset_take_group(struct flowset *set, struct flowset_group *g)
+{
+    hmap_remove(&set->groups, &g->hmap_node);
+    return g;
+}
+
+/* Removes 'g' from 'set' and releases the set's reference to it. */
 void
 flowset_remove_group(struct flowset *set, struct flowset_group *g)
 {
     hmap_remove(&set->groups, &g->hmap_node);
-    group_free__(g);
+    flowset_group_unref(g);
 }
 
 static bool

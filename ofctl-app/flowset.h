@@ -26,6 +26,13 @@
  * watch group, weight (select groups only) and actions; bucket ids, which
  * a switch numbers by itself, are not compared.
  *
+ * An entry is immutable once in a set, and reference-counted: a set holds
+ * one reference to each of its entries, and others may hold more (the
+ * reconciler's installed state refers to the desired entries it sent), so
+ * that equal entries are shared rather than copied.  An entry leaves its
+ * set with flowset_remove_*() or flowset_clear(); it is freed with its last
+ * reference.
+ *
  * Text is for people only: flowset_format_flows() and _groups() print
  * ovs-ofctl syntax that "ovs-ofctl diff-flows" and "add-groups" read, and
  * flowset_parse_flow() and _group() read it, for tests and tools. */
@@ -45,6 +52,7 @@ struct ofpbuf;
 
 struct flowset_flow {
     struct hmap_node hmap_node; /* In 'flowset->flows', by key. */
+    unsigned int refcount;      /* The set holds one; see below. */
     uint8_t table_id;           /* Key: table. */
     uint16_t priority;          /* Key: priority. */
     struct minimatch match;     /* Key: match. */
@@ -54,6 +62,7 @@ struct flowset_flow {
 
 struct flowset_group {
     struct hmap_node hmap_node; /* In 'flowset->groups', by 'group_id'. */
+    unsigned int refcount;      /* The set holds one; see below. */
     uint32_t group_id;          /* Key. */
     uint8_t type;               /* OFPGT11_*. */
     struct ofputil_group_props props; /* Selection method (select). */
@@ -73,6 +82,8 @@ size_t flowset_n_flows(const struct flowset *);
 size_t flowset_n_groups(const struct flowset *);
 
 /* Flows. */
+struct flowset_flow *flowset_flow_ref(const struct flowset_flow *);
+void flowset_flow_unref(struct flowset_flow *);
 uint32_t flowset_flow_hash(uint8_t table_id, uint16_t priority,
                            const struct minimatch *);
 struct flowset_flow *flowset_add_flow(struct flowset *, uint8_t table_id,
@@ -87,6 +98,10 @@ struct flowset_flow *flowset_find_flow(const struct flowset *,
                                        uint32_t hash);
 struct flowset_flow *flowset_find_same_flow(const struct flowset *,
                                             const struct flowset_flow *);
+struct flowset_flow *flowset_insert_flow(struct flowset *,
+                                         struct flowset_flow *);
+struct flowset_flow *flowset_take_flow(struct flowset *,
+                                       struct flowset_flow *);
 void flowset_remove_flow(struct flowset *, struct flowset_flow *);
 bool flowset_flow_actions_equal(const struct flowset_flow *,
                                 const struct flowset_flow *);
@@ -94,6 +109,8 @@ struct ofpbuf *flowset_encode_flow_mod(const struct flowset_flow *,
                                        int command, enum ofputil_protocol);
 
 /* Groups. */
+struct flowset_group *flowset_group_ref(const struct flowset_group *);
+void flowset_group_unref(struct flowset_group *);
 struct flowset_group *flowset_add_group(struct flowset *, uint32_t group_id,
                                         uint8_t type,
                                         const struct ofputil_group_props *,
@@ -102,6 +119,10 @@ struct flowset_group *flowset_add_group_copy(struct flowset *,
                                              const struct flowset_group *);
 struct flowset_group *flowset_find_group(const struct flowset *,
                                          uint32_t group_id);
+struct flowset_group *flowset_insert_group(struct flowset *,
+                                           struct flowset_group *);
+struct flowset_group *flowset_take_group(struct flowset *,
+                                         struct flowset_group *);
 void flowset_remove_group(struct flowset *, struct flowset_group *);
 bool flowset_group_equal(const struct flowset_group *,
                          const struct flowset_group *);

@@ -314,34 +314,40 @@ put_bucket__(struct ovs_list *buckets, const struct cfg_instance *inst,
     ofpbuf_uninit(&ofpacts);
 }
 
+/* Adds the group of bucket 'b' of service 'svc' (index 'idx'). */
+static void
+add_group__(struct pl_ctx *ctx, const struct cfg_service *svc, size_t idx,
+            uint32_t b)
+{
+    const struct svcmap_bucket *bucket = &ctx->maps[idx]->buckets[b];
+    int members[2] = { bucket->primary, bucket->secondary };
+    struct ovs_list buckets;
+    uint32_t n = 0;
+
+    ovs_list_init(&buckets);
+    for (int i = 0; i < 2; i++) {
+        const struct cfg_instance *inst;
+        ofp_port_t port;
+
+        if (members[i] == SVCMAP_NONE) {
+            continue;
+        }
+        inst = &svc->instances[members[i]];
+        port = reach__(ctx, inst->switch_name, inst->port);
+        if (port != OFPP_NONE) {
+            put_bucket__(&buckets, inst, port, n++);
+        }
+    }
+    flowset_add_group(ctx->d, pl_group_id(idx, b), OFPGT11_FF, NULL,
+                      &buckets);
+}
+
 /* Adds the groups of service 'svc' (index 'idx'). */
 static void
 add_groups__(struct pl_ctx *ctx, const struct cfg_service *svc, size_t idx)
 {
-    const struct svcmap *map = ctx->maps[idx];
-
-    for (uint32_t b = 0; b < map->n_buckets; b++) {
-        const struct svcmap_bucket *bucket = &map->buckets[b];
-        int members[2] = { bucket->primary, bucket->secondary };
-        struct ovs_list buckets;
-        uint32_t n = 0;
-
-        ovs_list_init(&buckets);
-        for (int i = 0; i < 2; i++) {
-            const struct cfg_instance *inst;
-            ofp_port_t port;
-
-            if (members[i] == SVCMAP_NONE) {
-                continue;
-            }
-            inst = &svc->instances[members[i]];
-            port = reach__(ctx, inst->switch_name, inst->port);
-            if (port != OFPP_NONE) {
-                put_bucket__(&buckets, inst, port, n++);
-            }
-        }
-        flowset_add_group(ctx->d, pl_group_id(idx, b), OFPGT11_FF, NULL,
-                          &buckets);
+    for (uint32_t b = 0; b < ctx->maps[idx]->n_buckets; b++) {
+        add_group__(ctx, svc, idx, b);
     }
 }
 
@@ -592,6 +598,47 @@ add_arp__(struct pl_ctx *ctx, const struct pl_path *path, ofp_port_t in)
     add_flow__(ctx, PL_TABLE_CLASSIFY, PL_PRIO_BYPASS, &m);
 }
 
+/* Returns true if frames of bucket 'b' for the local instance with index
+ * 'j' in 'map', whose port is 'live' or not, take the bucket's group in the
+ * transit table (see add_transit__()): if the instance is the bucket's
+ * primary, or its port is not live. */
+static bool
+redirects__(const struct svcmap *map, uint32_t b, size_t j, bool live)
+{
+    return !live || map->buckets[b].primary == (int) j;
+}
+
+/* Adds to 'd' the transit flow that sends frames of bucket 'b' for local
+ * instance 'inst' of service 'i' into the bucket's group: "dl_dst=MAC,
+ * nsh_c1=B/MASK actions=dec_nsh_ttl,set_field:REDIRECT->eth_src,
+ * set_field:0->in_port,group:G".  The group may send the frame back over
+ * the link it came by, which OpenFlow allows only from another in_port.
+ * With 'd' a set of keys to delete, the actions are left out. */
+static void
+add_redirect__(struct pl_ctx *ctx, struct flowset *d,
+               const struct cfg_instance *inst, size_t i, uint32_t b)
+{
+    struct eth_addr redirect;
+    bool ok = eth_addr_from_string(CFG_REDIRECT_MAC, &redirect);
+    uint16_t in_port = 0;
+    struct match m;
+
+    ovs_assert(ok);
+    match_init_catchall(&m);
+    match_nsh__(&m);
+    match_set_dl_dst(&m, inst->mac);
+    match_code__(&m, b, ctx->n_buckets);
+    if (d == ctx->d) {
+        ofpact_put_DEC_NSH_TTL(&ctx->ofpacts);
+        put_set_field__(&ctx->ofpacts, MFF_ETH_SRC, &redirect);
+        put_set_field__(&ctx->ofpacts, MFF_IN_PORT, &in_port);
+        put_group__(&ctx->ofpacts, pl_group_id(i, b));
+    }
+    flowset_add_flow(d, PL_TABLE_TRANSIT, PL_PRIO_STEER, &m,
+                     ctx->ofpacts.data, ctx->ofpacts.size);
+    ofpbuf_clear(&ctx->ofpacts);
+}
+
 /* Adds, for a switch with links to others, the transit table: frames
  * arriving on a link that have crossed a path's services leave (or go on
  * toward the switch where they leave); frames for an instance on this
@@ -663,25 +710,9 @@ add_transit__(struct pl_ctx *ctx, const struct pl_path *paths,
             put_output__(&ctx->ofpacts, port);
             add_flow__(ctx, PL_TABLE_TRANSIT, PL_PRIO_REDIRECTED, &m);
             for (uint32_t b = 0; b < map->n_buckets; b++) {
-                uint16_t in_port = 0;
-
-                if (live && map->buckets[b].primary != (int) j) {
-                    continue;
+                if (redirects__(map, b, j, live)) {
+                    add_redirect__(ctx, ctx->d, inst, i, b);
                 }
-                /* "dl_dst=MAC,nsh_c1=B/MASK actions=dec_nsh_ttl,
-                 * set_field:REDIRECT->eth_src,set_field:0->in_port,
-                 * group:G".  The group may send the frame back over the
-                 * link it came by, which OpenFlow allows only from another
-                 * in_port. */
-                match_init_catchall(&m);
-                match_nsh__(&m);
-                match_set_dl_dst(&m, inst->mac);
-                match_code__(&m, b, ctx->n_buckets);
-                ofpact_put_DEC_NSH_TTL(&ctx->ofpacts);
-                put_set_field__(&ctx->ofpacts, MFF_ETH_SRC, &redirect);
-                put_set_field__(&ctx->ofpacts, MFF_IN_PORT, &in_port);
-                put_group__(&ctx->ofpacts, pl_group_id(i, b));
-                add_flow__(ctx, PL_TABLE_TRANSIT, PL_PRIO_STEER, &m);
             }
         }
     }
@@ -710,6 +741,26 @@ takes_part__(const struct sfm_config *cfg, const struct cfg_chain *chain,
         }
     }
     return false;
+}
+
+/* Sets, for each service of 'cfg', 'in_chain[i]' if a chain goes through
+ * it, and 'used[i]' if such a chain also involves switch 'sw' (then 'sw'
+ * has the service's groups). */
+static void
+services_used__(const struct sfm_config *cfg, const char *sw, bool *used,
+                bool *in_chain)
+{
+    for (size_t c = 0; c < cfg->n_chains; c++) {
+        const struct cfg_chain *chain = &cfg->chains[c];
+        bool part = takes_part__(cfg, chain, sw);
+
+        for (size_t k = 0; k < chain->n_services; k++) {
+            size_t i = service_idx__(cfg, chain->services[k]);
+
+            in_chain[i] = true;
+            used[i] = used[i] || part;
+        }
+    }
 }
 
 /* Generates into 'd' (initialized by the caller) the flows and groups of
@@ -741,6 +792,7 @@ pl_generate(const struct sfm_config *cfg, const struct route_table *routes,
     uint64_t stub[1024 / 8];
 
     ofpbuf_use_stub(&ctx.ofpacts, stub, sizeof stub);
+    services_used__(cfg, switch_name, used, in_chain);
     for (size_t c = 0; c < cfg->n_chains; c++) {
         const struct cfg_chain *chain = &cfg->chains[c];
         bool part = takes_part__(cfg, chain, switch_name);
@@ -752,8 +804,6 @@ pl_generate(const struct sfm_config *cfg, const struct route_table *routes,
         for (size_t i = 0; i < chain->n_services; i++) {
             fwd[i] = service_idx__(cfg, chain->services[i]);
             rev[chain->n_services - 1 - i] = fwd[i];
-            in_chain[fwd[i]] = true;
-            used[fwd[i]] = used[fwd[i]] || part;
         }
         orders[2 * c] = fwd;
         orders[2 * c + 1] = rev;
@@ -845,4 +895,219 @@ pl_generate(const struct sfm_config *cfg, const struct route_table *routes,
     add_miss__(&ctx, PL_TABLE_CLASSIFY);
     add_miss__(&ctx, PL_TABLE_STEER);
     ofpbuf_uninit(&ctx.ofpacts);
+}
+
+/* What the last full generation or update of a switch's pipeline worked
+ * from, to tell what an update changes. */
+struct pl_state {
+    bool valid;                 /* A full generation happened. */
+    const struct sfm_config *cfg; /* The configuration it used. */
+    char *sw;                   /* The switch's name. */
+    char *ports;                /* Its ports' names and numbers, as text. */
+    struct route_table routes;  /* The paths between switches. */
+    size_t n_buckets;           /* Buckets per service. */
+    size_t n_services;          /* cfg->n_services. */
+    struct svcmap_bucket **buckets; /* Per service: each bucket as it was. */
+    bool **live;                /* Per service: each instance's port was
+                                 * live (local instances only). */
+};
+
+/* Creates the pipeline state of a switch; its first update is a full
+ * generation. */
+struct pl_state *
+pl_state_create(void)
+{
+    return xzalloc(sizeof(struct pl_state));
+}
+
+static void
+state_clear__(struct pl_state *pl)
+{
+    for (size_t i = 0; i < pl->n_services; i++) {
+        free(pl->buckets[i]);
+        free(pl->live[i]);
+    }
+    free(pl->buckets);
+    free(pl->live);
+    free(pl->sw);
+    free(pl->ports);
+    free(pl->routes.next);
+    memset(pl, 0, sizeof *pl);
+}
+
+/* Frees 'pl'.  Accepts NULL. */
+void
+pl_state_destroy(struct pl_state *pl)
+{
+    if (pl) {
+        state_clear__(pl);
+        free(pl);
+    }
+}
+
+/* Returns the names and numbers of 'ports', as text in name order. */
+static char *
+ports_text__(const struct shash *ports)
+{
+    const struct shash_node **nodes = shash_sort(ports);
+    struct ds s = DS_EMPTY_INITIALIZER;
+    size_t n = shash_count(ports);
+
+    for (size_t i = 0; i < n; i++) {
+        const struct ofputil_phy_port *pp = nodes[i]->data;
+
+        ds_put_format(&s, "%s=%"PRIu16";", nodes[i]->name,
+                      ofp_to_u16(pp->port_no));
+    }
+    free(nodes);
+    return ds_steal_cstr(&s);
+}
+
+/* Returns true if the port of local instance 'inst' exists and is live. */
+static bool
+inst_live__(const struct pl_ctx *ctx, const struct cfg_instance *inst)
+{
+    const struct ofputil_phy_port *pp = shash_find_data(ctx->ports,
+                                                        inst->port);
+    return pp && ofconn_port_is_live(pp);
+}
+
+/* Remembers in 'pl' the inputs of 'ctx' that updates compare with. */
+static void
+remember__(struct pl_state *pl, const struct pl_ctx *ctx, char *ports_text)
+{
+    const struct sfm_config *cfg = ctx->cfg;
+
+    state_clear__(pl);
+    pl->valid = true;
+    pl->cfg = cfg;
+    pl->sw = xstrdup(ctx->sw);
+    pl->ports = ports_text;
+    pl->routes.n_switches = ctx->routes->n_switches;
+    pl->routes.next = xmemdup(ctx->routes->next,
+                              MAX(1, ctx->routes->n_switches
+                                     * ctx->routes->n_switches)
+                              * sizeof *pl->routes.next);
+    pl->n_buckets = ctx->n_buckets;
+    pl->n_services = cfg->n_services;
+    pl->buckets = xcalloc(MAX(cfg->n_services, 1), sizeof *pl->buckets);
+    pl->live = xcalloc(MAX(cfg->n_services, 1), sizeof *pl->live);
+    for (size_t i = 0; i < cfg->n_services; i++) {
+        const struct cfg_service *svc = &cfg->services[i];
+
+        pl->buckets[i] = xmemdup(ctx->maps[i]->buckets,
+                                 ctx->n_buckets * sizeof *pl->buckets[i]);
+        pl->live[i] = xcalloc(MAX(svc->n_instances, 1), sizeof *pl->live[i]);
+        for (size_t j = 0; j < svc->n_instances; j++) {
+            const struct cfg_instance *inst = &svc->instances[j];
+
+            pl->live[i][j] = (!strcmp(inst->switch_name, ctx->sw)
+                              && inst_live__(ctx, inst));
+        }
+    }
+}
+
+/* Returns true if the inputs that only a full generation handles are the
+ * same in 'ctx' (with ports 'ports_text') as in 'pl'. */
+static bool
+same_frame__(const struct pl_state *pl, const struct pl_ctx *ctx,
+             const char *ports_text)
+{
+    const struct route_table *rt = ctx->routes;
+
+    return (pl->valid && pl->cfg == ctx->cfg && !strcmp(pl->sw, ctx->sw)
+            && pl->n_buckets == ctx->n_buckets
+            && !strcmp(pl->ports, ports_text)
+            && pl->routes.n_switches == rt->n_switches
+            && !memcmp(pl->routes.next, rt->next,
+                       rt->n_switches * rt->n_switches * sizeof *rt->next));
+}
+
+/* Brings the desired state of switch 'switch_name' up to date, as
+ * pl_generate() computes it from the same arguments, with as little work
+ * as the change needs.
+ *
+ * If what changed since the last call with 'pl' is only the service maps'
+ * buckets and the liveness of the switch's ports (what an instance's
+ * failure, a repair and a handoff change), adds to 'put' the groups and
+ * flows that are new or differ and to 'del' the keys of the flows that go,
+ * and returns false: the work is proportional to the buckets that changed.
+ * Otherwise (the first call, a new configuration, ports added, removed or
+ * renumbered, paths between switches changed) generates the whole desired
+ * state into 'full' and returns true.  'full', 'put' and 'del' are
+ * initialized by the caller. */
+bool
+pl_update(struct pl_state *pl, const struct sfm_config *cfg,
+          const struct route_table *routes, const char *switch_name,
+          struct svcmap *const *maps, const struct shash *ports,
+          struct flowset *full, struct flowset *put, struct flowset *del)
+{
+    struct pl_ctx ctx = {
+        .cfg = cfg, .routes = routes ? routes : &cfg->routes,
+        .sw = switch_name, .maps = maps, .ports = ports,
+        .n_buckets = cfg_n_buckets(cfg), .d = put,
+        .links = cfg_has_links(cfg, switch_name),
+    };
+    char *ports_text = ports_text__(ports);
+    size_t n = MAX(cfg->n_services, 1);
+    bool *used, *in_chain;
+    uint64_t stub[1024 / 8];
+
+    if (!same_frame__(pl, &ctx, ports_text)) {
+        pl_generate(cfg, routes, switch_name, maps, ports, full);
+        ctx.d = full;
+        remember__(pl, &ctx, ports_text);
+        return true;
+    }
+    free(ports_text);
+
+    used = xcalloc(n, sizeof *used);
+    in_chain = xcalloc(n, sizeof *in_chain);
+    services_used__(cfg, switch_name, used, in_chain);
+    ofpbuf_use_stub(&ctx.ofpacts, stub, sizeof stub);
+    for (size_t i = 0; i < cfg->n_services; i++) {
+        const struct cfg_service *svc = &cfg->services[i];
+        const struct svcmap *map = maps[i];
+        struct svcmap_bucket *old = pl->buckets[i];
+        bool transit = ctx.links && in_chain[i];
+        bool *live = xcalloc(MAX(svc->n_instances, 1), sizeof *live);
+
+        for (size_t j = 0; j < svc->n_instances; j++) {
+            const struct cfg_instance *inst = &svc->instances[j];
+
+            live[j] = (!strcmp(inst->switch_name, switch_name)
+                       && inst_live__(&ctx, inst));
+        }
+        for (uint32_t b = 0; b < ctx.n_buckets; b++) {
+            const struct svcmap_bucket *now = &map->buckets[b];
+
+            if (used[i] && (now->primary != old[b].primary
+                            || now->secondary != old[b].secondary)) {
+                add_group__(&ctx, svc, i, b);
+            }
+            for (size_t j = 0; transit && j < svc->n_instances; j++) {
+                const struct cfg_instance *inst = &svc->instances[j];
+                bool was, is;
+
+                if (strcmp(inst->switch_name, switch_name)
+                    || reach__(&ctx, inst->switch_name, inst->port)
+                       == OFPP_NONE) {
+                    continue;
+                }
+                was = (!pl->live[i][j]
+                       || old[b].primary == (int) j);
+                is = redirects__(map, b, j, live[j]);
+                if (was != is) {
+                    add_redirect__(&ctx, is ? put : del, inst, i, b);
+                }
+            }
+            old[b] = *now;
+        }
+        memcpy(pl->live[i], live, svc->n_instances * sizeof *live);
+        free(live);
+    }
+    ofpbuf_uninit(&ctx.ofpacts);
+    free(used);
+    free(in_chain);
+    return false;
 }

@@ -45,10 +45,12 @@
  * the bucket watches.  A bucket with no live instance has a group with no
  * buckets: its traffic is dropped and counted in the group's statistics. */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct flowset;
+struct pl_state;
 struct sfm_config;
 struct shash;
 struct svcmap;
@@ -68,5 +70,14 @@ void pl_generate(const struct sfm_config *, const struct route_table *,
                  const struct shash *ports, struct flowset *);
 
 uint32_t pl_group_id(size_t service_idx, uint32_t bucket);
+
+/* Incremental updates: see pl_update(). */
+struct pl_state *pl_state_create(void);
+void pl_state_destroy(struct pl_state *);
+bool pl_update(struct pl_state *, const struct sfm_config *,
+               const struct route_table *, const char *switch_name,
+               struct svcmap *const *maps, const struct shash *ports,
+               struct flowset *full, struct flowset *put,
+               struct flowset *del);
 
 #endif /* pipeline.h */

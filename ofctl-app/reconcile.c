@@ -44,17 +44,25 @@ enum rcl_state {
 #undef RCL_STATE
 };
 
-/* What a bundle in flight changes, to apply to 'installed' once its
- * barrier reply confirms it: the work is proportional to the changes. */
-struct rcl_pending {
-    struct flowset put;         /* Copies of the entries added or modified. */
-    struct flowset_flow **del_flows; /* Installed flows it deletes. */
-    size_t n_del_flows, allocated_del_flows;
-    struct flowset_group **del_groups; /* Installed groups it deletes. */
-    size_t n_del_groups, allocated_del_groups;
-    uint64_t desired_seq;       /* The desired state it was made from. */
-    uint32_t bundle_id;         /* Its id. */
-    size_t n_changes;           /* Flow and group mods in it. */
+/* A reference to a flow or group, in an index of references: what the
+ * switch has installed, or a key that changed since the last bundle. */
+struct rcl_ref {
+    struct hmap_node hmap_node; /* By the entry's key. */
+    union {
+        struct flowset_flow *flow;
+        struct flowset_group *group;
+    };
+};
+
+/* A change in a bundle in flight, to apply to the installed state once
+ * the barrier reply confirms it. */
+struct rcl_op {
+    bool is_group;              /* A group, else a flow. */
+    bool del;                   /* Deleted, else added or modified. */
+    union {
+        struct flowset_flow *flow;   /* Reference: the new entry, or the */
+        struct flowset_group *group; /* installed one it deletes. */
+    };
 };
 
 struct rcl {
@@ -64,13 +72,26 @@ struct rcl {
     enum rcl_state state;       /* See above. */
 
     struct flowset desired;     /* What the switch should have. */
-    uint64_t desired_seq;       /* Incremented by each rcl_set_desired(). */
-    struct flowset installed;   /* What it has (valid from IDLE on). */
-    bool dirty;                 /* 'desired' differs from 'installed'
-                                 * (valid from IDLE on). */
-    struct rcl_pending pending; /* The bundle in flight (COMMITTING). */
-    struct flowset dumped;      /* Collected while DUMPING. */
 
+    /* What the switch has (valid from IDLE on): references to entries,
+     * the desired ones once they are installed, so that what the two
+     * sets have in common is held once. */
+    struct hmap installed_flows;  /* Contains "struct rcl_ref"s. */
+    struct hmap installed_groups; /* Contains "struct rcl_ref"s. */
+
+    /* What may differ between the two: everything, or the keys changed
+     * since the last bundle (each a reference to an entry with that key,
+     * desired or not). */
+    bool all_dirty;             /* Compare everything. */
+    struct hmap dirty_flows;    /* Contains "struct rcl_ref"s. */
+    struct hmap dirty_groups;   /* Contains "struct rcl_ref"s. */
+
+    /* The bundle in flight (COMMITTING). */
+    struct rcl_op *ops;         /* Its changes. */
+    size_t n_ops, allocated_ops;
+    uint32_t bundle_id;         /* Its id. */
+
+    struct flowset dumped;      /* Collected while DUMPING. */
     ovs_be32 flow_dump_xid;     /* Flow stats request being answered. */
     ovs_be32 group_dump_xid;    /* Group desc request being answered. */
     bool flows_dumped;          /* The flow dump is complete. */
@@ -80,40 +101,184 @@ struct rcl {
                                  * last round that succeeded, or NULL. */
     unsigned int n_failed;      /* Bundles failed in a row for the same
                                  * desired state. */
+    bool changed_since_failure; /* The desired state changed since the
+                                 * last failed bundle. */
     uint32_t next_bundle_id;    /* Bundle id for the next bundle. */
     struct rcl_stats stats;     /* Counters. */
 };
 
-static void
-pending_init__(struct rcl_pending *p)
+/* References. */
+
+static uint32_t
+flow_hash__(const struct flowset_flow *f)
 {
-    memset(p, 0, sizeof *p);
-    flowset_init(&p->put);
+    return flowset_flow_hash(f->table_id, f->priority, &f->match);
 }
 
-/* Forgets the bundle in flight.  The installed entries it would delete
- * stay where they are. */
-static void
-pending_clear__(struct rcl_pending *p)
+/* Returns the reference in 'index' to a flow with the key of 'f', or
+ * NULL. */
+static struct rcl_ref *
+find_flow_ref__(const struct hmap *index, const struct flowset_flow *f,
+                uint32_t hash)
 {
-    flowset_clear(&p->put);
-    p->n_del_flows = p->n_del_groups = 0;
+    struct rcl_ref *r;
+
+    HMAP_FOR_EACH_WITH_HASH (r, hmap_node, hash, index) {
+        if (r->flow->table_id == f->table_id
+            && r->flow->priority == f->priority
+            && minimatch_equal(&r->flow->match, &f->match)) {
+            return r;
+        }
+    }
+    return NULL;
+}
+
+static struct rcl_ref *
+find_group_ref__(const struct hmap *index, uint32_t group_id)
+{
+    struct rcl_ref *r;
+
+    HMAP_FOR_EACH_WITH_HASH (r, hmap_node, hash_int(group_id, 0), index) {
+        if (r->group->group_id == group_id) {
+            return r;
+        }
+    }
+    return NULL;
+}
+
+/* Makes the reference in 'index' for the key of 'f' point to 'f' (taking
+ * a reference), adding one if there is none. */
+static void
+put_flow_ref__(struct hmap *index, const struct flowset_flow *f)
+{
+    uint32_t hash = flow_hash__(f);
+    struct rcl_ref *r = find_flow_ref__(index, f, hash);
+
+    if (!r) {
+        r = xmalloc(sizeof *r);
+        r->flow = NULL;
+        hmap_insert(index, &r->hmap_node, hash);
+    }
+    if (r->flow != f) {
+        flowset_flow_unref(r->flow);
+        r->flow = flowset_flow_ref(f);
+    }
 }
 
 static void
-pending_destroy__(struct rcl_pending *p)
+put_group_ref__(struct hmap *index, const struct flowset_group *g)
 {
-    flowset_destroy(&p->put);
-    free(p->del_flows);
-    free(p->del_groups);
+    struct rcl_ref *r = find_group_ref__(index, g->group_id);
+
+    if (!r) {
+        r = xmalloc(sizeof *r);
+        r->group = NULL;
+        hmap_insert(index, &r->hmap_node, hash_int(g->group_id, 0));
+    }
+    if (r->group != g) {
+        flowset_group_unref(r->group);
+        r->group = flowset_group_ref(g);
+    }
 }
 
-/* Returns true if 'installed' differs from 'desired' in any flow or
- * group. */
+/* Adds a reference to the key of 'f' to 'index' unless it has one. */
+static void
+mark_flow__(struct hmap *index, const struct flowset_flow *f)
+{
+    uint32_t hash = flow_hash__(f);
+
+    if (!find_flow_ref__(index, f, hash)) {
+        struct rcl_ref *r = xmalloc(sizeof *r);
+
+        r->flow = flowset_flow_ref(f);
+        hmap_insert(index, &r->hmap_node, hash);
+    }
+}
+
+static void
+mark_group__(struct hmap *index, const struct flowset_group *g)
+{
+    if (!find_group_ref__(index, g->group_id)) {
+        struct rcl_ref *r = xmalloc(sizeof *r);
+
+        r->group = flowset_group_ref(g);
+        hmap_insert(index, &r->hmap_node, hash_int(g->group_id, 0));
+    }
+}
+
+/* Removes 'r', if nonnull, from 'index' and frees it. */
+static void
+remove_ref__(struct hmap *index, struct rcl_ref *r, bool is_group)
+{
+    if (!r) {
+        return;
+    }
+    hmap_remove(index, &r->hmap_node);
+    if (is_group) {
+        flowset_group_unref(r->group);
+    } else {
+        flowset_flow_unref(r->flow);
+    }
+    free(r);
+}
+
+static void
+clear_refs__(struct hmap *index, bool is_group)
+{
+    struct rcl_ref *r;
+
+    HMAP_FOR_EACH_SAFE (r, hmap_node, index) {
+        remove_ref__(index, r, is_group);
+    }
+}
+
+static void
+clear_dirty__(struct rcl *rcl)
+{
+    clear_refs__(&rcl->dirty_flows, false);
+    clear_refs__(&rcl->dirty_groups, true);
+    rcl->all_dirty = false;
+}
+
+static void
+clear_ops__(struct rcl *rcl)
+{
+    for (size_t i = 0; i < rcl->n_ops; i++) {
+        if (rcl->ops[i].is_group) {
+            flowset_group_unref(rcl->ops[i].group);
+        } else {
+            flowset_flow_unref(rcl->ops[i].flow);
+        }
+    }
+    rcl->n_ops = 0;
+}
+
+static void
+push_op__(struct rcl *rcl, bool is_group, bool del, const void *entry)
+{
+    struct rcl_op *op;
+
+    if (rcl->n_ops >= rcl->allocated_ops) {
+        rcl->ops = x2nrealloc(rcl->ops, &rcl->allocated_ops,
+                              sizeof *rcl->ops);
+    }
+    op = &rcl->ops[rcl->n_ops++];
+    op->is_group = is_group;
+    op->del = del;
+    if (is_group) {
+        op->group = flowset_group_ref(entry);
+    } else {
+        op->flow = flowset_flow_ref(entry);
+    }
+}
+
+/* Returns true if something may differ between the desired and the
+ * installed state. */
 static bool
-differs__(const struct rcl *rcl)
+dirty__(const struct rcl *rcl)
 {
-    return !flowset_equal(&rcl->desired, &rcl->installed);
+    return (rcl->all_dirty || !hmap_is_empty(&rcl->dirty_flows)
+            || !hmap_is_empty(&rcl->dirty_groups));
 }
 
 /* Bundles that may fail in a row for one desired state: after that the
@@ -134,9 +299,11 @@ rcl_create(struct ofconn *conn)
     rcl->state = RCL_DUMP_NEEDED;
     rcl->next_bundle_id = 1;
     flowset_init(&rcl->desired);
-    flowset_init(&rcl->installed);
+    hmap_init(&rcl->installed_flows);
+    hmap_init(&rcl->installed_groups);
+    hmap_init(&rcl->dirty_flows);
+    hmap_init(&rcl->dirty_groups);
     flowset_init(&rcl->dumped);
-    pending_init__(&rcl->pending);
     return rcl;
 }
 
@@ -145,31 +312,96 @@ void
 rcl_destroy(struct rcl *rcl)
 {
     if (rcl) {
+        clear_refs__(&rcl->installed_flows, false);
+        clear_refs__(&rcl->installed_groups, true);
+        hmap_destroy(&rcl->installed_flows);
+        hmap_destroy(&rcl->installed_groups);
+        clear_dirty__(rcl);
+        hmap_destroy(&rcl->dirty_flows);
+        hmap_destroy(&rcl->dirty_groups);
+        clear_ops__(rcl);
+        free(rcl->ops);
         flowset_destroy(&rcl->desired);
-        flowset_destroy(&rcl->installed);
         flowset_destroy(&rcl->dumped);
-        pending_destroy__(&rcl->pending);
         free(rcl->switch_error);
         free(rcl);
     }
 }
 
-/* Makes the flows and groups of 'd' the desired state of the switch.  They
- * are moved, not copied: 'd' is left empty, ready for reuse or
- * flowset_destroy(). */
+/* Makes the flows and groups of 'd' the whole desired state of the switch.
+ * They are moved, not copied: 'd' is left empty, ready for reuse or
+ * flowset_destroy().  The next bundle compares everything. */
 void
 rcl_set_desired(struct rcl *rcl, struct flowset *d)
 {
     flowset_adapt_to_version(d, rcl->version);
     if (rcl->n_failed && !flowset_equal(d, &rcl->desired)) {
-        rcl->n_failed = 0;      /* Something new to try. */
+        rcl->changed_since_failure = true;
     }
     flowset_swap(&rcl->desired, d);
     flowset_clear(d);
-    rcl->desired_seq++;
-    if (rcl->state == RCL_IDLE || rcl->state == RCL_COMMITTING) {
-        rcl->dirty = differs__(rcl);
+    clear_dirty__(rcl);
+    rcl->all_dirty = true;
+}
+
+/* Changes the desired state of the switch by 'put' (flows and groups that
+ * are added, or replace the ones with the same key) and 'del' (flows and
+ * groups whose keys are removed; their actions and buckets do not
+ * matter).  The entries of 'put' are moved, not copied, and both sets are
+ * left empty.  The next bundle compares only the keys changed since the
+ * last one: the work is proportional to the change. */
+void
+rcl_update_desired(struct rcl *rcl, struct flowset *put, struct flowset *del)
+{
+    struct flowset_flow *f;
+    struct flowset_group *g;
+
+    flowset_adapt_to_version(put, rcl->version);
+    if (!flowset_n_flows(put) && !flowset_n_groups(put)
+        && !flowset_n_flows(del) && !flowset_n_groups(del)) {
+        return;
     }
+    rcl->changed_since_failure = true;
+    HMAP_FOR_EACH_POP (f, hmap_node, &put->flows) {
+        flowset_flow_unref(flowset_insert_flow(&rcl->desired, f));
+        if (!rcl->all_dirty) {
+            mark_flow__(&rcl->dirty_flows, f);
+        }
+    }
+    HMAP_FOR_EACH_POP (g, hmap_node, &put->groups) {
+        flowset_group_unref(flowset_insert_group(&rcl->desired, g));
+        if (!rcl->all_dirty) {
+            mark_group__(&rcl->dirty_groups, g);
+        }
+    }
+    HMAP_FOR_EACH (f, hmap_node, &del->flows) {
+        struct flowset_flow *old = flowset_find_same_flow(&rcl->desired, f);
+
+        if (old) {
+            flowset_remove_flow(&rcl->desired, old);
+        }
+        if (!rcl->all_dirty) {
+            mark_flow__(&rcl->dirty_flows, f);
+        }
+    }
+    HMAP_FOR_EACH (g, hmap_node, &del->groups) {
+        struct flowset_group *old = flowset_find_group(&rcl->desired,
+                                                       g->group_id);
+        if (old) {
+            flowset_remove_group(&rcl->desired, old);
+        }
+        if (!rcl->all_dirty) {
+            mark_group__(&rcl->dirty_groups, g);
+        }
+    }
+    flowset_clear(del);
+}
+
+/* Returns the desired state of the switch. */
+const struct flowset *
+rcl_get_desired(const struct rcl *rcl)
+{
+    return &rcl->desired;
 }
 
 static void
@@ -225,21 +457,11 @@ bundle_ctrl__(struct rcl *rcl, uint32_t id, uint16_t type)
                 ofputil_encode_bundle_ctrl_request(rcl->version, &bc));
 }
 
-/* Appends 'e' to the array '*arrayp' of '*n' elements and room for
- * '*allocated'. */
-#define PUSH__(ARRAY, N, ALLOCATED, E)                                  \
-    do {                                                                \
-        if ((N) >= (ALLOCATED)) {                                       \
-            (ARRAY) = x2nrealloc((ARRAY), &(ALLOCATED), sizeof *(ARRAY)); \
-        }                                                               \
-        (ARRAY)[(N)++] = (E);                                           \
-    } while (0)
-
 static void
 barrier_cb__(struct ofconn *conn OVS_UNUSED, int status, void *rcl_)
 {
     struct rcl *rcl = rcl_;
-    struct rcl_pending *p = &rcl->pending;
+    size_t n_changes = rcl->n_ops;
 
     if (status) {
         return;                 /* Closing: the owner destroys 'rcl'. */
@@ -249,46 +471,36 @@ barrier_cb__(struct ofconn *conn OVS_UNUSED, int status, void *rcl_)
     }
     if (rcl->error_seen) {
         rcl->n_failed++;
+        rcl->changed_since_failure = false;
         VLOG_WARN_RL(&rl, "%s: bundle failed (%u in a row); "
                      "resynchronizing", ofconn_get_name(rcl->conn),
                      rcl->n_failed);
         rcl->state = RCL_DUMP_NEEDED;
-        pending_clear__(p);
+        clear_ops__(rcl);
         return;
     }
 
-    /* The bundle is in: apply its changes to 'installed'. */
-    struct flowset_flow *f;
-    struct flowset_group *g;
+    /* The bundle is in: its changes are installed. */
+    for (size_t i = 0; i < rcl->n_ops; i++) {
+        const struct rcl_op *op = &rcl->ops[i];
 
-    for (size_t i = 0; i < p->n_del_flows; i++) {
-        flowset_remove_flow(&rcl->installed, p->del_flows[i]);
-    }
-    for (size_t i = 0; i < p->n_del_groups; i++) {
-        flowset_remove_group(&rcl->installed, p->del_groups[i]);
-    }
-    HMAP_FOR_EACH_POP (f, hmap_node, &p->put.flows) {
-        struct flowset_flow *old = flowset_find_same_flow(&rcl->installed,
-                                                          f);
-        if (old) {
-            flowset_remove_flow(&rcl->installed, old);
+        if (op->is_group && op->del) {
+            remove_ref__(&rcl->installed_groups,
+                         find_group_ref__(&rcl->installed_groups,
+                                          op->group->group_id), true);
+        } else if (op->is_group) {
+            put_group_ref__(&rcl->installed_groups, op->group);
+        } else if (op->del) {
+            remove_ref__(&rcl->installed_flows,
+                         find_flow_ref__(&rcl->installed_flows, op->flow,
+                                         flow_hash__(op->flow)), false);
+        } else {
+            put_flow_ref__(&rcl->installed_flows, op->flow);
         }
-        hmap_insert(&rcl->installed.flows, &f->hmap_node, f->hmap_node.hash);
     }
-    HMAP_FOR_EACH_POP (g, hmap_node, &p->put.groups) {
-        struct flowset_group *old = flowset_find_group(&rcl->installed,
-                                                       g->group_id);
-        if (old) {
-            flowset_remove_group(&rcl->installed, old);
-        }
-        hmap_insert(&rcl->installed.groups, &g->hmap_node,
-                    g->hmap_node.hash);
-    }
-    rcl->dirty = (p->desired_seq != rcl->desired_seq && differs__(rcl));
-    VLOG_INFO("%s: bundle %"PRIu32" committed (%"PRIuSIZE" changes)%s",
-              ofconn_get_name(rcl->conn), p->bundle_id, p->n_changes,
-              rcl->dirty ? "; the desired state changed meanwhile" : "");
-    pending_clear__(p);
+    clear_ops__(rcl);
+    VLOG_INFO("%s: bundle %"PRIu32" committed (%"PRIuSIZE" changes)",
+              ofconn_get_name(rcl->conn), rcl->bundle_id, n_changes);
     rcl->stats.n_bundles++;
     rcl->state = RCL_IDLE;
     rcl->n_failed = 0;
@@ -296,107 +508,171 @@ barrier_cb__(struct ofconn *conn OVS_UNUSED, int status, void *rcl_)
     rcl->switch_error = NULL;
 }
 
-/* Adds to bundle 'id' the flow_mod with 'command' for 'f'. */
+/* The bundle being built by send_bundle__(). */
+struct rcl_bundle {
+    struct rcl *rcl;
+    uint32_t id;                /* Its id, once open. */
+    bool open;                  /* Opened yet? */
+};
+
 static void
-bundle_flow__(struct rcl *rcl, uint32_t id, const struct flowset_flow *f,
-              int command)
+bundle_open__(struct rcl_bundle *b)
 {
-    bundle_add__(rcl, id, flowset_encode_flow_mod(f, command,
-                                                  rcl->protocol));
+    if (!b->open) {
+        b->id = b->rcl->next_bundle_id++;
+        bundle_ctrl__(b->rcl, b->id, OFPBCT_OPEN_REQUEST);
+        b->open = true;
+    }
 }
 
-/* Adds to bundle 'id' the group_mod with 'command' for 'g'. */
+/* Adds to the bundle what turns the installed group with 'group_id'
+ * ('old', or none) into the desired one ('new', or none). */
 static void
-bundle_group__(struct rcl *rcl, uint32_t id, const struct flowset_group *g,
-               int command)
+diff_group__(struct rcl_bundle *b, const struct flowset_group *old,
+             const struct flowset_group *new)
 {
-    bundle_add__(rcl, id, flowset_encode_group_mod(g, command,
-                                                   rcl->version));
+    struct rcl *rcl = b->rcl;
+    int command;
+
+    if (new && !old) {
+        command = OFPGC11_ADD;
+        rcl->stats.n_group_adds++;
+    } else if (new && !flowset_group_equal(old, new)) {
+        command = OFPGC11_MODIFY;
+        rcl->stats.n_group_mods++;
+    } else {
+        return;
+    }
+    bundle_open__(b);
+    bundle_add__(rcl, b->id, flowset_encode_group_mod(new, command,
+                                                      rcl->version));
+    push_op__(rcl, true, false, new);
 }
 
-/* Sends one bundle that turns 'installed' into 'desired', and remembers
- * its changes in 'rcl->pending'. */
+static void
+delete_group__(struct rcl_bundle *b, const struct flowset_group *old)
+{
+    struct rcl *rcl = b->rcl;
+
+    bundle_open__(b);
+    bundle_add__(rcl, b->id, flowset_encode_group_mod(old, OFPGC11_DELETE,
+                                                      rcl->version));
+    rcl->stats.n_group_dels++;
+    push_op__(rcl, true, true, old);
+}
+
+/* Adds to the bundle what turns the installed flow 'old' (or none) into
+ * the desired one 'new' (or none) with the same key. */
+static void
+diff_flow__(struct rcl_bundle *b, const struct flowset_flow *old,
+            const struct flowset_flow *new)
+{
+    struct rcl *rcl = b->rcl;
+    int command;
+
+    if (new && !old) {
+        command = OFPFC_ADD;
+        rcl->stats.n_flow_adds++;
+    } else if (new && !flowset_flow_actions_equal(old, new)) {
+        /* Modify, not add: the flow keeps its counters. */
+        command = OFPFC_MODIFY_STRICT;
+        rcl->stats.n_flow_mods++;
+    } else if (!new && old) {
+        command = OFPFC_DELETE_STRICT;
+        rcl->stats.n_flow_dels++;
+    } else {
+        return;
+    }
+    bundle_open__(b);
+    bundle_add__(rcl, b->id, flowset_encode_flow_mod(new ? new : old, command,
+                                                     rcl->protocol));
+    push_op__(rcl, false, !new, new ? new : old);
+}
+
+static const struct flowset_flow *
+installed_flow__(const struct rcl *rcl, const struct flowset_flow *f)
+{
+    const struct rcl_ref *r = find_flow_ref__(&rcl->installed_flows, f,
+                                              flow_hash__(f));
+    return r ? r->flow : NULL;
+}
+
+static const struct flowset_group *
+installed_group__(const struct rcl *rcl, uint32_t group_id)
+{
+    const struct rcl_ref *r = find_group_ref__(&rcl->installed_groups,
+                                               group_id);
+    return r ? r->group : NULL;
+}
+
+/* Sends one bundle that turns the installed state into the desired one,
+ * comparing everything or only the keys that changed, and remembers its
+ * changes.  Sends nothing if nothing differs. */
 static void
 send_bundle__(struct rcl *rcl)
 {
-    struct rcl_pending *p = &rcl->pending;
-    uint32_t id = rcl->next_bundle_id++;
+    struct rcl_bundle b = { .rcl = rcl };
     const struct flowset_flow *f;
     const struct flowset_group *g;
-    size_t n_changes = 0;
+    const struct rcl_ref *r;
 
-    pending_clear__(p);
-    p->desired_seq = rcl->desired_seq;
-    bundle_ctrl__(rcl, id, OFPBCT_OPEN_REQUEST);
-
-    /* Groups first, so that new flows find them. */
-    HMAP_FOR_EACH (g, hmap_node, &rcl->desired.groups) {
-        const struct flowset_group *old;
-
-        old = flowset_find_group(&rcl->installed, g->group_id);
-        if (!old) {
-            bundle_group__(rcl, id, g, OFPGC11_ADD);
-            rcl->stats.n_group_adds++;
-        } else if (!flowset_group_equal(old, g)) {
-            bundle_group__(rcl, id, g, OFPGC11_MODIFY);
-            rcl->stats.n_group_mods++;
-        } else {
-            continue;
+    clear_ops__(rcl);
+    /* Groups first, so that new flows find them; flows; then the groups
+     * that go, once no flow points to them. */
+    if (rcl->all_dirty) {
+        HMAP_FOR_EACH (g, hmap_node, &rcl->desired.groups) {
+            diff_group__(&b, installed_group__(rcl, g->group_id), g);
         }
-        flowset_add_group_copy(&p->put, g);
-        n_changes++;
-    }
-    HMAP_FOR_EACH (f, hmap_node, &rcl->installed.flows) {
-        if (!flowset_find_same_flow(&rcl->desired, f)) {
-            bundle_flow__(rcl, id, f, OFPFC_DELETE_STRICT);
-            rcl->stats.n_flow_dels++;
-            PUSH__(p->del_flows, p->n_del_flows, p->allocated_del_flows,
-                   CONST_CAST(struct flowset_flow *, f));
-            n_changes++;
+        HMAP_FOR_EACH (r, hmap_node, &rcl->installed_flows) {
+            if (!flowset_find_same_flow(&rcl->desired, r->flow)) {
+                diff_flow__(&b, r->flow, NULL);
+            }
         }
-    }
-    HMAP_FOR_EACH (f, hmap_node, &rcl->desired.flows) {
-        const struct flowset_flow *old;
+        HMAP_FOR_EACH (f, hmap_node, &rcl->desired.flows) {
+            diff_flow__(&b, installed_flow__(rcl, f), f);
+        }
+        HMAP_FOR_EACH (r, hmap_node, &rcl->installed_groups) {
+            if (!flowset_find_group(&rcl->desired, r->group->group_id)) {
+                delete_group__(&b, r->group);
+            }
+        }
+    } else {
+        HMAP_FOR_EACH (r, hmap_node, &rcl->dirty_groups) {
+            g = flowset_find_group(&rcl->desired, r->group->group_id);
+            if (g) {
+                diff_group__(&b, installed_group__(rcl, g->group_id), g);
+            }
+        }
+        HMAP_FOR_EACH (r, hmap_node, &rcl->dirty_flows) {
+            diff_flow__(&b, installed_flow__(rcl, r->flow),
+                        flowset_find_same_flow(&rcl->desired, r->flow));
+        }
+        HMAP_FOR_EACH (r, hmap_node, &rcl->dirty_groups) {
+            const struct flowset_group *old;
 
-        old = flowset_find_same_flow(&rcl->installed, f);
-        if (!old) {
-            bundle_flow__(rcl, id, f, OFPFC_ADD);
-            rcl->stats.n_flow_adds++;
-        } else if (!flowset_flow_actions_equal(old, f)) {
-            /* Modify, not add: the flow keeps its counters. */
-            bundle_flow__(rcl, id, f, OFPFC_MODIFY_STRICT);
-            rcl->stats.n_flow_mods++;
-        } else {
-            continue;
-        }
-        flowset_add_flow_copy(&p->put, f);
-        n_changes++;
-    }
-    /* Groups go last, once no flow points to them. */
-    HMAP_FOR_EACH (g, hmap_node, &rcl->installed.groups) {
-        if (!flowset_find_group(&rcl->desired, g->group_id)) {
-            bundle_group__(rcl, id, g, OFPGC11_DELETE);
-            rcl->stats.n_group_dels++;
-            PUSH__(p->del_groups, p->n_del_groups, p->allocated_del_groups,
-                   CONST_CAST(struct flowset_group *, g));
-            n_changes++;
+            old = installed_group__(rcl, r->group->group_id);
+            if (old && !flowset_find_group(&rcl->desired, old->group_id)) {
+                delete_group__(&b, old);
+            }
         }
     }
+    clear_dirty__(rcl);
+    if (!b.open) {
+        return;                 /* In sync already. */
+    }
 
-    bundle_ctrl__(rcl, id, OFPBCT_COMMIT_REQUEST);
-    p->bundle_id = id;
-    p->n_changes = n_changes;
+    bundle_ctrl__(rcl, b.id, OFPBCT_COMMIT_REQUEST);
+    rcl->bundle_id = b.id;
     VLOG_INFO("%s: bundle %"PRIu32" with %"PRIuSIZE" changes",
-              ofconn_get_name(rcl->conn), id, n_changes);
-
+              ofconn_get_name(rcl->conn), b.id, rcl->n_ops);
     rcl->error_seen = false;
     rcl->state = RCL_COMMITTING;
     ofconn_send_barrier(rcl->conn, barrier_cb__, rcl);
 }
 
 /* Does what 'rcl' needs next: dump the switch if its state is unknown, or
- * send a bundle if the desired state differs from the installed one and the
- * connection is not 'backlogged'. */
+ * send a bundle if the desired state may differ from the installed one
+ * and the connection is not 'backlogged'. */
 void
 rcl_run(struct rcl *rcl, bool backlogged)
 {
@@ -409,7 +685,12 @@ rcl_run(struct rcl *rcl, bool backlogged)
         break;
 
     case RCL_IDLE:
-        if (rcl->dirty && rcl->n_failed < RCL_MAX_TRIES) {
+        if (dirty__(rcl)
+            && (rcl->n_failed < RCL_MAX_TRIES
+                || rcl->changed_since_failure)) {
+            if (rcl->changed_since_failure) {
+                rcl->n_failed = 0;      /* Something new to try. */
+            }
             send_bundle__(rcl);
         }
         break;
@@ -474,6 +755,45 @@ collect_groups__(struct rcl *rcl, const struct ofp_header *oh)
     }
 }
 
+/* Makes the dumped state the installed one.  An installed entry equal to
+ * a desired one refers to the desired one, so that the two are held once.
+ * Returns true if the switch holds exactly the desired state. */
+static bool
+install_dump__(struct rcl *rcl)
+{
+    struct flowset_flow *f;
+    struct flowset_group *g;
+    size_t n_equal = 0;
+
+    clear_refs__(&rcl->installed_flows, false);
+    clear_refs__(&rcl->installed_groups, true);
+    HMAP_FOR_EACH (f, hmap_node, &rcl->dumped.flows) {
+        const struct flowset_flow *d = flowset_find_same_flow(&rcl->desired,
+                                                              f);
+        if (d && flowset_flow_actions_equal(d, f)) {
+            put_flow_ref__(&rcl->installed_flows, d);
+            n_equal++;
+        } else {
+            put_flow_ref__(&rcl->installed_flows, f);
+        }
+    }
+    HMAP_FOR_EACH (g, hmap_node, &rcl->dumped.groups) {
+        const struct flowset_group *d = flowset_find_group(&rcl->desired,
+                                                           g->group_id);
+        if (d && flowset_group_equal(d, g)) {
+            put_group_ref__(&rcl->installed_groups, d);
+            n_equal++;
+        } else {
+            put_group_ref__(&rcl->installed_groups, g);
+        }
+    }
+    flowset_clear(&rcl->dumped);
+    return (n_equal == (flowset_n_flows(&rcl->desired)
+                        + flowset_n_groups(&rcl->desired))
+            && n_equal == (hmap_count(&rcl->installed_flows)
+                           + hmap_count(&rcl->installed_groups)));
+}
+
 /* Handles message 'oh' of 'type' from the switch if it is for the
  * reconciler (dump replies and bundle replies); returns true if it was. */
 bool
@@ -507,11 +827,12 @@ rcl_handle_message(struct rcl *rcl, enum ofptype type,
 
     if (rcl->state == RCL_DUMPING && rcl->flows_dumped
         && rcl->groups_dumped) {
-        flowset_swap(&rcl->installed, &rcl->dumped);
-        flowset_clear(&rcl->dumped);
+        bool synced = install_dump__(rcl);
+
         rcl->state = RCL_IDLE;
-        rcl->dirty = differs__(rcl);
-        if (!rcl->dirty) {
+        clear_dirty__(rcl);
+        rcl->all_dirty = !synced;
+        if (synced) {
             /* The switch holds what it should: whatever failed before
              * does not matter any more. */
             rcl->n_failed = 0;
@@ -520,8 +841,8 @@ rcl_handle_message(struct rcl *rcl, enum ofptype type,
         }
         VLOG_INFO("%s: switch holds %"PRIuSIZE" flows and %"PRIuSIZE
                   " groups", ofconn_get_name(rcl->conn),
-                  flowset_n_flows(&rcl->installed),
-                  flowset_n_groups(&rcl->installed));
+                  hmap_count(&rcl->installed_flows),
+                  hmap_count(&rcl->installed_groups));
     }
     return true;
 }
@@ -573,7 +894,7 @@ rcl_retry(struct rcl *rcl)
 bool
 rcl_is_synced(const struct rcl *rcl)
 {
-    return rcl->state == RCL_IDLE && !rcl->dirty && !rcl->switch_error;
+    return rcl->state == RCL_IDLE && !dirty__(rcl) && !rcl->switch_error;
 }
 
 /* Appends to 's' why 'rcl' is not in sync, if it knows of a reason beyond
@@ -614,11 +935,11 @@ rcl_get_stats(const struct rcl *rcl)
 size_t
 rcl_n_installed_flows(const struct rcl *rcl)
 {
-    return flowset_n_flows(&rcl->installed);
+    return hmap_count(&rcl->installed_flows);
 }
 
 size_t
 rcl_n_installed_groups(const struct rcl *rcl)
 {
-    return flowset_n_groups(&rcl->installed);
+    return hmap_count(&rcl->installed_groups);
 }

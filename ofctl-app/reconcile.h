@@ -55,6 +55,9 @@ struct rcl *rcl_create(struct ofconn *);
 void rcl_destroy(struct rcl *);
 
 void rcl_set_desired(struct rcl *, struct flowset *);
+void rcl_update_desired(struct rcl *, struct flowset *put,
+                        struct flowset *del);
+const struct flowset *rcl_get_desired(const struct rcl *);
 void rcl_run(struct rcl *, bool backlogged);
 bool rcl_handle_message(struct rcl *, enum ofptype,
                         const struct ofp_header *);

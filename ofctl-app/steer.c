@@ -50,6 +50,8 @@ struct steer_switch {
     struct ofconn *conn;        /* The connection. */
     const struct cfg_switch *cfg; /* Its configuration, or NULL. */
     struct rcl *rcl;            /* Its reconciler, if configured. */
+    struct pl_state *pl;        /* What its desired state was computed
+                                 * from, with 'rcl'. */
     long long int retry_at;     /* When a reconciler that gave up tries
                                  * again, or 0. */
 };
@@ -199,6 +201,22 @@ steer_create(struct sfm_config *cfg, steer_backlogged_cb *backlogged,
     return st;
 }
 
+/* Gives 'sw' a reconciler, with a fresh pipeline state, if 'configured'
+ * and it has none; takes them away if not 'configured'. */
+static void
+switch_set_rcl__(struct steer_switch *sw, bool configured)
+{
+    if (configured && !sw->rcl) {
+        sw->rcl = rcl_create(sw->conn);
+        sw->pl = pl_state_create();
+    } else if (!configured && sw->rcl) {
+        rcl_destroy(sw->rcl);
+        pl_state_destroy(sw->pl);
+        sw->rcl = NULL;
+        sw->pl = NULL;
+    }
+}
+
 /* Frees 'st'.  Accepts NULL. */
 void
 steer_destroy(struct steer *st)
@@ -209,7 +227,7 @@ steer_destroy(struct steer *st)
         return;
     }
     HMAP_FOR_EACH_POP (sw, hmap_node, &st->switches) {
-        rcl_destroy(sw->rcl);
+        switch_set_rcl__(sw, false);
         free(sw);
     }
     hmap_destroy(&st->switches);
@@ -449,18 +467,27 @@ settle__(struct steer *st, long long int now)
     st->programmed = true;
 }
 
-/* Generates the desired state of 'sw' into 'd'. */
+/* Returns the ports of 'sw' by name, in 'ports' (which the caller
+ * destroys with shash_destroy()). */
+static void
+switch_ports__(const struct steer_switch *sw, struct shash *ports)
+{
+    const struct ofconn_port *port;
+
+    shash_init(ports);
+    HMAP_FOR_EACH (port, hmap_node, ofconn_get_ports(sw->conn)) {
+        shash_add_once(ports, port->pp.name, &port->pp);
+    }
+}
+
+/* Generates the whole desired state of 'sw' into 'd'. */
 static void
 generate__(const struct steer *st, const struct steer_switch *sw,
            struct flowset *d)
 {
-    const struct ofconn_port *port;
     struct shash ports;
 
-    shash_init(&ports);
-    HMAP_FOR_EACH (port, hmap_node, ofconn_get_ports(sw->conn)) {
-        shash_add_once(&ports, port->pp.name, &port->pp);
-    }
+    switch_ports__(sw, &ports);
     flowset_init(d);
     pl_generate(st->cfg, &st->routes, sw->cfg->name, st->maps, &ports, d);
     shash_destroy(&ports);
@@ -476,14 +503,26 @@ backlogged__(const struct steer *st, const struct steer_switch *sw)
 static void
 program__(struct steer *st, struct steer_switch *sw)
 {
-    struct flowset d;
+    struct flowset full, put, del;
+    struct shash ports;
 
     if (!sw->rcl || !st->settled) {
         return;
     }
-    generate__(st, sw, &d);
-    rcl_set_desired(sw->rcl, &d);
-    flowset_destroy(&d);
+    switch_ports__(sw, &ports);
+    flowset_init(&full);
+    flowset_init(&put);
+    flowset_init(&del);
+    if (pl_update(sw->pl, st->cfg, &st->routes, sw->cfg->name, st->maps,
+                  &ports, &full, &put, &del)) {
+        rcl_set_desired(sw->rcl, &full);
+    } else {
+        rcl_update_desired(sw->rcl, &put, &del);
+    }
+    flowset_destroy(&full);
+    flowset_destroy(&put);
+    flowset_destroy(&del);
+    shash_destroy(&ports);
     rcl_run(sw->rcl, backlogged__(st, sw));
 }
 
@@ -650,12 +689,7 @@ steer_reload(struct steer *st, struct sfm_config *cfg)
 
     HMAP_FOR_EACH (sw, hmap_node, &st->switches) {
         sw->cfg = cfg_switch_by_dpid__(cfg, ofconn_get_dpid(sw->conn));
-        if (sw->cfg && !sw->rcl) {
-            sw->rcl = rcl_create(sw->conn);
-        } else if (!sw->cfg && sw->rcl) {
-            rcl_destroy(sw->rcl);
-            sw->rcl = NULL;
-        }
+        switch_set_rcl__(sw, sw->cfg != NULL);
     }
     sync_instances__(st);
     program_all__(st);
@@ -680,7 +714,7 @@ steer_switch_ready(struct steer *st, struct ofconn *conn)
         return;
     }
     VLOG_INFO("%s: is switch %s", ofconn_get_name(conn), sw->cfg->name);
-    sw->rcl = rcl_create(conn);
+    switch_set_rcl__(sw, true);
     sync_instances__(st);
     program_all__(st);
     settle__(st, -1);
@@ -696,7 +730,7 @@ steer_switch_closed(struct steer *st, struct ofconn *conn)
         bool configured = sw->cfg != NULL;
 
         hmap_remove(&st->switches, &sw->hmap_node);
-        rcl_destroy(sw->rcl);
+        switch_set_rcl__(sw, false);
         free(sw);
         if (configured) {
             sync_instances__(st);
@@ -1170,6 +1204,17 @@ steer_format_desired(const struct steer *st, const char *switch_name,
     sw = switch_find_by_name__(st, switch_name);
     if (!sw) {
         return xasprintf("switch \"%s\" is not connected", switch_name);
+    }
+    if (sw->rcl && st->settled) {
+        /* What the reconciler holds: the latest desired state. */
+        const struct flowset *desired = rcl_get_desired(sw->rcl);
+
+        if (groups) {
+            flowset_format_groups(desired, s);
+        } else {
+            flowset_format_flows(desired, s);
+        }
+        return NULL;
     }
     generate__(st, sw, &d);
     if (groups) {

@@ -737,6 +737,12 @@ test_entries(void)
         "    ingress: {switch: sw1, port: client}\n"
         "    egress: {switch: sw1, port: server}\n"
         "    services: [s1, s2, s3, s4]\n";
+    static const char second[] =
+        "  api:\n"
+        "    spi: 200\n"
+        "    ingress: {switch: sw1, port: client2}\n"
+        "    egress: {switch: sw1, port: server2}\n"
+        "    services: [s4, s3, s2, s1]\n";
     struct sfm_config *cfg;
     char *text;
 
@@ -761,16 +767,24 @@ test_entries(void)
     CU_ASSERT_PTR_NOT_NULL(cfg);
     cfg_destroy(cfg);
 
-    /* Four services in one chain: 12 per bucket. */
-    text = xasprintf("buckets: 8192\n%s", four);
+    /* Four services in one chain: 12 per bucket, 196608 at the
+     * maximum. */
+    text = xasprintf("buckets: 16384\n%s", four);
     cfg = parse_ok(text);
     CU_ASSERT_PTR_NOT_NULL(cfg);
     cfg_destroy(cfg);
     free(text);
-    text = xasprintf("buckets: 16384\n%s", four);
-    ASSERT_FAILS(text, "test.yaml:1: buckets: 16384 buckets make 196608 "
-                 "groups and steering flows with these chains (12 per "
-                 "bucket), more than 131072, the most a switch is programmed "
+
+    /* A second chain through the same four: 20 per bucket. */
+    text = xasprintf("buckets: 8192\n%s%s", four, second);
+    cfg = parse_ok(text);
+    CU_ASSERT_PTR_NOT_NULL(cfg);
+    cfg_destroy(cfg);
+    free(text);
+    text = xasprintf("buckets: 16384\n%s%s", four, second);
+    ASSERT_FAILS(text, "test.yaml:1: buckets: 16384 buckets make 327680 "
+                 "groups and steering flows with these chains (20 per "
+                 "bucket), more than 262144, the most a switch is programmed "
                  "with reliably; use at most 8192 buckets");
     free(text);
 }

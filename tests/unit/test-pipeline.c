@@ -692,6 +692,146 @@ test_packets(void)
     fixture_destroy(&fx);
 }
 
+/* Applies an update's 'put' and 'del' to 'd', as the reconciler does. */
+static void
+apply_update(struct flowset *d, struct flowset *put, struct flowset *del)
+{
+    struct flowset_flow *f;
+    struct flowset_group *g;
+
+    HMAP_FOR_EACH_POP (f, hmap_node, &put->flows) {
+        flowset_flow_unref(flowset_insert_flow(d, f));
+    }
+    HMAP_FOR_EACH_POP (g, hmap_node, &put->groups) {
+        flowset_group_unref(flowset_insert_group(d, g));
+    }
+    HMAP_FOR_EACH (f, hmap_node, &del->flows) {
+        struct flowset_flow *old = flowset_find_same_flow(d, f);
+
+        CU_ASSERT_PTR_NOT_NULL(old);
+        if (old) {
+            flowset_remove_flow(d, old);
+        }
+    }
+    flowset_clear(del);
+}
+
+/* Incremental updates: on every switch of the fabric, through a random
+ * walk of bucket assignments and port liveness, the desired state kept up
+ * to date by pl_update() equals a full generation at every step, and an
+ * update touches only the entries of the buckets that changed. */
+static void
+test_updates(void)
+{
+    static const struct {
+        const char *name;
+        const char *const *ports;
+        size_t n_ports;
+    } switches[] = {
+        { "lf1", lf1_ports, ARRAY_SIZE(lf1_ports) },
+        { "sp1", sp1_ports, ARRAY_SIZE(sp1_ports) },
+        { "lf2", lf2_ports, ARRAY_SIZE(lf2_ports) },
+    };
+    struct sfm_config *cfg;
+    struct svcmap *maps[2];
+    char *error;
+    uint32_t seed = 1;
+
+    error = cfg_parse("fabric.yaml", fabric_yaml, strlen(fabric_yaml), &cfg);
+    CU_ASSERT_PTR_NULL_FATAL(error);
+    for (size_t i = 0; i < 2; i++) {
+        const struct cfg_service *svc = &cfg->services[i];
+
+        maps[i] = svcmap_create(svc->name, cfg_n_buckets(cfg));
+        for (size_t j = 0; j < svc->n_instances; j++) {
+            svcmap_add_instance(maps[i], svc->instances[j].name, 1);
+        }
+        svcmap_assign(maps[i]);
+    }
+
+    for (size_t k = 0; k < ARRAY_SIZE(switches); k++) {
+        struct ofputil_phy_port pps[4];
+        struct pl_state *pl = pl_state_create();
+        struct flowset d, full, put, del;
+        struct shash ports;
+        int n_full = 0, n_port_changes = 0;
+        bool expect_full = true;
+
+        fabric_ports(&ports, pps, switches[k].ports, switches[k].n_ports);
+        flowset_init(&d);
+        for (int step = 0; step < 300; step++) {
+            bool is_full;
+
+            flowset_init(&full);
+            flowset_init(&put);
+            flowset_init(&del);
+            is_full = pl_update(pl, cfg, NULL, switches[k].name, maps,
+                                &ports, &full, &put, &del);
+            n_full += is_full;
+            CU_ASSERT_EQUAL(is_full, expect_full);
+            expect_full = false;
+            if (is_full) {
+                flowset_swap(&d, &full);
+            } else {
+                /* At most the 2 groups of the changed bucket and its
+                 * transit flows. */
+                CU_ASSERT(flowset_n_groups(&put) <= 2);
+                apply_update(&d, &put, &del);
+            }
+            flowset_destroy(&full);
+            flowset_destroy(&put);
+            flowset_destroy(&del);
+
+            flowset_init(&full);
+            pl_generate(cfg, NULL, switches[k].name, maps, &ports, &full);
+            CU_ASSERT_TRUE(flowset_equal(&d, &full));
+            flowset_destroy(&full);
+
+            /* One change: a bucket's primary or secondary, a port's
+             * liveness, or (rarely) the last port disappearing or coming
+             * back, which only a full generation handles. */
+            seed = seed * 1103515245 + 12345;
+            uint32_t r = seed >> 8;
+            if (r % 17 == 16) {
+                const char *name = switches[k].ports[switches[k].n_ports
+                                                     - 1];
+
+                if (!shash_find_and_delete(&ports, name)) {
+                    shash_add(&ports, name,
+                              &pps[switches[k].n_ports - 1]);
+                }
+                n_port_changes++;
+                expect_full = true;
+            } else if (r % 3 == 2) {
+                struct ofputil_phy_port *pp = &pps[(r / 3)
+                                                   % switches[k].n_ports];
+
+                pp->state ^= OFPUTIL_PS_LIVE;
+            } else {
+                struct svcmap_bucket *b
+                    = &maps[r % 2]->buckets[(r / 2) % 2];
+                int v = (int) ((r / 4) % 3) - 1;   /* -1 (none), 0, 1 */
+
+                if ((r / 12) % 2) {
+                    b->primary = v < 0 ? SVCMAP_NONE : v;
+                } else {
+                    b->secondary = v < 0 ? SVCMAP_NONE : v;
+                }
+            }
+        }
+        CU_ASSERT(n_port_changes > 0);
+        CU_ASSERT_EQUAL(n_full, 1 + n_port_changes);
+        flowset_destroy(&d);
+        pl_state_destroy(pl);
+        shash_destroy(&ports);
+    }
+
+    for (size_t i = 0; i < 2; i++) {
+        svcmap_destroy(maps[i]);
+    }
+    cfg_destroy(cfg);
+}
+
 static void
 test_group_ids(void)
 {
@@ -710,6 +850,7 @@ static const struct test_case pipeline_tests[] = {
       test_packets },
     { "leaf-spine fabric against reviewed output", test_fabric },
     { "a link down: paths through the other spine", test_fabric_link_down },
+    { "updates equal a full generation at every step", test_updates },
     { NULL, NULL },
 };
 TEST_SUITE("pipeline", pipeline_tests)

@@ -724,6 +724,44 @@ test_fake_switch(void)
     CU_ASSERT_TRUE(flowset_equal(&t.set, &d2));
     CU_ASSERT_TRUE(rcl_is_synced(ctx.rcl));
 
+    /* An update by keys: a group changes, a flow comes, a flow goes, and
+     * a key that is deleted and was never installed; the bundle holds
+     * those changes only, and the switch ends equal to the desired state
+     * the reconciler holds. */
+    {
+        struct flowset put, del;
+
+        flowset_init(&put);
+        flowset_init(&del);
+        add_group(&put, 65538, GROUP2);
+        add_flow(&put, 0, 100, "in_port=5,ip", "goto_table:1");
+        add_flow(&del, 0, 100, "in_port=3,ip", "drop");
+        add_flow(&del, 0, 100, "in_port=9,ip", "drop");
+        t.n_changes = 0;
+        rcl_update_desired(ctx.rcl, &put, &del);
+        CU_ASSERT_EQUAL(flowset_n_flows(&put) + flowset_n_flows(&del), 0);
+        CU_ASSERT_FALSE(rcl_is_synced(ctx.rcl));
+        CU_ASSERT_EQUAL(drive(&ctx, &t), 1);
+        CU_ASSERT_EQUAL(t.n_changes, 3);
+        CU_ASSERT_EQUAL(ctx.n_errors, 0);
+        CU_ASSERT_TRUE(rcl_is_synced(ctx.rcl));
+        CU_ASSERT_TRUE(flowset_equal(&t.set, rcl_get_desired(ctx.rcl)));
+        CU_ASSERT_EQUAL(rcl_n_installed_flows(ctx.rcl), 3);
+
+        /* An update that changes nothing sends nothing. */
+        add_group(&put, 65538, GROUP2);
+        rcl_update_desired(ctx.rcl, &put, &del);
+        CU_ASSERT_EQUAL(drive(&ctx, &t), 0);
+        CU_ASSERT_TRUE(rcl_is_synced(ctx.rcl));
+        flowset_destroy(&put);
+        flowset_destroy(&del);
+
+        /* Back to d2 for what follows. */
+        set_desired(ctx.rcl, &d2);
+        CU_ASSERT_EQUAL(drive(&ctx, &t), 1);
+        CU_ASSERT_TRUE(flowset_equal(&t.set, &d2));
+    }
+
     /* A controller restart against that switch: a dump, nothing sent. */
     finish(&ctx);
     fake_table_destroy(&t);
