@@ -46,6 +46,11 @@ SFM_WAIT_TIMEOUT=600
 not_connected() { ! ctl switches 2>/dev/null | grep -q "in sync\|ACTIVE\|IDLE"; }
 # Log timestamp (UTC, ms) -> seconds since the epoch.
 logtime() { date -u -d "$(cut -d'|' -f1 <<< "$1" | tr T ' ' | tr -d Z)" +%s.%N; }
+# In sync, and every map at its target (no handoff in progress or due).
+settled() {
+    in_sync && ! ctl handoffs | grep "^service" \
+        | grep -vq "in progress 0,.* pending 0,"
+}
 poll_sync() {  # in sync, polled every 20 ms, for at most 600 s
     local end=$((SECONDS + 600))
     until in_sync; do
@@ -136,7 +141,7 @@ for BUCKETS in $SIZES; do
     # switch is in sync again.
     clear_switch
     sfm_set_controller br0 "$TARGET"
-    poll_sync
+    sfm_wait_until settled || sfm_die "not settled"
     for round in $(seq "$TRIALS"); do
         for n_victims in 1 2; do
             victims=
@@ -169,13 +174,13 @@ for BUCKETS in $SIZES; do
             lines=$(wc -l < "$LOG")
             for v in $victims; do ip link set "$v" up; done
             for v in $victims; do
-                until log_after "$lines" "instance $v down -> up" >/dev/null
+                until log_after "$lines" "instance $v .*-> up" >/dev/null
                 do
                     [ $SECONDS -lt $end ] || sfm_die "$v not seen up"
                     sleep 0.01
                 done
             done
-            poll_sync
+            sfm_wait_until settled || sfm_die "maps not back at their targets"
         done
     done
     hwm=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' \

@@ -12,6 +12,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -57,7 +58,17 @@ struct ctlsock_conn {
     struct json *id;            /* Id of the request being answered. */
     bool replied;               /* True once the handler answered. */
     bool closing;               /* Close once the output drains. */
+
+    /* A reply going out in pieces (ctlsock_reply_pieces()). */
+    ctlsock_piece_cb *next;     /* Gives the next piece; NULL if none. */
+    void (*done)(void *aux);    /* Frees 'piece_aux'. */
+    void *piece_aux;
 };
+
+/* A reply in pieces is refilled whenever its output drains below the low
+ * mark, up to the high one. */
+#define CTLSOCK_PIECES_LOW (64 * 1024)
+#define CTLSOCK_PIECES_HIGH (256 * 1024)
 
 static void conn_destroy__(struct ctlsock_conn *);
 
@@ -86,14 +97,35 @@ version__(struct ctlsock_conn *conn, int argc OVS_UNUSED,
 }
 
 static void
+free_cb__(const void *data, size_t len OVS_UNUSED, void *aux OVS_UNUSED)
+{
+    free(CONST_CAST(void *, data));
+}
+
+/* Queues the contents of 'out' on 'conn' without copying them, and leaves
+ * 'out' empty.  A reply of many megabytes (the flows of a large switch) is
+ * then held once, not twice. */
+static void
+write_ds__(struct ctlsock_conn *conn, struct ds *out)
+{
+    size_t len = out->length;
+    char *s = ds_steal_cstr(out);
+
+    if (evbuffer_add_reference(bufferevent_get_output(conn->bev), s, len,
+                               free_cb__, NULL)) {
+        free(s);
+    }
+}
+
+static void
 send_json__(struct ctlsock_conn *conn, struct jsonrpc_msg *msg)
 {
     struct json *json = jsonrpc_msg_to_json(msg);
-    char *s = json_to_string(json, 0);
+    struct ds out = DS_EMPTY_INITIALIZER;
 
-    bufferevent_write(conn->bev, s, strlen(s));
-    free(s);
+    json_to_ds(json, 0, &out);
     json_destroy(json);
+    write_ds__(conn, &out);
 }
 
 /* Answers the current request on 'conn' with the result 'text'. */
@@ -105,6 +137,156 @@ ctlsock_reply(struct ctlsock_conn *conn, const char *text)
         send_json__(conn, jsonrpc_create_reply(json_string_create(text),
                                                conn->id));
     }
+}
+
+/* Returns the JSON escape of byte 'c' inside a string, or NULL if it stands
+ * for itself, as json_to_ds() escapes it. */
+static const char *
+json_escape__(uint8_t c, char buf[7])
+{
+    switch (c) {
+    case '"': return "\\\"";
+    case '\\': return "\\\\";
+    case '\b': return "\\b";
+    case '\f': return "\\f";
+    case '\n': return "\\n";
+    case '\r': return "\\r";
+    case '\t': return "\\t";
+    default:
+        if (c >= ' ') {
+            return NULL;
+        }
+        snprintf(buf, 7, "\\u%04x", c);
+        return buf;
+    }
+}
+
+/* Answers the current request on 'conn' with the result 'text', which it
+ * empties.  The reply is built in the buffer of 'text', escaped from the
+ * end backwards, so that a long answer (the flows of a large switch, tens
+ * of megabytes) is held once, never copied. */
+void
+ctlsock_reply_ds(struct ctlsock_conn *conn, struct ds *text)
+{
+    if (!conn->replied) {
+        struct ds head = DS_EMPTY_INITIALIZER;
+        static const char tail[] = "\",\"error\":null}";
+        size_t len = text->length, extra = 0, total;
+        char buf[7], *p;
+
+        conn->replied = true;
+        ds_put_cstr(&head, "{\"id\":");
+        json_to_ds(conn->id, 0, &head);
+        ds_put_cstr(&head, ",\"result\":\"");
+
+        for (size_t i = 0; i < len; i++) {
+            const char *e = json_escape__(text->string[i], buf);
+            extra += e ? strlen(e) - 1 : 0;
+        }
+        total = head.length + len + extra + strlen(tail);
+        ds_reserve(text, total);
+
+        /* Escape backwards into the end of the buffer, then the head. */
+        p = text->string + total;
+        memcpy(p -= strlen(tail), tail, strlen(tail));
+        for (size_t i = len; i-- > 0; ) {
+            const char *e = json_escape__(text->string[i], buf);
+
+            if (e) {
+                size_t n = strlen(e);
+                memcpy(p -= n, e, n);
+            } else {
+                *--p = text->string[i];
+            }
+        }
+        ovs_assert(p == text->string + head.length);
+        memcpy(text->string, head.string, head.length);
+        text->length = total;
+        text->string[total] = '\0';
+        ds_destroy(&head);
+        write_ds__(conn, text);
+    }
+}
+
+/* Appends 'text' to 'out' escaped as the inside of a JSON string. */
+static void
+escape_into__(struct ds *out, const struct ds *text)
+{
+    char buf[7];
+
+    for (size_t i = 0; i < text->length; i++) {
+        const char *e = json_escape__(text->string[i], buf);
+
+        if (e) {
+            ds_put_cstr(out, e);
+        } else {
+            ds_put_char(out, text->string[i]);
+        }
+    }
+}
+
+/* Ends the reply in pieces of 'conn', if there is one. */
+static void
+end_pieces__(struct ctlsock_conn *conn)
+{
+    if (conn->next) {
+        conn->next = NULL;
+        conn->done(conn->piece_aux);
+        bufferevent_setwatermark(conn->bev, EV_WRITE, 0, 0);
+    }
+}
+
+/* Queues pieces of the reply in pieces of 'conn' until its output holds
+ * CTLSOCK_PIECES_HIGH bytes or the reply is complete. */
+static void
+more_pieces__(struct ctlsock_conn *conn)
+{
+    struct evbuffer *out = bufferevent_get_output(conn->bev);
+    struct ds piece = DS_EMPTY_INITIALIZER;
+    struct ds escaped = DS_EMPTY_INITIALIZER;
+
+    while (conn->next && evbuffer_get_length(out) < CTLSOCK_PIECES_HIGH) {
+        bool more = conn->next(&piece, conn->piece_aux);
+
+        escape_into__(&escaped, &piece);
+        if (!more) {
+            ds_put_cstr(&escaped, "\",\"error\":null}");
+            end_pieces__(conn);
+        }
+        evbuffer_add(out, escaped.string, escaped.length);
+        ds_clear(&piece);
+        ds_clear(&escaped);
+    }
+    ds_destroy(&piece);
+    ds_destroy(&escaped);
+}
+
+/* Answers the current request on 'conn' with a result text that 'next'
+ * gives piece by piece as the client reads (a listing of many megabytes
+ * is then never held whole).  'done' frees 'aux' when the last piece is
+ * out or the client went away; requests that follow on the connection
+ * wait until then. */
+void
+ctlsock_reply_pieces(struct ctlsock_conn *conn, ctlsock_piece_cb *next,
+                     void (*done)(void *aux), void *aux)
+{
+    struct ds head = DS_EMPTY_INITIALIZER;
+
+    if (conn->replied) {
+        done(aux);
+        return;
+    }
+    conn->replied = true;
+    ds_put_cstr(&head, "{\"id\":");
+    json_to_ds(conn->id, 0, &head);
+    ds_put_cstr(&head, ",\"result\":\"");
+    write_ds__(conn, &head);
+
+    conn->next = next;
+    conn->done = done;
+    conn->piece_aux = aux;
+    bufferevent_setwatermark(conn->bev, EV_WRITE, CTLSOCK_PIECES_LOW, 0);
+    more_pieces__(conn);
 }
 
 /* Answers the current request on 'conn' with the error 'text'. */
@@ -284,7 +466,7 @@ read_cb__(struct bufferevent *bev, void *conn_)
     struct ctlsock_conn *conn = conn_;
     struct evbuffer *in = bufferevent_get_input(bev);
 
-    while (evbuffer_get_length(in) && !conn->closing) {
+    while (evbuffer_get_length(in) && !conn->closing && !conn->next) {
         size_t avail = evbuffer_get_contiguous_space(in);
         const char *data = (const char *) evbuffer_pullup(in, avail);
         struct jsonrpc_msg *request;
@@ -312,11 +494,16 @@ read_cb__(struct bufferevent *bev, void *conn_)
 }
 
 static void
-write_cb__(struct bufferevent *bev OVS_UNUSED, void *conn_)
+write_cb__(struct bufferevent *bev, void *conn_)
 {
     struct ctlsock_conn *conn = conn_;
 
-    if (conn->closing) {
+    if (conn->next) {
+        more_pieces__(conn);
+        if (!conn->next && evbuffer_get_length(bufferevent_get_input(bev))) {
+            read_cb__(bev, conn);   /* Requests that waited for it. */
+        }
+    } else if (conn->closing) {
         conn_destroy__(conn);
     }
 }
@@ -354,6 +541,7 @@ flush__(struct ctlsock_conn *conn)
 static void
 conn_destroy__(struct ctlsock_conn *conn)
 {
+    end_pieces__(conn);
     ovs_list_remove(&conn->list_node);
     ctlsock_parser_destroy(&conn->parser);
     bufferevent_free(conn->bev);

@@ -26,6 +26,7 @@
 struct event_base;
 struct ctlsock;
 struct ctlsock_conn;
+struct ds;
 struct json_parser;
 struct jsonrpc_msg;
 
@@ -42,6 +43,13 @@ void ctlsock_register(struct ctlsock *, const char *name, const char *usage,
                       int min_args, int max_args, ctlsock_cb *, void *aux);
 
 void ctlsock_reply(struct ctlsock_conn *, const char *text);
+void ctlsock_reply_ds(struct ctlsock_conn *, struct ds *text);
+
+/* Appends the next piece of a result text to 'out' and returns true if
+ * more pieces follow. */
+typedef bool ctlsock_piece_cb(struct ds *out, void *aux);
+void ctlsock_reply_pieces(struct ctlsock_conn *, ctlsock_piece_cb *next,
+                          void (*done)(void *aux), void *aux);
 void ctlsock_reply_error(struct ctlsock_conn *, const char *text);
 
 /* Client side: sends command 'argv[0]' with its arguments to the daemon at

@@ -19,6 +19,7 @@
 #include "command-line.h"
 #include "cfg.h"
 #include "ctlsock.h"
+#include "flowset.h"
 #include "daemon.h"
 #include "dirs.h"
 #include "fatal-signal.h"
@@ -122,7 +123,7 @@ reply_ds(struct ctlsock_conn *conn, struct ds *s, char *error)
         ctlsock_reply_error(conn, error);
         free(error);
     } else {
-        ctlsock_reply(conn, ds_cstr(s));
+        ctlsock_reply_ds(conn, s);
     }
     ds_destroy(s);
 }
@@ -185,16 +186,36 @@ switches_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
     reply_ds(conn, &s, NULL);
 }
 
+/* The listing of "flows" and "groups" goes out in pieces of 64 kB. */
+static bool
+desired_piece_cb(struct ds *out, void *cursor)
+{
+    return flowset_cursor_format(cursor, out, 64 * 1024);
+}
+
+static void
+desired_done_cb(void *cursor)
+{
+    flowset_cursor_destroy(cursor);
+}
+
 static void
 desired_cmd(struct ctlsock_conn *conn, int argc, const char *argv[],
             void *ctrl_)
 {
     struct controller *ctrl = ctrl_;
-    struct ds s = DS_EMPTY_INITIALIZER;
     bool groups = !strcmp(argv[0], "groups");
+    struct flowset_cursor *c;
+    char *error;
 
-    reply_ds(conn, &s, steer_format_desired(ctrl->steer, argc > 1 ? argv[1]
-                                            : NULL, groups, &s));
+    error = steer_desired_cursor(ctrl->steer, argc > 1 ? argv[1] : NULL,
+                                 groups, &c);
+    if (error) {
+        ctlsock_reply_error(conn, error);
+        free(error);
+    } else {
+        ctlsock_reply_pieces(conn, desired_piece_cb, desired_done_cb, c);
+    }
 }
 
 static void
@@ -437,12 +458,20 @@ closed_hook(struct ofconn *conn, void *ctrl_)
     steer_switch_closed(ctrl->steer, conn);
 }
 
+static void
+drained_hook(struct ofconn *conn, void *ctrl_)
+{
+    struct controller *ctrl = ctrl_;
+    steer_switch_drained(ctrl->steer, conn);
+}
+
 static const struct ofconn_hooks controller_hooks = {
     .ready = ready_hook,
     .port_changed = port_changed_hook,
     .error = error_hook,
     .message = message_hook,
     .closed = closed_hook,
+    .drained = drained_hook,
 };
 
 static bool

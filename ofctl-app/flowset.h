@@ -139,6 +139,14 @@ void flowset_format_flow(const struct flowset_flow *, struct ds *);
 void flowset_format_group(const struct flowset_group *, struct ds *);
 void flowset_format_flows(const struct flowset *, struct ds *);
 void flowset_format_groups(const struct flowset *, struct ds *);
+
+/* Display in pieces: a cursor holds references to the entries it shows,
+ * so the set may change (or go) while a long listing goes out. */
+struct flowset_cursor *flowset_cursor_create(const struct flowset *,
+                                             bool groups);
+bool flowset_cursor_format(struct flowset_cursor *, struct ds *,
+                           size_t max_bytes);
+void flowset_cursor_destroy(struct flowset_cursor *);
 char *flowset_parse_flow(struct flowset *, const char *)
     OVS_WARN_UNUSED_RESULT;
 char *flowset_parse_group(struct flowset *, const char *)

@@ -73,6 +73,10 @@ struct ofconn_hooks {
 
     /* The ofconn is being destroyed (after its barriers were told). */
     void (*closed)(struct ofconn *, void *aux);
+
+    /* The connection's output drained below its low-water mark, so it can
+     * take more.  Called by the I/O layer (ofsrv), never by ofconn. */
+    void (*drained)(struct ofconn *, void *aux);
 };
 
 /* A port of the switch, as the switch last described it. */

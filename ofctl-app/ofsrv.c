@@ -36,6 +36,10 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 /* A connection that closed is given this long to flush its last messages. */
 #define OFSRV_LINGER_MS 2000
 
+/* Output below this many bytes counts as drained: the owner is told
+ * (ofconn_hooks' 'drained') while the socket still has some to send. */
+#define OFSRV_TX_LOW_WATER (128 * 1024)
+
 struct ofsrv_listener {
     struct ovs_list list_node;  /* In 'ofsrv->listeners'. */
     struct ofsrv *srv;          /* Owner. */
@@ -382,6 +386,9 @@ write_cb__(struct bufferevent *bev, void *c_)
         c->reads_paused = false;
         bufferevent_enable(bev, EV_READ);
     }
+    if (!c->closing && c->srv->hooks.drained) {
+        c->srv->hooks.drained(c->ofconn, c->srv->aux);
+    }
     conn_work__(c);
 }
 
@@ -488,6 +495,7 @@ accept_cb__(struct evconnlistener *evl, evutil_socket_t fd,
     free(name);
 
     bufferevent_setcb(c->bev, read_cb__, write_cb__, event_cb__, c);
+    bufferevent_setwatermark(c->bev, EV_WRITE, OFSRV_TX_LOW_WATER, 0);
     bufferevent_setwatermark(c->bev, EV_READ, 0,
                              srv->settings.rx_high_water);
     bufferevent_setwatermark(c->bev, EV_WRITE, srv->settings.tx_low_water,

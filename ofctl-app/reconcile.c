@@ -36,6 +36,7 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
     RCL_STATE(DUMP_NEEDED)  /* Installed state unknown: dump next. */   \
     RCL_STATE(DUMPING)      /* Waiting for the flow and group dumps. */ \
     RCL_STATE(IDLE)         /* Installed state known, nothing in flight. */ \
+    RCL_STATE(SENDING)      /* A bundle is open, its changes going out. */ \
     RCL_STATE(COMMITTING)   /* A bundle is out; waiting for its barrier. */
 
 enum rcl_state {
@@ -59,6 +60,7 @@ struct rcl_ref {
 struct rcl_op {
     bool is_group;              /* A group, else a flow. */
     bool del;                   /* Deleted, else added or modified. */
+    uint16_t command;           /* OFPFC_* or OFPGC11_*. */
     union {
         struct flowset_flow *flow;   /* Reference: the new entry, or the */
         struct flowset_group *group; /* installed one it deletes. */
@@ -86,9 +88,10 @@ struct rcl {
     struct hmap dirty_flows;    /* Contains "struct rcl_ref"s. */
     struct hmap dirty_groups;   /* Contains "struct rcl_ref"s. */
 
-    /* The bundle in flight (COMMITTING). */
+    /* The bundle in flight (SENDING, COMMITTING). */
     struct rcl_op *ops;         /* Its changes. */
     size_t n_ops, allocated_ops;
+    size_t n_sent;              /* Changes sent so far. */
     uint32_t bundle_id;         /* Its id. */
 
     struct flowset dumped;      /* Collected while DUMPING. */
@@ -96,7 +99,8 @@ struct rcl {
     ovs_be32 group_dump_xid;    /* Group desc request being answered. */
     bool flows_dumped;          /* The flow dump is complete. */
     bool groups_dumped;         /* The group dump is complete. */
-    bool error_seen;            /* An error arrived during COMMITTING. */
+    bool error_seen;            /* An error arrived for the bundle in
+                                 * flight. */
     char *switch_error;         /* The switch's first error reply since the
                                  * last round that succeeded, or NULL. */
     unsigned int n_failed;      /* Bundles failed in a row for the same
@@ -240,6 +244,8 @@ clear_dirty__(struct rcl *rcl)
     rcl->all_dirty = false;
 }
 
+/* Drops the changes of the bundle in flight, and their array (that of a
+ * first programming is megabytes, and most later bundles are small). */
 static void
 clear_ops__(struct rcl *rcl)
 {
@@ -250,11 +256,14 @@ clear_ops__(struct rcl *rcl)
             flowset_flow_unref(rcl->ops[i].flow);
         }
     }
-    rcl->n_ops = 0;
+    free(rcl->ops);
+    rcl->ops = NULL;
+    rcl->n_ops = rcl->allocated_ops = 0;
 }
 
 static void
-push_op__(struct rcl *rcl, bool is_group, bool del, const void *entry)
+push_op__(struct rcl *rcl, bool is_group, bool del, uint16_t command,
+          const void *entry)
 {
     struct rcl_op *op;
 
@@ -265,6 +274,7 @@ push_op__(struct rcl *rcl, bool is_group, bool del, const void *entry)
     op = &rcl->ops[rcl->n_ops++];
     op->is_group = is_group;
     op->del = del;
+    op->command = command;
     if (is_group) {
         op->group = flowset_group_ref(entry);
     } else {
@@ -430,18 +440,23 @@ send_dump_requests__(struct rcl *rcl)
 }
 
 /* Wraps 'msg' (taken over) in a bundle-add message of bundle 'id' and
- * queues it. */
-static void
+ * queues it.  Returns the bytes queued. */
+static size_t
 bundle_add__(struct rcl *rcl, uint32_t id, struct ofpbuf *msg)
 {
     struct ofputil_bundle_add_msg bam;
+    struct ofpbuf *add;
+    size_t size;
 
     ofpmsg_update_length(msg);
     bam.bundle_id = id;
     bam.flags = OFPBF_ATOMIC | OFPBF_ORDERED;
     bam.msg = msg->data;
-    ofconn_send(rcl->conn, ofputil_encode_bundle_add(rcl->version, &bam));
+    add = ofputil_encode_bundle_add(rcl->version, &bam);
+    size = add->size;
+    ofconn_send(rcl->conn, add);
     ofpbuf_delete(msg);
+    return size;
 }
 
 static void
@@ -508,31 +523,13 @@ barrier_cb__(struct ofconn *conn OVS_UNUSED, int status, void *rcl_)
     rcl->switch_error = NULL;
 }
 
-/* The bundle being built by send_bundle__(). */
-struct rcl_bundle {
-    struct rcl *rcl;
-    uint32_t id;                /* Its id, once open. */
-    bool open;                  /* Opened yet? */
-};
-
-static void
-bundle_open__(struct rcl_bundle *b)
-{
-    if (!b->open) {
-        b->id = b->rcl->next_bundle_id++;
-        bundle_ctrl__(b->rcl, b->id, OFPBCT_OPEN_REQUEST);
-        b->open = true;
-    }
-}
-
-/* Adds to the bundle what turns the installed group with 'group_id'
+/* Adds to the next bundle what turns the installed group with 'group_id'
  * ('old', or none) into the desired one ('new', or none). */
 static void
-diff_group__(struct rcl_bundle *b, const struct flowset_group *old,
+diff_group__(struct rcl *rcl, const struct flowset_group *old,
              const struct flowset_group *new)
 {
-    struct rcl *rcl = b->rcl;
-    int command;
+    uint16_t command;
 
     if (new && !old) {
         command = OFPGC11_ADD;
@@ -543,32 +540,23 @@ diff_group__(struct rcl_bundle *b, const struct flowset_group *old,
     } else {
         return;
     }
-    bundle_open__(b);
-    bundle_add__(rcl, b->id, flowset_encode_group_mod(new, command,
-                                                      rcl->version));
-    push_op__(rcl, true, false, new);
+    push_op__(rcl, true, false, command, new);
 }
 
 static void
-delete_group__(struct rcl_bundle *b, const struct flowset_group *old)
+delete_group__(struct rcl *rcl, const struct flowset_group *old)
 {
-    struct rcl *rcl = b->rcl;
-
-    bundle_open__(b);
-    bundle_add__(rcl, b->id, flowset_encode_group_mod(old, OFPGC11_DELETE,
-                                                      rcl->version));
     rcl->stats.n_group_dels++;
-    push_op__(rcl, true, true, old);
+    push_op__(rcl, true, true, OFPGC11_DELETE, old);
 }
 
-/* Adds to the bundle what turns the installed flow 'old' (or none) into
- * the desired one 'new' (or none) with the same key. */
+/* Adds to the next bundle what turns the installed flow 'old' (or none)
+ * into the desired one 'new' (or none) with the same key. */
 static void
-diff_flow__(struct rcl_bundle *b, const struct flowset_flow *old,
+diff_flow__(struct rcl *rcl, const struct flowset_flow *old,
             const struct flowset_flow *new)
 {
-    struct rcl *rcl = b->rcl;
-    int command;
+    uint16_t command;
 
     if (new && !old) {
         command = OFPFC_ADD;
@@ -583,10 +571,7 @@ diff_flow__(struct rcl_bundle *b, const struct flowset_flow *old,
     } else {
         return;
     }
-    bundle_open__(b);
-    bundle_add__(rcl, b->id, flowset_encode_flow_mod(new ? new : old, command,
-                                                     rcl->protocol));
-    push_op__(rcl, false, !new, new ? new : old);
+    push_op__(rcl, false, !new, command, new ? new : old);
 }
 
 static const struct flowset_flow *
@@ -605,13 +590,47 @@ installed_group__(const struct rcl *rcl, uint32_t group_id)
     return r ? r->group : NULL;
 }
 
-/* Sends one bundle that turns the installed state into the desired one,
+/* Bytes of bundle messages queued per call of send_more__(): the rest of
+ * a large bundle waits for the connection to drain, so that it is encoded
+ * as it goes out instead of being held in memory all at once. */
+#define RCL_CHUNK_BYTES (256 * 1024)
+
+/* Queues the next changes of the open bundle, up to RCL_CHUNK_BYTES, and
+ * once all are out, its commit and a barrier.  A bundle for which the
+ * switch already refused a message is discarded instead of committed. */
+static void
+send_more__(struct rcl *rcl)
+{
+    size_t bytes = 0;
+
+    while (rcl->n_sent < rcl->n_ops && !rcl->error_seen
+           && bytes < RCL_CHUNK_BYTES) {
+        const struct rcl_op *op = &rcl->ops[rcl->n_sent++];
+        struct ofpbuf *msg;
+
+        msg = (op->is_group
+               ? flowset_encode_group_mod(op->group, op->command,
+                                          rcl->version)
+               : flowset_encode_flow_mod(op->flow, op->command,
+                                         rcl->protocol));
+        bytes += bundle_add__(rcl, rcl->bundle_id, msg);
+    }
+    if (rcl->n_sent < rcl->n_ops && !rcl->error_seen) {
+        return;                 /* More once the connection drains. */
+    }
+    bundle_ctrl__(rcl, rcl->bundle_id, (rcl->error_seen
+                                        ? OFPBCT_DISCARD_REQUEST
+                                        : OFPBCT_COMMIT_REQUEST));
+    rcl->state = RCL_COMMITTING;
+    ofconn_send_barrier(rcl->conn, barrier_cb__, rcl);
+}
+
+/* Starts one bundle that turns the installed state into the desired one,
  * comparing everything or only the keys that changed, and remembers its
  * changes.  Sends nothing if nothing differs. */
 static void
 send_bundle__(struct rcl *rcl)
 {
-    struct rcl_bundle b = { .rcl = rcl };
     const struct flowset_flow *f;
     const struct flowset_group *g;
     const struct rcl_ref *r;
@@ -621,30 +640,30 @@ send_bundle__(struct rcl *rcl)
      * that go, once no flow points to them. */
     if (rcl->all_dirty) {
         HMAP_FOR_EACH (g, hmap_node, &rcl->desired.groups) {
-            diff_group__(&b, installed_group__(rcl, g->group_id), g);
+            diff_group__(rcl, installed_group__(rcl, g->group_id), g);
         }
         HMAP_FOR_EACH (r, hmap_node, &rcl->installed_flows) {
             if (!flowset_find_same_flow(&rcl->desired, r->flow)) {
-                diff_flow__(&b, r->flow, NULL);
+                diff_flow__(rcl, r->flow, NULL);
             }
         }
         HMAP_FOR_EACH (f, hmap_node, &rcl->desired.flows) {
-            diff_flow__(&b, installed_flow__(rcl, f), f);
+            diff_flow__(rcl, installed_flow__(rcl, f), f);
         }
         HMAP_FOR_EACH (r, hmap_node, &rcl->installed_groups) {
             if (!flowset_find_group(&rcl->desired, r->group->group_id)) {
-                delete_group__(&b, r->group);
+                delete_group__(rcl, r->group);
             }
         }
     } else {
         HMAP_FOR_EACH (r, hmap_node, &rcl->dirty_groups) {
             g = flowset_find_group(&rcl->desired, r->group->group_id);
             if (g) {
-                diff_group__(&b, installed_group__(rcl, g->group_id), g);
+                diff_group__(rcl, installed_group__(rcl, g->group_id), g);
             }
         }
         HMAP_FOR_EACH (r, hmap_node, &rcl->dirty_flows) {
-            diff_flow__(&b, installed_flow__(rcl, r->flow),
+            diff_flow__(rcl, installed_flow__(rcl, r->flow),
                         flowset_find_same_flow(&rcl->desired, r->flow));
         }
         HMAP_FOR_EACH (r, hmap_node, &rcl->dirty_groups) {
@@ -652,22 +671,23 @@ send_bundle__(struct rcl *rcl)
 
             old = installed_group__(rcl, r->group->group_id);
             if (old && !flowset_find_group(&rcl->desired, old->group_id)) {
-                delete_group__(&b, old);
+                delete_group__(rcl, old);
             }
         }
     }
     clear_dirty__(rcl);
-    if (!b.open) {
+    if (!rcl->n_ops) {
         return;                 /* In sync already. */
     }
 
-    bundle_ctrl__(rcl, b.id, OFPBCT_COMMIT_REQUEST);
-    rcl->bundle_id = b.id;
-    VLOG_INFO("%s: bundle %"PRIu32" with %"PRIuSIZE" changes",
-              ofconn_get_name(rcl->conn), b.id, rcl->n_ops);
+    rcl->bundle_id = rcl->next_bundle_id++;
+    rcl->n_sent = 0;
     rcl->error_seen = false;
-    rcl->state = RCL_COMMITTING;
-    ofconn_send_barrier(rcl->conn, barrier_cb__, rcl);
+    rcl->state = RCL_SENDING;
+    VLOG_INFO("%s: bundle %"PRIu32" with %"PRIuSIZE" changes",
+              ofconn_get_name(rcl->conn), rcl->bundle_id, rcl->n_ops);
+    bundle_ctrl__(rcl, rcl->bundle_id, OFPBCT_OPEN_REQUEST);
+    send_more__(rcl);
 }
 
 /* Does what 'rcl' needs next: dump the switch if its state is unknown, or
@@ -693,6 +713,10 @@ rcl_run(struct rcl *rcl, bool backlogged)
             }
             send_bundle__(rcl);
         }
+        break;
+
+    case RCL_SENDING:
+        send_more__(rcl);
         break;
 
     case RCL_DUMPING:
@@ -863,7 +887,7 @@ rcl_handle_error(struct rcl *rcl, enum ofperr error, ovs_be32 xid)
     VLOG_WARN_RL(&rl, "%s: %s (xid %#"PRIx32") makes the installed state "
                  "unknown", ofconn_get_name(rcl->conn),
                  ofperr_get_name(error), ntohl(xid));
-    if (rcl->state == RCL_COMMITTING) {
+    if (rcl->state == RCL_SENDING || rcl->state == RCL_COMMITTING) {
         rcl->error_seen = true;
     } else {
         rcl->state = RCL_DUMP_NEEDED;

@@ -23,7 +23,11 @@
  * reason, until a later bundle commits without error.  After 3 failed
  * bundles in a row the reconciler waits for a different desired state.
  * While the connection is backlogged, changes wait; since only the latest
- * desired set matters, nothing is lost.
+ * desired set matters, nothing is lost.  A large bundle goes out in pieces
+ * of 256 KiB, the next one each time rcl_run() finds the connection not
+ * backlogged, so that it is encoded as it is sent rather than held in
+ * memory at once; a bundle for which the switch refused a message is
+ * discarded, not committed.
  *
  * Flows and groups are held as decoded structures (flowset.h): the dump is
  * decoded into the same form as the pipeline's desired state, compared

@@ -786,6 +786,18 @@ steer_error(struct steer *st, struct ofconn *conn, enum ofperr error,
     }
 }
 
+/* The connection of 'conn' can take more output: a bundle that goes out in
+ * pieces continues. */
+void
+steer_switch_drained(struct steer *st, struct ofconn *conn)
+{
+    struct steer_switch *sw = switch_find__(st, conn);
+
+    if (sw && sw->rcl) {
+        rcl_run(sw->rcl, backlogged__(st, sw));
+    }
+}
+
 void
 steer_message(struct steer *st, struct ofconn *conn, enum ofptype type,
               const struct ofp_header *oh)
@@ -1186,15 +1198,19 @@ steer_format_handoffs(const struct steer *st, const char *service,
     return NULL;
 }
 
-/* Appends the desired flows (or, if 'groups', groups) of switch
- * 'switch_name' in ovs-ofctl syntax to 's'. */
+/* Stores in '*cursorp' a cursor over the desired flows (or, if 'groups',
+ * groups) of switch 'switch_name' (may be NULL if there is only one), for
+ * display: what its reconciler holds once the policy has settled, else
+ * what would be installed now.  Returns NULL, or an error message that the
+ * caller frees (and no cursor). */
 char *
-steer_format_desired(const struct steer *st, const char *switch_name,
-                     bool groups, struct ds *s)
+steer_desired_cursor(const struct steer *st, const char *switch_name,
+                     bool groups, struct flowset_cursor **cursorp)
 {
     const struct steer_switch *sw;
     struct flowset d;
 
+    *cursorp = NULL;
     if (!switch_name) {
         if (!st->cfg || st->cfg->n_switches != 1) {
             return xstrdup("name a switch");
@@ -1207,23 +1223,29 @@ steer_format_desired(const struct steer *st, const char *switch_name,
     }
     if (sw->rcl && st->settled) {
         /* What the reconciler holds: the latest desired state. */
-        const struct flowset *desired = rcl_get_desired(sw->rcl);
-
-        if (groups) {
-            flowset_format_groups(desired, s);
-        } else {
-            flowset_format_flows(desired, s);
-        }
+        *cursorp = flowset_cursor_create(rcl_get_desired(sw->rcl), groups);
         return NULL;
     }
     generate__(st, sw, &d);
-    if (groups) {
-        flowset_format_groups(&d, s);
-    } else {
-        flowset_format_flows(&d, s);
-    }
+    *cursorp = flowset_cursor_create(&d, groups);
     flowset_destroy(&d);
     return NULL;
+}
+
+/* Appends to 's' the desired flows or groups of a switch, as
+ * steer_desired_cursor() gives them. */
+char *
+steer_format_desired(const struct steer *st, const char *switch_name,
+                     bool groups, struct ds *s)
+{
+    struct flowset_cursor *c;
+    char *error = steer_desired_cursor(st, switch_name, groups, &c);
+
+    if (!error) {
+        flowset_cursor_format(c, s, SIZE_MAX);
+        flowset_cursor_destroy(c);
+    }
+    return error;
 }
 
 /* Appends to 's' whether the reconciler of 'sw' has the switch in sync:

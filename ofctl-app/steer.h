@@ -33,6 +33,7 @@
 #include "openvswitch/types.h"
 
 struct ds;
+struct flowset_cursor;
 struct json;
 struct ofconn;
 struct ofp_header;
@@ -59,6 +60,7 @@ char *steer_reload(struct steer *, struct sfm_config *)
 
 void steer_switch_ready(struct steer *, struct ofconn *);
 void steer_switch_closed(struct steer *, struct ofconn *);
+void steer_switch_drained(struct steer *, struct ofconn *);
 void steer_port_changed(struct steer *, struct ofconn *,
                         const struct ofputil_phy_port *old,
                         const struct ofputil_phy_port *new);
@@ -107,6 +109,9 @@ char *steer_format_handoffs(const struct steer *, const char *service,
     OVS_WARN_UNUSED_RESULT;
 char *steer_format_desired(const struct steer *, const char *switch_name,
                            bool groups, struct ds *) OVS_WARN_UNUSED_RESULT;
+char *steer_desired_cursor(const struct steer *, const char *switch_name,
+                           bool groups, struct flowset_cursor **)
+    OVS_WARN_UNUSED_RESULT;
 void steer_format_switches(const struct steer *, struct ds *);
 char *steer_switch_sync(const struct steer *, const struct ofconn *)
     OVS_WARN_UNUSED_RESULT;

@@ -245,6 +245,7 @@ fake_table_receive(struct fake_table *t, const struct ofp_header *oh)
             return 0;
         }
         if (bc.type != OFPBCT_COMMIT_REQUEST) {
+            t->n_discards += bc.type == OFPBCT_DISCARD_REQUEST;
             discard_bundle__(t);
             return 0;
         }

@@ -38,6 +38,7 @@ struct fake_table {
                                  * bundle. */
     bool bundle_open;           /* A bundle is open. */
     unsigned int n_commits;     /* Bundles committed. */
+    unsigned int n_discards;    /* Bundles discarded by request. */
     unsigned int n_changes;     /* Entries added, modified or deleted. */
 };
 

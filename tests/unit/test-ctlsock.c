@@ -4,14 +4,20 @@
  */
 
 /* The control socket's request parser: framing of a stream of JSON
- * objects, what is refused, the size limit and the command line. */
+ * objects, what is refused, the size limit and the command line; and long
+ * replies (in pieces, or escaped in place) through a real socket. */
 
 #include <config.h>
 
 #include <CUnit/CUnit.h>
+#include <event2/event.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include "ctlsock.h"
+#include "openvswitch/dynamic-string.h"
 #include "jsonrpc.h"
 #include "openvswitch/json.h"
 #include "tests.h"
@@ -186,12 +192,151 @@ test_argv(void)
     jsonrpc_msg_destroy(msg);
 }
 
+/* The long answer of the tests below: 'n' numbered lines holding every
+ * character JSON must escape. */
+static void
+long_text(struct ds *s, int first, int n)
+{
+    for (int i = first; i < first + n; i++) {
+        ds_put_format(s, "line %d: \"quoted\" back\\slash\ttab \x01\n", i);
+    }
+}
+
+enum { N_LINES = 40000 };        /* About 1.6 MB. */
+
+struct pieces {
+    int next;                   /* Next line to give. */
+    bool *done;                 /* Set when freed. */
+};
+
+static bool
+piece_cb(struct ds *out, void *p_)
+{
+    struct pieces *p = p_;
+    int n = MIN(1000, N_LINES - p->next);
+
+    long_text(out, p->next, n);
+    p->next += n;
+    return p->next < N_LINES;
+}
+
+static void
+done_cb(void *p_)
+{
+    struct pieces *p = p_;
+
+    *p->done = true;
+    free(p);
+}
+
+static bool pieces_done;
+
+static void
+pieces_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
+           const char *argv[] OVS_UNUSED, void *aux OVS_UNUSED)
+{
+    struct pieces *p = xzalloc(sizeof *p);
+
+    p->done = &pieces_done;
+    ctlsock_reply_pieces(conn, piece_cb, done_cb, p);
+}
+
+static void
+whole_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
+          const char *argv[] OVS_UNUSED, void *aux OVS_UNUSED)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    long_text(&s, 0, N_LINES);
+    ctlsock_reply_ds(conn, &s);
+    ds_destroy(&s);
+}
+
+/* Stops the loop once the client child has exited. */
+static void
+child_check_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED,
+               void *base)
+{
+    event_base_loopbreak(base);
+}
+
+/* Runs 'command' from a client in a child process against a control
+ * socket served here, and returns true if the child got exactly the long
+ * text back. */
+static bool
+transact_long(const char *command)
+{
+    char dir[] = "/tmp/sfmesh-ctlsock.XXXXXX";
+    struct event_base *base = event_base_new();
+    struct timeval tick = { 0, 10 * 1000 };
+    struct ctlsock *server;
+    struct event *check;
+    char *path, *error;
+    int status = -1;
+    pid_t pid;
+
+    signal(SIGPIPE, SIG_IGN);   /* As the daemons do: a client may go. */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    path = xasprintf("%s/ctl", dir);
+    server = ctlsock_create(base, path, &error);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(server);
+    ctlsock_register(server, "pieces", "", 0, 0, pieces_cmd, NULL);
+    ctlsock_register(server, "whole", "", 0, 0, whole_cmd, NULL);
+
+    pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (!pid) {
+        char *argv[] = { CONST_CAST(char *, command), NULL };
+        struct ds want = DS_EMPTY_INITIALIZER;
+        char *result = NULL, *err = NULL;
+        int retval;
+
+        retval = ctlsock_transact(path, 1, argv, 10000, &result, &err);
+        long_text(&want, 0, N_LINES);
+        _exit(!retval && !err && result && !strcmp(result, ds_cstr(&want))
+              ? 0 : 1);
+    }
+    check = event_new(base, -1, EV_PERSIST, child_check_cb, base);
+    event_add(check, &tick);
+    for (int i = 0; i < 1000; i++) {
+        event_base_dispatch(base);
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            break;
+        }
+    }
+    event_free(check);
+    ctlsock_destroy(server);
+    event_base_free(base);
+    rmdir(dir);
+    free(path);
+    return WIFEXITED(status) && !WEXITSTATUS(status);
+}
+
+/* A reply given in pieces arrives whole and correctly escaped, and its
+ * producer is freed. */
+static void
+test_reply_pieces(void)
+{
+    pieces_done = false;
+    CU_ASSERT_TRUE(transact_long("pieces"));
+    CU_ASSERT_TRUE(pieces_done);
+}
+
+/* A long reply escaped in place arrives whole. */
+static void
+test_reply_ds(void)
+{
+    CU_ASSERT_TRUE(transact_long("whole"));
+}
+
 static const struct test_case ctlsock_tests[] = {
     { "pipelined requests, cut anywhere", test_pipelined_any_pieces },
     { "one request per call", test_first_request_only },
     { "what is not a request is refused", test_refused },
     { "the size limit does not depend on the pieces", test_size_limit },
     { "command line from a request", test_argv },
+    { "a long reply in pieces", test_reply_pieces },
+    { "a long reply escaped in place", test_reply_ds },
     { NULL, NULL },
 };
 TEST_SUITE("ctlsock", ctlsock_tests)

@@ -604,55 +604,68 @@ test_backlog_defers(void)
     flowset_destroy(&d2);
 }
 
+/* Plays the switch 't' for one turn: runs the reconciler once, then every
+ * message it sent goes to the fake table, dumps are answered from it,
+ * errors go back, barriers are answered.  If 'refuse_add' is nonzero, the
+ * bundle message with that number (counting from 1 in '*n_adds') is
+ * refused with an error instead.  Returns the number of messages. */
+static int
+drive_turn(struct ctx *ctx, struct fake_table *t, int *n_adds,
+           int refuse_add)
+{
+    struct ofpbuf *b;
+    int n = 0;
+
+    rcl_run(ctx->rcl, false);
+    while ((b = peer_pop(ctx->conn)) != NULL) {
+        const struct ofp_header *oh = b->data;
+        enum ofptype type;
+
+        n++;
+        CU_ASSERT_EQUAL_FATAL(ofptype_decode(&type, oh), 0);
+        if (type == OFPTYPE_FLOW_STATS_REQUEST
+            || type == OFPTYPE_GROUP_DESC_STATS_REQUEST) {
+            struct ovs_list replies;
+            struct ofpbuf *r;
+
+            fake_table_dump(t, oh, &replies);
+            LIST_FOR_EACH_POP (r, list_node, &replies) {
+                peer_feed(ctx->conn, r, 0);
+            }
+        } else if (type == OFPTYPE_BARRIER_REQUEST) {
+            answer_barrier(ctx->conn, oh->xid);
+        } else if (type == OFPTYPE_BUNDLE_ADD_MESSAGE
+                   && ++*n_adds == refuse_add) {
+            peer_feed(ctx->conn,
+                      ofperr_encode_reply(OFPERR_OFPBFC_MSG_BAD_LEN, oh), 0);
+        } else {
+            enum ofperr error = fake_table_receive(t, oh);
+
+            if (error) {
+                peer_feed(ctx->conn, ofperr_encode_reply(error, oh), 0);
+            }
+        }
+        ofpbuf_delete(b);
+    }
+    return n;
+}
+
 /* Plays the switch 't' for 'ctx' until the reconciler has nothing more to
- * say: every message it sends goes to the fake table, dumps are answered
- * from it, errors go back, barriers are answered.  Returns the number of
- * bundles committed. */
+ * say.  Returns the number of bundles committed. */
 static unsigned int
 drive(struct ctx *ctx, struct fake_table *t)
 {
     unsigned int n_commits = t->n_commits;
+    int n_adds = 0;
 
-    for (int round = 0; round < 10; round++) {
-        struct ofpbuf *b;
-        bool any = false;
-
-        rcl_run(ctx->rcl, false);
-        while ((b = peer_pop(ctx->conn)) != NULL) {
-            const struct ofp_header *oh = b->data;
-            enum ofptype type;
-
-            any = true;
-            CU_ASSERT_EQUAL_FATAL(ofptype_decode(&type, oh), 0);
-            if (type == OFPTYPE_FLOW_STATS_REQUEST
-                || type == OFPTYPE_GROUP_DESC_STATS_REQUEST) {
-                struct ovs_list replies;
-                struct ofpbuf *r;
-
-                fake_table_dump(t, oh, &replies);
-                LIST_FOR_EACH_POP (r, list_node, &replies) {
-                    peer_feed(ctx->conn, r, 0);
-                }
-            } else if (type == OFPTYPE_BARRIER_REQUEST) {
-                answer_barrier(ctx->conn, oh->xid);
-            } else {
-                enum ofperr error = fake_table_receive(t, oh);
-
-                if (error) {
-                    peer_feed(ctx->conn, ofperr_encode_reply(error, oh), 0);
-                }
-            }
-            ofpbuf_delete(b);
-        }
-        if (!any) {
+    for (int turn = 0; turn < 100; turn++) {
+        if (!drive_turn(ctx, t, &n_adds, 0)) {
             break;
         }
     }
     return t->n_commits - n_commits;
 }
 
-/* A connected reconciler with an empty desired state, and a fake switch
- * that holds 'installed' (NULL: nothing). */
 static void
 start_fake(struct ctx *ctx, struct fake_table *t,
            const struct flowset *installed)
@@ -778,6 +791,86 @@ test_fake_switch(void)
     flowset_destroy(&stale);
 }
 
+/* A desired state of 'n' flows, one per input port. */
+static void
+many_flows(struct flowset *d, int n)
+{
+    flowset_init(d);
+    for (int i = 1; i <= n; i++) {
+        char *match = xasprintf("in_port=%d,ip", i);
+
+        add_flow(d, 0, 100, match, "output:1");
+        free(match);
+    }
+}
+
+/* A bundle larger than one piece goes out over several turns (the rest as
+ * the connection drains) and is committed once, whole. */
+static void
+test_large_bundle(void)
+{
+    enum { N = 6000 };          /* About 600 kB of bundle messages. */
+    struct fake_table t;
+    struct flowset d;
+    struct ctx ctx;
+    int n_adds = 0;
+
+    many_flows(&d, N);
+    start_fake(&ctx, &t, NULL);
+    set_desired(ctx.rcl, &d);
+    drive_turn(&ctx, &t, &n_adds, 0);           /* The dump. */
+    drive_turn(&ctx, &t, &n_adds, 0);           /* The first piece. */
+    CU_ASSERT(n_adds > 0 && n_adds < N);
+    CU_ASSERT_STRING_EQUAL(rcl_state_name(ctx.rcl), "SENDING");
+    CU_ASSERT_EQUAL(t.n_commits, 0);
+    CU_ASSERT_FALSE(rcl_is_synced(ctx.rcl));
+
+    CU_ASSERT_EQUAL(drive(&ctx, &t), 1);
+    CU_ASSERT_EQUAL(ctx.n_errors, 0);
+    CU_ASSERT_TRUE(rcl_is_synced(ctx.rcl));
+    CU_ASSERT_TRUE(flowset_equal(&t.set, &d));
+    CU_ASSERT_EQUAL(t.n_changes, N);
+
+    finish(&ctx);
+    fake_table_destroy(&t);
+    flowset_destroy(&d);
+}
+
+/* The switch refuses a message of the first piece: the rest is not sent,
+ * the bundle is discarded (not committed in part), and after a resync a
+ * new bundle makes the switch whole. */
+static void
+test_large_bundle_refused(void)
+{
+    enum { N = 6000 };
+    struct fake_table t;
+    struct flowset d;
+    struct ctx ctx;
+    int n_adds = 0;
+
+    many_flows(&d, N);
+    start_fake(&ctx, &t, NULL);
+    set_desired(ctx.rcl, &d);
+    drive_turn(&ctx, &t, &n_adds, 0);           /* The dump. */
+    drive_turn(&ctx, &t, &n_adds, 10);          /* The first piece. */
+    CU_ASSERT_EQUAL(ctx.n_errors, 1);
+    CU_ASSERT(n_adds < N);
+    drive_turn(&ctx, &t, &n_adds, 0);           /* Discard, barrier. */
+    CU_ASSERT(n_adds < N);
+    CU_ASSERT_EQUAL(t.n_discards, 1);
+    CU_ASSERT_EQUAL(t.n_commits, 0);
+    CU_ASSERT_EQUAL(flowset_n_flows(&t.set), 0);
+    CU_ASSERT_FALSE(rcl_is_synced(ctx.rcl));
+
+    CU_ASSERT_EQUAL(drive(&ctx, &t), 1);
+    CU_ASSERT_TRUE(rcl_is_synced(ctx.rcl));
+    CU_ASSERT_TRUE(flowset_equal(&t.set, &d));
+
+    finish(&ctx);
+    fake_table_destroy(&t);
+    flowset_destroy(&d);
+}
+
 static const struct test_case reconcile_tests[] = {
     { "first sync from an empty switch, then idempotent",
       test_first_sync_from_empty },
@@ -794,6 +887,10 @@ static const struct test_case reconcile_tests[] = {
     { "backlog defers, never loses", test_backlog_defers },
     { "against a fake switch: equal after, idempotent, in order",
       test_fake_switch },
+    { "a large bundle goes out in pieces, committed once",
+      test_large_bundle },
+    { "a refused piece: the bundle is discarded, then resynced",
+      test_large_bundle_refused },
     { NULL, NULL },
 };
 TEST_SUITE("reconcile", reconcile_tests)
