@@ -102,6 +102,8 @@ struct peer {
     int idx;                    /* Index in the map's instances. */
     struct agpconn *conn;       /* Outgoing replication connection. */
     bool up;                    /* Connected. */
+    int retry_ms;               /* Wait after the next failed attempt. */
+    long long int retry_at;     /* No attempt before this time. */
     uint32_t addr;              /* Its replication address. */
     uint16_t port;              /* Its replication port. */
     uint64_t seq;               /* Last batch sequence number sent. */
@@ -571,6 +573,16 @@ repl_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED, void *ag_)
     if (ag->n_held) {
         release_held(ag, time_msec());
     }
+    /* A peer that still needs bulk transfers and is not connected is tried
+     * again once its wait is over. */
+    for (size_t i = 0; i < ag->map.n_instances; i++) {
+        struct peer *p = &ag->peers[i];
+
+        if (!p->conn && bitmap_scan(p->bulk, 1, 0, ag->map.n_buckets)
+                        < ag->map.n_buckets) {
+            peer_connect(p);
+        }
+    }
 }
 
 /* Outgoing replication connections. */
@@ -595,6 +607,7 @@ peer_connected(struct agpconn *conn OVS_UNUSED, void *p_)
     struct peer *p = p_;
 
     p->up = true;
+    p->retry_ms = AGP_RECONNECT_MIN_MS;
     VLOG_INFO("replication to %s: connected",
               agentmap_name(&p->agent->map, p->idx));
     /* An empty batch first tells the receiver who we are. */
@@ -626,8 +639,20 @@ peer_closed(struct agpconn *conn, const char *reason, void *p_)
     struct peer *p = p_;
 
     if (p && p->conn == conn) {
-        VLOG_INFO("replication to %s: %s",
-                  agentmap_name(&p->agent->map, p->idx), reason);
+        if (p->up) {
+            /* A connection that worked: try again at once. */
+            VLOG_INFO("replication to %s: %s",
+                      agentmap_name(&p->agent->map, p->idx), reason);
+            p->retry_at = 0;
+        } else {
+            /* An attempt that failed: wait, twice as long each time up to
+             * the channel's longest wait, and say so at a bounded rate. */
+            VLOG_INFO_RL(&rl, "replication to %s: %s; next attempt in %d ms",
+                         agentmap_name(&p->agent->map, p->idx), reason,
+                         p->retry_ms);
+            p->retry_at = time_msec() + p->retry_ms;
+            p->retry_ms = MIN(p->retry_ms * 2, AGP_RECONNECT_MAX_MS);
+        }
         p->conn = NULL;
         p->up = false;
         /* A new connection starts with a bulk of every bucket. */
@@ -641,13 +666,15 @@ static const struct agpconn_cbs peer_cbs = {
     .closed = peer_closed,
 };
 
+/* Starts connecting to 'p' unless it is connected or connecting, or its
+ * last attempt failed too recently. */
 static void
 peer_connect(struct peer *p)
 {
     struct sockaddr_in sin;
     char *name;
 
-    if (p->conn || !p->addr || !p->port) {
+    if (p->conn || !p->addr || !p->port || time_msec() < p->retry_at) {
         return;
     }
     memset(&sin, 0, sizeof sin);
@@ -1081,10 +1108,13 @@ map_apply(struct agent *ag, const struct agp_map *m)
         p->port = m->instances[i].repl_port;
         p->bulk = change.bulk[i];
         change.bulk[i] = NULL;
+        p->retry_ms = AGP_RECONNECT_MIN_MS;
         if (j >= 0) {
             struct peer *q = &old[j];
 
             p->conn = q->conn;
+            p->retry_ms = q->retry_ms;
+            p->retry_at = q->retry_at;
             p->up = q->up;
             p->seq = q->seq;
             p->acked = q->acked;

@@ -60,7 +60,13 @@ struct ofpbuf;
  * AGP_RECONNECT_MIN_MS, then twice as long after each failed attempt, but
  * never more than AGP_RECONNECT_MAX_MS apart: so a restarted controller
  * has heard from every live agent within AGP_RECONNECT_MAX_MS (and a
- * connection's set-up) of opening its listener. */
+ * connection's set-up) of opening its listener.  A primary whose
+ * replication connection to a peer fails waits the same way before it
+ * tries again (a connection that worked and closed is tried again at
+ * once).  libopenvswitch's reconnect is not used for either: it waits at
+ * least a second between attempts, which a restarted controller's
+ * heartbeat timeout and a restarted secondary's bulk transfer cannot
+ * afford. */
 #define AGP_RECONNECT_MIN_MS 100
 #define AGP_RECONNECT_MAX_MS 1000
 
