@@ -184,6 +184,7 @@ def program(path):
                 size[m + '_s_p50'] = statistics.median(secs)
                 size[m + '_trials'] = len(secs)
         for m, key in (('sfmesh', 'connect_to_bundle_sent_s'),
+                       ('repair', 'down_to_bundle_sent_s'),
                        ('repair', 'down_to_barrier_s'),
                        ('repair', 'changes'),
                        ('repair2', 'down_to_barrier_s'),

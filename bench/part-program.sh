@@ -163,13 +163,15 @@ for BUCKETS in $SIZES; do
             poll_sync
             t1=$(now)
             dl=$(tail -n +"$((lines + 1))" "$LOG" | grep -m1 "up -> down")
+            bl=$(tail -n +"$((lines + 1))" "$LOG" \
+                 | grep -m1 "bundle .* with [0-9]* changes")
             cm=$(tail -n +"$((lines + 1))" "$LOG" | grep "bundle .* committed" \
                  | tail -1)
             changes=$(tail -n +"$((lines + 1))" "$LOG" \
                       | sed -n 's/.* with \([0-9]*\) changes.*/\1/p' \
                       | awk '{ s += $1 } END { print s + 0 }')
-            td=$(logtime "$dl") tm=$(logtime "$cm")
-            echo "{\"method\": \"repair\", \"buckets\": $BUCKETS, \"round\": $round, \"victims\": $n_victims, \"names\": \"${victims# }\", \"seconds\": $(sub "$t1" "$t0"), \"down_to_barrier_s\": $(sub "$tm" "$td"), \"changes\": $changes}" \
+            td=$(logtime "$dl") tb=$(logtime "$bl") tm=$(logtime "$cm")
+            echo "{\"method\": \"repair\", \"buckets\": $BUCKETS, \"round\": $round, \"victims\": $n_victims, \"names\": \"${victims# }\", \"seconds\": $(sub "$t1" "$t0"), \"down_to_bundle_sent_s\": $(sub "$tb" "$td"), \"down_to_barrier_s\": $(sub "$tm" "$td"), \"changes\": $changes}" \
                 | tee -a "$SFM_TMP/program.jsonl" | sed 's/^/    /' >&2
             lines=$(wc -l < "$LOG")
             for v in $victims; do ip link set "$v" up; done

@@ -23,10 +23,11 @@
 #include "route.h"
 
 /* Limits.  The bucket count, and the groups and steering flows it makes
- * with the chains (CFG_MAX_ENTRIES), are bounded by what a switch is
- * programmed with in one bundle well within the OpenFlow connection's
- * dead-peer time: the controller computes and sends a whole difference in
- * one loop turn (see "Programming limits" in docs/pipeline.md). */
+ * with the chains (CFG_MAX_ENTRIES), are bounded by what the controller
+ * computes in one loop turn well within the OpenFlow connection's dead-peer
+ * time: the whole desired state and its difference with the switch (see
+ * "Programming limits" in docs/pipeline.md, which gives the measurements
+ * at these limits). */
 #define CFG_MAX_FILE_SIZE (1024 * 1024)
 #define CFG_MIN_BUCKETS 2
 #define CFG_MAX_BUCKETS 16384

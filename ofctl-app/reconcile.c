@@ -492,7 +492,7 @@ barrier_cb__(struct ofconn *conn OVS_UNUSED, int status, void *rcl_)
                      rcl->n_failed);
         rcl->state = RCL_DUMP_NEEDED;
         clear_ops__(rcl);
-        return;
+        return;                 /* Resynchronized on the owner's next call. */
     }
 
     /* The bundle is in: its changes are installed. */
@@ -521,6 +521,11 @@ barrier_cb__(struct ofconn *conn OVS_UNUSED, int status, void *rcl_)
     rcl->n_failed = 0;
     free(rcl->switch_error);
     rcl->switch_error = NULL;
+
+    /* What changed while the bundle was out goes now, not at the owner's
+     * next call: the switch has read everything sent so far, so the
+     * connection is not backlogged. */
+    rcl_run(rcl, false);
 }
 
 /* Adds to the next bundle what turns the installed group with 'group_id'

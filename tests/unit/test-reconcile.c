@@ -604,6 +604,39 @@ test_backlog_defers(void)
     flowset_destroy(&d2);
 }
 
+/* Plays the switch 't' for message 'oh' from the reconciler of 'ctx' (see
+ * drive_turn()). */
+static void
+play(struct ctx *ctx, struct fake_table *t, const struct ofp_header *oh,
+     int *n_adds, int refuse_add)
+{
+    enum ofptype type;
+
+    CU_ASSERT_EQUAL_FATAL(ofptype_decode(&type, oh), 0);
+    if (type == OFPTYPE_FLOW_STATS_REQUEST
+        || type == OFPTYPE_GROUP_DESC_STATS_REQUEST) {
+        struct ovs_list replies;
+        struct ofpbuf *r;
+
+        fake_table_dump(t, oh, &replies);
+        LIST_FOR_EACH_POP (r, list_node, &replies) {
+            peer_feed(ctx->conn, r, 0);
+        }
+    } else if (type == OFPTYPE_BARRIER_REQUEST) {
+        answer_barrier(ctx->conn, oh->xid);
+    } else if (type == OFPTYPE_BUNDLE_ADD_MESSAGE
+               && ++*n_adds == refuse_add) {
+        peer_feed(ctx->conn,
+                  ofperr_encode_reply(OFPERR_OFPBFC_MSG_BAD_LEN, oh), 0);
+    } else {
+        enum ofperr error = fake_table_receive(t, oh);
+
+        if (error) {
+            peer_feed(ctx->conn, ofperr_encode_reply(error, oh), 0);
+        }
+    }
+}
+
 /* Plays the switch 't' for one turn: runs the reconciler once, then every
  * message it sent goes to the fake table, dumps are answered from it,
  * errors go back, barriers are answered.  If 'refuse_add' is nonzero, the
@@ -618,33 +651,8 @@ drive_turn(struct ctx *ctx, struct fake_table *t, int *n_adds,
 
     rcl_run(ctx->rcl, false);
     while ((b = peer_pop(ctx->conn)) != NULL) {
-        const struct ofp_header *oh = b->data;
-        enum ofptype type;
-
         n++;
-        CU_ASSERT_EQUAL_FATAL(ofptype_decode(&type, oh), 0);
-        if (type == OFPTYPE_FLOW_STATS_REQUEST
-            || type == OFPTYPE_GROUP_DESC_STATS_REQUEST) {
-            struct ovs_list replies;
-            struct ofpbuf *r;
-
-            fake_table_dump(t, oh, &replies);
-            LIST_FOR_EACH_POP (r, list_node, &replies) {
-                peer_feed(ctx->conn, r, 0);
-            }
-        } else if (type == OFPTYPE_BARRIER_REQUEST) {
-            answer_barrier(ctx->conn, oh->xid);
-        } else if (type == OFPTYPE_BUNDLE_ADD_MESSAGE
-                   && ++*n_adds == refuse_add) {
-            peer_feed(ctx->conn,
-                      ofperr_encode_reply(OFPERR_OFPBFC_MSG_BAD_LEN, oh), 0);
-        } else {
-            enum ofperr error = fake_table_receive(t, oh);
-
-            if (error) {
-                peer_feed(ctx->conn, ofperr_encode_reply(error, oh), 0);
-            }
-        }
+        play(ctx, t, b->data, n_adds, refuse_add);
         ofpbuf_delete(b);
     }
     return n;
@@ -871,6 +879,51 @@ test_large_bundle_refused(void)
     flowset_destroy(&d);
 }
 
+/* A change that arrives while a bundle is out goes to the switch as soon as
+ * that bundle's barrier reply arrives, with no further call from the
+ * owner. */
+static void
+test_change_during_commit(void)
+{
+    struct flowset d, d2, d3;
+    struct ovs_list sent;
+    struct fake_table t;
+    struct ofpbuf *b;
+    struct ctx ctx;
+    int n_adds = 0;
+
+    many_flows(&d, 3);
+    many_flows(&d2, 4);
+    many_flows(&d3, 5);
+    start_fake(&ctx, &t, NULL);
+    set_desired(ctx.rcl, &d);
+    CU_ASSERT_EQUAL(drive(&ctx, &t), 1);
+
+    set_desired(ctx.rcl, &d2);
+    rcl_run(ctx.rcl, false);
+    CU_ASSERT_STRING_EQUAL(rcl_state_name(ctx.rcl), "COMMITTING");
+    ovs_list_init(&sent);
+    while ((b = peer_pop(ctx.conn)) != NULL) {
+        ovs_list_push_back(&sent, &b->list_node);
+    }
+    set_desired(ctx.rcl, &d3);
+    LIST_FOR_EACH_POP (b, list_node, &sent) {
+        play(&ctx, &t, b->data, &n_adds, 0);
+        ofpbuf_delete(b);
+    }
+    CU_ASSERT_TRUE(flowset_equal(&t.set, &d2));
+    CU_ASSERT_STRING_EQUAL(rcl_state_name(ctx.rcl), "COMMITTING");
+    b = peer_pop(ctx.conn);
+    CU_ASSERT_PTR_NOT_NULL(b);
+    ofpbuf_delete(b);
+
+    finish(&ctx);
+    fake_table_destroy(&t);
+    flowset_destroy(&d);
+    flowset_destroy(&d2);
+    flowset_destroy(&d3);
+}
+
 static const struct test_case reconcile_tests[] = {
     { "first sync from an empty switch, then idempotent",
       test_first_sync_from_empty },
@@ -891,6 +944,8 @@ static const struct test_case reconcile_tests[] = {
       test_large_bundle },
     { "a refused piece: the bundle is discarded, then resynced",
       test_large_bundle_refused },
+    { "a change during a commit goes out at its barrier reply",
+      test_change_during_commit },
     { NULL, NULL },
 };
 TEST_SUITE("reconcile", reconcile_tests)
