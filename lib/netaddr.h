@@ -8,7 +8,8 @@
 
 /* Parsing of the socket addresses sfmesh daemons take on their command
  * lines, in the syntax of OVS: "ptcp:PORT[:IP]" to listen, "tcp:IP:PORT"
- * to connect.  IP may be IPv4 or [IPv6]. */
+ * to connect.  IP may be IPv4 or [IPv6].  A thin layer over the parsers
+ * and formatters of libopenvswitch's socket-util. */
 
 #include <sys/socket.h>
 
