@@ -11,7 +11,6 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +25,7 @@
 #include "openvswitch/shash.h"
 #include "openvswitch/vlog.h"
 #include "timeval.h"
+#include "unixctl.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(ctlsock);
@@ -669,119 +669,28 @@ ctlsock_register(struct ctlsock *server, const char *name, const char *usage,
     free(shash_replace(&server->commands, name, command));
 }
 
-/* Waits until 'fd' is ready for 'events' or 'deadline' passes. */
-static int
-wait_fd__(int fd, short events, long long int deadline)
-{
-    struct pollfd pfd = { .fd = fd, .events = events };
-    long long int left = deadline - time_msec();
-    int retval;
-
-    if (left <= 0) {
-        return ETIMEDOUT;
-    }
-    retval = poll(&pfd, 1, left);
-    return retval > 0 ? 0 : retval == 0 ? ETIMEDOUT : errno;
-}
-
 int
-ctlsock_transact(const char *path, int argc, char *argv[], int timeout_ms,
+ctlsock_transact(const char *path, int argc, char *argv[],
                  char **resultp, char **errorp)
 {
-    long long int deadline = time_msec() + timeout_ms;
-    struct json_parser *parser = NULL;
-    struct jsonrpc_msg *request, *reply = NULL;
-    struct sockaddr_un sun;
-    struct json *params, *request_json;
-    char *s, *error;
-    size_t len, sent;
-    int fd, retval;
+    struct jsonrpc *client;
+    int error;
 
     *resultp = *errorp = NULL;
-    memset(&sun, 0, sizeof sun);
-    sun.sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof sun.sun_path) {
-        *errorp = xasprintf("%s: path too long", path);
-        return ENAMETOOLONG;
-    }
-    strcpy(sun.sun_path, path);
-
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *) &sun, sizeof sun) < 0) {
-        retval = errno;
-        *errorp = xasprintf("cannot connect to %s (%s); is the daemon "
-                            "running?", path, ovs_strerror(retval));
-        if (fd >= 0) {
-            close(fd);
-        }
-        return retval;
-    }
-
-    params = json_array_create_empty();
-    for (int i = 1; i < argc; i++) {
-        json_array_add(params, json_string_create(argv[i]));
-    }
-    request = jsonrpc_create_request(argv[0], params, NULL);
-    request_json = jsonrpc_msg_to_json(request);
-    s = json_to_string(request_json, 0);
-    json_destroy(request_json);
-    len = strlen(s);
-    for (sent = 0, retval = 0; sent < len && !retval; ) {
-        ssize_t n = send(fd, s + sent, len - sent, MSG_NOSIGNAL);
-        if (n > 0) {
-            sent += n;
-        } else if (n < 0 && errno != EINTR && errno != EAGAIN) {
-            retval = errno;
-        } else {
-            retval = wait_fd__(fd, POLLOUT, deadline);
-        }
-    }
-    free(s);
-
-    parser = json_parser_create(0);
-    while (!retval && !json_parser_is_done(parser)) {
-        char buf[4096];
-        ssize_t n;
-
-        retval = wait_fd__(fd, POLLIN, deadline);
-        if (retval) {
-            break;
-        }
-        n = recv(fd, buf, sizeof buf, 0);
-        if (n > 0) {
-            json_parser_feed(parser, buf, n);
-        } else if (n == 0) {
-            retval = EPROTO;
-        } else if (errno != EINTR && errno != EAGAIN) {
-            retval = errno;
-        }
-    }
-    close(fd);
-
-    if (retval) {
-        json_parser_abort(parser);
-        *errorp = xasprintf("%s: %s", path, retval == EPROTO
-                            ? "connection closed before the reply"
-                            : ovs_strerror(retval));
-        return retval;
-    }
-
-    error = jsonrpc_msg_from_json(json_parser_finish(parser), &reply);
+    error = unixctl_client_create(path, &client);
     if (error) {
-        *errorp = xasprintf("%s: bad reply: %s", path, error);
-        free(error);
-        return EPROTO;
+        *errorp = xasprintf("cannot connect to %s (%s); is the daemon "
+                            "running?", path, ovs_strerror(error));
+        return error;
     }
-    if (reply->error) {
-        *errorp = (reply->error->type == JSON_STRING
-                   ? xstrdup(json_string(reply->error))
-                   : json_to_string(reply->error, 0));
-    } else if (reply->result && reply->result->type == JSON_STRING) {
-        *resultp = xstrdup(json_string(reply->result));
-    } else {
-        *resultp = reply->result ? json_to_string(reply->result, 0)
-                                 : xstrdup("");
+    error = unixctl_client_transact(client, argv[0], argc - 1, argv + 1,
+                                    resultp, errorp);
+    jsonrpc_close(client);
+    if (error) {
+        free(*resultp);
+        free(*errorp);
+        *resultp = NULL;
+        *errorp = xasprintf("%s: %s", path, ovs_retval_to_string(error));
     }
-    jsonrpc_msg_destroy(reply);
-    return 0;
+    return error;
 }

@@ -53,12 +53,13 @@ void ctlsock_reply_pieces(struct ctlsock_conn *, ctlsock_piece_cb *next,
 void ctlsock_reply_error(struct ctlsock_conn *, const char *text);
 
 /* Client side: sends command 'argv[0]' with its arguments to the daemon at
- * 'path' and waits up to 'timeout_ms' for the answer.  On success returns 0
- * and stores the result text in '*resultp'; a daemon's error reply returns
- * 0 with the text in '*errorp'; otherwise returns a positive errno with a
- * message in '*errorp'.  The caller frees both. */
+ * 'path' with libopenvswitch's unixctl client and waits for the answer
+ * (for a time limit, use time_alarm() as ovs-appctl does).  On success
+ * returns 0 and stores the result text in '*resultp'; a daemon's error
+ * reply returns 0 with the text in '*errorp'; otherwise returns a positive
+ * errno with a message in '*errorp'.  The caller frees both. */
 int ctlsock_transact(const char *path, int argc, char *argv[],
-                     int timeout_ms, char **resultp, char **errorp);
+                     char **resultp, char **errorp);
 
 /* Reading requests, without I/O: a client's byte stream is a series of JSON
  * objects, each a JSON-RPC request.  The server feeds what it receives, in

@@ -15,7 +15,9 @@
 #include "command-line.h"
 #include "ctlsock.h"
 #include "dirs.h"
+#include "timeval.h"
 #include "util.h"
+#include "openvswitch/vlog.h"
 
 static void OVS_NO_RETURN
 usage(void)
@@ -98,8 +100,11 @@ main(int argc, char *argv[])
         target = xasprintf("%s/sfmesh-controller.ctl", ovs_rundir());
     }
 
+    /* sfmesh-ctl says itself why a command failed. */
+    vlog_set_levels(vlog_module_from_name("unixctl"), VLF_CONSOLE, VLL_ERR);
+    time_alarm(timeout);
     retval = ctlsock_transact(target, argc - optind, argv + optind,
-                              timeout * 1000, &result, &error);
+                              &result, &error);
     free(target);
     if (retval) {
         fprintf(stderr, "%s: %s\n", program_name, error);

@@ -21,6 +21,7 @@
 #include "jsonrpc.h"
 #include "openvswitch/json.h"
 #include "tests.h"
+#include "timeval.h"
 #include "util.h"
 
 #define REQ1 "{\"method\":\"fail\",\"params\":[\"dlp-1\",\"down\"],\"id\":7}"
@@ -291,7 +292,8 @@ transact_long(const char *command)
         char *result = NULL, *err = NULL;
         int retval;
 
-        retval = ctlsock_transact(path, 1, argv, 10000, &result, &err);
+        time_alarm(10);
+        retval = ctlsock_transact(path, 1, argv, &result, &err);
         long_text(&want, 0, N_LINES);
         _exit(!retval && !err && result && !strcmp(result, ds_cstr(&want))
               ? 0 : 1);
