@@ -1711,7 +1711,7 @@ main(int argc, char *argv[])
                   opts.repl_listen);
     }
 
-    if (frameio_open(opts.iface, NSH_ETHERTYPE, AGENT_BATCH, &ag.fio,
+    if (frameio_open(opts.iface, ETH_TYPE_NSH, AGENT_BATCH, &ag.fio,
                      &error)) {
         ovs_fatal(0, "%s", error);
     }

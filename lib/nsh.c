@@ -261,7 +261,7 @@ nsh_parse(const void *frame_, size_t len, struct nsh_frame *f)
     if (!nsh_parse_eth__(frame, len, &ofs, &type)) {
         return NSH_E_ETH_TRUNCATED;
     }
-    if (type != NSH_ETHERTYPE) {
+    if (type != ETH_TYPE_NSH) {
         return NSH_E_ETHERTYPE;
     }
 
@@ -273,20 +273,20 @@ nsh_parse(const void *frame_, size_t len, struct nsh_frame *f)
     f->nsh_ofs = ofs;
     f->oam = (nsh[0] & 0x20) != 0;
     f->ttl = nsh_get_ttl__(nsh);
-    f->length = nsh[1] & 0x3f;
-    f->mdtype = nsh[2] & 0x0f;
+    f->length = nsh[1] & NSH_LEN_MASK;
+    f->mdtype = nsh[2] & NSH_MDTYPE_MASK;
     f->np = nsh[3];
     f->spi = nsh_get32__(nsh + 4) >> 8;
     f->si = nsh[7];
     if (nsh[0] >> 6) {
         return NSH_E_VERSION;
     }
-    if (f->mdtype == 1) {
-        if (f->length != NSH_MD1_WORDS) {
+    if (f->mdtype == NSH_M_TYPE1) {
+        if (f->length != NSH_M_TYPE1_LEN / 4) {
             return NSH_E_MD1_LENGTH;
         }
-    } else if (f->mdtype == 2) {
-        if (f->length < 2) {
+    } else if (f->mdtype == NSH_M_TYPE2) {
+        if (f->length < NSH_BASE_HDR_LEN / 4) {
             return NSH_E_MD2_LENGTH;
         }
     } else {
@@ -302,7 +302,7 @@ nsh_parse(const void *frame_, size_t len, struct nsh_frame *f)
     if (!f->si) {
         return NSH_E_SI_ZERO;
     }
-    if (f->mdtype == 1) {
+    if (f->mdtype == NSH_M_TYPE1) {
         f->c1 = nsh_get32__(nsh + 8);
         f->c2 = nsh_get32__(nsh + 12);
         f->c3 = nsh_get32__(nsh + 16);
@@ -313,7 +313,7 @@ nsh_parse(const void *frame_, size_t len, struct nsh_frame *f)
 
     /* The inner packet. */
     switch (f->np) {
-    case NSH_NP_ETHERNET:
+    case NSH_P_ETHERNET:
         if (!nsh_parse_eth__(frame, len, &ofs, &type)) {
             return NSH_E_INNER_ETH_TRUNCATED;
         }
@@ -324,10 +324,10 @@ nsh_parse(const void *frame_, size_t len, struct nsh_frame *f)
         }
         return NSH_E_INNER_ETHERTYPE;
 
-    case NSH_NP_IPV4:
+    case NSH_P_IPV4:
         return nsh_parse_ip4__(frame, len, ofs, f);
 
-    case NSH_NP_IPV6:
+    case NSH_P_IPV6:
         return nsh_parse_ip6__(frame, len, ofs, f);
 
     default:
@@ -525,7 +525,7 @@ nsh_build(void *buf, size_t size, const struct nsh_build_spec *spec)
         || (v4 ? ip_hlen : 0) + l4_len > UINT16_MAX) {
         return 0;
     }
-    len = NSH_ETH_LEN + NSH_MD1_LEN + NSH_ETH_LEN + ip_hlen + l4_len;
+    len = NSH_ETH_LEN + NSH_M_TYPE1_LEN + NSH_ETH_LEN + ip_hlen + l4_len;
     if (len > size) {
         return 0;
     }
@@ -534,19 +534,19 @@ nsh_build(void *buf, size_t size, const struct nsh_build_spec *spec)
     /* Outer Ethernet. */
     memcpy(p, spec->outer_dst.ea, 6);
     memcpy(p + 6, spec->outer_src.ea, 6);
-    nsh_put16__(p + 12, NSH_ETHERTYPE);
+    nsh_put16__(p + 12, ETH_TYPE_NSH);
 
     /* NSH: version 0, O 0, length 6, MD type 1, next protocol Ethernet. */
     nsh = p + NSH_ETH_LEN;
-    nsh[1] = NSH_MD1_WORDS;
+    nsh[1] = NSH_M_TYPE1_LEN / 4;
     nsh_set_ttl__(nsh, spec->ttl);
-    nsh[2] = 1;
-    nsh[3] = NSH_NP_ETHERNET;
+    nsh[2] = NSH_M_TYPE1;
+    nsh[3] = NSH_P_ETHERNET;
     nsh_put32__(nsh + 4, spec->spi << 8 | spec->si);
     nsh_put32__(nsh + 8, spec->c1);
 
     /* Inner Ethernet. */
-    p = nsh + NSH_MD1_LEN;
+    p = nsh + NSH_M_TYPE1_LEN;
     memcpy(p, spec->inner_dst.ea, 6);
     memcpy(p + 6, spec->inner_src.ea, 6);
     nsh_put16__(p + 12, v4 ? NSH_ETHERTYPE_IPV4 : NSH_ETHERTYPE_IPV6);

@@ -46,17 +46,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "openvswitch/nsh.h"
+#include "packets.h"
 #include "openvswitch/types.h"
 
-#define NSH_ETHERTYPE 0x894f    /* Ethernet type of NSH. */
-#define NSH_MD1_WORDS 6         /* NSH length, in words, of MD type 1. */
-#define NSH_MD1_LEN 24          /* NSH length, in bytes, of MD type 1. */
-
-/* NSH Next Protocol values (RFC 8300, section 11.2.5) that nsh_parse()
- * accepts. */
-#define NSH_NP_IPV4 1
-#define NSH_NP_IPV6 2
-#define NSH_NP_ETHERNET 3
+/* The constants are libopenvswitch's: ETH_TYPE_NSH (packets.h),
+ * NSH_M_TYPE1 and NSH_M_TYPE1_LEN (24 bytes, so Length 6 in words), and
+ * the Next Protocol values nsh_parse() accepts, NSH_P_IPV4, NSH_P_IPV6 and
+ * NSH_P_ETHERNET (openvswitch/nsh.h). */
 
 /* What nsh_parse() and nsh_forward() return: NSH_OK (0) or NSH_E_*, the
  * reason the frame must be dropped.  Each value has a short name

@@ -83,11 +83,11 @@ check_parsed(const uint8_t *data, size_t size, const struct nsh_frame *f)
     CHECK(f->nsh_ofs == 14 || f->nsh_ofs == 18);
     CHECK(f->inner_ofs == f->nsh_ofs + 4 * f->length);
     CHECK(f->inner_ofs <= size);
-    if (f->np == NSH_NP_ETHERNET) {
+    if (f->np == NSH_P_ETHERNET) {
         CHECK(f->l3_ofs == f->inner_ofs + 14
               || f->l3_ofs == f->inner_ofs + 18);
     } else {
-        CHECK(f->np == NSH_NP_IPV4 || f->np == NSH_NP_IPV6);
+        CHECK(f->np == NSH_P_IPV4 || f->np == NSH_P_IPV6);
         CHECK(f->l3_ofs == f->inner_ofs);
     }
     CHECK(f->l3_len <= size - f->l3_ofs);
@@ -273,7 +273,7 @@ fuzz_build(const uint8_t *data, size_t size)
     }
     CHECK(error == NSH_OK);
     CHECK(f.ttl == spec.ttl && f.si == spec.si && f.spi == spec.spi);
-    CHECK(f.c1 == spec.c1 && f.mdtype == 1 && f.np == NSH_NP_ETHERNET);
+    CHECK(f.c1 == spec.c1 && f.mdtype == 1 && f.np == NSH_P_ETHERNET);
     CHECK(f.ip_version == spec.ip_version && f.ip_proto == spec.ip_proto);
     CHECK(!memcmp(&f.ip_src, &spec.ip_src, sizeof f.ip_src));
     CHECK(!memcmp(&f.ip_dst, &spec.ip_dst, sizeof f.ip_dst));

@@ -196,7 +196,7 @@ test_ovs_frame_fields(void)
     CU_ASSERT_EQUAL(f.ttl, 63);
     CU_ASSERT_EQUAL(f.length, 6);
     CU_ASSERT_EQUAL(f.mdtype, 1);
-    CU_ASSERT_EQUAL(f.np, NSH_NP_ETHERNET);
+    CU_ASSERT_EQUAL(f.np, NSH_P_ETHERNET);
     CU_ASSERT_FALSE(f.oam);
     CU_ASSERT_EQUAL(f.spi, 0x64);
     CU_ASSERT_EQUAL(f.si, 255);
@@ -993,7 +993,7 @@ test_valid_variants(void)
     CU_ASSERT_EQUAL(f.length, 6);
 
     CU_ASSERT_EQUAL_FATAL(parse_mutated(np_ipv4, &f), NSH_OK);
-    CU_ASSERT_EQUAL(f.np, NSH_NP_IPV4);
+    CU_ASSERT_EQUAL(f.np, NSH_P_IPV4);
     CU_ASSERT_EQUAL(f.inner_ofs, OFS_INNER);
     CU_ASSERT_EQUAL(f.l3_ofs, OFS_INNER);
     CU_ASSERT_EQUAL(f.l4_ofs, OFS_INNER + 20);
