@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "openvswitch/ofpbuf.h"
+#include "unaligned.h"
 #include "util.h"
 
 /* Offsets of the header's fields. */
@@ -112,25 +113,23 @@ agp_type_name(enum agp_type type)
     return "UNKNOWN";
 }
 
-/* Returns the 'n' bytes (at most 8) at 'p' as a big-endian number. */
-static uint64_t
-agp_get_be__(const uint8_t *p, size_t n)
+/* Big-endian numbers at any alignment, with libopenvswitch's helpers. */
+static uint16_t
+agp_be16__(const uint8_t *p)
 {
-    uint64_t value = 0;
-
-    for (size_t i = 0; i < n; i++) {
-        value = (value << 8) | p[i];
-    }
-    return value;
+    return ntohs(get_unaligned_be16((const ovs_be16 *) p));
 }
 
-/* Stores the low 'n' bytes (at most 8) of 'value' at 'p', big-endian. */
-static void
-agp_set_be__(uint8_t *p, uint64_t value, size_t n)
+static uint32_t
+agp_be32__(const uint8_t *p)
 {
-    for (size_t i = n; i-- > 0; value >>= 8) {
-        p[i] = value;
-    }
+    return ntohl(get_unaligned_be32((const ovs_be32 *) p));
+}
+
+static void
+agp_set_be32__(void *p, uint32_t value)
+{
+    put_unaligned_be32(p, htonl(value));
 }
 
 /* Returns the version that a frame of 'type' is framed with. */
@@ -177,7 +176,7 @@ agp_frame_check(const void *data, size_t size, size_t *msg_len)
         return AGP_FRAME_NEED_MORE;
     }
 
-    len = agp_get_be__(p + AGP_OFS_LENGTH, 4);
+    len = agp_be32__(p + AGP_OFS_LENGTH);
     if (len < AGP_HEADER_LEN || len > AGP_MAX_LEN) {
         return AGP_FRAME_BAD_LENGTH;
     }
@@ -377,28 +376,14 @@ agp_get__(struct agp_reader *r, size_t n, const uint8_t **p)
     return AGP_OK;
 }
 
-/* Consumes a big-endian number of 'n' bytes (at most 8) of 'r' into
- * '*value'. */
-static enum agp_error
-agp_get_uint__(struct agp_reader *r, size_t n, uint64_t *value)
-{
-    const uint8_t *p;
-    enum agp_error error = agp_get__(r, n, &p);
-
-    if (!error) {
-        *value = agp_get_be__(p, n);
-    }
-    return error;
-}
-
 /* Consumes a 1-byte number of 'r' into '*value'. */
 static enum agp_error
 agp_get_u8__(struct agp_reader *r, uint8_t *value)
 {
-    uint64_t v = 0;
-    enum agp_error error = agp_get_uint__(r, 1, &v);
+    const uint8_t *p;
+    enum agp_error error = agp_get__(r, 1, &p);
 
-    *value = v;
+    *value = error ? 0 : p[0];
     return error;
 }
 
@@ -406,10 +391,10 @@ agp_get_u8__(struct agp_reader *r, uint8_t *value)
 static enum agp_error
 agp_get_u16__(struct agp_reader *r, uint16_t *value)
 {
-    uint64_t v = 0;
-    enum agp_error error = agp_get_uint__(r, 2, &v);
+    const uint8_t *p;
+    enum agp_error error = agp_get__(r, 2, &p);
 
-    *value = v;
+    *value = error ? 0 : agp_be16__(p);
     return error;
 }
 
@@ -417,10 +402,10 @@ agp_get_u16__(struct agp_reader *r, uint16_t *value)
 static enum agp_error
 agp_get_u32__(struct agp_reader *r, uint32_t *value)
 {
-    uint64_t v = 0;
-    enum agp_error error = agp_get_uint__(r, 4, &v);
+    const uint8_t *p;
+    enum agp_error error = agp_get__(r, 4, &p);
 
-    *value = v;
+    *value = error ? 0 : agp_be32__(p);
     return error;
 }
 
@@ -428,7 +413,11 @@ agp_get_u32__(struct agp_reader *r, uint32_t *value)
 static enum agp_error
 agp_get_u64__(struct agp_reader *r, uint64_t *value)
 {
-    return agp_get_uint__(r, 8, value);
+    const uint8_t *p;
+    enum agp_error error = agp_get__(r, 8, &p);
+
+    *value = error ? 0 : ntohll(get_unaligned_be64((const ovs_be64 *) p));
+    return error;
 }
 
 /* Consumes a string of 'r' and stores a NUL-terminated copy, to be freed
@@ -466,10 +455,10 @@ agp_get_key__(struct agp_reader *r, struct agp_stream_key *key)
     enum agp_error error = agp_get__(r, AGP_KEY_LEN, &p);
 
     if (!error) {
-        key->lower_addr = agp_get_be__(p, 4);
-        key->higher_addr = agp_get_be__(p + 4, 4);
-        key->lower_port = agp_get_be__(p + 8, 2);
-        key->higher_port = agp_get_be__(p + 10, 2);
+        key->lower_addr = agp_be32__(p);
+        key->higher_addr = agp_be32__(p + 4);
+        key->lower_port = agp_be16__(p + 8);
+        key->higher_port = agp_be16__(p + 10);
         key->proto = p[12];
     }
     return error;
@@ -792,13 +781,13 @@ agp_decode(const void *frame, size_t size, struct agp_msg *msg)
         && p[AGP_OFS_VERSION] != AGP_HELLO_VERSION) {
         return AGP_E_VERSION;
     }
-    if (agp_get_be__(p + AGP_OFS_LENGTH, 4) != size || size > AGP_MAX_LEN) {
+    if (agp_be32__(p + AGP_OFS_LENGTH) != size || size > AGP_MAX_LEN) {
         return AGP_E_LENGTH;
     }
     if (p[AGP_OFS_TYPE] < AGP_HELLO || p[AGP_OFS_TYPE] > AGP_RELEASE) {
         return AGP_E_TYPE;
     }
-    if (agp_get_be__(p + AGP_OFS_FLAGS, 2)) {
+    if (agp_be16__(p + AGP_OFS_FLAGS)) {
         return AGP_E_FLAGS;
     }
     if (p[AGP_OFS_VERSION] != agp_frame_version__(p[AGP_OFS_TYPE])) {
@@ -808,7 +797,7 @@ agp_decode(const void *frame, size_t size, struct agp_msg *msg)
     }
 
     msg->type = p[AGP_OFS_TYPE];
-    msg->xid = agp_get_be__(p + AGP_OFS_XID, 4);
+    msg->xid = agp_be32__(p + AGP_OFS_XID);
     r.p = p + AGP_HEADER_LEN;
     r.left = size - AGP_HEADER_LEN;
     error = agp_decode_body__(&r, msg);
@@ -866,32 +855,32 @@ agp_msg_uninit(struct agp_msg *msg)
 
 /* Encoding. */
 
-/* Appends the low 'n' bytes of 'value' to 'b', big-endian. */
+/* Appends 'value' to 'b' in 1 byte. */
 static void
-agp_put_uint__(struct ofpbuf *b, uint64_t value, size_t n)
+agp_put_u8__(struct ofpbuf *b, uint8_t value)
 {
-    agp_set_be__(ofpbuf_put_uninit(b, n), value, n);
+    ofpbuf_put(b, &value, 1);
 }
 
 /* Appends 'value' to 'b' in 2 bytes. */
 static void
 agp_put_u16__(struct ofpbuf *b, uint16_t value)
 {
-    agp_put_uint__(b, value, 2);
+    put_unaligned_be16(ofpbuf_put_uninit(b, 2), htons(value));
 }
 
 /* Appends 'value' to 'b' in 4 bytes. */
 static void
 agp_put_u32__(struct ofpbuf *b, uint32_t value)
 {
-    agp_put_uint__(b, value, 4);
+    agp_set_be32__(ofpbuf_put_uninit(b, 4), value);
 }
 
 /* Appends 'value' to 'b' in 8 bytes. */
 static void
 agp_put_u64__(struct ofpbuf *b, uint64_t value)
 {
-    agp_put_uint__(b, value, 8);
+    put_unaligned_be64(ofpbuf_put_uninit(b, 8), htonll(value));
 }
 
 /* Checks the string 's' (NULL counts as "", and must then not be a name if
@@ -919,8 +908,8 @@ agp_put_header__(struct ofpbuf *b, enum agp_type type, uint32_t xid)
     size_t start = b->size;
 
     ofpbuf_put(b, AGP_MAGIC, 4);
-    agp_put_uint__(b, agp_frame_version__(type), 1);
-    agp_put_uint__(b, type, 1);
+    agp_put_u8__(b, agp_frame_version__(type));
+    agp_put_u8__(b, type);
     agp_put_u16__(b, 0);
     agp_put_u32__(b, 0);
     agp_put_u32__(b, xid);
@@ -939,7 +928,7 @@ agp_finish__(struct ofpbuf *b, size_t start)
         b->size = start;
         return AGP_E_TOO_LONG;
     }
-    agp_set_be__(ofpbuf_at_assert(b, start + AGP_OFS_LENGTH, 4), len, 4);
+    agp_set_be32__(ofpbuf_at_assert(b, start + AGP_OFS_LENGTH, 4), len);
     return AGP_OK;
 }
 
@@ -972,7 +961,7 @@ agp_encode_hello_ack__(struct ofpbuf *b, const struct agp_hello_ack *ack)
     enum agp_error error = agp_check_hello_ack__(ack->version, len);
 
     if (!error) {
-        agp_put_uint__(b, ack->version, 1);
+        agp_put_u8__(b, ack->version);
         error = agp_put_string__(b, ack->reason, false);
     }
     return error;
@@ -1228,7 +1217,7 @@ agp_batch_add(struct agp_batch *batch, struct ofpbuf *b,
     agp_put_u32__(b, key->higher_addr);
     agp_put_u16__(b, key->lower_port);
     agp_put_u16__(b, key->higher_port);
-    agp_put_uint__(b, key->proto, 1);
+    agp_put_u8__(b, key->proto);
     agp_put_u64__(b, rec->version.epoch);
     agp_put_u64__(b, rec->version.count);
     agp_put_u16__(b, rec->state_len);
@@ -1244,8 +1233,8 @@ agp_batch_add(struct agp_batch *batch, struct ofpbuf *b,
 void
 agp_batch_end(struct agp_batch *batch, struct ofpbuf *b)
 {
-    agp_set_be__(ofpbuf_at_assert(b, batch->count_ofs, 4),
-                 batch->n_records, 4);
+    agp_set_be32__(ofpbuf_at_assert(b, batch->count_ofs, 4),
+                   batch->n_records);
     /* agp_batch_add() kept the frame within AGP_MAX_LEN. */
     agp_finish__(b, batch->start);
 }
