@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "agentproto.h"
+#include "bevflush.h"
 #include "connlimit.h"
 #include "openvswitch/list.h"
 #include "openvswitch/ofpbuf.h"
@@ -72,6 +73,9 @@ deferred_cb__(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED,
     struct agpconn *c = c_;
 
     if (c->close_reason) {
+        /* What was queued before the close (a refusal's reason) goes out
+         * first: freeing the bufferevent would drop it. */
+        bevflush_now(c->bev);
         c->cbs.closed(c, c->close_reason, c->aux);
         agpconn_destroy(c);
     } else {

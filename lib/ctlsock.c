@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include "bevflush.h"
 #include "jsonrpc.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/json.h"
@@ -515,29 +516,6 @@ event_cb__(struct bufferevent *bev OVS_UNUSED, short what OVS_UNUSED,
     conn_destroy__(conn_);
 }
 
-/* Sends what 'conn' still has queued, as much as its socket takes at
- * once, so that a reply to a command that ended the loop ("exit") is not
- * lost.  The bufferevent would only send it on a later loop turn. */
-static void
-flush__(struct ctlsock_conn *conn)
-{
-    struct evbuffer *out = bufferevent_get_output(conn->bev);
-    struct evbuffer_iovec vec[16];
-    struct msghdr msg;
-    int n;
-
-    /* The bufferevent holds the start of its output frozen, so read it
-     * in place rather than drain or copy it. */
-    n = evbuffer_peek(out, -1, NULL, vec, ARRAY_SIZE(vec));
-    if (n > 0) {
-        memset(&msg, 0, sizeof msg);
-        msg.msg_iov = (struct iovec *) vec;
-        msg.msg_iovlen = MIN(n, ARRAY_SIZE(vec));
-        ignore(sendmsg(bufferevent_getfd(conn->bev), &msg,
-                       MSG_DONTWAIT | MSG_NOSIGNAL));
-    }
-}
-
 static void
 conn_destroy__(struct ctlsock_conn *conn)
 {
@@ -636,7 +614,7 @@ ctlsock_destroy(struct ctlsock *server)
         return;
     }
     LIST_FOR_EACH_SAFE (conn, list_node, &server->conns) {
-        flush__(conn);
+        bevflush_now(conn->bev);
         conn_destroy__(conn);
     }
     evconnlistener_free(server->listener);

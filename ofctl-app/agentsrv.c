@@ -79,6 +79,7 @@ struct agsrv {
     long long int ready_at;     /* When agents from before a restart began
                                  * to be awaited, or 0. */
     struct event *awaited_ev;   /* Fires when awaited agents are late. */
+    long long int (*clock)(void); /* time_msec(), or a test's clock. */
 };
 
 static void agent_msg__(struct agpconn *, const struct agp_msg *, void *);
@@ -108,6 +109,7 @@ agsrv_create(struct event_base *base, struct steer *steer,
 
     srv->base = base;
     srv->steer = steer;
+    srv->clock = time_msec;
     srv->hb_timeout = heartbeat_timeout_ms;
     shash_init(&srv->agents);
     ovs_list_init(&srv->chans);
@@ -208,7 +210,7 @@ agsrv_listen(struct agsrv *srv, const char *target, char **errorp)
                 (struct sockaddr *) &ss, &len);
     char *addr = netaddr_format((struct sockaddr *) &ss);
     srv->listen_name = xasprintf("ptcp:%s", addr);
-    srv->listen_at = time_msec();
+    srv->listen_at = srv->clock();
     srv->pool = agpconn_pool_create(srv->listen_name, &agsrv_limits);
     free(addr);
     VLOG_INFO("listening for agents on %s", srv->listen_name);
@@ -342,7 +344,7 @@ handle_hello__(struct agsrv_chan *chan, struct agpconn *conn,
     a->awaited = false;
     a->repl_addr = h->repl_addr;
     a->repl_port = h->repl_port;
-    a->last_heard = time_msec();
+    a->last_heard = srv->clock();
     a->pushed_epoch = 0;
     a->warm = false;
     chan->agent = a;
@@ -416,7 +418,7 @@ agent_msg__(struct agpconn *conn, const struct agp_msg *msg, void *chan_)
 
     switch (msg->type) {
     case AGP_HEARTBEAT:
-        a->last_heard = time_msec();
+        a->last_heard = chan->srv->clock();
         a->reported_epoch = msg->heartbeat.epoch;
         a->n_received = msg->heartbeat.n_received;
         a->n_returned = msg->heartbeat.n_returned;
@@ -599,7 +601,7 @@ arm_awaited__(struct agsrv *srv)
     long long int delay;
     struct timeval tv;
 
-    delay = MAX(1, srv->ready_at + srv->hb_timeout + 1 - time_msec());
+    delay = MAX(1, srv->ready_at + srv->hb_timeout + 1 - srv->clock());
     tv.tv_sec = delay / 1000;
     tv.tv_usec = delay % 1000 * 1000;
     evtimer_add(srv->awaited_ev, &tv);
@@ -610,7 +612,7 @@ awaited_cb__(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED,
              void *srv_)
 {
     struct agsrv *srv = srv_;
-    long long int now = time_msec();
+    long long int now = srv->clock();
 
     if (now - srv->ready_at <= srv->hb_timeout) {
         /* libevent measured from the start of its loop turn: early. */
@@ -643,11 +645,20 @@ agsrv_set_ready(struct agsrv *srv, long long int now)
     if (n && srv->listener) {
         VLOG_INFO("ready for agents in %lld ms; then the %"PRIuSIZE" agents "
                   "seen before the restart that are not back have %d ms to "
-                  "say hello", MAX(0, srv->ready_at - time_msec()), n,
+                  "say hello", MAX(0, srv->ready_at - now), n,
                   srv->hb_timeout);
     }
     srv->awaited_ev = evtimer_new(srv->base, awaited_cb__, srv);
     arm_awaited__(srv);
+}
+
+/* Makes 'srv' read the time from 'clock' instead of time_msec(): the time
+ * an agent was last heard from is taken when its message is read, between
+ * the calls that pass the time in.  For tests. */
+void
+agsrv_set_clock(struct agsrv *srv, long long int (*clock)(void))
+{
+    srv->clock = clock;
 }
 
 /* Stores in 's' the instances whose agents this controller has seen (and

@@ -37,5 +37,6 @@ void agsrv_format(const struct agsrv *, long long int now, struct ds *);
 char *agsrv_check_drain(const struct agsrv *, const char *instance);
 void agsrv_save_state(const struct agsrv *, struct ctlstate *);
 void agsrv_restore_state(struct agsrv *, const struct ctlstate *);
+void agsrv_set_clock(struct agsrv *, long long int (*clock)(void));
 
 #endif /* agentsrv.h */
