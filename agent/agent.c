@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "agent.h"
 #include "agentmap.h"
 #include "claim.h"
 #include "sentinel.h"
@@ -65,113 +66,10 @@ static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
  * warnings do not hide them. */
 static struct vlog_rate_limit outside_rl = VLOG_RATE_LIMIT_INIT(10, 10);
 
-#define AGENT_BATCH 32              /* Frames per receive call. */
-#define AGENT_HEARTBEAT_MS 100      /* Heartbeat period. */
-#define AGENT_REPL_MS 10            /* Replication flush period. */
-#define AGENT_MAX_DIRTY 4096        /* Records taken per flush. */
-#define AGENT_TABLE_CAPACITY 1000000
-#define AGENT_MAX_HELD 1024         /* Frames held for acks (sync mode). */
-#define AGENT_HELD_SLOT 2048        /* Largest frame that can be held. */
-#define AGENT_HOLD_MS 100           /* Longest a frame waits for an ack. */
-#define AGENT_BFD_MIN_RX_MS 100     /* Default --bfd-min-rx. */
-#define AGENT_CLAIM_WAIT_MS 10      /* Default --claim-wait. */
-#define AGENT_MAX_QUEUED 4096       /* Frames queued for claims. */
-#define AGENT_NO_BUCKET UINT32_MAX  /* A frame without stream state. */
-
-/* A frame held until the secondary acknowledges its stream's state. */
-struct held_frame {
-    bool used;                  /* Slot in use. */
-    int peer;                   /* The secondary's index. */
-    uint64_t seq;               /* Released once 'peer' acked this. */
-    long long int since;        /* When it was held. */
-    uint16_t len;               /* Frame length. */
-    uint8_t data[AGENT_HELD_SLOT]; /* The frame, ready to send. */
-};
-
-/* A frame queued until its bucket is ours (see claim.h). */
-struct queued_frame {
-    struct ovs_list list_node;  /* In 'agent->queued'. */
-    uint32_t bucket;            /* Its bucket. */
-    size_t len;                 /* Frame length. */
-    uint8_t data[];             /* The frame, as received. */
-};
-
-/* A replication peer: another instance of the service, by map index. */
-struct peer {
-    struct agent *agent;        /* Owner. */
-    int idx;                    /* Index in the map's instances. */
-    struct agpconn *conn;       /* Outgoing replication connection. */
-    bool up;                    /* Connected. */
-    int retry_ms;               /* Wait after the next failed attempt. */
-    long long int retry_at;     /* No attempt before this time. */
-    uint32_t addr;              /* Its replication address. */
-    uint16_t port;              /* Its replication port. */
-    uint64_t seq;               /* Last batch sequence number sent. */
-    uint64_t acked;             /* Last acknowledged. */
-    uint64_t n_records;         /* Records sent. */
-    unsigned long *bulk;        /* Buckets waiting for a bulk transfer. */
-};
-
-struct agent {
-    struct event_base *base;    /* Event loop. */
-    char *instance;             /* Our instance name. */
-    const struct service_class *svc; /* The service function. */
-    void *svc_data;             /* Its private data. */
-    struct streamtab *tab;      /* Stream states. */
-    struct frameio *fio;        /* NSH frames in and out. */
-    struct event *rx_ev;        /* Frames to read. */
-    bool replicate;             /* Replication on. */
-    bool sync;                  /* Hold frames until their state is acked. */
-    struct held_frame *held;    /* AGENT_MAX_HELD slots, in sync mode. */
-    size_t n_held;              /* Slots in use. */
-    uint64_t n_held_total, n_hold_timeouts, n_hold_overflow;
-
-    struct sockaddr_storage ctl_ss; /* The controller. */
-    socklen_t ctl_len;
-    char *ctl_name;
-    struct agpconn *chan;       /* The agent channel, or NULL. */
-    bool chan_ready;            /* The controller accepted our hello. */
-    struct event *reconnect_ev; /* Reconnects the channel. */
-    int reconnect_ms;           /* Delay before the next attempt. */
-
-    struct evconnlistener *repl_listener; /* Replication from primaries. */
-    struct agpconn_pool *repl_pool; /* Limits its connections. */
-    uint32_t repl_addr;         /* Our replication address. */
-    uint16_t repl_port;         /* Our replication port. */
-    struct replrx *rx;          /* Replication from primaries. */
-
-    struct agentmap map;        /* The newest map. */
-    struct liveness *live;      /* BFD with the switch, hold-down. */
-    struct sentinel *sentinel;  /* Tells the switch when we die. */
-    struct peer *peers;         /* Per instance of the map: replication. */
-
-    struct claim *claim;        /* Which buckets we process now. */
-    struct ovs_list queued;     /* Contains "struct queued_frame"s. */
-    size_t n_queued;            /* Frames in 'queued'. */
-    uint64_t n_queued_total, n_queue_overflow, n_queue_dropped;
-    long long int claim_wait;   /* --claim-wait, in ms. */
-    struct event *claim_ev;     /* Ends CLAIMs nobody answers. */
-    uint64_t n_held_dropped;    /* Held frames dropped at a disruption. */
-
-    /* Counters. */
-    uint64_t n_received, n_returned, n_malformed, n_dropped_service;
-    uint64_t n_outside;         /* Frames dropped: of buckets we are in no
-                                 * role of (primary, secondary, next). */
-    uint64_t n_table_full;
-    uint64_t nsh_errors[NSH_N_ERRORS]; /* Malformed frames by reason. */
-
-    struct event *hb_ev, *repl_ev, *expire_ev; /* Timers. */
-    struct event *signals[3];   /* SIGTERM, SIGINT, SIGHUP. */
-    struct ctlsock *ctl;        /* Control socket. */
-};
 
 static void channel_connect(struct agent *);
-static void peer_connect(struct peer *);
 static bool claim_gate(struct agent *, uint32_t bucket, const uint8_t *data,
                        size_t len, long long int now);
-static void claim_received(struct agent *, uint32_t bucket, const char *from);
-static void claim_answered(struct agent *, uint32_t bucket, const char *from);
-static void claim_partner_closed(struct agent *, const char *partner);
 
 /* The packet path. */
 
@@ -276,8 +174,6 @@ process_frame(struct agent *ag, uint8_t *data, const struct nsh_frame *nf,
     return true;
 }
 
-static void repl_flush(struct agent *);
-
 static void
 send_frame(struct agent *ag, const uint8_t *data, size_t len)
 {
@@ -317,8 +213,8 @@ hold_frame(struct agent *ag, const uint8_t *data, size_t len, int peer,
 
 /* Sends the held frames whose state was acknowledged, and those held too
  * long (a secondary that does not answer must not stop traffic). */
-static void
-release_held(struct agent *ag, long long int now)
+void
+agent_release_held(struct agent *ag, long long int now)
 {
     bool sent = false;
 
@@ -441,412 +337,9 @@ rx_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED, void *ag_)
     }
 }
 
-/* Replication, primary side. */
-
-static void
-record_from_entry(const struct agent *ag, const struct streamtab_entry *e,
-                  uint8_t *blob, struct agp_record *rec)
-{
-    agp_stream_key_init(&rec->key, ntohl(e->key.addr_lo), e->key.port_lo,
-                        ntohl(e->key.addr_hi), e->key.port_hi,
-                        e->key.proto);
-    rec->bucket = e->bucket;
-    rec->version.epoch = e->version.epoch;
-    rec->version.count = e->version.count;
-    ag->svc->serialize(e->state, blob);
-    rec->state_len = ag->svc->blob_size;
-    rec->state = blob;
-}
-
-/* Sends the entries in 'entries' to 'p' as STATE_UPDATE batches. */
-static void
-send_entries(struct agent *ag, struct peer *p,
-             struct streamtab_entry **entries, size_t n)
-{
-    uint8_t blob[SERVICE_STATE_MAX];
-    struct agp_batch batch;
-    struct ofpbuf buf;
-
-    ofpbuf_init(&buf, 4096);
-    for (size_t i = 0; i < n || !buf.size; ) {
-        agp_batch_begin(&batch, &buf, 0, ag->instance, ++p->seq);
-        for (; i < n; i++) {
-            struct agp_record rec;
-
-            record_from_entry(ag, entries[i], blob, &rec);
-            if (agp_batch_add(&batch, &buf, &rec) == AGP_E_TOO_LONG) {
-                break;
-            }
-            p->n_records++;
-        }
-        agp_batch_end(&batch, &buf);
-    }
-    agpconn_send_buf(p->conn, &buf);
-    ofpbuf_uninit(&buf);
-}
-
-/* Sends peer 'p' a bulk transfer of every bucket queued for it. */
-static void
-send_bulks(struct agent *ag, struct peer *p)
-{
-    for (size_t b = 0; b < ag->map.n_buckets; b++) {
-        struct streamtab_entry **entries, *e;
-        struct agp_msg msg;
-        size_t n = 0;
-
-        if (!bitmap_is_set(p->bulk, b)) {
-            continue;
-        }
-        bitmap_set0(p->bulk, b);
-        if (!agentmap_bulks_to(&ag->map, b, p->idx)) {
-            continue;
-        }
-
-        memset(&msg, 0, sizeof msg);
-        msg.type = AGP_BULK_BEGIN;
-        msg.bulk_begin.bucket = b;
-        msg.bulk_begin.watermark = p->seq;
-        agpconn_send(p->conn, &msg);
-
-        entries = xmalloc(MAX(streamtab_bucket_count(ag->tab, b), 1)
-                          * sizeof *entries);
-        STREAMTAB_FOR_EACH_IN_BUCKET (e, b, ag->tab) {
-            entries[n++] = e;
-        }
-        if (n) {
-            send_entries(ag, p, entries, n);
-        }
-        free(entries);
-
-        msg.type = AGP_BULK_END;
-        msg.bulk_end.bucket = b;
-        msg.bulk_end.count = n;
-        agpconn_send(p->conn, &msg);
-    }
-}
-
-/* Sends the dirty streams to their buckets' secondaries (and next
- * instances). */
-static void
-repl_flush(struct agent *ag)
-{
-    static struct streamtab_entry *dirty[AGENT_MAX_DIRTY];
-    size_t n = streamtab_take_dirty(ag->tab, dirty, AGENT_MAX_DIRTY);
-    struct streamtab_entry **mine;
-
-    if (!n) {
-        return;
-    }
-    /* One pass per peer keeps each peer's records in one batch stream.  A
-     * stream that a peer not connected yet should get is dirty again
-     * after the pass, for every peer: a second copy of a state is
-     * harmless (its version is not newer than the receiver's). */
-    mine = xmalloc(n * sizeof *mine);
-    for (size_t i = 0; i < ag->map.n_instances; i++) {
-        struct peer *p = &ag->peers[i];
-        size_t m = 0;
-
-        for (size_t j = 0; j < n; j++) {
-            if (agentmap_sends_to(&ag->map, dirty[j]->bucket, i)) {
-                mine[m++] = dirty[j];
-            }
-        }
-        if (m && p->up) {
-            send_entries(ag, p, mine, m);
-        } else if (m) {
-            /* Not connected yet: try again next time. */
-            for (size_t j = 0; j < m; j++) {
-                streamtab_mark_dirty(ag->tab, mine[j]);
-            }
-            peer_connect(p);
-        }
-    }
-    free(mine);
-}
-
-static void
-repl_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED, void *ag_)
-{
-    struct agent *ag = ag_;
-
-    repl_flush(ag);
-    if (ag->n_held) {
-        release_held(ag, time_msec());
-    }
-    /* A peer that still needs bulk transfers and is not connected is tried
-     * again once its wait is over. */
-    for (size_t i = 0; i < ag->map.n_instances; i++) {
-        struct peer *p = &ag->peers[i];
-
-        if (!p->conn && bitmap_scan(p->bulk, 1, 0, ag->map.n_buckets)
-                        < ag->map.n_buckets) {
-            peer_connect(p);
-        }
-    }
-}
-
-/* Outgoing replication connections. */
-
-/* Queues for peer 'p' a bulk transfer of every bucket it is the secondary
- * or the next instance of, ours as primary. */
-static void
-peer_queue_all__(struct peer *p)
-{
-    const struct agentmap *map = &p->agent->map;
-
-    for (size_t b = 0; b < map->n_buckets; b++) {
-        if (agentmap_bulks_to(map, b, p->idx)) {
-            bitmap_set1(p->bulk, b);
-        }
-    }
-}
-
-static void
-peer_connected(struct agpconn *conn OVS_UNUSED, void *p_)
-{
-    struct peer *p = p_;
-
-    p->up = true;
-    p->retry_ms = AGP_RECONNECT_MIN_MS;
-    VLOG_INFO("replication to %s: connected",
-              agentmap_name(&p->agent->map, p->idx));
-    /* An empty batch first tells the receiver who we are. */
-    send_entries(p->agent, p, NULL, 0);
-    send_bulks(p->agent, p);
-}
-
-static void
-peer_msg(struct agpconn *conn, const struct agp_msg *msg, void *p_)
-{
-    struct peer *p = p_;
-
-    if (msg->type == AGP_STATE_ACK) {
-        p->acked = MAX(p->acked, msg->state_ack.seq);
-        if (p->agent->n_held) {
-            release_held(p->agent, time_msec());
-        }
-    } else if (msg->type == AGP_CLAIM) {
-        claim_received(p->agent, msg->claim.bucket,
-                       agentmap_name(&p->agent->map, p->idx));
-    } else {
-        agpconn_close(conn, "unexpected message on replication");
-    }
-}
-
-static void
-peer_closed(struct agpconn *conn, const char *reason, void *p_)
-{
-    struct peer *p = p_;
-
-    if (p && p->conn == conn) {
-        if (p->up) {
-            /* A connection that worked: try again at once. */
-            VLOG_INFO("replication to %s: %s",
-                      agentmap_name(&p->agent->map, p->idx), reason);
-            p->retry_at = 0;
-        } else {
-            /* An attempt that failed: wait, twice as long each time up to
-             * the channel's longest wait, and say so at a bounded rate. */
-            VLOG_INFO_RL(&rl, "replication to %s: %s; next attempt in %d ms",
-                         agentmap_name(&p->agent->map, p->idx), reason,
-                         p->retry_ms);
-            p->retry_at = time_msec() + p->retry_ms;
-            p->retry_ms = MIN(p->retry_ms * 2, AGP_RECONNECT_MAX_MS);
-        }
-        p->conn = NULL;
-        p->up = false;
-        /* A new connection starts with a bulk of every bucket. */
-        peer_queue_all__(p);
-    }
-}
-
-static const struct agpconn_cbs peer_cbs = {
-    .connected = peer_connected,
-    .msg = peer_msg,
-    .closed = peer_closed,
-};
-
-/* Starts connecting to 'p' unless it is connected or connecting, or its
- * last attempt failed too recently. */
-static void
-peer_connect(struct peer *p)
-{
-    struct sockaddr_in sin;
-    char *name;
-
-    if (p->conn || !p->addr || !p->port || time_msec() < p->retry_at) {
-        return;
-    }
-    memset(&sin, 0, sizeof sin);
-    sin.sin_family = AF_INET;
-    sin.sin_addr.s_addr = htonl(p->addr);
-    sin.sin_port = htons(p->port);
-    name = xasprintf("replication to %s",
-                     agentmap_name(&p->agent->map, p->idx));
-    p->conn = agpconn_connect(p->agent->base, (struct sockaddr *) &sin,
-                              sizeof sin, name, &peer_cbs, p);
-    free(name);
-}
-
-/* Replication, secondary side: replrx decides, this carries it out. */
-
-/* An incoming replication connection. */
-struct repl_in {
-    struct agent *agent;        /* Owner. */
-    struct agpconn *conn;       /* The connection. */
-    struct replrx_conn *rc;     /* Its receiving state. */
-};
-
-/* The replication listener's limits (docs/agent-protocol.md): a primary
- * sends an empty batch as soon as it connects, and each instance of the
- * service has at most one connection to us. */
-static const struct connlimit repl_limits = {
-    .handshake_ms = AGPCONN_HANDSHAKE_MS,
-    .max_pending = 16,
-    .max_conns = 64,
-    .max_pending_frame = AGPCONN_PENDING_FRAME,
-    .max_frame = AGP_MAX_LEN,
-    .max_backlog = AGPCONN_MAX_BACKLOG,
-};
-
-static void
-repl_in_msg(struct agpconn *conn, const struct agp_msg *msg, void *in_)
-{
-    struct repl_in *in = in_;
-    struct agent *ag = in->agent;
-    struct replrx_result r;
-
-    if (msg->type == AGP_RELEASE) {
-        const char *sender = replrx_conn_sender(in->rc);
-
-        if (!sender) {
-            agpconn_close(conn, "RELEASE before the first batch");
-        } else {
-            claim_answered(ag, msg->release.bucket, sender);
-        }
-        return;
-    }
-    replrx_handle(ag->rx, in->rc, msg, time_msec(), &r);
-    if (r.sender && r.action != REPLRX_CLOSE) {
-        /* The first batch named the sender. */
-        agpconn_set_authenticated(conn);
-    }
-    if (r.superseded) {
-        struct repl_in *old = replrx_conn_aux(r.superseded);
-
-        VLOG_INFO("%s: newer connection from %s: closing the older one",
-                  agpconn_name(conn), r.sender);
-        agpconn_close(old->conn, "superseded by a newer connection from "
-                      "its sender");
-    }
-    switch (r.action) {
-    case REPLRX_NOTHING:
-        break;
-
-    case REPLRX_ACK: {
-        struct agp_msg ack;
-
-        memset(&ack, 0, sizeof ack);
-        ack.type = AGP_STATE_ACK;
-        ack.state_ack.seq = r.seq;
-        agpconn_send(conn, &ack);
-        break;
-    }
-
-    case REPLRX_BULK_DONE:
-    case REPLRX_BULK_FAILED:
-        agentmap_set_bulk_from(&ag->map, r.bucket,
-                               r.action == REPLRX_BULK_DONE ? r.sender : NULL);
-        if (r.action == REPLRX_BULK_FAILED && r.resend) {
-            agpconn_close(conn, "bulk transfer incomplete");
-        }
-        break;
-
-    case REPLRX_CLOSE:
-        agpconn_close(conn, r.reason);
-        break;
-    }
-    if (r.answer) {
-        /* Our newer states go back to where the older ones came from now,
-         * before that side builds on its stale state any further. */
-        repl_flush(ag);
-    }
-}
-
-static void
-repl_in_closed(struct agpconn *conn, const char *reason, void *in_)
-{
-    struct repl_in *in = in_;
-    struct agent *in_agent = in->agent;
-    char *sender = nullable_xstrdup(replrx_conn_sender(in->rc));
-
-    if (sender) {
-        VLOG_INFO("%s: %s", agpconn_name(conn), reason);
-    } else {
-        /* Never named a sender: one of possibly many, so rate-limited. */
-        VLOG_INFO_RL(&rl, "%s: %s", agpconn_name(conn), reason);
-    }
-    replrx_conn_destroy(in->rc);
-    free(in);
-    if (sender) {
-        /* It will send nothing more: what we claimed from it is ours. */
-        claim_partner_closed(in_agent, sender);
-        free(sender);
-    }
-}
-
-static const struct agpconn_cbs repl_in_cbs = {
-    .msg = repl_in_msg,
-    .closed = repl_in_closed,
-};
-
-static void
-repl_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
-               struct sockaddr *sa, int len OVS_UNUSED, void *ag_)
-{
-    struct agent *ag = ag_;
-    char *peer = netaddr_format(sa);
-    char *name = xasprintf("replication from tcp:%s", peer);
-    struct repl_in *in = xzalloc(sizeof *in);
-
-    in->agent = ag;
-    in->conn = agpconn_accept(evconnlistener_get_base(evl), fd, name,
-                              ag->repl_pool, &repl_in_cbs, in);
-    if (in->conn) {
-        in->rc = replrx_conn_create(ag->rx, in);
-    } else {
-        free(in);
-    }
-    free(name);
-    free(peer);
-}
-
-/* Closes every incoming replication connection at exit. */
-static void
-repl_in_destroy_all(struct agent *ag)
-{
-    struct replrx_conn *rc;
-
-    while ((rc = replrx_first_conn(ag->rx)) != NULL) {
-        struct repl_in *in = replrx_conn_aux(rc);
-
-        agpconn_destroy(in->conn);
-        replrx_conn_destroy(rc);
-        free(in);
-    }
-}
 
 /* Claims: one writer per bucket (claim.h). */
 
-/* Returns the connection of the replication connection from instance
- * 'name', or NULL if there is none. */
-static struct agpconn *
-conn_from(const struct agent *ag, const char *name)
-{
-    struct replrx_conn *rc = name ? replrx_find_sender(ag->rx, name) : NULL;
-
-    return rc ? ((struct repl_in *) replrx_conn_aux(rc))->conn : NULL;
-}
 
 /* Arms the timer that ends CLAIMs nobody answers, for the first of them. */
 static void
@@ -875,7 +368,7 @@ claim_gate(struct agent *ag, uint32_t bucket, const uint8_t *data,
     const char *partner = claim_partner(ag->claim, bucket);
     /* The connection is looked up only when a CLAIM may be sent. */
     struct agpconn *conn = (claim_is_waiting(ag->claim, bucket) ? NULL
-                            : conn_from(ag, partner));
+                            : repl_conn_from(ag, partner));
     struct queued_frame *q;
 
     switch (claim_frame(ag->claim, bucket, conn != NULL, now)) {
@@ -977,8 +470,8 @@ claim_drain(struct agent *ag, const uint32_t *buckets, size_t n)
 }
 
 /* Partner 'from' claimed 'bucket' (a CLAIM on our connection to it). */
-static void
-claim_received(struct agent *ag, uint32_t bucket, const char *from)
+void
+agent_claim_received(struct agent *ag, uint32_t bucket, const char *from)
 {
     if (claim_requested(ag->claim, bucket, from) == CLAIM_GIVE) {
         claim_give(ag, bucket, from);
@@ -986,8 +479,8 @@ claim_received(struct agent *ag, uint32_t bucket, const char *from)
 }
 
 /* Partner 'from' answered our CLAIM of 'bucket'. */
-static void
-claim_answered(struct agent *ag, uint32_t bucket, const char *from)
+void
+agent_claim_answered(struct agent *ag, uint32_t bucket, const char *from)
 {
     if (claim_released(ag->claim, bucket, from)) {
         claim_drain(ag, &bucket, 1);
@@ -995,8 +488,8 @@ claim_answered(struct agent *ag, uint32_t bucket, const char *from)
 }
 
 /* The replication connection from 'partner' closed. */
-static void
-claim_partner_closed(struct agent *ag, const char *partner)
+void
+agent_claim_partner_closed(struct agent *ag, const char *partner)
 {
     uint32_t *buckets = xmalloc(MAX(ag->map.n_buckets, 1) * sizeof *buckets);
     size_t n = claim_partner_gone(ag->claim, partner, buckets,
@@ -1123,7 +616,7 @@ map_apply(struct agent *ag, const struct agp_map *m)
             q->conn = NULL;
             if (!p->up) {
                 /* Still connecting: it gets every bucket once up. */
-                peer_queue_all__(p);
+                repl_peer_queue_all(p);
             }
         }
     }
@@ -1138,9 +631,9 @@ map_apply(struct agent *ag, const struct agp_map *m)
         if (bitmap_scan(p->bulk, 1, 0, ag->map.n_buckets)
             < ag->map.n_buckets) {
             if (p->up) {
-                send_bulks(ag, p);
+                repl_send_bulks(ag, p);
             } else {
-                peer_connect(p);
+                repl_peer_connect(p);
             }
         }
     }
@@ -1730,7 +1223,7 @@ main(int argc, char *argv[])
                 (struct sockaddr *) &ss, &len);
     ag.repl_addr = ntohl(((struct sockaddr_in *) &ss)->sin_addr.s_addr);
     ag.repl_port = ntohs(((struct sockaddr_in *) &ss)->sin_port);
-    ag.repl_pool = agpconn_pool_create(opts.repl_listen, &repl_limits);
+    ag.repl_pool = repl_pool_create(opts.repl_listen);
 
     path = (opts.unixctl ? xstrdup(opts.unixctl)
             : xasprintf("%s/%s.ctl", ovs_rundir(), program_name));
