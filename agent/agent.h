@@ -7,8 +7,9 @@
 #define AGENT_H 1
 
 /* The state of sfmesh-agent, shared by its parts: agent.c (command line,
- * packet path, claims, the service map, the controller channel, control
- * commands) and agent-repl.c (replication, both sides).  The pure modules
+ * packet path, claims, control commands), agent-chan.c (the controller
+ * channel and the maps it brings) and agent-repl.c (replication, both
+ * sides).  The pure modules
  * they drive (agentmap, replrx, streamtab, claim, liveness, ...) have
  * their own headers and tests; this one is the daemon's glue. */
 
@@ -140,6 +141,14 @@ void agent_release_held(struct agent *, long long int now);
 void agent_claim_received(struct agent *, uint32_t bucket, const char *from);
 void agent_claim_answered(struct agent *, uint32_t bucket, const char *from);
 void agent_claim_partner_closed(struct agent *, const char *partner);
+void agent_claim_update_map(struct agent *);
+
+/* agent-chan.c: the controller channel (hello, heartbeats, reconnection)
+ * and the maps it brings. */
+void chan_connect(struct agent *);
+void chan_reconnect_cb(evutil_socket_t, short what, void *agent);
+void chan_heartbeat_cb(evutil_socket_t, short what, void *agent);
+void chan_peers_free(struct peer *, size_t n);
 
 /* agent-repl.c: replication.  The primary side sends each changed stream's
  * state to the peers the map sends it to, in batches every AGENT_REPL_MS,
