@@ -61,7 +61,8 @@ CONTROLLER_SRCS = ofctl-app/controller.c
 CTL_SRCS = ofctl-app/sfmesh-ctl.c
 CORE_SRCS = $(filter-out $(CONTROLLER_SRCS) $(CTL_SRCS), \
 	$(wildcard ofctl-app/*.c))
-AGENT_MAIN_SRCS = agent/agent.c agent/agent-chan.c agent/agent-repl.c
+AGENT_MAIN_SRCS = agent/agent.c agent/agent-chan.c agent/agent-path.c \
+	agent/agent-repl.c
 AGENT_SRCS = $(filter-out $(AGENT_MAIN_SRCS), $(wildcard agent/*.c))
 # What the fuzz targets exercise: the parsers of bytes from outside.
 FUZZ_SRCS = $(CORE_SRCS) $(AGENT_SRCS) $(LIB_SRCS)

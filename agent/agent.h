@@ -7,9 +7,9 @@
 #define AGENT_H 1
 
 /* The state of sfmesh-agent, shared by its parts: agent.c (command line,
- * packet path, claims, control commands), agent-chan.c (the controller
- * channel and the maps it brings) and agent-repl.c (replication, both
- * sides).  The pure modules
+ * control commands, start-up), agent-path.c (the packet path and the
+ * claims), agent-chan.c (the controller channel and the maps it brings)
+ * and agent-repl.c (replication, both sides).  The pure modules
  * they drive (agentmap, replrx, streamtab, claim, liveness, ...) have
  * their own headers and tests; this one is the daemon's glue. */
 
@@ -136,7 +136,11 @@ struct agent {
     struct ctlsock *ctl;        /* Control socket. */
 };
 
-/* agent.c. */
+/* agent-path.c: the packet path and the claims. */
+void path_rx_cb(evutil_socket_t, short what, void *agent);
+void path_claim_timer_cb(evutil_socket_t, short what, void *agent);
+void path_disrupted_cb(void *agent);
+void path_expire_cb(evutil_socket_t, short what, void *agent);
 void agent_release_held(struct agent *, long long int now);
 void agent_claim_received(struct agent *, uint32_t bucket, const char *from);
 void agent_claim_answered(struct agent *, uint32_t bucket, const char *from);
