@@ -62,6 +62,15 @@ sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", a - b }'; }
 count() { ofctl dump-flows br0 | grep -c "table=" ; }
 # The first log line after line $1 that matches $2.
 log_after() { tail -n +"$(($1 + 1))" "$LOG" | grep -m1 "$2"; }
+# Waits until the log has a line after line $1 that matches $2 (at most
+# 120 s), or dies saying $3.
+wait_log() {
+    local end=$((SECONDS + 120))
+    until log_after "$1" "$2" >/dev/null; do
+        [ $SECONDS -lt $end ] || sfm_die "$3"
+        sleep 0.01
+    done
+}
 
 clear_switch() {
     ovs-vsctl del-controller br0
@@ -152,13 +161,8 @@ for BUCKETS in $SIZES; do
             lines=$(wc -l < "$LOG")
             t0=$(now)
             for v in $victims; do ip link set "$v" down; done
-            end=$((SECONDS + 120))
             for v in $victims; do
-                until log_after "$lines" "instance $v up -> down" >/dev/null
-                do
-                    [ $SECONDS -lt $end ] || sfm_die "$v not seen down"
-                    sleep 0.01
-                done
+                wait_log "$lines" "instance $v up -> down" "$v not seen down"
             done
             poll_sync
             t1=$(now)
@@ -176,11 +180,7 @@ for BUCKETS in $SIZES; do
             lines=$(wc -l < "$LOG")
             for v in $victims; do ip link set "$v" up; done
             for v in $victims; do
-                until log_after "$lines" "instance $v .*-> up" >/dev/null
-                do
-                    [ $SECONDS -lt $end ] || sfm_die "$v not seen up"
-                    sleep 0.01
-                done
+                wait_log "$lines" "instance $v .*-> up" "$v not seen up"
             done
             sfm_wait_until settled || sfm_die "maps not back at their targets"
         done

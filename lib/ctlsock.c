@@ -11,7 +11,6 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -140,90 +139,42 @@ ctlsock_reply(struct ctlsock_conn *conn, const char *text)
     }
 }
 
-/* Returns the JSON escape of byte 'c' inside a string, or NULL if it stands
- * for itself, as json_to_ds() escapes it. */
-static const char *
-json_escape__(uint8_t c, char buf[7])
-{
-    switch (c) {
-    case '"': return "\\\"";
-    case '\\': return "\\\\";
-    case '\b': return "\\b";
-    case '\f': return "\\f";
-    case '\n': return "\\n";
-    case '\r': return "\\r";
-    case '\t': return "\\t";
-    default:
-        if (c >= ' ') {
-            return NULL;
-        }
-        snprintf(buf, 7, "\\u%04x", c);
-        return buf;
-    }
-}
-
 /* Answers the current request on 'conn' with the result 'text', which it
- * empties.  The reply is built in the buffer of 'text', escaped from the
- * end backwards, so that a long answer (the flows of a large switch, tens
- * of megabytes) is held once, never copied. */
+ * empties.  Long answers that should not be held whole go out with
+ * ctlsock_reply_pieces() instead. */
 void
 ctlsock_reply_ds(struct ctlsock_conn *conn, struct ds *text)
 {
     if (!conn->replied) {
-        struct ds head = DS_EMPTY_INITIALIZER;
-        static const char tail[] = "\",\"error\":null}";
-        size_t len = text->length, extra = 0, total;
-        char buf[7], *p;
+        struct ds out = DS_EMPTY_INITIALIZER;
 
         conn->replied = true;
-        ds_put_cstr(&head, "{\"id\":");
-        json_to_ds(conn->id, 0, &head);
-        ds_put_cstr(&head, ",\"result\":\"");
-
-        for (size_t i = 0; i < len; i++) {
-            const char *e = json_escape__(text->string[i], buf);
-            extra += e ? strlen(e) - 1 : 0;
-        }
-        total = head.length + len + extra + strlen(tail);
-        ds_reserve(text, total);
-
-        /* Escape backwards into the end of the buffer, then the head. */
-        p = text->string + total;
-        memcpy(p -= strlen(tail), tail, strlen(tail));
-        for (size_t i = len; i-- > 0; ) {
-            const char *e = json_escape__(text->string[i], buf);
-
-            if (e) {
-                size_t n = strlen(e);
-                memcpy(p -= n, e, n);
-            } else {
-                *--p = text->string[i];
-            }
-        }
-        ovs_assert(p == text->string + head.length);
-        memcpy(text->string, head.string, head.length);
-        text->length = total;
-        text->string[total] = '\0';
-        ds_destroy(&head);
-        write_ds__(conn, text);
+        ds_reserve(&out, text->length + text->length / 16 + 64);
+        ds_put_cstr(&out, "{\"id\":");
+        json_to_ds(conn->id, 0, &out);
+        ds_put_cstr(&out, ",\"result\":");
+        json_string_escape(ds_cstr(text), &out);
+        ds_put_cstr(&out, ",\"error\":null}");
+        write_ds__(conn, &out);
     }
+    ds_destroy(text);
+    ds_init(text);
 }
 
-/* Appends 'text' to 'out' escaped as the inside of a JSON string. */
+/* Appends 'text' to 'out' escaped as the inside of a JSON string, with
+ * libopenvswitch's escaping (less the quotes it puts around). */
 static void
 escape_into__(struct ds *out, const struct ds *text)
 {
-    char buf[7];
+    size_t start = out->length;
 
-    for (size_t i = 0; i < text->length; i++) {
-        const char *e = json_escape__(text->string[i], buf);
-
-        if (e) {
-            ds_put_cstr(out, e);
-        } else {
-            ds_put_char(out, text->string[i]);
-        }
-    }
+    json_string_escape(ds_cstr_ro(text), out);
+    /* Drop the closing quote, then the opening one. */
+    out->length--;
+    memmove(&out->string[start], &out->string[start + 1],
+            out->length - start - 1);
+    out->length--;
+    out->string[out->length] = '\0';
 }
 
 /* Ends the reply in pieces of 'conn', if there is one. */

@@ -295,15 +295,6 @@ flowset_insert_flow(struct flowset *set, struct flowset_flow *f)
     return old;
 }
 
-/* Removes 'f' from 'set' and returns it with the set's reference, for the
- * caller to release. */
-struct flowset_flow *
-flowset_take_flow(struct flowset *set, struct flowset_flow *f)
-{
-    hmap_remove(&set->flows, &f->hmap_node);
-    return f;
-}
-
 /* Removes 'f' from 'set' and releases the set's reference to it. */
 void
 flowset_remove_flow(struct flowset *set, struct flowset_flow *f)
@@ -420,14 +411,6 @@ flowset_insert_group(struct flowset *set, struct flowset_group *g)
         hmap_insert(&set->groups, &g->hmap_node, hash_int(g->group_id, 0));
     }
     return old;
-}
-
-/* Removes 'g' from 'set' and returns it with the set's reference. */
-struct flowset_group *
-flowset_take_group(struct flowset *set, struct flowset_group *g)
-{
-    hmap_remove(&set->groups, &g->hmap_node);
-    return g;
 }
 
 /* Removes 'g' from 'set' and releases the set's reference to it. */

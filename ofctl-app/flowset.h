@@ -100,8 +100,6 @@ struct flowset_flow *flowset_find_same_flow(const struct flowset *,
                                             const struct flowset_flow *);
 struct flowset_flow *flowset_insert_flow(struct flowset *,
                                          struct flowset_flow *);
-struct flowset_flow *flowset_take_flow(struct flowset *,
-                                       struct flowset_flow *);
 void flowset_remove_flow(struct flowset *, struct flowset_flow *);
 bool flowset_flow_actions_equal(const struct flowset_flow *,
                                 const struct flowset_flow *);
@@ -121,8 +119,6 @@ struct flowset_group *flowset_find_group(const struct flowset *,
                                          uint32_t group_id);
 struct flowset_group *flowset_insert_group(struct flowset *,
                                            struct flowset_group *);
-struct flowset_group *flowset_take_group(struct flowset *,
-                                         struct flowset_group *);
 void flowset_remove_group(struct flowset *, struct flowset_group *);
 bool flowset_group_equal(const struct flowset_group *,
                          const struct flowset_group *);

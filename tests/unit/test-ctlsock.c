@@ -5,7 +5,7 @@
 
 /* The control socket's request parser: framing of a stream of JSON
  * objects, what is refused, the size limit and the command line; and long
- * replies (in pieces, or escaped in place) through a real socket. */
+ * replies (in pieces, or whole) through a real socket. */
 
 #include <config.h>
 
@@ -324,7 +324,7 @@ test_reply_pieces(void)
     CU_ASSERT_TRUE(pieces_done);
 }
 
-/* A long reply escaped in place arrives whole. */
+/* A long reply given whole arrives whole. */
 static void
 test_reply_ds(void)
 {
@@ -338,7 +338,7 @@ static const struct test_case ctlsock_tests[] = {
     { "the size limit does not depend on the pieces", test_size_limit },
     { "command line from a request", test_argv },
     { "a long reply in pieces", test_reply_pieces },
-    { "a long reply escaped in place", test_reply_ds },
+    { "a long reply in one piece", test_reply_ds },
     { NULL, NULL },
 };
 TEST_SUITE("ctlsock", ctlsock_tests)
