@@ -27,6 +27,7 @@
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/shash.h"
 #include "packets.h"
+#include "route.h"
 #include "util.h"
 
 /* Deepest nesting of lists and mappings read; the format itself needs 5.
@@ -72,6 +73,7 @@ struct parser {
     struct shash services;      /* Contains "struct cfg_service *"s. */
     struct shash uses;          /* Contains "struct use *"s, by kind and
                                  * value ("spi 100"). */
+    struct route_table routes;  /* Over the links read, all usable. */
 };
 
 /* Returns the line, counting from 1, where 'node' starts. */
@@ -777,7 +779,7 @@ parse_instance__(struct parser *p, const yaml_node_t *node,
     if (!ok) {
         return false;
     }
-    inst->switch_name = xstrdup(sw->name);
+    inst->sw = sw - p->cfg->switches;
 
     mark = path_push__(p, "port");
     ok = get_port__(p, values[I_PORT], sw, &inst->port);
@@ -849,7 +851,7 @@ parse_service__(struct parser *p, const yaml_node_t *node,
         char *use, *what;
 
         inst->name = xstrdup(scalar__(key));
-        inst->service = xstrdup(svc->name);
+        inst->service = svc - p->cfg->services;
         inst->line = line__(key);
         mark2 = path_push__(p, inst->name);
         use = xasprintf("instance %s", inst->name);
@@ -899,15 +901,12 @@ parse_services__(struct parser *p, const yaml_node_t *node,
     return true;
 }
 
-/* Returns true if switch 'to' can be reached from switch 'from' over the
- * links read so far. */
+/* Returns true if switch 'to' can be reached from switch 'from' (indexes
+ * in 'switches') over the links read. */
 static bool
-reachable__(const struct parser *p, const char *from, const char *to)
+reachable__(const struct parser *p, size_t from, size_t to)
 {
-    const struct sfm_config *cfg = p->cfg;
-
-    return route_reachable(&cfg->routes, cfg_switch_index(cfg, from),
-                           cfg_switch_index(cfg, to));
+    return route_reachable(&p->routes, from, to);
 }
 
 /* Reads the endpoint 'node' (of a chain or a link) into 'ep'.  If
@@ -915,7 +914,7 @@ reachable__(const struct parser *p, const char *from, const char *to)
  * it. */
 static bool
 parse_endpoint__(struct parser *p, const yaml_node_t *node,
-                 struct cfg_endpoint *ep, const char *from_switch)
+                 struct cfg_endpoint *ep, const struct cfg_endpoint *from)
 {
     static const char *const keys[] = { "switch", "port" };
     const yaml_node_t *values[ARRAY_SIZE(keys)];
@@ -931,16 +930,17 @@ parse_endpoint__(struct parser *p, const yaml_node_t *node,
 
     mark = path_push__(p, "switch");
     ok = get_switch_ref__(p, values[0], &sw);
-    if (ok && from_switch && !reachable__(p, from_switch, sw->name)) {
+    if (ok && from
+        && !reachable__(p, from->sw, sw - p->cfg->switches)) {
         ok = fail__(p, values[0], "switch %s cannot be reached from the "
                     "ingress's switch %s: no path of links joins them",
-                    sw->name, from_switch);
+                    sw->name, p->cfg->switches[from->sw].name);
     }
     path_pop__(p, mark);
     if (!ok) {
         return false;
     }
-    ep->switch_name = xstrdup(sw->name);
+    ep->sw = sw - p->cfg->switches;
 
     mark = path_push__(p, "port");
     ok = get_port__(p, values[1], sw, &ep->port);
@@ -1182,11 +1182,10 @@ get_match__(struct parser *p, const yaml_node_t *node, char **matchp)
  * reachable from the chain's ingress. */
 static bool
 check_chain_service__(struct parser *p, const yaml_node_t *node,
-                      const struct cfg_chain *chain, struct shash *seen,
-                      size_t i)
+                      struct cfg_chain *chain, struct shash *seen,
+                      size_t i, const char *name)
 {
-    const char *name = chain->services[i];
-    const char *sw = chain->ingress.switch_name;
+    size_t sw = chain->ingress.sw;
     const struct cfg_service *svc;
     void *first;
 
@@ -1203,15 +1202,17 @@ check_chain_service__(struct parser *p, const yaml_node_t *node,
     for (size_t j = 0; j < svc->n_instances; j++) {
         const struct cfg_instance *inst = &svc->instances[j];
 
-        if (!reachable__(p, sw, inst->switch_name)) {
+        if (!reachable__(p, sw, inst->sw)) {
             return fail__(p, node, "instance %s of service %s is on switch "
                           "%s, which cannot be reached from the chain's "
                           "ingress on switch %s: no path of links joins "
-                          "them", inst->name, svc->name, inst->switch_name,
-                          sw);
+                          "them", inst->name, svc->name,
+                          p->cfg->switches[inst->sw].name,
+                          p->cfg->switches[sw].name);
         }
     }
     shash_add(seen, name, (void *) (uintptr_t) (i + 1));
+    chain->services[i] = svc - p->cfg->services;
     return true;
 }
 
@@ -1239,12 +1240,13 @@ parse_chain_services__(struct parser *p, const yaml_node_t *node,
     chain->n_services = n;
     for (item = node->data.sequence.items.start, n = 0;
          ok && item < node->data.sequence.items.top; item++, n++) {
-        const yaml_node_t *name = node__(p, *item);
+        const yaml_node_t *node_ = node__(p, *item);
         size_t mark = path_push_index__(p, n);
+        char *name = NULL;
 
-        ok = (get_name__(p, name, "service", MAX_NAME_LEN,
-                         &chain->services[n])
-              && check_chain_service__(p, name, chain, &seen, n));
+        ok = (get_name__(p, node_, "service", MAX_NAME_LEN, &name)
+              && check_chain_service__(p, node_, chain, &seen, n, name));
+        free(name);
         path_pop__(p, mark);
     }
     shash_destroy(&seen);
@@ -1301,7 +1303,7 @@ parse_chain__(struct parser *p, const yaml_node_t *node,
 
     mark = path_push__(p, "egress");
     ok = parse_endpoint__(p, values[C_EGRESS], &chain->egress,
-                          chain->ingress.switch_name);
+                          &chain->ingress);
     path_pop__(p, mark);
     if (!ok) {
         return false;
@@ -1352,10 +1354,7 @@ check_entries__(struct parser *p, const yaml_node_t *node,
         bool used = false;
 
         for (size_t c = 0; c < cfg->n_chains && !used; c++) {
-            for (size_t k = 0; k < cfg->chains[c].n_services; k++) {
-                used = used || !strcmp(cfg->chains[c].services[k],
-                                       cfg->services[i].name);
-            }
+            used = cfg_chain_has_service(&cfg->chains[c], i);
         }
         per_bucket += used;
     }
@@ -1431,9 +1430,9 @@ parse_link__(struct parser *p, const yaml_node_t *node,
         ok = parse_endpoint__(p, node__(p, items[i]), &link->ends[i], NULL);
         path_pop__(p, mark);
     }
-    if (ok && !strcmp(link->ends[0].switch_name, link->ends[1].switch_name)) {
+    if (ok && link->ends[0].sw == link->ends[1].sw) {
         ok = fail__(p, node, "both ends are on switch %s; a link joins two "
-                    "switches", link->ends[0].switch_name);
+                    "switches", p->cfg->switches[link->ends[0].sw].name);
     }
     return ok;
 }
@@ -1475,14 +1474,15 @@ parse_links__(struct parser *p, const yaml_node_t *node,
     return true;
 }
 
-/* Computes the routes of 'cfg' over its links. */
+/* Computes the paths over the links of 'cfg', for the checks of what
+ * follows them in the file. */
 static void
-compute_routes__(struct sfm_config *cfg)
+compute_routes__(struct parser *p, const struct sfm_config *cfg)
 {
     struct route_link *links = xmalloc(MAX(cfg->n_links, 1) * sizeof *links);
 
     cfg_route_links(cfg, links);
-    route_compute(cfg->n_switches, links, cfg->n_links, &cfg->routes);
+    route_compute(cfg->n_switches, links, cfg->n_links, &p->routes);
     free(links);
 }
 
@@ -1756,7 +1756,7 @@ parse_root__(struct parser *p, const yaml_node_t *root,
             return false;
         }
     }
-    compute_routes__(cfg);
+    compute_routes__(p, cfg);
 
     mark = path_push__(p, "services");
     ok = parse_services__(p, values[R_SERVICES], cfg);
@@ -2044,6 +2044,7 @@ cfg_parse(const char *file, const char *text, size_t len,
     shash_init(&p.switches);
     shash_init(&p.services);
     shash_init(&p.uses);
+    memset(&p.routes, 0, sizeof p.routes);
 
     root = yaml_document_get_root_node(&doc);
     if (!root || is_null__(root)) {
@@ -2060,6 +2061,7 @@ cfg_parse(const char *file, const char *text, size_t len,
         free(use);
     }
     shash_destroy(&p.uses);
+    route_destroy(&p.routes);
     shash_destroy(&p.services);
     shash_destroy(&p.switches);
     ds_destroy(&p.path);
@@ -2138,8 +2140,6 @@ static void
 instance_free__(struct cfg_instance *inst)
 {
     free(inst->name);
-    free(inst->service);
-    free(inst->switch_name);
     free(inst->port);
 }
 
@@ -2158,12 +2158,10 @@ cfg_destroy(struct sfm_config *cfg)
 
     for (size_t i = 0; i < cfg->n_links; i++) {
         for (size_t j = 0; j < 2; j++) {
-            free(cfg->links[i].ends[j].switch_name);
             free(cfg->links[i].ends[j].port);
         }
     }
     free(cfg->links);
-    route_destroy(&cfg->routes);
 
     for (size_t i = 0; i < cfg->n_services; i++) {
         struct cfg_service *svc = &cfg->services[i];
@@ -2179,14 +2177,9 @@ cfg_destroy(struct sfm_config *cfg)
     for (size_t i = 0; i < cfg->n_chains; i++) {
         struct cfg_chain *chain = &cfg->chains[i];
 
-        for (size_t j = 0; j < chain->n_services; j++) {
-            free(chain->services[j]);
-        }
         free(chain->services);
         free(chain->name);
-        free(chain->ingress.switch_name);
         free(chain->ingress.port);
-        free(chain->egress.switch_name);
         free(chain->egress.port);
         free(chain->match);
     }
@@ -2199,13 +2192,13 @@ cfg_destroy(struct sfm_config *cfg)
 /* Returns true if port 'port' of switch 'sw' is used by anything in
  * 'cfg'. */
 static bool
-port_in_use__(const struct sfm_config *cfg, const char *sw, const char *port)
+port_in_use__(const struct sfm_config *cfg, size_t sw, const char *port)
 {
     for (size_t i = 0; i < cfg->n_services; i++) {
         const struct cfg_service *svc = &cfg->services[i];
 
         for (size_t j = 0; j < svc->n_instances; j++) {
-            if (!strcmp(svc->instances[j].switch_name, sw)
+            if (svc->instances[j].sw == sw
                 && !strcmp(svc->instances[j].port, port)) {
                 return true;
             }
@@ -2216,15 +2209,14 @@ port_in_use__(const struct sfm_config *cfg, const char *sw, const char *port)
                                               &cfg->chains[i].egress };
 
         for (size_t k = 0; k < ARRAY_SIZE(ends); k++) {
-            if (!strcmp(ends[k]->switch_name, sw)
-                && !strcmp(ends[k]->port, port)) {
+            if (ends[k]->sw == sw && !strcmp(ends[k]->port, port)) {
                 return true;
             }
         }
     }
     for (size_t i = 0; i < cfg->n_links; i++) {
         for (size_t k = 0; k < 2; k++) {
-            if (!strcmp(cfg->links[i].ends[k].switch_name, sw)
+            if (cfg->links[i].ends[k].sw == sw
                 && !strcmp(cfg->links[i].ends[k].port, port)) {
                 return true;
             }
@@ -2233,31 +2225,33 @@ port_in_use__(const struct sfm_config *cfg, const char *sw, const char *port)
     return false;
 }
 
-/* Adds to service 'service' of 'cfg' a copy of 'inst', an instance of an
- * earlier configuration that the new one 'cfg' no longer has but that must
- * stay until it is drained.  Returns NULL on success, otherwise an error
- * (to be freed) saying what of 'cfg' it clashes with. */
+/* Adds to service 'service' of 'cfg' a copy of 'inst', an instance of the
+ * earlier configuration 'old' that the new one 'cfg' no longer has but that
+ * must stay until it is drained.  Returns NULL on success, otherwise an
+ * error (to be freed) saying what of 'cfg' it clashes with. */
 char *
 cfg_keep_instance(struct sfm_config *cfg, size_t service,
+                  const struct sfm_config *old,
                   const struct cfg_instance *inst)
 {
+    const char *sw_name = old->switches[inst->sw].name;
     struct cfg_service *svc = &cfg->services[service];
+    const struct cfg_switch *sw = cfg_find_switch(cfg, sw_name);
     struct cfg_instance *copy;
 
     if (cfg_find_instance(cfg, inst->name)) {
         return xasprintf("instance %s moved to another service while it "
                          "still holds buckets of service %s", inst->name,
-                         inst->service);
+                         old->services[inst->service].name);
     }
-    if (!cfg_find_switch(cfg, inst->switch_name)) {
+    if (!sw) {
         return xasprintf("switch %s removed while instance %s on it is "
-                         "still being drained", inst->switch_name,
-                         inst->name);
+                         "still being drained", sw_name, inst->name);
     }
-    if (port_in_use__(cfg, inst->switch_name, inst->port)) {
+    if (port_in_use__(cfg, sw - cfg->switches, inst->port)) {
         return xasprintf("port %s of switch %s is still used by instance "
-                         "%s, which is being drained", inst->port,
-                         inst->switch_name, inst->name);
+                         "%s, which is being drained", inst->port, sw_name,
+                         inst->name);
     }
     for (size_t i = 0; i < cfg->n_services; i++) {
         for (size_t j = 0; j < cfg->services[i].n_instances; j++) {
@@ -2275,8 +2269,8 @@ cfg_keep_instance(struct sfm_config *cfg, size_t service,
     copy = &svc->instances[svc->n_instances++];
     *copy = *inst;
     copy->name = xstrdup(inst->name);
-    copy->service = xstrdup(inst->service);
-    copy->switch_name = xstrdup(inst->switch_name);
+    copy->service = service;
+    copy->sw = sw - cfg->switches;
     copy->port = xstrdup(inst->port);
     return NULL;
 }
@@ -2343,16 +2337,6 @@ cfg_n_buckets(const struct sfm_config *cfg)
     return (size_t) 1 << cfg->bucket_bits;
 }
 
-/* Returns the index in cfg->switches of switch 'name', which must exist. */
-size_t
-cfg_switch_index(const struct sfm_config *cfg, const char *name)
-{
-    const struct cfg_switch *sw = cfg_find_switch(cfg, name);
-
-    ovs_assert(sw);
-    return sw - cfg->switches;
-}
-
 /* Fills 'links' (cfg->n_links of them) with the links of 'cfg' in the form
  * route_compute() takes, none of them down. */
 void
@@ -2360,48 +2344,28 @@ cfg_route_links(const struct sfm_config *cfg, struct route_link *links)
 {
     for (size_t i = 0; i < cfg->n_links; i++) {
         for (size_t j = 0; j < 2; j++) {
-            const char *name = cfg->links[i].ends[j].switch_name;
-
-            links[i].ends[j] = cfg_switch_index(cfg, name);
+            links[i].ends[j] = cfg->links[i].ends[j].sw;
         }
         links[i].down = false;
     }
 }
 
-/* Returns the port of link 'link' on switch 'switch_name', one of its
- * ends. */
+/* Returns the name of the switch of 'inst', an instance of 'cfg'. */
 const char *
-cfg_link_port(const struct sfm_config *cfg, size_t link,
-              const char *switch_name)
+cfg_instance_switch(const struct sfm_config *cfg,
+                    const struct cfg_instance *inst)
 {
-    const struct cfg_link *l = &cfg->links[link];
-
-    return (!strcmp(l->ends[0].switch_name, switch_name)
-            ? l->ends[0].port : l->ends[1].port);
+    return cfg->switches[inst->sw].name;
 }
 
-/* Returns the port by which switch 'from' sends toward switch 'to' in
- * 'routes' (computed over the links of 'cfg'), or NULL if they are the
- * same switch or no path of links joins them. */
-const char *
-cfg_next_port(const struct sfm_config *cfg, const struct route_table *routes,
-              const char *from, const char *to)
-{
-    size_t link = route_next(routes, cfg_switch_index(cfg, from),
-                             cfg_switch_index(cfg, to));
-
-    return link == ROUTE_NONE ? NULL : cfg_link_port(cfg, link, from);
-}
-
-/* Returns true if switch 'switch_name' has a link to another switch. */
+/* Returns true if 'chain' crosses service 'service' (an index in the
+ * configuration's services). */
 bool
-cfg_has_links(const struct sfm_config *cfg, const char *switch_name)
+cfg_chain_has_service(const struct cfg_chain *chain, size_t service)
 {
-    for (size_t i = 0; i < cfg->n_links; i++) {
-        for (size_t j = 0; j < 2; j++) {
-            if (!strcmp(cfg->links[i].ends[j].switch_name, switch_name)) {
-                return true;
-            }
+    for (size_t k = 0; k < chain->n_services; k++) {
+        if (chain->services[k] == service) {
+            return true;
         }
     }
     return false;

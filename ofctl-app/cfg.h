@@ -20,7 +20,8 @@
 #include <stdint.h>
 #include "openvswitch/match.h"
 #include "openvswitch/types.h"
-#include "route.h"
+
+struct route_link;
 
 /* Limits.  The bucket count, and the groups and steering flows it makes
  * with the chains (CFG_MAX_ENTRIES), are bounded by what the controller
@@ -47,10 +48,13 @@ struct cfg_switch {
     int line;                   /* Where it is defined. */
 };
 
+/* Names in the file are resolved once, when it is read: an instance, an
+ * endpoint and a chain refer to switches and services by their index in
+ * 'switches' and 'services', where each one's name lives. */
 struct cfg_instance {
     char *name;                 /* Unique in the whole file. */
-    char *service;              /* The service it belongs to. */
-    char *switch_name;          /* A key of "switches". */
+    size_t service;             /* Index in 'services' of its service. */
+    size_t sw;                  /* Index in 'switches' of its switch. */
     char *port;                 /* OVS port name on that switch. */
     struct eth_addr mac;        /* The instance's MAC address. */
     uint32_t weight;            /* 1 to CFG_MAX_WEIGHT, default 1. */
@@ -67,7 +71,7 @@ struct cfg_service {
 /* A port of a switch: where a chain's traffic enters or leaves, or one end
  * of a link between switches. */
 struct cfg_endpoint {
-    char *switch_name;          /* A key of "switches". */
+    size_t sw;                  /* Index in 'switches'. */
     char *port;                 /* OVS port name. */
 };
 
@@ -85,7 +89,8 @@ struct cfg_chain {
     struct cfg_endpoint egress;  /* Server side. */
     char *match;                /* Extra ovs-ofctl match, default "ip". */
     struct match extra;         /* 'match', parsed. */
-    char **services;            /* Service names, in forward order. */
+    size_t *services;           /* Indexes in 'services', in forward
+                                 * order. */
     size_t n_services;          /* At least one. */
     int line;
 };
@@ -138,10 +143,8 @@ struct sfm_config {
     enum cfg_classifier classifier;
     struct cfg_switch *switches;
     size_t n_switches;
-    struct cfg_link *links;
+    struct cfg_link *links;     /* Paths over them: see fabric.h. */
     size_t n_links;
-    struct route_table routes;  /* Over 'links', all usable, by index in
-                                 * 'switches'. */
     struct cfg_service *services;
     size_t n_services;
     struct cfg_chain *chains;
@@ -166,17 +169,13 @@ size_t cfg_n_buckets(const struct sfm_config *);
 char *cfg_check_match(const char *) OVS_WARN_UNUSED_RESULT;
 char *cfg_parse_match(const char *, struct match *) OVS_WARN_UNUSED_RESULT;
 char *cfg_keep_instance(struct sfm_config *, size_t service,
+                        const struct sfm_config *old,
                         const struct cfg_instance *) OVS_WARN_UNUSED_RESULT;
 void cfg_remove_instance(struct sfm_config *, size_t service,
                          size_t instance);
-
-size_t cfg_switch_index(const struct sfm_config *, const char *name);
 void cfg_route_links(const struct sfm_config *, struct route_link *);
-const char *cfg_link_port(const struct sfm_config *, size_t link,
-                          const char *switch_name);
-const char *cfg_next_port(const struct sfm_config *,
-                          const struct route_table *,
-                          const char *from, const char *to);
-bool cfg_has_links(const struct sfm_config *, const char *switch_name);
+const char *cfg_instance_switch(const struct sfm_config *,
+                                const struct cfg_instance *);
+bool cfg_chain_has_service(const struct cfg_chain *, size_t service);
 
 #endif /* cfg.h */

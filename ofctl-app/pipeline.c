@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cfg.h"
+#include "fabric.h"
 #include "flow.h"
 #include "flowset.h"
 #include "ofconn.h"
@@ -19,6 +20,7 @@
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/shash.h"
 #include "packets.h"
+#include "route.h"
 #include "svcmap.h"
 #include "util.h"
 
@@ -202,8 +204,8 @@ port_no__(const struct shash *ports, const char *name)
 /* What pl_generate() works from: one switch's view of the configuration. */
 struct pl_ctx {
     const struct sfm_config *cfg;
-    const struct route_table *routes; /* Over cfg->links. */
-    const char *sw;             /* The switch being generated. */
+    const struct fabric *fabric; /* Paths between switches. */
+    size_t sw;                  /* The switch being generated. */
     struct svcmap *const *maps; /* One per service. */
     const struct shash *ports;  /* The switch's ports by name. */
     size_t n_buckets;
@@ -252,18 +254,18 @@ add_miss__(struct pl_ctx *ctx, uint8_t table_id)
 /* Returns the number of port 'port' of switch 'sw', if that is the switch
  * being generated and it has the port; otherwise OFPP_NONE. */
 static ofp_port_t
-local_port__(const struct pl_ctx *ctx, const char *sw, const char *port)
+local_port__(const struct pl_ctx *ctx, size_t sw, const char *port)
 {
-    return strcmp(sw, ctx->sw) ? OFPP_NONE : port_no__(ctx->ports, port);
+    return sw != ctx->sw ? OFPP_NONE : port_no__(ctx->ports, port);
 }
 
 /* Returns the port by which the switch being generated sends toward switch
  * 'sw' (another one), or OFPP_NONE if no link leads there or the port is
  * missing. */
 static ofp_port_t
-toward__(const struct pl_ctx *ctx, const char *sw)
+toward__(const struct pl_ctx *ctx, size_t sw)
 {
-    const char *port = cfg_next_port(ctx->cfg, ctx->routes, ctx->sw, sw);
+    const char *port = fabric_next_port(ctx->fabric, ctx->sw, sw);
 
     return port ? port_no__(ctx->ports, port) : OFPP_NONE;
 }
@@ -272,18 +274,17 @@ toward__(const struct pl_ctx *ctx, const char *sw)
  * of switch 'sw': that port itself if it is local, else the link toward
  * 'sw'. */
 static ofp_port_t
-reach__(const struct pl_ctx *ctx, const char *sw, const char *port)
+reach__(const struct pl_ctx *ctx, size_t sw, const char *port)
 {
-    return (strcmp(sw, ctx->sw)
-            ? toward__(ctx, sw) : port_no__(ctx->ports, port));
+    return sw != ctx->sw ? toward__(ctx, sw) : port_no__(ctx->ports, port);
 }
 
 /* Returns true if switch 'sw' holds an instance of service 'svc'. */
 static bool
-hosts__(const struct cfg_service *svc, const char *sw)
+hosts__(const struct cfg_service *svc, size_t sw)
 {
     for (size_t i = 0; i < svc->n_instances; i++) {
-        if (!strcmp(svc->instances[i].switch_name, sw)) {
+        if (svc->instances[i].sw == sw) {
             return true;
         }
     }
@@ -333,7 +334,7 @@ add_group__(struct pl_ctx *ctx, const struct cfg_service *svc, size_t idx,
             continue;
         }
         inst = &svc->instances[members[i]];
-        port = reach__(ctx, inst->switch_name, inst->port);
+        port = reach__(ctx, inst->sw, inst->port);
         if (port != OFPP_NONE) {
             put_bucket__(&buckets, inst, port, n++);
         }
@@ -471,7 +472,7 @@ put_end__(struct pl_ctx *ctx, const struct pl_path *path)
 {
     ofp_port_t out;
 
-    if (!strcmp(path->to->switch_name, ctx->sw)) {
+    if (path->to->sw == ctx->sw) {
         out = port_no__(ctx->ports, path->to->port);
         if (out == OFPP_NONE) {
             return false;
@@ -479,7 +480,7 @@ put_end__(struct pl_ctx *ctx, const struct pl_path *path)
         put_decap__(&ctx->ofpacts);
         put_decap__(&ctx->ofpacts);
     } else {
-        out = toward__(ctx, path->to->switch_name);
+        out = toward__(ctx, path->to->sw);
         if (out == OFPP_NONE) {
             return false;
         }
@@ -506,7 +507,7 @@ static void
 add_steer__(struct pl_ctx *ctx, const struct pl_path *path)
 {
     const struct sfm_config *cfg = ctx->cfg;
-    bool here = !strcmp(path->from->switch_name, ctx->sw);
+    bool here = path->from->sw == ctx->sw;
 
     for (size_t hop = 0; hop <= path->n; hop++) {
         unsigned int si = 255 - hop;
@@ -524,10 +525,9 @@ add_steer__(struct pl_ctx *ctx, const struct pl_path *path)
             here = false;
             for (size_t i = 0; i < prev->n_instances; i++) {
                 const struct cfg_instance *inst = &prev->instances[i];
-                ofp_port_t port = local_port__(ctx, inst->switch_name,
-                                               inst->port);
+                ofp_port_t port = local_port__(ctx, inst->sw, inst->port);
 
-                here = here || !strcmp(inst->switch_name, ctx->sw);
+                here = here || inst->sw == ctx->sw;
                 if (port == OFPP_NONE) {
                     continue;
                 }
@@ -571,7 +571,7 @@ add_arp__(struct pl_ctx *ctx, const struct pl_path *path, ofp_port_t in)
 {
     struct match m;
 
-    if (!strcmp(path->to->switch_name, ctx->sw)) {
+    if (path->to->sw == ctx->sw) {
         ofp_port_t out = port_no__(ctx->ports, path->to->port);
 
         if (out == OFPP_NONE) {
@@ -579,7 +579,7 @@ add_arp__(struct pl_ctx *ctx, const struct pl_path *path, ofp_port_t in)
         }
         put_output__(&ctx->ofpacts, out);
     } else {
-        ofp_port_t out = toward__(ctx, path->to->switch_name);
+        ofp_port_t out = toward__(ctx, path->to->sw);
         ovs_be32 spi = htonl(path->spi);
         uint8_t si = 255 - path->n;
 
@@ -682,8 +682,8 @@ add_transit__(struct pl_ctx *ctx, const struct pl_path *paths,
         }
         for (size_t j = 0; j < svc->n_instances; j++) {
             const struct cfg_instance *inst = &svc->instances[j];
-            ofp_port_t port = reach__(ctx, inst->switch_name, inst->port);
-            bool local = !strcmp(inst->switch_name, ctx->sw);
+            ofp_port_t port = reach__(ctx, inst->sw, inst->port);
+            bool local = inst->sw == ctx->sw;
             bool live = false;
             struct match m;
 
@@ -718,25 +718,17 @@ add_transit__(struct pl_ctx *ctx, const struct pl_path *paths,
     }
 }
 
-/* Returns the index of service 'name' in 'cfg'. */
-static size_t
-service_idx__(const struct sfm_config *cfg, const char *name)
-{
-    return cfg_find_service(cfg, name) - cfg->services;
-}
-
 /* Returns true if switch 'sw' takes part in 'chain': it holds one of its
  * endpoints or an instance of one of its services. */
 static bool
 takes_part__(const struct sfm_config *cfg, const struct cfg_chain *chain,
-             const char *sw)
+             size_t sw)
 {
-    if (!strcmp(chain->ingress.switch_name, sw)
-        || !strcmp(chain->egress.switch_name, sw)) {
+    if (chain->ingress.sw == sw || chain->egress.sw == sw) {
         return true;
     }
     for (size_t i = 0; i < chain->n_services; i++) {
-        if (hosts__(cfg_find_service(cfg, chain->services[i]), sw)) {
+        if (hosts__(&cfg->services[chain->services[i]], sw)) {
             return true;
         }
     }
@@ -747,7 +739,7 @@ takes_part__(const struct sfm_config *cfg, const struct cfg_chain *chain,
  * it, and 'used[i]' if such a chain also involves switch 'sw' (then 'sw'
  * has the service's groups). */
 static void
-services_used__(const struct sfm_config *cfg, const char *sw, bool *used,
+services_used__(const struct sfm_config *cfg, size_t sw, bool *used,
                 bool *in_chain)
 {
     for (size_t c = 0; c < cfg->n_chains; c++) {
@@ -755,7 +747,7 @@ services_used__(const struct sfm_config *cfg, const char *sw, bool *used,
         bool part = takes_part__(cfg, chain, sw);
 
         for (size_t k = 0; k < chain->n_services; k++) {
-            size_t i = service_idx__(cfg, chain->services[k]);
+            size_t i = chain->services[k];
 
             in_chain[i] = true;
             used[i] = used[i] || part;
@@ -764,23 +756,21 @@ services_used__(const struct sfm_config *cfg, const char *sw, bool *used,
 }
 
 /* Generates into 'd' (initialized by the caller) the flows and groups of
- * switch 'switch_name' for configuration 'cfg', the paths between switches
- * 'routes' (over cfg->links: cfg->routes, or a table that leaves out the
- * links that are down; NULL means cfg->routes), the service maps 'maps'
+ * switch 'sw' (an index in cfg->switches) for configuration 'cfg', the
+ * paths between switches of 'fabric' (of 'cfg'), the service maps 'maps'
  * (one per service, in the order of cfg->services) and the switch's ports
  * 'ports' (port name to "const struct ofputil_phy_port *").  What needs a
  * missing port is left out: the classification of a chain endpoint, an
  * instance's group bucket, the way toward another switch. */
 void
-pl_generate(const struct sfm_config *cfg, const struct route_table *routes,
-            const char *switch_name, struct svcmap *const *maps,
+pl_generate(const struct sfm_config *cfg, const struct fabric *fabric,
+            size_t sw, struct svcmap *const *maps,
             const struct shash *ports, struct flowset *d)
 {
     struct pl_ctx ctx = {
-        .cfg = cfg, .routes = routes ? routes : &cfg->routes,
-        .sw = switch_name, .maps = maps, .ports = ports,
-        .n_buckets = cfg_n_buckets(cfg), .d = d,
-        .links = cfg_has_links(cfg, switch_name),
+        .cfg = cfg, .fabric = fabric, .sw = sw, .maps = maps,
+        .ports = ports, .n_buckets = cfg_n_buckets(cfg), .d = d,
+        .links = fabric_has_links(fabric, sw),
     };
     size_t n = MAX(cfg->n_services, 1);
     bool *used = xcalloc(n, sizeof *used);
@@ -792,17 +782,17 @@ pl_generate(const struct sfm_config *cfg, const struct route_table *routes,
     uint64_t stub[1024 / 8];
 
     ofpbuf_use_stub(&ctx.ofpacts, stub, sizeof stub);
-    services_used__(cfg, switch_name, used, in_chain);
+    services_used__(cfg, sw, used, in_chain);
     for (size_t c = 0; c < cfg->n_chains; c++) {
         const struct cfg_chain *chain = &cfg->chains[c];
-        bool part = takes_part__(cfg, chain, switch_name);
+        bool part = takes_part__(cfg, chain, sw);
         size_t *fwd = xmalloc(chain->n_services * sizeof *fwd);
         size_t *rev = xmalloc(chain->n_services * sizeof *rev);
         struct pl_path *pf = &paths[2 * c], *pr = &paths[2 * c + 1];
         ofp_port_t in, out;
 
         for (size_t i = 0; i < chain->n_services; i++) {
-            fwd[i] = service_idx__(cfg, chain->services[i]);
+            fwd[i] = chain->services[i];
             rev[chain->n_services - 1 - i] = fwd[i];
         }
         orders[2 * c] = fwd;
@@ -819,10 +809,8 @@ pl_generate(const struct sfm_config *cfg, const struct route_table *routes,
             continue;
         }
 
-        in = local_port__(&ctx, chain->ingress.switch_name,
-                          chain->ingress.port);
-        out = local_port__(&ctx, chain->egress.switch_name,
-                           chain->egress.port);
+        in = local_port__(&ctx, chain->ingress.sw, chain->ingress.port);
+        out = local_port__(&ctx, chain->egress.sw, chain->egress.port);
         if (in != OFPP_NONE) {
             add_arp__(&ctx, pf, in);
             add_classify__(&ctx, chain, in, chain->spi);
@@ -846,8 +834,7 @@ pl_generate(const struct sfm_config *cfg, const struct route_table *routes,
         add_groups__(&ctx, svc, i);
         for (size_t j = 0; j < svc->n_instances; j++) {
             const struct cfg_instance *inst = &svc->instances[j];
-            ofp_port_t port = local_port__(&ctx, inst->switch_name,
-                                           inst->port);
+            ofp_port_t port = local_port__(&ctx, inst->sw, inst->port);
 
             if (port != OFPP_NONE) {
                 add_port_flow__(&ctx, PL_TABLE_CLASSIFY, PL_PRIO_PORT_DROP,
@@ -860,8 +847,7 @@ pl_generate(const struct sfm_config *cfg, const struct route_table *routes,
         for (size_t l = 0; l < cfg->n_links; l++) {
             for (size_t e = 0; e < 2; e++) {
                 const struct cfg_endpoint *end = &cfg->links[l].ends[e];
-                ofp_port_t port = local_port__(&ctx, end->switch_name,
-                                               end->port);
+                ofp_port_t port = local_port__(&ctx, end->sw, end->port);
                 struct match m;
 
                 if (port == OFPP_NONE) {
@@ -902,7 +888,7 @@ pl_generate(const struct sfm_config *cfg, const struct route_table *routes,
 struct pl_state {
     bool valid;                 /* A full generation happened. */
     const struct sfm_config *cfg; /* The configuration it used. */
-    char *sw;                   /* The switch's name. */
+    size_t sw;                  /* The switch, in cfg->switches. */
     char *ports;                /* Its ports' names and numbers, as text. */
     struct route_table routes;  /* The paths between switches. */
     size_t n_buckets;           /* Buckets per service. */
@@ -929,7 +915,6 @@ state_clear__(struct pl_state *pl)
     }
     free(pl->buckets);
     free(pl->live);
-    free(pl->sw);
     free(pl->ports);
     free(pl->routes.next);
     memset(pl, 0, sizeof *pl);
@@ -981,12 +966,13 @@ remember__(struct pl_state *pl, const struct pl_ctx *ctx, char *ports_text)
     state_clear__(pl);
     pl->valid = true;
     pl->cfg = cfg;
-    pl->sw = xstrdup(ctx->sw);
+    const struct route_table *rt = fabric_routes(ctx->fabric);
+
+    pl->sw = ctx->sw;
     pl->ports = ports_text;
-    pl->routes.n_switches = ctx->routes->n_switches;
-    pl->routes.next = xmemdup(ctx->routes->next,
-                              MAX(1, ctx->routes->n_switches
-                                     * ctx->routes->n_switches)
+    pl->routes.n_switches = rt->n_switches;
+    pl->routes.next = xmemdup(rt->next, MAX(1, rt->n_switches
+                                               * rt->n_switches)
                               * sizeof *pl->routes.next);
     pl->n_buckets = ctx->n_buckets;
     pl->n_services = cfg->n_services;
@@ -1001,8 +987,7 @@ remember__(struct pl_state *pl, const struct pl_ctx *ctx, char *ports_text)
         for (size_t j = 0; j < svc->n_instances; j++) {
             const struct cfg_instance *inst = &svc->instances[j];
 
-            pl->live[i][j] = (!strcmp(inst->switch_name, ctx->sw)
-                              && inst_live__(ctx, inst));
+            pl->live[i][j] = inst->sw == ctx->sw && inst_live__(ctx, inst);
         }
     }
 }
@@ -1013,9 +998,9 @@ static bool
 same_frame__(const struct pl_state *pl, const struct pl_ctx *ctx,
              const char *ports_text)
 {
-    const struct route_table *rt = ctx->routes;
+    const struct route_table *rt = fabric_routes(ctx->fabric);
 
-    return (pl->valid && pl->cfg == ctx->cfg && !strcmp(pl->sw, ctx->sw)
+    return (pl->valid && pl->cfg == ctx->cfg && pl->sw == ctx->sw
             && pl->n_buckets == ctx->n_buckets
             && !strcmp(pl->ports, ports_text)
             && pl->routes.n_switches == rt->n_switches
@@ -1023,7 +1008,7 @@ same_frame__(const struct pl_state *pl, const struct pl_ctx *ctx,
                        rt->n_switches * rt->n_switches * sizeof *rt->next));
 }
 
-/* Brings the desired state of switch 'switch_name' up to date, as
+/* Brings the desired state of switch 'sw' up to date, as
  * pl_generate() computes it from the same arguments, with as little work
  * as the change needs.
  *
@@ -1038,15 +1023,14 @@ same_frame__(const struct pl_state *pl, const struct pl_ctx *ctx,
  * initialized by the caller. */
 bool
 pl_update(struct pl_state *pl, const struct sfm_config *cfg,
-          const struct route_table *routes, const char *switch_name,
+          const struct fabric *fabric, size_t sw,
           struct svcmap *const *maps, const struct shash *ports,
           struct flowset *full, struct flowset *put, struct flowset *del)
 {
     struct pl_ctx ctx = {
-        .cfg = cfg, .routes = routes ? routes : &cfg->routes,
-        .sw = switch_name, .maps = maps, .ports = ports,
-        .n_buckets = cfg_n_buckets(cfg), .d = put,
-        .links = cfg_has_links(cfg, switch_name),
+        .cfg = cfg, .fabric = fabric, .sw = sw, .maps = maps,
+        .ports = ports, .n_buckets = cfg_n_buckets(cfg), .d = put,
+        .links = fabric_has_links(fabric, sw),
     };
     char *ports_text = ports_text__(ports);
     size_t n = MAX(cfg->n_services, 1);
@@ -1054,7 +1038,7 @@ pl_update(struct pl_state *pl, const struct sfm_config *cfg,
     uint64_t stub[1024 / 8];
 
     if (!same_frame__(pl, &ctx, ports_text)) {
-        pl_generate(cfg, routes, switch_name, maps, ports, full);
+        pl_generate(cfg, fabric, sw, maps, ports, full);
         ctx.d = full;
         remember__(pl, &ctx, ports_text);
         return true;
@@ -1063,7 +1047,7 @@ pl_update(struct pl_state *pl, const struct sfm_config *cfg,
 
     used = xcalloc(n, sizeof *used);
     in_chain = xcalloc(n, sizeof *in_chain);
-    services_used__(cfg, switch_name, used, in_chain);
+    services_used__(cfg, sw, used, in_chain);
     ofpbuf_use_stub(&ctx.ofpacts, stub, sizeof stub);
     for (size_t i = 0; i < cfg->n_services; i++) {
         const struct cfg_service *svc = &cfg->services[i];
@@ -1075,8 +1059,7 @@ pl_update(struct pl_state *pl, const struct sfm_config *cfg,
         for (size_t j = 0; j < svc->n_instances; j++) {
             const struct cfg_instance *inst = &svc->instances[j];
 
-            live[j] = (!strcmp(inst->switch_name, switch_name)
-                       && inst_live__(&ctx, inst));
+            live[j] = inst->sw == sw && inst_live__(&ctx, inst);
         }
         for (uint32_t b = 0; b < ctx.n_buckets; b++) {
             const struct svcmap_bucket *now = &map->buckets[b];
@@ -1089,8 +1072,8 @@ pl_update(struct pl_state *pl, const struct sfm_config *cfg,
                 const struct cfg_instance *inst = &svc->instances[j];
                 bool was, is;
 
-                if (strcmp(inst->switch_name, switch_name)
-                    || reach__(&ctx, inst->switch_name, inst->port)
+                if (inst->sw != sw
+                    || reach__(&ctx, inst->sw, inst->port)
                        == OFPP_NONE) {
                     continue;
                 }

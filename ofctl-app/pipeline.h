@@ -6,8 +6,9 @@
 #ifndef PIPELINE_H
 #define PIPELINE_H 1
 
-/* The steering pipeline: a pure function from the configuration, the
- * service maps and a switch's ports to the flows and groups that switch
+/* The steering pipeline: a pure function from the configuration, the paths
+ * between switches (a fabric, see fabric.h), the service maps and a
+ * switch's ports to the flows and groups that switch
  * needs, as decoded OpenFlow structures (a flowset, see flowset.h); the
  * comments in pipeline.c give each one in ovs-ofctl syntax.
  *
@@ -64,9 +65,9 @@ struct svcmap;
  * service group: pl_group_id() returns 65536 and more. */
 #define PL_CLASSIFY_GROUP_ID 1
 
-struct route_table;
-void pl_generate(const struct sfm_config *, const struct route_table *,
-                 const char *switch_name, struct svcmap *const *maps,
+struct fabric;
+void pl_generate(const struct sfm_config *, const struct fabric *,
+                 size_t sw, struct svcmap *const *maps,
                  const struct shash *ports, struct flowset *);
 
 uint32_t pl_group_id(size_t service_idx, uint32_t bucket);
@@ -75,7 +76,7 @@ uint32_t pl_group_id(size_t service_idx, uint32_t bucket);
 struct pl_state *pl_state_create(void);
 void pl_state_destroy(struct pl_state *);
 bool pl_update(struct pl_state *, const struct sfm_config *,
-               const struct route_table *, const char *switch_name,
+               const struct fabric *, size_t sw,
                struct svcmap *const *maps, const struct shash *ports,
                struct flowset *full, struct flowset *put,
                struct flowset *del);

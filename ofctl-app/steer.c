@@ -11,6 +11,7 @@
 #include "agentproto.h"
 #include "cfg.h"
 #include "ctlstate.h"
+#include "fabric.h"
 #include "flowset.h"
 #include "handoff.h"
 #include "ofconn.h"
@@ -22,15 +23,22 @@
 #include "openvswitch/vlog.h"
 #include "pipeline.h"
 #include "reconcile.h"
-#include "route.h"
 #include "svcmap.h"
 #include "hash.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(steer);
 
-/* What the policy knows of an instance beyond its map state. */
+/* An instance: the record that joins its configuration, its place in its
+ * service's map and what the policy has learned of it.  The map holds its
+ * state (svcmap_instance), the configuration its name, switch and port;
+ * the agent server keeps only its channel and finds the rest here, by
+ * name, in one lookup. */
 struct steer_inst {
+    struct hmap_node name_node; /* In 'steer->by_name'. */
+    const struct cfg_instance *cfg; /* In 'steer->cfg'. */
+    size_t service;             /* Index of its service and map. */
+    size_t index;               /* Index in the service and in the map. */
     bool seen_live;             /* Its port was live at least once. */
     bool disabled;              /* Disabled by the operator. */
     bool fenced;                /* Its agent was lost: port held down. */
@@ -49,6 +57,7 @@ struct steer_switch {
     struct hmap_node hmap_node; /* In 'steer->switches', by ofconn. */
     struct ofconn *conn;        /* The connection. */
     const struct cfg_switch *cfg; /* Its configuration, or NULL. */
+    size_t idx;                 /* Index of 'cfg' in the configuration. */
     struct rcl *rcl;            /* Its reconciler, if configured. */
     struct pl_state *pl;        /* What its desired state was computed
                                  * from, with 'rcl'. */
@@ -60,15 +69,17 @@ struct steer {
     struct sfm_config *cfg;     /* Owned. */
     struct svcmap **maps;         /* One per cfg->services[]. */
     struct steer_inst **insts;  /* Per service, per instance. */
+    struct hmap by_name;        /* The "struct steer_inst"s, by name. */
     struct hof **hofs;          /* Per service: its handoff policy. */
     struct hmap switches;       /* Contains "struct steer_switch"s. */
-    bool *link_down;            /* Per cfg->links[]: not usable. */
+    struct steer_switch **sw_at; /* Per cfg->switches[]: connected, or
+                                  * NULL. */
+    struct fabric *fabric;      /* Links, their liveness, the paths. */
     bool settled;               /* Switches programmed (see steer.h). */
     bool programmed;            /* Maps programmed since the settling, so
                                  * that an instance seen for the first time
                                  * joins a map in use. */
     long long int created;      /* When the wait for switches began. */
-    struct route_table routes;  /* Paths over the usable links. */
     steer_backlogged_cb *backlogged; /* Asks the I/O layer. */
     void *aux;                  /* For 'backlogged'. */
     steer_port_ready_cb *port_ready; /* Liveness known outside OpenFlow,
@@ -77,7 +88,7 @@ struct steer {
 };
 
 static void program_all__(struct steer *);
-static void update_routes__(struct steer *);
+static void tell_fabric__(struct steer *, const struct steer_switch *);
 
 /* Fills 'p' from the configuration's handoff settings. */
 static void
@@ -175,6 +186,47 @@ maps_create__(const struct sfm_config *cfg, struct steer_maps *m,
     }
 }
 
+/* Points every instance record of 'st' at its configuration and its place
+ * in the maps, and indexes the records by name: after the maps are made
+ * and whenever an instance leaves them. */
+static void
+index_instances__(struct steer *st)
+{
+    hmap_clear(&st->by_name);
+    for (size_t i = 0; st->cfg && i < st->cfg->n_services; i++) {
+        const struct cfg_service *svc = &st->cfg->services[i];
+
+        for (size_t j = 0; j < svc->n_instances; j++) {
+            struct steer_inst *si = &st->insts[i][j];
+
+            si->cfg = &svc->instances[j];
+            si->service = i;
+            si->index = j;
+            hmap_insert(&st->by_name, &si->name_node,
+                        hash_string(si->cfg->name, 0));
+        }
+    }
+}
+
+/* Makes the fabric and the switch index of 'st' for its configuration,
+ * telling the fabric the ports of every switch connected now. */
+static void
+make_fabric__(struct steer *st)
+{
+    struct steer_switch *sw;
+
+    fabric_destroy(st->fabric);
+    free(st->sw_at);
+    st->fabric = fabric_create(st->cfg);
+    st->sw_at = xcalloc(MAX(st->cfg->n_switches, 1), sizeof *st->sw_at);
+    HMAP_FOR_EACH (sw, hmap_node, &st->switches) {
+        if (sw->cfg) {
+            st->sw_at[sw->idx] = sw;
+            tell_fabric__(st, sw);
+        }
+    }
+}
+
 /* Creates the policy for 'cfg' (taken over; may be NULL for a controller
  * that only holds connections).  'backlogged' with 'aux' tells whether a
  * switch's connection can take more messages now. */
@@ -189,6 +241,7 @@ steer_create(struct sfm_config *cfg, steer_backlogged_cb *backlogged,
     st->backlogged = backlogged;
     st->aux = aux;
     hmap_init(&st->switches);
+    hmap_init(&st->by_name);
     if (cfg) {
         struct steer_maps m;
 
@@ -196,7 +249,8 @@ steer_create(struct sfm_config *cfg, steer_backlogged_cb *backlogged,
         st->maps = m.maps;
         st->insts = m.insts;
         st->hofs = m.hofs;
-        update_routes__(st);
+        index_instances__(st);
+        make_fabric__(st);
     }
     return st;
 }
@@ -233,8 +287,9 @@ steer_destroy(struct steer *st)
     hmap_destroy(&st->switches);
     maps_destroy__(st->cfg, &(struct steer_maps) { st->maps, st->insts,
                                                    st->hofs });
-    free(st->link_down);
-    route_destroy(&st->routes);
+    hmap_destroy(&st->by_name);
+    fabric_destroy(st->fabric);
+    free(st->sw_at);
     cfg_destroy(st->cfg);
     free(st);
 }
@@ -253,17 +308,11 @@ switch_find__(const struct steer *st, const struct ofconn *conn)
     return NULL;
 }
 
+/* Returns the connected switch that is cfg->switches[idx], or NULL. */
 static struct steer_switch *
-switch_find_by_name__(const struct steer *st, const char *name)
+switch_at__(const struct steer *st, size_t idx)
 {
-    struct steer_switch *sw;
-
-    HMAP_FOR_EACH (sw, hmap_node, &st->switches) {
-        if (sw->cfg && !strcmp(sw->cfg->name, name)) {
-            return sw;
-        }
-    }
-    return NULL;
+    return st->sw_at[idx];
 }
 
 static const struct cfg_switch *
@@ -348,37 +397,6 @@ update_instance__(struct steer *st, size_t i, size_t j, bool live)
     }
 }
 
-/* Returns false if instance 'inst' of service 'svc_idx' is cut off: some
- * chain that crosses its service still joins its ingress to its egress over
- * the links usable now, and no such chain reaches the instance.  A chain
- * that is cut in two itself says nothing about the instances. */
-static bool
-reachable__(const struct steer *st, size_t svc_idx,
-            const struct cfg_instance *inst)
-{
-    const struct sfm_config *cfg = st->cfg;
-    size_t to = cfg_switch_index(cfg, inst->switch_name);
-    bool any = false;
-
-    for (size_t c = 0; c < cfg->n_chains; c++) {
-        const struct cfg_chain *chain = &cfg->chains[c];
-        size_t in = cfg_switch_index(cfg, chain->ingress.switch_name);
-        size_t out = cfg_switch_index(cfg, chain->egress.switch_name);
-
-        for (size_t k = 0; k < chain->n_services; k++) {
-            if (strcmp(chain->services[k], cfg->services[svc_idx].name)
-                || !route_reachable(&st->routes, in, out)) {
-                continue;
-            }
-            if (route_reachable(&st->routes, in, to)) {
-                return true;
-            }
-            any = true;
-        }
-    }
-    return !any;
-}
-
 /* Returns the port of instance 'j' of service 'i', or NULL if its switch
  * is not connected or has no such port.  Stores the switch in '*swp' if
  * 'swp' is nonnull. */
@@ -387,7 +405,7 @@ instance_port__(const struct steer *st, size_t i, size_t j,
                 struct steer_switch **swp)
 {
     const struct cfg_instance *inst = &st->cfg->services[i].instances[j];
-    struct steer_switch *sw = switch_find_by_name__(st, inst->switch_name);
+    struct steer_switch *sw = switch_at__(st, inst->sw);
 
     if (swp) {
         *swp = sw;
@@ -401,30 +419,30 @@ static bool
 usable__(const struct steer *st, size_t i, size_t j)
 {
     const struct ofputil_phy_port *pp = instance_port__(st, i, j, NULL);
-
     const struct cfg_instance *inst = &st->cfg->services[i].instances[j];
 
-    return (pp && ofconn_port_is_live(pp) && reachable__(st, i, inst)
+    return (pp && ofconn_port_is_live(pp)
+            && !fabric_cut_off(st->fabric, inst)
             && (!st->port_ready
                 || st->port_ready(inst->port, st->port_ready_aux)));
 }
 
-/* Recomputes the paths between switches, then updates every instance from
- * its port (if its switch is connected) and from whether it can be reached
- * at all. */
+/* Takes the paths between switches as the fabric has them now, then updates
+ * every instance from its port (if its switch is connected) and from
+ * whether it can be reached at all. */
 static void
 sync_instances__(struct steer *st)
 {
-    update_routes__(st);
+    fabric_run(st->fabric);
     for (size_t i = 0; i < st->cfg->n_services; i++) {
         const struct cfg_service *svc = &st->cfg->services[i];
 
         for (size_t j = 0; j < svc->n_instances; j++) {
             const struct cfg_instance *inst = &svc->instances[j];
 
-            if (switch_find_by_name__(st, inst->switch_name)) {
+            if (switch_at__(st, inst->sw)) {
                 update_instance__(st, i, j, usable__(st, i, j));
-            } else if (!reachable__(st, i, inst)
+            } else if (fabric_cut_off(st->fabric, inst)
                        || (st->settled && !st->insts[i][j].seen_live)) {
                 /* Its switch is not connected: an instance seen before
                  * keeps its state (the switch forwards without the
@@ -446,7 +464,7 @@ settle__(struct steer *st, long long int now)
         return;
     }
     for (size_t i = 0; i < st->cfg->n_switches; i++) {
-        n += switch_find_by_name__(st, st->cfg->switches[i].name) != NULL;
+        n += switch_at__(st, i) != NULL;
     }
     if (n < st->cfg->n_switches
         && (now < 0 || now - st->created < STEER_SETTLE_MS)) {
@@ -489,7 +507,7 @@ generate__(const struct steer *st, const struct steer_switch *sw,
 
     switch_ports__(sw, &ports);
     flowset_init(d);
-    pl_generate(st->cfg, &st->routes, sw->cfg->name, st->maps, &ports, d);
+    pl_generate(st->cfg, st->fabric, sw->idx, st->maps, &ports, d);
     shash_destroy(&ports);
 }
 
@@ -513,8 +531,8 @@ program__(struct steer *st, struct steer_switch *sw)
     flowset_init(&full);
     flowset_init(&put);
     flowset_init(&del);
-    if (pl_update(sw->pl, st->cfg, &st->routes, sw->cfg->name, st->maps,
-                  &ports, &full, &put, &del)) {
+    if (pl_update(sw->pl, st->cfg, st->fabric, sw->idx, st->maps, &ports,
+                  &full, &put, &del)) {
         rcl_set_desired(sw->rcl, &full);
     } else {
         rcl_update_desired(sw->rcl, &put, &del);
@@ -526,54 +544,16 @@ program__(struct steer *st, struct steer_switch *sw)
     rcl_run(sw->rcl, backlogged__(st, sw));
 }
 
-/* Returns true if the end 'ep' of a link is known to be unusable: its
- * switch is connected and the port is missing or not live.  The end of a
- * switch the controller does not reach is taken as usable: the switch
- * forwards without the controller. */
-static bool
-link_end_down__(const struct steer *st, const struct cfg_endpoint *ep)
-{
-    const struct steer_switch *sw = switch_find_by_name__(st,
-                                                          ep->switch_name);
-    const struct ofputil_phy_port *pp;
-
-    if (!sw) {
-        return false;
-    }
-    pp = port_by_name__(sw->conn, ep->port);
-    return !pp || !ofconn_port_is_live(pp);
-}
-
-/* Recomputes the paths between switches over the links that are usable
- * now, logging each link that goes down or comes back. */
+/* Tells the fabric the ports of 'sw', a configured switch that is
+ * connected. */
 static void
-update_routes__(struct steer *st)
+tell_fabric__(struct steer *st, const struct steer_switch *sw)
 {
-    const struct sfm_config *cfg = st->cfg;
-    struct route_link *links = xmalloc(MAX(cfg->n_links, 1) * sizeof *links);
-    bool first = !st->link_down;
+    struct shash ports;
 
-    if (first) {
-        st->link_down = xcalloc(MAX(cfg->n_links, 1),
-                                sizeof *st->link_down);
-    }
-    cfg_route_links(cfg, links);
-    for (size_t i = 0; i < cfg->n_links; i++) {
-        const struct cfg_link *l = &cfg->links[i];
-        bool down = (link_end_down__(st, &l->ends[0])
-                     || link_end_down__(st, &l->ends[1]));
-
-        if (down != st->link_down[i] && (!first || down)) {
-            VLOG_INFO("link %s:%s - %s:%s %s: paths between switches "
-                      "recomputed", l->ends[0].switch_name, l->ends[0].port,
-                      l->ends[1].switch_name, l->ends[1].port,
-                      down ? "down" : "up");
-        }
-        st->link_down[i] = links[i].down = down;
-    }
-    route_destroy(&st->routes);
-    route_compute(cfg->n_switches, links, cfg->n_links, &st->routes);
-    free(links);
+    switch_ports__(sw, &ports);
+    fabric_set_ports(st->fabric, sw->idx, &ports);
+    shash_destroy(&ports);
 }
 
 static void
@@ -616,14 +596,14 @@ keep_leaving__(const struct steer *st, struct sfm_config *cfg,
             char *error;
 
             n_live += live;
-            if (now && !strcmp(now->service, inst->service)) {
+            if (now && now->service == i) {
                 n_live_kept += live;
                 continue;
             }
             if (!svcmap_holds_any(old_map, j)) {
                 continue;
             }
-            error = cfg_keep_instance(cfg, i, inst);
+            error = cfg_keep_instance(cfg, i, st->cfg, inst);
             if (error) {
                 return error;
             }
@@ -684,13 +664,14 @@ steer_reload(struct steer *st, struct sfm_config *cfg)
     st->maps = m.maps;
     st->insts = m.insts;
     st->hofs = m.hofs;
-    free(st->link_down);
-    st->link_down = NULL;
+    index_instances__(st);
 
     HMAP_FOR_EACH (sw, hmap_node, &st->switches) {
         sw->cfg = cfg_switch_by_dpid__(cfg, ofconn_get_dpid(sw->conn));
+        sw->idx = sw->cfg ? sw->cfg - cfg->switches : 0;
         switch_set_rcl__(sw, sw->cfg != NULL);
     }
+    make_fabric__(st);
     sync_instances__(st);
     program_all__(st);
     return NULL;
@@ -714,6 +695,9 @@ steer_switch_ready(struct steer *st, struct ofconn *conn)
         return;
     }
     VLOG_INFO("%s: is switch %s", ofconn_get_name(conn), sw->cfg->name);
+    sw->idx = sw->cfg - st->cfg->switches;
+    st->sw_at[sw->idx] = sw;
+    tell_fabric__(st, sw);
     switch_set_rcl__(sw, true);
     sync_instances__(st);
     program_all__(st);
@@ -730,6 +714,23 @@ steer_switch_closed(struct steer *st, struct ofconn *conn)
         bool configured = sw->cfg != NULL;
 
         hmap_remove(&st->switches, &sw->hmap_node);
+        if (configured && st->sw_at[sw->idx] == sw) {
+            /* Another connection of the same switch, if there is one,
+             * stands for it now. */
+            struct steer_switch *other;
+
+            st->sw_at[sw->idx] = NULL;
+            HMAP_FOR_EACH (other, hmap_node, &st->switches) {
+                if (other->cfg == sw->cfg) {
+                    st->sw_at[sw->idx] = other;
+                }
+            }
+            if (st->sw_at[sw->idx]) {
+                tell_fabric__(st, st->sw_at[sw->idx]);
+            } else {
+                fabric_set_ports(st->fabric, sw->idx, NULL);
+            }
+        }
         switch_set_rcl__(sw, false);
         free(sw);
         if (configured) {
@@ -749,6 +750,9 @@ steer_port_changed(struct steer *st, struct ofconn *conn,
     struct steer_switch *sw = switch_find__(st, conn);
 
     if (sw && sw->cfg) {
+        if (st->sw_at[sw->idx] == sw) {
+            tell_fabric__(st, sw);
+        }
         sync_instances__(st);
         program_all__(st);
     }
@@ -908,6 +912,7 @@ finish_drains__(struct steer *st, size_t i)
             svcmap_remove_instance(map, j);
             cfg_remove_instance(st->cfg, i, j);
             memmove(si, si + 1, (map->n_instances - j) * sizeof *si);
+            index_instances__(st);
             map->epoch++;
             j--;
         } else {
@@ -983,23 +988,33 @@ steer_run(struct steer *st, long long int now)
     }
 }
 
+/* Returns the record of instance 'name', or NULL. */
+static struct steer_inst *
+inst_by_name__(const struct steer *st, const char *name)
+{
+    struct steer_inst *si;
+
+    HMAP_FOR_EACH_WITH_HASH (si, name_node, hash_string(name, 0),
+                             &st->by_name) {
+        if (!strcmp(si->cfg->name, name)) {
+            return si;
+        }
+    }
+    return NULL;
+}
+
 /* Finds instance 'name': stores its service and instance indexes. */
 static bool
 find_instance__(const struct steer *st, const char *name, size_t *ip,
                 size_t *jp)
 {
-    for (size_t i = 0; st->cfg && i < st->cfg->n_services; i++) {
-        const struct cfg_service *svc = &st->cfg->services[i];
+    const struct steer_inst *si = inst_by_name__(st, name);
 
-        for (size_t j = 0; j < svc->n_instances; j++) {
-            if (!strcmp(svc->instances[j].name, name)) {
-                *ip = i;
-                *jp = j;
-                return true;
-            }
-        }
+    if (si) {
+        *ip = si->service;
+        *jp = si->index;
     }
-    return false;
+    return si != NULL;
 }
 
 /* Disables (planned maintenance: its buckets move to their secondaries) or
@@ -1154,7 +1169,8 @@ steer_format_instances(const struct steer *st, steer_port_liveness_cb *bfd,
                     : ofconn_port_is_live(pp) ? "live" : "down");
             ds_put_format(s, "%-16s %-10s %-8s %-16s %-8s %-9s %7"PRIuSIZE
                           " %9"PRIuSIZE" %5"PRIuSIZE, inst->name,
-                          svc->name, inst->switch_name, inst->port, link,
+                          svc->name, cfg_instance_switch(st->cfg, inst),
+                          inst->port, link,
                           state_name__(map, j),
                           svcmap_count_primary(map, j),
                           svcmap_count_secondary(map, j),
@@ -1207,6 +1223,7 @@ char *
 steer_desired_cursor(const struct steer *st, const char *switch_name,
                      bool groups, struct flowset_cursor **cursorp)
 {
+    const struct cfg_switch *cs;
     const struct steer_switch *sw;
     struct flowset d;
 
@@ -1217,9 +1234,11 @@ steer_desired_cursor(const struct steer *st, const char *switch_name,
         }
         switch_name = st->cfg->switches[0].name;
     }
-    sw = switch_find_by_name__(st, switch_name);
+    cs = cfg_find_switch(st->cfg, switch_name);
+    sw = cs ? switch_at__(st, cs - st->cfg->switches) : NULL;
     if (!sw) {
-        return xasprintf("switch \"%s\" is not connected", switch_name);
+        return xasprintf("switch \"%s\" is %s", switch_name,
+                         cs ? "not connected" : "not configured");
     }
     if (sw->rcl && st->settled) {
         /* What the reconciler holds: the latest desired state. */
@@ -1289,7 +1308,7 @@ steer_format_switches(const struct steer *st, struct ds *s)
 {
     for (size_t i = 0; st->cfg && i < st->cfg->n_switches; i++) {
         const struct cfg_switch *cs = &st->cfg->switches[i];
-        const struct steer_switch *sw = switch_find_by_name__(st, cs->name);
+        const struct steer_switch *sw = switch_at__(st, i);
 
         ds_put_format(s, "switch %s (dpid %016"PRIx64"): ", cs->name,
                       cs->dpid);
@@ -1310,13 +1329,8 @@ steer_format_switches(const struct steer *st, struct ds *s)
                       rs->n_group_adds, rs->n_group_mods, rs->n_group_dels,
                       rs->n_dumps, rs->n_errors);
     }
-    for (size_t i = 0; st->cfg && i < st->cfg->n_links; i++) {
-        const struct cfg_link *l = &st->cfg->links[i];
-
-        ds_put_format(s, "link %s:%s - %s:%s: %s\n",
-                      l->ends[0].switch_name, l->ends[0].port,
-                      l->ends[1].switch_name, l->ends[1].port,
-                      st->link_down && st->link_down[i] ? "down" : "up");
+    if (st->cfg) {
+        fabric_format(st->fabric, s);
     }
 }
 

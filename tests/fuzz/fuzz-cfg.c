@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cfg.h"
+#include "fabric.h"
+#include "route.h"
 #include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -37,33 +39,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void
 check_endpoint(const struct sfm_config *cfg, const struct cfg_endpoint *ep)
 {
-    CHECK(cfg_find_switch(cfg, ep->switch_name));
+    CHECK(ep->sw < cfg->n_switches);
     CHECK(ep->port && ep->port[0] && strlen(ep->port) <= 15);
 }
 
-/* Checks that following the next hops of 'cfg' from switch 'from' reaches
- * switch 'to', one link closer each time, if and only if the routes say it
- * is reachable. */
+/* Checks that following the next hops of fabric 'f' of 'cfg' from switch
+ * 'from' reaches switch 'to', one link closer each time, by the port that
+ * fabric_next_port() gives, if and only if the fabric says it is
+ * reachable. */
 static void
-check_route(const struct sfm_config *cfg, size_t from, size_t to)
+check_route(const struct sfm_config *cfg, const struct fabric *f,
+            size_t from, size_t to)
 {
     size_t cur = from, steps = 0;
 
-    if (!route_reachable(&cfg->routes, from, to)) {
+    if (!fabric_reachable(f, from, to)) {
+        CHECK(!fabric_next_port(f, from, to));
         return;
     }
     while (cur != to) {
-        size_t link = route_next(&cfg->routes, cur, to);
+        size_t link = route_next(fabric_routes(f), cur, to);
         const struct cfg_link *l;
+        int end;
 
         CHECK(link < cfg->n_links);
         l = &cfg->links[link];
-        if (!strcmp(l->ends[0].switch_name, cfg->switches[cur].name)) {
-            cur = cfg_switch_index(cfg, l->ends[1].switch_name);
-        } else {
-            CHECK(!strcmp(l->ends[1].switch_name, cfg->switches[cur].name));
-            cur = cfg_switch_index(cfg, l->ends[0].switch_name);
-        }
+        end = l->ends[0].sw == cur ? 0 : 1;
+        CHECK(l->ends[end].sw == cur);
+        CHECK(fabric_next_port(f, cur, to) == l->ends[end].port);
+        cur = l->ends[!end].sw;
         CHECK(++steps < cfg->n_switches);
     }
 }
@@ -72,6 +76,8 @@ check_route(const struct sfm_config *cfg, size_t from, size_t to)
 static void
 check_config(const struct sfm_config *cfg)
 {
+    struct fabric *f = fabric_create(cfg);
+
     CHECK(!strcmp(cfg->file, "fuzz.yaml"));
     CHECK(cfg_n_buckets(cfg) >= CFG_MIN_BUCKETS);
     CHECK(cfg_n_buckets(cfg) <= CFG_MAX_BUCKETS);
@@ -96,12 +102,14 @@ check_config(const struct sfm_config *cfg)
 
         check_endpoint(cfg, &l->ends[0]);
         check_endpoint(cfg, &l->ends[1]);
-        CHECK(strcmp(l->ends[0].switch_name, l->ends[1].switch_name));
+        CHECK(l->ends[0].sw != l->ends[1].sw);
+        CHECK(fabric_has_links(f, l->ends[0].sw));
+        CHECK(!fabric_link_is_down(f, i));
     }
-    CHECK(cfg->routes.n_switches == cfg->n_switches);
+    CHECK(fabric_routes(f)->n_switches == cfg->n_switches);
     for (size_t i = 0; i < cfg->n_switches; i++) {
         for (size_t j = 0; j < cfg->n_switches; j++) {
-            check_route(cfg, i, j);
+            check_route(cfg, f, i, j);
         }
     }
 
@@ -115,8 +123,8 @@ check_config(const struct sfm_config *cfg)
             const struct cfg_instance *inst = &svc->instances[j];
 
             CHECK(cfg_find_instance(cfg, inst->name) == inst);
-            CHECK(!strcmp(inst->service, svc->name));
-            CHECK(cfg_find_switch(cfg, inst->switch_name));
+            CHECK(inst->service == i);
+            CHECK(inst->sw < cfg->n_switches);
             CHECK(inst->port && inst->port[0]);
             CHECK(inst->weight >= 1 && inst->weight <= CFG_MAX_WEIGHT);
             CHECK(!(inst->mac.ea[0] & 1));
@@ -141,33 +149,28 @@ check_config(const struct sfm_config *cfg)
         }
         check_endpoint(cfg, &chain->ingress);
         check_endpoint(cfg, &chain->egress);
-        CHECK(route_reachable(&cfg->routes,
-                              cfg_switch_index(cfg,
-                                               chain->ingress.switch_name),
-                              cfg_switch_index(cfg,
-                                               chain->egress.switch_name)));
-        CHECK(strcmp(chain->ingress.switch_name, chain->egress.switch_name)
+        CHECK(fabric_reachable(f, chain->ingress.sw, chain->egress.sw));
+        CHECK(chain->ingress.sw != chain->egress.sw
               || strcmp(chain->ingress.port, chain->egress.port));
         CHECK(chain->match);
         CHECK(chain->n_services > 0);
         for (size_t j = 0; j < chain->n_services; j++) {
             const struct cfg_service *svc;
 
-            svc = cfg_find_service(cfg, chain->services[j]);
-            CHECK(svc);
+            CHECK(chain->services[j] < cfg->n_services);
+            CHECK(cfg_chain_has_service(chain, chain->services[j]));
+            svc = &cfg->services[chain->services[j]];
             for (size_t k = 0; k < j; k++) {
-                CHECK(strcmp(chain->services[k], chain->services[j]));
+                CHECK(chain->services[k] != chain->services[j]);
             }
             for (size_t k = 0; k < svc->n_instances; k++) {
-                const char *from = chain->ingress.switch_name;
-                const char *to = svc->instances[k].switch_name;
-
-                CHECK(route_reachable(&cfg->routes,
-                                      cfg_switch_index(cfg, from),
-                                      cfg_switch_index(cfg, to)));
+                CHECK(fabric_reachable(f, chain->ingress.sw,
+                                       svc->instances[k].sw));
+                CHECK(!fabric_cut_off(f, &svc->instances[k]));
             }
         }
     }
+    fabric_destroy(f);
 }
 
 int

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "fabric.h"
 #include "openvswitch/dynamic-string.h"
 #include "packets.h"
 #include "tests.h"
@@ -145,12 +146,13 @@ parse_ok(const char *text)
 /* Asserts that 'inst' is instance 'name' of service 'service' on port
  * 'port' of sw1 with MAC 'mac' and weight 1. */
 static void
-check_instance(const struct cfg_instance *inst, const char *name,
-               const char *service, const char *port, struct eth_addr mac)
+check_instance(const struct sfm_config *cfg, const struct cfg_instance *inst,
+               const char *name, const char *service, const char *port,
+               struct eth_addr mac)
 {
     CU_ASSERT_STRING_EQUAL(inst->name, name);
-    CU_ASSERT_STRING_EQUAL(inst->service, service);
-    CU_ASSERT_STRING_EQUAL(inst->switch_name, "sw1");
+    CU_ASSERT_STRING_EQUAL(cfg->services[inst->service].name, service);
+    CU_ASSERT_STRING_EQUAL(cfg_instance_switch(cfg, inst), "sw1");
     CU_ASSERT_STRING_EQUAL(inst->port, port);
     CU_ASSERT(eth_addr_equals(inst->mac, mac));
     CU_ASSERT_EQUAL(inst->weight, 1);
@@ -182,15 +184,15 @@ check_example(const struct sfm_config *cfg, const char *file)
     CU_ASSERT_STRING_EQUAL(dlp->name, "dlp");
     CU_ASSERT_EQUAL_FATAL(fw->n_instances, 2);
     CU_ASSERT_EQUAL_FATAL(dlp->n_instances, 3);
-    check_instance(&fw->instances[0], "fw-1", "fw", "fw-1",
+    check_instance(cfg, &fw->instances[0], "fw-1", "fw", "fw-1",
                    (struct eth_addr) ETH_ADDR_C(02, 00, 00, 00, 01, 01));
-    check_instance(&fw->instances[1], "fw-2", "fw", "fw-2",
+    check_instance(cfg, &fw->instances[1], "fw-2", "fw", "fw-2",
                    (struct eth_addr) ETH_ADDR_C(02, 00, 00, 00, 01, 02));
-    check_instance(&dlp->instances[0], "dlp-1", "dlp", "dlp-1",
+    check_instance(cfg, &dlp->instances[0], "dlp-1", "dlp", "dlp-1",
                    (struct eth_addr) ETH_ADDR_C(02, 00, 00, 00, 02, 01));
-    check_instance(&dlp->instances[1], "dlp-2", "dlp", "dlp-2",
+    check_instance(cfg, &dlp->instances[1], "dlp-2", "dlp", "dlp-2",
                    (struct eth_addr) ETH_ADDR_C(02, 00, 00, 00, 02, 02));
-    check_instance(&dlp->instances[2], "dlp-3", "dlp", "dlp-3",
+    check_instance(cfg, &dlp->instances[2], "dlp-3", "dlp", "dlp-3",
                    (struct eth_addr) ETH_ADDR_C(02, 00, 00, 00, 02, 03));
 
     CU_ASSERT_EQUAL_FATAL(cfg->n_chains, 1);
@@ -198,14 +200,14 @@ check_example(const struct sfm_config *cfg, const char *file)
     CU_ASSERT_STRING_EQUAL(web->name, "web");
     CU_ASSERT_EQUAL(web->spi, 100);
     CU_ASSERT_EQUAL(web->reverse_spi, 101);
-    CU_ASSERT_STRING_EQUAL(web->ingress.switch_name, "sw1");
+    CU_ASSERT_STRING_EQUAL(cfg->switches[web->ingress.sw].name, "sw1");
     CU_ASSERT_STRING_EQUAL(web->ingress.port, "client");
-    CU_ASSERT_STRING_EQUAL(web->egress.switch_name, "sw1");
+    CU_ASSERT_STRING_EQUAL(cfg->switches[web->egress.sw].name, "sw1");
     CU_ASSERT_STRING_EQUAL(web->egress.port, "server");
     CU_ASSERT_STRING_EQUAL(web->match, "ip");
     CU_ASSERT_EQUAL_FATAL(web->n_services, 2);
-    CU_ASSERT_STRING_EQUAL(web->services[0], "fw");
-    CU_ASSERT_STRING_EQUAL(web->services[1], "dlp");
+    CU_ASSERT_STRING_EQUAL(cfg->services[web->services[0]].name, "fw");
+    CU_ASSERT_STRING_EQUAL(cfg->services[web->services[1]].name, "dlp");
 
     /* Things are found by name, and only what exists. */
     CU_ASSERT_PTR_EQUAL(cfg_find_switch(cfg, "sw1"), &cfg->switches[0]);
@@ -1250,8 +1252,33 @@ test_port_twice(void)
     "    egress: {switch: " EGRESS_SWITCH ", port: server}\n"           \
     "    services: [fw]\n"
 
-/* The port by which switch A of 'CFG' sends toward switch B. */
-#define NEXT_PORT(CFG, A, B) cfg_next_port(CFG, &(CFG)->routes, A, B)
+/* Returns the port by which switch 'a' of 'cfg' sends toward switch 'b',
+ * every link usable. */
+static const char *
+next_port(const struct sfm_config *cfg, const char *a, const char *b)
+{
+    struct fabric *f = fabric_create(cfg);
+    const char *port = fabric_next_port(f, cfg_find_switch(cfg, a)
+                                           - cfg->switches,
+                                        cfg_find_switch(cfg, b)
+                                        - cfg->switches);
+
+    fabric_destroy(f);
+    return port;
+}
+#define NEXT_PORT next_port
+
+/* Returns true if switch 'name' of 'cfg' has links. */
+static bool
+has_links(const struct sfm_config *cfg, const char *name)
+{
+    struct fabric *f = fabric_create(cfg);
+    bool has = fabric_has_links(f, cfg_find_switch(cfg, name)
+                                   - cfg->switches);
+
+    fabric_destroy(f);
+    return has;
+}
 
 static void
 test_links(void)
@@ -1261,7 +1288,8 @@ test_links(void)
     cfg = parse_ok(FABRIC FABRIC_SERVICES("lf2") FABRIC_CHAIN("lf2"));
     if (cfg) {
         CU_ASSERT_EQUAL(cfg->n_links, 2);
-        CU_ASSERT_STRING_EQUAL(cfg->links[1].ends[0].switch_name, "lf2");
+        CU_ASSERT_STRING_EQUAL(cfg->switches[cfg->links[1].ends[0].sw].name,
+                               "lf2");
         CU_ASSERT_STRING_EQUAL(cfg->links[1].ends[1].port, "lf2");
         CU_ASSERT_EQUAL(cfg->links[1].line, 8);
         /* The next hop is the link's local end, both ways. */
@@ -1270,8 +1298,8 @@ test_links(void)
         CU_ASSERT_STRING_EQUAL(NEXT_PORT(cfg, "sp1", "lf1"), "lf1");
         CU_ASSERT_PTR_NULL(NEXT_PORT(cfg, "lf1", "lf1"));
         CU_ASSERT_PTR_NULL(NEXT_PORT(cfg, "lf1", "lf3"));
-        CU_ASSERT(cfg_has_links(cfg, "sp1"));
-        CU_ASSERT(!cfg_has_links(cfg, "lf3"));
+        CU_ASSERT(has_links(cfg, "sp1"));
+        CU_ASSERT(!has_links(cfg, "lf3"));
         cfg_destroy(cfg);
     }
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cfg.h"
+#include "fabric.h"
 #include "flow.h"
 #include "packets.h"
 #include "openvswitch/dynamic-string.h"
@@ -22,10 +23,32 @@
 #include "fake-table.h"
 #include "flowset.h"
 #include "pipeline.h"
-#include "route.h"
 #include "svcmap.h"
 #include "tests.h"
 #include "util.h"
+
+/* Returns the index of switch 'name' in 'cfg'. */
+static size_t
+switch_idx(const struct sfm_config *cfg, const char *name)
+{
+    const struct cfg_switch *sw = cfg_find_switch(cfg, name);
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sw);
+    return sw - cfg->switches;
+}
+
+/* Generates into 'd' the pipeline of switch 'name' of 'cfg' with every
+ * link usable. */
+static void
+generate(const struct sfm_config *cfg, const char *name,
+         struct svcmap *const *maps, const struct shash *ports,
+         struct flowset *d)
+{
+    struct fabric *f = fabric_create(cfg);
+
+    pl_generate(cfg, f, switch_idx(cfg, name), maps, ports, d);
+    fabric_destroy(f);
+}
 
 static const char two_service_yaml[] =
     "buckets: 4\n"
@@ -175,7 +198,7 @@ test_golden(void)
 
     fixture_init(&fx, ARRAY_SIZE(port_names));
     flowset_init(&d);
-    pl_generate(fx.cfg, NULL, "sw1", fx.maps, &fx.ports, &d);
+    generate(fx.cfg, "sw1", fx.maps, &fx.ports, &d);
     assert_round_trip(&d);
     ds_put_cstr(&s, "# flows\n");
     flowset_format_flows(&d, &s);
@@ -208,7 +231,7 @@ test_golden_dp_hash(void)
     fixture_init(&fx, ARRAY_SIZE(port_names));
     fx.cfg->classifier = CFG_CLASSIFIER_DP_HASH;
     flowset_init(&d);
-    pl_generate(fx.cfg, NULL, "sw1", fx.maps, &fx.ports, &d);
+    generate(fx.cfg, "sw1", fx.maps, &fx.ports, &d);
     assert_round_trip(&d);
     ds_put_cstr(&s, "# flows\n");
     flowset_format_flows(&d, &s);
@@ -228,7 +251,7 @@ test_golden_dp_hash(void)
      * no table 3. */
     shash_clear(&fx.ports);
     flowset_init(&d);
-    pl_generate(fx.cfg, NULL, "sw1", fx.maps, &fx.ports, &d);
+    generate(fx.cfg, "sw1", fx.maps, &fx.ports, &d);
     ds_init(&s);
     flowset_format_flows(&d, &s);
     flowset_format_groups(&d, &s);
@@ -250,7 +273,7 @@ test_missing_ports(void)
      * out of their groups and get no flows. */
     fixture_init(&fx, 4);
     flowset_init(&d);
-    pl_generate(fx.cfg, NULL, "sw1", fx.maps, &fx.ports, &d);
+    generate(fx.cfg, "sw1", fx.maps, &fx.ports, &d);
     flowset_format_flows(&d, &s);
     flowset_format_groups(&d, &s);
     CU_ASSERT_PTR_NULL(strstr(ds_cstr(&s), "in_port=5"));
@@ -263,7 +286,7 @@ test_missing_ports(void)
      * it: the forward chain ends in the steering table's miss. */
     shash_find_and_delete(&fx.ports, "server");
     flowset_init(&d);
-    pl_generate(fx.cfg, NULL, "sw1", fx.maps, &fx.ports, &d);
+    generate(fx.cfg, "sw1", fx.maps, &fx.ports, &d);
     flowset_format_flows(&d, &s);
     CU_ASSERT_PTR_NULL(strstr(ds_cstr(&s), "in_port=2"));
     CU_ASSERT_PTR_NULL(strstr(ds_cstr(&s), "output:2"));
@@ -275,19 +298,31 @@ test_missing_ports(void)
     fixture_destroy(&fx);
 }
 
+/* A configured switch that no chain crosses gets only its table-miss
+ * flows. */
 static void
 test_other_switch(void)
 {
+    const char *sw1 = strstr(two_service_yaml, "  sw1:");
+    struct ds yaml = DS_EMPTY_INITIALIZER;
+    struct sfm_config *cfg;
     struct fixture fx;
     struct flowset d;
+    char *error;
 
+    ds_put_buffer(&yaml, two_service_yaml, sw1 - two_service_yaml);
+    ds_put_format(&yaml, "  sw2: {dpid: 2}\n%s", sw1);
+    error = cfg_parse("test.yaml", yaml.string, yaml.length, &cfg);
+    CU_ASSERT_PTR_NULL_FATAL(error);
     fixture_init(&fx, ARRAY_SIZE(port_names));
     flowset_init(&d);
-    pl_generate(fx.cfg, NULL, "sw2", fx.maps, &fx.ports, &d);
+    generate(cfg, "sw2", fx.maps, &fx.ports, &d);
     CU_ASSERT_EQUAL(flowset_n_groups(&d), 0);
     CU_ASSERT_EQUAL(flowset_n_flows(&d), 2);
     flowset_destroy(&d);
     fixture_destroy(&fx);
+    cfg_destroy(cfg);
+    ds_destroy(&yaml);
 }
 
 /* A leaf-spine fabric: the client and fw-1, dlp-1 on lf1; the server and
@@ -380,7 +415,7 @@ test_fabric(void)
 
         fabric_ports(&ports, pps, switches[i].ports, switches[i].n_ports);
         flowset_init(&d);
-        pl_generate(cfg, NULL, switches[i].name, maps, &ports, &d);
+        generate(cfg, switches[i].name, maps, &ports, &d);
         assert_round_trip(&d);
         ds_put_format(&s, "# %s flows\n", switches[i].name);
         flowset_format_flows(&d, &s);
@@ -405,7 +440,7 @@ test_fabric(void)
         fabric_ports(&ports, pps, lf2_ports, ARRAY_SIZE(lf2_ports));
         pps[3].state = 0;
         flowset_init(&d);
-        pl_generate(cfg, NULL, "lf2", maps, &ports, &d);
+        generate(cfg, "lf2", maps, &ports, &d);
         ds_clear(&s);
         flowset_format_flows(&d, &s);
         CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s),
@@ -465,8 +500,10 @@ test_fabric_link_down(void)
         "client", "lf1-sp1", "fw-1", "lf1-sp2",
     };
     struct ofputil_phy_port pps[ARRAY_SIZE(names)];
-    struct route_link links[4];
-    struct route_table rt;
+    static const char *const sp1_names[] = { "sp1-lf1" };
+    struct ofputil_phy_port sp1_pps[ARRAY_SIZE(sp1_names)];
+    struct shash sp1_ports;
+    struct fabric *f;
     struct ds s = DS_EMPTY_INITIALIZER;
     struct sfm_config *cfg;
     struct svcmap *map;
@@ -486,7 +523,7 @@ test_fabric_link_down(void)
 
     /* All links up: through sp1 (port 2), the first link. */
     flowset_init(&d);
-    pl_generate(cfg, NULL, "lf1", &map, &ports, &d);
+    generate(cfg, "lf1", &map, &ports, &d);
     flowset_format_flows(&d, &s);
     flowset_format_groups(&d, &s);
     CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s), "group_id=65536,type=ff,"
@@ -495,13 +532,17 @@ test_fabric_link_down(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s), "nsh_si=254 actions=output:2"));
     flowset_destroy(&d);
 
-    /* lf2-sp1 down: through sp2 (port 4). */
-    cfg_route_links(cfg, links);
-    links[1].down = true;
-    route_compute(cfg->n_switches, links, cfg->n_links, &rt);
+    /* lf2-sp1 down, seen as its port missing on sp1: through sp2 (port
+     * 4). */
+    f = fabric_create(cfg);
+    fabric_ports(&sp1_ports, sp1_pps, sp1_names, ARRAY_SIZE(sp1_names));
+    fabric_set_ports(f, switch_idx(cfg, "sp1"), &sp1_ports);
+    CU_ASSERT_TRUE(fabric_run(f));
+    CU_ASSERT_TRUE(fabric_link_is_down(f, 1));
+    CU_ASSERT_FALSE(fabric_link_is_down(f, 0));
     ds_clear(&s);
     flowset_init(&d);
-    pl_generate(cfg, &rt, "lf1", &map, &ports, &d);
+    pl_generate(cfg, f, switch_idx(cfg, "lf1"), &map, &ports, &d);
     flowset_format_flows(&d, &s);
     flowset_format_groups(&d, &s);
     CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s), "group_id=65536,type=ff,"
@@ -511,7 +552,8 @@ test_fabric_link_down(void)
     CU_ASSERT_PTR_NULL(strstr(ds_cstr(&s), "output:2"));
     flowset_destroy(&d);
 
-    route_destroy(&rt);
+    fabric_destroy(f);
+    shash_destroy(&sp1_ports);
     shash_destroy(&ports);
     svcmap_destroy(map);
     ds_destroy(&s);
@@ -609,7 +651,7 @@ test_packets(void)
 
     fixture_init(&fx, ARRAY_SIZE(port_names));
     flowset_init(&d);
-    pl_generate(fx.cfg, NULL, "sw1", fx.maps, &fx.ports, &d);
+    generate(fx.cfg, "sw1", fx.maps, &fx.ports, &d);
 
     for (uint16_t sport = 40000; sport < 40064; sport++) {
         struct fake_packet in = tcp_packet(sport, false), at, out;
@@ -752,10 +794,15 @@ test_updates(void)
     for (size_t k = 0; k < ARRAY_SIZE(switches); k++) {
         struct ofputil_phy_port pps[4];
         struct pl_state *pl = pl_state_create();
+        struct fabric *f = fabric_create(cfg);
+        size_t sw = switch_idx(cfg, switches[k].name);
+        size_t other = switch_idx(cfg, k == 1 ? "lf1" : "sp1");
         struct flowset d, full, put, del;
-        struct shash ports;
-        int n_full = 0, n_port_changes = 0;
-        bool expect_full = true;
+        struct shash ports, none;
+        int n_full = 0, n_port_changes = 0, n_link_changes = 0;
+        bool expect_full = true, other_down = false;
+
+        shash_init(&none);
 
         fabric_ports(&ports, pps, switches[k].ports, switches[k].n_ports);
         flowset_init(&d);
@@ -765,8 +812,8 @@ test_updates(void)
             flowset_init(&full);
             flowset_init(&put);
             flowset_init(&del);
-            is_full = pl_update(pl, cfg, NULL, switches[k].name, maps,
-                                &ports, &full, &put, &del);
+            is_full = pl_update(pl, cfg, f, sw, maps, &ports, &full, &put,
+                                &del);
             n_full += is_full;
             CU_ASSERT_EQUAL(is_full, expect_full);
             expect_full = false;
@@ -783,16 +830,25 @@ test_updates(void)
             flowset_destroy(&del);
 
             flowset_init(&full);
-            pl_generate(cfg, NULL, switches[k].name, maps, &ports, &full);
+            pl_generate(cfg, f, sw, maps, &ports, &full);
             CU_ASSERT_TRUE(flowset_equal(&d, &full));
             flowset_destroy(&full);
 
             /* One change: a bucket's primary or secondary, a port's
              * liveness, or (rarely) the last port disappearing or coming
-             * back, which only a full generation handles. */
+             * back, or another switch's links going down (every port
+             * missing) or coming back, which only a full generation
+             * handles. */
             seed = seed * 1103515245 + 12345;
             uint32_t r = seed >> 8;
-            if (r % 17 == 16) {
+            if (r % 19 == 18) {
+                other_down = !other_down;
+                fabric_set_ports(f, other, other_down ? &none : NULL);
+                CU_ASSERT_TRUE(fabric_run(f));
+                CU_ASSERT_EQUAL(fabric_reachable(f, sw, other), !other_down);
+                n_link_changes++;
+                expect_full = true;
+            } else if (r % 17 == 16) {
                 const char *name = switches[k].ports[switches[k].n_ports
                                                      - 1];
 
@@ -820,9 +876,12 @@ test_updates(void)
             }
         }
         CU_ASSERT(n_port_changes > 0);
-        CU_ASSERT_EQUAL(n_full, 1 + n_port_changes);
+        CU_ASSERT(n_link_changes > 0);
+        CU_ASSERT_EQUAL(n_full, 1 + n_port_changes + n_link_changes);
         flowset_destroy(&d);
         pl_state_destroy(pl);
+        fabric_destroy(f);
+        shash_destroy(&none);
         shash_destroy(&ports);
     }
 

@@ -1,0 +1,237 @@
+/*
+ * Copyright (c) 2026 The sfmesh authors.
+ * SPDX-License-Identifier: Apache-2.0
+ */
+
+#include <config.h>
+#include "fabric.h"
+
+#include <stdlib.h>
+#include "cfg.h"
+#include "ofconn.h"
+#include "openvswitch/dynamic-string.h"
+#include "openvswitch/ofp-port.h"
+#include "openvswitch/shash.h"
+#include "openvswitch/vlog.h"
+#include "route.h"
+#include "util.h"
+
+VLOG_DEFINE_THIS_MODULE(fabric);
+
+struct fabric {
+    const struct sfm_config *cfg; /* Its switches and links. */
+    bool *end_down;             /* Per link end (2 * link + end): known to
+                                 * be down. */
+    bool *link_down;            /* Per link: not usable, as of the latest
+                                 * fabric_run(). */
+    size_t *first_end;          /* Per switch and one more: its link ends
+                                 * are ends[first_end[sw]] to
+                                 * ends[first_end[sw + 1] - 1]. */
+    size_t *ends;               /* Link ends (2 * link + end), by switch. */
+    bool dirty;                 /* An end changed since fabric_run(). */
+    struct route_table routes;  /* Paths over the usable links. */
+};
+
+static void
+compute__(struct fabric *f)
+{
+    const struct sfm_config *cfg = f->cfg;
+    struct route_link *links = xmalloc(MAX(cfg->n_links, 1) * sizeof *links);
+
+    cfg_route_links(cfg, links);
+    for (size_t l = 0; l < cfg->n_links; l++) {
+        links[l].down = f->link_down[l];
+    }
+    route_destroy(&f->routes);
+    route_compute(cfg->n_switches, links, cfg->n_links, &f->routes);
+    free(links);
+}
+
+/* Creates the fabric of 'cfg', which must outlive it, with every link
+ * usable. */
+struct fabric *
+fabric_create(const struct sfm_config *cfg)
+{
+    struct fabric *f = xzalloc(sizeof *f);
+    size_t n_ends = 2 * cfg->n_links;
+    size_t *fill;
+
+    f->cfg = cfg;
+    f->end_down = xcalloc(MAX(n_ends, 1), sizeof *f->end_down);
+    f->link_down = xcalloc(MAX(cfg->n_links, 1), sizeof *f->link_down);
+    f->first_end = xcalloc(cfg->n_switches + 1, sizeof *f->first_end);
+    f->ends = xmalloc(MAX(n_ends, 1) * sizeof *f->ends);
+    for (size_t e = 0; e < n_ends; e++) {
+        f->first_end[cfg->links[e / 2].ends[e % 2].sw + 1]++;
+    }
+    for (size_t s = 0; s < cfg->n_switches; s++) {
+        f->first_end[s + 1] += f->first_end[s];
+    }
+    fill = xmemdup(f->first_end, (cfg->n_switches + 1) * sizeof *fill);
+    for (size_t e = 0; e < n_ends; e++) {
+        f->ends[fill[cfg->links[e / 2].ends[e % 2].sw]++] = e;
+    }
+    free(fill);
+    compute__(f);
+    return f;
+}
+
+/* Frees 'f'.  Accepts NULL. */
+void
+fabric_destroy(struct fabric *f)
+{
+    if (f) {
+        route_destroy(&f->routes);
+        free(f->end_down);
+        free(f->link_down);
+        free(f->first_end);
+        free(f->ends);
+        free(f);
+    }
+}
+
+/* Tells 'f' the ports of switch 'sw' (port name to "const struct
+ * ofputil_phy_port *"), or, with 'ports' NULL, that the switch is not
+ * connected.  Takes effect at the next fabric_run(). */
+void
+fabric_set_ports(struct fabric *f, size_t sw, const struct shash *ports)
+{
+    ovs_assert(sw < f->cfg->n_switches);
+    for (size_t i = f->first_end[sw]; i < f->first_end[sw + 1]; i++) {
+        size_t e = f->ends[i];
+        const struct cfg_endpoint *ep = &f->cfg->links[e / 2].ends[e % 2];
+        const struct ofputil_phy_port *pp;
+        bool down;
+
+        pp = ports ? shash_find_data(ports, ep->port) : NULL;
+        down = ports && (!pp || !ofconn_port_is_live(pp));
+        if (down != f->end_down[e]) {
+            f->end_down[e] = down;
+            f->dirty = true;
+        }
+    }
+}
+
+/* Takes the ends told since the last call: a link with an end down is not
+ * usable.  If a link's usability changed, logs it, recomputes the paths
+ * and returns true; otherwise returns false. */
+bool
+fabric_run(struct fabric *f)
+{
+    const struct sfm_config *cfg = f->cfg;
+    bool changed = false;
+
+    if (!f->dirty) {
+        return false;
+    }
+    f->dirty = false;
+    for (size_t l = 0; l < cfg->n_links; l++) {
+        const struct cfg_link *link = &cfg->links[l];
+        bool down = f->end_down[2 * l] || f->end_down[2 * l + 1];
+
+        if (down != f->link_down[l]) {
+            VLOG_INFO("link %s:%s - %s:%s %s: paths between switches "
+                      "recomputed", cfg->switches[link->ends[0].sw].name,
+                      link->ends[0].port,
+                      cfg->switches[link->ends[1].sw].name,
+                      link->ends[1].port, down ? "down" : "up");
+            f->link_down[l] = down;
+            changed = true;
+        }
+    }
+    if (changed) {
+        compute__(f);
+    }
+    return changed;
+}
+
+/* Returns true if link 'link' is not usable. */
+bool
+fabric_link_is_down(const struct fabric *f, size_t link)
+{
+    ovs_assert(link < f->cfg->n_links);
+    return f->link_down[link];
+}
+
+/* Returns true if switch 'sw' has a link to another switch, usable or
+ * not. */
+bool
+fabric_has_links(const struct fabric *f, size_t sw)
+{
+    ovs_assert(sw < f->cfg->n_switches);
+    return f->first_end[sw + 1] > f->first_end[sw];
+}
+
+/* Returns true if switch 'to' can be reached from switch 'from' over the
+ * usable links (always, if they are the same switch). */
+bool
+fabric_reachable(const struct fabric *f, size_t from, size_t to)
+{
+    return route_reachable(&f->routes, from, to);
+}
+
+/* Returns the name of the port by which switch 'from' sends toward switch
+ * 'to', or NULL if they are the same switch or no path of usable links
+ * joins them. */
+const char *
+fabric_next_port(const struct fabric *f, size_t from, size_t to)
+{
+    size_t l = route_next(&f->routes, from, to);
+
+    if (l == ROUTE_NONE) {
+        return NULL;
+    }
+    const struct cfg_link *link = &f->cfg->links[l];
+    return link->ends[link->ends[0].sw == from ? 0 : 1].port;
+}
+
+/* Returns true if instance 'inst' is cut off: some chain that crosses its
+ * service still joins its ingress to its egress over the usable links, and
+ * no such chain reaches the instance.  A chain that is cut in two itself
+ * says nothing about the instances. */
+bool
+fabric_cut_off(const struct fabric *f, const struct cfg_instance *inst)
+{
+    const struct sfm_config *cfg = f->cfg;
+    bool any = false;
+
+    for (size_t c = 0; c < cfg->n_chains; c++) {
+        const struct cfg_chain *chain = &cfg->chains[c];
+        size_t in = chain->ingress.sw, out = chain->egress.sw;
+
+        if (!cfg_chain_has_service(chain, inst->service)
+            || !fabric_reachable(f, in, out)) {
+            continue;
+        }
+        if (fabric_reachable(f, in, inst->sw)) {
+            return false;
+        }
+        any = true;
+    }
+    return any;
+}
+
+/* Returns the paths over the usable links, for a caller that compares them
+ * with those it worked from. */
+const struct route_table *
+fabric_routes(const struct fabric *f)
+{
+    return &f->routes;
+}
+
+/* Appends every link and whether it is usable to 's', one per line. */
+void
+fabric_format(const struct fabric *f, struct ds *s)
+{
+    const struct sfm_config *cfg = f->cfg;
+
+    for (size_t l = 0; l < cfg->n_links; l++) {
+        const struct cfg_link *link = &cfg->links[l];
+
+        ds_put_format(s, "link %s:%s - %s:%s: %s\n",
+                      cfg->switches[link->ends[0].sw].name,
+                      link->ends[0].port,
+                      cfg->switches[link->ends[1].sw].name,
+                      link->ends[1].port, f->link_down[l] ? "down" : "up");
+    }
+}
