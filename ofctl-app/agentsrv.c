@@ -51,7 +51,6 @@ struct agsrv_agent {
     long long int last_heard;   /* Last heartbeat (or hello). */
     uint64_t pushed_epoch;      /* Epoch of the last map sent. */
     uint64_t reported_epoch;    /* Epoch of the last heartbeat. */
-    bool warm;                  /* Warm for every bucket it is secondary. */
     uint64_t n_received, n_returned, n_dropped; /* From heartbeats. */
     uint64_t n_lost;            /* Times failed over. */
     bool awaited;               /* Known from the state file, not back
@@ -217,6 +216,15 @@ agsrv_listen(struct agsrv *srv, const char *target, char **errorp)
     return 0;
 }
 
+/* Returns true if 'a' is connected and, as far as its reports go, holds
+ * the state of every bucket its instance is the secondary of (a fact of
+ * the policy's, asked each time). */
+static bool
+warm__(const struct agsrv *srv, const struct agsrv_agent *a)
+{
+    return a->conn && steer_instance_warm(srv->steer, a->instance);
+}
+
 /* Sends 'a' the map of its service. */
 static void
 push_map__(struct agsrv *srv, struct agsrv_agent *a)
@@ -283,7 +291,6 @@ static void
 agent_lost__(struct agsrv *srv, struct agsrv_agent *a, const char *why)
 {
     a->n_lost++;
-    a->warm = false;
     steer_agent_lost(srv->steer, a->instance, why);
 }
 
@@ -346,7 +353,6 @@ handle_hello__(struct agsrv_chan *chan, struct agpconn *conn,
     a->repl_port = h->repl_port;
     a->last_heard = srv->clock();
     a->pushed_epoch = 0;
-    a->warm = false;
     chan->agent = a;
     agpconn_send(conn, &ack);
     VLOG_INFO("%s: agent of instance %s (service %s, function %s) "
@@ -433,7 +439,6 @@ agent_msg__(struct agpconn *conn, const struct agp_msg *msg, void *chan_)
              * as the switch does. */
             push_maps__(chan->srv);
         }
-        a->warm = steer_instance_warm(chan->srv->steer, a->instance);
         break;
 
     default:
@@ -551,7 +556,7 @@ agsrv_format(const struct agsrv *srv, long long int now, struct ds *s)
                       a->instance,
                       a->conn ? "up" : a->awaited ? "awaited" : "down",
                       repl, heard, a->reported_epoch,
-                      a->warm ? "yes" : "no", a->n_received, a->n_returned,
+                      warm__(srv, a) ? "yes" : "no", a->n_received, a->n_returned,
                       a->n_dropped, a->n_lost);
         free(heard);
         free(repl);
@@ -582,7 +587,7 @@ agsrv_check_drain(const struct agsrv *srv, const char *name)
             continue;
         }
         a = shash_find_data(&srv->agents, map->instances[s].name);
-        if (a && (!a->conn || !a->warm)) {
+        if (a && !warm__(srv, a)) {
             return xasprintf("secondary %s of bucket %"PRIuSIZE" does not "
                              "hold the state of %s's streams yet (its agent "
                              "is %s); try again, or use --force",

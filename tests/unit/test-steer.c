@@ -608,7 +608,60 @@ test_epochs_continue(void)
     fixture_destroy(&fx);
 }
 
+/* An instance removed from the file is drained, still found by its name
+ * meanwhile, and then leaves: the records of the others follow their new
+ * places in the map, so that a name finds the right one. */
+static void
+test_instance_leaves(void)
+{
+    const char *full = FABRIC_YAML("");
+    const char *fw2 = strstr(full, "      fw-2:");
+    const char *next = strchr(fw2, '\n') + 1;
+    struct ds yaml = DS_EMPTY_INITIALIZER;
+    const struct svcmap *map;
+    struct sfm_config *cfg;
+    struct fixture fx;
+    long long int now = 0;
+    int idx;
+
+    fixture_init(&fx, full);
+    for (int k = 0; k < N_SWITCHES; k++) {
+        connect_switch(&fx, k);
+    }
+    CU_ASSERT_EQUAL(state(&fx, "fw-2", NULL), SVCMAP_UP);
+    ds_put_buffer(&yaml, full, fw2 - full);
+    ds_put_cstr(&yaml, next);
+    CU_ASSERT_PTR_NULL_FATAL(cfg_parse("test.yaml", yaml.string,
+                                       yaml.length, &cfg));
+    CU_ASSERT_PTR_NULL(steer_reload(fx.st, cfg));
+    map = steer_map_of_instance(fx.st, "fw-2", &idx);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(map);
+    CU_ASSERT_TRUE(map->instances[idx].draining);
+
+    for (int i = 0; i < 1000 && steer_map_of_instance(fx.st, "fw-2", &idx);
+         i++) {
+        now += 100;
+        steer_run(fx.st, now);
+    }
+    CU_ASSERT_PTR_NULL(steer_map_of_instance(fx.st, "fw-2", &idx));
+    map = steer_map_of_instance(fx.st, "fw-3", &idx);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(map);
+    CU_ASSERT_EQUAL(map->n_instances, 2);
+    CU_ASSERT_EQUAL(idx, 1);
+    CU_ASSERT_STRING_EQUAL(map->instances[idx].name, "fw-3");
+
+    /* The operator's command reaches fw-3, not whoever took its old
+     * place. */
+    CU_ASSERT_PTR_NULL(steer_set_enabled(fx.st, "fw-3", false));
+    CU_ASSERT_EQUAL(state(&fx, "fw-3", NULL), SVCMAP_DISABLED);
+    CU_ASSERT_EQUAL(state(&fx, "fw-1", NULL), SVCMAP_UP);
+    fixture_destroy(&fx);
+    ds_destroy(&yaml);
+}
+
 static const struct test_case steer_tests[] = {
+    { "an instance removed from the file leaves, the others stay found",
+      test_instance_leaves },
     { "epochs continue across reloads and restarts", test_epochs_continue },
     { "restart: the same groups whatever the connect order",
       test_restart_order },
