@@ -18,8 +18,8 @@ FUZZ_SECONDS ?= 60
 
 # Debian packages needed to build, test and run sfmesh.
 DEB_PACKAGES = build-essential pkg-config clang libclang-rt-14-dev \
-	openvswitch-switch openvswitch-source libevent-dev libcunit1-dev libyaml-dev \
-	mininet iproute2 ethtool iputils-ping util-linux procps python3 \
+	openvswitch-switch openvswitch-source libevent-dev libssl-dev libcunit1-dev libyaml-dev \
+	openssl mininet iproute2 ethtool iputils-ping util-linux procps python3 \
 	python3-matplotlib iperf3 autoconf automake libtool
 
 # libopenvswitch: the system's if pkg-config knows it, else built from
@@ -39,7 +39,7 @@ include $(BUILD)/ovs/ovs.mk
 endif
 endif
 
-EVENT_LIBS = -levent_core -levent_extra
+EVENT_LIBS = -levent_core -levent_extra -levent_openssl -lssl -lcrypto
 YAML_LIBS = -lyaml
 export SFMESH_RESULTS := $(BUILD)/results
 CUNIT_LIBS = -lcunit

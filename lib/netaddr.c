@@ -6,7 +6,9 @@
 #include <config.h>
 #include "netaddr.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
 #include "openvswitch/dynamic-string.h"
 #include "socket-util.h"
@@ -59,4 +61,23 @@ netaddr_format(const struct sockaddr *sa)
     ss_format_address(&ss, &s);
     ds_put_format(&s, ":%"PRIu16, ss_get_port(&ss));
     return ds_steal_cstr(&s);
+}
+
+/* Returns true if 'sa' is a loopback address (127.0.0.0/8, ::1, or an
+ * IPv4-mapped 127.x): only this host can reach it. */
+bool
+netaddr_is_loopback(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *) sa;
+
+        return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *) sa;
+        const struct in6_addr *a = &sin6->sin6_addr;
+
+        return (IN6_IS_ADDR_LOOPBACK(a)
+                || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127));
+    }
+    return false;
 }

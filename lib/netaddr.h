@@ -11,6 +11,7 @@
  * to connect.  IP may be IPv4 or [IPv6].  A thin layer over the parsers
  * and formatters of libopenvswitch's socket-util. */
 
+#include <stdbool.h>
 #include <sys/socket.h>
 
 int netaddr_parse_ptcp(const char *spec, struct sockaddr_storage *,
@@ -18,5 +19,6 @@ int netaddr_parse_ptcp(const char *spec, struct sockaddr_storage *,
 int netaddr_parse_tcp(const char *spec, struct sockaddr_storage *,
                       socklen_t *);
 char *netaddr_format(const struct sockaddr *);
+bool netaddr_is_loopback(const struct sockaddr *);
 
 #endif /* netaddr.h */

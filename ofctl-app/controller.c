@@ -33,6 +33,8 @@
 #include "timeval.h"
 #include "smap.h"
 #include "util.h"
+#include "netaddr.h"
+#include "tls.h"
 #include "vswdb.h"
 
 VLOG_DEFINE_THIS_MODULE(controller);
@@ -48,6 +50,8 @@ struct controller_options {
     char *state_file;           /* --state-file, NULL for the default. */
     bool no_state_file;         /* --no-state-file. */
     char *ovsdb;                /* --ovsdb, or NULL. */
+    struct tls_options tls;     /* --private-key, --certificate,
+                                 * --ca-cert, --peer-ca-cert. */
 };
 
 /* The running daemon. */
@@ -59,6 +63,7 @@ struct controller {
     struct ctlsock *ctl;        /* Control socket. */
     struct event *tick;         /* Periodic steer_run(). */
     struct vswdb *vswdb;        /* Switch database client, or NULL. */
+    struct tls_ctx *tls;        /* For "pssl:" listeners, or NULL. */
     struct event *vswdb_tick;   /* Periodic vswdb_run(), or NULL. */
     const char *config_file;    /* Reloaded on SIGHUP, or NULL. */
     char *state_file;           /* Kept up to date, or NULL. */
@@ -560,6 +565,25 @@ agents_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
     reply_ds(conn, &s, NULL);
 }
 
+/* Warns that a "ptcp:" listener 'target' that other hosts can reach takes
+ * anyone as a switch. */
+static void
+warn_plaintext__(const char *target)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+
+    if (strncmp(target, "ptcp:", 5)
+        || netaddr_parse_ptcp(target + 5, &ss, &len)
+        || netaddr_is_loopback((struct sockaddr *) &ss)) {
+        return;
+    }
+    VLOG_WARN("%s: OpenFlow without TLS: anyone who reaches this address "
+              "can connect as a switch, with any datapath id, and replace "
+              "that switch's connection (use pssl: with --private-key, "
+              "--certificate and --ca-cert)", target);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -605,6 +629,13 @@ main(int argc, char *argv[])
     ctrl.config_file = opts.config_file;
     ctrl.steer = steer_create(cfg, backlogged_cb, &ctrl, time_msec());
     ctrl.srv = ofsrv_create(ctrl.base, &opts.srv, &controller_hooks, &ctrl);
+    if (tls_options_any(&opts.tls)) {
+        error = tls_ctx_create(&opts.tls, &ctrl.tls);
+        if (error) {
+            ovs_fatal(0, "%s", error);
+        }
+        ofsrv_set_tls(ctrl.srv, ctrl.tls);
+    }
     ctrl.agents = agsrv_create(ctrl.base, ctrl.steer, opts.heartbeat_timeout);
     if (opts.agent_listen
         && agsrv_listen(ctrl.agents, opts.agent_listen, &error)) {
@@ -623,6 +654,7 @@ main(int argc, char *argv[])
         if (ofsrv_listen(ctrl.srv, target, NULL, &error)) {
             ovs_fatal(0, "%s", error);
         }
+        warn_plaintext__(target);
         n_listen++;
     }
 
@@ -749,6 +781,7 @@ parse_options(int argc, char *argv[], struct controller_options *opts)
         OPT_HANDSHAKE_TIMEOUT,
         OPT_STATE_FILE,
         OPT_NO_STATE_FILE,
+        OPT_PEER_CA_CERT,
         VLOG_OPTION_ENUMS,
         DAEMON_OPTION_ENUMS,
     };
@@ -765,6 +798,10 @@ parse_options(int argc, char *argv[], struct controller_options *opts)
         {"state-file", required_argument, NULL, OPT_STATE_FILE},
         {"no-state-file", no_argument, NULL, OPT_NO_STATE_FILE},
         {"ovsdb", required_argument, NULL, OPT_OVSDB},
+        {"private-key", required_argument, NULL, 'p'},
+        {"certificate", required_argument, NULL, 'c'},
+        {"ca-cert", required_argument, NULL, 'C'},
+        {"peer-ca-cert", required_argument, NULL, OPT_PEER_CA_CERT},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         DAEMON_LONG_OPTIONS,
@@ -782,6 +819,7 @@ parse_options(int argc, char *argv[], struct controller_options *opts)
     opts->state_file = NULL;
     opts->no_state_file = false;
     opts->ovsdb = NULL;
+    memset(&opts->tls, 0, sizeof opts->tls);
 
     for (;;) {
         int c = getopt_long(argc, argv, short_options, long_options, NULL);
@@ -843,6 +881,22 @@ parse_options(int argc, char *argv[], struct controller_options *opts)
             opts->ovsdb = xstrdup(optarg);
             break;
 
+        case 'p':
+            opts->tls.private_key = optarg;
+            break;
+
+        case 'c':
+            opts->tls.certificate = optarg;
+            break;
+
+        case 'C':
+            opts->tls.ca_cert = optarg;
+            break;
+
+        case OPT_PEER_CA_CERT:
+            opts->tls.peer_ca_cert = optarg;
+            break;
+
         case 'h':
             usage();
 
@@ -874,6 +928,8 @@ usage(void)
            "ptcp:6653):\n"
            "  ptcp:PORT[:IP]          TCP PORT (0 picks a free one) on IP "
            "(default all)\n"
+           "  pssl:PORT[:IP]          the same, with TLS (needs the three "
+           "files below)\n"
            "  punix:PATH              Unix domain socket PATH\n"
            "\nConfiguration:\n"
            "  --config=FILE           services, instances and chains to "
@@ -889,6 +945,16 @@ usage(void)
            "configuration's bfd:):\n"
            "  --ovsdb=unix:PATH       the ovsdb-server of the switches "
            "(also tcp:IP:PORT)\n"
+           "\nTLS (as ovs-vswitchd; every peer must present a certificate "
+           "signed by the CA):\n"
+           "  -p, --private-key=FILE  this controller's private key (PEM)\n"
+           "  -c, --certificate=FILE  its certificate (PEM)\n"
+           "  -C, --ca-cert=FILE      the CA certificate that signs the "
+           "switches'\n"
+           "  --peer-ca-cert=FILE     a CA certificate sent along, for "
+           "switches that\n"
+           "                          bootstrap theirs (--bootstrap-ca-cert)"
+           "\n"
            "\nState kept across restarts (map epochs, the instances with "
            "agents):\n"
            "  --state-file=FILE       where (default %s/%s.state)\n"

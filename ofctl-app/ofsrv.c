@@ -21,12 +21,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include "netaddr.h"
+#include "openvswitch/dynamic-string.h"
 #include "ofpframe.h"
 #include "openvswitch/list.h"
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/vlog.h"
 #include "socket-util.h"
 #include "timeval.h"
+#include "tls.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(ofsrv);
@@ -44,8 +46,10 @@ struct ofsrv_listener {
     struct ovs_list list_node;  /* In 'ofsrv->listeners'. */
     struct ofsrv *srv;          /* Owner. */
     struct evconnlistener *evl; /* The listening socket. */
-    char *name;                 /* "ptcp:PORT:IP" or "punix:PATH". */
+    char *name;                 /* "ptcp:PORT:IP", "pssl:PORT:IP" or
+                                 * "punix:PATH". */
     char *unix_path;            /* Socket file to remove, or NULL. */
+    bool tls;                   /* "pssl:": connections run TLS. */
 };
 
 struct ofsrv_conn {
@@ -70,6 +74,7 @@ struct ofsrv {
     struct ovs_list listeners;  /* Contains "struct ofsrv_listener"s. */
     struct ovs_list conns;      /* Contains "struct ofsrv_conn"s. */
     const struct ofconn **conn_array; /* Scratch for ofsrv_get_conns(). */
+    struct tls_ctx *tls;        /* For "pssl:" listeners, or NULL. */
 };
 
 static void conn_work__(struct ofsrv_conn *);
@@ -409,7 +414,13 @@ event_cb__(struct bufferevent *bev, short what, void *c_)
         /* Let complete messages that arrived before the close count. */
         conn_process_input__(c, now);
         partial = evbuffer_get_length(bufferevent_get_input(bev));
-        if (what & BEV_EVENT_ERROR) {
+        if (what & BEV_EVENT_ERROR && tls_is_tls(bev)) {
+            struct ds why = DS_EMPTY_INITIALIZER;
+
+            tls_format_error(bev, &why);
+            snprintf(reason, sizeof reason, "TLS error (%s)", ds_cstr(&why));
+            ds_destroy(&why);
+        } else if (what & BEV_EVENT_ERROR) {
             snprintf(reason, sizeof reason, "connection error (%s)",
                      ovs_strerror(EVUTIL_SOCKET_ERROR()));
         } else if (partial) {
@@ -441,11 +452,11 @@ conn_free__(struct ofsrv_conn *c)
 }
 
 static char *
-peer_name__(const struct sockaddr *sa)
+peer_name__(const struct sockaddr *sa, bool tls)
 {
     if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
         char *addr = netaddr_format(sa);
-        char *name = xasprintf("tcp:%s", addr);
+        char *name = xasprintf("%s:%s", tls ? "ssl" : "tcp", addr);
         free(addr);
         return name;
     }
@@ -474,7 +485,7 @@ accept_cb__(struct evconnlistener *evl, evutil_socket_t fd,
     struct ofsrv_conn *c;
     char *name;
 
-    name = peer_name__(sa);
+    name = peer_name__(sa, l->tls);
     if (name) {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -484,7 +495,15 @@ accept_cb__(struct evconnlistener *evl, evutil_socket_t fd,
 
     c = xzalloc(sizeof *c);
     c->srv = srv;
-    c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+    c->bev = (l->tls ? tls_bufferevent_new(srv->tls, base, fd, true)
+              : bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE));
+    if (!c->bev) {
+        VLOG_WARN_RL(&rl, "%s: cannot set up the connection", name);
+        evutil_closesocket(fd);
+        free(name);
+        free(c);
+        return;
+    }
     c->timer = evtimer_new(base, timer_cb__, c);
     c->resume = event_new(base, -1, 0, timer_cb__, c);
     c->ofconn = ofconn_create(name, &srv->settings.conn, &ofsrv_ofconn_hooks,
@@ -513,8 +532,17 @@ accept_error_cb__(struct evconnlistener *evl OVS_UNUSED, void *l_)
                  ovs_strerror(EVUTIL_SOCKET_ERROR()));
 }
 
-/* Starts listening on 'target': "ptcp:PORT[:IP]" or "punix:PATH".  Port 0
- * picks a free port.  On success returns 0 and, if 'boundp' is nonnull,
+/* Makes 'srv' accept "pssl:" listeners, whose connections run TLS with
+ * 'tls' (which must outlive 'srv').  Switches then present a certificate
+ * signed by the CA of 'tls' (tls.h). */
+void
+ofsrv_set_tls(struct ofsrv *srv, struct tls_ctx *tls)
+{
+    srv->tls = tls;
+}
+
+/* Starts listening on 'target': "ptcp:PORT[:IP]", "pssl:PORT[:IP]" (TLS,
+ * after ofsrv_set_tls()) or "punix:PATH".  Port 0 picks a free port.  On success returns 0 and, if 'boundp' is nonnull,
  * stores the name actually bound (with the real port) in '*boundp', to be
  * freed by the caller.  On failure returns an errno value and a message in
  * '*errorp', to be freed. */
@@ -527,15 +555,21 @@ ofsrv_listen(struct ofsrv *srv, const char *target, char **boundp,
     struct evconnlistener *evl;
     socklen_t len;
     char *unix_path = NULL;
+    bool tls = !strncmp(target, "pssl:", 5);
     char *name;
     int error;
 
     *errorp = NULL;
-    if (!strncmp(target, "ptcp:", 5)) {
+    if (!strncmp(target, "ptcp:", 5) || tls) {
+        if (tls && !srv->tls) {
+            *errorp = xasprintf("%s: TLS needs --private-key, --certificate "
+                                "and --ca-cert", target);
+            return EINVAL;
+        }
         error = netaddr_parse_ptcp(target + 5, &ss, &len);
         if (error) {
-            *errorp = xasprintf("%s: bad address (expected "
-                                "ptcp:PORT[:IP])", target);
+            *errorp = xasprintf("%s: bad address (expected %s:PORT[:IP])",
+                                target, tls ? "pssl" : "ptcp");
             return error;
         }
     } else if (!strncmp(target, "punix:", 6)) {
@@ -554,7 +588,8 @@ ofsrv_listen(struct ofsrv *srv, const char *target, char **boundp,
         unix_path = xstrdup(path);
     } else {
         *errorp = xasprintf("%s: unknown listener type (expected "
-                            "ptcp:PORT[:IP] or punix:PATH)", target);
+                            "ptcp:PORT[:IP], pssl:PORT[:IP] or punix:PATH)",
+                            target);
         return EAFNOSUPPORT;
     }
 
@@ -585,12 +620,14 @@ ofsrv_listen(struct ofsrv *srv, const char *target, char **boundp,
             struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &ss;
             inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
             port = ntohs(sin6->sin6_port);
-            name = xasprintf("ptcp:%"PRIu16":[%s]", port, host);
+            name = xasprintf("%s:%"PRIu16":[%s]", tls ? "pssl" : "ptcp",
+                             port, host);
         } else {
             struct sockaddr_in *sin = (struct sockaddr_in *) &ss;
             inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
             port = ntohs(sin->sin_port);
-            name = xasprintf("ptcp:%"PRIu16":%s", port, host);
+            name = xasprintf("%s:%"PRIu16":%s", tls ? "pssl" : "ptcp",
+                             port, host);
         }
     }
 
@@ -598,6 +635,7 @@ ofsrv_listen(struct ofsrv *srv, const char *target, char **boundp,
     l->evl = evl;
     l->name = name;
     l->unix_path = unix_path;
+    l->tls = tls;
     evconnlistener_set_error_cb(evl, accept_error_cb__);
     ovs_list_push_back(&srv->listeners, &l->list_node);
     VLOG_INFO("listening on %s", name);

@@ -10,7 +10,8 @@
  * libevent base.
  *
  * This is the I/O half of the connection core.  It accepts switches on
- * "ptcp:PORT[:IP]" and "punix:PATH" listeners, frames the byte stream into
+ * "ptcp:PORT[:IP]", "pssl:PORT[:IP]" (TLS, see tls.h) and "punix:PATH"
+ * listeners, frames the byte stream into
  * messages (ofpframe.h), feeds them to one ofconn per connection (ofconn.h),
  * writes what the ofconn queues and runs its timers.  Each connection gets a
  * bounded number of messages per loop turn, so one busy switch cannot starve
@@ -25,6 +26,7 @@
 
 struct event_base;
 struct ofsrv;
+struct tls_ctx;
 
 struct ofsrv_settings {
     struct ofconn_settings conn; /* Per-connection protocol settings. */
@@ -40,6 +42,7 @@ struct ofsrv *ofsrv_create(struct event_base *, const struct ofsrv_settings *,
                            const struct ofconn_hooks *, void *aux);
 void ofsrv_destroy(struct ofsrv *);
 
+void ofsrv_set_tls(struct ofsrv *, struct tls_ctx *);
 int ofsrv_listen(struct ofsrv *, const char *target, char **boundp,
                  char **errorp);
 

@@ -3,10 +3,16 @@
 # It speaks just enough OpenFlow to complete the controller's handshake and
 # then sends whatever a test asks for, well-formed or not.  Used by the
 # bad-input tests; it can also write its messages out as fuzz seeds.
+#
+# With SFM_TLS_KEY, SFM_TLS_CERT and SFM_TLS_CA set in the environment, it
+# connects over TLS with that key and certificate, and checks the
+# controller's certificate against that CA (as ovs-vswitchd does with
+# ovs-vsctl set-ssl).
 
 import os
 import select
 import socket
+import ssl
 import struct
 import time
 
@@ -73,11 +79,30 @@ class Closed(Exception):
     pass
 
 
+def tls_context(key=None, cert=None, ca=None):
+    """Returns an SSL context for a switch with 'key' and 'cert' (default:
+    the SFM_TLS_* variables) that trusts 'ca', or None without them."""
+    key = key or os.environ.get('SFM_TLS_KEY')
+    cert = cert or os.environ.get('SFM_TLS_CERT')
+    ca = ca or os.environ.get('SFM_TLS_CA')
+    if not ca:
+        return None
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False      # OVS checks the CA, not a host name.
+    ctx.load_verify_locations(ca)
+    if cert:
+        ctx.load_cert_chain(cert, key)
+    return ctx
+
+
 class FakeSwitch:
     """One connection to the controller, as a switch."""
 
-    def __init__(self, port, host='127.0.0.1', timeout=5.0):
+    def __init__(self, port, host='127.0.0.1', timeout=5.0, tls=None):
         self.sock = socket.create_connection((host, port), timeout=timeout)
+        tls = tls or tls_context()
+        if tls:
+            self.sock = tls.wrap_socket(self.sock)
         self.timeout = timeout
         self.buf = b''
 
@@ -102,12 +127,17 @@ class FakeSwitch:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError('no complete message')
-            ready, _, _ = select.select([self.sock], [], [], left)
-            if not ready:
-                continue
+            pending = isinstance(self.sock, ssl.SSLSocket) \
+                and self.sock.pending()
+            if not pending:
+                ready, _, _ = select.select([self.sock], [], [], left)
+                if not ready:
+                    continue
             try:
                 data = self.sock.recv(65536)
-            except ConnectionResetError:
+            except ssl.SSLWantReadError:
+                continue
+            except (ConnectionResetError, ssl.SSLError):
                 data = b''
             if not data:
                 raise Closed()

@@ -21,6 +21,7 @@ run() {
 }
 
 run connect bash "$here/test-connect.sh" "$bin"
+run tls bash "$here/test-tls.sh" "$bin"
 run bad-input bash "$here/test-bad-input.sh" "$asan_bin"
 run steer bash "$here/test-steer.sh" "$bin"
 run megaflow bash "$here/test-megaflow.sh" "$bin"

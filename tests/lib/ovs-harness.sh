@@ -127,7 +127,7 @@ sfm_ovs_start() {
 
 # Starts sfmesh-controller ($1) with the remaining arguments (default:
 # ptcp:0:127.0.0.1) and sets SFM_CTL (its control socket) and SFM_OF_PORT
-# (the TCP port it listens on, if any).
+# (the TCP port its last ptcp: or pssl: listener took, if any).
 sfm_controller_start() {
     local bin=$1; shift
     [ $# -gt 0 ] || set -- ptcp:0:127.0.0.1
@@ -135,8 +135,36 @@ sfm_controller_start() {
     "$bin" --detach --no-chdir --pidfile -vconsole:off --log-file \
         --unixctl="$SFM_CTL" "$@" || sfm_die "sfmesh-controller did not start"
     sfm_track_pidfile "$OVS_RUNDIR/sfmesh-controller.pid"
-    SFM_OF_PORT=$(sed -n 's/.*listening on ptcp:\([0-9]*\):.*/\1/p' \
+    SFM_OF_PORT=$(sed -n 's/.*listening on p\(tcp\|ssl\):\([0-9]*\):.*/\2/p' \
                   "$OVS_LOGDIR/sfmesh-controller.log" | tail -n 1)
+}
+
+# Makes a PKI with ovs-pki in $SFM_TMP/pki (SFM_PKI): its two CAs in ca/
+# (switchca signs the switches, controllerca the controllers), a controller
+# certificate ctl-cert.pem with ctl-privkey.pem and a switch certificate
+# sc-cert.pem with sc-privkey.pem.  Sets SFM_TLS_OPTS to the controller's
+# options for them.
+sfm_pki_init() {
+    SFM_PKI=$SFM_TMP/pki
+    mkdir -p "$SFM_PKI"
+    sfm_pki init && sfm_pki req+sign ctl controller \
+        && sfm_pki req+sign sc switch || sfm_die "ovs-pki failed"
+    SFM_TLS_OPTS=(--private-key="$SFM_PKI/ctl-privkey.pem"
+                  --certificate="$SFM_PKI/ctl-cert.pem"
+                  --ca-cert="$SFM_PKI/ca/switchca/cacert.pem")
+}
+
+# Runs ovs-pki "$@" on the PKI of sfm_pki_init(), in its directory.
+sfm_pki() {
+    (cd "$SFM_PKI" && ovs-pki --dir="$SFM_PKI/ca" --log="$SFM_PKI/log" \
+         "$@" >>"$SFM_PKI/log" 2>&1)
+}
+
+# Gives the private ovs-vswitchd the switch certificate of sfm_pki_init(),
+# trusting the controllers' CA (as an operator would, with set-ssl).
+sfm_ovs_set_ssl() {
+    ovs-vsctl set-ssl "$SFM_PKI/sc-privkey.pem" "$SFM_PKI/sc-cert.pem" \
+        "$SFM_PKI/ca/controllerca/cacert.pem" || sfm_die "set-ssl"
 }
 
 # Adds netdev bridge $1 with datapath id $2 (a number), fail-mode=secure,

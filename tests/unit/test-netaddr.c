@@ -78,7 +78,33 @@ test_tcp(void)
     check(netaddr_parse_tcp, "host.example:1", NULL); /* No lookups. */
 }
 
+/* Returns whether "ptcp:" target 'spec' listens on loopback only. */
+static bool
+loopback(const char *spec)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+
+    CU_ASSERT_EQUAL_FATAL(netaddr_parse_ptcp(spec, &ss, &len), 0);
+    return netaddr_is_loopback((struct sockaddr *) &ss);
+}
+
+static void
+test_loopback(void)
+{
+    CU_ASSERT_TRUE(loopback("6653:127.0.0.1"));
+    CU_ASSERT_TRUE(loopback("6653:127.1.2.3"));
+    CU_ASSERT_TRUE(loopback("6653:[::1]"));
+    CU_ASSERT_TRUE(loopback("6653:[::ffff:127.0.0.1]"));
+    CU_ASSERT_FALSE(loopback("6653"));
+    CU_ASSERT_FALSE(loopback("6653:0.0.0.0"));
+    CU_ASSERT_FALSE(loopback("6653:10.0.0.1"));
+    CU_ASSERT_FALSE(loopback("6653:[::]"));
+    CU_ASSERT_FALSE(loopback("6653:[fe80::1]"));
+}
+
 static const struct test_case netaddr_tests[] = {
+    { "loopback addresses", test_loopback },
     { "ptcp: targets", test_ptcp },
     { "tcp: targets", test_tcp },
     { NULL, NULL },
