@@ -11,7 +11,6 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <string.h>
 #include "openvswitch/dynamic-string.h"
 #include "util.h"
@@ -175,91 +174,6 @@ bool
 tls_is_tls(struct bufferevent *bev)
 {
     return bufferevent_openssl_get_ssl(bev) != NULL;
-}
-
-/* Returns the peer's verified certificate on 'bev', or NULL (no TLS, the
- * handshake not done, or no certificate that verified).  The caller frees
- * it with X509_free(). */
-static X509 *
-peer_cert__(struct bufferevent *bev)
-{
-    SSL *ssl = bufferevent_openssl_get_ssl(bev);
-    X509 *cert;
-
-    if (!ssl || !SSL_is_init_finished(ssl)) {
-        return NULL;
-    }
-    cert = SSL_get1_peer_certificate(ssl);
-    if (cert && SSL_get_verify_result(ssl) != X509_V_OK) {
-        X509_free(cert);
-        cert = NULL;
-    }
-    return cert;
-}
-
-/* Returns the common name of the peer's verified certificate on 'bev', to
- * be freed, or NULL. */
-char *
-tls_peer_name(struct bufferevent *bev)
-{
-    X509 *cert = peer_cert__(bev);
-    char cn[256];
-    int len;
-
-    if (!cert) {
-        return NULL;
-    }
-    len = X509_NAME_get_text_by_NID(X509_get_subject_name(cert),
-                                    NID_commonName, cn, sizeof cn);
-    X509_free(cert);
-    return len > 0 && (size_t) len == strlen(cn) ? xstrdup(cn) : NULL;
-}
-
-/* Returns true if certificate name 'cn' names 'name': it is 'name', or, as
- * ovs-pki makes them without --unique, 'name' followed by " id:" and a
- * unique suffix. */
-bool
-tls_name_matches(const char *cn, const char *name)
-{
-    size_t len = strlen(name);
-
-    return (len && !strncmp(cn, name, len)
-            && (!cn[len] || !strncmp(cn + len, " id:", 4)));
-}
-
-/* Returns true if the peer's verified certificate on 'bev' names 'name':
- * its common name, or one of its DNS subject alternative names, as
- * tls_name_matches() says. */
-bool
-tls_peer_names(struct bufferevent *bev, const char *name)
-{
-    X509 *cert = peer_cert__(bev);
-    GENERAL_NAMES *sans;
-    char *cn;
-    bool ok;
-
-    if (!cert) {
-        return false;
-    }
-    cn = tls_peer_name(bev);
-    ok = cn && tls_name_matches(cn, name);
-    free(cn);
-    sans = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
-    for (int i = 0; !ok && sans && i < sk_GENERAL_NAME_num(sans); i++) {
-        const GENERAL_NAME *gn = sk_GENERAL_NAME_value(sans, i);
-
-        if (gn->type == GEN_DNS) {
-            const unsigned char *s = ASN1_STRING_get0_data(gn->d.dNSName);
-            int len = ASN1_STRING_length(gn->d.dNSName);
-            char *dns = xmemdup0((const char *) s, len);
-
-            ok = strlen(dns) == (size_t) len && tls_name_matches(dns, name);
-            free(dns);
-        }
-    }
-    GENERAL_NAMES_free(sans);
-    X509_free(cert);
-    return ok;
 }
 
 /* Appends to 's' why TLS failed on 'bev': OpenSSL's reasons, and the

@@ -13,9 +13,7 @@
  * its private key and certificate, and the certificate of the CA that
  * signs its peers' certificates.  Every connection is mutual: each side
  * presents a certificate, and a peer without one signed by that CA is
- * refused in the handshake.  TLS 1.2 at least.  Which peer is which (a
- * switch, an instance's agent) is then a question of the name its
- * certificate carries: see tls_cert_names().
+ * refused in the handshake.  TLS 1.2 at least.
  *
  * As with OVS's own options, the peer CA certificate, if given, is sent
  * with the daemon's certificate, so that a switch configured with
@@ -46,9 +44,6 @@ void tls_ctx_destroy(struct tls_ctx *);
 struct bufferevent *tls_bufferevent_new(struct tls_ctx *, struct event_base *,
                                         int fd, bool accepting);
 bool tls_is_tls(struct bufferevent *);
-char *tls_peer_name(struct bufferevent *);
-bool tls_peer_names(struct bufferevent *, const char *name);
-bool tls_name_matches(const char *cn, const char *name);
 void tls_format_error(struct bufferevent *, struct ds *);
 
 #endif /* tls.h */
