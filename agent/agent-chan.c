@@ -65,7 +65,7 @@ map_apply(struct agent *ag, const struct agp_map *m)
         return;
     }
     free(connected);
-    replrx_set_n_buckets(ag->rx, m->n_buckets);
+    replrx_set_map(ag->rx, &ag->map);
 
     ag->peers = xcalloc(MAX(m->n_instances, 1), sizeof *ag->peers);
     for (size_t i = 0; i < m->n_instances; i++) {
@@ -195,8 +195,13 @@ static const struct agpconn_cbs chan_cbs = {
 void
 chan_connect(struct agent *ag)
 {
-    ag->chan = agpconn_connect(ag->base, (struct sockaddr *) &ag->ctl_ss,
-                               ag->ctl_len, ag->ctl_name, &chan_cbs, ag);
+    struct agpconn_target t = {
+        .remote = (struct sockaddr *) &ag->ctl_ss,
+        .remote_len = ag->ctl_len,
+        .tls = ag->chan_tls,
+    };
+
+    ag->chan = agpconn_connect(ag->base, &t, ag->ctl_name, &chan_cbs, ag);
 }
 
 void

@@ -24,6 +24,7 @@
 #include "openvswitch/vlog.h"
 #include "replrx.h"
 #include "service.h"
+#include "sset.h"
 #include "streamtab.h"
 #include "timeval.h"
 #include "util.h"
@@ -262,20 +263,31 @@ static const struct agpconn_cbs peer_cbs = {
 void
 repl_peer_connect(struct peer *p)
 {
-    struct sockaddr_in sin;
+    struct agent *ag = p->agent;
+    struct sockaddr_in remote, local;
+    struct agpconn_target t;
     char *name;
 
     if (p->conn || !p->addr || !p->port || time_msec() < p->retry_at) {
         return;
     }
-    memset(&sin, 0, sizeof sin);
-    sin.sin_family = AF_INET;
-    sin.sin_addr.s_addr = htonl(p->addr);
-    sin.sin_port = htons(p->port);
-    name = xasprintf("replication to %s",
-                     agentmap_name(&p->agent->map, p->idx));
-    p->conn = agpconn_connect(p->agent->base, (struct sockaddr *) &sin,
-                              sizeof sin, name, &peer_cbs, p);
+    memset(&remote, 0, sizeof remote);
+    remote.sin_family = AF_INET;
+    remote.sin_addr.s_addr = htonl(p->addr);
+    remote.sin_port = htons(p->port);
+    /* Without TLS the receiver knows us by our replication address, so
+     * the connection comes from it. */
+    memset(&local, 0, sizeof local);
+    local.sin_family = AF_INET;
+    local.sin_addr.s_addr = htonl(ag->repl_addr);
+    memset(&t, 0, sizeof t);
+    t.remote = (struct sockaddr *) &remote;
+    t.remote_len = sizeof remote;
+    t.local = ag->repl_tls ? NULL : (struct sockaddr *) &local;
+    t.local_len = sizeof local;
+    t.tls = ag->repl_tls;
+    name = xasprintf("replication to %s", agentmap_name(&ag->map, p->idx));
+    p->conn = agpconn_connect(ag->base, &t, name, &peer_cbs, p);
     free(name);
 }
 
@@ -324,6 +336,15 @@ repl_in_msg(struct agpconn *conn, const struct agp_msg *msg, void *in_)
             agent_claim_answered(ag, msg->release.bucket, sender);
         }
         return;
+    }
+    if (agpconn_is_tls(conn) && !replrx_conn_sender(in->rc)) {
+        /* Before the sender names itself: the handshake is over, so the
+         * peer's certificate is known. */
+        struct sset names = SSET_INITIALIZER(&names);
+
+        agpconn_peer_names(conn, &names);
+        replrx_conn_set_cert_names(in->rc, &names);
+        sset_destroy(&names);
     }
     replrx_handle(ag->rx, in->rc, msg, time_msec(), &r);
     if (r.sender && r.action != REPLRX_CLOSE) {
@@ -405,14 +426,19 @@ repl_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 {
     struct agent *ag = ag_;
     char *peer = netaddr_format(sa);
-    char *name = xasprintf("replication from tcp:%s", peer);
+    char *name = xasprintf("replication from %s:%s",
+                           ag->repl_tls ? "ssl" : "tcp", peer);
     struct repl_in *in = xzalloc(sizeof *in);
 
     in->agent = ag;
     in->conn = agpconn_accept(evconnlistener_get_base(evl), fd, name,
-                              ag->repl_pool, &repl_in_cbs, in);
+                              ag->repl_pool, ag->repl_tls, &repl_in_cbs, in);
     if (in->conn) {
-        in->rc = replrx_conn_create(ag->rx, in);
+        uint32_t addr = (sa->sa_family == AF_INET
+                         ? ntohl(((struct sockaddr_in *) sa)->sin_addr.s_addr)
+                         : 0);
+
+        in->rc = replrx_conn_create(ag->rx, in, addr, ag->repl_tls != NULL);
     } else {
         free(in);
     }

@@ -56,6 +56,7 @@
 #include "replrx.h"
 #include "service.h"
 #include "streamtab.h"
+#include "tls.h"
 #include "timeval.h"
 #include "util.h"
 
@@ -126,6 +127,11 @@ status_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
                   PRIu64" states applied from a sender not the bucket's "
                   "primary\n", rs->n_stale, rs->n_answered,
                   rs->n_not_primary);
+    ds_put_format(&s, "replication refused: %"PRIu64" senders (no "
+                  "instance, or not the peer), %"PRIu64" states of buckets "
+                  "the sender holds no role for, %"PRIu64" states over "
+                  "the sender's quota\n", rs->n_refused_senders,
+                  rs->n_unauthorized, rs->n_over_quota);
     if (ag->sync) {
         ds_put_format(&s, "sync: %"PRIu64" frames held, %"PRIuSIZE" now, %"
                       PRIu64" released unacknowledged, %"PRIu64" not held, %"
@@ -212,8 +218,11 @@ struct agent_options {
     char *service;              /* --service. */
     char *service_args;         /* --service-args. */
     char *iface;                /* --iface. */
-    char *controller;           /* --controller=tcp:IP:PORT. */
-    char *repl_listen;          /* --repl-listen=ptcp:PORT:IP. */
+    char *controller;           /* --controller=tcp:IP:PORT or ssl:... */
+    char *repl_listen;          /* --repl-listen=ptcp:PORT:IP or pssl:... */
+    struct tls_options tls;     /* --private-key, --certificate,
+                                 * --ca-cert. */
+    unsigned int repl_quota;    /* --repl-quota, or 0 for the default. */
     bool replicate;             /* --replication=async|sync|off. */
     bool sync;                  /* --replication=sync. */
     char *unixctl;              /* --unixctl. */
@@ -234,10 +243,15 @@ usage(void)
            "\nRequired:\n"
            "  --instance=NAME          this instance, as in the controller's "
            "configuration\n"
-           "  --controller=tcp:IP:PORT the controller's agent listener\n"
+           "  --controller=tcp:IP:PORT the controller's agent listener "
+           "(ssl:IP:PORT\n"
+           "                           with TLS)\n"
            "  --repl-listen=ptcp:PORT:IP  where other instances send state "
            "(IP is\n"
-           "                           announced to them, so not 0.0.0.0)\n"
+           "                           announced to them, so not 0.0.0.0; "
+           "pssl: with\n"
+           "                           TLS; replication to the others then "
+           "runs TLS too)\n"
            "\nOptions:\n"
            "  --service=NAME           service function: %s (default "
            "stateful-fw)\n"
@@ -265,9 +279,21 @@ usage(void)
            "  --no-sentinel            no process that tells the switch "
            "(BFD AdminDown)\n"
            "                           the moment the agent dies\n"
-           "  --unixctl=PATH           control socket (default %s/%s.ctl)\n",
+           "  --repl-quota=N           most streams one other instance's "
+           "state may\n"
+           "                           create here (default half the "
+           "table, %d)\n"
+           "  --unixctl=PATH           control socket (default %s/%s.ctl)\n"
+           "\nTLS (needed by ssl: and pssl:; the certificate must name the "
+           "instance):\n"
+           "  -p, --private-key=FILE   this agent's private key (PEM)\n"
+           "  -c, --certificate=FILE   its certificate\n"
+           "  -C, --ca-cert=FILE       the CA that signs the controller's "
+           "and the other\n"
+           "                           instances' certificates\n",
            program_name, program_name, ds_cstr(&names),
-           AGENT_CLAIM_WAIT_MS, ovs_rundir(), program_name);
+           AGENT_CLAIM_WAIT_MS, AGENT_TABLE_CAPACITY / 2, ovs_rundir(),
+           program_name);
     ds_destroy(&names);
     daemon_usage();
     vlog_usage();
@@ -309,6 +335,7 @@ parse_options(int argc, char *argv[], struct agent_options *o)
         OPT_BFD_MULT,
         OPT_CLAIM_WAIT,
         OPT_NO_SENTINEL,
+        OPT_REPL_QUOTA,
         VLOG_OPTION_ENUMS,
         DAEMON_OPTION_ENUMS,
     };
@@ -326,6 +353,10 @@ parse_options(int argc, char *argv[], struct agent_options *o)
         {"bfd-mult", required_argument, NULL, OPT_BFD_MULT},
         {"claim-wait", required_argument, NULL, OPT_CLAIM_WAIT},
         {"no-sentinel", no_argument, NULL, OPT_NO_SENTINEL},
+        {"repl-quota", required_argument, NULL, OPT_REPL_QUOTA},
+        {"private-key", required_argument, NULL, 'p'},
+        {"certificate", required_argument, NULL, 'c'},
+        {"ca-cert", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         DAEMON_LONG_OPTIONS,
@@ -392,6 +423,19 @@ parse_options(int argc, char *argv[], struct agent_options *o)
         case OPT_NO_SENTINEL:
             o->sentinel = false;
             break;
+        case OPT_REPL_QUOTA:
+            o->repl_quota = parse_uint__("repl-quota", optarg, 1,
+                                         AGENT_TABLE_CAPACITY);
+            break;
+        case 'p':
+            o->tls.private_key = optarg;
+            break;
+        case 'c':
+            o->tls.certificate = optarg;
+            break;
+        case 'C':
+            o->tls.ca_cert = optarg;
+            break;
         case 'h':
             usage();
         case 'V':
@@ -412,6 +456,27 @@ parse_options(int argc, char *argv[], struct agent_options *o)
     }
 }
 
+/* Warns, for each channel without TLS, what anyone on its network can
+ * do. */
+static void
+warn_plaintext__(const struct agent_options *o, bool chan_tls, bool repl_tls)
+{
+    if (!chan_tls) {
+        VLOG_WARN("%s: agent channel without TLS: anyone on the way to the "
+                  "controller can read and change what it says of this "
+                  "instance, and anyone who reaches the controller can "
+                  "say hello in its name once its channel is down (use "
+                  "ssl: with --private-key, --certificate and --ca-cert)",
+                  o->controller);
+    }
+    if (!repl_tls) {
+        VLOG_WARN("%s: replication without TLS: anyone on this network can "
+                  "read the streams' state, and a sender is known only by "
+                  "its address (use pssl: with --private-key, "
+                  "--certificate and --ca-cert)", o->repl_listen);
+    }
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -419,6 +484,8 @@ main(int argc, char *argv[])
     struct agent_options opts;
     struct agent ag;
     struct sockaddr_storage ss;
+    struct tls_ctx *tls = NULL;
+    bool chan_tls, repl_tls;
     socklen_t len;
     char *error, *path;
 
@@ -456,20 +523,40 @@ main(int argc, char *argv[])
     ag.tab = streamtab_create(ag.svc, ag.svc_data, AGENT_TABLE_CAPACITY,
                               random_uint32());
     ag.rx = replrx_create(ag.tab, ag.svc);
-    replrx_set_map(ag.rx, &ag.map);
+    if (opts.repl_quota) {
+        replrx_set_quota(ag.rx, opts.repl_quota);
+    }
 
-    if (strncmp(opts.controller, "tcp:", 4)
+    chan_tls = !strncmp(opts.controller, "ssl:", 4);
+    if ((strncmp(opts.controller, "tcp:", 4) && !chan_tls)
         || netaddr_parse_tcp(opts.controller + 4, &ag.ctl_ss, &ag.ctl_len)) {
-        ovs_fatal(0, "--controller: \"%s\" is not tcp:IP:PORT",
-                  opts.controller);
+        ovs_fatal(0, "--controller: \"%s\" is not tcp:IP:PORT or "
+                  "ssl:IP:PORT", opts.controller);
     }
     ag.ctl_name = xasprintf("controller %s", opts.controller);
-    if (strncmp(opts.repl_listen, "ptcp:", 5)
+    repl_tls = !strncmp(opts.repl_listen, "pssl:", 5);
+    if ((strncmp(opts.repl_listen, "ptcp:", 5) && !repl_tls)
         || netaddr_parse_ptcp(opts.repl_listen + 5, &ss, &len)
-        || ss.ss_family != AF_INET) {
-        ovs_fatal(0, "--repl-listen: \"%s\" is not ptcp:PORT:IPv4",
+        || ss.ss_family != AF_INET
+        || !((struct sockaddr_in *) &ss)->sin_addr.s_addr) {
+        ovs_fatal(0, "--repl-listen: \"%s\" is not ptcp:PORT:IPv4 or "
+                  "pssl:PORT:IPv4 with an address other than 0.0.0.0 (the "
+                  "address is the one the other instances connect to)",
                   opts.repl_listen);
     }
+    if ((chan_tls || repl_tls) && !tls_options_any(&opts.tls)) {
+        ovs_fatal(0, "%s needs --private-key, --certificate and --ca-cert",
+                  chan_tls ? opts.controller : opts.repl_listen);
+    }
+    if (tls_options_any(&opts.tls)) {
+        error = tls_ctx_create(&opts.tls, &tls);
+        if (error) {
+            ovs_fatal(0, "%s", error);
+        }
+        ag.chan_tls = chan_tls ? tls : NULL;
+        ag.repl_tls = repl_tls ? tls : NULL;
+    }
+    warn_plaintext__(&opts, chan_tls, repl_tls);
 
     if (frameio_open(opts.iface, ETH_TYPE_NSH, AGENT_BATCH, &ag.fio,
                      &error)) {
@@ -578,6 +665,7 @@ main(int argc, char *argv[])
     frameio_close(ag.fio);
     free(ag.held);
     event_base_free(ag.base);
+    tls_ctx_destroy(tls);
     free(ag.ctl_name);
     free(opts.instance);
     free(opts.service);

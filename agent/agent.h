@@ -35,6 +35,7 @@ struct replrx;
 struct sentinel;
 struct service_class;
 struct streamtab;
+struct tls_ctx;
 
 #define AGENT_BATCH 32              /* Frames per receive call. */
 #define AGENT_HEARTBEAT_MS 100      /* Heartbeat period. */
@@ -97,6 +98,8 @@ struct agent {
     size_t n_held;              /* Slots in use. */
     uint64_t n_held_total, n_hold_timeouts, n_hold_overflow;
 
+    struct tls_ctx *chan_tls;   /* TLS for the agent channel, or NULL. */
+    struct tls_ctx *repl_tls;   /* TLS for replication, or NULL. */
     struct sockaddr_storage ctl_ss; /* The controller. */
     socklen_t ctl_len;
     char *ctl_name;

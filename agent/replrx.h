@@ -24,14 +24,37 @@
  * version would answer each other for ever: the next change of either
  * settles it.)
  *
- * Who sent a record does not matter to whether it applies, only its
- * version does: a record from a sender that our map does not name the
- * bucket's primary applies if it is newer.  It may be the secondary's own
- * changes, a primary whose map is older or newer than ours, or the old
- * primary of a datapath failover that the controller has not made into a
- * map yet, which the versions, not the maps, must settle.  Given the
- * agent's map (replrx_set_map()), such states are counted
- * ('n_not_primary').
+ * Who may send.  Versions settle which of two states is newer, but only
+ * between states that came from instances entitled to them: the receiver
+ * authorizes every sender and every record by the maps it knows, the
+ * newest one and the one before (replrx_set_map()), whatever the version
+ * says.
+ *
+ *   - The sender, named by the connection's first STATE_UPDATE, must be an
+ *     instance of one of those maps, and the peer must be it: with TLS,
+ *     its certificate names it (tls.h); without, the connection comes from
+ *     the replication address the map gives it (agents connect from that
+ *     address).  Otherwise the connection is closed ('n_refused_senders'):
+ *     a stranger, or an instance of another service, may not send; nor may
+ *     anyone before the receiver's first map, since it cannot tell (the
+ *     sender reconnects, and by then the map has come).
+ *
+ *   - A record applies only if its sender holds a role for its bucket, as
+ *     primary, secondary or next instance, in one of the two maps: the
+ *     primary sends its changes, the secondary its own changes, and the
+ *     previous map covers an instance whose role just moved (a handoff, or
+ *     a datapath failover that the controller has made into a map).
+ *     Other records are refused and counted ('n_unauthorized'); a bulk
+ *     that carried one fails and asks for a resend, since the sender may
+ *     hold a map newer than ours.  Among authorized senders, versions
+ *     decide: a record from one whom the newest map does not name the
+ *     bucket's primary applies if it is newer ('n_not_primary' counts
+ *     those).
+ *
+ *   - Each sender may create at most a quota of the table's streams (half
+ *     its capacity unless replrx_set_quota() says otherwise), so that no
+ *     one peer can fill it and leave no room for the agent's own streams
+ *     or other senders' ('n_over_quota').
  *
  * Every incoming replication connection is a "struct replrx_conn".  Its
  * first STATE_UPDATE names the sender, and the name may not change on that
@@ -39,8 +62,10 @@
  * connection, not to the sender's name: a sender that restarts, or that
  * reconnects, opens a new connection and numbers its batches from 1 again,
  * so a window kept by name would take every batch of the new process for a
- * duplicate.  A newer connection from the same sender supersedes an older
- * one, which the caller then closes: whatever the older one still carries
+ * duplicate; and a window of its own is one that no other peer can move
+ * (a batch numbered 2**64-1 on another connection changes nothing here).
+ * A newer connection from the same (authenticated) sender supersedes an
+ * older one, which the caller then closes: whatever the older one still carries
  * is older than the bulk transfer that every new connection starts with.
  *
  * A bulk transfer of a bucket is BULK_BEGIN (the window restarts at its
@@ -66,6 +91,7 @@ struct agp_msg;
 struct replrx;
 struct replrx_conn;
 struct service_class;
+struct sset;
 struct streamtab;
 
 /* What the caller is to do after replrx_handle(). */
@@ -108,18 +134,27 @@ struct replrx_stats {
     uint64_t n_bulks;           /* Bulk transfers complete. */
     uint64_t n_bulks_failed;    /* Bulk transfers that were not. */
     uint64_t n_superseded;      /* Connections replaced by newer ones. */
+    uint64_t n_refused_senders; /* Connections refused: a sender that is
+                                 * no instance of our maps, or a peer that
+                                 * is not the sender it names. */
+    uint64_t n_unauthorized;    /* States refused: of a bucket their
+                                 * sender holds no role for. */
+    uint64_t n_over_quota;      /* States not applied: their sender's
+                                 * quota of streams was full. */
 };
 
 struct replrx *replrx_create(struct streamtab *,
                              const struct service_class *);
 void replrx_destroy(struct replrx *);
-void replrx_set_n_buckets(struct replrx *, size_t n_buckets);
 void replrx_set_map(struct replrx *, const struct agentmap *);
+void replrx_set_quota(struct replrx *, size_t quota);
 const struct replrx_stats *replrx_get_stats(const struct replrx *);
 size_t replrx_n_conns(const struct replrx *);
 size_t replrx_n_senders(const struct replrx *);
 
-struct replrx_conn *replrx_conn_create(struct replrx *, void *aux);
+struct replrx_conn *replrx_conn_create(struct replrx *, void *aux,
+                                       uint32_t addr, bool tls);
+void replrx_conn_set_cert_names(struct replrx_conn *, const struct sset *);
 void replrx_conn_destroy(struct replrx_conn *);
 void *replrx_conn_aux(const struct replrx_conn *);
 const char *replrx_conn_sender(const struct replrx_conn *);

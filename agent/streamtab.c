@@ -38,6 +38,9 @@ struct streamtab {
     struct ovs_list dirty;      /* Dirty entries, by 'dirty_node', in the
                                  * order marked. */
     size_t n_dirty;             /* Entries in 'dirty'. */
+    size_t *by_origin;          /* Entries per origin, 'n_origins' of them
+                                 * (origin 0 is not counted). */
+    size_t n_origins;
 };
 
 /* An empty list, for buckets with no entries.  Never modified. */
@@ -143,6 +146,7 @@ streamtab_destroy(struct streamtab *tab)
     }
     hmap_destroy(&tab->entries);
     hmap_destroy(&tab->buckets);
+    free(tab->by_origin);
     free(tab);
 }
 
@@ -235,6 +239,7 @@ streamtab_remove(struct streamtab *tab, struct streamtab_entry *e)
     struct streamtab_bucket *b = streamtab_bucket_find__(tab, e->bucket);
 
     streamtab_clear_dirty(tab, e);
+    streamtab_set_origin(tab, e, 0);
     if (tab->cursor == &e->all_node) {
         tab->cursor = e->all_node.next;
     }
@@ -246,6 +251,38 @@ streamtab_remove(struct streamtab *tab, struct streamtab_entry *e)
     }
     hmap_remove(&tab->entries, &e->node);
     free(e);
+}
+
+/* Makes 'origin' the origin of entry 'e' of 'tab': 0 for this agent's
+ * own, or the number a replication receiver gave the sender whose record
+ * created it. */
+void
+streamtab_set_origin(struct streamtab *tab, struct streamtab_entry *e,
+                     uint32_t origin)
+{
+    if (e->origin) {
+        tab->by_origin[e->origin]--;
+    }
+    if (origin) {
+        if (origin >= tab->n_origins) {
+            size_t n = MAX(origin + 1, 2 * tab->n_origins);
+
+            tab->by_origin = xrealloc(tab->by_origin,
+                                      n * sizeof *tab->by_origin);
+            memset(&tab->by_origin[tab->n_origins], 0,
+                   (n - tab->n_origins) * sizeof *tab->by_origin);
+            tab->n_origins = n;
+        }
+        tab->by_origin[origin]++;
+    }
+    e->origin = origin;
+}
+
+/* Returns the number of entries of 'tab' whose origin is 'origin' (not 0). */
+size_t
+streamtab_origin_count(const struct streamtab *tab, uint32_t origin)
+{
+    return origin && origin < tab->n_origins ? tab->by_origin[origin] : 0;
 }
 
 /* Records a local change of the state of 'e' (the service changed it) made

@@ -31,7 +31,10 @@
  *     removed in between.
  *
  * The table holds at most 'capacity' entries (set at creation): at the
- * limit, streamtab_insert() returns NULL.
+ * limit, streamtab_insert() returns NULL.  It also counts its entries by
+ * origin, the sender whose replicated record created them
+ * (streamtab_set_origin(), streamtab_origin_count()), so that the receiver
+ * can hold each sender to a quota.
  *
  * Pure: no I/O, no clock; 'now' is passed in, in ms. */
 
@@ -101,6 +104,9 @@ struct streamtab_entry {
                                  * (0, 0 when inserted). */
     long long int last_seen;    /* Last packet or apply, ms; set by the
                                  * caller ('now' when inserted). */
+    uint32_t origin;            /* Who created it: 0 for this agent, else
+                                 * a replication sender's number (see
+                                 * streamtab_set_origin()).  Read-only. */
     void *state;                /* The service's state, 'state_size' bytes,
                                  * zero-filled when inserted. */
 };
@@ -126,6 +132,12 @@ const struct ovs_list *streamtab_all__(const struct streamtab *);
  * TAB, oldest first.  The loop must not insert or remove entries. */
 #define STREAMTAB_FOR_EACH(ENTRY, TAB)                                  \
     LIST_FOR_EACH (ENTRY, all_node, streamtab_all__(TAB))
+
+/* Origins. */
+
+void streamtab_set_origin(struct streamtab *, struct streamtab_entry *,
+                          uint32_t origin);
+size_t streamtab_origin_count(const struct streamtab *, uint32_t origin);
 
 /* Expiry. */
 

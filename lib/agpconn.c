@@ -18,9 +18,11 @@
 #include "agentproto.h"
 #include "bevflush.h"
 #include "connlimit.h"
+#include "openvswitch/dynamic-string.h"
 #include "openvswitch/list.h"
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/vlog.h"
+#include "tls.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(agpconn);
@@ -54,6 +56,7 @@ struct agpconn {
     void *aux;                  /* Passed to 'cbs'. */
     char *close_reason;         /* Set once closing. */
     bool connecting;            /* agpconn_connect() not complete yet. */
+    bool tls;                   /* Runs TLS. */
 
     /* Limits, for accepted connections. */
     struct agpconn_pool *pool;  /* Pool, or NULL if none or closing. */
@@ -74,8 +77,11 @@ deferred_cb__(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED,
 
     if (c->close_reason) {
         /* What was queued before the close (a refusal's reason) goes out
-         * first: freeing the bufferevent would drop it. */
-        bevflush_now(c->bev);
+         * first: freeing the bufferevent would drop it.  (Not with TLS,
+         * whose records only OpenSSL may write.) */
+        if (!c->tls) {
+            bevflush_now(c->bev);
+        }
         c->cbs.closed(c, c->close_reason, c->aux);
         agpconn_destroy(c);
     } else {
@@ -192,14 +198,26 @@ event_cb__(struct bufferevent *bev OVS_UNUSED, short what, void *c_)
             c->cbs.connected(c, c->aux);
         }
     } else if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-        char *reason = ((what & BEV_EVENT_ERROR)
-                        ? xasprintf("%s (%s)", c->connecting
-                                    ? "connection failed"
-                                    : "connection error",
-                                    ovs_strerror(EVUTIL_SOCKET_ERROR()))
-                        : xstrdup("connection closed by peer"));
-        agpconn_close(c, reason);
-        free(reason);
+        struct ds reason = DS_EMPTY_INITIALIZER;
+
+        if (what & BEV_EVENT_ERROR) {
+            ds_put_format(&reason, "%s (", (c->connecting
+                                            ? "connection failed"
+                                            : "connection error"));
+            if (c->tls && EVUTIL_SOCKET_ERROR() == 0) {
+                tls_format_error(c->bev, &reason);
+            } else {
+                ds_put_cstr(&reason, ovs_strerror(EVUTIL_SOCKET_ERROR()));
+            }
+            ds_put_char(&reason, ')');
+            if (c->tls) {
+                VLOG_WARN_RL(&rl, "%s: %s", c->name, ds_cstr(&reason));
+            }
+        } else {
+            ds_put_cstr(&reason, "connection closed by peer");
+        }
+        agpconn_close(c, ds_cstr(&reason));
+        ds_destroy(&reason);
     }
 }
 
@@ -301,14 +319,16 @@ pool_admit__(struct agpconn_pool *pool, const char *name)
     return true;
 }
 
-/* Takes over the accepted socket 'fd' of peer 'name'.  With a 'pool', the
- * connection is pending until agpconn_set_authenticated(); if the pool is
- * full of authenticated connections, closes 'fd' and returns NULL. */
+/* Takes over the accepted socket 'fd' of peer 'name', running TLS on it if
+ * 'tls' is nonnull.  With a 'pool', the connection is pending until
+ * agpconn_set_authenticated(); if the pool is full of authenticated
+ * connections, closes 'fd' and returns NULL. */
 struct agpconn *
 agpconn_accept(struct event_base *base, int fd, const char *name,
-               struct agpconn_pool *pool, const struct agpconn_cbs *cbs,
-               void *aux)
+               struct agpconn_pool *pool, struct tls_ctx *tls,
+               const struct agpconn_cbs *cbs, void *aux)
 {
+    struct bufferevent *bev;
     struct agpconn *c;
     int one = 1;
 
@@ -317,9 +337,15 @@ agpconn_accept(struct event_base *base, int fd, const char *name,
         return NULL;
     }
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    c = create__(base, bufferevent_socket_new(base, fd,
-                                              BEV_OPT_CLOSE_ON_FREE),
-                 name, cbs, aux);
+    bev = (tls ? tls_bufferevent_new(tls, base, fd, true)
+           : bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE));
+    if (!bev) {
+        VLOG_WARN_RL(&rl, "%s: cannot set up the connection", name);
+        close(fd);
+        return NULL;
+    }
+    c = create__(base, bev, name, cbs, aux);
+    c->tls = tls != NULL;
     if (pool) {
         struct timeval tv = {
             .tv_sec = pool->limits.handshake_ms / 1000,
@@ -341,19 +367,53 @@ agpconn_accept(struct event_base *base, int fd, const char *name,
     return c;
 }
 
-/* Starts connecting to 'sa'; 'connected' or 'closed' follows. */
-struct agpconn *
-agpconn_connect(struct event_base *base, const struct sockaddr *sa,
-                socklen_t len, const char *name,
-                const struct agpconn_cbs *cbs, void *aux)
+/* Returns a socket bound to 'sa', or -1 with errno set. */
+static int
+bound_socket__(const struct sockaddr *sa, socklen_t len)
 {
-    struct bufferevent *bev = bufferevent_socket_new(base, -1,
-                                                     BEV_OPT_CLOSE_ON_FREE);
-    struct agpconn *c = create__(base, bev, name, cbs, aux);
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    0);
 
+    if (fd >= 0 && bind(fd, sa, len)) {
+        int error = errno;
+
+        close(fd);
+        errno = error;
+        return -1;
+    }
+    return fd;
+}
+
+/* Starts connecting to 't->remote'; 'connected' or 'closed' follows. */
+struct agpconn *
+agpconn_connect(struct event_base *base, const struct agpconn_target *t,
+                const char *name, const struct agpconn_cbs *cbs, void *aux)
+{
+    int fd = -1, error = 0;
+    struct bufferevent *bev;
+    struct agpconn *c;
+
+    if (t->tls) {
+        bev = tls_bufferevent_new(t->tls, base, -1, false);
+    } else {
+        if (t->local) {
+            fd = bound_socket__(t->local, t->local_len);
+            error = fd < 0 ? errno : 0;
+        }
+        bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+    }
+    c = create__(base, bev, name, cbs, aux);
+    c->tls = t->tls != NULL;
     c->connecting = true;
-    if (bufferevent_socket_connect(bev, CONST_CAST(struct sockaddr *, sa),
-                                   len)) {
+    if (error) {
+        char *reason = xasprintf("connection failed (cannot bind the local "
+                                 "address: %s)", ovs_strerror(error));
+
+        agpconn_close(c, reason);
+        free(reason);
+    } else if (bufferevent_socket_connect(
+                   bev, CONST_CAST(struct sockaddr *, t->remote),
+                   t->remote_len)) {
         agpconn_close(c, "connection failed");
     }
     return c;
@@ -415,6 +475,22 @@ const char *
 agpconn_name(const struct agpconn *c)
 {
     return c->name;
+}
+
+/* Returns true if 'c' runs TLS. */
+bool
+agpconn_is_tls(const struct agpconn *c)
+{
+    return c->tls;
+}
+
+/* Adds to 'names' the names that the certificate of the peer of 'c' bears
+ * (tls_peer_names()) and returns true, or returns false if 'c' does not
+ * run TLS or its handshake is not complete. */
+bool
+agpconn_peer_names(const struct agpconn *c, struct sset *names)
+{
+    return c->tls && tls_peer_names(c->bev, names);
 }
 
 void

@@ -42,6 +42,8 @@ struct agpconn_pool;
 struct connlimit;
 struct event_base;
 struct ofpbuf;
+struct sset;
+struct tls_ctx;
 
 struct agpconn_cbs {
     /* A connection made with agpconn_connect() is up.  May be NULL. */
@@ -64,17 +66,30 @@ struct agpconn_pool *agpconn_pool_create(const char *name,
                                          const struct connlimit *);
 void agpconn_pool_destroy(struct agpconn_pool *);
 
+/* Where agpconn_connect() connects, and how. */
+struct agpconn_target {
+    const struct sockaddr *remote; /* The peer. */
+    socklen_t remote_len;
+    const struct sockaddr *local; /* Bound first (port 0 picks one), or
+                                   * NULL; not with TLS. */
+    socklen_t local_len;
+    struct tls_ctx *tls;        /* TLS, or NULL. */
+};
+
 struct agpconn *agpconn_accept(struct event_base *, int fd, const char *name,
-                               struct agpconn_pool *,
+                               struct agpconn_pool *, struct tls_ctx *,
                                const struct agpconn_cbs *, void *aux);
-struct agpconn *agpconn_connect(struct event_base *, const struct sockaddr *,
-                                socklen_t, const char *name,
+struct agpconn *agpconn_connect(struct event_base *,
+                                const struct agpconn_target *,
+                                const char *name,
                                 const struct agpconn_cbs *, void *aux);
 
 void agpconn_send(struct agpconn *, const struct agp_msg *);
 void agpconn_send_buf(struct agpconn *, const struct ofpbuf *);
 bool agpconn_has_input(const struct agpconn *);
 const char *agpconn_name(const struct agpconn *);
+bool agpconn_is_tls(const struct agpconn *);
+bool agpconn_peer_names(const struct agpconn *, struct sset *);
 void agpconn_set_aux(struct agpconn *, void *aux);
 void agpconn_set_authenticated(struct agpconn *);
 

@@ -11,8 +11,10 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <string.h>
 #include "openvswitch/dynamic-string.h"
+#include "sset.h"
 #include "util.h"
 
 struct tls_ctx {
@@ -97,7 +99,11 @@ tls_ctx_create(const struct tls_options *o, struct tls_ctx **ctxp)
         return openssl_error__("TLS", "context");
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    /* A peer that closes without a TLS close alert (a crash, a cut) is an
+     * ordinary end of stream, as OVS takes it: libevent's "dirty shutdown"
+     * setting does not see OpenSSL 3's error for it. */
+    SSL_CTX_set_options(ctx, (SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION
+                              | SSL_OP_IGNORE_UNEXPECTED_EOF));
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
                        NULL);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
@@ -188,6 +194,9 @@ tls_format_error(struct bufferevent *bev, struct ds *s)
     while ((e = bufferevent_get_openssl_error(bev))) {
         char reason[256];
 
+        if (!ERR_GET_LIB(e)) {
+            continue;           /* libevent's own marker, no reason. */
+        }
         ERR_error_string_n(e, reason, sizeof reason);
         ds_put_format(s, "%s%s", any ? "; " : "", reason);
         any = true;
@@ -201,4 +210,65 @@ tls_format_error(struct bufferevent *bev, struct ds *s)
     if (!any) {
         ds_put_cstr(s, "TLS error");
     }
+}
+
+/* Adds 'name' (of 'len' bytes) to 'names' if it is a plain name: no NUL
+ * inside, nothing but printable ASCII. */
+static void
+add_name__(struct sset *names, const unsigned char *name, int len)
+{
+    if (len <= 0 || len > 255) {
+        return;
+    }
+    for (int i = 0; i < len; i++) {
+        if (name[i] <= ' ' || name[i] >= 0x7f) {
+            return;
+        }
+    }
+    sset_add_and_free(names, xmemdup0((const char *) name, len));
+}
+
+/* Adds to 'names' the names that the certificate of the peer of 'bev'
+ * bears and returns true, or returns false if 'bev' does not run TLS or
+ * has no peer certificate yet.  The names are the certificate's DNS
+ * subject alternative names and the first word of its common name:
+ * "ovs-pki req NAME" makes the common name "NAME id:UUID" (or just "NAME"
+ * with -u), so the word is the name it was made for. */
+bool
+tls_peer_names(struct bufferevent *bev, struct sset *names)
+{
+    SSL *ssl = bufferevent_openssl_get_ssl(bev);
+    X509 *cert = ssl ? SSL_get_peer_certificate(ssl) : NULL;
+    GENERAL_NAMES *sans;
+    X509_NAME *subject;
+    int i;
+
+    if (!cert) {
+        return false;
+    }
+    subject = X509_get_subject_name(cert);
+    i = subject ? X509_NAME_get_index_by_NID(subject, NID_commonName, -1) : -1;
+    if (i >= 0) {
+        ASN1_STRING *cn = X509_NAME_ENTRY_get_data(
+            X509_NAME_get_entry(subject, i));
+        const unsigned char *data = ASN1_STRING_get0_data(cn);
+        int len = ASN1_STRING_length(cn), word = 0;
+
+        while (word < len && data[word] != ' ') {
+            word++;
+        }
+        add_name__(names, data, word);
+    }
+    sans = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+    for (i = 0; sans && i < sk_GENERAL_NAME_num(sans); i++) {
+        const GENERAL_NAME *gn = sk_GENERAL_NAME_value(sans, i);
+
+        if (gn->type == GEN_DNS) {
+            add_name__(names, ASN1_STRING_get0_data(gn->d.dNSName),
+                       ASN1_STRING_length(gn->d.dNSName));
+        }
+    }
+    GENERAL_NAMES_free(sans);
+    X509_free(cert);
+    return true;
 }

@@ -18,13 +18,18 @@
  * As with OVS's own options, the peer CA certificate, if given, is sent
  * with the daemon's certificate, so that a switch configured with
  * --bootstrap-ca-cert can learn the controller's CA on its first
- * connection. */
+ * connection.
+ *
+ * A certificate names its holder: tls_peer_names() gives the names it
+ * bears, for the owner to check against who the peer says it is (an
+ * agent's instance name, say). */
 
 #include <stdbool.h>
 #include "openvswitch/compiler.h"
 
 struct bufferevent;
 struct ds;
+struct sset;
 struct event_base;
 struct tls_ctx;
 
@@ -44,6 +49,7 @@ void tls_ctx_destroy(struct tls_ctx *);
 struct bufferevent *tls_bufferevent_new(struct tls_ctx *, struct event_base *,
                                         int fd, bool accepting);
 bool tls_is_tls(struct bufferevent *);
+bool tls_peer_names(struct bufferevent *, struct sset *);
 void tls_format_error(struct bufferevent *, struct ds *);
 
 #endif /* tls.h */

@@ -22,8 +22,10 @@
 #include "openvswitch/shash.h"
 #include "openvswitch/vlog.h"
 #include "steer.h"
+#include "sset.h"
 #include "svcmap.h"
 #include "timeval.h"
+#include "tls.h"
 #include "util.h"
 
 VLOG_DEFINE_THIS_MODULE(agentsrv);
@@ -50,6 +52,9 @@ struct agsrv_agent {
     uint16_t repl_port;         /* Replication port. */
     long long int last_heard;   /* Last heartbeat (or hello). */
     uint64_t pushed_epoch;      /* Epoch of the last map sent. */
+    uint64_t sent_epoch;        /* Newest epoch sent on its channel. */
+    char *host;                 /* Its channel's peer address, without
+                                 * the port. */
     uint64_t reported_epoch;    /* Epoch of the last heartbeat. */
     uint64_t n_received, n_returned, n_dropped; /* From heartbeats. */
     uint64_t n_lost;            /* Times failed over. */
@@ -71,6 +76,10 @@ struct agsrv {
     struct evconnlistener *listener; /* Accepts agents, or NULL. */
     struct agpconn_pool *pool;  /* Limits the listener's channels. */
     char *listen_name;          /* What it listens on. */
+    struct tls_ctx *tls;        /* For "pssl:", or NULL. */
+    bool listen_tls;            /* The listener runs TLS. */
+    uint64_t n_refused_hellos;  /* Hellos refused: not who they claim. */
+    uint64_t n_refused_reports; /* Warm reports of maps never sent. */
     struct shash agents;        /* Contains "struct agsrv_agent"s. */
     struct ovs_list chans;      /* Contains "struct agsrv_chan"s. */
     long long int last_run;     /* When agsrv_run() last ran. */
@@ -95,6 +104,7 @@ struct agsrv_chan {
     struct agsrv *srv;          /* Owner. */
     struct agpconn *conn;       /* The channel. */
     struct agsrv_agent *agent;  /* After the hello; NULL before. */
+    char *host;                 /* The peer's address, without the port. */
     bool detached;              /* Replaced or timed out: closing. */
 };
 
@@ -127,12 +137,14 @@ agsrv_destroy(struct agsrv *srv)
     }
     LIST_FOR_EACH_POP (chan, list_node, &srv->chans) {
         agpconn_destroy(chan->conn);
+        free(chan->host);
         free(chan);
     }
     SHASH_FOR_EACH (node, &srv->agents) {
         struct agsrv_agent *a = node->data;
 
         free(a->instance);
+        free(a->host);
         free(a);
     }
     shash_destroy(&srv->agents);
@@ -147,17 +159,31 @@ agsrv_destroy(struct agsrv *srv)
     free(srv);
 }
 
-/* Takes over 'fd', a new agent channel named 'name' (its peer, for logs).
- * Returns false if the listener's limits refused it (and closed 'fd'). */
+/* Makes 'srv' accept "pssl:" listeners, whose channels run TLS with 'tls'
+ * (which must outlive 'srv'): an agent's certificate must then name its
+ * instance. */
+void
+agsrv_set_tls(struct agsrv *srv, struct tls_ctx *tls)
+{
+    srv->tls = tls;
+}
+
+/* Takes over 'fd', a new agent channel from address 'host' (without the
+ * port), named 'name' (for logs).  Returns false if the listener's limits
+ * refused it (and closed 'fd'). */
 bool
-agsrv_take_channel(struct agsrv *srv, int fd, const char *name)
+agsrv_take_channel(struct agsrv *srv, int fd, const char *host,
+                   const char *name)
 {
     struct agsrv_chan *chan = xzalloc(sizeof *chan);
 
     chan->srv = srv;
-    chan->conn = agpconn_accept(srv->base, fd, name, srv->pool, &agent_cbs,
-                                chan);
+    chan->host = xstrdup(host);
+    chan->conn = agpconn_accept(srv->base, fd, name, srv->pool,
+                                srv->listen_tls ? srv->tls : NULL,
+                                &agent_cbs, chan);
     if (!chan->conn) {
+        free(chan->host);
         free(chan);
         return false;
     }
@@ -170,30 +196,52 @@ static void
 accept_cb__(struct evconnlistener *evl OVS_UNUSED, evutil_socket_t fd,
             struct sockaddr *sa, int socklen OVS_UNUSED, void *srv_)
 {
+    struct agsrv *srv = srv_;
     char *peer = netaddr_format(sa);
-    char *name = xasprintf("agent tcp:%s", peer);
+    char *name = xasprintf("agent %s:%s", srv->listen_tls ? "ssl" : "tcp",
+                           peer);
+    char *colon = strrchr(peer, ':');
 
-    agsrv_take_channel(srv_, fd, name);
+    if (colon) {
+        *colon = '\0';         /* The address without the port. */
+    }
+    agsrv_take_channel(srv, fd, peer, name);
     free(name);
     free(peer);
 }
 
-/* Listens for agents on 'target' ("ptcp:PORT[:IP]").  Returns 0 or an
- * errno value with a message in '*errorp'. */
+/* Listens for agents on 'target' ("ptcp:PORT:IP", or "pssl:PORT:IP" after
+ * agsrv_set_tls()).  The address is required: the agent listener decides
+ * where instances fail over, so it is opened only where it is meant to
+ * be.  Returns 0 or an errno value with a message in '*errorp'. */
 int
 agsrv_listen(struct agsrv *srv, const char *target, char **errorp)
 {
+    bool tls = !strncmp(target, "pssl:", 5);
     struct sockaddr_storage ss;
     socklen_t len;
     int error;
 
     *errorp = NULL;
-    if (strncmp(target, "ptcp:", 5)
+    if ((strncmp(target, "ptcp:", 5) && !tls)
         || netaddr_parse_ptcp(target + 5, &ss, &len)) {
         *errorp = xasprintf("%s: bad agent listener (expected "
-                            "ptcp:PORT[:IP])", target);
+                            "ptcp:PORT:IP or pssl:PORT:IP)", target);
         return EINVAL;
     }
+    if (!strchr(target + 5, ':')) {
+        *errorp = xasprintf("%s: the agent listener needs an explicit "
+                            "address (ptcp:PORT:IP or pssl:PORT:IP): "
+                            "whoever reaches it can speak for instances",
+                            target);
+        return EINVAL;
+    }
+    if (tls && !srv->tls) {
+        *errorp = xasprintf("%s: pssl: needs --private-key, --certificate "
+                            "and --ca-cert", target);
+        return EINVAL;
+    }
+    srv->listen_tls = tls;
     srv->listener = evconnlistener_new_bind(
         srv->base, accept_cb__, srv,
         LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
@@ -208,7 +256,7 @@ agsrv_listen(struct agsrv *srv, const char *target, char **errorp)
     getsockname(evconnlistener_get_fd(srv->listener),
                 (struct sockaddr *) &ss, &len);
     char *addr = netaddr_format((struct sockaddr *) &ss);
-    srv->listen_name = xasprintf("ptcp:%s", addr);
+    srv->listen_name = xasprintf("%s:%s", tls ? "pssl" : "ptcp", addr);
     srv->listen_at = srv->clock();
     srv->pool = agpconn_pool_create(srv->listen_name, &agsrv_limits);
     free(addr);
@@ -268,6 +316,7 @@ push_map__(struct agsrv *srv, struct agsrv_agent *a)
     }
     agpconn_send(a->conn, &msg);
     a->pushed_epoch = map->epoch;
+    a->sent_epoch = MAX(a->sent_epoch, msg.map.epoch);
     free(msg.map.instances);
     free(msg.map.buckets);
 }
@@ -294,6 +343,35 @@ agent_lost__(struct agsrv *srv, struct agsrv_agent *a, const char *why)
     steer_agent_lost(srv->steer, a->instance, why);
 }
 
+/* Returns NULL if the peer of 'conn' may speak for instance 'instance',
+ * whose agent the controller knows as 'a' (or NULL), or why not (free it).
+ * With TLS, its certificate must name the instance; a certified agent
+ * then replaces the instance's older channel (a reconnect).  Without TLS,
+ * anyone may say hello for an instance whose channel is down, but a live
+ * channel is replaced only by a channel from the same address: that is a
+ * restarted agent, another host is not. */
+static char *
+check_identity__(const struct agsrv_chan *chan, struct agpconn *conn,
+                 const char *instance, const struct agsrv_agent *a)
+{
+    struct sset names = SSET_INITIALIZER(&names);
+    char *error = NULL;
+
+    if (agpconn_is_tls(conn)) {
+        if (!agpconn_peer_names(conn, &names)
+            || !sset_contains(&names, instance)) {
+            error = xasprintf("the agent's certificate does not name "
+                              "instance %s", instance);
+        }
+    } else if (a && a->conn && a->host && strcmp(a->host, chan->host)) {
+        error = xasprintf("instance %s is connected from %s; a channel "
+                          "from %s does not replace it", instance, a->host,
+                          chan->host);
+    }
+    sset_destroy(&names);
+    return error;
+}
+
 static void
 handle_hello__(struct agsrv_chan *chan, struct agpconn *conn,
                const struct agp_msg *msg)
@@ -303,6 +381,7 @@ handle_hello__(struct agsrv_chan *chan, struct agpconn *conn,
     const struct svcmap *map;
     struct agp_msg ack;
     struct agsrv_agent *a;
+    char *refusal;
     int idx;
 
     memset(&ack, 0, sizeof ack);
@@ -332,6 +411,18 @@ handle_hello__(struct agsrv_chan *chan, struct agpconn *conn,
     }
 
     a = shash_find_data(&srv->agents, h->instance);
+    refusal = check_identity__(chan, conn, h->instance, a);
+    if (refusal) {
+        srv->n_refused_hellos++;
+        VLOG_WARN_RL(&rl, "%s: hello refused: %s", agpconn_name(conn),
+                     refusal);
+        ack.hello_ack.version = 0;
+        ack.hello_ack.reason = refusal;
+        agpconn_send(conn, &ack);
+        agpconn_close(conn, refusal);
+        free(refusal);
+        return;
+    }
     if (!a) {
         a = xzalloc(sizeof *a);
         a->instance = xstrdup(h->instance);
@@ -349,6 +440,9 @@ handle_hello__(struct agsrv_chan *chan, struct agpconn *conn,
     }
     a->conn = conn;
     a->awaited = false;
+    free(a->host);
+    a->host = xstrdup(chan->host);
+    a->sent_epoch = 0;
     a->repl_addr = h->repl_addr;
     a->repl_port = h->repl_port;
     a->last_heard = srv->clock();
@@ -424,6 +518,16 @@ agent_msg__(struct agpconn *conn, const struct agp_msg *msg, void *chan_)
 
     switch (msg->type) {
     case AGP_HEARTBEAT:
+        if (msg->heartbeat.epoch > a->sent_epoch) {
+            /* Warm reports count only for maps the agent was sent. */
+            chan->srv->n_refused_reports++;
+            VLOG_WARN_RL(&rl, "%s: heartbeat of instance %s at epoch %"
+                         PRIu64", newer than any map sent to it (%"PRIu64
+                         "): report ignored", agpconn_name(conn),
+                         a->instance, msg->heartbeat.epoch, a->sent_epoch);
+            a->last_heard = chan->srv->clock();
+            break;
+        }
         a->last_heard = chan->srv->clock();
         a->reported_epoch = msg->heartbeat.epoch;
         a->n_received = msg->heartbeat.n_received;
@@ -469,6 +573,7 @@ agent_closed__(struct agpconn *conn, const char *reason, void *chan_)
         VLOG_INFO_RL(&rl, "%s: closed: %s", agpconn_name(conn), reason);
     }
     ovs_list_remove(&chan->list_node);
+    free(chan->host);
     free(chan);
 }
 
@@ -562,6 +667,9 @@ agsrv_format(const struct agsrv *srv, long long int now, struct ds *s)
         free(repl);
     }
     free(nodes);
+    ds_put_format(s, "refused: %"PRIu64" hellos (not the instance they "
+                  "named), %"PRIu64" warm reports (of maps never sent)\n",
+                  srv->n_refused_hellos, srv->n_refused_reports);
 }
 
 /* Checks that instance 'name' can be taken out of service without losing

@@ -25,12 +25,15 @@ struct ds;
 struct event_base;
 struct steer;
 struct agsrv;
+struct tls_ctx;
 
 struct agsrv *agsrv_create(struct event_base *, struct steer *,
                            int heartbeat_timeout_ms);
 void agsrv_destroy(struct agsrv *);
+void agsrv_set_tls(struct agsrv *, struct tls_ctx *);
 int agsrv_listen(struct agsrv *, const char *target, char **errorp);
-bool agsrv_take_channel(struct agsrv *, int fd, const char *name);
+bool agsrv_take_channel(struct agsrv *, int fd, const char *host,
+                        const char *name);
 void agsrv_run(struct agsrv *, long long int now);
 void agsrv_set_ready(struct agsrv *, long long int now);
 void agsrv_format(const struct agsrv *, long long int now, struct ds *);

@@ -637,9 +637,18 @@ main(int argc, char *argv[])
         ofsrv_set_tls(ctrl.srv, ctrl.tls);
     }
     ctrl.agents = agsrv_create(ctrl.base, ctrl.steer, opts.heartbeat_timeout);
-    if (opts.agent_listen
-        && agsrv_listen(ctrl.agents, opts.agent_listen, &error)) {
-        ovs_fatal(0, "%s", error);
+    agsrv_set_tls(ctrl.agents, ctrl.tls);
+    if (opts.agent_listen) {
+        if (agsrv_listen(ctrl.agents, opts.agent_listen, &error)) {
+            ovs_fatal(0, "%s", error);
+        }
+        if (!strncmp(opts.agent_listen, "ptcp:", 5)) {
+            VLOG_WARN("%s: agent channel without TLS: anyone who reaches "
+                      "this address can say hello in the name of an "
+                      "instance whose channel is down, lift its fence and "
+                      "report it warm (use pssl: with --private-key, "
+                      "--certificate and --ca-cert)", opts.agent_listen);
+        }
     }
     if (!opts.no_state_file) {
         ctrl.state_file = (opts.state_file ? xstrdup(opts.state_file)
@@ -937,7 +946,8 @@ usage(void)
            "                          SIGHUP reloads it\n"
            "  --check-config[=FILE]   validate the configuration and exit\n"
            "\nAgents (sfmesh-agent in each service instance):\n"
-           "  --agent-listen=ptcp:PORT[:IP]  accept agent channels\n"
+           "  --agent-listen=ptcp:PORT:IP  accept agent channels (pssl:PORT:IP "
+           "with TLS)\n"
            "  --heartbeat-timeout=MS  fail an instance over after MS without "
            "a\n"
            "                          heartbeat (default 300)\n"

@@ -144,7 +144,7 @@ open_peer(struct agsrv *srv, struct peer *p)
     p->fd = fds[1];
     p->name = -1;
     ofpbuf_clear(&p->in);
-    if (!agsrv_take_channel(srv, fds[0], "agent fuzz")) {
+    if (!agsrv_take_channel(srv, fds[0], "local", "agent fuzz")) {
         close(p->fd);
         p->fd = -1;
     }

@@ -22,7 +22,11 @@
  * when its stream is not held or its version is newer (and its state
  * valid, and the table not full), the table holds every stream at the
  * newest version applied, and a held state is marked to answer exactly
- * when an older record was dropped. */
+ * when an older record was dropped.  And the authorization rules: each
+ * connection comes from one of the instances' addresses (or a stranger's),
+ * a first batch in a name that is not the peer's, or no instance's, closes
+ * it, and a record of a bucket its sender holds no role for is refused
+ * (and makes its bulk fail with a resend). */
 
 #include <config.h>
 
@@ -32,6 +36,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "agentmap.h"
 #include "agentproto.h"
 #include "replrx.h"
 #include "service.h"
@@ -49,14 +54,59 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const senders[] = { "dlp-1", "dlp-2", "dlp-3", "x" };
 
+/* Where connections come from: the instances' replication addresses, then
+ * a stranger's. */
+static const uint32_t addrs[] = {
+    0x0a000001, 0x0a000002, 0x0a000003, 0x0a000009,
+};
+
+/* The map: bucket b's primary is instance b % 3, its secondary the next
+ * one. */
+static bool
+has_role(int sender, uint32_t bucket)
+{
+    bucket %= N_BUCKETS;
+    return sender < 3 && (bucket % 3 == (uint32_t) sender
+                          || (bucket + 1) % 3 == (uint32_t) sender);
+}
+
+static void
+give_map(struct replrx *rx, struct agentmap *map)
+{
+    struct agp_instance inst[3];
+    struct agp_bucket bk[N_BUCKETS];
+    struct agentmap_change change;
+    struct agp_map m = {
+        .epoch = 1, .service = "dlp", .n_buckets = N_BUCKETS,
+        .instances = inst, .n_instances = 3, .buckets = bk,
+    };
+
+    for (int i = 0; i < 3; i++) {
+        inst[i].name = senders[i];
+        inst[i].repl_addr = addrs[i];
+        inst[i].repl_port = 7000;
+    }
+    for (int b = 0; b < N_BUCKETS; b++) {
+        bk[b].primary = b % 3;
+        bk[b].secondary = (b + 1) % 3;
+        bk[b].next = AGP_NONE;
+    }
+    agentmap_init(map);
+    fuzz_check(agentmap_apply(map, &m, "dlp-2", true, NULL, &change));
+    agentmap_change_destroy(&change);
+    replrx_set_map(rx, map);
+}
+
 /* The model of one connection. */
 struct model {
     struct replrx_conn *c;      /* NULL if closed. */
     int sender;                 /* Index in 'senders', or -1. */
+    int from;                   /* Index in 'addrs' of its peer. */
     uint64_t last;              /* Last batch number accepted. */
     bool in_bulk[N_BUCKETS * 2]; /* BULK_BEGIN seen, no BULK_END yet. */
     uint32_t received[N_BUCKETS * 2]; /* Records since BULK_BEGIN. */
     bool bulk_ok[N_BUCKETS * 2]; /* Each of them applied or stale. */
+    bool bulk_refused[N_BUCKETS * 2]; /* Some refused: no role. */
 };
 
 /* The model of the stream table. */
@@ -147,6 +197,8 @@ check_table(const struct table_model *tm, const struct streamtab *tab,
         check_stream(tm, tab, k);
     }
     fuzz_check(st->n_applied == tm->stats.n_applied
+               && st->n_unauthorized == tm->stats.n_unauthorized
+               && st->n_refused_senders == tm->stats.n_refused_senders
                && st->n_stale == tm->stats.n_stale
                && st->n_answered == tm->stats.n_answered
                && st->n_table_full == tm->stats.n_table_full
@@ -261,6 +313,13 @@ deliver(struct replrx *rx, struct model *models, struct model *m,
             close_conn(m);
             break;
         }
+        if (first && (sender >= 3 || m->from != sender)) {
+            /* No instance, or not the peer's name. */
+            fuzz_check(r.action == REPLRX_CLOSE && !r.superseded);
+            tm->stats.n_refused_senders++;
+            close_conn(m);
+            break;
+        }
         m->sender = sender;
         fuzz_check(r.sender && !strcmp(r.sender, senders[sender]));
         if (msg.state_update.seq > m->last) {
@@ -270,11 +329,15 @@ deliver(struct replrx *rx, struct model *models, struct model *m,
                        && r.seq == msg.state_update.seq);
             m->last = msg.state_update.seq;
             for (size_t i = 0; i < msg.state_update.n_records; i++) {
-                bool ok = model_record(tm, svc, keys[i], &recs[i],
-                                       &answered);
+                bool refused = !has_role(sender, recs[i].bucket);
+                bool ok = (!refused
+                           && model_record(tm, svc, keys[i], &recs[i],
+                                           &answered));
 
+                tm->stats.n_unauthorized += refused;
                 m->received[recs[i].bucket]++;
                 m->bulk_ok[recs[i].bucket] &= ok;
+                m->bulk_refused[recs[i].bucket] |= refused;
             }
             fuzz_check(r.answer == answered);
             for (size_t i = 0; i < msg.state_update.n_records; i++) {
@@ -294,6 +357,7 @@ deliver(struct replrx *rx, struct model *models, struct model *m,
         m->in_bulk[bucket] = true;
         m->received[bucket] = 0;
         m->bulk_ok[bucket] = true;
+        m->bulk_refused[bucket] = false;
         m->last = seq;
         break;
     case AGP_BULK_END:
@@ -307,6 +371,8 @@ deliver(struct replrx *rx, struct model *models, struct model *m,
             fuzz_check(r.action == REPLRX_BULK_FAILED && r.resend);
         } else if (m->bulk_ok[bucket]) {
             fuzz_check(r.action == REPLRX_BULK_DONE);
+        } else if (m->bulk_refused[bucket]) {
+            fuzz_check(r.action == REPLRX_BULK_FAILED && r.resend);
         } else {
             fuzz_check(r.action == REPLRX_BULK_FAILED && !r.resend);
         }
@@ -332,6 +398,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct replrx *rx = replrx_create(tab, svc);
     struct model models[MAX_CONNS];
     struct table_model tm;
+    struct agentmap map;
     long long int now = 1000;
 
     memset(&tm, 0, sizeof tm);
@@ -340,14 +407,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memset(&models[i], 0, sizeof models[i]);
         models[i].sender = -1;
     }
-    replrx_set_n_buckets(rx, N_BUCKETS);
+    give_map(rx, &map);
+    replrx_set_quota(rx, CAPACITY);
     while (size) {
         uint8_t op = fuzz_next(&data, &size);
         struct model *m = &models[(op >> 2) % MAX_CONNS];
 
         now += op & 3;
         if ((op & 3) == 0 && !m->c) {
-            m->c = replrx_conn_create(rx, m);
+            m->from = (op >> 5) % ARRAY_SIZE(addrs);
+            m->c = replrx_conn_create(rx, m, addrs[m->from], false);
         } else if ((op & 3) == 1 && m->c) {
             close_conn(m);
         } else if (m->c) {
@@ -366,5 +435,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_check(replrx_n_conns(rx) == 0 && replrx_n_senders(rx) == 0);
     replrx_destroy(rx);
     streamtab_destroy(tab);
+    agentmap_destroy(&map);
     return 0;
 }

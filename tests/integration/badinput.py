@@ -3,6 +3,12 @@
 #
 # Usage: badinput.py OF_PORT CTL_BIN CTL_SOCKET REAL_DPID
 #
+# With SFM_TLS_KEY, SFM_TLS_CERT and SFM_TLS_CA set (a switch key and
+# certificate, and the CA that signed the controller's), OF_PORT is a
+# "pssl:" listener: every case runs inside TLS with that certificate, as a
+# switch would, and a few more cases misbehave below TLS (no handshake, a
+# handshake cut off, bytes that are not TLS).
+#
 # After each case the daemon must still answer on its control socket, keep
 # the real bridge's connection (same peer, uptime growing) and serve a new
 # well-behaved switch.  Prints one line per case and a summary; exits
@@ -11,6 +17,7 @@
 import json
 import socket
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -20,6 +27,69 @@ from fakeswitch import *
 PORT = int(sys.argv[1])
 CTL = [sys.argv[2], '-t', sys.argv[3]]
 REAL_DPID = '%016x' % int(sys.argv[4])
+
+# The switch's TLS context (from the SFM_TLS_* variables), or None for
+# plain TCP.
+TLS = tls_context()
+
+# What a write to a connection the controller closed raises.  Over TLS a
+# close may also show as an SSL error (an alert, an EOF inside a record).
+CLOSE_ERRORS = (BrokenPipeError, ConnectionResetError, ssl.SSLError)
+
+
+class Switch(FakeSwitch):
+    """A FakeSwitch (over TLS when TLS is set) whose flood writes may stop
+    halfway: the rest of such a write goes out before anything else sent.
+
+    Over TLS a write that timed out cannot be cut short or told how far it
+    got: OpenSSL holds the part of the record not yet written, and the next
+    write must offer the same bytes again.  Over TCP the part not taken is
+    known and kept.  Either way 'unsent' holds what must be offered next."""
+
+    def __init__(self, port=None):
+        super().__init__(PORT if port is None else port, tls=TLS)
+        self.unsent = b''
+
+    def close(self):
+        """Closes as a switch does.  Over TLS that is a close_notify, then
+        the TCP close (OVS's stream-ssl does the same), so that the end of
+        the stream means what a TCP close means over TCP; one without the
+        close_notify is case_tls_dirty_close."""
+        if TLS and not self.unsent:
+            self.sock.settimeout(1)
+            try:
+                self.sock.unwrap()      # Until the controller closes too.
+            except (OSError, ValueError):
+                pass
+        self.sock.close()
+
+    def send(self, data):
+        if self.unsent:
+            if not self.try_send(b'', self.timeout):
+                raise TimeoutError('an unfinished write did not go out')
+        self.sock.sendall(data)
+
+    def try_send(self, data, timeout):
+        """Sends what is unsent, then 'data', for at most 'timeout' seconds.
+        Returns True if all of it went out; otherwise keeps the rest in
+        'unsent' (to go before anything else) and returns False."""
+        self.unsent += data
+        deadline = time.monotonic() + timeout
+        try:
+            while self.unsent:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.sock.settimeout(left)
+                try:
+                    n = self.sock.send(self.unsent)
+                except (socket.timeout, ssl.SSLWantWriteError):
+                    return False
+                # An SSL socket writes all or raises: n is the whole.
+                self.unsent = self.unsent[n:]
+            return True
+        finally:
+            self.sock.settimeout(self.timeout)
 
 
 def status():
@@ -43,13 +113,13 @@ def error_of(msg):
 # Each case returns None on success or a string saying what went wrong.
 
 def case_short_header():
-    sw = FakeSwitch(PORT)
+    sw = Switch()
     sw.send(b'\x04\x00\x00')
     sw.close()
 
 
 def case_length_below_8():
-    sw = FakeSwitch(PORT)
+    sw = Switch()
     sw.expect(HELLO)
     sw.send(header(HELLO, 4, 1))
     if not sw.wait_closed(3):
@@ -57,7 +127,7 @@ def case_length_below_8():
 
 
 def case_length_beyond_data():
-    sw = FakeSwitch(PORT)
+    sw = Switch()
     sw.expect(HELLO)
     sw.send(hello())
     sw.expect(FEATURES_REQUEST)
@@ -66,7 +136,7 @@ def case_length_beyond_data():
 
 
 def case_first_not_hello():
-    sw = FakeSwitch(PORT)
+    sw = Switch()
     sw.expect(HELLO)
     sw.send(message(ECHO_REQUEST, b'', 5))
     if not sw.wait_closed(3):
@@ -74,7 +144,7 @@ def case_first_not_hello():
 
 
 def case_no_common_version():
-    sw = FakeSwitch(PORT)
+    sw = Switch()
     sw.expect(HELLO)
     sw.send(hello((1,)))
     try:
@@ -88,7 +158,7 @@ def case_no_common_version():
 
 
 def connected_switch(dpid):
-    sw = FakeSwitch(PORT)
+    sw = Switch()
     sw.handshake(dpid)
     return sw
 
@@ -129,11 +199,11 @@ def case_undecodable_body():
 
 
 def case_random_megabyte():
-    sw = FakeSwitch(PORT)
+    sw = Switch()
     data = os.urandom(1 << 20)
     try:
         sw.send(data)
-    except (BrokenPipeError, ConnectionResetError):
+    except CLOSE_ERRORS:
         pass
     if not sw.wait_closed(5):
         return 'connection not closed after 1 MB of random bytes'
@@ -159,7 +229,7 @@ def case_silent_peer():
 
 def case_handshake_stall():
     # The controller runs with --handshake-timeout=1000.
-    sw = FakeSwitch(PORT)
+    sw = Switch()
     sw.expect(HELLO)
     sw.send(hello())
     if not sw.wait_closed(5):
@@ -182,16 +252,15 @@ def case_replacement():
 
 def flood_until_blocked(sw, payload):
     """Sends echo requests with 'payload' until the controller stops
-    reading (a send blocks for 0.3 s).  Returns how many were sent."""
+    reading (a send blocks for 0.3 s).  Returns how many were sent, the
+    last one perhaps only in part: its rest is in sw.unsent, to go out
+    before anything else sent on 'sw'."""
     sent = 0
-    sw.sock.settimeout(0.3)
-    try:
-        while sent < 2000:
-            sw.sock.sendall(message(ECHO_REQUEST, payload, sent))
-            sent += 1
-    except socket.timeout:
-        sent += 1   # Part of the last one may be out; count it as sent.
-    sw.sock.settimeout(sw.timeout)
+    while sent < 2000:
+        done = sw.try_send(message(ECHO_REQUEST, payload, sent), 0.3)
+        sent += 1
+        if not done:
+            break
     return sent
 
 
@@ -204,10 +273,21 @@ def case_slow_reader():
     sent = flood_until_blocked(sw, payload)
     if sent >= 2000:
         return 'the controller never stopped reading'
+    # The rest of the last request goes out as the controller takes it in
+    # again, so every request gets its reply.
     got = 0
     try:
-        while got < sent - 1:
-            msg = sw.recv(5)
+        progress = time.monotonic()
+        while got < sent:
+            if sw.unsent:
+                sw.try_send(b'', 0.01)
+            try:
+                msg = sw.recv(0.1 if sw.unsent else 5)
+            except TimeoutError:
+                if sw.unsent and time.monotonic() - progress < 5:
+                    continue
+                raise
+            progress = time.monotonic()
             if msg[1] == ECHO_REPLY and msg[3] == payload:
                 got += 1
             elif msg[1] == ECHO_REQUEST:
@@ -229,6 +309,99 @@ def case_never_reads():
         return 'a peer that never reads was not disconnected'
 
 
+# Below TLS (a "pssl:" listener only): raw TCP connections that never
+# get an OpenFlow connection going.  Each must be closed (the handshake
+# timeout counts from the accept, TLS included) without hurting the others.
+
+def raw_connect():
+    return socket.create_connection(('127.0.0.1', PORT), timeout=5)
+
+
+def raw_wait_closed(s, timeout):
+    """Returns True if the controller closes raw socket 's' in time,
+    discarding what it sends before (a TLS alert, say)."""
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            s.settimeout(left)
+            if not s.recv(65536):
+                return True
+    except socket.timeout:
+        return False
+    except ConnectionResetError:
+        return True
+    finally:
+        s.close()
+
+
+def client_hello():
+    """Returns the first flight of a switch's TLS handshake."""
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = TLS.wrap_bio(incoming, outgoing)
+    try:
+        tls.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return outgoing.read()
+
+
+def case_tls_no_handshake():
+    # The controller runs with --handshake-timeout=1000.
+    if not raw_wait_closed(raw_connect(), 5):
+        return 'a connection that never starts TLS not closed'
+
+
+def case_tls_hello_cut():
+    s = raw_connect()
+    data = client_hello()
+    s.sendall(data[:len(data) // 2])
+    if not raw_wait_closed(s, 5):
+        return 'a TLS handshake cut off halfway not closed'
+
+
+def case_tls_hello_then_close():
+    s = raw_connect()
+    data = client_hello()
+    s.sendall(data[:len(data) // 2])
+    s.close()
+
+
+def case_tls_dirty_close():
+    # Like case_length_beyond_data, but the TCP connection closes without a
+    # TLS close_notify, as when a switch crashes.
+    sw = Switch()
+    sw.expect(HELLO)
+    sw.send(hello())
+    sw.expect(FEATURES_REQUEST)
+    sw.send(header(FEATURES_REPLY, 100, 9) + b'\0' * 20)
+    sw.sock.close()
+
+
+def case_tls_plain_openflow():
+    # A switch pointed at the "pssl:" port with a "tcp:" target.
+    s = raw_connect()
+    try:
+        s.sendall(hello())
+    except CLOSE_ERRORS:
+        pass
+    if not raw_wait_closed(s, 5):
+        return 'a plaintext OpenFlow hello not refused'
+
+
+def case_tls_random_megabyte():
+    s = raw_connect()
+    try:
+        s.sendall(os.urandom(1 << 20))
+    except CLOSE_ERRORS:
+        pass
+    if not raw_wait_closed(s, 5):
+        return 'connection not closed after 1 MB of random bytes'
+
+
+# Every case runs over TCP and over TLS alike, the TLS cases only over TLS.
 CASES = [
     ('header shorter than 8 bytes', case_short_header),
     ('length below 8', case_length_below_8),
@@ -246,6 +419,15 @@ CASES = [
     ('peer that never reads', case_never_reads),
 ]
 
+TLS_CASES = [
+    ('TCP connection that never starts TLS', case_tls_no_handshake),
+    ('TLS handshake cut off halfway', case_tls_hello_cut),
+    ('TLS handshake cut off by a close', case_tls_hello_then_close),
+    ('TCP close inside a message, no close_notify', case_tls_dirty_close),
+    ('plaintext OpenFlow on the TLS port', case_tls_plain_openflow),
+    ('1 MB of random bytes instead of TLS', case_tls_random_megabyte),
+]
+
 
 def main():
     passed = failed = 0
@@ -253,7 +435,7 @@ def main():
     if not before:
         print('the real bridge is not connected at the start')
         return 1
-    for name, case in CASES:
+    for name, case in CASES + (TLS_CASES if TLS else []):
         try:
             problem = case()
         except Exception as e:          # A test bug or a daemon failure.
@@ -284,7 +466,8 @@ def main():
             passed += 1
             print('ok    %s' % name)
         before = now or before
-    print('bad-input: %d passed, %d failed' % (passed, failed))
+    print('bad-input%s: %d passed, %d failed'
+          % ('-tls' if TLS else '', passed, failed))
     return 1 if failed else 0
 
 

@@ -74,8 +74,9 @@ if [ "$SCENARIO" = throughput ]; then
 fi
 
 if [ "$SCENARIO/$REPL" = kill/async ]; then
-    # Garbage and a replayed batch on the agent channel and on a replication
-    # port: each is refused, and nothing else notices.
+    # Garbage on the agent channel and on a replication port, and batches
+    # in dlp-1's name from another address: each is refused, and nothing
+    # else notices.
     "$PY" - "$AGENT_PORT" <<'PY' || sfm_die "garbage sender failed"
 import os, socket, struct, sys, time
 
@@ -99,25 +100,25 @@ def send(addr, data):
 
 ctl = ('10.9.0.254', int(sys.argv[1]))
 repl = ('10.9.0.4', 7000)                  # dlp-2
-replay = frame(5, struct.pack('!H', 5) + b'dlp-1' + struct.pack('!QI', 1, 0))
+forged = frame(5, struct.pack('!H', 5) + b'dlp-1' + struct.pack('!QI', 1, 0))
 for addr in (ctl, repl):
     send(addr, os.urandom(4096))
     send(addr, frame(99, b'x' * 8))                     # unknown type
     send(addr, frame(1, b'\xff' * 40))                  # undecodable
     send(addr, b'XXXX' + b'\0' * 60)                    # bad magic
-send(repl, replay + replay)                             # old batch, twice
+send(repl, forged + forged)                             # forged sender
 PY
     sleep 0.5
     ready || { ctl agents >&2; sfm_die "garbage disturbed the agents"; }
     "$BIN/sfmesh-ctl" -t "$OVS_RUNDIR/agent-dlp-2.ctl" status \
-        | grep -q "replication in: .*[1-9][0-9]* duplicate batches" \
-        || sfm_die "the replayed batch was not recognised"
+        | grep -q "replication refused: [1-9][0-9]* senders" \
+        || sfm_die "the batch in dlp-1's name was not refused"
     for f in "$OVS_LOGDIR/sfmesh-controller.log" \
              "$OVS_LOGDIR/agent-dlp-2.log"; do
         grep -q "bad message\|protocol error" "$f" \
             || sfm_die "no log of the garbage in $f"
     done
-    say "garbage and replays refused"
+    say "garbage and forged batches refused"
 
     # Malformed BFD frames into dlp-3's interface, from the switch's end of
     # its link: each dropped and counted by reason, the session unharmed.
@@ -160,12 +161,15 @@ PY
     # Stale records: a made-up UDP stream of a bucket of dlp-1 and dlp-2,
     # sent to dlp-2 in dlp-1's name at version (7, 10), then older ones, at
     # (7, 9) and (6, 50): dlp-2 keeps the first, whose packet count its
-    # "streams" shows; then a newer one, (7, 11), applies.
+    # "streams" shows; then a newer one, (7, 11), applies.  They come from
+    # dlp-1's namespace: without TLS a receiver knows a sender by its
+    # replication address.
     bucket=$(ctl map dlp | awk '$2 == "dlp-1" && $3 == "dlp-2" && NF == 3 \
                                 {print $1; exit}')
     [ -n "$bucket" ] || sfm_die "no bucket of dlp-1 with secondary dlp-2"
     stale() {
-        "$PY" - "$bucket" "$@" <<'PY' || sfm_die "stale sender failed"
+        ip netns exec "$(sfm_netns dlp-1)" "$PY" - "$bucket" "$@" <<'PY' \
+            || sfm_die "stale sender failed"
 import socket, struct, sys
 
 def string(s):

@@ -25,6 +25,7 @@
 #include "agentsrv.h"
 #include "cfg.h"
 #include "of-peer.h"
+#include "openvswitch/dynamic-string.h"
 #include "openvswitch/ofp-msgs.h"
 #include "openvswitch/ofpbuf.h"
 #include "openvswitch/vlog.h"
@@ -135,8 +136,9 @@ port_mods(struct fixture *fx)
     return n;
 }
 
+/* Opens a channel for 'a' that the controller sees come from 'host'. */
 static void
-agent_open(struct fixture *fx, struct agent *a)
+agent_open_from(struct fixture *fx, struct agent *a, const char *host)
 {
     int fds[2];
 
@@ -145,7 +147,13 @@ agent_open(struct fixture *fx, struct agent *a)
     fcntl(fds[1], F_SETFL, O_NONBLOCK);
     a->fd = fds[1];
     ofpbuf_init(&a->in, 0);
-    CU_ASSERT_TRUE(agsrv_take_channel(fx->srv, fds[0], "agent test"));
+    CU_ASSERT_TRUE(agsrv_take_channel(fx->srv, fds[0], host, "agent test"));
+}
+
+static void
+agent_open(struct fixture *fx, struct agent *a)
+{
+    agent_open_from(fx, a, "127.0.0.1");
 }
 
 static void
@@ -396,6 +404,95 @@ test_newer_channel_replaces(void)
     fixture_destroy(&fx);
 }
 
+/* Without TLS, a hello in the name of an instance whose channel is live
+ * replaces it only from the same address: from elsewhere it is refused,
+ * and the instance keeps its channel and is not fenced.  Once the channel
+ * is down, a hello from anywhere is taken (nothing tells the two apart
+ * without certificates). */
+static void
+test_hello_from_elsewhere(void)
+{
+    struct agent agents[3];
+    struct fixture fx;
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    fixture_init(&fx);
+    agent_open_from(&fx, &agents[0], "127.0.0.1");
+    agent_hello(&agents[0], "fw-1");
+    turn(&fx, agents, 1);
+    CU_ASSERT_EQUAL(agents[0].ack_version, AGP_VERSION);
+
+    for (int i = 0; i < 8; i++) {
+        agent_open_from(&fx, &agents[1], "127.0.0.2");
+        agent_hello(&agents[1], "fw-1");
+        tick(&fx, 100);
+        agent_heartbeat(&agents[0]);
+        turn(&fx, agents, 2);
+        CU_ASSERT_EQUAL(agents[1].n_acks, 1);
+        CU_ASSERT_EQUAL(agents[1].ack_version, 0);
+        CU_ASSERT_EQUAL(agents[1].fd, -1);
+        agent_close(&agents[1]);
+    }
+    CU_ASSERT(agents[0].fd >= 0);
+    CU_ASSERT_EQUAL(port_mods(&fx), 0);
+    agsrv_format(fx.srv, fake_now, &s);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s), "refused: 8 hellos"));
+
+    /* The same address: a restarted agent, which replaces the channel. */
+    agent_open_from(&fx, &agents[1], "127.0.0.1");
+    agent_hello(&agents[1], "fw-1");
+    turn(&fx, agents, 2);
+    CU_ASSERT_EQUAL(agents[1].ack_version, AGP_VERSION);
+    CU_ASSERT_EQUAL(agents[0].fd, -1);
+
+    /* Down: then from anywhere. */
+    agent_close(&agents[1]);
+    turn(&fx, agents, 2);
+    tick(&fx, 100);
+    CU_ASSERT_EQUAL(port_mods(&fx), 1);
+    agent_open_from(&fx, &agents[2], "127.0.0.2");
+    agent_hello(&agents[2], "fw-1");
+    turn(&fx, &agents[2], 1);
+    CU_ASSERT_EQUAL(agents[2].ack_version, AGP_VERSION);
+
+    ds_destroy(&s);
+    agent_close(&agents[0]);
+    agent_close(&agents[2]);
+    fixture_destroy(&fx);
+}
+
+/* A warm report at an epoch the controller never sent the agent counts
+ * for nothing: the instance is not taken for warm. */
+static void
+test_forged_warm_report(void)
+{
+    struct fixture fx;
+    struct agent a;
+    uint64_t epoch;
+
+    fixture_init(&fx);
+    agent_open(&fx, &a);
+    agent_hello(&a, "fw-2");
+    turn(&fx, &a, 1);
+    CU_ASSERT_FATAL(a.epoch >= 1);
+    epoch = a.epoch;
+
+    a.epoch = epoch + 1000;
+    agent_heartbeat(&a);
+    turn(&fx, &a, 1);
+    tick(&fx, 100);
+    CU_ASSERT(!steer_instance_warm(fx.st, "fw-2"));
+    CU_ASSERT(a.fd >= 0);
+
+    a.epoch = epoch;
+    agent_heartbeat(&a);
+    turn(&fx, &a, 1);
+    CU_ASSERT(steer_instance_warm(fx.st, "fw-2"));
+
+    agent_close(&a);
+    fixture_destroy(&fx);
+}
+
 /* A controller loop that was held up longer than half the timeout may
  * have heartbeats waiting unread: that run fences nobody, and the agent
  * still has a timeout from then on. */
@@ -428,6 +525,10 @@ static const struct test_case agentsrv_tests[] = {
     { "a newer channel replaces the older, no failover",
       test_newer_channel_replaces },
     { "a loop that was held up judges nobody", test_stalled_loop },
+    { "a hello from elsewhere does not replace a live channel",
+      test_hello_from_elsewhere },
+    { "warm reports of maps never sent count for nothing",
+      test_forged_warm_report },
     { NULL, NULL },
 };
 TEST_SUITE("agentsrv", agentsrv_tests)

@@ -12,6 +12,7 @@
 #include "agentproto.h"
 #include "replrx.h"
 #include "service.h"
+#include "sset.h"
 #include "streamtab.h"
 #include "util.h"
 #include "tests.h"
@@ -23,16 +24,58 @@ struct fixture {
     const struct service_class *svc;
     struct streamtab *tab;
     struct replrx *rx;
+    struct agentmap map;        /* The receiver's map. */
 };
 
+/* The instances of the tests' maps: dlp-N replicates from 10.0.0.N. */
+static const struct agp_instance instances[3] = {
+    { "dlp-1", 0x0a000001, 7000 },
+    { "dlp-2", 0x0a000002, 7000 },
+    { "dlp-3", 0x0a000003, 7000 },
+};
+
+/* Applies to 'map', as dlp-2, a map at 'epoch' of 'n_buckets' buckets of
+ * the three instances where bucket b has primary 'primaries[b % n]' (an
+ * index in 'instances', or -1 for none), secondary the next instance, and
+ * no next instance. */
+static void
+apply_map(struct agentmap *map, uint64_t epoch, size_t n_buckets,
+          const int *primaries, size_t n)
+{
+    struct agp_bucket *bk = xcalloc(n_buckets, sizeof *bk);
+    struct agentmap_change change;
+    struct agp_map m = {
+        .epoch = epoch, .service = "dlp", .n_buckets = n_buckets,
+        .instances = CONST_CAST(struct agp_instance *, instances),
+        .n_instances = 3, .buckets = bk,
+    };
+
+    for (size_t b = 0; b < n_buckets; b++) {
+        int p = primaries[b % n];
+
+        bk[b].primary = p < 0 ? AGP_NONE : p;
+        bk[b].secondary = p < 0 ? AGP_NONE : (p + 1) % 3;
+        bk[b].next = AGP_NONE;
+    }
+    CU_ASSERT(agentmap_apply(map, &m, "dlp-2", true, NULL, &change));
+    agentmap_change_destroy(&change);
+    free(bk);
+}
+
+/* A receiver whose map at epoch 1 makes dlp-1 the primary and dlp-2 the
+ * secondary of each of its 256 buckets. */
 static void
 fixture_init(struct fixture *f, size_t capacity)
 {
+    static const int dlp1 = 0;
+
     f->svc = service_find("counter");
     CU_ASSERT_FATAL(f->svc != NULL);
     f->tab = streamtab_create(f->svc, NULL, capacity, 1);
     f->rx = replrx_create(f->tab, f->svc);
-    replrx_set_n_buckets(f->rx, 256);
+    agentmap_init(&f->map);
+    apply_map(&f->map, 1, 256, &dlp1, 1);
+    replrx_set_map(f->rx, &f->map);
 }
 
 static void
@@ -40,6 +83,21 @@ fixture_destroy(struct fixture *f)
 {
     replrx_destroy(f->rx);
     streamtab_destroy(f->tab);
+    agentmap_destroy(&f->map);
+}
+
+/* Returns a new connection from the replication address of 'name'. */
+static struct replrx_conn *
+conn_of(struct fixture *f, const char *name)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(instances); i++) {
+        if (!strcmp(instances[i].name, name)) {
+            return replrx_conn_create(f->rx, NULL, instances[i].repl_addr,
+                                      false);
+        }
+    }
+    CU_FAIL_FATAL("no such instance");
+    return NULL;
 }
 
 /* A counter state blob saying 'packets' packets. */
@@ -196,7 +254,7 @@ test_replrx_window(void)
     struct replrx_result r;
 
     fixture_init(&f, 100);
-    c = replrx_conn_create(f.rx, NULL);
+    c = conn_of(&f, "dlp-1");
     r = send_batch(&f, c, "dlp-1", 1, 3, 0, 2, 5);
     CU_ASSERT_EQUAL(r.action, REPLRX_ACK);
     CU_ASSERT_EQUAL(r.seq, 1);
@@ -235,14 +293,14 @@ test_replrx_sender_restart(void)
     struct replrx_result r;
 
     fixture_init(&f, 100);
-    old = replrx_conn_create(f.rx, NULL);
+    old = conn_of(&f, "dlp-1");
     for (uint64_t seq = 1; seq <= 332; seq++) {
         send_batch(&f, old, "dlp-1", seq, 3, 0, 1, seq);
     }
     CU_ASSERT_EQUAL(packets_of(&f, 0), 332);
     CU_ASSERT_EQUAL(replrx_n_senders(f.rx), 1);
 
-    c = replrx_conn_create(f.rx, NULL);
+    c = conn_of(&f, "dlp-1");
     r = send_batch(&f, c, "dlp-1", 1, 3, 0, 1, 1000);
     CU_ASSERT_EQUAL(r.action, REPLRX_ACK);
     CU_ASSERT_PTR_EQUAL(r.superseded, old);
@@ -275,7 +333,7 @@ test_replrx_bulk(void)
     struct replrx_result r;
 
     fixture_init(&f, 100);
-    c = replrx_conn_create(f.rx, NULL);
+    c = conn_of(&f, "dlp-1");
 
     /* Before the sender has named itself: protocol error. */
     r = send_bulk_marker(&f, c, true, 3, 0);
@@ -333,10 +391,11 @@ test_replrx_bulk_table_full(void)
     struct replrx_result r;
 
     fixture_init(&f, 3);
-    c = replrx_conn_create(f.rx, NULL);
-    send_batch(&f, c, "fw-1", 1, 0, 0, 0, 0);
+    replrx_set_quota(f.rx, 100);
+    c = conn_of(&f, "dlp-1");
+    send_batch(&f, c, "dlp-1", 1, 0, 0, 0, 0);
     send_bulk_marker(&f, c, true, 1, 1);
-    send_batch(&f, c, "fw-1", 2, 1, 0, 5, 1);
+    send_batch(&f, c, "dlp-1", 2, 1, 0, 5, 1);
     r = send_bulk_marker(&f, c, false, 1, 5);
     CU_ASSERT_EQUAL(r.action, REPLRX_BULK_FAILED);
     CU_ASSERT(!r.resend);
@@ -357,7 +416,7 @@ test_replrx_bad_state(void)
     uint8_t blob[64];
 
     fixture_init(&f, 10);
-    c = replrx_conn_create(f.rx, NULL);
+    c = conn_of(&f, "dlp-1");
     send_batch(&f, c, "dlp-1", 1, 3, 0, 1, 5);
 
     blob_of(blob, f.svc->blob_size, 9);
@@ -400,7 +459,7 @@ test_replrx_versions(void)
 
     fixture_init(&f, 100);
     st = replrx_get_stats(f.rx);
-    c = replrx_conn_create(f.rx, NULL);
+    c = conn_of(&f, "dlp-1");
 
     /* A stream not held: any version applies. */
     r = send_versioned(&f, c, "dlp-1", 1, 3, 0, 2, 10, 5, 10);
@@ -468,7 +527,7 @@ test_replrx_bulk_populated(void)
 
     fixture_init(&f, 100);
     st = replrx_get_stats(f.rx);
-    c = replrx_conn_create(f.rx, NULL);
+    c = conn_of(&f, "dlp-1");
 
     /* Streams 0-3 held: 0 at (4, 20), 1 at (5, 10), 2 at (5, 12), 3 at
      * (6, 1). */
@@ -479,7 +538,7 @@ test_replrx_bulk_populated(void)
 
     /* A new connection of dlp-1 (it restarted) sends bucket 3 in bulk, its
      * streams 0-4 at (5, 12). */
-    c2 = replrx_conn_create(f.rx, NULL);
+    c2 = conn_of(&f, "dlp-1");
     r = send_versioned(&f, c2, "dlp-1", 1, 0, 0, 0, 0, 0, 1);
     CU_ASSERT_PTR_EQUAL(r.superseded, c);
     replrx_conn_destroy(c);
@@ -552,7 +611,7 @@ test_replrx_flap_at_secondary(void)
     agentmap_init(&map);
     map_init(&map, 9, "dlp-1", "dlp-2");
     replrx_set_map(f.rx, &map);
-    c = replrx_conn_create(f.rx, NULL);
+    c = conn_of(&f, "dlp-1");
 
     /* dlp-1's bulk of bucket 3, then 10 packets' state: dlp-2 is warm, so
      * its own changes carry epoch 9. */
@@ -588,6 +647,7 @@ test_replrx_flap_at_secondary(void)
     /* The controller made dlp-2 primary at epoch 10: its changes outrank
      * anything dlp-1 made under epoch 9, however many. */
     map_init(&map, 10, "dlp-2", "dlp-2");
+    replrx_set_map(f.rx, &map);
     change_locally(&f, 0, 1, agentmap_change_epoch(&map, 3));
     check_version(&f, 0, 10, 15);
     send_versioned(&f, c, "dlp-1", 6, 3, 0, 1, 40, 9, 40);
@@ -620,7 +680,7 @@ test_replrx_flap_at_primary(void)
     agentmap_init(&map);
     map_init(&map, 9, "dlp-1", "dlp-1");
     replrx_set_map(f.rx, &map);
-    c = replrx_conn_create(f.rx, NULL);
+    c = conn_of(&f, "dlp-2");
 
     /* dlp-1 counted 10 packets of streams 0 and 1, and dlp-2 has them. */
     CU_ASSERT_EQUAL(agentmap_change_epoch(&map, 3), 9);
@@ -650,6 +710,194 @@ test_replrx_flap_at_primary(void)
     agentmap_destroy(&map);
 }
 
+/* Only an instance of the maps the receiver knows may send, and only from
+ * where it is: its replication address, or a certificate that names it. */
+static void
+test_replrx_senders(void)
+{
+    const struct replrx_stats *st;
+    struct sset names = SSET_INITIALIZER(&names);
+    struct replrx_conn *c, *legit;
+    struct replrx_result r;
+    struct fixture f;
+    struct replrx *bare;
+
+    /* Before its first map, a receiver cannot tell: nobody may send. */
+    f.svc = service_find("counter");
+    f.tab = streamtab_create(f.svc, NULL, 100, 1);
+    bare = replrx_create(f.tab, f.svc);
+    f.rx = bare;
+    c = replrx_conn_create(bare, NULL, instances[0].repl_addr, false);
+    r = send_batch(&f, c, "dlp-1", 1, 3, 0, 1, 5);
+    CU_ASSERT_EQUAL(r.action, REPLRX_CLOSE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.reason, "no map yet"));
+    CU_ASSERT_EQUAL(streamtab_count(f.tab), 0);
+    CU_ASSERT_EQUAL(replrx_get_stats(bare)->n_refused_senders, 1);
+    replrx_destroy(bare);
+    streamtab_destroy(f.tab);
+
+    fixture_init(&f, 100);
+    st = replrx_get_stats(f.rx);
+
+    /* A name that no map of ours has. */
+    c = conn_of(&f, "dlp-3");
+    r = send_batch(&f, c, "fw-9", 1, 3, 0, 1, 5);
+    CU_ASSERT_EQUAL(r.action, REPLRX_CLOSE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.reason, "no instance"));
+
+    /* A real instance's name, from another address: a stranger in its
+     * name.  It supersedes nobody and changes nothing. */
+    legit = conn_of(&f, "dlp-1");
+    r = send_batch(&f, legit, "dlp-1", 1, 3, 0, 1, 5);
+    CU_ASSERT_EQUAL(r.action, REPLRX_ACK);
+    c = replrx_conn_create(f.rx, NULL, 0x0a0000fe, false);
+    r = send_batch(&f, c, "dlp-1", UINT64_MAX, 3, 0, 1, 1000);
+    CU_ASSERT_EQUAL(r.action, REPLRX_CLOSE);
+    CU_ASSERT_PTR_NULL(r.superseded);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.reason, "replicates from 10.0.0.1, not "
+                                  "from 10.0.0.254"));
+    CU_ASSERT_EQUAL(packets_of(&f, 0), 5);
+    CU_ASSERT_PTR_EQUAL(replrx_find_sender(f.rx, "dlp-1"), legit);
+
+    /* The real sender's window is its own: its next batch applies. */
+    r = send_batch(&f, legit, "dlp-1", 2, 3, 0, 1, 6);
+    CU_ASSERT_EQUAL(r.action, REPLRX_ACK);
+    CU_ASSERT_EQUAL(packets_of(&f, 0), 6);
+    CU_ASSERT_EQUAL(st->n_dup_batches, 0);
+
+    /* With TLS, the certificate decides, not the address. */
+    c = replrx_conn_create(f.rx, NULL, instances[0].repl_addr, true);
+    sset_add(&names, "dlp-3");
+    replrx_conn_set_cert_names(c, &names);
+    r = send_batch(&f, c, "dlp-1", 1, 3, 0, 1, 1000);
+    CU_ASSERT_EQUAL(r.action, REPLRX_CLOSE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.reason, "certificate does not name "
+                                  "dlp-1"));
+    c = replrx_conn_create(f.rx, NULL, 0x0a0000fe, true);
+    sset_add(&names, "dlp-1");
+    replrx_conn_set_cert_names(c, &names);
+    r = send_batch(&f, c, "dlp-1", 1, 3, 0, 1, 7);
+    CU_ASSERT_EQUAL(r.action, REPLRX_ACK);
+    CU_ASSERT_PTR_EQUAL(r.superseded, legit);
+    CU_ASSERT_EQUAL(packets_of(&f, 0), 7);
+
+    /* A TLS connection whose certificate is not known names nobody. */
+    c = replrx_conn_create(f.rx, NULL, instances[1].repl_addr, true);
+    r = send_batch(&f, c, "dlp-2", 1, 3, 0, 1, 1000);
+    CU_ASSERT_EQUAL(r.action, REPLRX_CLOSE);
+    CU_ASSERT_EQUAL(st->n_refused_senders, 4);
+    CU_ASSERT_EQUAL(packets_of(&f, 0), 7);
+    sset_destroy(&names);
+    fixture_destroy(&f);
+}
+
+/* A record applies only if its sender holds a role for its bucket in the
+ * newest map or the one before. */
+static void
+test_replrx_roles(void)
+{
+    static const int epoch1[] = { 0, 2 };       /* dlp-1, dlp-3 primary. */
+    static const int epoch2[] = { 0, 0 };
+    static const int epoch3[] = { 0, 0 };       /* dlp-3 in no role. */
+    const struct replrx_stats *st;
+    struct replrx_conn *c1, *c3;
+    struct replrx_result r;
+    struct fixture f;
+
+    fixture_init(&f, 100);
+    st = replrx_get_stats(f.rx);
+    apply_map(&f.map, 5, 4, epoch1, 2);
+    replrx_set_map(f.rx, &f.map);
+    c1 = conn_of(&f, "dlp-1");
+    c3 = conn_of(&f, "dlp-3");
+
+    /* Bucket 0 is dlp-1's: applies.  Bucket 1 is dlp-3's, with secondary
+     * dlp-1: dlp-1's own changes apply too.  Bucket 3 is dlp-3's and its
+     * secondary is dlp-1; bucket 2 dlp-1's, whose secondary is dlp-2:
+     * dlp-3 holds no role there. */
+    r = send_batch(&f, c1, "dlp-1", 1, 0, 0, 1, 5);
+    CU_ASSERT_EQUAL(r.action, REPLRX_ACK);
+    CU_ASSERT_EQUAL(packets_of(&f, 0), 5);
+    send_batch(&f, c3, "dlp-3", 1, 1, 1, 1, 5);
+    CU_ASSERT_EQUAL(packets_of(&f, 1), 5);
+    r = send_batch(&f, c3, "dlp-3", 2, 2, 2, 2, 5);
+    CU_ASSERT_EQUAL(r.action, REPLRX_ACK);
+    CU_ASSERT_EQUAL(packets_of(&f, 2), -1);
+    CU_ASSERT_EQUAL(packets_of(&f, 3), -1);
+    CU_ASSERT_EQUAL(st->n_unauthorized, 2);
+
+    /* A bulk that carried such a record fails and asks for a resend: the
+     * sender may hold a newer map than ours. */
+    send_bulk_marker(&f, c3, true, 2, 2);
+    send_batch(&f, c3, "dlp-3", 3, 2, 2, 1, 5);
+    r = send_bulk_marker(&f, c3, false, 2, 1);
+    CU_ASSERT_EQUAL(r.action, REPLRX_BULK_FAILED);
+    CU_ASSERT(r.resend);
+
+    /* Epoch 6 gives bucket 1 to dlp-1: dlp-3, its old primary, may still
+     * send it (a handoff), as the map before says. */
+    apply_map(&f.map, 6, 4, epoch2, 2);
+    replrx_set_map(f.rx, &f.map);
+    send_batch(&f, c3, "dlp-3", 4, 1, 1, 1, 6);
+    CU_ASSERT_EQUAL(packets_of(&f, 1), 6);
+
+    /* At epoch 7 dlp-3 held no role in either map: refused. */
+    apply_map(&f.map, 7, 4, epoch3, 2);
+    replrx_set_map(f.rx, &f.map);
+    send_batch(&f, c3, "dlp-3", 5, 1, 1, 1, 7);
+    CU_ASSERT_EQUAL(packets_of(&f, 1), 6);
+    CU_ASSERT_EQUAL(st->n_unauthorized, 4);
+
+    /* The same epoch again (addresses that became known) keeps the map
+     * before as it was. */
+    replrx_set_map(f.rx, &f.map);
+    send_batch(&f, c1, "dlp-1", 2, 1, 1, 1, 8);
+    CU_ASSERT_EQUAL(packets_of(&f, 1), 8);
+    fixture_destroy(&f);
+}
+
+/* Each sender may create at most its quota of streams; updates of streams
+ * the table holds are not limited, and room comes back as streams go. */
+static void
+test_replrx_quota(void)
+{
+    const struct replrx_stats *st;
+    struct replrx_conn *c1, *c2;
+    struct fixture f;
+
+    fixture_init(&f, 100);
+    CU_ASSERT_EQUAL(f.map.n_buckets, 256);
+    st = replrx_get_stats(f.rx);
+    replrx_set_quota(f.rx, 3);
+    c1 = conn_of(&f, "dlp-1");
+    c2 = conn_of(&f, "dlp-2");
+
+    send_batch(&f, c1, "dlp-1", 1, 3, 0, 5, 1);
+    CU_ASSERT_EQUAL(streamtab_count(f.tab), 3);
+    CU_ASSERT_EQUAL(st->n_over_quota, 2);
+
+    /* Another sender has a quota of its own. */
+    send_batch(&f, c2, "dlp-2", 1, 3, 10, 3, 1);
+    CU_ASSERT_EQUAL(streamtab_count(f.tab), 6);
+
+    /* Newer states of held streams apply. */
+    send_batch(&f, c1, "dlp-1", 2, 3, 0, 3, 9);
+    CU_ASSERT_EQUAL(packets_of(&f, 2), 9);
+    CU_ASSERT_EQUAL(st->n_over_quota, 2);
+
+    /* A stream that goes makes room for one more. */
+    streamtab_remove(f.tab, entry_of(&f, 0));
+    send_batch(&f, c1, "dlp-1", 3, 3, 3, 2, 1);
+    CU_ASSERT_EQUAL(packets_of(&f, 3), 1);
+    CU_ASSERT_EQUAL(packets_of(&f, 4), -1);
+    CU_ASSERT_EQUAL(st->n_over_quota, 3);
+
+    /* The agent's own streams count against nobody's quota. */
+    create_locally(&f, 50, 3, 1, 1);
+    CU_ASSERT_EQUAL(streamtab_count(f.tab), 7);
+    fixture_destroy(&f);
+}
+
 /* Messages that do not belong on replication close the connection. */
 static void
 test_replrx_unexpected(void)
@@ -660,7 +908,7 @@ test_replrx_unexpected(void)
     struct agp_msg msg;
 
     fixture_init(&f, 10);
-    c = replrx_conn_create(f.rx, NULL);
+    c = conn_of(&f, "dlp-1");
     memset(&msg, 0, sizeof msg);
     msg.type = AGP_HEARTBEAT;
     replrx_handle(f.rx, c, &msg, 0, &r);
@@ -681,6 +929,10 @@ static const struct test_case replrx_tests[] = {
       test_replrx_flap_at_secondary },
     { "flap: the secondary's records at the primary",
       test_replrx_flap_at_primary },
+    { "senders: strangers, addresses, certificates", test_replrx_senders },
+    { "records only from roles in the newest map or the one before",
+      test_replrx_roles },
+    { "a quota of streams per sender", test_replrx_quota },
     { "unexpected messages", test_replrx_unexpected },
     { NULL, NULL },
 };
