@@ -57,6 +57,7 @@ struct agpconn {
     char *close_reason;         /* Set once closing. */
     bool connecting;            /* agpconn_connect() not complete yet. */
     bool tls;                   /* Runs TLS. */
+    struct event *linger;       /* Ends a TLS close that does not drain. */
 
     /* Limits, for accepted connections. */
     struct agpconn_pool *pool;  /* Pool, or NULL if none or closing. */
@@ -67,7 +68,38 @@ struct agpconn {
     struct event *handshake;    /* Closes it while pending, or NULL. */
 };
 
+/* How long a closing TLS connection waits for its output to drain. */
+#define AGPCONN_LINGER_MS 1000
+
 static void process__(struct agpconn *);
+
+/* Ends closing 'c': the owner's 'closed' callback, then the free. */
+static void
+finish_close__(struct agpconn *c)
+{
+    c->cbs.closed(c, c->close_reason, c->aux);
+    agpconn_destroy(c);
+}
+
+static void
+linger_done_cb__(struct bufferevent *bev OVS_UNUSED, void *c)
+{
+    finish_close__(c);
+}
+
+static void
+linger_event_cb__(struct bufferevent *bev OVS_UNUSED, short what OVS_UNUSED,
+                  void *c)
+{
+    finish_close__(c);
+}
+
+static void
+linger_timeout_cb__(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED,
+                    void *c)
+{
+    finish_close__(c);
+}
 
 static void
 deferred_cb__(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED,
@@ -75,17 +107,28 @@ deferred_cb__(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED,
 {
     struct agpconn *c = c_;
 
-    if (c->close_reason) {
-        /* What was queued before the close (a refusal's reason) goes out
-         * first: freeing the bufferevent would drop it.  (Not with TLS,
-         * whose records only OpenSSL may write.) */
-        if (!c->tls) {
-            bevflush_now(c->bev);
-        }
-        c->cbs.closed(c, c->close_reason, c->aux);
-        agpconn_destroy(c);
-    } else {
+    if (!c->close_reason) {
         process__(c);
+    } else if (!c->tls) {
+        /* What was queued before the close (a refusal's reason) goes out
+         * first: freeing the bufferevent would drop it. */
+        bevflush_now(c->bev);
+        finish_close__(c);
+    } else if (evbuffer_get_length(bufferevent_get_output(c->bev))
+               && !c->linger) {
+        /* Only OpenSSL may write TLS records: wait until it has sent what
+         * is queued, or for AGPCONN_LINGER_MS. */
+        struct timeval tv = { 0, AGPCONN_LINGER_MS * 1000 };
+
+        c->linger = evtimer_new(bufferevent_get_base(c->bev),
+                                linger_timeout_cb__, c);
+        evtimer_add(c->linger, &tv);
+        bufferevent_setcb(c->bev, NULL, linger_done_cb__, linger_event_cb__,
+                          c);
+        bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+        bufferevent_enable(c->bev, EV_WRITE);
+    } else if (!c->linger) {
+        finish_close__(c);
     }
 }
 
@@ -530,6 +573,9 @@ agpconn_destroy(struct agpconn *c)
         pool_remove__(c);
         if (c->handshake) {
             event_free(c->handshake);
+        }
+        if (c->linger) {
+            event_free(c->linger);
         }
         event_free(c->deferred);
         bufferevent_free(c->bev);

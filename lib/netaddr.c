@@ -48,6 +48,25 @@ netaddr_parse_tcp(const char *spec, struct sockaddr_storage *ss,
 char *
 netaddr_format(const struct sockaddr *sa)
 {
+    char *host = netaddr_format_host(sa);
+    char *s;
+
+    if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6) {
+        return host;
+    }
+    s = xasprintf("%s:%"PRIu16, host,
+                  ntohs(sa->sa_family == AF_INET
+                        ? ((const struct sockaddr_in *) sa)->sin_port
+                        : ((const struct sockaddr_in6 *) sa)->sin6_port));
+    free(host);
+    return s;
+}
+
+/* Returns the address of 'sa' (IPv4 or IPv6) without its port, as a
+ * string to be freed. */
+char *
+netaddr_format_host(const struct sockaddr *sa)
+{
     struct sockaddr_storage ss;
     struct ds s = DS_EMPTY_INITIALIZER;
 
@@ -59,7 +78,6 @@ netaddr_format(const struct sockaddr *sa)
                      ? sizeof(struct sockaddr_in)
                      : sizeof(struct sockaddr_in6)));
     ss_format_address(&ss, &s);
-    ds_put_format(&s, ":%"PRIu16, ss_get_port(&ss));
     return ds_steal_cstr(&s);
 }
 

@@ -19,6 +19,7 @@ int netaddr_parse_ptcp(const char *spec, struct sockaddr_storage *,
 int netaddr_parse_tcp(const char *spec, struct sockaddr_storage *,
                       socklen_t *);
 char *netaddr_format(const struct sockaddr *);
+char *netaddr_format_host(const struct sockaddr *);
 bool netaddr_is_loopback(const struct sockaddr *);
 
 #endif /* netaddr.h */

@@ -272,3 +272,26 @@ tls_peer_names(struct bufferevent *bev, struct sset *names)
     X509_free(cert);
     return true;
 }
+
+/* Returns the SHA-256 fingerprint of the certificate of the peer of 'bev'
+ * as hex (to be freed), or NULL if it has none. */
+char *
+tls_peer_fingerprint(struct bufferevent *bev)
+{
+    SSL *ssl = bufferevent_openssl_get_ssl(bev);
+    X509 *cert = ssl ? SSL_get_peer_certificate(ssl) : NULL;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    if (!cert) {
+        return NULL;
+    }
+    if (X509_digest(cert, EVP_sha256(), md, &len) == 1) {
+        for (unsigned int i = 0; i < len; i++) {
+            ds_put_format(&s, "%02x", md[i]);
+        }
+    }
+    X509_free(cert);
+    return ds_steal_cstr(&s);
+}

@@ -50,6 +50,7 @@ struct bufferevent *tls_bufferevent_new(struct tls_ctx *, struct event_base *,
                                         int fd, bool accepting);
 bool tls_is_tls(struct bufferevent *);
 bool tls_peer_names(struct bufferevent *, struct sset *);
+char *tls_peer_fingerprint(struct bufferevent *);
 void tls_format_error(struct bufferevent *, struct ds *);
 
 #endif /* tls.h */

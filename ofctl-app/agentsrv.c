@@ -198,15 +198,13 @@ accept_cb__(struct evconnlistener *evl OVS_UNUSED, evutil_socket_t fd,
 {
     struct agsrv *srv = srv_;
     char *peer = netaddr_format(sa);
+    char *host = netaddr_format_host(sa);
     char *name = xasprintf("agent %s:%s", srv->listen_tls ? "ssl" : "tcp",
                            peer);
-    char *colon = strrchr(peer, ':');
 
-    if (colon) {
-        *colon = '\0';         /* The address without the port. */
-    }
-    agsrv_take_channel(srv, fd, peer, name);
+    agsrv_take_channel(srv, fd, host, name);
     free(name);
+    free(host);
     free(peer);
 }
 

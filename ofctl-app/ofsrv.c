@@ -64,6 +64,9 @@ struct ofsrv_conn {
     long long int stall_deadline; /* Next stall check while paused. */
     bool closing;               /* Flushing output before being freed. */
     long long int close_deadline; /* Free even if not flushed by then. */
+    char *peer;                 /* Who the peer is: its address without
+                                 * the port, "unix", or with TLS its
+                                 * certificate's fingerprint. */
 };
 
 struct ofsrv {
@@ -138,7 +141,16 @@ ofsrv_destroy(struct ofsrv *srv)
     free(srv);
 }
 
-/* Internal hooks: handle replacement, then pass on to the owner. */
+/* Internal hooks: handle replacement, then pass on to the owner.
+ *
+ * A datapath id is a claim, not an identity: a connection that claims the
+ * datapath id of a live connection replaces it only if it comes from the
+ * same peer, the same certificate with TLS or the same address without.
+ * That is the switch reconnecting (a restart, while the old connection is
+ * half open): the new connection is the real one.  A peer that is not
+ * the same is refused while the old connection lives, and the switch keeps
+ * its connection; if the real switch's identity changed, it gets in once
+ * the old connection times out (the inactivity probe). */
 static void
 ready_cb__(struct ofconn *ofconn, void *c_)
 {
@@ -147,6 +159,30 @@ ready_cb__(struct ofconn *ofconn, void *c_)
     struct ofsrv_conn *other;
     uint64_t dpid = ofconn_get_dpid(ofconn);
 
+    if (tls_is_tls(c->bev)) {
+        char *fp = tls_peer_fingerprint(c->bev);
+
+        if (fp) {
+            free(c->peer);
+            c->peer = fp;
+        }
+    }
+    LIST_FOR_EACH (other, list_node, &srv->conns) {
+        if (other != c && !ofconn_is_closed(other->ofconn)
+            && ofconn_get_state(other->ofconn) >= OFSM_FEATURES
+            && ofconn_get_dpid(other->ofconn) == dpid
+            && strcmp(other->peer, c->peer)) {
+            char *reason = xasprintf("datapath %016"PRIx64" is connected "
+                                     "as %s from another peer: refused",
+                                     dpid, ofconn_get_name(other->ofconn));
+
+            VLOG_WARN("%s: %s", ofconn_get_name(ofconn), reason);
+            ofconn_close(ofconn, reason, time_msec());
+            event_active(c->resume, 0, 0);
+            free(reason);
+            return;
+        }
+    }
     LIST_FOR_EACH (other, list_node, &srv->conns) {
         if (other != c && !ofconn_is_closed(other->ofconn)
             && ofconn_get_state(other->ofconn) >= OFSM_FEATURES
@@ -448,6 +484,7 @@ conn_free__(struct ofsrv_conn *c)
     event_free(c->resume);
     bufferevent_free(c->bev);
     ofconn_destroy(c->ofconn);
+    free(c->peer);
     free(c);
 }
 
@@ -495,12 +532,15 @@ accept_cb__(struct evconnlistener *evl, evutil_socket_t fd,
 
     c = xzalloc(sizeof *c);
     c->srv = srv;
+    c->peer = (sa->sa_family == AF_INET || sa->sa_family == AF_INET6
+               ? netaddr_format_host(sa) : xstrdup("unix"));
     c->bev = (l->tls ? tls_bufferevent_new(srv->tls, base, fd, true)
               : bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE));
     if (!c->bev) {
         VLOG_WARN_RL(&rl, "%s: cannot set up the connection", name);
         evutil_closesocket(fd);
         free(name);
+        free(c->peer);
         free(c);
         return;
     }

@@ -16,8 +16,10 @@
  * writes what the ofconn queues and runs its timers.  Each connection gets a
  * bounded number of messages per loop turn, so one busy switch cannot starve
  * the others, and a peer that does not read has its reads paused until its
- * output drains (back-pressure).  A second connection from a datapath id
- * replaces the first. */
+ * output drains (back-pressure).  A second connection that claims a
+ * connected datapath id replaces the first if it comes from the same peer
+ * (the same certificate with TLS, the same address without), and is
+ * refused if not. */
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -98,8 +98,11 @@ def tls_context(key=None, cert=None, ca=None):
 class FakeSwitch:
     """One connection to the controller, as a switch."""
 
-    def __init__(self, port, host='127.0.0.1', timeout=5.0, tls=None):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, port, host='127.0.0.1', timeout=5.0, tls=None,
+                 source=None):
+        self.sock = socket.create_connection(
+            (host, port), timeout=timeout,
+            source_address=(source, 0) if source else None)
         tls = tls or tls_context()
         if tls:
             self.sock = tls.wrap_socket(self.sock)

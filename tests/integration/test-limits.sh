@@ -170,10 +170,12 @@ for f in "$OVS_LOGDIR/sfmesh-controller.log" \
 done
 
 # A peer that sends batches and never reads their acknowledgements is
-# closed once 4 MiB wait to be sent to it, and the agent goes on.
+# closed once 4 MiB wait to be sent to it, and the agent goes on.  It is
+# an instance of the service, from its own address (the killed victim's),
+# since a stranger is refused at its first batch.
 rss_before=$(rss_kb "$(cat "$OVS_RUNDIR/agent-$RSS_AGENT.pid")")
-"$PY" "$top/tests/integration/flood.py" noread 10.9.0.5:7000 noread-peer 20 \
-    || sfm_die "a peer that does not read was not closed"
+nsx "$VICTIM" "$PY" "$top/tests/integration/flood.py" noread 10.9.0.5:7000 \
+    "$VICTIM" 20 || sfm_die "a peer that does not read was not closed"
 grep -q "the peer does not read" "$OVS_LOGDIR/agent-$RSS_AGENT.log" \
     || sfm_die "no log of the peer that does not read"
 rss_after=$(rss_kb "$(cat "$OVS_RUNDIR/agent-$RSS_AGENT.pid")")

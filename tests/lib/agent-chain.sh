@@ -7,7 +7,9 @@
 # Source after ovs-harness.sh, inside sfm_enter_netns and sfm_setup.  Uses
 # BIN (the directory of the binaries), REPL (the replication mode),
 # AGENT_SERVICE and AGENT_SERVICE_ARGS (the service and its options, if
-# set); sets AGENT_PORT.
+# set); sets AGENT_PORT.  With SFM_CHAIN_TLS=1 every channel runs TLS, with
+# certificates from ovs-pki (sfm_chain_pki): OpenFlow, the agent channel
+# and replication.
 
 SFM_INSTANCES="fw-1 fw-2 dlp-1 dlp-2 dlp-3"
 SFM_PY=/usr/bin/python3
@@ -17,30 +19,57 @@ ctl() { "$BIN/sfmesh-ctl" -t "$SFM_CTL" "$@"; }
 actl() { local h=$1; shift; "$BIN/sfmesh-ctl" -t "$OVS_RUNDIR/agent-$h.ctl" "$@"; }
 nsx() { local ns; ns=$(sfm_netns "$1"); shift; ip netns exec "$ns" "$@"; }
 
+# Makes the PKI of a TLS chain (sfm_pki_init): the controller's and the
+# switch's certificates, one per instance (its name is the certificate's),
+# signed by the switch CA, and the agents' CA file, which trusts the
+# controller CA (the controller) and the switch CA (the other instances).
+sfm_chain_pki() {
+    local h
+    sfm_pki_init
+    for h in $SFM_INSTANCES; do
+        sfm_pki req+sign "$h" switch || sfm_die "no certificate for $h"
+    done
+    cat "$SFM_PKI/ca/controllerca/cacert.pem" \
+        "$SFM_PKI/ca/switchca/cacert.pem" > "$SFM_PKI/agent-ca.pem"
+}
+
 # Starts the controller with the configuration SFM_CHAIN_CONFIG (default:
 # the example) and the extra arguments "$@" (default: any free ports), and
 # sets AGENT_PORT.
 sfm_chain_controller_start() {
+    if [ "${SFM_CHAIN_TLS:-0}" = 1 ]; then
+        [ $# -gt 0 ] || set -- --agent-listen=pssl:0:10.9.0.254 \
+                               pssl:0:127.0.0.1
+        set -- "${SFM_TLS_OPTS[@]}" "$@"
+    fi
     [ $# -gt 0 ] || set -- --agent-listen=ptcp:0:10.9.0.254 ptcp:0:127.0.0.1
     sfm_controller_start "$BIN/sfmesh-controller" \
         --config="${SFM_CHAIN_CONFIG:-$SFM_TOP/docs/examples/two-service-chain.yaml}" \
         --ovsdb="unix:$OVS_RUNDIR/db.sock" "$@"
-    AGENT_PORT=$(sed -n 's/.*listening for agents on ptcp:10.9.0.254:\([0-9]*\).*/\1/p' \
+    AGENT_PORT=$(sed -n 's/.*listening for agents on p[a-z]*:10.9.0.254:\([0-9]*\).*/\1/p' \
                  "$OVS_LOGDIR/sfmesh-controller.log" | tail -n 1)
     [ -n "$AGENT_PORT" ] || sfm_die "no agent listener"
 }
 
 # Starts the agent of instance $1, the $2-th of SFM_INSTANCES.
 sfm_chain_agent_start() {
-    local h=$1 n=$2
+    local h=$1 n=$2 ctl_target="tcp:10.9.0.254:$AGENT_PORT"
+    local repl_target="ptcp:7000:10.9.0.$n" tls=()
+    if [ "${SFM_CHAIN_TLS:-0}" = 1 ]; then
+        ctl_target="ssl:10.9.0.254:$AGENT_PORT"
+        repl_target="pssl:7000:10.9.0.$n"
+        tls=(--private-key="$SFM_PKI/$h-privkey.pem"
+             --certificate="$SFM_PKI/$h-cert.pem"
+             --ca-cert="$SFM_PKI/agent-ca.pem")
+    fi
     nsx "$h" "$BIN/sfmesh-agent" --detach --no-chdir -vconsole:off \
         --pidfile="$OVS_RUNDIR/agent-$h.pid" \
         --log-file="$OVS_LOGDIR/agent-$h.log" \
         --unixctl="$OVS_RUNDIR/agent-$h.ctl" --instance="$h" \
         --service="${AGENT_SERVICE:-stateful-fw}" --iface=eth0 \
         ${AGENT_SERVICE_ARGS:+--service-args="$AGENT_SERVICE_ARGS"} \
-        --controller="tcp:10.9.0.254:$AGENT_PORT" \
-        --repl-listen="ptcp:7000:10.9.0.$n" --replication="$REPL" \
+        --controller="$ctl_target" "${tls[@]}" \
+        --repl-listen="$repl_target" --replication="$REPL" \
         ${AGENT_EXTRA_ARGS:-} \
         || sfm_die "agent $h did not start"
     sfm_track_pidfile "$OVS_RUNDIR/agent-$h.pid"
@@ -72,8 +101,15 @@ sfm_chain_setup() {
     ip link set sfmrep up
 
     sfm_ovs_start
+    if [ "${SFM_CHAIN_TLS:-0}" = 1 ]; then
+        sfm_chain_pki
+        sfm_ovs_set_ssl
+    fi
     sfm_chain_controller_start
     sfm_add_bridge br0 1
+    if [ "${SFM_CHAIN_TLS:-0}" = 1 ]; then
+        sfm_set_controller br0 "ssl:127.0.0.1:$SFM_OF_PORT"
+    fi
     for h in client server $SFM_INSTANCES; do
         sfm_add_veth_port br0 "$h" "$h"
         nsx "$h" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
