@@ -222,6 +222,7 @@ struct agent_options {
     char *repl_listen;          /* --repl-listen=ptcp:PORT:IP or pssl:... */
     struct tls_options tls;     /* --private-key, --certificate,
                                  * --ca-cert. */
+    char *repl_ca_cert;         /* --repl-ca-cert, or NULL. */
     unsigned int repl_quota;    /* --repl-quota, or 0 for the default. */
     bool replicate;             /* --replication=async|sync|off. */
     bool sync;                  /* --replication=sync. */
@@ -289,8 +290,11 @@ usage(void)
            "  -p, --private-key=FILE   this agent's private key (PEM)\n"
            "  -c, --certificate=FILE   its certificate\n"
            "  -C, --ca-cert=FILE       the CA that signs the controller's "
-           "and the other\n"
-           "                           instances' certificates\n",
+           "certificate (and\n"
+           "                           the other instances', without "
+           "--repl-ca-cert)\n"
+           "  --repl-ca-cert=FILE      the CA that signs the other "
+           "instances' certificates\n",
            program_name, program_name, ds_cstr(&names),
            AGENT_CLAIM_WAIT_MS, AGENT_TABLE_CAPACITY / 2, ovs_rundir(),
            program_name);
@@ -336,6 +340,7 @@ parse_options(int argc, char *argv[], struct agent_options *o)
         OPT_CLAIM_WAIT,
         OPT_NO_SENTINEL,
         OPT_REPL_QUOTA,
+        OPT_REPL_CA_CERT,
         VLOG_OPTION_ENUMS,
         DAEMON_OPTION_ENUMS,
     };
@@ -354,6 +359,7 @@ parse_options(int argc, char *argv[], struct agent_options *o)
         {"claim-wait", required_argument, NULL, OPT_CLAIM_WAIT},
         {"no-sentinel", no_argument, NULL, OPT_NO_SENTINEL},
         {"repl-quota", required_argument, NULL, OPT_REPL_QUOTA},
+        {"repl-ca-cert", required_argument, NULL, OPT_REPL_CA_CERT},
         {"private-key", required_argument, NULL, 'p'},
         {"certificate", required_argument, NULL, 'c'},
         {"ca-cert", required_argument, NULL, 'C'},
@@ -394,6 +400,7 @@ parse_options(int argc, char *argv[], struct agent_options *o)
         STR_OPT(OPT_CONTROLLER, controller)
         STR_OPT(OPT_REPL_LISTEN, repl_listen)
         STR_OPT(OPT_UNIXCTL, unixctl)
+        STR_OPT(OPT_REPL_CA_CERT, repl_ca_cert)
 #undef STR_OPT
         case OPT_REPLICATION:
             if (!strcmp(optarg, "async") || !strcmp(optarg, "sync")) {
@@ -484,7 +491,7 @@ main(int argc, char *argv[])
     struct agent_options opts;
     struct agent ag;
     struct sockaddr_storage ss;
-    struct tls_ctx *tls = NULL;
+    struct tls_ctx *tls = NULL, *repl_ctx = NULL;
     bool chan_tls, repl_tls;
     socklen_t len;
     char *error, *path;
@@ -550,11 +557,23 @@ main(int argc, char *argv[])
     }
     if (tls_options_any(&opts.tls)) {
         error = tls_ctx_create(&opts.tls, &tls);
+        if (!error && opts.repl_ca_cert) {
+            /* The instances' CA, apart from the controller's: then no
+             * instance certificate passes for the controller, nor the
+             * controller's for an instance. */
+            struct tls_options repl = opts.tls;
+
+            repl.ca_cert = opts.repl_ca_cert;
+            error = tls_ctx_create(&repl, &repl_ctx);
+        }
         if (error) {
             ovs_fatal(0, "%s", error);
         }
         ag.chan_tls = chan_tls ? tls : NULL;
-        ag.repl_tls = repl_tls ? tls : NULL;
+        ag.repl_tls = repl_tls ? (repl_ctx ? repl_ctx : tls) : NULL;
+    } else if (opts.repl_ca_cert) {
+        ovs_fatal(0, "--repl-ca-cert needs --private-key, --certificate "
+                  "and --ca-cert");
     }
     warn_plaintext__(&opts, chan_tls, repl_tls);
 
@@ -666,6 +685,7 @@ main(int argc, char *argv[])
     free(ag.held);
     event_base_free(ag.base);
     tls_ctx_destroy(tls);
+    tls_ctx_destroy(repl_ctx);
     free(ag.ctl_name);
     free(opts.instance);
     free(opts.service);
@@ -673,6 +693,7 @@ main(int argc, char *argv[])
     free(opts.iface);
     free(opts.controller);
     free(opts.repl_listen);
+    free(opts.repl_ca_cert);
     free(opts.unixctl);
     VLOG_INFO("sfmesh-agent stopped");
     return 0;

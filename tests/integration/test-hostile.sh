@@ -59,7 +59,10 @@ hostile() { "$PY" "$top/tests/integration/hostile.py" "$@"; }
 # What Mallory holds.
 nocert=() stranger=() stolen=() other_switch=()
 if [ "$MODE" = tls ]; then
-    nocert=(--ca "$SFM_PKI/agent-ca.pem")
+    # Mallory trusts every CA of the deployment: that is no secret.
+    cat "$SFM_PKI/ca/controllerca/cacert.pem" \
+        "$SFM_PKI/ca/switchca/cacert.pem" > "$SFM_TMP/all-ca.pem"
+    nocert=(--ca "$SFM_TMP/all-ca.pem")
     mkdir -p "$SFM_TMP/mallory"
     (cd "$SFM_TMP/mallory" && ovs-pki --dir="$SFM_TMP/mallory/ca" \
          --log="$SFM_TMP/mallory/log" init >/dev/null 2>&1 \
@@ -67,9 +70,9 @@ if [ "$MODE" = tls ]; then
          req+sign dlp-1 switch >/dev/null 2>&1) || sfm_die "mallory's pki"
     stranger=(--key "$SFM_TMP/mallory/dlp-1-privkey.pem"
               --cert "$SFM_TMP/mallory/dlp-1-cert.pem"
-              --ca "$SFM_PKI/agent-ca.pem")
+              --ca "$SFM_TMP/all-ca.pem")
     stolen=(--key "$SFM_PKI/dlp-3-privkey.pem"
-            --cert "$SFM_PKI/dlp-3-cert.pem" --ca "$SFM_PKI/agent-ca.pem")
+            --cert "$SFM_PKI/dlp-3-cert.pem" --ca "$SFM_TMP/all-ca.pem")
     sfm_pki req+sign sc2 switch || sfm_die "no second switch certificate"
     other_switch=(--key "$SFM_PKI/sc2-privkey.pem"
                   --cert "$SFM_PKI/sc2-cert.pem"
@@ -129,6 +132,12 @@ else
         "$(mal hello 10.9.0.254 "$AGENT_PORT" dlp-1 --count 8)"
 fi
 [ "$(refused_hellos)" -ge 8 ] || sfm_die "refused hellos not counted"
+if [ "$MODE" = tls ]; then
+    # Handshakes refused: OpenSSL's reason in the controller's log.
+    grep -q "agent ssl:10.9.0.200:.*connection error (.*certificate" \
+        "$OVS_LOGDIR/sfmesh-controller.log" \
+        || sfm_die "no log of the refused handshakes"
+fi
 sfm_chain_ready || { ctl instances >&2; sfm_die "the hellos disturbed the chain"; }
 
 # 2. Replication in a primary's name, numbered to poison its window (the
@@ -149,6 +158,11 @@ else
         "$(mal repl 10.9.0.4 7000 dlp-3 --records 5 --bucket "$dlp3_role")"
 fi
 [ "$(repl_refused dlp-2 1)" -ge 1 ] || sfm_die "forged senders not counted"
+if [ "$MODE" = tls ]; then
+    grep -q "replication from ssl:10.9.0.200:.*connection error (.*certificate" \
+        "$OVS_LOGDIR/agent-dlp-2.log" \
+        || sfm_die "no log of the refused replication handshakes"
+fi
 [ "$(streams_of_mallory dlp-2)" = 0 ] || sfm_die "forged streams applied"
 
 # 3. As dlp-3 itself (its stolen certificate): state of a bucket it holds

@@ -20,17 +20,15 @@ actl() { local h=$1; shift; "$BIN/sfmesh-ctl" -t "$OVS_RUNDIR/agent-$h.ctl" "$@"
 nsx() { local ns; ns=$(sfm_netns "$1"); shift; ip netns exec "$ns" "$@"; }
 
 # Makes the PKI of a TLS chain (sfm_pki_init): the controller's and the
-# switch's certificates, one per instance (its name is the certificate's),
-# signed by the switch CA, and the agents' CA file, which trusts the
-# controller CA (the controller) and the switch CA (the other instances).
+# switch's certificates, and one per instance (its name is the
+# certificate's), signed by the switch CA.  Agents trust the controller CA
+# for their channel and the switch CA for replication.
 sfm_chain_pki() {
     local h
     sfm_pki_init
     for h in $SFM_INSTANCES; do
         sfm_pki req+sign "$h" switch || sfm_die "no certificate for $h"
     done
-    cat "$SFM_PKI/ca/controllerca/cacert.pem" \
-        "$SFM_PKI/ca/switchca/cacert.pem" > "$SFM_PKI/agent-ca.pem"
 }
 
 # Starts the controller with the configuration SFM_CHAIN_CONFIG (default:
@@ -60,7 +58,8 @@ sfm_chain_agent_start() {
         repl_target="pssl:7000:10.9.0.$n"
         tls=(--private-key="$SFM_PKI/$h-privkey.pem"
              --certificate="$SFM_PKI/$h-cert.pem"
-             --ca-cert="$SFM_PKI/agent-ca.pem")
+             --ca-cert="$SFM_PKI/ca/controllerca/cacert.pem"
+             --repl-ca-cert="$SFM_PKI/ca/switchca/cacert.pem")
     fi
     nsx "$h" "$BIN/sfmesh-agent" --detach --no-chdir -vconsole:off \
         --pidfile="$OVS_RUNDIR/agent-$h.pid" \
