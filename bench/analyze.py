@@ -227,27 +227,90 @@ def state(path):
     print(json.dumps(out, indent=1))
 
 
+REPL_MODES = ('off', 'async', 'sync', 'async-tls', 'sync-tls')
+
+
 def repl(path):
-    rows = [json.loads(l) for l in open(path) if l.strip()]
-    out = {'runs': rows, 'modes': {}}
-    for m in ('off', 'async', 'sync'):
+    """Per mode medians over the trials, ratios to off, and each TLS mode
+    (async-tls, sync-tls: agent channel and replication over TLS) against
+    its plaintext mode of the same run; the lines with "check" say what
+    each set-up's channels ran."""
+    lines = [json.loads(l) for l in open(path) if l.strip()]
+    rows = [r for r in lines if 'check' not in r]
+    out = {'runs': rows, 'modes': {},
+           'checks': [dict(r['check'], replication=r['replication'],
+                           round=r['round']) for r in lines if 'check' in r]}
+    for m in REPL_MODES:
         rs = [r for r in rows if r['replication'] == m]
         if rs:
             out['modes'][m] = {
                 'trials': len(rs),
                 'tcp_mbit_s_p50': statistics.median(r['tcp_mbit_s'] for r in rs),
+                'tcp_mbit_s_min': min(r['tcp_mbit_s'] for r in rs),
+                'tcp_mbit_s_max': max(r['tcp_mbit_s'] for r in rs),
                 'rtt_us_p50': statistics.median(r['rtt_us_p50'] for r in rs),
+                'rtt_us_p50_min': min(r['rtt_us_p50'] for r in rs),
+                'rtt_us_p50_max': max(r['rtt_us_p50'] for r in rs),
                 'rtt_us_p99': statistics.median(r['rtt_us_p99'] for r in rs),
+                'rtt_us_p99_min': min(r['rtt_us_p99'] for r in rs),
+                'rtt_us_p99_max': max(r['rtt_us_p99'] for r in rs),
             }
+
+    def ratios(v, base):
+        return {'tcp': round(v['tcp_mbit_s_p50'] / base['tcp_mbit_s_p50'], 2),
+                'rtt_p50': round(v['rtt_us_p50'] / base['rtt_us_p50'], 2),
+                'rtt_p99': round(v['rtt_us_p99'] / base['rtt_us_p99'], 2)}
     base = out['modes'].get('off')
     if base:
         for m, v in out['modes'].items():
-            v['tcp_ratio_to_off'] = round(v['tcp_mbit_s_p50']
-                                          / base['tcp_mbit_s_p50'], 2)
-            v['rtt_p50_ratio_to_off'] = round(v['rtt_us_p50']
-                                              / base['rtt_us_p50'], 2)
-            v['rtt_p99_ratio_to_off'] = round(v['rtt_us_p99']
-                                              / base['rtt_us_p99'], 2)
+            r = ratios(v, base)
+            v['tcp_ratio_to_off'] = r['tcp']
+            v['rtt_p50_ratio_to_off'] = r['rtt_p50']
+            v['rtt_p99_ratio_to_off'] = r['rtt_p99']
+    # TLS against plaintext: the ratio of the medians, and whether the TLS
+    # median lies outside the plaintext mode's min-max over its trials (if
+    # not, the difference is within the spread between trials).
+    out['tls_vs_plain'] = {}
+    for m in ('async', 'sync'):
+        v, p = out['modes'].get(m + '-tls'), out['modes'].get(m)
+        if not (v and p):
+            continue
+        r = ratios(v, p)
+        r['outside_spread'] = {
+            k: not (p[k + '_min'] <= v[med] <= p[k + '_max'])
+            for k, med in (('tcp_mbit_s', 'tcp_mbit_s_p50'),
+                           ('rtt_us_p50', 'rtt_us_p50'),
+                           ('rtt_us_p99', 'rtt_us_p99'))}
+        r['tls_verified'] = all(
+            c['agent_channels_ssl'] == 5 and c['agent_channels_tcp'] == 0
+            and c['repl_up'] > 0 and c['repl_down'] == 0
+            and c['repl_listener_tls_cn']
+            for c in out['checks'] if c['replication'] == m + '-tls') \
+            and any(c['replication'] == m + '-tls' for c in out['checks'])
+        r['plain_verified'] = all(
+            c['agent_channels_ssl'] == 0 and c['agent_channels_tcp'] == 5
+            and c['repl_up'] > 0 and c['repl_down'] == 0
+            and not c['repl_listener_tls_cn']
+            for c in out['checks'] if c['replication'] == m) \
+            and any(c['replication'] == m for c in out['checks'])
+        # Per round: each TLS set-up runs right after its plaintext one, so
+        # the ratio within a round is the paired comparison; its range over
+        # the rounds is the noise on the ratio itself.
+        per = []
+        for rnd in sorted(set(x['round'] for x in rows)):
+            a = [x for x in rows if x['replication'] == m + '-tls'
+                 and x['round'] == rnd]
+            b = [x for x in rows if x['replication'] == m
+                 and x['round'] == rnd]
+            if not (a and b):
+                continue
+            med = statistics.median
+            per.append({'round': rnd, **{
+                k: round(med(x[f] for x in a) / med(x[f] for x in b), 2)
+                for k, f in (('tcp', 'tcp_mbit_s'), ('rtt_p50', 'rtt_us_p50'),
+                             ('rtt_p99', 'rtt_us_p99'))}})
+        r['per_round'] = per
+        out['tls_vs_plain'][m] = r
     print(json.dumps(out, indent=1))
 
 

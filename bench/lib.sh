@@ -8,6 +8,16 @@
 #   link_is BR PORT up|down  whether OVS sees PORT of BR so
 #   bench_repnet             the replication network (Linux bridge)
 #   bench_agent I N SVC REPL start sfmesh-agent in instance I (10.9.0.N)
+#   bench_pki I...           the certificates of BENCH_TLS=1 (below)
+#
+# With BENCH_TLS=1 the agent channel (controller to every agent) and
+# replication (between agents) run TLS, with ovs-pki certificates as in
+# tests/lib/agent-chain.sh (SFM_CHAIN_TLS=1): one per instance, naming it,
+# signed by the switch CA; agents trust the controller CA for their channel
+# and the switch CA for replication.  OpenFlow stays plaintext on loopback
+# (the same ovs-vswitchd set-up in every mode).  Unset or 0: plaintext.
+# part-repl.sh sets it per mode (async-tls, sync-tls); it is not a knob of
+# run.sh, and the parts that start their own agents do not make the PKI.
 PY=/usr/bin/python3
 
 bench_init() {
@@ -62,9 +72,28 @@ bench_repnet() {
     ip link set sfmrep up
 }
 
+# bench_pki INSTANCE...: the PKI of sfm_pki_init (the controller's
+# certificate, SFM_TLS_OPTS) and a certificate per instance.
+bench_pki() {
+    local h
+    sfm_pki_init
+    for h in "$@"; do
+        sfm_pki req+sign "$h" switch || sfm_die "no certificate for $h"
+    done
+}
+
 # bench_agent INSTANCE N SERVICE REPLICATION [MAC]
 bench_agent() {
-    local h=$1 n=$2
+    local h=$1 n=$2 ctl_target="tcp:10.9.0.254:$AGENT_PORT"
+    local repl_target="ptcp:7000:10.9.0.$n" tls=()
+    if [ "${BENCH_TLS:-0}" = 1 ]; then
+        ctl_target="ssl:10.9.0.254:$AGENT_PORT"
+        repl_target="pssl:7000:10.9.0.$n"
+        tls=(--private-key="$SFM_PKI/$h-privkey.pem"
+             --certificate="$SFM_PKI/$h-cert.pem"
+             --ca-cert="$SFM_PKI/ca/controllerca/cacert.pem"
+             --repl-ca-cert="$SFM_PKI/ca/switchca/cacert.pem")
+    fi
     if ! ip link show "r-$h" >/dev/null 2>&1; then
         ip link add "r-$h" type veth peer name rep0
         ip link set rep0 netns "$(sfm_netns "$h")"
@@ -78,18 +107,23 @@ bench_agent() {
         --log-file="$OVS_LOGDIR/agent-$h.log" \
         --unixctl="$OVS_RUNDIR/agent-$h.ctl" --instance="$h" \
         --service="$3" --iface=eth0 \
-        --controller="tcp:10.9.0.254:$AGENT_PORT" \
-        --repl-listen="ptcp:7000:10.9.0.$n" --replication="$4" \
+        --controller="$ctl_target" "${tls[@]}" \
+        --repl-listen="$repl_target" --replication="$4" \
         || sfm_die "agent $h did not start"
     sfm_track_pidfile "$OVS_RUNDIR/agent-$h.pid"
 }
 
 # bench_controller CONFIG [OPTION...]
+# (BENCH_TLS=1: after bench_pki, the agent listener is pssl:)
 bench_controller() {
-    local config=$1; shift
+    local config=$1 agent_listen=ptcp:0:10.9.0.254 tls=(); shift
+    if [ "${BENCH_TLS:-0}" = 1 ]; then
+        agent_listen=pssl:0:10.9.0.254
+        tls=("${SFM_TLS_OPTS[@]}")
+    fi
     sfm_controller_start "$BIN/sfmesh-controller" --config="$config" \
-        --agent-listen=ptcp:0:10.9.0.254 "$@" ptcp:0:127.0.0.1
-    AGENT_PORT=$(sed -n 's/.*listening for agents on ptcp:10.9.0.254:\([0-9]*\).*/\1/p' \
+        "${tls[@]}" --agent-listen="$agent_listen" "$@" ptcp:0:127.0.0.1
+    AGENT_PORT=$(sed -n 's/.*listening for agents on p[a-z]*:10.9.0.254:\([0-9]*\).*/\1/p' \
                  "$OVS_LOGDIR/sfmesh-controller.log")
     [ -n "$AGENT_PORT" ] || sfm_die "no agent listener"
 }
@@ -150,12 +184,14 @@ median() { sort -g | awk '{a[NR] = $1} END {if (NR % 2) print a[(NR + 1) / 2];
     else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
 # The two-service chain of docs/examples/two-service-chain.yaml with every
-# instance running sfmesh-agent (service $1, replication $2).
+# instance running sfmesh-agent (service $1, replication $2; BENCH_TLS=1:
+# the agent channel and replication over TLS).
 CHAIN_INSTANCES="fw-1 fw-2 dlp-1 dlp-2 dlp-3"
 bench_chain() {
     local h n=1
     bench_repnet
     sfm_ovs_start
+    [ "${BENCH_TLS:-0}" = 1 ] && bench_pki $CHAIN_INSTANCES
     bench_controller "$top/docs/examples/two-service-chain.yaml"
     sfm_add_bridge br0 1
     bench_hosts

@@ -230,6 +230,16 @@ if rp:
                   f(m['off']['rtt_us_p50'], 0), f(m['off']['rtt_us_p99'], 0),
                   m[mode]['rtt_p50_ratio_to_off'],
                   m[mode]['rtt_p99_ratio_to_off']))
+    for mode, r in sorted(rp.get('tls_vs_plain', {}).items()):
+        a, b = m[mode + '-tls'], m[mode]
+        w('| TCP throughput, replication %s over TLS vs plaintext | %s Mbit/s '
+          '| %s Mbit/s | %.2f |' % (mode, f(a['tcp_mbit_s_p50'], 0),
+                                    f(b['tcp_mbit_s_p50'], 0), r['tcp']))
+        w('| UDP round trip p50 / p99, replication %s over TLS vs plaintext '
+          '| %s / %s us | %s / %s us | %.2f / %.2f |' % (
+              mode, f(a['rtt_us_p50'], 0), f(a['rtt_us_p99'], 0),
+              f(b['rtt_us_p50'], 0), f(b['rtt_us_p99'], 0),
+              r['rtt_p50'], r['rtt_p99']))
 keep_rows('repl')
 if rm:
     r16 = [r for r in rm['rows'] if r['n'] == 16][0]
@@ -806,8 +816,10 @@ if not pr:
     keep('program')
 
 # 5. Replication cost.
+REPL_MODES = ('off', 'async', 'async-tls', 'sync', 'sync-tls')
 if rp:
     m = rp['modes']
+    tvp = rp.get('tls_vs_plain', {})
     w('## 5. Replication cost')
     w('')
     w('`bench/part-repl.sh`. The two-service chain of the example '
@@ -817,11 +829,25 @@ if rp:
       'one TCP stream for 3 s (`iperf3`), and 2000 UDP request/response '
       'round trips of 64 bytes one at a time (`bench/udpecho.c`). The modes '
       'take turns, each set up afresh, round after round.')
+    if tvp:
+        w('')
+        w('The `-tls` modes are the same chain and replication mode with '
+          'the agent channel (controller to each agent) and replication '
+          '(agent to agent) over TLS: `pssl:`/`ssl:` with ovs-pki '
+          'certificates, one per instance (`BENCH_TLS=1` in `bench/lib.sh`, '
+          'the recipe of `SFM_CHAIN_TLS=1`); OpenFlow stays plaintext on '
+          'loopback, so the datapath set-up is the same in every mode. Each '
+          'TLS mode runs right after its plaintext mode in every round. What '
+          'they add is the encryption of the state records (async: sent '
+          'alongside the traffic, in batches; sync: on the packet\'s path, '
+          'the held frame waits for the acknowledgement to come back '
+          'through TLS) and the agent '
+          'channel\'s TLS, which carries no per-packet traffic.')
     w('')
     w('| replication | trials | TCP Mbit/s (p50) | TCP min-max | ratio to '
       'off | RTT p50 | ratio | RTT p99 | ratio |')
     w('| --- | --- | --- | --- | --- | --- | --- | --- | --- |')
-    for mode in ('off', 'async', 'sync'):
+    for mode in REPL_MODES:
         if mode in m:
             x = m[mode]
             tcp = [r['tcp_mbit_s'] for r in rp['runs']
@@ -842,18 +868,106 @@ if rp:
           'packet path on 2 cores, and varies by tens of percent between '
           'trials of one mode; differences between modes smaller than that '
           'spread are not significant.')
-    w('')
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
-    modes = [x for x in ('off', 'async', 'sync') if x in m]
-    axes[0].bar(modes, [m[x]['tcp_mbit_s_p50'] for x in modes])
-    axes[0].set_ylabel('TCP Mbit/s (p50)')
+        w('')
+    if tvp:
+        w('TLS against plaintext, the same replication mode in the same run: '
+          'the ratio of the medians over all trials, then (rounds) the range '
+          'of the ratio within each round, where the TLS set-up ran right '
+          'after the plaintext one; "within spread" when the TLS median lies '
+          'inside the plaintext mode\'s min-max over its trials:')
+        w('')
+        w('| replication | TCP Mbit/s TLS / plain | ratio | RTT p50 TLS / '
+          'plain | ratio | RTT p99 TLS / plain | ratio | TLS in use |')
+        w('| --- | --- | --- | --- | --- | --- | --- | --- |')
+
+        def within(r, k):
+            rk = {'tcp_mbit_s': 'tcp', 'rtt_us_p50': 'rtt_p50',
+                  'rtt_us_p99': 'rtt_p99'}[k]
+            per = [x[rk] for x in r.get('per_round', [])]
+            note = ' (rounds %.2f-%.2f)' % (min(per), max(per)) if per else ''
+            if not r['outside_spread'][k]:
+                note += ', within spread'
+            return note
+        for mode, r in sorted(tvp.items()):
+            a, b = m[mode + '-tls'], m[mode]
+            w('| %s | %s / %s | %.2f%s | %s / %s us | %.2f%s | %s / %s us '
+              '| %.2f%s | %s |' % (
+                  mode, f(a['tcp_mbit_s_p50'], 0), f(b['tcp_mbit_s_p50'], 0),
+                  r['tcp'], within(r, 'tcp_mbit_s'),
+                  f(a['rtt_us_p50'], 0), f(b['rtt_us_p50'], 0),
+                  r['rtt_p50'], within(r, 'rtt_us_p50'),
+                  f(a['rtt_us_p99'], 0), f(b['rtt_us_p99'], 0),
+                  r['rtt_p99'], within(r, 'rtt_us_p99'),
+                  'yes' if r['tls_verified'] and r['plain_verified']
+                  else 'NOT VERIFIED'))
+        w('')
+        outside = [(mode, k) for mode, r in sorted(tvp.items())
+                   for k, v in sorted(r['outside_spread'].items()) if v]
+        names = {'tcp_mbit_s': 'TCP throughput', 'rtt_us_p50': 'RTT p50',
+                 'rtt_us_p99': 'RTT p99'}
+        if outside:
+            def same_way(mode, k):
+                rk = {'tcp_mbit_s': 'tcp', 'rtt_us_p50': 'rtt_p50',
+                      'rtt_us_p99': 'rtt_p99'}[k]
+                per = [x[rk] for x in tvp[mode].get('per_round', [])]
+                if not per:
+                    return ''
+                if all(x > 1 for x in per) or all(x < 1 for x in per):
+                    return ', the same way in every round'
+                return ', not the same way in every round'
+            w('Outside the plaintext spread in this run: %s; the rest is '
+              'within the spread between trials of one mode, so not '
+              'significant here.' % ', '.join(
+                  '%s %s (%.2f%s)' % (mode, names[k], tvp[mode][
+                      {'tcp_mbit_s': 'tcp', 'rtt_us_p50': 'rtt_p50',
+                       'rtt_us_p99': 'rtt_p99'}[k]], same_way(mode, k))
+                  for mode, k in outside))
+            better = [1 for mode, k in outside
+                      if (tvp[mode]['tcp'] > 1 if k == 'tcp_mbit_s' else
+                          tvp[mode][k.replace('rtt_us_', 'rtt_')] < 1)]
+            if better:
+                w('Where TLS comes out ahead of plaintext, that is noise '
+                  '(TLS only adds work), which bounds how much of the other '
+                  'differences to believe.')
+        else:
+            w('Every TLS figure in this run is within the spread between '
+              'trials of its plaintext mode: TLS\'s cost on replication is '
+              'too small to tell from the noise on this machine.')
+        w('')
+        w('"TLS in use": after its trials each set-up checks what its '
+          'channels ran: the controller accepted the 5 agent channels as '
+          '`agent ssl:` (plaintext modes: `agent tcp:`), every '
+          '"replication to" connection in the agents\' status is up, and '
+          'the replication listener of `fw-1` answers a TLS handshake with '
+          'its instance certificate (plaintext modes: no TLS).')
+        w('')
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    modes = [x for x in REPL_MODES if x in m]
+    hatch = ['//' if x.endswith('-tls') else '' for x in modes]
+
+    def err(k, med=None):
+        # min-max over the trials, where analyze.py recorded them
+        med = med or k
+        if not all(k + '_min' in m[x] for x in modes):
+            return None
+        return [[m[x][med] - m[x][k + '_min'] for x in modes],
+                [m[x][k + '_max'] - m[x][med] for x in modes]]
+    bars = [axes[0].bar(modes, [m[x]['tcp_mbit_s_p50'] for x in modes],
+                        yerr=err('tcp_mbit_s', 'tcp_mbit_s_p50'), capsize=3)]
+    axes[0].set_ylabel('TCP Mbit/s (p50, min-max)')
     xs = range(len(modes))
-    axes[1].bar([i - 0.2 for i in xs], [m[x]['rtt_us_p50'] for x in modes],
-                0.4, label='p50')
-    axes[1].bar([i + 0.2 for i in xs], [m[x]['rtt_us_p99'] for x in modes],
-                0.4, label='p99')
-    axes[1].set_xticks(list(xs))
-    axes[1].set_xticklabels(modes)
+    bars.append(axes[1].bar([i - 0.2 for i in xs],
+                            [m[x]['rtt_us_p50'] for x in modes], 0.4,
+                            label='p50', yerr=err('rtt_us_p50'), capsize=3))
+    bars.append(axes[1].bar([i + 0.2 for i in xs],
+                            [m[x]['rtt_us_p99'] for x in modes], 0.4,
+                            label='p99', yerr=err('rtt_us_p99'), capsize=3))
+    for bs in bars:  # the TLS modes hatched
+        for b, h in zip(bs, hatch):
+            b.set_hatch(h)
+    for ax in axes:
+        ax.set_xticks(list(xs))
+        ax.set_xticklabels(modes, rotation=20)
     axes[1].set_ylabel('UDP round trip (us)')
     axes[1].legend()
     w('![replication cost](%s)' % savefig(fig, 'bench-repl.png'))
