@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# A chain across three hosts (tests/lib/hosts.sh): each host its own OVS
+# in a namespace of its own, the hosts' switches joined by VXLAN tunnels
+# over an underlay (OVS userspace tunneling), the tunnels declared as the
+# configuration's links.  The controller, in the test's namespace,
+# programs the three switches over the underlay; sfmesh-agent runs in
+# every instance with async replication.
+#
+#   h1 (s1): client, fw-1, dlp-1      h2 (s2): server, fw-2, dlp-2
+#   h3 (s3): dlp-3                    tunnels: s1-s2, s1-s3, s2-s3
+#
+# 24 TCP connections run through the chain; frames cross the tunnels
+# with their NSH header (checked at the tunnels' counters and by the
+# connections working at all, since only NSH is taken from a link); then
+# the agent of dlp-2, on another host than the chain's ingress, is killed
+# and every connection must survive.
+#
+# Usage: test-multihost.sh BIN_DIR
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/tests/lib/ovs-harness.sh"
+sfm_enter_netns "$0" "$@"
+BIN=$(cd "$1" && pwd)
+REPL=async
+N_CONNS=24
+sfm_setup multihost
+. "$top/tests/lib/agent-chain.sh"
+. "$top/tests/lib/hosts.sh"
+say() { printf '  [multihost] %s\n' "$*" >&2; }
+
+cat > "$SFM_TMP/config.yaml" <<'EOF'
+version: 1
+buckets: 256
+switches:
+  s1: {dpid: 1}
+  s2: {dpid: 2}
+  s3: {dpid: 3}
+links:
+  - [{switch: s1, port: t-h2}, {switch: s2, port: t-h1}]
+  - [{switch: s1, port: t-h3}, {switch: s3, port: t-h1}]
+  - [{switch: s2, port: t-h3}, {switch: s3, port: t-h2}]
+services:
+  fw:
+    instances:
+      fw-1: {switch: s1, port: fw-1, mac: "02:00:00:00:01:01"}
+      fw-2: {switch: s2, port: fw-2, mac: "02:00:00:00:01:02"}
+  dlp:
+    instances:
+      dlp-1: {switch: s1, port: dlp-1, mac: "02:00:00:00:02:01"}
+      dlp-2: {switch: s2, port: dlp-2, mac: "02:00:00:00:02:02"}
+      dlp-3: {switch: s3, port: dlp-3, mac: "02:00:00:00:02:03"}
+chains:
+  web:
+    spi: 100
+    reverse_spi: 101
+    ingress: {switch: s1, port: client}
+    egress: {switch: s2, port: server}
+    match: ip
+    services: [fw, dlp]
+EOF
+
+# The underlay, the controller on it, the agent network.
+sfm_hosts_init
+ip link add sfmrep address 02:5f:6d:00:00:fe type bridge
+ip addr add 10.9.0.254/24 dev sfmrep
+ip link set sfmrep up
+sfm_controller_start "$BIN/sfmesh-controller" --config="$SFM_TMP/config.yaml" \
+    --agent-listen=ptcp:0:10.9.0.254 "ptcp:0:$SFM_UNDERLAY_CTL"
+AGENT_PORT=$(sed -n 's/.*listening for agents on ptcp:10.9.0.254:\([0-9]*\).*/\1/p' \
+             "$OVS_LOGDIR/sfmesh-controller.log" | tail -n 1)
+[ -n "$SFM_OF_PORT" ] && [ -n "$AGENT_PORT" ] || sfm_die "no listeners"
+
+# The hosts, their switches and the tunnels between them.
+for n in 1 2 3; do
+    sfm_host_add "h$n" "$n"
+    sfm_host_bridge "h$n" "s$n" "$n" "$SFM_OF_PORT"
+done
+for pair in 1:2 1:3 2:3; do
+    a=${pair%:*} b=${pair#*:}
+    sfm_host_tunnel "h$a" "s$a" "t-h$b" "$SFM_UNDERLAY_NET.$b"
+    sfm_host_tunnel "h$b" "s$b" "t-h$a" "$SFM_UNDERLAY_NET.$a"
+done
+
+# Client, server and instances on their hosts; the instances also on the
+# agent network.
+place() { case $1 in client|fw-1|dlp-1) echo 1 ;; dlp-3) echo 3 ;; *) echo 2 ;; esac; }
+for h in client server $SFM_INSTANCES; do
+    n=$(place "$h")
+    sfm_host_port "h$n" "s$n" "$h" "$h"
+    nsx "$h" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+done
+# The tunnels' 50 bytes and NSH's 38 on the underlay's 1500: the client's
+# and server's segments stay small enough.
+for h in client server; do
+    nsx "$h" ip link set eth0 mtu 1400
+    nsx "$h" ethtool -K eth0 tx off >/dev/null
+done
+nsx client ip addr add 10.0.0.1/24 dev eth0
+nsx server ip addr add 10.0.0.2/24 dev eth0
+n=1
+for h in $SFM_INSTANCES; do
+    ip link add "r-$h" type veth peer name rep0
+    ip link set rep0 netns "$(sfm_netns "$h")"
+    ip link set "r-$h" master sfmrep up
+    nsx "$h" ip addr add "10.9.0.$n/24" dev rep0
+    nsx "$h" ip link set rep0 up
+    n=$((n + 1))
+done
+for n in 1 2 3; do
+    SFM_WAIT_TIMEOUT=20 sfm_wait_until sfm_host_connected "h$n" \
+        || sfm_die "s$n did not connect over the underlay"
+done
+n=1
+for h in $SFM_INSTANCES; do
+    sfm_chain_agent_start "$h" "$n"
+    n=$((n + 1))
+done
+
+in_sync() {
+    [ "$(ctl switches | grep -c 'IDLE, in sync')" = 3 ] \
+        && [ "$(ctl agents | awk '$2 == "up" && $6 == "yes"' | wc -l)" = 5 ] \
+        && ctl switches | grep -q "link s1:t-h2 - s2:t-h1: up"
+}
+SFM_WAIT_TIMEOUT=30 sfm_wait_until in_sync \
+    || { ctl switches >&2; ctl agents >&2; sfm_die "the hosts' chain did not come up"; }
+say "3 hosts, 3 switches in sync over the underlay, 5 agents up and warm"
+
+# The tunnels carry the chain: frames that left s1 toward s2 arrive there.
+tx_before=$(hx h1 ovs-vsctl get interface t-h2 statistics:tx_packets)
+sfm_chain_traffic_start "$N_CONNS" 8
+sleep 2
+tx=$(( $(hx h1 ovs-vsctl get interface t-h2 statistics:tx_packets) - tx_before ))
+rx=$(hx h2 ovs-vsctl get interface t-h1 statistics:rx_packets)
+[ "$tx" -gt 100 ] && [ "$rx" -gt 100 ] \
+    || sfm_die "the tunnel s1-s2 carried $tx/$rx packets"
+say "tunnel s1-s2: $tx packets out of h1, $rx into h2"
+
+kill -KILL "$(cat "$OVS_RUNDIR/agent-dlp-2.pid")"
+say "killed the agent of dlp-2 (host h2) at $(date +%T.%3N)"
+sfm_chain_traffic_wait
+read -r survived failed gap < <(sfm_chain_traffic_result)
+say "$survived of $N_CONNS survived; failed: $failed; longest gap ${gap} ms"
+[ "$survived" = "$N_CONNS" ] || sfm_die "connections lost across hosts: $failed"
+echo "PASS: multihost"

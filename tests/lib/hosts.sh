@@ -1,0 +1,116 @@
+# Hosts for multi-host tests: each host is a network namespace with an
+# ovsdb-server and ovs-vswitchd of its own (the netdev datapath, one per
+# namespace), joined to the others by an underlay network with OVS's
+# userspace tunneling set-up (Documentation/howto/userspace-tunneling.rst):
+# the underlay interface is a port of the host's bridge "br-phy", which
+# holds the host's underlay address, so that the tunnel ports of its other
+# bridges reach the remote hosts through it (ovs/route learns the route
+# from the address).  The underlay is a Linux bridge, "sfmul", in the
+# test's own namespace, where the controller listens at 172.31.0.254.
+#
+# Source after ovs-harness.sh, inside sfm_enter_netns and sfm_setup.
+
+SFM_UNDERLAY_NET=172.31.0
+SFM_UNDERLAY_CTL=$SFM_UNDERLAY_NET.254
+
+# Creates the underlay, with the controller's address on it.
+sfm_hosts_init() {
+    ip link add sfmul address 02:5f:6d:00:01:fe type bridge \
+        || sfm_die "cannot create the underlay"
+    ip addr add "$SFM_UNDERLAY_CTL/24" dev sfmul
+    ip link set sfmul up
+    # Packets of this namespace's stack reach the hosts' userspace
+    # datapaths, which do not complete offloaded checksums.
+    ethtool -K sfmul tx off >/dev/null 2>&1
+}
+
+# Prints host $1's namespace.
+sfm_host_ns() { printf '%s-h-%s\n' "$SFM_PREFIX" "$1"; }
+
+# Runs "$@" in host $1's namespace, against its OVS.
+hx() {
+    local h=$1 d=$SFM_TMP/hosts/$1; shift
+    ip netns exec "$(sfm_host_ns "$h")" env OVS_RUNDIR="$d/run" \
+        OVS_DBDIR="$d/db" OVS_LOGDIR="$d/log" OVS_SYSCONFDIR="$d/etc" "$@"
+}
+
+# Adds host $1, the $2-th: its namespace, its OVS, and br-phy on the
+# underlay with address 172.31.0.$2.
+sfm_host_add() {
+    local h=$1 n=$2 ns d=$SFM_TMP/hosts/$1
+    ns=$(sfm_host_ns "$h")
+    mkdir -p "$d/run" "$d/db" "$d/log" "$d/etc"
+    ip netns add "$ns" || sfm_die "cannot create netns $ns"
+    SFM_NETNS+=("$ns")
+    ip -n "$ns" link set lo up
+    hx "$h" ovsdb-tool create "$d/db/conf.db" \
+        "$OVS_PKGDATADIR/vswitch.ovsschema" || sfm_die "ovsdb-tool ($h)"
+    hx "$h" ovsdb-server --detach --no-chdir --pidfile -vconsole:off \
+        --log-file --remote="punix:$d/run/db.sock" "$d/db/conf.db" \
+        || sfm_die "ovsdb-server of $h did not start"
+    sfm_track_pidfile "$d/run/ovsdb-server.pid"
+    hx "$h" ovs-vsctl --no-wait init || sfm_die "ovs-vsctl init ($h)"
+    hx "$h" ovs-vswitchd --detach --no-chdir --pidfile -vconsole:off \
+        --log-file --disable-system -vvconn:info \
+        || sfm_die "ovs-vswitchd of $h did not start"
+    sfm_track_pidfile "$d/run/ovs-vswitchd.pid"
+
+    hx "$h" ovs-vsctl add-br br-phy -- set bridge br-phy \
+        datapath_type=netdev other-config:hwaddr=02:5f:6d:01:00:$(printf '%02x' "$n") \
+        || sfm_die "no br-phy on $h"
+    ip link add "ul-$h" type veth peer name ul0
+    ip link set ul0 netns "$ns"
+    ip link set "ul-$h" master sfmul up
+    ethtool -K "ul-$h" tx off >/dev/null 2>&1
+    ip -n "$ns" link set ul0 up
+    hx "$h" ovs-vsctl add-port br-phy ul0 || sfm_die "no underlay port on $h"
+    ip -n "$ns" addr add "$SFM_UNDERLAY_NET.$n/24" dev br-phy
+    ip -n "$ns" link set br-phy up
+    # So do the host's own (its OpenFlow connection).
+    ip netns exec "$ns" ethtool -K br-phy tx off >/dev/null 2>&1
+}
+
+# Adds bridge $2 to host $1 with datapath id $3 (a number), fail-mode
+# secure, pointed at the controller's OpenFlow port $4 on the underlay.
+sfm_host_bridge() {
+    local h=$1 br=$2 dpid
+    dpid=$(printf '%016x' "$3")
+    hx "$h" ovs-vsctl add-br "$br" -- set bridge "$br" datapath_type=netdev \
+        fail-mode=secure protocols=OpenFlow10,OpenFlow13,OpenFlow14,OpenFlow15 \
+        other-config:datapath-id="$dpid" other-config:disable-in-band=true \
+        || sfm_die "cannot add bridge $br to $h"
+    hx "$h" ovs-vsctl set-controller "$br" "tcp:$SFM_UNDERLAY_CTL:$4" -- \
+        set controller "$br" max_backoff=1000 inactivity_probe=5000 \
+        || sfm_die "cannot set the controller of $br on $h"
+}
+
+# Adds to bridge $2 of host $1 a VXLAN port $3 toward underlay address $4.
+sfm_host_tunnel() {
+    hx "$1" ovs-vsctl add-port "$2" "$3" -- set interface "$3" type=vxlan \
+        options:remote_ip="$4" || sfm_die "no tunnel $3 on $1"
+}
+
+# Creates namespace $SFM_PREFIX-$4 (unless it exists) and a veth pair: $3
+# a port of bridge $2 on host $1, its peer "eth0" in the namespace.
+sfm_host_port() {
+    local h=$1 br=$2 port=$3 ns="$SFM_PREFIX-$4"
+    if ! ip netns list | grep -qw "$ns"; then
+        ip netns add "$ns" || sfm_die "cannot create netns $ns"
+        SFM_NETNS+=("$ns")
+        ip -n "$ns" link set lo up
+    fi
+    ip link add "$port" type veth peer name "$port-peer" \
+        || sfm_die "cannot create veth $port"
+    ip link set "$port" netns "$(sfm_host_ns "$h")"
+    ip link set "$port-peer" netns "$ns" name eth0
+    ip -n "$(sfm_host_ns "$h")" link set "$port" up
+    ip -n "$ns" link set eth0 up
+    hx "$h" ovs-vsctl add-port "$br" "$port" \
+        || sfm_die "cannot add $port to $br on $h"
+}
+
+# Succeeds if bridge $2 of host $1 reports a connected controller.
+sfm_host_connected() {
+    hx "$1" ovs-vsctl --columns=is_connected --bare list controller \
+        2>/dev/null | grep -qx true
+}
