@@ -13,7 +13,9 @@
 # with their NSH header (checked at the tunnels' counters and by the
 # connections working at all, since only NSH is taken from a link); then
 # the agent of dlp-2, on another host than the chain's ingress, is killed
-# and every connection must survive.
+# and every connection must survive.  Then, under new connections, host h3
+# dies whole (its OVS and dlp-3's agent at once): BFD on the tunnels takes
+# them down at the other hosts, and every connection survives again.
 #
 # Usage: test-multihost.sh BIN_DIR
 set -u
@@ -123,17 +125,25 @@ in_sync() {
 }
 SFM_WAIT_TIMEOUT=30 sfm_wait_until in_sync \
     || { ctl switches >&2; ctl agents >&2; sfm_die "the hosts' chain did not come up"; }
+tunnel_up() { hx "$1" ovs-vsctl get interface "$2" bfd_status:state 2>/dev/null \
+              | grep -q up; }
+tunnel_down() { ! tunnel_up "$@"; }
 say "3 hosts, 3 switches in sync over the underlay, 5 agents up and warm"
 
 # The tunnels carry the chain: frames that left s1 toward s2 arrive there.
-tx_before=$(hx h1 ovs-vsctl get interface t-h2 statistics:tx_packets)
+# (OpenFlow's port counters: the database's are updated every 5 s.)
+port_pkts() {                           # HOST SWITCH PORT rx|tx
+    hx "$1" ovs-ofctl -O OpenFlow15 dump-ports "$2" "$3" \
+        | sed -n "s/.*$4 pkts=\([0-9]*\).*/\1/p"
+}
+tx_before=$(port_pkts h1 s1 t-h2 tx) rx_before=$(port_pkts h2 s2 t-h1 rx)
 sfm_chain_traffic_start "$N_CONNS" 8
 sleep 2
-tx=$(( $(hx h1 ovs-vsctl get interface t-h2 statistics:tx_packets) - tx_before ))
-rx=$(hx h2 ovs-vsctl get interface t-h1 statistics:rx_packets)
+tx=$(( $(port_pkts h1 s1 t-h2 tx) - tx_before ))
+rx=$(( $(port_pkts h2 s2 t-h1 rx) - rx_before ))
 [ "$tx" -gt 100 ] && [ "$rx" -gt 100 ] \
     || sfm_die "the tunnel s1-s2 carried $tx/$rx packets"
-say "tunnel s1-s2: $tx packets out of h1, $rx into h2"
+say "tunnel s1-s2 in 2 s: $tx packets out of h1, $rx into h2"
 
 kill -KILL "$(cat "$OVS_RUNDIR/agent-dlp-2.pid")"
 say "killed the agent of dlp-2 (host h2) at $(date +%T.%3N)"
@@ -141,4 +151,27 @@ sfm_chain_traffic_wait
 read -r survived failed gap < <(sfm_chain_traffic_result)
 say "$survived of $N_CONNS survived; failed: $failed; longest gap ${gap} ms"
 [ "$survived" = "$N_CONNS" ] || sfm_die "connections lost across hosts: $failed"
+
+# A whole host dies: h3, with dlp-3, the secondary or primary of a share
+# of the dlp buckets.  First dlp-2 comes back (cold, then warm).
+sfm_chain_agent_start dlp-2 4
+SFM_WAIT_TIMEOUT=30 sfm_wait_until in_sync \
+    || { ctl agents >&2; sfm_die "dlp-2 did not come back"; }
+for t in "h1 t-h3" "h2 t-h3"; do
+    sfm_wait_until tunnel_up $t || sfm_die "BFD not up on $t"
+done
+sfm_chain_client_start host "$N_CONNS" 42000 8
+sleep 2
+h3=$SFM_TMP/hosts/h3/run
+kill -KILL "$(cat "$h3/ovs-vswitchd.pid")" "$(cat "$h3/ovsdb-server.pid")" \
+    "$(cat "$OVS_RUNDIR/agent-dlp-3.pid")"
+say "killed host h3 (its OVS and dlp-3's agent) at $(date +%T.%3N)"
+for t in "h1 t-h3" "h2 t-h3"; do
+    sfm_wait_until tunnel_down $t || sfm_die "BFD still up on $t"
+done
+say "BFD down on the tunnels to h3 at h1 and h2"
+sfm_chain_traffic_wait
+read -r survived failed gap < <(sfm_chain_traffic_result host)
+say "$survived of $N_CONNS survived the host; failed: $failed; longest gap ${gap} ms"
+[ "$survived" = "$N_CONNS" ] || sfm_die "connections lost with host h3: $failed"
 echo "PASS: multihost"

@@ -84,10 +84,15 @@ sfm_host_bridge() {
         || sfm_die "cannot set the controller of $br on $h"
 }
 
-# Adds to bridge $2 of host $1 a VXLAN port $3 toward underlay address $4.
+# Adds to bridge $2 of host $1 a VXLAN port $3 toward underlay address $4,
+# with BFD every SFM_TUNNEL_BFD_MS (default 100) ms: OVS then takes the
+# port for dead when the remote host stops answering, and the
+# fast-failover groups that watch it move on.
 sfm_host_tunnel() {
+    local ms=${SFM_TUNNEL_BFD_MS:-100}
     hx "$1" ovs-vsctl add-port "$2" "$3" -- set interface "$3" type=vxlan \
-        options:remote_ip="$4" || sfm_die "no tunnel $3 on $1"
+        options:remote_ip="$4" bfd:enable=true bfd:min_rx="$ms" \
+        bfd:min_tx="$ms" || sfm_die "no tunnel $3 on $1"
 }
 
 # Creates namespace $SFM_PREFIX-$4 (unless it exists) and a veth pair: $3
