@@ -213,6 +213,7 @@ svcmap_add_instance(struct svcmap *map, const char *name, uint32_t weight)
     inst->weight = weight;
     inst->state = SVCMAP_UP;
     inst->draining = false;
+    inst->domain = -1;
     return map->n_instances++;
 }
 
@@ -255,10 +256,50 @@ svcmap_state_bit__(enum svcmap_state state)
     return (unsigned int) state <= SVCMAP_DISABLED ? 1u << state : 0;
 }
 
+/* Returns true if instance 'i' of 'map' shares the failure domain of
+ * instance 'other' (neither SVCMAP_NONE, both in a known domain). */
+static bool
+svcmap_same_domain__(const struct svcmap *map, int i, int other)
+{
+    return (i != SVCMAP_NONE && other != SVCMAP_NONE
+            && map->instances[i].domain >= 0
+            && map->instances[i].domain == map->instances[other].domain);
+}
+
+/* Returns true if instance 'i' of 'map' ranks above instance 'best' (which
+ * may be SVCMAP_NONE) for a bucket of 'scores', as the partner of 'exclude'
+ * (or SVCMAP_NONE): one that is not draining wins over one that is, then
+ * one outside the failure domain of 'exclude' over one in it, then the
+ * higher score, then the lower name. */
+static bool
+svcmap_ranks_above__(const struct svcmap *map, const double *scores, int i,
+                     int best, int exclude)
+{
+    const struct svcmap_instance *a = &map->instances[i];
+    const struct svcmap_instance *b;
+    bool a_near, b_near;
+
+    if (best == SVCMAP_NONE) {
+        return true;
+    }
+    b = &map->instances[best];
+    if (a->draining != b->draining) {
+        return b->draining;
+    }
+    a_near = svcmap_same_domain__(map, i, exclude);
+    b_near = svcmap_same_domain__(map, best, exclude);
+    if (a_near != b_near) {
+        return b_near;
+    }
+    return (scores[i] > scores[best]
+            || (scores[i] == scores[best] && strcmp(a->name, b->name) < 0));
+}
+
 /* Returns the best-ranked instance of 'map', other than 'exclude', whose
  * state is in 'mask' (bits from svcmap_state_bit__()), given the bucket's
- * 'scores', an instance that is not draining winning over one that is; or
- * SVCMAP_NONE if there is none.  'mask' may only name live states. */
+ * 'scores', by svcmap_ranks_above__() (so, as the partner of 'exclude', in
+ * another failure domain where there is one); or SVCMAP_NONE if there is
+ * none.  'mask' may only name live states. */
 static int
 svcmap_best__(const struct svcmap *map, const double *scores,
                    unsigned int mask, int exclude)
@@ -271,13 +312,7 @@ svcmap_best__(const struct svcmap *map, const double *scores,
         if ((int) i == exclude || !(mask & svcmap_state_bit__(inst->state))) {
             continue;
         }
-        if (best == SVCMAP_NONE
-            || (map->instances[best].draining && !inst->draining)
-            || (map->instances[best].draining == inst->draining
-                && (scores[i] > scores[best]
-                    || (scores[i] == scores[best]
-                        && strcmp(inst->name,
-                                  map->instances[best].name) < 0)))) {
+        if (svcmap_ranks_above__(map, scores, i, best, exclude)) {
             best = i;
         }
     }
@@ -469,40 +504,65 @@ svcmap_set_state(struct svcmap *map, int instance, enum svcmap_state state)
 }
 
 /* Stores in '*primary' and '*secondary' the target of bucket 'bucket' of
- * 'map': the best- and second-best-ranked live instances that are not
- * draining, whatever the bucket holds now.  Either may be SVCMAP_NONE. */
+ * 'map': among the live instances that are not draining, the best-ranked,
+ * and the best-ranked after it in another failure domain where there is
+ * one, whatever the bucket holds now.  Either may be SVCMAP_NONE. */
 void
 svcmap_target(const struct svcmap *map, uint32_t bucket, int *primary,
               int *secondary)
 {
     uint64_t h = svcmap_bucket_hash__(svcmap_service_hash__(map->service),
                                       bucket);
-    double best = 0, second = 0;
+    double *scores = xmalloc(MAX(map->n_instances, 1) * sizeof *scores);
 
     *primary = *secondary = SVCMAP_NONE;
     for (size_t i = 0; i < map->n_instances; i++) {
         const struct svcmap_instance *inst = &map->instances[i];
-        double score;
 
-        if (!svcmap_is_live(inst->state) || inst->draining) {
-            continue;
-        }
-        score = svcmap_score__(h, inst->name, inst->weight);
-        if (*primary == SVCMAP_NONE || score > best
-            || (score == best
-                && strcmp(inst->name, map->instances[*primary].name) < 0)) {
-            *secondary = *primary;
-            second = best;
-            *primary = i;
-            best = score;
-        } else if (*secondary == SVCMAP_NONE || score > second
-                   || (score == second
-                       && strcmp(inst->name,
-                                 map->instances[*secondary].name) < 0)) {
-            *secondary = i;
-            second = score;
+        if (svcmap_is_live(inst->state) && !inst->draining) {
+            scores[i] = svcmap_score__(h, inst->name, inst->weight);
+            if (svcmap_ranks_above__(map, scores, i, *primary,
+                                     SVCMAP_NONE)) {
+                *primary = i;
+            }
         }
     }
+    for (size_t i = 0; i < map->n_instances; i++) {
+        const struct svcmap_instance *inst = &map->instances[i];
+
+        if (svcmap_is_live(inst->state) && !inst->draining
+            && (int) i != *primary
+            && svcmap_ranks_above__(map, scores, i, *secondary, *primary)) {
+            *secondary = i;
+        }
+    }
+    free(scores);
+}
+
+/* Sets the failure domain of instance 'instance' of 'map' (the host it
+ * runs on, say), 'domain' >= 0, or -1 for none: from then on a bucket's
+ * secondary is chosen outside its primary's domain where an instance
+ * there can take the job (a live secondary is not moved by a repair; the
+ * target moves it, see svcmap_target()).  The epoch does not change. */
+void
+svcmap_set_domain(struct svcmap *map, int instance, int domain)
+{
+    map->instances[instance].domain = domain < 0 ? -1 : domain;
+}
+
+/* Returns the number of buckets of 'map' whose primary and secondary share
+ * a failure domain: the anti-affinity that could not be met (or not yet,
+ * while handoffs move the buckets to their targets). */
+size_t
+svcmap_count_same_domain(const struct svcmap *map)
+{
+    size_t n = 0;
+
+    for (size_t b = 0; b < map->n_buckets; b++) {
+        n += svcmap_same_domain__(map, map->buckets[b].primary,
+                                  map->buckets[b].secondary);
+    }
+    return n;
 }
 
 /* Returns the number of buckets of 'map' whose target primary (see

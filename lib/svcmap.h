@@ -17,7 +17,14 @@
  *   - removing an instance moves only the buckets it held;
  *   - a bucket whose primary fails gets its old secondary as primary, never
  *     a stranger while the secondary lives;
- *   - with one live instance a bucket has no secondary; with none, none.
+ *   - with one live instance a bucket has no secondary; with none, none;
+ *
+ *   - given failure domains (the instances' hosts, svcmap_set_domain()),
+ *     a bucket's secondary is in another domain than its primary wherever
+ *     an instance there can take the job (anti-affinity), so that a whole
+ *     host's loss leaves each of its buckets a secondary elsewhere;
+ *     svcmap_count_same_domain() counts the buckets where it could not be
+ *     met.
  *
  * The map is state, not a pure function of the live set: an instance that
  * comes back after a failure is COLD and is made a primary only where it
@@ -67,6 +74,7 @@ struct svcmap_instance {
     uint32_t weight;            /* Relative share of buckets, >= 1. */
     enum svcmap_state state;    /* Current state. */
     bool draining;              /* Being emptied: in no bucket's target. */
+    int domain;                 /* Failure domain (its host), or -1. */
 };
 
 struct svcmap {
@@ -97,6 +105,8 @@ void svcmap_set_bucket(struct svcmap *, uint32_t bucket, int primary,
                        int secondary);
 void svcmap_set_next(struct svcmap *, uint32_t bucket, int next);
 size_t svcmap_count_target(const struct svcmap *, int instance);
+void svcmap_set_domain(struct svcmap *, int instance, int domain);
+size_t svcmap_count_same_domain(const struct svcmap *);
 bool svcmap_holds_any(const struct svcmap *, int instance);
 
 size_t svcmap_count_primary(const struct svcmap *, int instance);

@@ -683,20 +683,53 @@ get_spi__(struct parser *p, const yaml_node_t *node, const yaml_node_t *owner,
     return ok;
 }
 
+/* Reads the host name 'node' of switch 'sw' into 'sw->host', adding the
+ * host to the configuration's hosts if it is new. */
+static bool
+get_host__(struct parser *p, const yaml_node_t *node, struct cfg_switch *sw)
+{
+    struct sfm_config *cfg = p->cfg;
+    char *name;
+
+    if (!get_name__(p, node, "host", MAX_NAME_LEN, &name)) {
+        return false;
+    }
+    for (size_t i = 0; i < cfg->n_hosts; i++) {
+        if (!strcmp(cfg->hosts[i], name)) {
+            sw->host = i;
+            free(name);
+            return true;
+        }
+    }
+    cfg->hosts = xrealloc(cfg->hosts, (cfg->n_hosts + 1) * sizeof *cfg->hosts);
+    cfg->hosts[cfg->n_hosts] = name;
+    sw->host = cfg->n_hosts++;
+    return true;
+}
+
 /* Reads the switch 'node' into 'sw'. */
 static bool
 parse_switch__(struct parser *p, const yaml_node_t *node,
                struct cfg_switch *sw)
 {
-    static const char *const keys[] = { "dpid" };
+    static const char *const keys[] = { "dpid", "host" };
     const yaml_node_t *values[ARRAY_SIZE(keys)];
     size_t mark;
     char *key, *what;
     bool ok;
 
+    sw->host = -1;
     if (!get_fields__(p, node, keys, ARRAY_SIZE(keys), values)
         || !require__(p, node, values[0], "dpid")) {
         return false;
+    }
+    if (values[1]) {
+        mark = path_push__(p, "host");
+        ok = get_host__(p, values[1], sw);
+        path_pop__(p, mark);
+        if (!ok) {
+            return false;
+        }
     }
 
     mark = path_push__(p, "dpid");
@@ -2151,6 +2184,10 @@ cfg_destroy(struct sfm_config *cfg)
         return;
     }
 
+    for (size_t i = 0; i < cfg->n_hosts; i++) {
+        free(cfg->hosts[i]);
+    }
+    free(cfg->hosts);
     for (size_t i = 0; i < cfg->n_switches; i++) {
         free(cfg->switches[i].name);
     }

@@ -45,6 +45,8 @@ struct route_link;
 struct cfg_switch {
     char *name;                 /* Key in "switches". */
     uint64_t dpid;              /* Datapath id. */
+    int host;                   /* Index in 'hosts' of the host it runs on
+                                 * ("host:"), or -1 if not given. */
     int line;                   /* Where it is defined. */
 };
 
@@ -143,6 +145,9 @@ struct sfm_config {
     enum cfg_classifier classifier;
     struct cfg_switch *switches;
     size_t n_switches;
+    char **hosts;               /* The switches' hosts, by first mention: a
+                                 * host is a failure domain (svcmap.h). */
+    size_t n_hosts;
     struct cfg_link *links;     /* Paths over them: see fabric.h. */
     size_t n_links;
     struct cfg_service *services;

@@ -159,6 +159,8 @@ maps_create__(const struct sfm_config *cfg, struct steer_maps *m,
 
             svcmap_add_instance(m->maps[i], svc->instances[j].name,
                                 svc->instances[j].weight);
+            svcmap_set_domain(m->maps[i], j,
+                              cfg->switches[svc->instances[j].sw].host);
             if (old_idx >= 0) {
                 struct steer_inst *o = &old->insts[oi][old_idx];
 
@@ -340,6 +342,23 @@ port_by_name__(const struct ofconn *conn, const char *name)
     return NULL;
 }
 
+/* Reports, when the configuration places switches on hosts, the buckets of
+ * 'map' whose primary and secondary share a host: a loss of that host
+ * would take both. */
+static void
+report_affinity__(const struct steer *st, const struct svcmap *map)
+{
+    static struct vlog_rate_limit affinity_rl = VLOG_RATE_LIMIT_INIT(1, 5);
+    size_t n = st->cfg->n_hosts ? svcmap_count_same_domain(map) : 0;
+
+    if (n) {
+        VLOG_WARN_RL(&affinity_rl, "service %s: %"PRIuSIZE" of %"PRIuSIZE
+                     " buckets have their primary and secondary on one host "
+                     "(no live instance elsewhere can take the job)",
+                     map->service, n, map->n_buckets);
+    }
+}
+
 /* Brings the map state of instance 'j' of service 'i' in line with whether
  * its port is 'live' and whether the operator disabled it. */
 static void
@@ -394,6 +413,7 @@ update_instance__(struct steer *st, size_t i, size_t j, bool live)
                   "changed, epoch %"PRIu64, map->service,
                   map->instances[j].name, svcmap_state_name(cur),
                   svcmap_state_name(want), n, map->epoch);
+        report_affinity__(st, map);
     }
 }
 
@@ -1108,6 +1128,11 @@ steer_format_map(const struct steer *st, const char *service, struct ds *s)
         found = true;
         ds_put_format(s, "service %s: %"PRIuSIZE" buckets, epoch %"PRIu64
                       "\n", map->service, map->n_buckets, map->epoch);
+        if (st->cfg->n_hosts) {
+            ds_put_format(s, "  anti-affinity: %"PRIuSIZE" buckets with "
+                          "primary and secondary on one host\n",
+                          svcmap_count_same_domain(map));
+        }
         ds_put_format(s, "  %-16s %-9s %8s %10s %6s\n", "INSTANCE", "STATE",
                       "PRIMARY", "SECONDARY", "IDEAL");
         for (size_t j = 0; j < map->n_instances; j++) {

@@ -6,16 +6,20 @@
 # programs the three switches over the underlay; sfmesh-agent runs in
 # every instance with async replication.
 #
-#   h1 (s1): client, fw-1, dlp-1      h2 (s2): server, fw-2, dlp-2
-#   h3 (s3): dlp-3                    tunnels: s1-s2, s1-s3, s2-s3
+#   h1 (s1): client, fw-1, dlp-1, dlp-3     h2 (s2): server, fw-2
+#   h3 (s3): dlp-2                          tunnels: s1-s2, s1-s3, s2-s3
 #
+# The switches name their hosts, so the map gives every bucket a
+# secondary on another host than its primary: each bucket of dlp-1 or
+# dlp-3 has dlp-2 as secondary, never the other instance on h1.
 # 24 TCP connections run through the chain; frames cross the tunnels
 # with their NSH header (checked at the tunnels' counters and by the
 # connections working at all, since only NSH is taken from a link); then
-# the agent of dlp-2, on another host than the chain's ingress, is killed
-# and every connection must survive.  Then, under new connections, host h3
-# dies whole (its OVS and dlp-3's agent at once): BFD on the tunnels takes
-# them down at the other hosts, and every connection survives again.
+# the agent of dlp-1 is killed, whose buckets fail over to dlp-2 on
+# another host, and every connection must survive.  Then, under new
+# connections, host h3 dies whole (its OVS and dlp-2's agent at once): BFD
+# on the tunnels takes them down at the other hosts, and every connection
+# survives again.
 #
 # Usage: test-multihost.sh BIN_DIR
 set -u
@@ -30,36 +34,7 @@ sfm_setup multihost
 . "$top/tests/lib/hosts.sh"
 say() { printf '  [multihost] %s\n' "$*" >&2; }
 
-cat > "$SFM_TMP/config.yaml" <<'EOF'
-version: 1
-buckets: 256
-switches:
-  s1: {dpid: 1}
-  s2: {dpid: 2}
-  s3: {dpid: 3}
-links:
-  - [{switch: s1, port: t-h2}, {switch: s2, port: t-h1}]
-  - [{switch: s1, port: t-h3}, {switch: s3, port: t-h1}]
-  - [{switch: s2, port: t-h3}, {switch: s3, port: t-h2}]
-services:
-  fw:
-    instances:
-      fw-1: {switch: s1, port: fw-1, mac: "02:00:00:00:01:01"}
-      fw-2: {switch: s2, port: fw-2, mac: "02:00:00:00:01:02"}
-  dlp:
-    instances:
-      dlp-1: {switch: s1, port: dlp-1, mac: "02:00:00:00:02:01"}
-      dlp-2: {switch: s2, port: dlp-2, mac: "02:00:00:00:02:02"}
-      dlp-3: {switch: s3, port: dlp-3, mac: "02:00:00:00:02:03"}
-chains:
-  web:
-    spi: 100
-    reverse_spi: 101
-    ingress: {switch: s1, port: client}
-    egress: {switch: s2, port: server}
-    match: ip
-    services: [fw, dlp]
-EOF
+cp "$top/docs/examples/three-hosts.yaml" "$SFM_TMP/config.yaml"
 
 # The underlay, the controller on it, the agent network.
 sfm_hosts_init
@@ -85,7 +60,7 @@ done
 
 # Client, server and instances on their hosts; the instances also on the
 # agent network.
-place() { case $1 in client|fw-1|dlp-1) echo 1 ;; dlp-3) echo 3 ;; *) echo 2 ;; esac; }
+place() { case $1 in client|fw-1|dlp-1|dlp-3) echo 1 ;; dlp-2) echo 3 ;; *) echo 2 ;; esac; }
 for h in client server $SFM_INSTANCES; do
     n=$(place "$h")
     sfm_host_port "h$n" "s$n" "$h" "$h"
@@ -130,6 +105,15 @@ tunnel_up() { hx "$1" ovs-vsctl get interface "$2" bfd_status:state 2>/dev/null 
 tunnel_down() { ! tunnel_up "$@"; }
 say "3 hosts, 3 switches in sync over the underlay, 5 agents up and warm"
 
+# Anti-affinity: no bucket pairs dlp-1 with dlp-3, both on h1.
+ctl map dlp | grep -q "anti-affinity: 0 buckets" \
+    || { ctl map dlp >&2; sfm_die "anti-affinity not met"; }
+pairs=$(ctl map dlp | awk 'NF == 3 && $1 ~ /^[0-9]+$/ {print $2 "/" $3}' \
+        | sort | uniq -c | sed 's/^ *//' | paste -sd' ' -)
+printf '%s\n' "$pairs" | grep -Eq "dlp-1/dlp-3|dlp-3/dlp-1" \
+    && sfm_die "buckets pair the two instances of h1: $pairs"
+say "dlp buckets by primary/secondary: $pairs"
+
 # The tunnels carry the chain: frames that left s1 toward s2 arrive there.
 # (OpenFlow's port counters: the database's are updated every 5 s.)
 port_pkts() {                           # HOST SWITCH PORT rx|tx
@@ -145,27 +129,30 @@ rx=$(( $(port_pkts h2 s2 t-h1 rx) - rx_before ))
     || sfm_die "the tunnel s1-s2 carried $tx/$rx packets"
 say "tunnel s1-s2 in 2 s: $tx packets out of h1, $rx into h2"
 
-kill -KILL "$(cat "$OVS_RUNDIR/agent-dlp-2.pid")"
-say "killed the agent of dlp-2 (host h2) at $(date +%T.%3N)"
+kill -KILL "$(cat "$OVS_RUNDIR/agent-dlp-1.pid")"
+say "killed the agent of dlp-1 (host h1; its secondary on h3) at $(date +%T.%3N)"
 sfm_chain_traffic_wait
 read -r survived failed gap < <(sfm_chain_traffic_result)
 say "$survived of $N_CONNS survived; failed: $failed; longest gap ${gap} ms"
 [ "$survived" = "$N_CONNS" ] || sfm_die "connections lost across hosts: $failed"
 
-# A whole host dies: h3, with dlp-3, the secondary or primary of a share
-# of the dlp buckets.  First dlp-2 comes back (cold, then warm).
-sfm_chain_agent_start dlp-2 4
+# A whole host dies: h3, with dlp-2, the secondary of every bucket of h1's
+# instances and the primary of others.  First dlp-1 comes back (cold, then
+# warm).
+sfm_chain_agent_start dlp-1 3
 SFM_WAIT_TIMEOUT=30 sfm_wait_until in_sync \
     || { ctl agents >&2; sfm_die "dlp-2 did not come back"; }
 for t in "h1 t-h3" "h2 t-h3"; do
     sfm_wait_until tunnel_up $t || sfm_die "BFD not up on $t"
 done
+ctl map dlp | grep -q "anti-affinity: 0 buckets" \
+    || { ctl map dlp >&2; sfm_die "anti-affinity not met after the repair"; }
 sfm_chain_client_start host "$N_CONNS" 42000 8
 sleep 2
 h3=$SFM_TMP/hosts/h3/run
 kill -KILL "$(cat "$h3/ovs-vswitchd.pid")" "$(cat "$h3/ovsdb-server.pid")" \
-    "$(cat "$OVS_RUNDIR/agent-dlp-3.pid")"
-say "killed host h3 (its OVS and dlp-3's agent) at $(date +%T.%3N)"
+    "$(cat "$OVS_RUNDIR/agent-dlp-2.pid")"
+say "killed host h3 (its OVS and dlp-2's agent) at $(date +%T.%3N)"
 for t in "h1 t-h3" "h2 t-h3"; do
     sfm_wait_until tunnel_down $t || sfm_die "BFD still up on $t"
 done

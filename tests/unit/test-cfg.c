@@ -442,7 +442,7 @@ test_unknown_keys(void)
                  "(allowed: inactivity_probe_ms, handshake_timeout_ms)");
     ASSERT_FAILS("switches:\n  sw1: {dpid: 1, name: x}\n" SERVICES CHAINS,
                  "test.yaml:2: switches.sw1: unknown key \"name\" "
-                 "(allowed: dpid)");
+                 "(allowed: dpid, host)");
     ASSERT_FAILS(SWITCHES
                  "services:\n"
                  "  fw:\n"
@@ -1321,6 +1321,53 @@ test_links(void)
     }
 }
 
+/* Switches name their hosts; a host is a failure domain, shared by the
+ * switches that name it. */
+static void
+test_hosts(void)
+{
+    struct sfm_config *cfg;
+
+    cfg = parse_ok("switches:\n"
+                   "  sw1: {dpid: 1, host: h1}\n"
+                   "  sw2: {dpid: 2, host: h2}\n"
+                   "  sw3: {dpid: 3, host: h1}\n"
+                   "  sw4: {dpid: 4}\n"
+                   "links:\n"
+                   "  - [{switch: sw1, port: t2}, {switch: sw2, port: t1}]\n"
+                   "  - [{switch: sw1, port: t3}, {switch: sw3, port: t1}]\n"
+                   "  - [{switch: sw1, port: t4}, {switch: sw4, port: t1}]\n"
+                   SERVICES CHAINS);
+    if (cfg) {
+        CU_ASSERT_EQUAL(cfg->n_hosts, 2);
+        CU_ASSERT_STRING_EQUAL(cfg->hosts[0], "h1");
+        CU_ASSERT_STRING_EQUAL(cfg->hosts[1], "h2");
+        CU_ASSERT_EQUAL(cfg_find_switch(cfg, "sw1")->host, 0);
+        CU_ASSERT_EQUAL(cfg_find_switch(cfg, "sw2")->host, 1);
+        CU_ASSERT_EQUAL(cfg_find_switch(cfg, "sw3")->host, 0);
+        CU_ASSERT_EQUAL(cfg_find_switch(cfg, "sw4")->host, -1);
+        cfg_destroy(cfg);
+    }
+    cfg = parse_ok(SWITCHES SERVICES CHAINS);
+    if (cfg) {
+        CU_ASSERT_EQUAL(cfg->n_hosts, 0);
+        CU_ASSERT_EQUAL(cfg->switches[0].host, -1);
+        cfg_destroy(cfg);
+    }
+    ASSERT_FAILS("switches:\n  sw1: {dpid: 1, host: [a]}\n" SERVICES CHAINS,
+                 "test.yaml:2: switches.sw1.host:");
+
+    /* The example of three hosts. */
+    CU_ASSERT_PTR_NULL(cfg_read("docs/examples/three-hosts.yaml", &cfg));
+    if (cfg) {
+        CU_ASSERT_EQUAL(cfg->n_hosts, 3);
+        CU_ASSERT_EQUAL(cfg->n_links, 3);
+        CU_ASSERT_STRING_EQUAL(cfg->hosts[cfg_find_switch(cfg, "s3")->host],
+                               "h3");
+        cfg_destroy(cfg);
+    }
+}
+
 static void
 test_bad_links(void)
 {
@@ -1613,6 +1660,7 @@ static const struct test_case config_tests[] = {
     { "datapath id twice", test_dpid_twice },
     { "port used twice", test_port_twice },
     { "links", test_links },
+    { "hosts", test_hosts },
     { "bad links", test_bad_links },
     { "switches a chain cannot reach", test_unreachable },
     { "bad names", test_names },

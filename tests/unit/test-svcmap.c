@@ -1485,6 +1485,67 @@ test_next(void)
     svcmap_destroy(map);
 }
 
+/* Instances 1 and 2 on host 0, 3 on host 1, 4 on host 2: every bucket's
+ * secondary is on another host than its primary, after an assignment, a
+ * repair and in the target; and the secondary is the best-ranked of the
+ * instances there.  With every instance on one host, the rule cannot be
+ * met, and the count says so in every bucket. */
+static void
+test_anti_affinity(void)
+{
+    static const int domains[4] = { 0, 0, 1, 2 };
+    struct svcmap *map = svcmap_create("dlp", 256);
+    size_t n_same_host_pairs = 0;
+
+    for (int i = 0; i < 4; i++) {
+        char name[16];
+
+        snprintf(name, sizeof name, "dlp-%d", i + 1);
+        svcmap_add_instance(map, name, 1);
+        svcmap_set_domain(map, i, domains[i]);
+    }
+    svcmap_assign(map);
+    for (size_t b = 0; b < map->n_buckets; b++) {
+        const struct svcmap_bucket *bk = &map->buckets[b];
+        int p, t_s;
+
+        CU_ASSERT_NOT_EQUAL(domains[bk->primary], domains[bk->secondary]);
+        svcmap_target(map, b, &p, &t_s);
+        CU_ASSERT_EQUAL(p, bk->primary);
+        CU_ASSERT_EQUAL(t_s, bk->secondary);
+        /* The best of the other hosts' instances, by score. */
+        for (int i = 0; i < 4; i++) {
+            if (domains[i] != domains[bk->primary]) {
+                CU_ASSERT(svcmap_score("dlp", b, map->instances[i].name, 1)
+                          <= svcmap_score("dlp", b,
+                                          map->instances[bk->secondary].name,
+                                          1));
+            }
+        }
+        /* Without the rule, host 0's two instances would pair up here. */
+        n_same_host_pairs += (domains[bk->primary] == 0
+                              && brute_best(map, b, svcmap_is_live,
+                                            bk->primary) <= 1);
+    }
+    CU_ASSERT(n_same_host_pairs > 0);
+    CU_ASSERT_EQUAL(svcmap_count_same_domain(map), 0);
+
+    /* Host 1 fails: the repair keeps the pairs apart where it can. */
+    svcmap_set_state(map, 2, SVCMAP_DOWN);
+    for (size_t b = 0; b < map->n_buckets; b++) {
+        const struct svcmap_bucket *bk = &map->buckets[b];
+
+        CU_ASSERT_NOT_EQUAL(bk->primary, 2);
+        CU_ASSERT_NOT_EQUAL(bk->secondary, 2);
+        CU_ASSERT_NOT_EQUAL(domains[bk->primary], domains[bk->secondary]);
+    }
+
+    /* Host 2 fails too: only host 0 is left, and every pair shares it. */
+    svcmap_set_state(map, 3, SVCMAP_DOWN);
+    CU_ASSERT_EQUAL(svcmap_count_same_domain(map), map->n_buckets);
+    svcmap_destroy(map);
+}
+
 static const struct test_case svcmap_tests[] = {
     { "score formula", test_score_formula },
     { "golden assignment", test_golden },
@@ -1510,6 +1571,7 @@ static const struct test_case svcmap_tests[] = {
     { "remove instance", test_remove_instance },
     { "repair avoids draining instances", test_repair_avoids_draining },
     { "next instance", test_next },
+    { "anti-affinity: secondaries on other hosts", test_anti_affinity },
     { NULL, NULL },
 };
 TEST_SUITE("svcmap", svcmap_tests)
