@@ -17,9 +17,9 @@
 # connections working at all, since only NSH is taken from a link); then
 # the agent of dlp-1 is killed, whose buckets fail over to dlp-2 on
 # another host, and every connection must survive.  Then, under new
-# connections, host h3 dies whole (its OVS and dlp-2's agent at once): BFD
-# on the tunnels takes them down at the other hosts, and every connection
-# survives again.
+# connections, h3's underlay is cut and comes back, and then host h3 dies
+# whole (its OVS and dlp-2's agent at once): BFD on the tunnels takes them
+# down at the other hosts, and every connection survives each time.
 #
 # Usage: test-multihost.sh BIN_DIR
 set -u
@@ -147,7 +147,37 @@ for t in "h1 t-h3" "h2 t-h3"; do
 done
 ctl map dlp | grep -q "anti-affinity: 0 buckets" \
     || { ctl map dlp >&2; sfm_die "anti-affinity not met after the repair"; }
-sfm_chain_client_start host "$N_CONNS" 42000 8
+
+# h3's underlay is cut under traffic, then comes back: BFD takes the
+# tunnels down and up, the controller takes dlp-2 out of the maps while no
+# path reaches it (its agent, on the agent network, stays connected), and
+# every connection survives.
+sfm_chain_client_start cut "$N_CONNS" 43000 8
+sleep 2
+ip link set ul-h3 down
+say "cut the underlay of h3 at $(date +%T.%3N)"
+for t in "h1 t-h3" "h2 t-h3"; do
+    sfm_wait_until tunnel_down $t || sfm_die "BFD still up on $t"
+done
+sfm_wait_until sh -c "'$BIN/sfmesh-ctl' -t '$SFM_CTL' switches \
+    | grep -q 'link s1:t-h3 - s3:t-h1: down'" \
+    || { ctl switches >&2; sfm_die "the link to h3 not down"; }
+sleep 1
+ip link set ul-h3 up
+say "underlay of h3 back at $(date +%T.%3N)"
+sfm_chain_traffic_wait
+read -r survived failed gap < <(sfm_chain_traffic_result cut)
+say "$survived of $N_CONNS survived the cut; failed: $failed; longest gap ${gap} ms"
+[ "$survived" = "$N_CONNS" ] || sfm_die "connections lost with the cut: $failed"
+for t in "h1 t-h3" "h2 t-h3"; do
+    SFM_WAIT_TIMEOUT=20 sfm_wait_until tunnel_up $t \
+        || sfm_die "BFD not back up on $t"
+done
+SFM_WAIT_TIMEOUT=30 sfm_wait_until in_sync \
+    || { ctl agents >&2; ctl switches >&2; sfm_die "h3 did not come back"; }
+say "h3 back: tunnels up, maps at their targets"
+
+sfm_chain_client_start host "$N_CONNS" 44000 8
 sleep 2
 h3=$SFM_TMP/hosts/h3/run
 kill -KILL "$(cat "$h3/ovs-vswitchd.pid")" "$(cat "$h3/ovsdb-server.pid")" \
