@@ -181,6 +181,17 @@ instances_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
 }
 
 static void
+hosts_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
+          const char *argv[] OVS_UNUSED, void *ctrl_)
+{
+    struct controller *ctrl = ctrl_;
+    struct ds s = DS_EMPTY_INITIALIZER;
+
+    steer_format_hosts(ctrl->steer, &s);
+    reply_ds(conn, &s, NULL);
+}
+
+static void
 switches_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
              const char *argv[] OVS_UNUSED, void *ctrl_)
 {
@@ -683,6 +694,7 @@ main(int argc, char *argv[])
     ctlsock_register(ctrl.ctl, "instances", "", 0, 0, instances_cmd, &ctrl);
     ctlsock_register(ctrl.ctl, "bfd", "", 0, 0, bfd_cmd, &ctrl);
     ctlsock_register(ctrl.ctl, "switches", "", 0, 0, switches_cmd, &ctrl);
+    ctlsock_register(ctrl.ctl, "hosts", "", 0, 0, hosts_cmd, &ctrl);
     ctlsock_register(ctrl.ctl, "agents", "", 0, 0, agents_cmd, &ctrl);
     ctlsock_register(ctrl.ctl, "flows", "[SWITCH]", 0, 1, desired_cmd,
                      &ctrl);

@@ -1335,8 +1335,9 @@ steer_format_switches(const struct steer *st, struct ds *s)
         const struct cfg_switch *cs = &st->cfg->switches[i];
         const struct steer_switch *sw = switch_at__(st, i);
 
-        ds_put_format(s, "switch %s (dpid %016"PRIx64"): ", cs->name,
-                      cs->dpid);
+        ds_put_format(s, "switch %s (dpid %016"PRIx64"%s%s): ", cs->name,
+                      cs->dpid, cs->host >= 0 ? ", host " : "",
+                      cs->host >= 0 ? st->cfg->hosts[cs->host] : "");
         if (!sw || !sw->rcl) {
             ds_put_cstr(s, "not connected\n");
             continue;
@@ -1356,6 +1357,62 @@ steer_format_switches(const struct steer *st, struct ds *s)
     }
     if (st->cfg) {
         fabric_format(st->fabric, s);
+    }
+}
+
+/* Appends to 's' the hosts of the configuration: for each, its switches
+ * (connected or not), the links that leave it for another host (the
+ * tunnels) with their state, and its instances with theirs.  Switches
+ * that name no host are left out. */
+void
+steer_format_hosts(const struct steer *st, struct ds *s)
+{
+    const struct sfm_config *cfg = st->cfg;
+
+    if (!cfg || !cfg->n_hosts) {
+        ds_put_cstr(s, "no hosts: no switch of the configuration names its "
+                    "host\n");
+        return;
+    }
+    for (size_t h = 0; h < cfg->n_hosts; h++) {
+        ds_put_format(s, "host %s\n", cfg->hosts[h]);
+        for (size_t i = 0; i < cfg->n_switches; i++) {
+            if (cfg->switches[i].host == (int) h) {
+                const struct steer_switch *sw = switch_at__(st, i);
+
+                ds_put_format(s, "  switch %s: %s\n", cfg->switches[i].name,
+                              sw && sw->rcl ? "connected" : "not connected");
+            }
+        }
+        for (size_t l = 0; l < cfg->n_links; l++) {
+            const struct cfg_link *link = &cfg->links[l];
+
+            for (int e = 0; e < 2; e++) {
+                const struct cfg_switch *here, *there;
+
+                here = &cfg->switches[link->ends[e].sw];
+                there = &cfg->switches[link->ends[!e].sw];
+                if (here->host == (int) h && there->host != (int) h) {
+                    ds_put_format(s, "  tunnel %s:%s -> host %s (%s:%s): "
+                                  "%s\n", here->name, link->ends[e].port,
+                                  there->host >= 0 ? cfg->hosts[there->host]
+                                  : "?", there->name, link->ends[!e].port,
+                                  fabric_link_is_down(st->fabric, l)
+                                  ? "down" : "up");
+                }
+            }
+        }
+        for (size_t i = 0; i < cfg->n_services; i++) {
+            const struct cfg_service *svc = &cfg->services[i];
+
+            for (size_t j = 0; j < svc->n_instances; j++) {
+                if (cfg->switches[svc->instances[j].sw].host == (int) h) {
+                    ds_put_format(s, "  instance %s (%s): %s\n",
+                                  svc->instances[j].name, svc->name,
+                                  state_name__(st->maps[i], j));
+                }
+            }
+        }
     }
 }
 

@@ -91,6 +91,7 @@ const struct svcmap *steer_map_of_instance(const struct steer *,
 
 char *steer_format_map(const struct steer *, const char *service,
                        struct ds *) OVS_WARN_UNUSED_RESULT;
+void steer_format_hosts(const struct steer *, struct ds *);
 /* Returns the liveness that something outside the policy (the switch
  * database's BFD status) knows of port 'port', as a short word, or NULL. */
 typedef const char *steer_port_liveness_cb(const char *port, void *aux);

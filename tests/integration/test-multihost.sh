@@ -104,6 +104,9 @@ tunnel_up() { hx "$1" ovs-vsctl get interface "$2" bfd_status:state 2>/dev/null 
               | grep -q up; }
 tunnel_down() { ! tunnel_up "$@"; }
 say "3 hosts, 3 switches in sync over the underlay, 5 agents up and warm"
+[ "$(ctl hosts | grep -c '^  switch s[123]: connected$')" = 3 ] \
+    && [ "$(ctl hosts | grep -c '^  tunnel .*: up$')" = 6 ] \
+    || { ctl hosts >&2; sfm_die "sfmesh-ctl hosts: not every switch and tunnel"; }
 
 # Anti-affinity: no bucket pairs dlp-1 with dlp-3, both on h1.
 ctl map dlp | grep -q "anti-affinity: 0 buckets" \
@@ -162,6 +165,14 @@ done
 sfm_wait_until sh -c "'$BIN/sfmesh-ctl' -t '$SFM_CTL' switches \
     | grep -q 'link s1:t-h3 - s3:t-h1: down'" \
     || { ctl switches >&2; sfm_die "the link to h3 not down"; }
+ctl hosts > "$SFM_TMP/hosts-cut.txt"
+for t in "tunnel s1:t-h3 -> host h3 (s3:t-h1): down" \
+         "tunnel s2:t-h3 -> host h3 (s3:t-h2): down" \
+         "tunnel s1:t-h2 -> host h2 (s2:t-h1): up"; do
+    grep -qF "$t" "$SFM_TMP/hosts-cut.txt" \
+        || { cat "$SFM_TMP/hosts-cut.txt" >&2; sfm_die "hosts: no \"$t\""; }
+done
+say "hosts: $(grep -c '^  tunnel .*: down$' "$SFM_TMP/hosts-cut.txt") tunnel ends down; dlp-2 $(sed -n 's/.*instance dlp-2 (dlp): //p' "$SFM_TMP/hosts-cut.txt")"
 sleep 1
 ip link set ul-h3 up
 say "underlay of h3 back at $(date +%T.%3N)"
