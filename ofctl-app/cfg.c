@@ -51,7 +51,7 @@
 #define MAX_SPI 0xffffff
 
 /* Most keys a mapping of fixed fields may have. */
-#define MAX_FIELDS 11
+#define MAX_FIELDS 12
 
 /* Longest part of a value quoted in a message. */
 #define MAX_QUOTE_LEN 40
@@ -683,27 +683,85 @@ get_spi__(struct parser *p, const yaml_node_t *node, const yaml_node_t *owner,
     return ok;
 }
 
+/* Returns the index of host 'name' in 'cfg', adding it if it is new.
+ * Takes 'name'. */
+static int
+find_or_add_host__(struct sfm_config *cfg, char *name)
+{
+    for (size_t i = 0; i < cfg->n_hosts; i++) {
+        if (!strcmp(cfg->hosts[i].name, name)) {
+            free(name);
+            return i;
+        }
+    }
+    cfg->hosts = xrealloc(cfg->hosts, (cfg->n_hosts + 1) * sizeof *cfg->hosts);
+    cfg->hosts[cfg->n_hosts].name = name;
+    cfg->hosts[cfg->n_hosts].ovsdb = NULL;
+    return cfg->n_hosts++;
+}
+
 /* Reads the host name 'node' of switch 'sw' into 'sw->host', adding the
  * host to the configuration's hosts if it is new. */
 static bool
 get_host__(struct parser *p, const yaml_node_t *node, struct cfg_switch *sw)
 {
-    struct sfm_config *cfg = p->cfg;
     char *name;
 
     if (!get_name__(p, node, "host", MAX_NAME_LEN, &name)) {
         return false;
     }
-    for (size_t i = 0; i < cfg->n_hosts; i++) {
-        if (!strcmp(cfg->hosts[i], name)) {
-            sw->host = i;
-            free(name);
-            return true;
+    sw->host = find_or_add_host__(p->cfg, name);
+    return true;
+}
+
+/* Reads the mapping "hosts" 'node': for each host, its switch database. */
+static bool
+parse_hosts__(struct parser *p, const yaml_node_t *node)
+{
+    static const char *const keys[] = { "ovsdb" };
+    const yaml_node_pair_t *pair;
+
+    if (!check_names__(p, node, "host")) {
+        return false;
+    }
+    for (pair = node->data.mapping.pairs.start;
+         pair < node->data.mapping.pairs.top; pair++) {
+        const yaml_node_t *key = node__(p, pair->key);
+        const yaml_node_t *values[ARRAY_SIZE(keys)];
+        size_t mark = path_push__(p, scalar__(key));
+        struct cfg_host *host;
+        const char *remote;
+        bool ok;
+
+        ok = get_fields__(p, node__(p, pair->value), keys, ARRAY_SIZE(keys),
+                          values);
+        if (ok && values[0]) {
+            size_t mark2 = path_push__(p, "ovsdb");
+
+            ok = (expect__(p, values[0], YAML_SCALAR_NODE,
+                           "a database address")
+                  && (!is_null__(values[0])
+                      || type_error__(p, values[0], "a database address")));
+            remote = ok ? scalar__(values[0]) : "";
+            if (ok && strncmp(remote, "tcp:", 4) && strncmp(remote, "ssl:", 4)
+                && strncmp(remote, "unix:", 5)) {
+                ok = fail__(p, values[0], "%s is no database address "
+                            "(tcp:IP:PORT, ssl:IP:PORT or unix:PATH)",
+                            remote);
+            }
+            if (ok) {
+                host = &p->cfg->hosts[find_or_add_host__(
+                    p->cfg, xstrdup(scalar__(key)))];
+                free(host->ovsdb);
+                host->ovsdb = xstrdup(remote);
+            }
+            path_pop__(p, mark2);
+        }
+        path_pop__(p, mark);
+        if (!ok) {
+            return false;
         }
     }
-    cfg->hosts = xrealloc(cfg->hosts, (cfg->n_hosts + 1) * sizeof *cfg->hosts);
-    cfg->hosts[cfg->n_hosts] = name;
-    sw->host = cfg->n_hosts++;
     return true;
 }
 
@@ -1629,8 +1687,15 @@ parse_handoff__(struct parser *p, const yaml_node_t *node,
 static bool
 parse_bfd__(struct parser *p, const yaml_node_t *node, struct cfg_bfd *b)
 {
-    enum { B_ENABLE, B_MIN_TX, B_MIN_RX };
-    static const char *const keys[] = { "enable", "min_tx_ms", "min_rx_ms" };
+    enum { B_ENABLE, B_MIN_TX, B_MIN_RX, B_TUNNEL_MIN_TX, B_TUNNEL_MIN_RX };
+    static const char *const keys[] = {
+        "enable", "min_tx_ms", "min_rx_ms", "tunnel_min_tx_ms",
+        "tunnel_min_rx_ms"
+    };
+    unsigned int *fields[] = {
+        NULL, &b->min_tx_ms, &b->min_rx_ms, &b->tunnel_min_tx_ms,
+        &b->tunnel_min_rx_ms
+    };
     const yaml_node_t *values[ARRAY_SIZE(keys)];
 
     if (!get_fields__(p, node, keys, ARRAY_SIZE(keys), values)) {
@@ -1645,7 +1710,7 @@ parse_bfd__(struct parser *p, const yaml_node_t *node, struct cfg_bfd *b)
             return false;
         }
     }
-    for (size_t i = B_MIN_TX; i <= B_MIN_RX; i++) {
+    for (size_t i = B_MIN_TX; i <= B_TUNNEL_MIN_RX; i++) {
         if (values[i]) {
             size_t mark = path_push__(p, keys[i]);
             uint64_t v;
@@ -1655,11 +1720,7 @@ parse_bfd__(struct parser *p, const yaml_node_t *node, struct cfg_bfd *b)
             if (!ok) {
                 return false;
             }
-            if (i == B_MIN_TX) {
-                b->min_tx_ms = v;
-            } else {
-                b->min_rx_ms = v;
-            }
+            *fields[i] = v;
         }
     }
     return true;
@@ -1672,11 +1733,11 @@ parse_root__(struct parser *p, const yaml_node_t *root,
 {
     enum {
         R_VERSION, R_BUCKETS, R_TIMERS, R_SWITCHES, R_LINKS, R_SERVICES,
-        R_CHAINS, R_REBALANCE, R_HANDOFF, R_CLASSIFIER, R_BFD
+        R_CHAINS, R_REBALANCE, R_HANDOFF, R_CLASSIFIER, R_BFD, R_HOSTS
     };
     static const char *const keys[] = {
         "version", "buckets", "timers", "switches", "links", "services",
-        "chains", "rebalance", "handoff", "classifier", "bfd"
+        "chains", "rebalance", "handoff", "classifier", "bfd", "hosts"
     };
     const yaml_node_t *values[ARRAY_SIZE(keys)];
     uint64_t value;
@@ -1779,6 +1840,14 @@ parse_root__(struct parser *p, const yaml_node_t *root,
     path_pop__(p, mark);
     if (!ok) {
         return false;
+    }
+    if (values[R_HOSTS]) {
+        mark = path_push__(p, "hosts");
+        ok = parse_hosts__(p, values[R_HOSTS]);
+        path_pop__(p, mark);
+        if (!ok) {
+            return false;
+        }
     }
 
     if (values[R_LINKS]) {
@@ -2068,6 +2137,8 @@ cfg_parse(const char *file, const char *text, size_t len,
     cfg->bfd.enable = true;
     cfg->bfd.min_tx_ms = CFG_DEFAULT_BFD_MS;
     cfg->bfd.min_rx_ms = CFG_DEFAULT_BFD_MS;
+    cfg->bfd.tunnel_min_tx_ms = CFG_DEFAULT_TUNNEL_BFD_MS;
+    cfg->bfd.tunnel_min_rx_ms = CFG_DEFAULT_TUNNEL_BFD_MS;
 
     p.file = file;
     p.cfg = cfg;
@@ -2185,7 +2256,8 @@ cfg_destroy(struct sfm_config *cfg)
     }
 
     for (size_t i = 0; i < cfg->n_hosts; i++) {
-        free(cfg->hosts[i]);
+        free(cfg->hosts[i].name);
+        free(cfg->hosts[i].ovsdb);
     }
     free(cfg->hosts);
     for (size_t i = 0; i < cfg->n_switches; i++) {

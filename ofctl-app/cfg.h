@@ -42,6 +42,14 @@ struct route_link;
  * instance may have it. */
 #define CFG_REDIRECT_MAC "02:5f:6d:00:00:01"
 
+/* A host: a machine with its own OVS, named by the switches on it
+ * ("switches: NAME: {host: ...}") and optionally described in "hosts". */
+struct cfg_host {
+    char *name;                 /* As the switches name it. */
+    char *ovsdb;                /* Its switch database ("hosts: NAME: {ovsdb:
+                                 * ...}"), or NULL. */
+};
+
 struct cfg_switch {
     char *name;                 /* Key in "switches". */
     uint64_t dpid;              /* Datapath id. */
@@ -121,9 +129,12 @@ struct cfg_bfd {
     bool enable;                /* "enable: on" (the default). */
     unsigned int min_tx_ms;     /* OVS's bfd:min_tx. */
     unsigned int min_rx_ms;     /* OVS's bfd:min_rx. */
+    unsigned int tunnel_min_tx_ms; /* The same, on the tunnels between */
+    unsigned int tunnel_min_rx_ms; /* hosts. */
 };
 
 #define CFG_DEFAULT_BFD_MS 20
+#define CFG_DEFAULT_TUNNEL_BFD_MS 100
 #define CFG_MAX_BFD_MS 60000
 
 /* How a chain's edge computes a stream's affinity code (docs/pipeline.md,
@@ -145,7 +156,7 @@ struct sfm_config {
     enum cfg_classifier classifier;
     struct cfg_switch *switches;
     size_t n_switches;
-    char **hosts;               /* The switches' hosts, by first mention: a
+    struct cfg_host *hosts;     /* The switches' hosts, by first mention: a
                                  * host is a failure domain (svcmap.h). */
     size_t n_hosts;
     struct cfg_link *links;     /* Paths over them: see fabric.h. */

@@ -35,6 +35,7 @@
 #include "util.h"
 #include "netaddr.h"
 #include "tls.h"
+#include "hostdbs.h"
 #include "vswdb.h"
 
 VLOG_DEFINE_THIS_MODULE(controller);
@@ -62,7 +63,7 @@ struct controller {
     struct agsrv *agents;       /* Agent channels. */
     struct ctlsock *ctl;        /* Control socket. */
     struct event *tick;         /* Periodic steer_run(). */
-    struct vswdb *vswdb;        /* Switch database client, or NULL. */
+    struct hostdbs *dbs;        /* The switch databases (--ovsdb, hosts). */
     struct tls_ctx *tls;        /* For "pssl:" listeners, or NULL. */
     struct event *vswdb_tick;   /* Periodic vswdb_run(), or NULL. */
     const char *config_file;    /* Reloaded on SIGHUP, or NULL. */
@@ -149,7 +150,7 @@ bfd_state_cb(const char *port, void *ctrl_)
 {
     struct controller *ctrl = ctrl_;
 
-    return vswdb_bfd_state(ctrl->vswdb, port);
+    return hostdbs_bfd_state(ctrl->dbs, port);
 }
 
 static void
@@ -159,12 +160,13 @@ bfd_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
     struct controller *ctrl = ctrl_;
     struct ds s = DS_EMPTY_INITIALIZER;
 
-    if (!ctrl->vswdb) {
-        ctlsock_reply_error(conn, "no switch database (--ovsdb): the "
+    if (!hostdbs_any(ctrl->dbs)) {
+        ctlsock_reply_error(conn, "no switch database (--ovsdb, or hosts "
+                            "with ovsdb: in the configuration): the "
                             "controller does not configure BFD");
         return;
     }
-    vswdb_format(ctrl->vswdb, &s);
+    hostdbs_format(ctrl->dbs, &s);
     reply_ds(conn, &s, NULL);
 }
 
@@ -175,7 +177,8 @@ instances_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
     struct controller *ctrl = ctrl_;
     struct ds s = DS_EMPTY_INITIALIZER;
 
-    steer_format_instances(ctrl->steer, ctrl->vswdb ? bfd_state_cb : NULL,
+    steer_format_instances(ctrl->steer,
+                           hostdbs_any(ctrl->dbs) ? bfd_state_cb : NULL,
                            ctrl, &s);
     reply_ds(conn, &s, NULL);
 }
@@ -340,37 +343,12 @@ vlog_reopen_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
     }
 }
 
-/* States in the switch database the BFD settings of every instance
- * interface of configuration 'cfg'. */
-static void
-sync_bfd(struct controller *ctrl, const struct sfm_config *cfg)
-{
-    struct smap bfd = SMAP_INITIALIZER(&bfd);
-
-    if (!ctrl->vswdb || !cfg) {
-        return;
-    }
-    smap_add(&bfd, "enable", cfg->bfd.enable ? "true" : "false");
-    if (cfg->bfd.enable) {
-        smap_add_format(&bfd, "min_tx", "%u", cfg->bfd.min_tx_ms);
-        smap_add_format(&bfd, "min_rx", "%u", cfg->bfd.min_rx_ms);
-    }
-    for (size_t i = 0; i < cfg->n_services; i++) {
-        const struct cfg_service *svc = &cfg->services[i];
-
-        for (size_t j = 0; j < svc->n_instances; j++) {
-            vswdb_set_bfd(ctrl->vswdb, svc->instances[j].port, &bfd);
-        }
-    }
-    smap_destroy(&bfd);
-}
-
 static void
 vswdb_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED, void *ctrl_)
 {
     struct controller *ctrl = ctrl_;
 
-    if (vswdb_run(ctrl->vswdb)) {
+    if (hostdbs_run(ctrl->dbs)) {
         steer_refresh(ctrl->steer);
     }
 }
@@ -382,7 +360,26 @@ port_ready_cb(const char *port, void *ctrl_)
 {
     struct controller *ctrl = ctrl_;
 
-    return vswdb_bfd_ready(ctrl->vswdb, port);
+    return hostdbs_bfd_ready(ctrl->dbs, port);
+}
+
+/* Once 'ctrl' has a switch database, makes the policy wait for BFD on the
+ * instance ports and runs the databases every VSWDB_RUN_MS.  Returns true
+ * if it has one. */
+static bool
+start_dbs__(struct controller *ctrl)
+{
+    if (!hostdbs_any(ctrl->dbs)) {
+        return false;
+    }
+    if (!ctrl->vswdb_tick) {
+        steer_set_port_ready_cb(ctrl->steer, port_ready_cb, ctrl);
+        ctrl->vswdb_tick = event_new(ctrl->base, -1, EV_PERSIST, vswdb_cb,
+                                     ctrl);
+        event_add(ctrl->vswdb_tick,
+                  &(struct timeval) { 0, VSWDB_RUN_MS * 1000 });
+    }
+    return true;
 }
 
 /* Reads the configuration file again and applies it as a difference; an
@@ -406,7 +403,8 @@ reload_config(struct controller *ctrl)
     }
     /* Before the policy sees a new instance: its port must not count as
      * live by its carrier alone until BFD runs on it. */
-    sync_bfd(ctrl, cfg);
+    hostdbs_configure(ctrl->dbs, cfg);
+    start_dbs__(ctrl);
     error = steer_reload(ctrl->steer, cfg);
     if (error) {
         VLOG_ERR("configuration not reloaded, keeping the running one: %s",
@@ -728,15 +726,9 @@ main(int argc, char *argv[])
     }
     ctrl.tick = event_new(ctrl.base, -1, EV_PERSIST, tick_cb, &ctrl);
     event_add(ctrl.tick, &(struct timeval) { 0, CONTROLLER_TICK_MS * 1000 });
-    if (opts.ovsdb) {
-        ctrl.vswdb = vswdb_create(opts.ovsdb);
-        sync_bfd(&ctrl, cfg);
-        steer_set_port_ready_cb(ctrl.steer, port_ready_cb, &ctrl);
-        ctrl.vswdb_tick = event_new(ctrl.base, -1, EV_PERSIST, vswdb_cb,
-                                    &ctrl);
-        event_add(ctrl.vswdb_tick,
-                  &(struct timeval) { 0, VSWDB_RUN_MS * 1000 });
-    } else if (cfg && cfg->bfd.enable) {
+    ctrl.dbs = hostdbs_create(opts.ovsdb);
+    hostdbs_configure(ctrl.dbs, cfg);
+    if (!start_dbs__(&ctrl) && cfg && cfg->bfd.enable) {
         VLOG_INFO("no switch database (--ovsdb): BFD is not configured on "
                   "the instance interfaces, so a hung or crashed agent is "
                   "failed over by the controller, not by the datapath");
@@ -756,7 +748,7 @@ main(int argc, char *argv[])
     if (ctrl.vswdb_tick) {
         event_free(ctrl.vswdb_tick);
     }
-    vswdb_destroy(ctrl.vswdb);
+    hostdbs_destroy(ctrl.dbs);
     free(opts.ovsdb);
     agsrv_destroy(ctrl.agents);
     ofsrv_destroy(ctrl.srv);

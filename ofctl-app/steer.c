@@ -1337,7 +1337,7 @@ steer_format_switches(const struct steer *st, struct ds *s)
 
         ds_put_format(s, "switch %s (dpid %016"PRIx64"%s%s): ", cs->name,
                       cs->dpid, cs->host >= 0 ? ", host " : "",
-                      cs->host >= 0 ? st->cfg->hosts[cs->host] : "");
+                      cs->host >= 0 ? st->cfg->hosts[cs->host].name : "");
         if (!sw || !sw->rcl) {
             ds_put_cstr(s, "not connected\n");
             continue;
@@ -1375,7 +1375,7 @@ steer_format_hosts(const struct steer *st, struct ds *s)
         return;
     }
     for (size_t h = 0; h < cfg->n_hosts; h++) {
-        ds_put_format(s, "host %s\n", cfg->hosts[h]);
+        ds_put_format(s, "host %s\n", cfg->hosts[h].name);
         for (size_t i = 0; i < cfg->n_switches; i++) {
             if (cfg->switches[i].host == (int) h) {
                 const struct steer_switch *sw = switch_at__(st, i);
@@ -1395,8 +1395,9 @@ steer_format_hosts(const struct steer *st, struct ds *s)
                 if (here->host == (int) h && there->host != (int) h) {
                     ds_put_format(s, "  tunnel %s:%s -> host %s (%s:%s): "
                                   "%s\n", here->name, link->ends[e].port,
-                                  there->host >= 0 ? cfg->hosts[there->host]
-                                  : "?", there->name, link->ends[!e].port,
+                                  (there->host >= 0
+                                   ? cfg->hosts[there->host].name : "?"),
+                                  there->name, link->ends[!e].port,
                                   fabric_link_is_down(st->fabric, l)
                                   ? "down" : "up");
                 }

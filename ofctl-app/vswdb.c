@@ -97,6 +97,13 @@ vswdb_set_bfd(struct vswdb *db, const char *iface, const struct smap *bfd)
 }
 
 /* Stops keeping the keys of interface 'iface' (what was written stays). */
+/* Returns true if 'db' holds BFD settings for interface 'iface'. */
+bool
+vswdb_wants(const struct vswdb *db, const char *iface)
+{
+    return shash_find(&db->desired, iface) != NULL;
+}
+
 void
 vswdb_forget(struct vswdb *db, const char *iface)
 {

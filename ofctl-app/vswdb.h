@@ -38,6 +38,7 @@ void vswdb_destroy(struct vswdb *);
 
 void vswdb_set_bfd(struct vswdb *, const char *iface, const struct smap *);
 void vswdb_forget(struct vswdb *, const char *iface);
+bool vswdb_wants(const struct vswdb *, const char *iface);
 
 bool vswdb_run(struct vswdb *);
 

@@ -3,8 +3,9 @@
 # in a namespace of its own, the hosts' switches joined by VXLAN tunnels
 # over an underlay (OVS userspace tunneling), the tunnels declared as the
 # configuration's links.  The controller, in the test's namespace,
-# programs the three switches over the underlay; sfmesh-agent runs in
-# every instance with async replication.
+# programs the three switches over the underlay, and through each host's
+# database enables BFD on its tunnels and instance interfaces;
+# sfmesh-agent runs in every instance with async replication.
 #
 #   h1 (s1): client, fw-1, dlp-1, dlp-3     h2 (s2): server, fw-2
 #   h3 (s3): dlp-2                          tunnels: s1-s2, s1-s3, s2-s3
@@ -96,6 +97,7 @@ done
 in_sync() {
     [ "$(ctl switches | grep -c 'IDLE, in sync')" = 3 ] \
         && [ "$(ctl agents | awk '$2 == "up" && $6 == "yes"' | wc -l)" = 5 ] \
+        && [ "$(ctl instances | awk 'NR > 1 && $6 == "up"' | wc -l)" = 5 ] \
         && ctl switches | grep -q "link s1:t-h2 - s2:t-h1: up" \
         && ! ctl handoffs | grep "^service" \
              | grep -vq "in progress 0,.* pending 0,"
@@ -107,6 +109,14 @@ tunnel_up() { hx "$1" ovs-vsctl get interface "$2" bfd_status:state 2>/dev/null 
               | grep -q up; }
 tunnel_down() { ! tunnel_up "$@"; }
 say "3 hosts, 3 switches in sync over the underlay, 5 agents up and warm"
+# The controller wrote the tunnels' BFD into each host's database, with
+# the configuration's intervals.
+for t in "h1 t-h2" "h2 t-h3" "h3 t-h1"; do
+    [ "$(hx ${t% *} ovs-vsctl get interface ${t#* } bfd:min_rx)" = '"100"' ] \
+        || sfm_die "no BFD from the configuration on $t"
+done
+[ "$(ctl bfd | grep -c '^host h[123]: database tcp:172.31.0.[123]:6640: connected')" = 3 ] \
+    || { ctl bfd >&2; sfm_die "the hosts' databases are not all connected"; }
 [ "$(ctl hosts | grep -c '^  switch s[123]: connected$')" = 3 ] \
     && [ "$(ctl hosts | grep -c '^  tunnel .*: up$')" = 6 ] \
     || { ctl hosts >&2; sfm_die "sfmesh-ctl hosts: not every switch and tunnel"; }
@@ -116,8 +126,8 @@ ctl map dlp | grep -q "anti-affinity: 0 buckets" \
     || { ctl map dlp >&2; sfm_die "anti-affinity not met"; }
 pairs=$(ctl map dlp | awk 'NF == 3 && $1 ~ /^[0-9]+$/ {print $2 "/" $3}' \
         | sort | uniq -c | sed 's/^ *//' | paste -sd' ' -)
-printf '%s\n' "$pairs" | grep -Eq "dlp-1/dlp-3|dlp-3/dlp-1" \
-    && sfm_die "buckets pair the two instances of h1: $pairs"
+printf '%s\n' "$pairs" | grep -Eq "dlp-1/dlp-3|dlp-3/dlp-1|/-" \
+    && sfm_die "buckets pair the two instances of h1, or have no secondary: $pairs"
 say "dlp buckets by primary/secondary: $pairs"
 
 # The tunnels carry the chain: frames that left s1 toward s2 arrive there.

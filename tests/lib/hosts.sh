@@ -3,7 +3,8 @@
 # namespace), joined to the others by an underlay network with OVS's
 # userspace tunneling set-up (Documentation/howto/userspace-tunneling.rst):
 # the underlay interface is a port of the host's bridge "br-phy", which
-# holds the host's underlay address, so that the tunnel ports of its other
+# holds the host's underlay address (and the host's database listens on it,
+# port 6640), so that the tunnel ports of its other
 # bridges reach the remote hosts through it (ovs/route learns the route
 # from the address).  The underlay is a Linux bridge, "sfmul", in the
 # test's own namespace, where the controller listens at 172.31.0.254.
@@ -68,6 +69,9 @@ sfm_host_add() {
     ip -n "$ns" link set br-phy up
     # So do the host's own (its OpenFlow connection).
     ip netns exec "$ns" ethtool -K br-phy tx off >/dev/null 2>&1
+    # The controller reaches the host's database over the underlay.
+    hx "$h" ovs-appctl -t ovsdb-server ovsdb-server/add-remote \
+        "ptcp:6640:$SFM_UNDERLAY_NET.$n" || sfm_die "no database remote ($h)"
 }
 
 # Adds bridge $2 to host $1 with datapath id $3 (a number), fail-mode
@@ -84,15 +88,11 @@ sfm_host_bridge() {
         || sfm_die "cannot set the controller of $br on $h"
 }
 
-# Adds to bridge $2 of host $1 a VXLAN port $3 toward underlay address $4,
-# with BFD every SFM_TUNNEL_BFD_MS (default 100) ms: OVS then takes the
-# port for dead when the remote host stops answering, and the
-# fast-failover groups that watch it move on.
+# Adds to bridge $2 of host $1 a VXLAN port $3 toward underlay address $4.
+# (The controller enables BFD on it, through the host's database.)
 sfm_host_tunnel() {
-    local ms=${SFM_TUNNEL_BFD_MS:-100}
     hx "$1" ovs-vsctl add-port "$2" "$3" -- set interface "$3" type=vxlan \
-        options:remote_ip="$4" bfd:enable=true bfd:min_rx="$ms" \
-        bfd:min_tx="$ms" || sfm_die "no tunnel $3 on $1"
+        options:remote_ip="$4" || sfm_die "no tunnel $3 on $1"
 }
 
 # Creates namespace $SFM_PREFIX-$4 (unless it exists) and a veth pair: $3

@@ -436,7 +436,7 @@ test_unknown_keys(void)
     ASSERT_FAILS(SWITCHES SERVICES CHAINS "bucket: 16\n",
                  "test.yaml:14: unknown key \"bucket\" (allowed: version, "
                  "buckets, timers, switches, links, services, chains, "
-                 "rebalance, handoff, classifier, bfd)");
+                 "rebalance, handoff, classifier, bfd, hosts)");
     ASSERT_FAILS("timers: {inactivity_probe: 100}\n" SWITCHES SERVICES CHAINS,
                  "test.yaml:1: timers: unknown key \"inactivity_probe\" "
                  "(allowed: inactivity_probe_ms, handshake_timeout_ms)");
@@ -1340,8 +1340,8 @@ test_hosts(void)
                    SERVICES CHAINS);
     if (cfg) {
         CU_ASSERT_EQUAL(cfg->n_hosts, 2);
-        CU_ASSERT_STRING_EQUAL(cfg->hosts[0], "h1");
-        CU_ASSERT_STRING_EQUAL(cfg->hosts[1], "h2");
+        CU_ASSERT_STRING_EQUAL(cfg->hosts[0].name, "h1");
+        CU_ASSERT_STRING_EQUAL(cfg->hosts[1].name, "h2");
         CU_ASSERT_EQUAL(cfg_find_switch(cfg, "sw1")->host, 0);
         CU_ASSERT_EQUAL(cfg_find_switch(cfg, "sw2")->host, 1);
         CU_ASSERT_EQUAL(cfg_find_switch(cfg, "sw3")->host, 0);
@@ -1356,14 +1356,32 @@ test_hosts(void)
     }
     ASSERT_FAILS("switches:\n  sw1: {dpid: 1, host: [a]}\n" SERVICES CHAINS,
                  "test.yaml:2: switches.sw1.host:");
+    ASSERT_FAILS("switches:\n  sw1: {dpid: 1, host: h1}\n"
+                 "hosts:\n  h1: {ovsdb: \"h1:6640\"}\n" SERVICES CHAINS,
+                 "test.yaml:4: hosts.h1.ovsdb: h1:6640 is no database "
+                 "address");
+    cfg = parse_ok("switches:\n  sw1: {dpid: 1, host: h1}\n"
+                   "hosts:\n  h1: {ovsdb: \"unix:/run/db.sock\"}\n"
+                   "bfd: {tunnel_min_tx_ms: 300}\n" SERVICES CHAINS);
+    if (cfg) {
+        CU_ASSERT_EQUAL(cfg->n_hosts, 1);
+        CU_ASSERT_STRING_EQUAL(cfg->hosts[0].ovsdb, "unix:/run/db.sock");
+        CU_ASSERT_EQUAL(cfg->bfd.tunnel_min_tx_ms, 300);
+        CU_ASSERT_EQUAL(cfg->bfd.tunnel_min_rx_ms, 100);
+        cfg_destroy(cfg);
+    }
 
     /* The example of three hosts. */
     CU_ASSERT_PTR_NULL(cfg_read("docs/examples/three-hosts.yaml", &cfg));
     if (cfg) {
         CU_ASSERT_EQUAL(cfg->n_hosts, 3);
         CU_ASSERT_EQUAL(cfg->n_links, 3);
-        CU_ASSERT_STRING_EQUAL(cfg->hosts[cfg_find_switch(cfg, "s3")->host],
-                               "h3");
+        CU_ASSERT_STRING_EQUAL(
+            cfg->hosts[cfg_find_switch(cfg, "s3")->host].name, "h3");
+        CU_ASSERT_STRING_EQUAL(
+            cfg->hosts[cfg_find_switch(cfg, "s3")->host].ovsdb,
+            "tcp:172.31.0.3:6640");
+        CU_ASSERT_EQUAL(cfg->bfd.tunnel_min_rx_ms, 100);
         cfg_destroy(cfg);
     }
 }
