@@ -6,6 +6,7 @@
 #include <config.h>
 #include "cfg.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -697,6 +698,7 @@ find_or_add_host__(struct sfm_config *cfg, char *name)
     cfg->hosts = xrealloc(cfg->hosts, (cfg->n_hosts + 1) * sizeof *cfg->hosts);
     cfg->hosts[cfg->n_hosts].name = name;
     cfg->hosts[cfg->n_hosts].ovsdb = NULL;
+    cfg->hosts[cfg->n_hosts].underlay = NULL;
     return cfg->n_hosts++;
 }
 
@@ -714,11 +716,32 @@ get_host__(struct parser *p, const yaml_node_t *node, struct cfg_switch *sw)
     return true;
 }
 
-/* Reads the mapping "hosts" 'node': for each host, its switch database. */
+/* Reads the underlay address 'node' of 'host'. */
+static bool
+get_underlay__(struct parser *p, const yaml_node_t *node,
+               struct cfg_host *host)
+{
+    char buf[INET_ADDRSTRLEN];
+    struct in_addr in;
+
+    if (!expect__(p, node, YAML_SCALAR_NODE, "an IPv4 address")) {
+        return false;
+    }
+    if (inet_pton(AF_INET, scalar__(node), &in) != 1
+        || !inet_ntop(AF_INET, &in, buf, sizeof buf)) {
+        return fail__(p, node, "%s is no IPv4 address", scalar__(node));
+    }
+    free(host->underlay);
+    host->underlay = xstrdup(buf);
+    return true;
+}
+
+/* Reads the mapping "hosts" 'node': for each host, its switch database
+ * and its underlay address. */
 static bool
 parse_hosts__(struct parser *p, const yaml_node_t *node)
 {
-    static const char *const keys[] = { "ovsdb" };
+    static const char *const keys[] = { "ovsdb", "underlay" };
     const yaml_node_pair_t *pair;
 
     if (!check_names__(p, node, "host")) {
@@ -755,6 +778,14 @@ parse_hosts__(struct parser *p, const yaml_node_t *node)
                 free(host->ovsdb);
                 host->ovsdb = xstrdup(remote);
             }
+            path_pop__(p, mark2);
+        }
+        if (ok && values[1]) {
+            size_t mark2 = path_push__(p, "underlay");
+
+            host = &p->cfg->hosts[find_or_add_host__(
+                p->cfg, xstrdup(scalar__(key)))];
+            ok = get_underlay__(p, values[1], host);
             path_pop__(p, mark2);
         }
         path_pop__(p, mark);
@@ -2258,6 +2289,7 @@ cfg_destroy(struct sfm_config *cfg)
     for (size_t i = 0; i < cfg->n_hosts; i++) {
         free(cfg->hosts[i].name);
         free(cfg->hosts[i].ovsdb);
+        free(cfg->hosts[i].underlay);
     }
     free(cfg->hosts);
     for (size_t i = 0; i < cfg->n_switches; i++) {

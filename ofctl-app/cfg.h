@@ -48,6 +48,9 @@ struct cfg_host {
     char *name;                 /* As the switches name it. */
     char *ovsdb;                /* Its switch database ("hosts: NAME: {ovsdb:
                                  * ...}"), or NULL. */
+    char *underlay;             /* Its tunnels' address ("underlay:"), an
+                                 * IPv4 address as inet_ntop() writes it,
+                                 * or NULL. */
 };
 
 struct cfg_switch {

@@ -191,6 +191,7 @@ hosts_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
     struct ds s = DS_EMPTY_INITIALIZER;
 
     steer_format_hosts(ctrl->steer, &s);
+    hostdbs_format_tunnels(ctrl->dbs, steer_config(ctrl->steer), &s);
     reply_ds(conn, &s, NULL);
 }
 

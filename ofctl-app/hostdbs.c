@@ -6,6 +6,7 @@
 #include <config.h>
 #include "hostdbs.h"
 
+#include <arpa/inet.h>
 #include <string.h>
 #include "cfg.h"
 #include "openvswitch/dynamic-string.h"
@@ -234,6 +235,72 @@ hostdbs_format(const struct hostdbs *h, struct ds *s)
             ds_put_format(s, "%shost %s: ", s->length ? "\n" : "",
                           h->host_names[i]);
             vswdb_format(h->hosts[i], s);
+        }
+    }
+}
+
+/* Returns true if 'a' and 'b' are the same IPv4 address. */
+static bool
+same_ip__(const char *a, const char *b)
+{
+    struct in_addr x, y;
+
+    return (inet_pton(AF_INET, a, &x) == 1 && inet_pton(AF_INET, b, &y) == 1
+            && x.s_addr == y.s_addr);
+}
+
+/* Appends to 's' what the hosts' databases hold of each tunnel of 'cfg'
+ * (an end of a link between switches of two hosts), against what the
+ * configuration expects: a tunnel interface whose remote is the other
+ * host's underlay address.  A missing tunnel or one with a wrong remote
+ * also never comes up (its port is not live, or BFD does not answer), so
+ * the traffic avoids it; this says why. */
+void
+hostdbs_format_tunnels(const struct hostdbs *h, const struct sfm_config *cfg,
+                       struct ds *s)
+{
+    bool any = false;
+
+    for (size_t l = 0; cfg && l < cfg->n_links; l++) {
+        const struct cfg_link *link = &cfg->links[l];
+
+        for (int e = 0; e < 2; e++) {
+            const struct cfg_switch *here = &cfg->switches[link->ends[e].sw];
+            const struct cfg_switch *there
+                = &cfg->switches[link->ends[!e].sw];
+            const char *want, *type, *remote;
+            struct vswdb *db;
+
+            if (here->host < 0 || there->host < 0
+                || here->host == there->host
+                || (size_t) here->host >= h->n_hosts
+                || !(db = h->hosts[here->host])) {
+                continue;
+            }
+            if (!any) {
+                ds_put_cstr(s, "tunnels in the hosts' databases:\n");
+                any = true;
+            }
+            want = cfg->hosts[there->host].underlay;
+            ds_put_format(s, "  %s:%s (host %s): ", here->name,
+                          link->ends[e].port, cfg->hosts[here->host].name);
+            if (!vswdb_is_connected(db)) {
+                ds_put_cstr(s, "database not connected\n");
+            } else if (!vswdb_iface_tunnel(db, link->ends[e].port, &type,
+                                           &remote)) {
+                ds_put_cstr(s, "missing\n");
+            } else if (strcmp(type, "vxlan") && strcmp(type, "geneve")
+                       && strcmp(type, "gre")) {
+                ds_put_format(s, "not a tunnel (type \"%s\")\n", type);
+            } else if (!remote) {
+                ds_put_format(s, "%s without remote_ip\n", type);
+            } else if (want && !same_ip__(remote, want)) {
+                ds_put_format(s, "%s to %s: wrong remote (host %s is %s)\n",
+                              type, remote, cfg->hosts[there->host].name,
+                              want);
+            } else {
+                ds_put_format(s, "%s to %s: ok\n", type, remote);
+            }
         }
     }
 }

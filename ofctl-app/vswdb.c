@@ -49,6 +49,10 @@ vswdb_create(const char *remote)
     ovsdb_idl_add_column(db->idl, &ovsrec_interface_col_name);
     ovsdb_idl_add_column(db->idl, &ovsrec_interface_col_bfd);
     ovsdb_idl_add_column(db->idl, &ovsrec_interface_col_bfd_status);
+    ovsdb_idl_add_column(db->idl, &ovsrec_interface_col_type);
+    ovsdb_idl_add_column(db->idl, &ovsrec_interface_col_options);
+    ovsdb_idl_omit_alert(db->idl, &ovsrec_interface_col_type);
+    ovsdb_idl_omit_alert(db->idl, &ovsrec_interface_col_options);
     shash_init(&db->desired);
     return db;
 }
@@ -335,4 +339,22 @@ vswdb_format(const struct vswdb *db, struct ds *s)
                       smap_get_def(st, "flap_count", "-"));
     }
     free(nodes);
+}
+
+/* Stores in '*type' and '*remote' the type of interface 'iface' and its
+ * "remote_ip" option (NULL if it has none) as the database holds them, and
+ * returns true; or returns false if the database, as far as 'db' knows it,
+ * has no such interface. */
+bool
+vswdb_iface_tunnel(const struct vswdb *db, const char *iface,
+                   const char **type, const char **remote)
+{
+    const struct ovsrec_interface *row = find_iface__(db, iface);
+
+    if (!row) {
+        return false;
+    }
+    *type = row->type;
+    *remote = smap_get(&row->options, "remote_ip");
+    return true;
 }

@@ -9,9 +9,9 @@
 /* The controller's client of the Open vSwitch database (ovsdb-server's
  * Open_vSwitch schema), through libopenvswitch's ovsdb-idl.
  *
- * Its one job: the interfaces that sfmesh owns (instance ports) carry in
- * their "bfd" column the keys sfmesh wants, and their "bfd_status" is read
- * back for display.  The caller states the desired keys per interface name
+ * Its one job: the interfaces that sfmesh owns (instance ports, tunnels)
+ * carry in their "bfd" column the keys sfmesh wants, and their "bfd_status"
+ * is read back for display, as are a tunnel's type and remote address.  The caller states the desired keys per interface name
  * with vswdb_set_bfd(); vswdb_run() writes every difference it finds in one
  * transaction, again whenever a row appears or someone else changes a key
  * sfmesh owns.  Keys sfmesh does not own are left as they are.
@@ -39,6 +39,8 @@ void vswdb_destroy(struct vswdb *);
 void vswdb_set_bfd(struct vswdb *, const char *iface, const struct smap *);
 void vswdb_forget(struct vswdb *, const char *iface);
 bool vswdb_wants(const struct vswdb *, const char *iface);
+bool vswdb_iface_tunnel(const struct vswdb *, const char *iface,
+                        const char **type, const char **remote);
 
 bool vswdb_run(struct vswdb *);
 

@@ -121,6 +121,22 @@ done
     && [ "$(ctl hosts | grep -c '^  tunnel .*: up$')" = 6 ] \
     || { ctl hosts >&2; sfm_die "sfmesh-ctl hosts: not every switch and tunnel"; }
 
+# The tunnels as the hosts' databases hold them: each to its peer's
+# underlay address.  One pointed elsewhere is reported, and never comes up.
+[ "$(ctl hosts | grep -c '^  s[123]:t-h[123] (host h[123]): vxlan to 172.31.0.[123]: ok$')" = 6 ] \
+    || { ctl hosts >&2; sfm_die "the tunnels are not all as configured"; }
+hx h1 ovs-vsctl set interface t-h2 options:remote_ip=172.31.0.99
+sfm_wait_until tunnel_down h1 t-h2 || sfm_die "a tunnel to nowhere is up"
+ctl hosts | grep -qF "s1:t-h2 (host h1): vxlan to 172.31.0.99: wrong remote (host h2 is 172.31.0.2)" \
+    || { ctl hosts >&2; sfm_die "the wrong remote is not reported"; }
+sfm_wait_until sh -c "'$BIN/sfmesh-ctl' -t '$SFM_CTL' switches \
+    | grep -q 'link s1:t-h2 - s2:t-h1: down'" \
+    || sfm_die "the link with a wrong remote counts as up"
+hx h1 ovs-vsctl set interface t-h2 options:remote_ip=172.31.0.2
+SFM_WAIT_TIMEOUT=20 sfm_wait_until in_sync \
+    || { ctl switches >&2; sfm_die "the tunnel did not come back"; }
+say "a tunnel to a wrong remote: reported, its link down; fixed, back up"
+
 # Anti-affinity: no bucket pairs dlp-1 with dlp-3, both on h1.
 ctl map dlp | grep -q "anti-affinity: 0 buckets" \
     || { ctl map dlp >&2; sfm_die "anti-affinity not met"; }

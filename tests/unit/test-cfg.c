@@ -1370,6 +1370,10 @@ test_hosts(void)
         CU_ASSERT_EQUAL(cfg->bfd.tunnel_min_rx_ms, 100);
         cfg_destroy(cfg);
     }
+    ASSERT_FAILS("switches:\n  sw1: {dpid: 1, host: h1}\n"
+                 "hosts:\n  h1: {underlay: 10.0.0.300}\n" SERVICES CHAINS,
+                 "test.yaml:4: hosts.h1.underlay: 10.0.0.300 is no IPv4 "
+                 "address");
 
     /* The example of three hosts. */
     CU_ASSERT_PTR_NULL(cfg_read("docs/examples/three-hosts.yaml", &cfg));
@@ -1382,6 +1386,9 @@ test_hosts(void)
             cfg->hosts[cfg_find_switch(cfg, "s3")->host].ovsdb,
             "tcp:172.31.0.3:6640");
         CU_ASSERT_EQUAL(cfg->bfd.tunnel_min_rx_ms, 100);
+        CU_ASSERT_STRING_EQUAL(
+            cfg->hosts[cfg_find_switch(cfg, "s1")->host].underlay,
+            "172.31.0.1");
         cfg_destroy(cfg);
     }
 }
