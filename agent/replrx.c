@@ -67,7 +67,6 @@ struct replrx_conn {
 struct replrx {
     struct streamtab *tab;      /* Where states go. */
     const struct service_class *svc; /* Decodes them. */
-    size_t n_buckets;           /* Of the newest map; 0 before one. */
     struct replrx_roles roles[2]; /* The newest map and the one before. */
     size_t quota;               /* Most streams one sender may create. */
     struct ovs_list conns;      /* Contains "struct replrx_conn"s. */
@@ -190,7 +189,6 @@ replrx_set_map(struct replrx *rx, const struct agentmap *map)
         roles->names[i] = xstrdup(map->instances[i].name);
         roles->addrs[i] = map->instances[i].repl_addr;
     }
-    rx->n_buckets = map->n_buckets;
     LIST_FOR_EACH (c, list_node, &rx->conns) {
         conn_find_sender__(c);
     }
@@ -533,7 +531,8 @@ handle_update__(struct replrx *rx, struct replrx_conn *c,
     rx->stats.n_gaps += c->window.n_gaps - gaps;
     for (size_t i = 0; i < u->n_records; i++) {
         const struct agp_record *rec = &u->records[i];
-        uint32_t bucket = rec->bucket & (rx->n_buckets ? rx->n_buckets - 1 : 0);
+        size_t n_buckets = rx->roles[0].n_buckets;
+        uint32_t bucket = rec->bucket & (n_buckets ? n_buckets - 1 : 0);
         struct replrx_bulk *bulk = (hmap_is_empty(&c->bulks) ? NULL
                                     : find_bulk__(c, rec->bucket));
         bool ok, refused = !authorized__(c, bucket);

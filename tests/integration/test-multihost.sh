@@ -39,9 +39,7 @@ cp "$top/docs/examples/three-hosts.yaml" "$SFM_TMP/config.yaml"
 
 # The underlay, the controller on it, the agent network.
 sfm_hosts_init
-ip link add sfmrep address 02:5f:6d:00:00:fe type bridge
-ip addr add 10.9.0.254/24 dev sfmrep
-ip link set sfmrep up
+sfm_chain_repnet
 sfm_controller_start "$BIN/sfmesh-controller" --config="$SFM_TMP/config.yaml" \
     --agent-listen=ptcp:0:10.9.0.254 "ptcp:0:$SFM_UNDERLAY_CTL"
 AGENT_PORT=$(sed -n 's/.*listening for agents on ptcp:10.9.0.254:\([0-9]*\).*/\1/p' \
@@ -77,11 +75,7 @@ nsx client ip addr add 10.0.0.1/24 dev eth0
 nsx server ip addr add 10.0.0.2/24 dev eth0
 n=1
 for h in $SFM_INSTANCES; do
-    ip link add "r-$h" type veth peer name rep0
-    ip link set rep0 netns "$(sfm_netns "$h")"
-    ip link set "r-$h" master sfmrep up
-    nsx "$h" ip addr add "10.9.0.$n/24" dev rep0
-    nsx "$h" ip link set rep0 up
+    sfm_chain_rep_port "$h" "$n"
     n=$((n + 1))
 done
 for n in 1 2 3; do

@@ -88,16 +88,31 @@ sfm_chain_ready() {
              | grep -vq "in progress 0,.* pending 0,"
 }
 
+# Creates the replication network: a Linux bridge with the controller's
+# agent listener address, 10.9.0.254.  A fixed MAC: a Linux bridge
+# otherwise takes the lowest MAC of its ports, and adding a port would
+# change the controller's address under the agents.
+sfm_chain_repnet() {
+    ip link add sfmrep address 02:5f:6d:00:00:fe type bridge
+    ip addr add 10.9.0.254/24 dev sfmrep
+    ip link set sfmrep up
+}
+
+# Joins instance $1's namespace to the replication network as 10.9.0.$2
+# (interface rep0).
+sfm_chain_rep_port() {
+    ip link add "r-$1" type veth peer name rep0
+    ip link set rep0 netns "$(sfm_netns "$1")"
+    ip link set "r-$1" master sfmrep up
+    nsx "$1" ip addr add "10.9.0.$2/24" dev rep0
+    nsx "$1" ip link set rep0 up
+}
+
 # Builds the whole chain: OVS, the controller, the hosts, the agents; waits
 # until it is ready.
 sfm_chain_setup() {
     local h n
-    # A fixed MAC: a Linux bridge otherwise takes the lowest MAC of its
-    # ports, and adding a port would change the controller's address under
-    # the agents.
-    ip link add sfmrep address 02:5f:6d:00:00:fe type bridge
-    ip addr add 10.9.0.254/24 dev sfmrep
-    ip link set sfmrep up
+    sfm_chain_repnet
 
     sfm_ovs_start
     if [ "${SFM_CHAIN_TLS:-0}" = 1 ]; then
@@ -122,11 +137,7 @@ sfm_chain_setup() {
     for h in $SFM_INSTANCES; do
         ip link set "$h" mtu 1600
         nsx "$h" ip link set eth0 mtu 1600
-        ip link add "r-$h" type veth peer name rep0
-        ip link set rep0 netns "$(sfm_netns "$h")"
-        ip link set "r-$h" master sfmrep up
-        nsx "$h" ip addr add "10.9.0.$n/24" dev rep0
-        nsx "$h" ip link set rep0 up
+        sfm_chain_rep_port "$h" "$n"
         n=$((n + 1))
     done
     n=1

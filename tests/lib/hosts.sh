@@ -99,11 +99,7 @@ sfm_host_tunnel() {
 # a port of bridge $2 on host $1, its peer "eth0" in the namespace.
 sfm_host_port() {
     local h=$1 br=$2 port=$3 ns="$SFM_PREFIX-$4"
-    if ! ip netns list | grep -qw "$ns"; then
-        ip netns add "$ns" || sfm_die "cannot create netns $ns"
-        SFM_NETNS+=("$ns")
-        ip -n "$ns" link set lo up
-    fi
+    sfm_netns_ensure "$ns"
     ip link add "$port" type veth peer name "$port-peer" \
         || sfm_die "cannot create veth $port"
     ip link set "$port" netns "$(sfm_host_ns "$h")"

@@ -195,15 +195,21 @@ sfm_bridge_connected() {
         | grep -qx true
 }
 
+# Creates network namespace $1, with its loopback up, unless it exists;
+# it is deleted at cleanup.
+sfm_netns_ensure() {
+    if ! ip netns list | grep -qw "$1"; then
+        ip netns add "$1" || sfm_die "cannot create netns $1"
+        SFM_NETNS+=("$1")
+        ip -n "$1" link set lo up
+    fi
+}
+
 # Creates network namespace $SFM_PREFIX-$3 (unless it exists) and a veth
 # pair: $2 on bridge $1, its peer "eth0" in the namespace, both up.
 sfm_add_veth_port() {
     local br=$1 port=$2 ns="$SFM_PREFIX-$3"
-    if ! ip netns list | grep -qw "$ns"; then
-        ip netns add "$ns" || sfm_die "cannot create netns $ns"
-        SFM_NETNS+=("$ns")
-        ip -n "$ns" link set lo up
-    fi
+    sfm_netns_ensure "$ns"
     ip link add "$port" type veth peer name "$port-peer" \
         || sfm_die "cannot create veth $port"
     ip link set "$port-peer" netns "$ns" name eth0
