@@ -5,7 +5,9 @@
 # configuration's links.  The controller, in the test's namespace,
 # programs the three switches over the underlay, and through each host's
 # database enables BFD on its tunnels and instance interfaces;
-# sfmesh-agent runs in every instance with async replication.
+# sfmesh-agent runs in every instance with async replication; the agents'
+# channel and their replication cross the underlay too (each instance's
+# management port is bridged onto its host's br-phy).
 #
 #   h1 (s1): client, fw-1, dlp-1, dlp-3     h2 (s2): server, fw-2
 #   h3 (s3): dlp-2                          tunnels: s1-s2, s1-s3, s2-s3
@@ -37,12 +39,13 @@ say() { printf '  [multihost] %s\n' "$*" >&2; }
 
 cp "$top/docs/examples/three-hosts.yaml" "$SFM_TMP/config.yaml"
 
-# The underlay, the controller on it, the agent network.
+# The underlay, the controller on it for the switches and the agents.  The
+# n-th instance has the underlay address 172.31.0.(10 + n).
 sfm_hosts_init
-sfm_chain_repnet
+SFM_AGENT_NET=$SFM_UNDERLAY_NET SFM_AGENT_BASE=10
 sfm_controller_start "$BIN/sfmesh-controller" --config="$SFM_TMP/config.yaml" \
-    --agent-listen=ptcp:0:10.9.0.254 "ptcp:0:$SFM_UNDERLAY_CTL"
-AGENT_PORT=$(sed -n 's/.*listening for agents on ptcp:10.9.0.254:\([0-9]*\).*/\1/p' \
+    --agent-listen="ptcp:0:$SFM_UNDERLAY_CTL" "ptcp:0:$SFM_UNDERLAY_CTL"
+AGENT_PORT=$(sed -n "s/.*listening for agents on ptcp:$SFM_UNDERLAY_CTL:\([0-9]*\).*/\1/p" \
              "$OVS_LOGDIR/sfmesh-controller.log" | tail -n 1)
 [ -n "$SFM_OF_PORT" ] && [ -n "$AGENT_PORT" ] || sfm_die "no listeners"
 
@@ -58,7 +61,7 @@ for pair in 1:2 1:3 2:3; do
 done
 
 # Client, server and instances on their hosts; the instances also on the
-# agent network.
+# underlay, by their management ports.
 place() { case $1 in client|fw-1|dlp-1|dlp-3) echo 1 ;; dlp-2) echo 3 ;; *) echo 2 ;; esac; }
 for h in client server $SFM_INSTANCES; do
     n=$(place "$h")
@@ -75,7 +78,7 @@ nsx client ip addr add 10.0.0.1/24 dev eth0
 nsx server ip addr add 10.0.0.2/24 dev eth0
 n=1
 for h in $SFM_INSTANCES; do
-    sfm_chain_rep_port "$h" "$n"
+    sfm_host_mgmt_port "h$(place "$h")" "$h" $((SFM_AGENT_BASE + n))
     n=$((n + 1))
 done
 for n in 1 2 3; do
@@ -178,9 +181,9 @@ SFM_WAIT_TIMEOUT=20 sfm_wait_until anti_affine \
          sfm_die "anti-affinity not met after the repair"; }
 
 # h3's underlay is cut under traffic, then comes back: BFD takes the
-# tunnels down and up, the controller takes dlp-2 out of the maps while no
-# path reaches it (its agent, on the agent network, stays connected), and
-# every connection survives.
+# tunnels down and up, the controller takes dlp-2 out of the maps (no path
+# reaches it, and its agent's channel, over the same underlay, times out),
+# and every connection survives.
 sfm_chain_client_start cut "$N_CONNS" 43000 8
 sleep 2
 ip link set ul-h3 down

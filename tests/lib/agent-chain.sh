@@ -7,11 +7,16 @@
 # Source after ovs-harness.sh, inside sfm_enter_netns and sfm_setup.  Uses
 # BIN (the directory of the binaries), REPL (the replication mode),
 # AGENT_SERVICE and AGENT_SERVICE_ARGS (the service and its options, if
-# set); sets AGENT_PORT.  With SFM_CHAIN_TLS=1 every channel runs TLS, with
+# set); sets AGENT_PORT.  The agents' network (their channel to the
+# controller and replication) is SFM_AGENT_NET (default 10.9.0): the
+# controller at .254 and the n-th instance at .(SFM_AGENT_BASE + n), the
+# base 0 unless set.  With SFM_CHAIN_TLS=1 every channel runs TLS, with
 # certificates from ovs-pki (sfm_chain_pki): OpenFlow, the agent channel
 # and replication.
 
 SFM_INSTANCES="fw-1 fw-2 dlp-1 dlp-2 dlp-3"
+SFM_AGENT_NET=${SFM_AGENT_NET:-10.9.0}
+SFM_AGENT_BASE=${SFM_AGENT_BASE:-0}
 SFM_PY=/usr/bin/python3
 SFM_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
@@ -51,11 +56,12 @@ sfm_chain_controller_start() {
 
 # Starts the agent of instance $1, the $2-th of SFM_INSTANCES.
 sfm_chain_agent_start() {
-    local h=$1 n=$2 ctl_target="tcp:10.9.0.254:$AGENT_PORT"
-    local repl_target="ptcp:7000:10.9.0.$n" tls=()
+    local h=$1 n=$2 net=$SFM_AGENT_NET
+    local ctl_target="tcp:$net.254:$AGENT_PORT"
+    local repl_target="ptcp:7000:$net.$((SFM_AGENT_BASE + n))" tls=()
     if [ "${SFM_CHAIN_TLS:-0}" = 1 ]; then
-        ctl_target="ssl:10.9.0.254:$AGENT_PORT"
-        repl_target="pssl:7000:10.9.0.$n"
+        ctl_target="ssl:$net.254:$AGENT_PORT"
+        repl_target="pssl:7000:$net.$((SFM_AGENT_BASE + n))"
         tls=(--private-key="$SFM_PKI/$h-privkey.pem"
              --certificate="$SFM_PKI/$h-cert.pem"
              --ca-cert="$SFM_PKI/ca/controllerca/cacert.pem"

@@ -110,6 +110,29 @@ sfm_host_port() {
         || sfm_die "cannot add $port to $br on $h"
 }
 
+# Joins instance $2's namespace to the underlay, as a machine bridged to
+# the hosts' physical network would be: a veth "m-$2" is a port of host
+# $1's br-phy (a normal bridge), its peer "mgmt0" in the namespace has
+# address 172.31.0.$3.  The agent's channel to the controller and its
+# replication to the instances of other hosts then cross the underlay,
+# and a host's cut underlay cuts them too.
+sfm_host_mgmt_port() {
+    local h=$1 inst=$2 hns ns
+    hns=$(sfm_host_ns "$h") ns=$(sfm_netns "$inst")
+    ip link add "m-$inst" type veth peer name mgmt0 \
+        || sfm_die "cannot create the management port of $inst"
+    ip link set "m-$inst" netns "$hns"
+    ip link set mgmt0 netns "$ns"
+    ip -n "$hns" link set "m-$inst" up
+    # The userspace datapath does not complete offloaded checksums.
+    ip netns exec "$hns" ethtool -K "m-$inst" tx off >/dev/null 2>&1
+    ip netns exec "$ns" ethtool -K mgmt0 tx off >/dev/null 2>&1
+    ip -n "$ns" addr add "$SFM_UNDERLAY_NET.$3/24" dev mgmt0
+    ip -n "$ns" link set mgmt0 up
+    hx "$h" ovs-vsctl add-port br-phy "m-$inst" \
+        || sfm_die "cannot add the management port of $inst to $h"
+}
+
 # Succeeds if bridge $2 of host $1 reports a connected controller.
 sfm_host_connected() {
     hx "$1" ovs-vsctl --columns=is_connected --bare list controller \
