@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <string.h>
 #include "byte-order.h"
+#include "damp.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/util.h"
 #include "packets.h"
@@ -60,11 +61,8 @@ struct bfdsess {
     long long int detect_deadline; /* When the remote counts as silent. */
 
     /* Damping. */
-    unsigned int penalty;       /* The penalty at 'penalty_since', ms. */
-    long long int penalty_since; /* The last flap or the time 'penalty' was
-                                  * last decayed to. */
-    long long int damped_until; /* End of the damping time. */
-    bool damping;               /* 'damped_until' not yet reached. */
+    struct damp damp;           /* The penalty and the damping time. */
+    bool damping;               /* The damping time's end not yet run. */
 
     struct bfdsess_down last_down; /* The last transition out of Up. */
     struct bfdsess_stats stats; /* Counters. */
@@ -199,7 +197,7 @@ bfdsess_create(const struct bfdsess_params *params,
     s->remote_state = BFDPKT_STATE_DOWN;
     s->remote_min_rx_us = 1;    /* RFC 5880 section 6.8.1. */
 
-    s->damped_until = LLONG_MIN;
+    damp_init(&s->damp);
     return s;
 }
 
@@ -210,22 +208,22 @@ bfdsess_destroy(struct bfdsess *s)
     free(s);
 }
 
+/* Returns the damping rule of 's' (damp.h). */
+static struct damp_params
+bfdsess_damp_params__(const struct bfdsess *s)
+{
+    return (struct damp_params) { .base_ms = s->p.damp_base_ms,
+                                  .max_ms = s->p.damp_max_ms,
+                                  .decay_ms = s->p.damp_decay_ms };
+}
+
 /* Returns the penalty of 's' at 'now', in ms, with the decay applied. */
 unsigned int
 bfdsess_penalty(const struct bfdsess *s, long long int now)
 {
-    unsigned long long int periods;
-    unsigned int p;
+    struct damp_params dp = bfdsess_damp_params__(s);
 
-    if (!s->penalty || !s->p.damp_decay_ms || now <= s->penalty_since) {
-        return s->penalty;
-    }
-    /* The difference of two long long ints fits in 64 unsigned bits. */
-    periods = ((unsigned long long int) now
-               - (unsigned long long int) s->penalty_since)
-              / s->p.damp_decay_ms;
-    p = periods >= 32 ? 0 : s->penalty >> periods;
-    return p < s->p.damp_base_ms ? 0 : p;
+    return damp_penalty(&s->damp, &dp, now);
 }
 
 /* Records a flap of 's' at 'now': the penalty grows and the damping time
@@ -233,17 +231,11 @@ bfdsess_penalty(const struct bfdsess *s, long long int now)
 static void
 bfdsess_flap__(struct bfdsess *s, long long int now)
 {
-    unsigned long long int p = bfdsess_penalty(s, now);
+    struct damp_params dp = bfdsess_damp_params__(s);
 
     s->stats.n_flaps++;
-    if (!s->p.damp_base_ms) {
-        return;
-    }
-    p = p ? MIN(2 * p, s->p.damp_max_ms) : s->p.damp_base_ms;
-    s->penalty = p;
-    s->penalty_since = now;
-    s->damped_until = bfdsess_add__(now, p);
-    s->damping = true;
+    damp_flap(&s->damp, &dp, now);
+    s->damping = damp_is_damped(&s->damp, now);
 }
 
 /* Moves 's' to 'state' with diag 'diag' at 'now', if that changes its
@@ -313,7 +305,7 @@ bfdsess_run(struct bfdsess *s, long long int now)
 {
     s->last_now = MAX(s->last_now, now);
     bfdsess_expire__(s, now);
-    if (s->damping && now >= s->damped_until) {
+    if (s->damping && !damp_is_damped(&s->damp, now)) {
         s->damping = false;
         if (s->state == BFDPKT_STATE_DOWN) {
             s->tx_owed = true;
@@ -388,7 +380,7 @@ bfdsess_receive(struct bfdsess *s, const struct bfdpkt_ctl *ctl,
     switch (s->state) {
     case BFDPKT_STATE_DOWN:
         if (rs == BFDPKT_STATE_DOWN || rs == BFDPKT_STATE_INIT) {
-            if (now < s->damped_until) {
+            if (damp_is_damped(&s->damp, now)) {
                 s->stats.rx_damped++;
             } else {
                 bfdsess_set_state__(s, (rs == BFDPKT_STATE_DOWN
@@ -476,7 +468,7 @@ bfdsess_wake(const struct bfdsess *s)
         t = MIN(t, s->detect_deadline);
     }
     if (s->damping) {
-        t = MIN(t, s->damped_until);
+        t = MIN(t, s->damp.until);
     }
     return t;
 }
@@ -652,7 +644,7 @@ bfdsess_get_stats(const struct bfdsess *s)
 long long int
 bfdsess_damp_remaining(const struct bfdsess *s, long long int now)
 {
-    return now < s->damped_until ? bfdsess_sub__(s->damped_until, now) : 0;
+    return damp_remaining(&s->damp, now);
 }
 
 /* Returns the name of 'reason', such as "expired". */

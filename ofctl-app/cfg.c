@@ -52,7 +52,7 @@
 #define MAX_SPI 0xffffff
 
 /* Most keys a mapping of fixed fields may have. */
-#define MAX_FIELDS 12
+#define MAX_FIELDS 16
 
 /* Longest part of a value quoted in a message. */
 #define MAX_QUOTE_LEN 40
@@ -1757,6 +1757,38 @@ parse_bfd__(struct parser *p, const yaml_node_t *node, struct cfg_bfd *b)
     return true;
 }
 
+/* Reads the damping of links 'node' into 'd'. */
+static bool
+parse_link_damping__(struct parser *p, const yaml_node_t *node,
+                     struct damp_params *d)
+{
+    static const char *const keys[] = { "base_ms", "max_ms", "decay_ms" };
+    unsigned int *fields[] = { &d->base_ms, &d->max_ms, &d->decay_ms };
+    const yaml_node_t *values[ARRAY_SIZE(keys)];
+
+    if (!get_fields__(p, node, keys, ARRAY_SIZE(keys), values)) {
+        return false;
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+        if (values[i]) {
+            size_t mark = path_push__(p, keys[i]);
+            uint64_t v;
+            bool ok = get_uint__(p, values[i], 0, CFG_MAX_DAMP_MS, &v);
+
+            path_pop__(p, mark);
+            if (!ok) {
+                return false;
+            }
+            *fields[i] = v;
+        }
+    }
+    if (d->max_ms < d->base_ms) {
+        return fail__(p, node, "max_ms (%u) is less than base_ms (%u)",
+                      d->max_ms, d->base_ms);
+    }
+    return true;
+}
+
 /* Reads the whole configuration, the mapping 'root', into 'cfg'. */
 static bool
 parse_root__(struct parser *p, const yaml_node_t *root,
@@ -1764,11 +1796,13 @@ parse_root__(struct parser *p, const yaml_node_t *root,
 {
     enum {
         R_VERSION, R_BUCKETS, R_TIMERS, R_SWITCHES, R_LINKS, R_SERVICES,
-        R_CHAINS, R_REBALANCE, R_HANDOFF, R_CLASSIFIER, R_BFD, R_HOSTS
+        R_CHAINS, R_REBALANCE, R_HANDOFF, R_CLASSIFIER, R_BFD, R_HOSTS,
+        R_LINK_DAMPING
     };
     static const char *const keys[] = {
         "version", "buckets", "timers", "switches", "links", "services",
-        "chains", "rebalance", "handoff", "classifier", "bfd", "hosts"
+        "chains", "rebalance", "handoff", "classifier", "bfd", "hosts",
+        "link_damping"
     };
     const yaml_node_t *values[ARRAY_SIZE(keys)];
     uint64_t value;
@@ -1860,6 +1894,15 @@ parse_root__(struct parser *p, const yaml_node_t *root,
     if (values[R_BFD]) {
         mark = path_push__(p, "bfd");
         ok = parse_bfd__(p, values[R_BFD], &cfg->bfd);
+        path_pop__(p, mark);
+        if (!ok) {
+            return false;
+        }
+    }
+    if (values[R_LINK_DAMPING]) {
+        mark = path_push__(p, "link_damping");
+        ok = parse_link_damping__(p, values[R_LINK_DAMPING],
+                                  &cfg->link_damping);
         path_pop__(p, mark);
         if (!ok) {
             return false;
@@ -2170,6 +2213,9 @@ cfg_parse(const char *file, const char *text, size_t len,
     cfg->bfd.min_rx_ms = CFG_DEFAULT_BFD_MS;
     cfg->bfd.tunnel_min_tx_ms = CFG_DEFAULT_TUNNEL_BFD_MS;
     cfg->bfd.tunnel_min_rx_ms = CFG_DEFAULT_TUNNEL_BFD_MS;
+    cfg->link_damping.base_ms = CFG_DEFAULT_LINK_DAMP_BASE_MS;
+    cfg->link_damping.max_ms = CFG_DEFAULT_LINK_DAMP_MAX_MS;
+    cfg->link_damping.decay_ms = CFG_DEFAULT_LINK_DAMP_DECAY_MS;
 
     p.file = file;
     p.cfg = cfg;

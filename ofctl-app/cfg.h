@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "damp.h"
 #include "openvswitch/match.h"
 #include "openvswitch/types.h"
 
@@ -140,6 +141,14 @@ struct cfg_bfd {
 #define CFG_DEFAULT_TUNNEL_BFD_MS 100
 #define CFG_MAX_BFD_MS 60000
 
+/* The damping of links between switches (fabric.h; the rule is damp.h's):
+ * a link that goes down stays down 1 s at least, twice as long at each
+ * further flap up to 30 s, and a link quiet for 15 s halves its penalty. */
+#define CFG_DEFAULT_LINK_DAMP_BASE_MS 1000
+#define CFG_DEFAULT_LINK_DAMP_MAX_MS 30000
+#define CFG_DEFAULT_LINK_DAMP_DECAY_MS 15000
+#define CFG_MAX_DAMP_MS 3600000
+
 /* How a chain's edge computes a stream's affinity code (docs/pipeline.md,
  * "The classifier"). */
 enum cfg_classifier {
@@ -171,6 +180,7 @@ struct sfm_config {
     struct cfg_timers timers;
     struct cfg_handoff handoff;
     struct cfg_bfd bfd;
+    struct damp_params link_damping; /* "link_damping:", for every link. */
 };
 
 char *cfg_read(const char *file, struct sfm_config **) OVS_WARN_UNUSED_RESULT;

@@ -6,6 +6,7 @@
 #include <config.h>
 #include "fabric.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include "cfg.h"
 #include "ofconn.h"
@@ -22,8 +23,20 @@ struct fabric {
     const struct sfm_config *cfg; /* Its switches and links. */
     bool *end_down;             /* Per link end (2 * link + end): known to
                                  * be down. */
+    bool *end_live;             /* Per link end: known to be live (its
+                                 * switch connected, its port live). */
     bool *link_down;            /* Per link: not usable, as of the latest
                                  * fabric_run(). */
+    bool *was_up;               /* Per link: usable, with an end known
+                                 * live, since it was last down, so that
+                                 * going down is a flap.  (The far end's
+                                 * switch may be cut off from the
+                                 * controller by the same fault.) */
+    bool *held;                 /* Per link: its ends are not down, but it
+                                 * is damped. */
+    struct damp *damp;          /* Per link: its flaps' penalty. */
+    long long int next_expiry;  /* The earliest end of a damping time that
+                                 * holds a link down, or LLONG_MAX. */
     size_t *first_end;          /* Per switch and one more: its link ends
                                  * are ends[first_end[sw]] to
                                  * ends[first_end[sw + 1] - 1]. */
@@ -58,7 +71,15 @@ fabric_create(const struct sfm_config *cfg)
 
     f->cfg = cfg;
     f->end_down = xcalloc(MAX(n_ends, 1), sizeof *f->end_down);
+    f->end_live = xcalloc(MAX(n_ends, 1), sizeof *f->end_live);
     f->link_down = xcalloc(MAX(cfg->n_links, 1), sizeof *f->link_down);
+    f->was_up = xcalloc(MAX(cfg->n_links, 1), sizeof *f->was_up);
+    f->held = xcalloc(MAX(cfg->n_links, 1), sizeof *f->held);
+    f->damp = xmalloc(MAX(cfg->n_links, 1) * sizeof *f->damp);
+    for (size_t l = 0; l < cfg->n_links; l++) {
+        damp_init(&f->damp[l]);
+    }
+    f->next_expiry = LLONG_MAX;
     f->first_end = xcalloc(cfg->n_switches + 1, sizeof *f->first_end);
     f->ends = xmalloc(MAX(n_ends, 1) * sizeof *f->ends);
     for (size_t e = 0; e < n_ends; e++) {
@@ -83,7 +104,11 @@ fabric_destroy(struct fabric *f)
     if (f) {
         route_destroy(&f->routes);
         free(f->end_down);
+        free(f->end_live);
         free(f->link_down);
+        free(f->was_up);
+        free(f->held);
+        free(f->damp);
         free(f->first_end);
         free(f->ends);
         free(f);
@@ -105,30 +130,61 @@ fabric_set_ports(struct fabric *f, size_t sw, const struct shash *ports)
 
         pp = ports ? shash_find_data(ports, ep->port) : NULL;
         down = ports && (!pp || !ofconn_port_is_live(pp));
-        if (down != f->end_down[e]) {
+        if (down != f->end_down[e] || (ports && !down) != f->end_live[e]) {
             f->end_down[e] = down;
+            f->end_live[e] = ports && !down;
             f->dirty = true;
         }
     }
 }
 
-/* Takes the ends told since the last call: a link with an end down is not
- * usable.  If a link's usability changed, logs it, recomputes the paths
- * and returns true; otherwise returns false. */
+/* Takes the ends told since the last call, and the damping times that
+ * ended, at 'now': a link with an end down is not usable, nor is a damped
+ * one.  If a link's usability changed, logs it, recomputes the paths and
+ * returns true; otherwise returns false.  Cheap when nothing changed: the
+ * caller may run it at every turn of its loop. */
 bool
-fabric_run(struct fabric *f)
+fabric_run(struct fabric *f, long long int now)
 {
     const struct sfm_config *cfg = f->cfg;
+    const struct damp_params *dp = &cfg->link_damping;
     bool changed = false;
 
-    if (!f->dirty) {
+    if (!f->dirty && now < f->next_expiry) {
         return false;
     }
     f->dirty = false;
+    f->next_expiry = LLONG_MAX;
     for (size_t l = 0; l < cfg->n_links; l++) {
         const struct cfg_link *link = &cfg->links[l];
-        bool down = f->end_down[2 * l] || f->end_down[2 * l + 1];
+        bool ends_down = f->end_down[2 * l] || f->end_down[2 * l + 1];
+        struct damp *d = &f->damp[l];
+        bool down, held;
 
+        if (ends_down) {
+            if (f->was_up[l]) {
+                /* A flap, whether or not it was damped already. */
+                damp_flap(d, dp, now);
+            }
+            f->was_up[l] = false;
+        } else if (f->end_live[2 * l] || f->end_live[2 * l + 1]) {
+            f->was_up[l] = true;
+        }
+        held = !ends_down && damp_is_damped(d, now);
+        down = ends_down || held;
+        if (held) {
+            f->next_expiry = MIN(f->next_expiry, d->until);
+            if (!f->held[l]) {
+                VLOG_INFO("link %s:%s - %s:%s is back, but damped for %lld "
+                          "ms more (penalty %u ms after %llu flaps)",
+                          cfg->switches[link->ends[0].sw].name,
+                          link->ends[0].port,
+                          cfg->switches[link->ends[1].sw].name,
+                          link->ends[1].port, damp_remaining(d, now),
+                          damp_penalty(d, dp, now), d->n_flaps);
+            }
+        }
+        f->held[l] = held;
         if (down != f->link_down[l]) {
             VLOG_INFO("link %s:%s - %s:%s %s: paths between switches "
                       "recomputed", cfg->switches[link->ends[0].sw].name,
@@ -151,6 +207,14 @@ fabric_link_is_down(const struct fabric *f, size_t link)
 {
     ovs_assert(link < f->cfg->n_links);
     return f->link_down[link];
+}
+
+/* Returns true if link 'link' is not usable only because it is damped. */
+bool
+fabric_link_is_damped(const struct fabric *f, size_t link)
+{
+    ovs_assert(link < f->cfg->n_links);
+    return f->held[link];
 }
 
 /* Returns true if switch 'sw' has a link to another switch, usable or
@@ -219,19 +283,31 @@ fabric_routes(const struct fabric *f)
     return &f->routes;
 }
 
-/* Appends every link and whether it is usable to 's', one per line. */
+/* Appends every link and whether it is usable to 's', one per line, with
+ * its flaps and its damping at 'now'. */
 void
-fabric_format(const struct fabric *f, struct ds *s)
+fabric_format(const struct fabric *f, long long int now, struct ds *s)
 {
     const struct sfm_config *cfg = f->cfg;
 
     for (size_t l = 0; l < cfg->n_links; l++) {
         const struct cfg_link *link = &cfg->links[l];
+        const struct damp *d = &f->damp[l];
+        unsigned int penalty = damp_penalty(d, &cfg->link_damping, now);
 
-        ds_put_format(s, "link %s:%s - %s:%s: %s\n",
+        ds_put_format(s, "link %s:%s - %s:%s: %s",
                       cfg->switches[link->ends[0].sw].name,
                       link->ends[0].port,
                       cfg->switches[link->ends[1].sw].name,
                       link->ends[1].port, f->link_down[l] ? "down" : "up");
+        if (f->held[l]) {
+            ds_put_format(s, ", damped for %lld ms more",
+                          damp_remaining(d, now));
+        }
+        if (d->n_flaps) {
+            ds_put_format(s, " (%llu flaps, penalty %u ms)", d->n_flaps,
+                          penalty);
+        }
+        ds_put_char(s, '\n');
     }
 }

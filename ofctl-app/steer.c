@@ -80,6 +80,9 @@ struct steer {
                                  * that an instance seen for the first time
                                  * joins a map in use. */
     long long int created;      /* When the wait for switches began. */
+    long long int now;          /* The time of the latest steer_run(), by
+                                 * which events until the next are dated
+                                 * (at most a tick late). */
     steer_backlogged_cb *backlogged; /* Asks the I/O layer. */
     void *aux;                  /* For 'backlogged'. */
     steer_port_ready_cb *port_ready; /* Liveness known outside OpenFlow,
@@ -239,6 +242,7 @@ steer_create(struct sfm_config *cfg, steer_backlogged_cb *backlogged,
     struct steer *st = xzalloc(sizeof *st);
 
     st->created = now;
+    st->now = now;
     st->cfg = cfg;
     st->backlogged = backlogged;
     st->aux = aux;
@@ -453,7 +457,7 @@ usable__(const struct steer *st, size_t i, size_t j)
 static void
 sync_instances__(struct steer *st)
 {
-    fabric_run(st->fabric);
+    fabric_run(st->fabric, st->now);
     for (size_t i = 0; i < st->cfg->n_services; i++) {
         const struct cfg_service *svc = &st->cfg->services[i];
 
@@ -988,6 +992,12 @@ steer_run(struct steer *st, long long int now)
 {
     struct steer_switch *sw;
 
+    st->now = now;
+    if (st->cfg && st->programmed && fabric_run(st->fabric, now)) {
+        /* A damped link's time ended. */
+        sync_instances__(st);
+        program_all__(st);
+    }
     settle__(st, now);
     run_policy__(st, now);
     HMAP_FOR_EACH (sw, hmap_node, &st->switches) {
@@ -1356,7 +1366,7 @@ steer_format_switches(const struct steer *st, struct ds *s)
                       rs->n_dumps, rs->n_errors);
     }
     if (st->cfg) {
-        fabric_format(st->fabric, s);
+        fabric_format(st->fabric, st->now, s);
     }
 }
 
@@ -1398,8 +1408,10 @@ steer_format_hosts(const struct steer *st, struct ds *s)
                                   (there->host >= 0
                                    ? cfg->hosts[there->host].name : "?"),
                                   there->name, link->ends[!e].port,
-                                  fabric_link_is_down(st->fabric, l)
-                                  ? "down" : "up");
+                                  (fabric_link_is_damped(st->fabric, l)
+                                   ? "down (damped)"
+                                   : fabric_link_is_down(st->fabric, l)
+                                   ? "down" : "up"));
                 }
             }
         }

@@ -20,7 +20,8 @@
 # connections working at all, since only NSH is taken from a link); then
 # the agent of dlp-1 is killed, whose buckets fail over to dlp-2 on
 # another host, and every connection must survive.  Then, under new
-# connections, h3's underlay is cut and comes back, and then host h3 dies
+# connections, h3's underlay is cut and comes back, then flaps (the
+# controller damps the links to h3), and then host h3 dies
 # whole (its OVS and dlp-2's agent at once): BFD on the tunnels takes them
 # down at the other hosts, and every connection survives each time.
 #
@@ -216,6 +217,39 @@ done
 SFM_WAIT_TIMEOUT=30 sfm_wait_until in_sync \
     || { ctl agents >&2; ctl switches >&2; sfm_die "h3 did not come back"; }
 say "h3 back: tunnels up, maps at their targets"
+
+# h3's underlay flaps under traffic: four cuts of 0.6 s, 1.5 s apart.  The
+# controller damps the links to h3 (link_damping: the hold doubles at each
+# flap): it takes them back at most once while they flap, not at each
+# return, and holds them down after the last one although BFD is up again,
+# so dlp-2 stays out of the maps instead of bouncing; every connection
+# survives.
+log=$OVS_LOGDIR/sfmesh-controller.log
+mark=$(wc -l < "$log")
+sfm_chain_client_start flap "$N_CONNS" 45000 10
+for i in 1 2 3 4; do
+    ip link set ul-h3 down
+    sleep 0.6
+    ip link set ul-h3 up
+    sleep 0.9
+done
+say "flapped the underlay of h3 four times"
+sfm_wait_until tunnel_up h1 t-h3 || sfm_die "BFD not back up on h1 t-h3"
+ctl switches | grep -q "link s1:t-h3 - s3:t-h1: down, damped for" \
+    || { ctl switches >&2; sfm_die "the flapping link is not damped"; }
+ctl hosts | grep -qF "tunnel s1:t-h3 -> host h3 (s3:t-h1): down (damped)" \
+    || { ctl hosts >&2; sfm_die "hosts: the flapping tunnel not damped"; }
+ups=$(tail -n +"$((mark + 1))" "$log" \
+      | grep -c "link s1:t-h3 - s3:t-h1 up: paths")
+[ "$ups" -le 1 ] || sfm_die "the flapping link came back $ups times"
+say "damped: $(ctl switches | sed -n 's/^link s1:t-h3 - s3:t-h1: //p'); back $ups times while flapping"
+sfm_chain_traffic_wait
+read -r survived failed gap < <(sfm_chain_traffic_result flap)
+say "$survived of $N_CONNS survived the flapping; failed: $failed; longest gap ${gap} ms"
+[ "$survived" = "$N_CONNS" ] || sfm_die "connections lost with the flapping: $failed"
+SFM_WAIT_TIMEOUT=40 sfm_wait_until in_sync \
+    || { ctl agents >&2; ctl switches >&2; sfm_die "h3 not back after damping"; }
+say "h3 back once the damping ended"
 
 sfm_chain_client_start host "$N_CONNS" 44000 8
 sleep 2

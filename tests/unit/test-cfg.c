@@ -436,7 +436,8 @@ test_unknown_keys(void)
     ASSERT_FAILS(SWITCHES SERVICES CHAINS "bucket: 16\n",
                  "test.yaml:14: unknown key \"bucket\" (allowed: version, "
                  "buckets, timers, switches, links, services, chains, "
-                 "rebalance, handoff, classifier, bfd, hosts)");
+                 "rebalance, handoff, classifier, bfd, hosts, "
+              "link_damping)");
     ASSERT_FAILS("timers: {inactivity_probe: 100}\n" SWITCHES SERVICES CHAINS,
                  "test.yaml:1: timers: unknown key \"inactivity_probe\" "
                  "(allowed: inactivity_probe_ms, handshake_timeout_ms)");
@@ -1374,6 +1375,33 @@ test_hosts(void)
                  "hosts:\n  h1: {underlay: 10.0.0.300}\n" SERVICES CHAINS,
                  "test.yaml:4: hosts.h1.underlay: 10.0.0.300 is no IPv4 "
                  "address");
+
+    /* The damping of links: defaults, settings, and a maximum below the
+     * base. */
+    cfg = parse_ok("switches:\n  sw1: {dpid: 1}\n" SERVICES CHAINS);
+    if (cfg) {
+        CU_ASSERT_EQUAL(cfg->link_damping.base_ms, 1000);
+        CU_ASSERT_EQUAL(cfg->link_damping.max_ms, 30000);
+        CU_ASSERT_EQUAL(cfg->link_damping.decay_ms, 15000);
+        cfg_destroy(cfg);
+    }
+    cfg = parse_ok("switches:\n  sw1: {dpid: 1}\n"
+                   "link_damping: {base_ms: 0, decay_ms: 0}\n"
+                   SERVICES CHAINS);
+    if (cfg) {
+        CU_ASSERT_EQUAL(cfg->link_damping.base_ms, 0);
+        CU_ASSERT_EQUAL(cfg->link_damping.max_ms, 30000);
+        CU_ASSERT_EQUAL(cfg->link_damping.decay_ms, 0);
+        cfg_destroy(cfg);
+    }
+    ASSERT_FAILS("switches:\n  sw1: {dpid: 1}\n"
+                 "link_damping: {base_ms: 5000, max_ms: 2000}\n"
+                 SERVICES CHAINS,
+                 "test.yaml:3: link_damping: max_ms (2000) is less than "
+                 "base_ms (5000)");
+    ASSERT_FAILS("switches:\n  sw1: {dpid: 1}\n"
+                 "link_damping: {base: 5000}\n" SERVICES CHAINS,
+                 "test.yaml:3: link_damping");
 
     /* The example of three hosts. */
     CU_ASSERT_PTR_NULL(cfg_read("docs/examples/three-hosts.yaml", &cfg));

@@ -537,7 +537,7 @@ test_fabric_link_down(void)
     f = fabric_create(cfg);
     fabric_ports(&sp1_ports, sp1_pps, sp1_names, ARRAY_SIZE(sp1_names));
     fabric_set_ports(f, switch_idx(cfg, "sp1"), &sp1_ports);
-    CU_ASSERT_TRUE(fabric_run(f));
+    CU_ASSERT_TRUE(fabric_run(f, 0));
     CU_ASSERT_TRUE(fabric_link_is_down(f, 1));
     CU_ASSERT_FALSE(fabric_link_is_down(f, 0));
     ds_clear(&s);
@@ -844,7 +844,7 @@ test_updates(void)
             if (r % 19 == 18) {
                 other_down = !other_down;
                 fabric_set_ports(f, other, other_down ? &none : NULL);
-                CU_ASSERT_TRUE(fabric_run(f));
+                CU_ASSERT_TRUE(fabric_run(f, 0));
                 CU_ASSERT_EQUAL(fabric_reachable(f, sw, other), !other_down);
                 n_link_changes++;
                 expect_full = true;

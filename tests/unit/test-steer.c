@@ -327,9 +327,15 @@ test_cut_off(void)
     CU_ASSERT_PTR_NULL(strstr(g, "02:00:00:00:01:03"));
     free(g);
 
-    /* Back: it rejoins as a secondary. */
+    /* Back: the uplink flapped, so it stays out while the link is damped
+     * (1 s from the flap, at 0), then rejoins (the policy, with no agent
+     * to wait for, promotes it at once). */
     set_port(&fx, LF3, 1, true);
-    CU_ASSERT_EQUAL(state(&fx, "fw-3", NULL), SVCMAP_COLD);
+    CU_ASSERT_EQUAL(state(&fx, "fw-3", NULL), SVCMAP_DOWN);
+    steer_run(fx.st, 999);
+    CU_ASSERT_EQUAL(state(&fx, "fw-3", NULL), SVCMAP_DOWN);
+    steer_run(fx.st, 1000);
+    CU_ASSERT_NOT_EQUAL(state(&fx, "fw-3", NULL), SVCMAP_DOWN);
     fixture_destroy(&fx);
 
     fixture_init(&fx, FABRIC_YAML(OFFICE_CHAIN));
@@ -350,7 +356,8 @@ test_cut_off(void)
 }
 
 /* A switch that disconnects: the links to it count as usable again (it
- * forwards without the controller), at once, not at the next event. */
+ * forwards without the controller), at once, not at the next event, but
+ * for a link that went down before: it is damped. */
 static void
 test_switch_closed(void)
 {
@@ -365,7 +372,7 @@ test_switch_closed(void)
     CU_ASSERT_EQUAL(state(&fx, "fw-3", NULL), SVCMAP_DOWN);
     steer_format_switches(fx.st, &s);
     CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s), "link lf3:up - sp1:lf3: "
-                                  "down\n"));
+                                  "down (1 flaps, penalty 1000 ms)\n"));
     ds_clear(&s);
 
     steer_switch_closed(fx.st, fx.conns[LF3]);
@@ -375,7 +382,13 @@ test_switch_closed(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s), "switch lf3 (dpid "
                                   "0000000000000004): not connected\n"));
     CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s), "link lf3:up - sp1:lf3: "
-                                  "up\n"));
+                                  "down, damped for 1000 ms more "
+                                  "(1 flaps, penalty 1000 ms)\n"));
+    ds_clear(&s);
+    steer_run(fx.st, 1000);
+    steer_format_switches(fx.st, &s);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s), "link lf3:up - sp1:lf3: "
+                                  "up (1 flaps, penalty 1000 ms)\n"));
     ds_destroy(&s);
     fixture_destroy(&fx);
 }
