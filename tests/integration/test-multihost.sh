@@ -23,7 +23,8 @@
 # connections, h3's underlay is cut and comes back, then flaps (the
 # controller damps the links to h3), and then host h3 dies
 # whole (its OVS and dlp-2's agent at once): BFD on the tunnels takes them
-# down at the other hosts, and every connection survives each time.
+# down at the other hosts, and every connection survives each time.  At
+# last h3 comes back, and the chain with it.
 #
 # Usage: test-multihost.sh BIN_DIR
 set -u
@@ -265,4 +266,18 @@ sfm_chain_traffic_wait
 read -r survived failed gap < <(sfm_chain_traffic_result host)
 say "$survived of $N_CONNS survived the host; failed: $failed; longest gap ${gap} ms"
 [ "$survived" = "$N_CONNS" ] || sfm_die "connections lost with host h3: $failed"
+
+# h3 comes back: its OVS on the database it had, then dlp-2's agent.  The
+# tunnels come up again (once their damping ends), s3 is programmed, and
+# dlp-2 takes its buckets back by handoffs.
+sfm_host_restart h3 3
+sfm_chain_agent_start dlp-2 4
+SFM_WAIT_TIMEOUT=40 sfm_wait_until in_sync \
+    || { ctl agents >&2; ctl switches >&2; ctl hosts >&2;
+         sfm_die "h3 did not come back after its death"; }
+SFM_WAIT_TIMEOUT=20 sfm_wait_until anti_affine \
+    || { ctl map dlp >&2; sfm_die "anti-affinity not met after h3's return"; }
+[ "$(ctl hosts | grep -c '^  tunnel .*: up$')" = 6 ] \
+    || { ctl hosts >&2; sfm_die "not every tunnel up after h3's return"; }
+say "h3 back after its death: its tunnels up, dlp-2 in the maps again"
 echo "PASS: multihost"

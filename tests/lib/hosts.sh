@@ -35,6 +35,34 @@ hx() {
         OVS_DBDIR="$d/db" OVS_LOGDIR="$d/log" OVS_SYSCONFDIR="$d/etc" "$@"
 }
 
+# Starts host $1's ovsdb-server and ovs-vswitchd on its database.
+sfm_host_daemons() {
+    local h=$1 d=$SFM_TMP/hosts/$1
+    hx "$h" ovsdb-server --detach --no-chdir --pidfile -vconsole:off \
+        --log-file --remote="punix:$d/run/db.sock" "$d/db/conf.db" \
+        || sfm_die "ovsdb-server of $h did not start"
+    sfm_track_pidfile "$d/run/ovsdb-server.pid"
+    hx "$h" ovs-vsctl --no-wait init || sfm_die "ovs-vsctl init ($h)"
+    hx "$h" ovs-vswitchd --detach --no-chdir --pidfile -vconsole:off \
+        --log-file --disable-system -vvconn:info \
+        || sfm_die "ovs-vswitchd of $h did not start"
+    sfm_track_pidfile "$d/run/ovs-vswitchd.pid"
+}
+
+# Gives host $1's br-phy (the ovs-vswitchd's own device) the host's
+# underlay address 172.31.0.$2, and makes its database listen there.
+sfm_host_underlay_up() {
+    local h=$1 n=$2 ns
+    ns=$(sfm_host_ns "$h")
+    ip -n "$ns" addr replace "$SFM_UNDERLAY_NET.$n/24" dev br-phy
+    ip -n "$ns" link set br-phy up
+    # So do the host's own (its OpenFlow connection).
+    ip netns exec "$ns" ethtool -K br-phy tx off >/dev/null 2>&1
+    # The controller reaches the host's database over the underlay.
+    hx "$h" ovs-appctl -t ovsdb-server ovsdb-server/add-remote \
+        "ptcp:6640:$SFM_UNDERLAY_NET.$n" || sfm_die "no database remote ($h)"
+}
+
 # Adds host $1, the $2-th: its namespace, its OVS, and br-phy on the
 # underlay with address 172.31.0.$2.
 sfm_host_add() {
@@ -46,15 +74,7 @@ sfm_host_add() {
     ip -n "$ns" link set lo up
     hx "$h" ovsdb-tool create "$d/db/conf.db" \
         "$OVS_PKGDATADIR/vswitch.ovsschema" || sfm_die "ovsdb-tool ($h)"
-    hx "$h" ovsdb-server --detach --no-chdir --pidfile -vconsole:off \
-        --log-file --remote="punix:$d/run/db.sock" "$d/db/conf.db" \
-        || sfm_die "ovsdb-server of $h did not start"
-    sfm_track_pidfile "$d/run/ovsdb-server.pid"
-    hx "$h" ovs-vsctl --no-wait init || sfm_die "ovs-vsctl init ($h)"
-    hx "$h" ovs-vswitchd --detach --no-chdir --pidfile -vconsole:off \
-        --log-file --disable-system -vvconn:info \
-        || sfm_die "ovs-vswitchd of $h did not start"
-    sfm_track_pidfile "$d/run/ovs-vswitchd.pid"
+    sfm_host_daemons "$h"
 
     hx "$h" ovs-vsctl add-br br-phy -- set bridge br-phy \
         datapath_type=netdev other-config:hwaddr=02:5f:6d:01:00:$(printf '%02x' "$n") \
@@ -65,13 +85,20 @@ sfm_host_add() {
     ethtool -K "ul-$h" tx off >/dev/null 2>&1
     ip -n "$ns" link set ul0 up
     hx "$h" ovs-vsctl add-port br-phy ul0 || sfm_die "no underlay port on $h"
-    ip -n "$ns" addr add "$SFM_UNDERLAY_NET.$n/24" dev br-phy
-    ip -n "$ns" link set br-phy up
-    # So do the host's own (its OpenFlow connection).
-    ip netns exec "$ns" ethtool -K br-phy tx off >/dev/null 2>&1
-    # The controller reaches the host's database over the underlay.
-    hx "$h" ovs-appctl -t ovsdb-server ovsdb-server/add-remote \
-        "ptcp:6640:$SFM_UNDERLAY_NET.$n" || sfm_die "no database remote ($h)"
+    sfm_host_underlay_up "$h" "$n"
+}
+
+# Brings host $1, the $2-th, back after its daemons died: they start again
+# on the database they had, so its bridges, ports and tunnels are as they
+# were (the veths stayed in its namespace); br-phy, the ovs-vswitchd's
+# tap device, gets its address again should it have gone with the daemon.
+sfm_host_restart() {
+    local h=$1 n=$2
+    sfm_host_daemons "$h"
+    sfm_wait_until sh -c "ip -n '$(sfm_host_ns "$h")' link show br-phy \
+                          >/dev/null 2>&1" \
+        || sfm_die "no br-phy on $h after its restart"
+    sfm_host_underlay_up "$h" "$n"
 }
 
 # Adds bridge $2 to host $1 with datapath id $3 (a number), fail-mode
