@@ -354,14 +354,14 @@ vswdb_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED, void *ctrl_)
     }
 }
 
-/* An instance port on which BFD is wanted counts as live only once the
- * switch runs BFD on it and the session is Up. */
+/* A port on which BFD is wanted (an instance's, a tunnel's) counts as live
+ * only once the switch runs BFD on it and the session is Up. */
 static bool
-port_ready_cb(const char *port, void *ctrl_)
+port_ready_cb(const struct cfg_switch *sw, const char *port, void *ctrl_)
 {
     struct controller *ctrl = ctrl_;
 
-    return hostdbs_bfd_ready(ctrl->dbs, port);
+    return hostdbs_bfd_ready(ctrl->dbs, sw->host, port);
 }
 
 /* Once 'ctrl' has a switch database, makes the policy wait for BFD on the

@@ -213,12 +213,21 @@ hostdbs_bfd_state(const struct hostdbs *h, const char *iface)
     return db ? vswdb_bfd_state(db, iface) : NULL;
 }
 
-/* As vswdb_bfd_ready(), from the database 'iface' is configured in; true
- * if none. */
+/* As vswdb_bfd_ready(), for interface 'iface' of host 'host' (an index of
+ * the configuration's hosts, or -1 if its switch names none), from the
+ * database that configures it: the host's own if it has one (names like
+ * a tunnel's repeat from host to host), otherwise any that does.  True if
+ * none does. */
 bool
-hostdbs_bfd_ready(const struct hostdbs *h, const char *iface)
+hostdbs_bfd_ready(const struct hostdbs *h, int host, const char *iface)
 {
-    const struct vswdb *db = db_of_iface__(h, iface);
+    const struct vswdb *db;
+
+    if (host >= 0 && (size_t) host < h->n_hosts && h->hosts[host]) {
+        db = vswdb_wants(h->hosts[host], iface) ? h->hosts[host] : NULL;
+    } else {
+        db = db_of_iface__(h, iface);
+    }
 
     return !db || vswdb_bfd_ready(db, iface);
 }

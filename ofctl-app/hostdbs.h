@@ -36,7 +36,7 @@ bool hostdbs_any(const struct hostdbs *);
 bool hostdbs_run(struct hostdbs *);
 
 const char *hostdbs_bfd_state(const struct hostdbs *, const char *iface);
-bool hostdbs_bfd_ready(const struct hostdbs *, const char *iface);
+bool hostdbs_bfd_ready(const struct hostdbs *, int host, const char *iface);
 void hostdbs_format(const struct hostdbs *, struct ds *);
 void hostdbs_format_tunnels(const struct hostdbs *, const struct sfm_config *,
                             struct ds *);

@@ -29,7 +29,7 @@ usage(void)
            "  switches              each switch's programming, each link\n"
            "  map [SERVICE]         bucket -> primary, secondary\n"
            "  instances, agents     instance states, agent channels\n"
-           "  bfd                   BFD on the instance interfaces\n"
+           "  bfd                   BFD on the tunnels and instance interfaces\n"
            "  handoffs [SERVICE], drain INSTANCE   bucket moves\n"
            "  flows [SWITCH], groups [SWITCH]   desired state, ovs-ofctl "
            "syntax\n"

@@ -437,6 +437,16 @@ instance_port__(const struct steer *st, size_t i, size_t j,
     return sw ? port_by_name__(sw->conn, inst->port) : NULL;
 }
 
+/* Returns true unless 'port_ready' says port 'port' of switch 'sw' (an
+ * index of the configuration's switches) must not count as live. */
+static bool
+port_ready__(const struct steer *st, size_t sw, const char *port)
+{
+    return (!st->port_ready
+            || st->port_ready(&st->cfg->switches[sw], port,
+                              st->port_ready_aux));
+}
+
 /* Returns true if instance 'j' of service 'i' can serve: its port is live
  * on its connected switch and it is not cut off. */
 static bool
@@ -447,8 +457,7 @@ usable__(const struct steer *st, size_t i, size_t j)
 
     return (pp && ofconn_port_is_live(pp)
             && !fabric_cut_off(st->fabric, inst)
-            && (!st->port_ready
-                || st->port_ready(inst->port, st->port_ready_aux)));
+            && port_ready__(st, inst->sw, inst->port));
 }
 
 /* Takes the paths between switches as the fabric has them now, then updates
@@ -569,13 +578,21 @@ program__(struct steer *st, struct steer_switch *sw)
 }
 
 /* Tells the fabric the ports of 'sw', a configured switch that is
- * connected. */
+ * connected, without those 'port_ready' holds back: a tunnel is up by its
+ * carrier alone until the switch runs the BFD the controller asked for on
+ * it, and counting it up meanwhile would count a flap when BFD starts. */
 static void
 tell_fabric__(struct steer *st, const struct steer_switch *sw)
 {
+    struct shash_node *node, *next;
     struct shash ports;
 
     switch_ports__(sw, &ports);
+    SHASH_FOR_EACH_SAFE (node, next, &ports) {
+        if (!port_ready__(st, sw->idx, node->name)) {
+            shash_delete(&ports, node);
+        }
+    }
     fabric_set_ports(st->fabric, sw->idx, &ports);
     shash_destroy(&ports);
 }
@@ -782,9 +799,10 @@ steer_port_changed(struct steer *st, struct ofconn *conn,
     }
 }
 
-/* Makes 'cb' (with 'aux') a further condition for an instance's port to
- * count as live: for example that BFD, once configured on it, has come up
- * (a port is live by its carrier alone until the switch runs BFD on it). */
+/* Makes 'cb' (with 'aux') a further condition for the port of an instance
+ * or of a link between switches to count as live: for example that BFD,
+ * once configured on it, has come up (a port is live by its carrier alone
+ * until the switch runs BFD on it). */
 void
 steer_set_port_ready_cb(struct steer *st, steer_port_ready_cb *cb, void *aux)
 {
@@ -792,11 +810,16 @@ steer_set_port_ready_cb(struct steer *st, steer_port_ready_cb *cb, void *aux)
     st->port_ready_aux = aux;
 }
 
-/* Takes again what 'port_ready' says of every instance's port. */
+/* Takes again what 'port_ready' says of every port. */
 void
 steer_refresh(struct steer *st)
 {
     if (st->cfg) {
+        for (size_t i = 0; i < st->cfg->n_switches; i++) {
+            if (st->sw_at[i]) {
+                tell_fabric__(st, st->sw_at[i]);
+            }
+        }
         sync_instances__(st);
         program_all__(st);
     }

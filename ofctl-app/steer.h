@@ -32,6 +32,7 @@
 #include "openvswitch/ofp-msgs.h"
 #include "openvswitch/types.h"
 
+struct cfg_switch;
 struct ds;
 struct flowset_cursor;
 struct json;
@@ -99,9 +100,11 @@ void steer_format_instances(const struct steer *, steer_port_liveness_cb *,
                             void *aux, struct ds *);
 const struct sfm_config *steer_config(const struct steer *);
 
-/* Returns false if port 'port' must not count as live whatever OpenFlow
- * says. */
-typedef bool steer_port_ready_cb(const char *port, void *aux);
+/* Returns false if port 'port' of switch 'sw' must not count as live
+ * whatever OpenFlow says.  Asked of the instances' ports and of the ports
+ * of links between switches. */
+typedef bool steer_port_ready_cb(const struct cfg_switch *sw,
+                                 const char *port, void *aux);
 void steer_set_port_ready_cb(struct steer *, steer_port_ready_cb *,
                              void *aux);
 void steer_refresh(struct steer *);

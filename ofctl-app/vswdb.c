@@ -157,7 +157,7 @@ write_differences__(struct vswdb *db, struct ovsdb_idl_txn **txn)
             if (!*txn) {
                 *txn = ovsdb_idl_txn_create(db->idl);
                 ovsdb_idl_txn_add_comment(*txn, "sfmesh-controller: "
-                                          "instance BFD settings");
+                                          "BFD settings");
             }
             ovsrec_interface_update_bfd_setkey(row, node->key, node->value);
             n++;
@@ -179,7 +179,7 @@ finish_txn__(struct vswdb *db)
         db->n_commits++;
     } else {
         /* Try again at the next run: the rows may have changed or gone. */
-        VLOG_WARN_RL(&rl, "%s: setting BFD on instance interfaces failed: "
+        VLOG_WARN_RL(&rl, "%s: setting BFD on interfaces failed: "
                      "%s (%s)", db->remote,
                      ovsdb_idl_txn_status_to_string(status),
                      ovsdb_idl_txn_get_error(db->txn));
@@ -225,7 +225,7 @@ vswdb_run(struct vswdb *db)
         db->seqno = ovsdb_idl_get_seqno(db->idl);
         n = write_differences__(db, &txn);
         if (txn) {
-            VLOG_INFO("%s: writing %"PRIuSIZE" BFD key%s of instance "
+            VLOG_INFO("%s: writing %"PRIuSIZE" BFD key%s of "
                       "interfaces", db->remote, n, n == 1 ? "" : "s");
             db->txn = txn;
             finish_txn__(db);
@@ -236,10 +236,13 @@ vswdb_run(struct vswdb *db)
 
 /* Returns false if interface 'iface' should run BFD, as sfmesh wants, but
  * the switch does not show it running and Up yet: until then the port is
- * live by its carrier alone, and its instance must not count as live.
- * Returns true for an interface sfmesh keeps no BFD keys for or wants BFD
- * off on, one the database does not know, and while 'db' is not
- * connected (OpenFlow's liveness is then all there is). */
+ * live by its carrier alone, and its instance or link must not count as
+ * live.  That includes the time between connecting and the database's
+ * first contents, and an interface the database does not show (yet): a
+ * port counted live then and down once the contents arrive would be
+ * counted a flap.  Returns true for an interface sfmesh keeps no BFD keys
+ * for or wants BFD off on, and while 'db' is not connected (OpenFlow's
+ * liveness is then all there is). */
 bool
 vswdb_bfd_ready(const struct vswdb *db, const char *iface)
 {
@@ -250,9 +253,10 @@ vswdb_bfd_ready(const struct vswdb *db, const char *iface)
         || !ovsdb_idl_is_connected(db->idl)) {
         return true;
     }
-    row = find_iface__(db, iface);
+    row = (ovsdb_idl_has_ever_connected(db->idl)
+           ? find_iface__(db, iface) : NULL);
     if (!row) {
-        return true;
+        return false;
     }
     return (smap_get_bool(&row->bfd, "enable", false)
             && !strcmp(smap_get_def(&row->bfd_status, "state", ""), "up")

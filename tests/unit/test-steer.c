@@ -264,7 +264,8 @@ test_link_flap(void)
 
 /* Says whether port 'port' is ready: not "fw-2" while 'aux' is true. */
 static bool
-fw2_not_ready_cb(const char *port, void *aux)
+fw2_not_ready_cb(const struct cfg_switch *sw OVS_UNUSED, const char *port,
+                 void *aux)
 {
     return !*(bool *) aux || strcmp(port, "fw-2");
 }
@@ -352,6 +353,50 @@ test_cut_off(void)
     g = groups(&fx, LF1);
     CU_ASSERT_PTR_NULL(strstr(g, "02:00:00:00:01:03"));
     free(g);
+    fixture_destroy(&fx);
+}
+
+/* Holds back both ends of link lf3 - sp1 (a tunnel whose BFD has not
+ * come up yet) while '*aux'. */
+static bool
+lf3_link_not_ready_cb(const struct cfg_switch *sw, const char *port,
+                      void *aux)
+{
+    return !(*(bool *) aux
+             && ((!strcmp(sw->name, "lf3") && !strcmp(port, "up"))
+                 || (!strcmp(sw->name, "sp1") && !strcmp(port, "lf3"))));
+}
+
+/* A link whose ports are not ready (BFD wanted on them but not yet Up)
+ * counts as down, so the instance only it reaches stays out; once ready,
+ * a refresh takes it up with no flap counted: the start of BFD on a
+ * tunnel is not a flap. */
+static void
+test_link_port_ready(void)
+{
+    struct ds s = DS_EMPTY_INITIALIZER;
+    bool hold = true;
+    struct fixture fx;
+
+    fixture_init(&fx, FABRIC_YAML(""));
+    steer_set_port_ready_cb(fx.st, lf3_link_not_ready_cb, &hold);
+    for (int k = 0; k < N_SWITCHES; k++) {
+        connect_switch(&fx, k);
+    }
+    CU_ASSERT_EQUAL(state(&fx, "fw-3", NULL), SVCMAP_DOWN);
+    steer_format_switches(fx.st, &s);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s),
+                                  "link lf3:up - sp1:lf3: down\n"));
+    ds_clear(&s);
+
+    hold = false;
+    steer_refresh(fx.st);
+    CU_ASSERT_NOT_EQUAL(state(&fx, "fw-3", NULL), SVCMAP_DOWN);
+    steer_format_switches(fx.st, &s);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s),
+                                  "link lf3:up - sp1:lf3: up\n"));
+    CU_ASSERT_PTR_NULL(strstr(ds_cstr(&s), "flaps"));
+    ds_destroy(&s);
     fixture_destroy(&fx);
 }
 
@@ -681,6 +726,8 @@ static const struct test_case steer_tests[] = {
     { "a switch missing after the wait", test_switch_missing },
     { "a link flap moves no bucket", test_link_flap },
     { "a port not ready keeps its instance out", test_port_ready },
+    { "a link port not ready counts down, and no flap",
+      test_link_port_ready },
     { "an instance cut off from its chains", test_cut_off },
     { "a switch that disconnects", test_switch_closed },
     { "not in sync, with the reason, until a round succeeds",
