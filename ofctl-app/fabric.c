@@ -27,11 +27,19 @@ struct fabric {
                                  * switch connected, its port live). */
     bool *link_down;            /* Per link: not usable, as of the latest
                                  * fabric_run(). */
-    bool *was_up;               /* Per link: usable, with an end known
-                                 * live, since it was last down, so that
-                                 * going down is a flap.  (The far end's
-                                 * switch may be cut off from the
-                                 * controller by the same fault.) */
+    bool *end_seen;             /* Per link end: its switch has been
+                                 * connected. */
+    bool *was_up;               /* Per link: usable since it was last
+                                 * down, with both ends known live or one
+                                 * live and the other's switch not yet
+                                 * seen, so that going down is a flap,
+                                 * even after an end's switch lost the
+                                 * controller (the same fault may cut it
+                                 * off).  Not with one end live and the
+                                 * other's switch away: a switch back from
+                                 * its host's restart shows its end down
+                                 * until its BFD is up, and that is no
+                                 * flap. */
     bool *held;                 /* Per link: its ends are not down, but it
                                  * is damped. */
     struct damp *damp;          /* Per link: its flaps' penalty. */
@@ -72,6 +80,7 @@ fabric_create(const struct sfm_config *cfg)
     f->cfg = cfg;
     f->end_down = xcalloc(MAX(n_ends, 1), sizeof *f->end_down);
     f->end_live = xcalloc(MAX(n_ends, 1), sizeof *f->end_live);
+    f->end_seen = xcalloc(MAX(n_ends, 1), sizeof *f->end_seen);
     f->link_down = xcalloc(MAX(cfg->n_links, 1), sizeof *f->link_down);
     f->was_up = xcalloc(MAX(cfg->n_links, 1), sizeof *f->was_up);
     f->held = xcalloc(MAX(cfg->n_links, 1), sizeof *f->held);
@@ -105,6 +114,7 @@ fabric_destroy(struct fabric *f)
         route_destroy(&f->routes);
         free(f->end_down);
         free(f->end_live);
+        free(f->end_seen);
         free(f->link_down);
         free(f->was_up);
         free(f->held);
@@ -130,6 +140,7 @@ fabric_set_ports(struct fabric *f, size_t sw, const struct shash *ports)
 
         pp = ports ? shash_find_data(ports, ep->port) : NULL;
         down = ports && (!pp || !ofconn_port_is_live(pp));
+        f->end_seen[e] |= ports != NULL;
         if (down != f->end_down[e] || (ports && !down) != f->end_live[e]) {
             f->end_down[e] = down;
             f->end_live[e] = ports && !down;
@@ -167,7 +178,9 @@ fabric_run(struct fabric *f, long long int now)
                 damp_flap(d, dp, now);
             }
             f->was_up[l] = false;
-        } else if (f->end_live[2 * l] || f->end_live[2 * l + 1]) {
+        } else if ((f->end_live[2 * l] || !f->end_seen[2 * l])
+                   && (f->end_live[2 * l + 1] || !f->end_seen[2 * l + 1])
+                   && (f->end_live[2 * l] || f->end_live[2 * l + 1])) {
             f->was_up[l] = true;
         }
         held = !ends_down && damp_is_damped(d, now);

@@ -381,6 +381,28 @@ test_damping(void)
     fabric_run(f, 50200);
     CU_ASSERT_TRUE(fabric_link_is_damped(f, 0));
 
+    /* b's host dies: b's end down (a flap), then b disconnects.  a's end
+     * comes back while b is away, and b, restarted, connects with its end
+     * down until its BFD is up: the link never worked since it went down,
+     * so that is no second flap. */
+    CU_ASSERT_TRUE(fabric_run(f, 60000));
+    CU_ASSERT_FALSE(fabric_link_is_down(f, 0));
+    set_port(f, 1, "b-a", false);
+    CU_ASSERT_TRUE(fabric_run(f, 70000));
+    fabric_set_ports(f, 1, NULL);
+    set_port(f, 0, "a-b", false);
+    fabric_run(f, 70100);
+    set_port(f, 0, "a-b", true);
+    fabric_run(f, 75000);
+    set_port(f, 1, "b-a", false);
+    fabric_run(f, 75100);
+    set_port(f, 1, "b-a", true);
+    fabric_run(f, 76000);
+    CU_ASSERT_FALSE(fabric_link_is_down(f, 0));
+    fabric_format(f, 76000, &s);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s), "(8 flaps,"));
+    ds_clear(&s);
+
     ds_destroy(&s);
     fabric_destroy(f);
     cfg_destroy(cfg);
