@@ -28,14 +28,19 @@ def options(kind, doc):
                    help='instances of service fw (default 2)')
     p.add_argument('--dlp', type=int, default=3, metavar='N',
                    help='instances of service dlp (default 3)')
-    p.add_argument('--clients', type=int, default=1, metavar='N',
-                   help='client hosts (default 1; more than one sit on an '
-                   'access bridge in front of the ingress port)')
+    if kind != 'multihost':
+        p.add_argument('--clients', type=int, default=1, metavar='N',
+                       help='client hosts (default 1; more than one sit on '
+                       'an access bridge in front of the ingress port)')
     if kind == 'fabric':
         p.add_argument('--spines', type=int, default=1, metavar='N',
                        choices=range(1, 5),
                        help='spines, each linked to both leaves (1 to 4, '
                        'default 1)')
+    if kind == 'multihost':
+        p.add_argument('--hosts', type=int, default=3, metavar='N',
+                       help='hosts, each its own OVS (2 to %d, default 3)'
+                       % st.MAX_HOSTS)
     p.add_argument('--replication', choices=('async', 'sync', 'off'),
                    default='async', help='agent state replication')
     p.add_argument('--function', choices=('stateful-fw', 'counter'),
@@ -82,24 +87,43 @@ def smoke(tb):
     return ok_ping and ok_tcp
 
 
+def map_summary(text):
+    """The lines of `sfmesh-ctl map` before its bucket table."""
+    out = []
+    for line in text.splitlines(True):
+        f = line.split()
+        if f and (f[0].isdigit() or f[0] == 'BUCKET'):
+            break
+        out.append(line)
+    return ''.join(out)
+
+
 def main(kind, doc):
-    args = options(kind, doc).parse_args()
-    topo = st.make_topo(kind, args.fw, args.dlp, args.clients,
-                        getattr(args, 'spines', 1))
+    p = options(kind, doc)
+    args = p.parse_args()
+    try:
+        topo = st.make_topo(kind, args.fw, args.dlp,
+                            getattr(args, 'clients', 1),
+                            getattr(args, 'spines', 1),
+                            getattr(args, 'hosts', None))
+    except ValueError as e:
+        p.error(str(e))
     if args.config_only:
         sys.stdout.write(st.config_yaml(topo))
         return 0
     st.enter_namespace()
-    tb = st.Testbed(topo, name=kind, bin_dir=args.bin,
-                    replication=args.replication, function=args.function,
-                    keep=args.keep, verbose=args.verbose)
+    tb = st.make_testbed(topo, name=kind, bin_dir=args.bin,
+                         replication=args.replication,
+                         function=args.function, keep=args.keep,
+                         verbose=args.verbose)
     try:
         tb.start()
         sys.stdout.write(tb.ctl('switches'))
+        if kind == 'multihost':
+            sys.stdout.write(tb.ctl('hosts'))
         sys.stdout.write(tb.ctl('agents'))
         for svc, insts in tb.topo.sfm_services:
-            lines = tb.ctl('map', svc).splitlines(True)
-            sys.stdout.write(''.join(lines[:2 + len(insts)]))
+            sys.stdout.write(map_summary(tb.ctl('map', svc)))
         ok = smoke(tb)
         if args.cli:
             tb.cli()

@@ -460,8 +460,8 @@ class Runner:
             name = step.names[0]
             t = time.time()
             if step.how == 'link':
-                st.run(['ip', 'link', 'set', tb.topo.instance(name)['port'],
-                        'down'])
+                inst = tb.topo.instance(name)
+                tb.set_port(inst['switch'], inst['port'], 'down')
             else:
                 os.kill(tb.agent_pids[name], signal.SIGKILL)
             return t
@@ -469,8 +469,8 @@ class Runner:
             name = step.names[0]
             t = time.time()
             if step.how == 'link':
-                st.run(['ip', 'link', 'set', tb.topo.instance(name)['port'],
-                        'up'])
+                inst = tb.topo.instance(name)
+                tb.set_port(inst['switch'], inst['port'], 'up')
             else:
                 tb.start_agent(name)
             return t

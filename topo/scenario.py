@@ -21,6 +21,10 @@ so that it crosses the failing instance.  At --at seconds, the failure:
            a link between two switches of the fabric goes down (--link;
            with --spines 2 the controller moves the paths to the other
            spine)
+  host     (--topo multihost) the instance's whole host dies: its
+           ovs-vswitchd, its ovsdb-server and the agents of all its
+           instances get SIGKILL at once (the other hosts' BFD takes the
+           tunnels to it down; the controller sees the channels close)
   none     no failure (a baseline)
 
 Elastic pools (topo/elastic.py): the pool of one service (--service, the
@@ -77,6 +81,8 @@ streams whose primary and secondary disagree, each such stream by name.
     topo/scenario.py --failure link --instance fw-2 --at 2 --duration 6
     topo/scenario.py --topo fabric --instance dlp-2   across a leaf-spine
     topo/scenario.py --topo fabric --spines 2 --failure fabric-link
+    topo/scenario.py --topo multihost --failure kill   across hosts
+    topo/scenario.py --topo multihost --failure host   host h3 dies
     topo/scenario.py --cli                    the Mininet CLI afterwards
     topo/scenario.py --failure scale-out      a dlp instance more
     topo/scenario.py --sizes 3,4,5,3 --connections 100
@@ -113,7 +119,7 @@ ECHO_VIA_VICTIM = 0.4
 LINKFLAP_SRC = os.path.join(st.TOP, 'tests', 'linkflap.c')
 LINKFLAP = os.path.join(st.TOP, 'build', 'tests', 'linkflap')
 FAILURES = ('link', 'kill', 'hang', 'flap', 'disable', 'fabric-link',
-            'none', 'scale-out', 'scale-in', 'drain', 'rebalance')
+            'host', 'none', 'scale-out', 'scale-in', 'drain', 'rebalance')
 # The elastic-pool scenarios ('scale' is --sizes).
 ELASTIC = ('scale-out', 'scale-in', 'drain', 'rebalance', 'scale')
 
@@ -136,6 +142,9 @@ def options():
     a('--spines', type=int, default=1, metavar='N', choices=range(1, 5),
       help='spines of the fabric topology, each linked to both leaves '
       '(1 to 4, default 1)')
+    a('--hosts', type=int, metavar='N',
+      help='hosts of the multihost topology, each its own OVS (2 to %d, '
+      'default 3)' % st.MAX_HOSTS)
     a('--at', type=float, default=3.0, metavar='SECONDS',
       help='when the failure happens, from the start of the traffic '
       '(default 3)')
@@ -269,6 +278,14 @@ def options():
         p.error('--link goes with --failure fabric-link')
     if args.spines != 1 and args.topo != 'fabric':
         p.error('--spines needs --topo fabric')
+    if args.hosts is not None and args.topo != 'multihost':
+        p.error('--hosts needs --topo multihost')
+    if args.hosts is not None and not 2 <= args.hosts <= st.MAX_HOSTS:
+        p.error('--hosts: 2 to %d' % st.MAX_HOSTS)
+    if args.failure == 'host' and args.topo != 'multihost':
+        p.error('--failure host needs --topo multihost')
+    if args.topo == 'multihost' and args.clients != 1:
+        p.error('the multihost topology takes one client')
     svc = args.service
     if not svc and args.instance and args.elastic:
         # The instance's own service (instances are named SERVICE-N).
@@ -405,6 +422,17 @@ def detection(lines, victim, since):
     return 'none', 'nothing in the controller log', None, None
 
 
+def links_down(lines, switch, since):
+    """The controller's log lines, after wall time 'since', of links of
+    'switch' going down (a dead host's tunnels, which the other hosts'
+    BFD takes down): [(ms after 'since', line)]."""
+    sw = re.escape(switch)
+    pattern = re.compile(r'link (%s:\S+ - \S+|\S+ - %s:\S+) down'
+                         % (sw, sw))
+    return [(round((t - since) * 1000, 1), l) for t, l in lines
+            if t >= since - 0.05 and pattern.search(l)]
+
+
 # --------------------------------------------------------------------------
 # The failure
 
@@ -412,14 +440,25 @@ def inject(tb, args, victim, events):
     """Makes 'victim' (an instance, or for fabric-link the port of a link
     between switches) fail as args.failure says, noting what it did and
     when in 'events'."""
-    port = (victim if args.failure == 'fabric-link'
-            else tb.topo.instance(victim)['port'])
+    if args.failure == 'fabric-link':
+        port = victim
+        switch = [sw for link in tb.topo.sfm_links for sw, p in link
+                  if p == victim][0]
+    else:
+        port = tb.topo.instance(victim)['port']
+        switch = tb.topo.instance(victim)['switch']
     now = time.time
 
     def link(state):
-        st.run(['ip', 'link', 'set', port, state])
+        tb.set_port(switch, port, state)
 
-    if args.failure in ('link', 'fabric-link'):
+    if args.failure == 'host':
+        host = tb.topo.host_of(victim)
+        events.append((now(), 'host %s killed' % host))
+        killed = tb.kill_host(host)
+        say('killed host %s: its OVS and the agents of %s'
+            % (host, ', '.join(killed)))
+    elif args.failure in ('link', 'fabric-link'):
         events.append((now(), 'link down'))
         link('down')
     elif args.failure == 'kill':
@@ -431,8 +470,9 @@ def inject(tb, args, victim, events):
     elif args.failure == 'flap':
         # One process does every flap: "ip link set" twice around a Python
         # sleep kept a "5 ms" down 8 to 12 ms on an idle machine.
-        r = subprocess.run([linkflap(tb), port, str(args.flap_count),
-                            repr(args.flap_down), repr(args.flap_up)],
+        r = subprocess.run(tb.port_cmd(switch, [
+            linkflap(tb), port, str(args.flap_count), repr(args.flap_down),
+            repr(args.flap_up)]),
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True, timeout=args.flap_count * (
                                args.flap_down + args.flap_up) + 30)
@@ -700,12 +740,15 @@ def table_rows(r):
     t, u, d = r['tcp'], r.get('udp'), r['detection']
     ev = r['event']
     rows = [
-        ('failure', '%s %s at %.1f s' % (ev['failure'], ev['instance'],
-                                           ev['at'])),
+        ('failure', '%s %s at %.1f s' % (
+            ev['failure'], '%s (%s)' % (r['host']['host'], ', '.join(
+                r['host']['instances'])) if r.get('host') else ev['instance'],
+            ev['at'])),
         ('replication', '%s (%s)' % (r['replication'], r['function'])),
         ('TCP connections surviving', '%d / %d' % (t['survived'], t['n'])),
         (r.get('affected_label') or (
-            '  with the instance as primary' if ev.get('service')
+            '  with its instances as primary' if r.get('host')
+            else '  with the instance as primary' if ev.get('service')
             else '  from leaf to leaf'), '%d' % r['affected']),
         ('  longest pause (survivors)', '%s ms' % t['max_gap_ms_survivors']
          if t['max_gap_ms_survivors'] is not None else '-'),
@@ -735,6 +778,13 @@ def table_rows(r):
                              step['moved'], step['ideal'],
                              'converged in %.2f s' % step['converge_s']
                              if step['converged'] else 'NOT converged')))
+    h = r.get('host')
+    if h:
+        downs = [ms for ms, _ in h['links_down']]
+        rows.append(('tunnels to %s down' % h['host'], '%d of %d%s' % (
+            len(set(l for _, l in h['links_down'])), h['links'],
+            ', %.0f to %.0f ms after the event (BFD)'
+            % (min(downs), max(downs)) if downs else '')))
     if d['latency_ms'] is not None:
         # The log's clock has millisecond resolution.
         rows.append(('detection', '%s, %s after the event' % (
@@ -794,17 +844,18 @@ def plot(r, tcp_series, udp_ser, path):
 
 def run(args):
     topo = st.make_topo(args.topo, args.fw, args.dlp, args.clients,
-                        args.spines)
+                        args.spines, args.hosts)
     name = '%s, %s, replication %s' % (args.topo, args.failure,
                                        args.replication)
     if args.elastic:
         name = '%s, %s %s, replication %s' % (
             args.topo, args.failure, ','.join(map(str, args.sizes))
             if args.failure == 'scale' else args.service, args.replication)
-    tb = st.Testbed(topo, name='scenario-%s' % args.topo, bin_dir=args.bin,
-                    replication=args.replication, function=args.function,
-                    keep=args.keep, verbose=args.verbose,
-                    config_extra=config_extra(args))
+    tb = st.make_testbed(topo, name='scenario-%s' % args.topo,
+                         bin_dir=args.bin, replication=args.replication,
+                         function=args.function, keep=args.keep,
+                         verbose=args.verbose,
+                         config_extra=config_extra(args))
     try:
         tb.start()
         return scenario(tb, args, name)
@@ -871,6 +922,18 @@ def scenario(tb, args, name):
             counts = {}
             for p in paths:
                 counts[p[pick]] = counts.get(p[pick], 0) + 1
+            if args.failure == 'host':
+                # A host that holds neither end of the chain.
+                ends = {topo.host_of('client'), topo.host_of('server')}
+                for i in topo.service_instances(pick):
+                    if topo.host_of(i['name']) not in ends:
+                        counts.setdefault(i['name'], 0)
+                counts = {n: c for n, c in counts.items()
+                          if topo.host_of(n) not in ends}
+                if not counts:
+                    raise SystemExit('every host with an instance of %s '
+                                     'holds the client or the server: '
+                                     'use --hosts 3 or more' % pick)
             victim = sorted(counts.items(),
                             key=lambda kv: (-kv[1], kv[0]))[0][0]
         try:
@@ -878,9 +941,25 @@ def scenario(tb, args, name):
         except KeyError:
             raise SystemExit('no instance %s (there are %s)' % (
                 victim, ', '.join(i['name'] for i in topo.instances())))
-        affected = [f[2] for f, p in zip(flows, paths) if p[vsvc] == victim]
-        say('%d of %d TCP connections have %s as %s primary'
-            % (len(affected), len(flows), victim, vsvc))
+        if args.failure == 'host':
+            host = topo.host_of(victim)
+            for end in ('client', 'server'):
+                if topo.host_of(end) == host:
+                    raise SystemExit('host %s of %s holds the %s: its '
+                                     'death ends every connection'
+                                     % (host, victim, end))
+            on_host = set(topo.host_instances(host))
+            affected = [f[2] for f, p in zip(flows, paths)
+                        if any(p[s_] in on_host
+                               for s_ in topo.service_names())]
+            say('%d of %d TCP connections have an instance of host %s '
+                '(%s) as primary' % (len(affected), len(flows), host,
+                                     ', '.join(sorted(on_host))))
+        else:
+            affected = [f[2] for f, p in zip(flows, paths)
+                        if p[vsvc] == victim]
+            say('%d of %d TCP connections have %s as %s primary'
+                % (len(affected), len(flows), victim, vsvc))
 
     steps = None
     if args.elastic:
@@ -1135,6 +1214,25 @@ def scenario(tb, args, name):
     # hear from in time on a busy machine) are worth knowing about.
     spurious = [l for t, l in lines if 'fenced' in l
                 and (t < t_event - 0.05 or victim not in l)]
+    host_rec = None
+    if args.failure == 'host':
+        # Every instance of the dead host is fenced; its switch's tunnels
+        # go down at the other hosts (BFD).
+        hname = topo.host_of(victim)
+        on_host = set(topo.host_instances(hname))
+        fenced_re = re.compile(r'instance (\S+) fenced')
+
+        def caused(t, l):
+            m = fenced_re.search(l)
+            return t >= t_event - 0.05 and m and m.group(1) in on_host
+        spurious = [l for t, l in lines if 'fenced' in l
+                    and not caused(t, l)]
+        sw = [i['switch'] for i in topo.instances()
+              if i['name'] == victim][0]
+        host_rec = {'host': hname, 'instances': sorted(on_host),
+                    'links_down': links_down(lines, sw, t_event),
+                    'links': sum(1 for a, b in topo.sfm_links
+                                 if sw in (a[0], b[0]))}
 
     ok = tcp['survived'] == tcp['n'] and (udp is None or udp['resumed'])
     if ok:
@@ -1241,6 +1339,7 @@ def scenario(tb, args, name):
         'udp_path': udp_path,
         'detection': {'kind': kind, 'description': desc,
                       'latency_ms': latency, 'log': line},
+        'host': host_rec,
         'epochs': {s: (epochs_before[s], epochs_after[s])
                    for s in topo.service_names()},
         'other_fences': spurious,

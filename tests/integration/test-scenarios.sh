@@ -10,7 +10,11 @@
 # and, in a second run, its link goes down; its secondaries are all on the
 # other leaf, so the failover sends the streams back across the spine.
 # With two spines, the server leaf loses its link to the first: the
-# paths move to the second.
+# paths move to the second.  Across three hosts (the multihost topology,
+# each host its own OVS, VXLAN tunnels with BFD): the host of a dlp
+# instance dies whole, its OVS and its agents at once; its agents' channel
+# crossed its own br-phy, so the controller learns of it by the missing
+# heartbeats, and the other hosts' BFD takes the tunnels to it down.
 # Last, elastic pools on the chain (topo/elastic.py), 24 TCP connections
 # and UDP at 1000 pps, async replication: the dlp pool scaled 3 -> 4 -> 3
 # (a dlp instance added at run time, then removed); one of the first three
@@ -100,7 +104,7 @@ expect_detection() {
     case $1 in
     link|flap) echo port-down ;;
     kill) echo agent-channel-lost ;;
-    hang) echo heartbeat-timeout ;;
+    hang|host) echo heartbeat-timeout ;;
     disable) echo operator-disable ;;
     fabric-link) echo link-reroute ;;
     scale|scale-in|scale-out|drain) echo planned ;;
@@ -149,6 +153,7 @@ done
 # Two spines: the server leaf's link to the first one goes down, and the
 # controller moves every path to the second.
 run_case fabric fabric-link "" --spines 2
+run_case multihost host ""
 
 # Runs elastic scenario $1 (a --failure, or "scale" for --sizes $2) and
 # checks its result: every connection kept, every step converged, no step
