@@ -8,9 +8,13 @@
       POLLS F0 REPLICATION MODE TRIAL T_HUP T_UP T_CONV MOVED UBUCKET \
       UDP_BEFORE UDP_AFTER
   analyze.py handoff TRIALS.jsonl RATE
+  analyze.py multihost-trial REC.bin "sent N seconds S" T_FAIL VARIANT ROUND \
+      WINDOW_S TCP.json TRIAL_DIR LOG_FROM [KEY=VALUE...]
+  analyze.py multihost TRIALS.jsonl RATE WINDOW_S CUT_S
 """
 import re
 import json
+import os
 import statistics
 import struct
 import sys
@@ -24,6 +28,14 @@ def pct(values, p):
 
 
 def trial(rec, sent_line, t_fail, variant, rnd, victim, *extra):
+    print(json.dumps(trial_row(rec, sent_line, t_fail, variant, rnd, victim,
+                               *extra)))
+
+
+def trial_row(rec, sent_line, t_fail, variant, rnd, victim, *extra,
+              window_s=2.0):
+    """The row of one failover trial (see trial); the gap is looked for in
+    the intervals that start less than window_s after the failure."""
     parts = sent_line.split()
     sent, secs = int(parts[1]), float(parts[3])
     data = open(rec, 'rb').read()
@@ -32,21 +44,23 @@ def trial(rec, sent_line, t_fail, variant, rnd, victim, *extra):
     seqs = set(r[0] for r in recs)
     # The gap: the longest interval, in send time, between consecutive
     # received sequence numbers (what the receiver misses), around the
-    # failure: intervals that end after it and start less than 2 s after
-    # it.  Also the longest gap in arrival time (delays included), and the
-    # longest send-time gap before the failure (the noise floor).
+    # failure: intervals that end after it and start less than window_s
+    # (2 s) after it.  Also the longest gap in arrival time (delays
+    # included), and the longest send-time gap before the failure (the
+    # noise floor).
     gap = arr_gap = noise = 0
     gap_start = None
     for i in range(1, len(recs)):
         d = recs[i][1] - recs[i - 1][1]
-        if recs[i][1] >= t_fail_ns and recs[i - 1][1] < t_fail_ns + 2e9:
+        if recs[i][1] >= t_fail_ns and \
+                recs[i - 1][1] < t_fail_ns + window_s * 1e9:
             if d > gap:
                 gap, gap_start = d, recs[i - 1][1]
         elif recs[i][1] < t_fail_ns:
             noise = max(noise, d)
     arr = sorted(r[2] for r in recs)
     for i in range(1, len(arr)):
-        if arr[i] >= t_fail_ns and arr[i - 1] < t_fail_ns + 2e9:
+        if arr[i] >= t_fail_ns and arr[i - 1] < t_fail_ns + window_s * 1e9:
             arr_gap = max(arr_gap, arr[i] - arr[i - 1])
     row = {
         'variant': variant, 'round': int(rnd), 'victim': victim,
@@ -63,7 +77,7 @@ def trial(rec, sent_line, t_fail, variant, rnd, victim, *extra):
     for kv in extra:
         k, val = kv.split('=', 1)
         row[k] = int(val)
-    print(json.dumps(row))
+    return row
 
 
 NAMES = {
@@ -580,6 +594,265 @@ def megaflow(path):
     print()
 
 
+
+MULTIHOST_NAMES = {
+    'a': 'single-host link failure: the dlp primary\'s link down (baseline)',
+    'b': 'host loss: its OVS and agents SIGKILL',
+    'c': 'underlay cut: the host\'s underlay down, then back',
+}
+
+
+def ctl_hosts(path):
+    """instance -> host, from "sfmesh-ctl hosts"."""
+    host, h = {}, None
+    for line in open(path):
+        if line.startswith('host '):
+            h = line.split()[1]
+        elif line.startswith('  instance '):
+            host[line.split()[1]] = h
+    return host
+
+
+def ctl_map(path):
+    """bucket -> (primary, secondary), from "sfmesh-ctl map SERVICE"."""
+    return {int(f[0]): (f[1], f[2]) for f in
+            (l.split() for l in open(path))
+            if len(f) == 3 and f[0].isdigit()}
+
+
+def multihost_trial(rec, sent_line, t_fail, variant, rnd, window_s, tcp_json,
+                    d, log_from, *extra):
+    """One trial of part-multihost: the UDP stream's row (trial_row, the
+    gap within window_s of the failure), the TCP connections by where
+    their instances were (the maps and hosts saved in d before the
+    failure), and when the controller's log saw what."""
+    facts = dict(kv.split('=', 1) for kv in extra)
+    row = trial_row(rec, sent_line, t_fail, variant, rnd,
+                    facts['victim'], window_s=float(window_s))
+    row['name'] = MULTIHOST_NAMES.get(variant, variant)
+    # Loss before the failure, within window_s after it, and later: each
+    # missing sequence number placed by the send times of the received
+    # packets around it (as handoff_trial does).
+    by_seq = sorted((r[0], r[1]) for r in
+                    set(struct.iter_unpack('=QQQ', open(rec, 'rb').read())))
+    f_ns = float(t_fail) * 1e9
+    e_ns = f_ns + float(window_s) * 1e9
+    lw = [0, 0, 0]
+
+    def win(t):
+        return 0 if t < f_ns else 1 if t < e_ns else 2
+    if by_seq:
+        lw[win(by_seq[0][1])] += by_seq[0][0]
+        for (sa, ta), (sb, tb) in zip(by_seq, by_seq[1:]):
+            for k in range(sa + 1, sb):
+                lw[win(ta + (tb - ta) * (k - sa) / (sb - sa))] += 1
+        lw[win(by_seq[-1][1])] += row['sent'] - 1 - by_seq[-1][0]
+    row['lost_before'], row['lost_window'], row['lost_after'] = lw
+    for k, val in facts.items():
+        row[k] = (int(val) if re.fullmatch(r'-?\d+', val)
+                  else float(val) if re.fullmatch(r'-?\d+\.\d+', val)
+                  else val)
+    vh = facts['victim_host']
+    host = ctl_hosts(d + '/hosts.txt')
+    maps = {}
+    for name in os.listdir(d):
+        m = re.fullmatch(r'map-(.+)\.txt', name)
+        if m:
+            maps[m.group(1)] = ctl_map(os.path.join(d, name))
+    aa = open(d + '/anti-affinity.txt').read().strip()
+    row['anti_affinity_before'] = aa
+    row['anti_affinity_ok'] = 'anti-affinity: 0 buckets' in aa
+    code = {int(a): int(b, 16) for a, b in
+            (l.split() for l in open(d + '/codes-tcp.txt') if l.strip())}
+    conns = json.load(open(tcp_json))['conns']
+    cat = {'primary': [], 'secondary': [], 'both': [], 'neither': []}
+    for c in conns:
+        on_p = on_s = both = False
+        for m in maps.values():
+            p, s = m[code[c['sport']] & (len(m) - 1)]
+            on_p |= host.get(p) == vh
+            on_s |= host.get(s) == vh
+            both |= host.get(p) == vh and host.get(s) == vh
+        c['_cats'] = ([k for k, on in (('primary', on_p), ('secondary', on_s),
+                                       ('both', both)) if on]
+                      or ['neither'])
+        for k in c['_cats']:
+            cat[k].append(c)
+    row['tcp_n'] = len(conns)
+    row['tcp_survived'] = sum(c['survived'] for c in conns)
+    for k, cs in cat.items():
+        row['tcp_%s_on_victim' % k if k != 'neither'
+            else 'tcp_off_victim'] = len(cs)
+        row['tcp_%s_on_victim_survived' % k if k != 'neither'
+            else 'tcp_off_victim_survived'] = sum(c['survived'] for c in cs)
+    row['tcp_failed_ports'] = sorted(c['sport'] for c in conns
+                                     if not c['survived'])
+    # Each failed connection: where its instances were, and its longest
+    # silence (no echo in a 100 ms bin), in ms after the failure.
+    t0 = json.load(open(tcp_json))['start']
+    failed = []
+    for c in conns:
+        if c['survived']:
+            continue
+        best = (0, 0)
+        start = None
+        for i, n in enumerate(c['bins'] + [1]):
+            if n == 0 and start is None:
+                start = i
+            elif n and start is not None:
+                if i - start > best[1] - best[0]:
+                    best = (start, i)
+                start = None
+        failed.append({
+            'sport': c['sport'], 'where': c['_cats'],
+            'instances': {svc: m[code[c['sport']] & (len(m) - 1)]
+                          for svc, m in sorted(maps.items())},
+            'max_gap_ms': c['max_gap_ms'], 'closed': c.get('closed'),
+            'silent_from_ms': round((t0 + best[0] * 0.1 - float(t_fail))
+                                    * 1e3),
+            'silent_to_ms': round((t0 + best[1] * 0.1 - float(t_fail))
+                                  * 1e3)})
+    row['tcp_failed'] = failed
+    row['tcp_max_gap_ms'] = max(c['max_gap_ms'] for c in conns)
+    # The controller's log: the first of each event after the failure, in
+    # ms after it (OVS log times, UTC; the same clock as the sender's).
+    tf = float(t_fail)
+    ev = [e for e in log_events(d + '/controller.log', log_from)
+          if e[0] >= tf - 0.01]
+    victims = set(facts.get('victim_instances', '').split(',')) - {''}
+
+    def first(pred):
+        t = [e[0] for e in ev if pred(e)]
+        return round((t[0] - tf) * 1e3, 1) if t else None
+    row['log_ms'] = {
+        'link_down': first(lambda e: e[1] == 'fabric'
+                           and re.search(r'^link .* down', e[3])),
+        'victim_port_down': first(
+            lambda e: e[1] == 'ofconn'
+            and re.search(r'\((%s)\) modified: .*(down|not live)'
+                          % '|'.join(victims), e[3])),
+        'instance_down': first(lambda e: e[1] == 'steer'
+                               and re.search(r'instance (%s) \S+ -> down'
+                                             % '|'.join(victims), e[3])),
+        'fenced': first(lambda e: re.search(r'instance (%s) fenced'
+                                            % '|'.join(victims), e[3])),
+        'link_up': first(lambda e: e[1] == 'fabric'
+                         and re.search(r'^link .* up', e[3])),
+        'at_target': first(lambda e: e[1] == 'handoff'
+                           and e[3].startswith('service dlp: every bucket '
+                                               'at its target')),
+    }
+    # Each agent's frame counters ("sfmesh-ctl status" of the agent) from
+    # just before the UDP stream to the end of the traffic: what it
+    # received and what it dropped (its service: no state; or a bucket not
+    # its own).  None where the agent was gone (killed with its host).
+    def frames(path):
+        try:
+            m = re.search(r'frames: received (\d+), returned (\d+), .*'
+                          r'dropped by service (\d+), .*dropped of buckets '
+                          r'not ours (\d+)', open(path).read())
+        except OSError:
+            return None
+        return [int(x) for x in m.groups()] if m else None
+    row['agent_frames'] = {}
+    for name in sorted(os.listdir(d)):
+        m = re.fullmatch(r'status-before-(.+)\.txt', name)
+        if not m:
+            continue
+        a = frames(os.path.join(d, name))
+        b = frames(os.path.join(d, 'status-after-%s.txt' % m.group(1)))
+        row['agent_frames'][m.group(1)] = (
+            dict(zip(('received', 'returned', 'dropped_by_service',
+                      'dropped_not_ours'), (y - x for x, y in zip(a, b))))
+            if a and b else None)
+    fence = [e[3] for e in ev if re.search(r'instance (%s) fenced: '
+                                            % '|'.join(victims), e[3])]
+    row['fence_reason'] = fence[0].split('fenced: ', 1)[1] if fence else None
+    print(json.dumps(row))
+
+
+def multihost(path, rate, window_s, cut_s):
+    lines = [json.loads(l) for l in open(path) if l.strip()]
+    trials = [t for t in lines if 'retry' not in t]
+    out = {'rate_target_pps': int(rate), 'window_s': float(window_s),
+           'cut_s': float(cut_s), 'variants': {}, 'trials': trials,
+           'retries': [t['retry'] for t in lines if 'retry' in t]}
+    med = statistics.median
+    for v in sorted(set(t['variant'] for t in trials)):
+        ts = [t for t in trials if t['variant'] == v]
+
+        def col(k):
+            return [t[k] for t in ts]
+
+        def logged(k):
+            x = [t['log_ms'][k] for t in ts if t['log_ms'].get(k) is not None]
+            return med(x) if x else None
+        out['variants'][v] = {
+            'name': MULTIHOST_NAMES.get(v, v), 'trials': len(ts),
+            'victim': ts[0]['victim'], 'victim_host': ts[0]['victim_host'],
+            'gap_ms_p50': med(col('gap_ms')), 'gap_ms_min': min(col('gap_ms')),
+            'gap_ms_max': max(col('gap_ms')),
+            'lost_p50': med(col('lost')), 'lost_min': min(col('lost')),
+            'lost_max': max(col('lost')),
+            'lost_window_p50': med(col('lost_window')),
+            'lost_window_min': min(col('lost_window')),
+            'lost_window_max': max(col('lost_window')),
+            'lost_before_p50': med(col('lost_before')),
+            'lost_after_p50': med(col('lost_after')),
+            'pre_failure_max_gap_ms_p50': med(col('pre_failure_max_gap_ms')),
+            'rate_pps_p50': med(col('rate_pps')),
+            'rate_pps_min': min(col('rate_pps')),
+            'tcp_n': ts[0]['tcp_n'],
+            'tcp_survived_p50': med(col('tcp_survived')),
+            'tcp_survived_min': min(col('tcp_survived')),
+            'tcp_survived_total': sum(col('tcp_survived')),
+            'tcp_total': sum(col('tcp_n')),
+            **{'tcp_%s_total' % k: sum(col('tcp_%s' % k)) for k in (
+                'primary_on_victim', 'primary_on_victim_survived',
+                'secondary_on_victim', 'secondary_on_victim_survived',
+                'both_on_victim', 'both_on_victim_survived',
+                'off_victim', 'off_victim_survived')},
+            'tcp_max_gap_ms_p50': med(col('tcp_max_gap_ms')),
+            'anti_affinity_ok_all': all(col('anti_affinity_ok')),
+            'back_all': (all(t['back'] == 'yes' for t in ts)
+                         if v == 'c' else None),
+            'log_ms_p50': {k: logged(k) for k in ts[0]['log_ms']},
+        }
+    v = out['variants']
+    ratios = {}
+    for num in ('b', 'c'):
+        if num not in v or 'a' not in v:
+            continue
+        r = {'gap_p50': (round(v[num]['gap_ms_p50'] / v['a']['gap_ms_p50'], 2)
+                         if v['a']['gap_ms_p50'] else None),
+             'lost_p50': (round(v[num]['lost_p50'] / v['a']['lost_p50'], 2)
+                          if v['a']['lost_p50'] else None),
+             'lost_window_p50': (round(v[num]['lost_window_p50']
+                                       / v['a']['lost_window_p50'], 2)
+                                 if v['a']['lost_window_p50'] else None)}
+        # Within each round, the trials ran one after the other: the range
+        # of the ratio over the rounds is the noise on the ratio itself.
+        per = []
+        for rnd in sorted(set(t['round'] for t in trials)):
+            a = [t for t in trials if t['variant'] == 'a'
+                 and t['round'] == rnd]
+            b = [t for t in trials if t['variant'] == num
+                 and t['round'] == rnd]
+            if a and b:
+                per.append({'round': rnd,
+                            'gap': (round(b[0]['gap_ms'] / a[0]['gap_ms'], 2)
+                                    if a[0]['gap_ms'] else None),
+                            'lost': (round(b[0]['lost'] / a[0]['lost'], 2)
+                                     if a[0]['lost'] else None),
+                            'lost_window': (
+                                round(b[0]['lost_window']
+                                      / a[0]['lost_window'], 2)
+                                if a[0]['lost_window'] else None)})
+        r['per_round'] = per
+        ratios['%s/a' % num] = r
+    out['ratios'] = ratios
+    print(json.dumps(out, indent=1))
+
 if __name__ == '__main__':
     if sys.argv[1] == 'trial':
         trial(*sys.argv[2:])
@@ -597,6 +870,10 @@ if __name__ == '__main__':
         repl(sys.argv[2])
     elif sys.argv[1] == 'program':
         program(sys.argv[2])
+    elif sys.argv[1] == 'multihost-trial':
+        multihost_trial(*sys.argv[2:])
+    elif sys.argv[1] == 'multihost':
+        multihost(*sys.argv[2:6])
     elif sys.argv[1] == 'megaflow':
         megaflow(sys.argv[2])
     else:

@@ -4,6 +4,8 @@
 #   bench_init NAME          harness setup; sets BIN, HELPERS, OUT
 #   bench_hosts [CBR [SBR]]  client 10.0.0.1 on bridge CBR and server
 #                            10.0.0.2 on SBR (both default br0)
+#   bench_hosts_ip           (its second half) their addresses, static
+#                            neighbours, no IPv6, no tx offload
 #   bench_instances BR I...  instance ports on BR (MTU 1600), one netns each
 #   link_is BR PORT up|down  whether OVS sees PORT of BR so
 #   bench_repnet             the replication network (Linux bridge)
@@ -31,10 +33,17 @@ say() { printf '  [%s] %s\n' "$BENCH_PART" "$*" >&2; }
 now() { date +%s.%N; }
 
 bench_hosts() {
-    local h cbr=${1:-br0}
+    local cbr=${1:-br0}
     local sbr=${2:-$cbr}
     sfm_add_veth_port "$cbr" client client
     sfm_add_veth_port "$sbr" server server
+    bench_hosts_ip
+}
+
+# The client's and server's addresses and static neighbours, once their
+# namespaces have eth0 (bench_hosts, or a part's own ports).
+bench_hosts_ip() {
+    local h
     for h in client server; do
         nsx "$h" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
         nsx "$h" ethtool -K eth0 tx off >/dev/null
@@ -162,14 +171,14 @@ affinity_code() {
 
 # Starts a sequence-numbered UDP stream from the client (source port $2)
 # to the server's port DPORT, RATE packets a second for STREAM_S seconds,
-# recorded under $1 (.bin, .recv, .send); the receiver stops after $3 s
-# without a packet.  Waits for the receiver and sets UDP_RECV and UDP_SEND
-# to the two pids.
+# recorded under $1 (.bin, .recv, .send); the receiver stops $3 s after
+# it started, or once $4 ms (default 700) pass without a packet.  Waits for
+# the receiver and sets UDP_RECV and UDP_SEND to the two pids.
 udp_stream_start() {
-    local rec=$1 sport=$2 idle=$3
+    local rec=$1 sport=$2 idle=$3 quiet_ms=${4:-700}
     rm -f "$rec.ready"
     ip netns exec "$(sfm_netns server)" "$HELPERS/udpseq" recv 10.0.0.2 \
-        "$DPORT" "$rec.bin" "$rec.ready" 700 "$idle" > "$rec.recv" &
+        "$DPORT" "$rec.bin" "$rec.ready" "$quiet_ms" "$idle" > "$rec.recv" &
     UDP_RECV=$!
     SFM_PIDS+=("$UDP_RECV")
     sfm_wait_until test -e "$rec.ready" || sfm_die "no receiver"

@@ -41,15 +41,8 @@ say() { printf '  [multihost] %s\n' "$*" >&2; }
 
 cp "$top/docs/examples/three-hosts.yaml" "$SFM_TMP/config.yaml"
 
-# The underlay, the controller on it for the switches and the agents.  The
-# n-th instance has the underlay address 172.31.0.(10 + n).
-sfm_hosts_init
-SFM_AGENT_NET=$SFM_UNDERLAY_NET SFM_AGENT_BASE=10
-sfm_controller_start "$BIN/sfmesh-controller" --config="$SFM_TMP/config.yaml" \
-    --agent-listen="ptcp:0:$SFM_UNDERLAY_CTL" "ptcp:0:$SFM_UNDERLAY_CTL"
-AGENT_PORT=$(sed -n "s/.*listening for agents on ptcp:$SFM_UNDERLAY_CTL:\([0-9]*\).*/\1/p" \
-             "$OVS_LOGDIR/sfmesh-controller.log" | tail -n 1)
-[ -n "$SFM_OF_PORT" ] && [ -n "$AGENT_PORT" ] || sfm_die "no listeners"
+# The underlay, and the controller on it for the switches and the agents.
+sfm_hosts_controller_start "$BIN/sfmesh-controller" "$SFM_TMP/config.yaml"
 
 # The hosts, their switches and the tunnels between them.
 for n in 1 2 3; do
@@ -87,11 +80,7 @@ for n in 1 2 3; do
     SFM_WAIT_TIMEOUT=20 sfm_wait_until sfm_host_connected "h$n" \
         || sfm_die "s$n did not connect over the underlay"
 done
-n=1
-for h in $SFM_INSTANCES; do
-    sfm_chain_agent_start "$h" "$n"
-    n=$((n + 1))
-done
+sfm_chain_agents_start
 
 in_sync() {
     [ "$(ctl switches | grep -c 'IDLE, in sync')" = 3 ] \

@@ -80,6 +80,15 @@ sfm_chain_agent_start() {
     sfm_track_pidfile "$OVS_RUNDIR/agent-$h.pid"
 }
 
+# Starts the agent of every instance of SFM_INSTANCES.
+sfm_chain_agents_start() {
+    local h n=1
+    for h in $SFM_INSTANCES; do
+        sfm_chain_agent_start "$h" "$n"
+        n=$((n + 1))
+    done
+}
+
 # Succeeds if every agent (SFM_CHAIN_AGENTS of them, default 5) is
 # connected and warm, as many instances up (their BFD sessions too), the
 # switch in sync and every map at its target (no handoff in progress or
@@ -146,11 +155,7 @@ sfm_chain_setup() {
         sfm_chain_rep_port "$h" "$n"
         n=$((n + 1))
     done
-    n=1
-    for h in $SFM_INSTANCES; do
-        sfm_chain_agent_start "$h" "$n"
-        n=$((n + 1))
-    done
+    sfm_chain_agents_start
     SFM_WAIT_TIMEOUT=20 sfm_wait_until sfm_chain_ready \
         || { ctl agents >&2; sfm_die "agents not all up and warm"; }
 }

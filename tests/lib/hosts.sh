@@ -25,6 +25,19 @@ sfm_hosts_init() {
     ethtool -K sfmul tx off >/dev/null 2>&1
 }
 
+# Creates the underlay and starts controller $1 on it with configuration
+# $2, listening there for the switches and for the agents, whose n-th
+# instance has the underlay address 172.31.0.(10 + n); sets AGENT_PORT.
+sfm_hosts_controller_start() {
+    sfm_hosts_init
+    SFM_AGENT_NET=$SFM_UNDERLAY_NET SFM_AGENT_BASE=10
+    sfm_controller_start "$1" --config="$2" \
+        --agent-listen="ptcp:0:$SFM_UNDERLAY_CTL" "ptcp:0:$SFM_UNDERLAY_CTL"
+    AGENT_PORT=$(sed -n "s/.*listening for agents on ptcp:$SFM_UNDERLAY_CTL:\([0-9]*\).*/\1/p" \
+                 "$OVS_LOGDIR/sfmesh-controller.log" | tail -n 1)
+    [ -n "$SFM_OF_PORT" ] && [ -n "$AGENT_PORT" ] || sfm_die "no listeners"
+}
+
 # Prints host $1's namespace.
 sfm_host_ns() { printf '%s-h-%s\n' "$SFM_PREFIX" "$1"; }
 
