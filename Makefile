@@ -19,7 +19,7 @@ FUZZ_SECONDS ?= 60
 # Debian packages needed to build, test and run sfmesh.
 DEB_PACKAGES = build-essential pkg-config clang libclang-rt-14-dev \
 	openvswitch-switch openvswitch-source libevent-dev libssl-dev libcunit1-dev libyaml-dev \
-	openssl mininet iproute2 ethtool iputils-ping util-linux procps python3 \
+	openssl mininet iproute2 nftables ethtool iputils-ping util-linux procps python3 \
 	python3-matplotlib iperf3 autoconf automake libtool
 
 # libopenvswitch: the system's if pkg-config knows it, else built from
@@ -49,7 +49,7 @@ CC = gcc
 # an enum, and OVS builds with the same flag.
 WARN = -Wall -Wextra -Werror -Wno-sign-compare
 BASE_CFLAGS = -std=gnu11 -g -D_GNU_SOURCE -DSFMESH_VERSION=\"$(VERSION)\" $(WARN) -Ilib -Iofctl-app \
-	-Iagent $(OVS_CFLAGS)
+	-Iagent -I$(BUILD)/gen $(OVS_CFLAGS)
 CFLAGS ?= -O2
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
@@ -68,7 +68,14 @@ AGENT_SRCS = $(filter-out $(AGENT_MAIN_SRCS), $(wildcard agent/*.c))
 FUZZ_SRCS = $(CORE_SRCS) $(AGENT_SRCS) $(LIB_SRCS)
 UNIT_SRCS = $(wildcard tests/unit/*.c)
 FUZZ_TARGETS = $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz-*.c))
-HEADERS = $(wildcard lib/*.h ofctl-app/*.h agent/*.h tests/unit/*.h tests/fuzz/*.h)
+# The C IDL of sfmesh's database (ofctl-app/sfmesh.ovsschema), generated
+# with OVS's ovsdb-idlc from the OVS source tree, as ovn-controller's is.
+GEN = $(BUILD)/gen
+IDL_SRCS = $(GEN)/sfmesh-idl.c
+IDL_HEADERS = $(GEN)/sfmesh-idl.h
+CORE_SRCS += $(IDL_SRCS)
+HEADERS = $(wildcard lib/*.h ofctl-app/*.h agent/*.h tests/unit/*.h tests/fuzz/*.h) \
+	$(IDL_HEADERS)
 
 obj = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(2))
 
@@ -88,6 +95,20 @@ $(BUILD)/ovs/ovs.mk: FORCE
 	@scripts/build-libopenvswitch.sh $(BUILD)/ovs
 $(BUILD)/ovs/stamp: $(BUILD)/ovs/ovs.mk
 FORCE:
+
+# ovsdb-idlc is a Python program in the OVS source tree (the one that
+# libopenvswitch is built from, so that the IDL matches the library).
+IDLC = PYTHONPATH=$(BUILD)/ovs/src/python python3 \
+	$(BUILD)/ovs/src/ovsdb/ovsdb-idlc.in
+$(GEN)/sfmesh.ovsidl: ofctl-app/sfmesh.ovsschema ofctl-app/sfmesh-idl.ann \
+		$(BUILD)/ovs/stamp
+	@mkdir -p $(dir $@)
+	$(call say,IDLC,$@) $(IDLC) annotate $< ofctl-app/sfmesh-idl.ann > $@.tmp \
+		&& mv $@.tmp $@
+$(GEN)/sfmesh-idl.h: $(GEN)/sfmesh.ovsidl
+	$(call say,IDLC,$@) $(IDLC) c-idl-header $< > $@.tmp && mv $@.tmp $@
+$(GEN)/sfmesh-idl.c: $(GEN)/sfmesh.ovsidl
+	$(call say,IDLC,$@) $(IDLC) c-idl-source $< > $@.tmp && mv $@.tmp $@
 
 # Keep intermediate objects (the fuzz replay drivers' objects among them).
 .SECONDARY:
@@ -159,7 +180,7 @@ $(BUILD)/tests/%-replay: $(call obj,asan,tests/fuzz/replay.c $(FUZZ_SRCS)) \
 
 # The libFuzzer builds, with clang.
 FUZZ_CFLAGS = -std=gnu11 -g -O1 -D_GNU_SOURCE -DSFMESH_VERSION=\"$(VERSION)\" \
-	-Ilib -Iofctl-app -Iagent $(OVS_CFLAGS) \
+	-Ilib -Iofctl-app -Iagent -I$(BUILD)/gen $(OVS_CFLAGS) \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_SRCS) $(HEADERS) $(OVS_STAMP)
 	@mkdir -p $(dir $@)

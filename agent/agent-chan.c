@@ -26,6 +26,8 @@
 VLOG_DEFINE_THIS_MODULE(agent_chan);
 
 static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
+/* Standby refusals are normal: logged at INFO, rate-limited apart. */
+static struct vlog_rate_limit standby_rl = VLOG_RATE_LIMIT_INIT(5, 20);
 
 /* The service map. */
 
@@ -74,8 +76,9 @@ map_apply(struct agent *ag, const struct agp_map *m)
 
         p->agent = ag;
         p->idx = i;
-        p->addr = m->instances[i].repl_addr;
-        p->port = m->instances[i].repl_port;
+        /* The map's address, or the one we knew if it knows none. */
+        p->addr = ag->map.instances[i].repl_addr;
+        p->port = ag->map.instances[i].repl_port;
         p->bulk = change.bulk[i];
         change.bulk[i] = NULL;
         p->retry_ms = AGP_RECONNECT_MIN_MS;
@@ -122,7 +125,47 @@ map_apply(struct agent *ag, const struct agp_map *m)
               ag->map.self >= 0 ? "in it" : "not in it");
 }
 
-/* The agent channel. */
+/* The agent channel.
+ *
+ * One channel at a time, to the current target of 'ag->ctls'; which target
+ * comes next, and when, is agentctl's policy (agentctl.h): this carries it
+ * out. */
+
+/* Starts 'ag''s timer for the attempt on the current controller: its
+ * connection (if not 'connected') or its answer to our hello.  With a
+ * single controller there is none. */
+static void
+chan_arm_timeout__(struct agent *ag, bool connected)
+{
+    int ms = agentctl_timeout_ms(&ag->ctls, connected);
+
+    if (ms) {
+        struct timeval tv = { ms / 1000, ms % 1000 * 1000 };
+
+        event_add(ag->chan_timeout_ev, &tv);
+    }
+}
+
+/* The attempt on the current controller took too long: it fails, and the
+ * next controller is tried. */
+void
+chan_timeout_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED,
+                void *ag_)
+{
+    struct agent *ag = ag_;
+    char *reason;
+
+    if (!ag->chan || ag->chan_ready) {
+        return;
+    }
+    reason = xasprintf("%s within %d ms",
+                       ag->chan_up ? "no answer to our hello"
+                                   : "not connected",
+                       agentctl_timeout_ms(&ag->ctls, ag->chan_up));
+    ag->chan_end = AGENTCTL_TIMEOUT;
+    agpconn_close(ag->chan, reason);
+    free(reason);
+}
 
 static void
 chan_connected(struct agpconn *conn, void *ag_)
@@ -138,31 +181,67 @@ chan_connected(struct agpconn *conn, void *ag_)
     msg.hello.instance = ag->instance;
     msg.hello.service = ag->svc->name;
     agpconn_send(conn, &msg);
+    ag->chan_up = true;
+    chan_arm_timeout__(ag, true);
+}
+
+/* Returns true if 'reason', a controller's refusal, says that it is a
+ * standby controller: another one is active. */
+static bool
+chan_is_standby__(const char *reason)
+{
+    return !strncmp(reason, AGP_STANDBY_REASON, strlen(AGP_STANDBY_REASON));
 }
 
 static void
 chan_msg(struct agpconn *conn, const struct agp_msg *msg, void *ag_)
 {
     struct agent *ag = ag_;
+    const char *name = agentctl_current(&ag->ctls)->name;
 
+    ag->chan_heard = time_msec();
     switch (msg->type) {
+    case AGP_HEARTBEAT:
+        /* The controller's answer to ours: it is there. */
+        break;
+
     case AGP_HELLO_ACK:
-        if (!msg->hello_ack.version) {
-            VLOG_ERR("controller refused us: %s", msg->hello_ack.reason);
+        if (ag->chan_ready) {
+            VLOG_WARN_RL(&rl, "%s: unexpected %s", name,
+                         agp_type_name(msg->type));
+        } else if (!msg->hello_ack.version) {
+            const char *reason = msg->hello_ack.reason;
+
+            event_del(ag->chan_timeout_ev);
+            if (chan_is_standby__(reason)) {
+                /* Normal with several controllers: try the next. */
+                VLOG_INFO_RL(&standby_rl, "%s: %s", name, reason);
+                ag->chan_end = AGENTCTL_STANDBY;
+            } else {
+                VLOG_ERR("%s refused us: %s", name, reason);
+                ag->chan_end = AGENTCTL_REFUSED;
+            }
             agpconn_close(conn, "refused");
         } else {
-            VLOG_INFO("%s: connected to the controller", ag->ctl_name);
+            event_del(ag->chan_timeout_ev);
+            VLOG_INFO("%s: connected to the controller", name);
             ag->chan_ready = true;
-            ag->reconnect_ms = AGP_RECONNECT_MIN_MS;
+            agentctl_accepted(&ag->ctls, time_msec());
         }
         break;
 
     case AGP_MAP:
+        if (!ag->chan_ready) {
+            /* Only the controller that accepted us speaks for the map. */
+            VLOG_WARN_RL(&rl, "%s: map before the controller accepted us, "
+                         "ignored", name);
+            break;
+        }
         map_apply(ag, &msg->map);
         break;
 
     default:
-        VLOG_WARN_RL(&rl, "%s: unexpected %s", ag->ctl_name,
+        VLOG_WARN_RL(&rl, "%s: unexpected %s", name,
                      agp_type_name(msg->type));
         break;
     }
@@ -172,16 +251,37 @@ static void
 chan_closed(struct agpconn *conn OVS_UNUSED, const char *reason, void *ag_)
 {
     struct agent *ag = ag_;
+    const char *name = agentctl_current(&ag->ctls)->name;
+    enum agentctl_event end = ag->chan_end;
+    const char *next;
     struct timeval tv;
+    char *when;
+    int delay;
 
     /* Soon at first, so that a restarted controller hears from its agents
-     * within its heartbeat timeout; less often while it stays away. */
-    VLOG_WARN_RL(&rl, "%s: %s; reconnecting in %d ms", ag->ctl_name, reason,
-                 ag->reconnect_ms);
-    tv.tv_sec = ag->reconnect_ms / 1000;
-    tv.tv_usec = ag->reconnect_ms % 1000 * 1000;
-    ag->reconnect_ms = MIN(ag->reconnect_ms * 2, AGP_RECONNECT_MAX_MS);
+     * within its heartbeat timeout; less often while it stays away.  With
+     * several controllers, the next one at once, and the wait only after
+     * each has been tried. */
+    event_del(ag->chan_timeout_ev);
+    delay = agentctl_failed(&ag->ctls, end, time_msec());
+    next = agentctl_current(&ag->ctls)->spec;
+    if (ag->ctls.n_targets == 1) {
+        when = xasprintf("reconnecting in %d ms", delay);
+    } else if (delay) {
+        when = xasprintf("trying %s in %d ms", next, delay);
+    } else {
+        when = xasprintf("trying %s at once", next);
+    }
+    if (end == AGENTCTL_STANDBY) {
+        VLOG_INFO_RL(&standby_rl, "%s: %s; %s", name, reason, when);
+    } else {
+        VLOG_WARN_RL(&rl, "%s: %s; %s", name, reason, when);
+    }
+    free(when);
+    tv.tv_sec = delay / 1000;
+    tv.tv_usec = delay % 1000 * 1000;
     ag->chan = NULL;
+    ag->chan_up = false;
     ag->chan_ready = false;
     event_add(ag->reconnect_ev, &tv);
 }
@@ -192,16 +292,22 @@ static const struct agpconn_cbs chan_cbs = {
     .closed = chan_closed,
 };
 
+/* Connects the agent channel to the current controller of 'ag->ctls'. */
 void
 chan_connect(struct agent *ag)
 {
+    const struct agentctl_target *ct = agentctl_current(&ag->ctls);
     struct agpconn_target t = {
-        .remote = (struct sockaddr *) &ag->ctl_ss,
-        .remote_len = ag->ctl_len,
-        .tls = ag->chan_tls,
+        .remote = (const struct sockaddr *) &ct->ss,
+        .remote_len = ct->len,
+        .tls = ct->tls ? ag->chan_tls : NULL,
     };
 
-    ag->chan = agpconn_connect(ag->base, &t, ag->ctl_name, &chan_cbs, ag);
+    ag->chan_up = false;
+    ag->chan_ready = false;
+    ag->chan_end = AGENTCTL_FAILED;
+    ag->chan = agpconn_connect(ag->base, &t, ct->name, &chan_cbs, ag);
+    chan_arm_timeout__(ag, false);
 }
 
 void
@@ -220,6 +326,17 @@ chan_heartbeat_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED,
     uint8_t *warm;
 
     if (!ag->chan || !ag->chan_ready) {
+        return;
+    }
+    if (agentctl_is_silent(&ag->ctls, ag->chan_heard, time_msec())) {
+        /* Stopped, or cut off from us: the active controller is now
+         * another, or will be. */
+        char *reason = xasprintf("silent for %lld ms",
+                                 time_msec() - ag->chan_heard);
+
+        ag->chan_end = AGENTCTL_TIMEOUT;
+        agpconn_close(ag->chan, reason);
+        free(reason);
         return;
     }
     warm = xzalloc(MAX(agp_bitmap_len(ag->map.n_buckets), 1));

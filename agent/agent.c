@@ -90,9 +90,8 @@ status_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
     }
     ds_put_format(&s, "instance %s, service %s, replication %s\n",
                   ag->instance, ag->svc->name, ag->replicate ? "on" : "off");
-    ds_put_format(&s, "controller %s: %s; map epoch %"PRIu64"\n",
-                  ag->ctl_name, ag->chan_ready ? "connected" : "not connected",
-                  ag->map.epoch);
+    agentctl_format(&ag->ctls, time_msec(), &s);
+    ds_put_format(&s, "map epoch %"PRIu64"\n", ag->map.epoch);
     ds_put_format(&s, "buckets: primary %"PRIuSIZE", secondary %"PRIuSIZE
                   " (%"PRIuSIZE" warm), next %"PRIuSIZE" (%"PRIuSIZE
                   " warm)\n", n_primary, n_secondary, n_warm, n_next,
@@ -218,7 +217,8 @@ struct agent_options {
     char *service;              /* --service. */
     char *service_args;         /* --service-args. */
     char *iface;                /* --iface. */
-    char *controller;           /* --controller=tcp:IP:PORT or ssl:... */
+    char *controller;           /* --controller=tcp:IP:PORT or ssl:...,
+                                 * or several, separated by commas. */
     char *repl_listen;          /* --repl-listen=ptcp:PORT:IP or pssl:... */
     struct tls_options tls;     /* --private-key, --certificate,
                                  * --ca-cert. */
@@ -246,7 +246,10 @@ usage(void)
            "configuration\n"
            "  --controller=tcp:IP:PORT the controller's agent listener "
            "(ssl:IP:PORT\n"
-           "                           with TLS)\n"
+           "                           with TLS); or up to %d, "
+           "separated by commas,\n"
+           "                           of which the agent finds the "
+           "active one\n"
            "  --repl-listen=ptcp:PORT:IP  where other instances send state "
            "(IP is\n"
            "                           announced to them, so not 0.0.0.0; "
@@ -295,9 +298,9 @@ usage(void)
            "--repl-ca-cert)\n"
            "  --repl-ca-cert=FILE      the CA that signs the other "
            "instances' certificates\n",
-           program_name, program_name, ds_cstr(&names),
-           AGENT_CLAIM_WAIT_MS, AGENT_TABLE_CAPACITY / 2, ovs_rundir(),
-           program_name);
+           program_name, program_name, AGENTCTL_MAX_TARGETS,
+           ds_cstr(&names), AGENT_CLAIM_WAIT_MS, AGENT_TABLE_CAPACITY / 2,
+           ovs_rundir(), program_name);
     ds_destroy(&names);
     daemon_usage();
     vlog_usage();
@@ -509,7 +512,6 @@ main(int argc, char *argv[])
         ag.held = xcalloc(AGENT_MAX_HELD, sizeof *ag.held);
     }
     agentmap_init(&ag.map);
-    ag.reconnect_ms = AGP_RECONNECT_MIN_MS;
     ag.claim = claim_create();
     ovs_list_init(&ag.queued);
     ag.claim_wait = opts.claim_wait;
@@ -534,13 +536,11 @@ main(int argc, char *argv[])
         replrx_set_quota(ag.rx, opts.repl_quota);
     }
 
-    chan_tls = !strncmp(opts.controller, "ssl:", 4);
-    if ((strncmp(opts.controller, "tcp:", 4) && !chan_tls)
-        || netaddr_parse_tcp(opts.controller + 4, &ag.ctl_ss, &ag.ctl_len)) {
-        ovs_fatal(0, "--controller: \"%s\" is not tcp:IP:PORT or "
-                  "ssl:IP:PORT", opts.controller);
+    error = agentctl_parse(&ag.ctls, opts.controller);
+    if (error) {
+        ovs_fatal(0, "%s", error);
     }
-    ag.ctl_name = xasprintf("controller %s", opts.controller);
+    chan_tls = agentctl_any_tls(&ag.ctls);
     repl_tls = !strncmp(opts.repl_listen, "pssl:", 5);
     if ((strncmp(opts.repl_listen, "ptcp:", 5) && !repl_tls)
         || netaddr_parse_ptcp(opts.repl_listen + 5, &ss, &len)
@@ -575,7 +575,7 @@ main(int argc, char *argv[])
         ovs_fatal(0, "--repl-ca-cert needs --private-key, --certificate "
                   "and --ca-cert");
     }
-    warn_plaintext__(&opts, chan_tls, repl_tls);
+    warn_plaintext__(&opts, agentctl_all_tls(&ag.ctls), repl_tls);
 
     if (frameio_open(opts.iface, ETH_TYPE_NSH, AGENT_BATCH, &ag.fio,
                      &error)) {
@@ -633,6 +633,7 @@ main(int argc, char *argv[])
         liveness_set_sentinel(ag.live, ag.sentinel);
     }
     ag.reconnect_ev = evtimer_new(ag.base, chan_reconnect_cb, &ag);
+    ag.chan_timeout_ev = evtimer_new(ag.base, chan_timeout_cb, &ag);
     ag.claim_ev = evtimer_new(ag.base, path_claim_timer_cb, &ag);
     ag.hb_ev = event_new(ag.base, -1, EV_PERSIST, chan_heartbeat_cb, &ag);
     event_add(ag.hb_ev, &(struct timeval) { 0, AGENT_HEARTBEAT_MS * 1000 });
@@ -665,6 +666,7 @@ main(int argc, char *argv[])
     liveness_destroy(ag.live);
     sentinel_destroy(ag.sentinel);
     event_free(ag.reconnect_ev);
+    event_free(ag.chan_timeout_ev);
     event_free(ag.claim_ev);
     {
         struct queued_frame *q;
@@ -686,7 +688,7 @@ main(int argc, char *argv[])
     event_base_free(ag.base);
     tls_ctx_destroy(tls);
     tls_ctx_destroy(repl_ctx);
-    free(ag.ctl_name);
+    agentctl_destroy(&ag.ctls);
     free(opts.instance);
     free(opts.service);
     free(opts.service_args);

@@ -9,15 +9,16 @@
 /* The state of sfmesh-agent, shared by its parts: agent.c (command line,
  * control commands, start-up), agent-path.c (the packet path and the
  * claims), agent-chan.c (the controller channel and the maps it brings)
- * and agent-repl.c (replication, both sides).  The pure modules
- * they drive (agentmap, replrx, streamtab, claim, liveness, ...) have
- * their own headers and tests; this one is the daemon's glue. */
+ * and agent-repl.c (replication, both sides).  The pure modules they
+ * drive (agentctl, agentmap, replrx, streamtab, claim, liveness, ...)
+ * have their own headers and tests; this one is the daemon's glue. */
 
 #include <event2/util.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include "agentctl.h"
 #include "agentmap.h"
 #include "nsh.h"
 #include "openvswitch/list.h"
@@ -100,13 +101,17 @@ struct agent {
 
     struct tls_ctx *chan_tls;   /* TLS for the agent channel, or NULL. */
     struct tls_ctx *repl_tls;   /* TLS for replication, or NULL. */
-    struct sockaddr_storage ctl_ss; /* The controller. */
-    socklen_t ctl_len;
-    char *ctl_name;
+    struct agentctl ctls;       /* The controllers, and which one the
+                                 * channel is to (agentctl.h). */
     struct agpconn *chan;       /* The agent channel, or NULL. */
+    bool chan_up;               /* 'chan' is connected: hello sent. */
     bool chan_ready;            /* The controller accepted our hello. */
+    long long int chan_heard;   /* When the controller last said
+                                 * anything. */
+    enum agentctl_event chan_end; /* How 'chan' ends if it closes now. */
     struct event *reconnect_ev; /* Reconnects the channel. */
-    int reconnect_ms;           /* Delay before the next attempt. */
+    struct event *chan_timeout_ev; /* Ends an attempt that takes too long
+                                    * (several controllers only). */
 
     struct evconnlistener *repl_listener; /* Replication from primaries. */
     struct agpconn_pool *repl_pool; /* Limits its connections. */
@@ -154,6 +159,7 @@ void agent_claim_update_map(struct agent *);
  * and the maps it brings. */
 void chan_connect(struct agent *);
 void chan_reconnect_cb(evutil_socket_t, short what, void *agent);
+void chan_timeout_cb(evutil_socket_t, short what, void *agent);
 void chan_heartbeat_cb(evutil_socket_t, short what, void *agent);
 void chan_peers_free(struct peer *, size_t n);
 

@@ -279,9 +279,25 @@ received__(const struct agentmap *map, uint32_t bucket, const char *name)
     return (s && !strcmp(s, name)) || (n && !strcmp(n, name));
 }
 
+/* Returns the instance of 'map' named 'name', or NULL. */
+static const struct agentmap_instance *
+find_instance__(const struct agentmap *map, const char *name)
+{
+    for (size_t i = 0; i < map->n_instances; i++) {
+        if (!strcmp(map->instances[i].name, name)) {
+            return &map->instances[i];
+        }
+    }
+    return NULL;
+}
+
 /* Applies 'm', the map the controller sent, to 'map' for instance 'self'.
  * 'connected' says, per instance of the current map, whether a replication
  * connection to it is open; 'replicate' whether we replicate at all.
+ * An instance 'm' gives no replication address (0 and 0: the controller
+ * does not know it) keeps the one 'map' has for the same name, so that a
+ * controller that took over, or restarted, does not cut our replication
+ * connections until each agent has said hello to it.
  * Returns false, and changes nothing, if 'm' is older than 'map'.
  * Otherwise fills in '*change' (to be freed with
  * agentmap_change_destroy()) and returns true. */
@@ -306,9 +322,21 @@ agentmap_apply(struct agentmap *map, const struct agp_map *m,
                              sizeof *map->instances);
     map->self = -1;
     for (size_t i = 0; i < m->n_instances; i++) {
-        map->instances[i].name = xstrdup(m->instances[i].name);
-        map->instances[i].repl_addr = m->instances[i].repl_addr;
-        map->instances[i].repl_port = m->instances[i].repl_port;
+        struct agentmap_instance *inst = &map->instances[i];
+
+        inst->name = xstrdup(m->instances[i].name);
+        inst->repl_addr = m->instances[i].repl_addr;
+        inst->repl_port = m->instances[i].repl_port;
+        if (!inst->repl_addr && !inst->repl_port) {
+            /* The controller does not know it (yet): one that took over,
+             * or restarted, learns it only from the instance's hello. */
+            const struct agentmap_instance *o = find_instance__(&old,
+                                                                inst->name);
+            if (o) {
+                inst->repl_addr = o->repl_addr;
+                inst->repl_port = o->repl_port;
+            }
+        }
         if (!strcmp(m->instances[i].name, self)) {
             map->self = i;
         }

@@ -18,7 +18,11 @@
  * agent is primary of and whose secondary or next instance is new to the
  * job, and every
  * bucket of an instance it has no connection to yet (a new connection
- * starts with a bulk of everything).
+ * starts with a bulk of everything).  A map that gives an instance no
+ * replication address (the controller has not heard from it: it took
+ * over from another controller, or restarted) leaves it the address the
+ * agent knew; so a map of the same epoch from another controller changes
+ * nothing.
  *
  * A bucket is warm when its current primary completed a bulk transfer of
  * it to this agent (and goes on sending its updates): the receiving side

@@ -70,12 +70,34 @@ struct ofpbuf;
 #define AGP_RECONNECT_MIN_MS 100
 #define AGP_RECONNECT_MAX_MS 1000
 
+/* Of several controllers, one is active.  A standby controller answers a
+ * HELLO with a refusal (a HELLO_ACK of version 0) whose reason begins with
+ * AGP_STANDBY_REASON, e.g. "standby: controller c2 is not active", and
+ * closes the channel: the agent then tries its next controller, and logs
+ * the refusal as normal.  Any other refusal is an error. */
+#define AGP_STANDBY_REASON "standby"
+
+/* An agent that knows several controllers leaves the one it talks to if
+ * that one does not answer its hello within AGP_HELLO_TIMEOUT_MS, or,
+ * having accepted it, says nothing for AGP_SILENCE_MS (it answers every
+ * heartbeat): a stopped controller, whose kernel still holds the
+ * connection.  A controller that takes over gives the agents of the one
+ * before AGP_TAKEOVER_WAIT_MS to find it (time for the one before to fall
+ * silent, for one more attempt on it, and for a round's backoff) before
+ * it counts the heartbeat timeout. */
+#define AGP_HELLO_TIMEOUT_MS 1000
+#define AGP_SILENCE_MS 1000
+#define AGP_TAKEOVER_WAIT_MS \
+    (AGP_SILENCE_MS + AGP_HELLO_TIMEOUT_MS + AGP_RECONNECT_MAX_MS)
+
 /* Message types.  The value is the type byte on the wire. */
 enum agp_type {
     AGP_HELLO = 1,              /* Agent -> controller: who I am. */
     AGP_HELLO_ACK = 2,          /* Controller -> agent: accepted or not. */
     AGP_MAP = 3,                /* Controller -> agent: the service map. */
-    AGP_HEARTBEAT = 4,          /* Agent -> controller, every 100 ms. */
+    AGP_HEARTBEAT = 4,          /* Agent -> controller, every 100 ms; the
+                                 * controller answers each with an empty
+                                 * one (epoch 0, no counters). */
     AGP_STATE_UPDATE = 5,       /* Primary -> secondary (and a secondary's
                                  * own changes -> primary): states. */
     AGP_STATE_ACK = 6,          /* Receiver -> sender: received. */

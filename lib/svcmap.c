@@ -697,6 +697,39 @@ svcmap_raise_epoch(struct svcmap *map, uint64_t seen)
     return true;
 }
 
+/* Sets the state of instance 'j' of 'map' to 'state', as saved elsewhere:
+ * its buckets are left as they are. */
+void
+svcmap_restore_state(struct svcmap *map, int j, enum svcmap_state state)
+{
+    ovs_assert(j >= 0 && (size_t) j < map->n_instances);
+    map->instances[j].state = state;
+}
+
+/* Sets bucket 'b' of 'map' to 'primary', 'secondary' and 'next' (instance
+ * indexes or SVCMAP_NONE), holding since epoch 'since', as saved
+ * elsewhere. */
+void
+svcmap_restore_bucket(struct svcmap *map, uint32_t b, int primary,
+                      int secondary, int next, uint64_t since)
+{
+    struct svcmap_bucket *bucket;
+
+    ovs_assert(b < map->n_buckets);
+    bucket = &map->buckets[b];
+    bucket->primary = primary;
+    bucket->secondary = secondary;
+    bucket->next = next;
+    bucket->since = since;
+}
+
+/* Sets the epoch of 'map' to 'epoch', as saved elsewhere. */
+void
+svcmap_restore_epoch(struct svcmap *map, uint64_t epoch)
+{
+    map->epoch = epoch;
+}
+
 /* Returns true if instance 'a' of 'map' and instance 'b' of 'other' are
  * the same by name, or both SVCMAP_NONE. */
 static bool

@@ -97,6 +97,14 @@ void svcmap_assign(struct svcmap *);
 bool svcmap_continue(struct svcmap *, const struct svcmap *old);
 bool svcmap_remove_instance(struct svcmap *, int instance);
 bool svcmap_raise_epoch(struct svcmap *, uint64_t seen);
+
+/* A map as another controller saved it (see ctlstate.h): these set what
+ * they are given exactly, with no repair and no epoch bump, so that a
+ * standby controller holds the map the active one made. */
+void svcmap_restore_state(struct svcmap *, int instance, enum svcmap_state);
+void svcmap_restore_bucket(struct svcmap *, uint32_t bucket, int primary,
+                           int secondary, int next, uint64_t since);
+void svcmap_restore_epoch(struct svcmap *, uint64_t epoch);
 size_t svcmap_set_state(struct svcmap *, int instance, enum svcmap_state);
 
 void svcmap_target(const struct svcmap *, uint32_t bucket, int *primary,

@@ -86,7 +86,12 @@ struct agsrv {
     long long int listen_at;    /* When the listener opened, or 0. */
     long long int ready_at;     /* When agents from before a restart began
                                  * to be awaited, or 0. */
+    int reconnect_ms;           /* Their time to find us after 'listen_at':
+                                 * AGP_RECONNECT_MAX_MS after a start,
+                                 * AGP_TAKEOVER_WAIT_MS after a takeover. */
     struct event *awaited_ev;   /* Fires when awaited agents are late. */
+    char *standby;              /* Why hellos are refused (another
+                                 * controller is active), or NULL. */
     long long int (*clock)(void); /* time_msec(), or a test's clock. */
 };
 
@@ -120,6 +125,7 @@ agsrv_create(struct event_base *base, struct steer *steer,
     srv->steer = steer;
     srv->clock = time_msec;
     srv->hb_timeout = heartbeat_timeout_ms;
+    srv->reconnect_ms = AGP_RECONNECT_MAX_MS;
     shash_init(&srv->agents);
     ovs_list_init(&srv->chans);
     return srv;
@@ -156,6 +162,7 @@ agsrv_destroy(struct agsrv *srv)
     }
     agpconn_pool_destroy(srv->pool);
     free(srv->listen_name);
+    free(srv->standby);
     free(srv);
 }
 
@@ -370,6 +377,20 @@ check_identity__(const struct agsrv_chan *chan, struct agpconn *conn,
     return error;
 }
 
+/* Answers an agent's heartbeat 'xid' on 'conn' with an empty one, so that
+ * an agent that knows several controllers can tell a stopped or cut-off
+ * controller from a quiet one (agentctl_is_silent()). */
+static void
+send_heartbeat_answer__(struct agpconn *conn, uint32_t xid)
+{
+    struct agp_msg ans;
+
+    memset(&ans, 0, sizeof ans);
+    ans.type = AGP_HEARTBEAT;
+    ans.xid = xid;
+    agpconn_send(conn, &ans);
+}
+
 static void
 handle_hello__(struct agsrv_chan *chan, struct agpconn *conn,
                const struct agp_msg *msg)
@@ -385,6 +406,15 @@ handle_hello__(struct agsrv_chan *chan, struct agpconn *conn,
     memset(&ack, 0, sizeof ack);
     ack.type = AGP_HELLO_ACK;
     ack.xid = msg->xid;
+    if (srv->standby) {
+        /* Normal while another controller is active: the agent tries the
+         * next controller it knows. */
+        VLOG_DBG("%s: hello refused: %s", agpconn_name(conn), srv->standby);
+        ack.hello_ack.reason = srv->standby;
+        agpconn_send(conn, &ack);
+        agpconn_close(conn, srv->standby);
+        return;
+    }
     /* Instance names are unique in the configuration; the hello's service
      * is the agent's service function, which the configuration does not
      * name. */
@@ -516,6 +546,7 @@ agent_msg__(struct agpconn *conn, const struct agp_msg *msg, void *chan_)
 
     switch (msg->type) {
     case AGP_HEARTBEAT:
+        send_heartbeat_answer__(conn, msg->xid);
         if (msg->heartbeat.epoch > a->sent_epoch) {
             /* Warm reports count only for maps the agent was sent. */
             chan->srv->n_refused_reports++;
@@ -736,7 +767,7 @@ awaited_cb__(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED,
 /* Tells 'srv' that the policy has programmed the switches, at 'now'.  The
  * controller is then ready for its agents as soon as every live one has
  * had the time to reconnect, AGP_RECONNECT_MAX_MS after the listener
- * opened: from then on, the agents awaited since a restart have the
+ * opened (AGP_TAKEOVER_WAIT_MS after a takeover): from then on, the agents awaited since a restart have the
  * heartbeat timeout to say hello.  Only the first call counts. */
 void
 agsrv_set_ready(struct agsrv *srv, long long int now)
@@ -747,7 +778,7 @@ agsrv_set_ready(struct agsrv *srv, long long int now)
     if (srv->ready_at) {
         return;
     }
-    srv->ready_at = MAX(now, srv->listen_at + AGP_RECONNECT_MAX_MS);
+    srv->ready_at = MAX(now, srv->listen_at + srv->reconnect_ms);
     SHASH_FOR_EACH (node, &srv->agents) {
         const struct agsrv_agent *a = node->data;
 
@@ -759,8 +790,55 @@ agsrv_set_ready(struct agsrv *srv, long long int now)
                   "say hello", MAX(0, srv->ready_at - now), n,
                   srv->hb_timeout);
     }
-    srv->awaited_ev = evtimer_new(srv->base, awaited_cb__, srv);
+    if (!srv->awaited_ev) {
+        srv->awaited_ev = evtimer_new(srv->base, awaited_cb__, srv);
+    }
     arm_awaited__(srv);
+}
+
+/* Makes 'srv' a standby, with 'why' (non-null) the reason given to the
+ * agents, or (with 'why' NULL) the active controller's agent server at
+ * 'now'.  A standby refuses every hello and closes the channels it has,
+ * without failing anyone over: the agents go on to the active controller,
+ * which judges them.  Becoming active, 'srv' counts as just opened for
+ * the agents (they find it only now), and the agents awaited after
+ * agsrv_restore_state() have, from agsrv_set_ready(), the time to come
+ * back that a restart gives them. */
+void
+agsrv_set_standby(struct agsrv *srv, const char *why, long long int now)
+{
+    struct agsrv_chan *chan;
+    struct shash_node *node;
+
+    if (!why) {
+        if (srv->standby) {
+            free(srv->standby);
+            srv->standby = NULL;
+            srv->listen_at = srv->listener ? now : 0;
+            srv->reconnect_ms = AGP_TAKEOVER_WAIT_MS;
+            srv->ready_at = 0;
+            srv->last_run = 0;
+        }
+        return;
+    }
+    free(srv->standby);
+    srv->standby = xstrdup(why);
+    LIST_FOR_EACH (chan, list_node, &srv->chans) {
+        if (!chan->detached) {
+            chan->detached = true;
+            agpconn_close(chan->conn, why);
+        }
+    }
+    SHASH_FOR_EACH (node, &srv->agents) {
+        struct agsrv_agent *a = node->data;
+
+        a->conn = NULL;
+        a->awaited = false;
+    }
+    if (srv->awaited_ev) {
+        event_del(srv->awaited_ev);
+    }
+    srv->ready_at = 0;
 }
 
 /* Makes 'srv' read the time from 'clock' instead of time_msec(): the time

@@ -41,5 +41,6 @@ char *agsrv_check_drain(const struct agsrv *, const char *instance);
 void agsrv_save_state(const struct agsrv *, struct ctlstate *);
 void agsrv_restore_state(struct agsrv *, const struct ctlstate *);
 void agsrv_set_clock(struct agsrv *, long long int (*clock)(void));
+void agsrv_set_standby(struct agsrv *, const char *why, long long int now);
 
 #endif /* agentsrv.h */

@@ -15,14 +15,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include "agentproto.h"
 #include "agentsrv.h"
 #include "command-line.h"
 #include "cfg.h"
+#include "ctldb.h"
 #include "ctlsock.h"
 #include "flowset.h"
 #include "daemon.h"
 #include "dirs.h"
 #include "fatal-signal.h"
+#include "ofconn.h"
 #include "ofsrv.h"
 #include "openvswitch/dynamic-string.h"
 #include "openvswitch/json.h"
@@ -51,6 +55,8 @@ struct controller_options {
     char *state_file;           /* --state-file, NULL for the default. */
     bool no_state_file;         /* --no-state-file. */
     char *ovsdb;                /* --ovsdb, or NULL. */
+    char *db;                   /* --db: the controllers' database. */
+    char *name;                 /* --name: this controller's. */
     struct tls_options tls;     /* --private-key, --certificate,
                                  * --ca-cert, --peer-ca-cert. */
 };
@@ -69,6 +75,11 @@ struct controller {
     const char *config_file;    /* Reloaded on SIGHUP, or NULL. */
     char *state_file;           /* Kept up to date, or NULL. */
     char *state_saved;          /* What it holds now, or NULL. */
+    struct ctldb *db;           /* The controllers' database, or NULL. */
+    struct event *db_tick;      /* Periodic ctldb_run(), or NULL. */
+    const char *name;           /* --name, with --db. */
+    char *standby_why;          /* What a standby tells agents. */
+    uint64_t role_generation;   /* Of the switches' role requests. */
     int exit_status;            /* Set by "exit" or a signal. */
 };
 
@@ -80,6 +91,8 @@ struct controller {
 
 static void parse_options(int argc, char *argv[],
                           struct controller_options *);
+static void set_switch_role__(struct controller *, struct ofconn *);
+static void apply_role__(struct controller *, long long int now);
 static void usage(void) OVS_NO_RETURN;
 
 static void
@@ -437,6 +450,10 @@ ready_hook(struct ofconn *conn, void *ctrl_)
     struct controller *ctrl = ctrl_;
     long long int now = time_msec();
 
+    if (ctrl->db) {
+        /* Before the first write: a standby's are refused. */
+        set_switch_role__(ctrl, conn);
+    }
     steer_switch_ready(ctrl->steer, conn);
     if (steer_is_settled(ctrl->steer)) {
         agsrv_set_ready(ctrl->agents, now);
@@ -474,6 +491,21 @@ closed_hook(struct ofconn *conn, void *ctrl_)
 }
 
 static void
+role_changed_hook(struct ofconn *conn, void *ctrl_)
+{
+    struct controller *ctrl = ctrl_;
+
+    VLOG_INFO("%s: role %s", ofconn_get_name(conn), ofconn_role_name(conn));
+    if (ctrl->db && ofconn_get_role(conn) == OFPCR12_ROLE_SLAVE
+        && ctldb_stand_down(ctrl->db, ofconn_get_generation(conn),
+                            "a switch made a controller of a newer "
+                            "generation its primary")) {
+        apply_role__(ctrl, time_msec());
+    }
+    steer_role_changed(ctrl->steer, conn);
+}
+
+static void
 drained_hook(struct ofconn *conn, void *ctrl_)
 {
     struct controller *ctrl = ctrl_;
@@ -487,6 +519,7 @@ static const struct ofconn_hooks controller_hooks = {
     .message = message_hook,
     .closed = closed_hook,
     .drained = drained_hook,
+    .role_changed = role_changed_hook,
 };
 
 static bool
@@ -562,6 +595,145 @@ tick_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED, void *ctrl_)
         agsrv_set_ready(ctrl->agents, now);
     }
     save_state(ctrl);
+}
+
+/* Writes what the active controller decided into the database: from
+ * db_cb(), so within CTLDB_RUN_MS of the decision (plus the cluster's
+ * commit), which is what a takeover can lose. */
+static void
+put_db__(struct controller *ctrl)
+{
+    struct ctlstate state;
+
+    ctlstate_init(&state);
+    steer_save_state(ctrl->steer, &state);
+    agsrv_save_state(ctrl->agents, &state);
+    ctldb_put(ctrl->db, &state);
+    ctlstate_destroy(&state);
+}
+
+/* Asks every connected switch for 'ctrl''s role: primary while it is the
+ * active controller, secondary otherwise. */
+static void
+set_switch_role__(struct controller *ctrl, struct ofconn *conn)
+{
+    bool active = ctldb_get_role(ctrl->db) == CTLDB_ACTIVE;
+
+    ofconn_set_role(conn, active ? OFPCR12_ROLE_MASTER : OFPCR12_ROLE_SLAVE,
+                    ctldb_get_generation(ctrl->db));
+}
+
+static void
+set_switch_roles__(struct controller *ctrl)
+{
+    const struct ofconn **conns;
+    size_t n = ofsrv_get_conns(ctrl->srv, &conns);
+
+    ctrl->role_generation = ctldb_get_generation(ctrl->db);
+    for (size_t i = 0; i < n; i++) {
+        set_switch_role__(ctrl, CONST_CAST(struct ofconn *, conns[i]));
+    }
+}
+
+/* Follows the state that the active controller wrote. */
+static void
+follow_db__(struct controller *ctrl)
+{
+    struct ctlstate state;
+
+    ctlstate_init(&state);
+    ctldb_read(ctrl->db, &state);
+    steer_adopt_state(ctrl->steer, &state);
+    ctlstate_destroy(&state);
+}
+
+/* Makes 'ctrl' act as its role in the database says. */
+static void
+apply_role__(struct controller *ctrl, long long int now)
+{
+    enum ctldb_role role = ctldb_get_role(ctrl->db);
+
+    if (role == CTLDB_ACTIVE) {
+        struct ctlstate state;
+
+        /* Take over exactly where the previous active controller left:
+         * its maps, its instances' standing, the agents it knew (those
+         * that do not come back in time are fenced). */
+        ctlstate_init(&state);
+        ctldb_read(ctrl->db, &state);
+        steer_adopt_state(ctrl->steer, &state);
+        agsrv_restore_state(ctrl->agents, &state);
+        ctlstate_destroy(&state);
+        agsrv_set_standby(ctrl->agents, NULL, now);
+        steer_set_standby(ctrl->steer, false);
+        VLOG_INFO("active controller (generation %"PRIu64"): primary of "
+                  "every switch", ctldb_get_generation(ctrl->db));
+    } else if (role == CTLDB_STANDBY) {
+        const char *active = ctldb_get_active(ctrl->db);
+
+        free(ctrl->standby_why);
+        ctrl->standby_why = xasprintf(AGP_STANDBY_REASON ": controller %s "
+                                      "is not active%s%s%s",
+                                      ctrl->name ? ctrl->name : "",
+                                      active ? " (active: " : "",
+                                      active ? active : "",
+                                      active ? ")" : "");
+        steer_set_standby(ctrl->steer, true);
+        agsrv_set_standby(ctrl->agents, ctrl->standby_why, now);
+    }
+    if (role != CTLDB_CLAIMING) {
+        set_switch_roles__(ctrl);
+    }
+}
+
+static void
+db_cb(evutil_socket_t fd OVS_UNUSED, short what OVS_UNUSED, void *ctrl_)
+{
+    struct controller *ctrl = ctrl_;
+    long long int now = time_msec();
+    unsigned int events;
+
+    if (ctldb_get_role(ctrl->db) == CTLDB_ACTIVE) {
+        /* What was decided since the last run: written in this one. */
+        put_db__(ctrl);
+    }
+    events = ctldb_run(ctrl->db, now);
+    if (events & CTLDB_ROLE_CHANGED) {
+        apply_role__(ctrl, now);
+    }
+    if (events & CTLDB_CONTENTS_CHANGED
+        && ctldb_get_role(ctrl->db) == CTLDB_STANDBY) {
+        follow_db__(ctrl);
+        if (ctldb_get_generation(ctrl->db) != ctrl->role_generation) {
+            /* A switch refuses a request of an older generation than it
+             * saw, so a standby's follows the newest. */
+            set_switch_roles__(ctrl);
+        }
+    }
+}
+
+static void
+ha_cmd(struct ctlsock_conn *conn, int argc OVS_UNUSED,
+       const char *argv[] OVS_UNUSED, void *ctrl_)
+{
+    struct controller *ctrl = ctrl_;
+    struct ds s = DS_EMPTY_INITIALIZER;
+    const struct ofconn **conns;
+    size_t n;
+
+    if (!ctrl->db) {
+        ctlsock_reply_error(conn, "no controllers' database (--db): this "
+                            "controller is the only one");
+        return;
+    }
+    ds_put_format(&s, "controller %s: ", ctrl->name);
+    ctldb_format(ctrl->db, &s);
+    n = ofsrv_get_conns(ctrl->srv, &conns);
+    for (size_t i = 0; i < n; i++) {
+        ds_put_format(&s, "  switch %s: %s\n", ofconn_get_name(conns[i]),
+                      ofconn_role_name(conns[i]));
+    }
+    reply_ds(conn, &s, NULL);
 }
 
 static void
@@ -660,7 +832,16 @@ main(int argc, char *argv[])
                       "--certificate and --ca-cert)", opts.agent_listen);
         }
     }
-    if (!opts.no_state_file) {
+    if (opts.db) {
+        /* Standby until the lock says otherwise; the state is in the
+         * database, not in a file. */
+        ctrl.name = opts.name;
+        ctrl.db = ctldb_create(opts.db, opts.name, time_msec());
+        ctrl.standby_why = xasprintf(AGP_STANDBY_REASON ": controller %s "
+                                     "is starting", opts.name);
+        steer_set_standby(ctrl.steer, true);
+        agsrv_set_standby(ctrl.agents, ctrl.standby_why, time_msec());
+    } else if (!opts.no_state_file) {
         ctrl.state_file = (opts.state_file ? xstrdup(opts.state_file)
                            : xasprintf("%s/%s.state", ovs_rundir(),
                                        program_name));
@@ -695,6 +876,7 @@ main(int argc, char *argv[])
     ctlsock_register(ctrl.ctl, "switches", "", 0, 0, switches_cmd, &ctrl);
     ctlsock_register(ctrl.ctl, "hosts", "", 0, 0, hosts_cmd, &ctrl);
     ctlsock_register(ctrl.ctl, "agents", "", 0, 0, agents_cmd, &ctrl);
+    ctlsock_register(ctrl.ctl, "ha", "", 0, 0, ha_cmd, &ctrl);
     ctlsock_register(ctrl.ctl, "flows", "[SWITCH]", 0, 1, desired_cmd,
                      &ctrl);
     ctlsock_register(ctrl.ctl, "groups", "[SWITCH]", 0, 1, desired_cmd,
@@ -727,6 +909,10 @@ main(int argc, char *argv[])
     }
     ctrl.tick = event_new(ctrl.base, -1, EV_PERSIST, tick_cb, &ctrl);
     event_add(ctrl.tick, &(struct timeval) { 0, CONTROLLER_TICK_MS * 1000 });
+    if (ctrl.db) {
+        ctrl.db_tick = event_new(ctrl.base, -1, EV_PERSIST, db_cb, &ctrl);
+        event_add(ctrl.db_tick, &(struct timeval) { 0, CTLDB_RUN_MS * 1000 });
+    }
     ctrl.dbs = hostdbs_create(opts.ovsdb);
     hostdbs_configure(ctrl.dbs, cfg);
     if (!start_dbs__(&ctrl) && cfg && cfg->bfd.enable) {
@@ -746,6 +932,13 @@ main(int argc, char *argv[])
     free(ctrl.state_saved);
     free(opts.state_file);
     event_free(ctrl.tick);
+    if (ctrl.db_tick) {
+        event_free(ctrl.db_tick);
+    }
+    ctldb_destroy(ctrl.db);
+    free(ctrl.standby_why);
+    free(opts.db);
+    free(opts.name);
     if (ctrl.vswdb_tick) {
         event_free(ctrl.vswdb_tick);
     }
@@ -796,6 +989,8 @@ parse_options(int argc, char *argv[], struct controller_options *opts)
         OPT_STATE_FILE,
         OPT_NO_STATE_FILE,
         OPT_PEER_CA_CERT,
+        OPT_DB,
+        OPT_NAME,
         VLOG_OPTION_ENUMS,
         DAEMON_OPTION_ENUMS,
     };
@@ -812,6 +1007,8 @@ parse_options(int argc, char *argv[], struct controller_options *opts)
         {"state-file", required_argument, NULL, OPT_STATE_FILE},
         {"no-state-file", no_argument, NULL, OPT_NO_STATE_FILE},
         {"ovsdb", required_argument, NULL, OPT_OVSDB},
+        {"db", required_argument, NULL, OPT_DB},
+        {"name", required_argument, NULL, OPT_NAME},
         {"private-key", required_argument, NULL, 'p'},
         {"certificate", required_argument, NULL, 'c'},
         {"ca-cert", required_argument, NULL, 'C'},
@@ -833,6 +1030,8 @@ parse_options(int argc, char *argv[], struct controller_options *opts)
     opts->state_file = NULL;
     opts->no_state_file = false;
     opts->ovsdb = NULL;
+    opts->db = NULL;
+    opts->name = NULL;
     memset(&opts->tls, 0, sizeof opts->tls);
 
     for (;;) {
@@ -895,6 +1094,20 @@ parse_options(int argc, char *argv[], struct controller_options *opts)
             opts->ovsdb = xstrdup(optarg);
             break;
 
+        case OPT_DB:
+            free(opts->db);
+            opts->db = xstrdup(optarg);
+            break;
+
+        case OPT_NAME:
+            if (!*optarg || strlen(optarg) > 64 || strchr(optarg, ' ')) {
+                ovs_fatal(0, "--name: \"%s\" is not a name of 1 to 64 "
+                          "characters without spaces", optarg);
+            }
+            free(opts->name);
+            opts->name = xstrdup(optarg);
+            break;
+
         case 'p':
             opts->tls.private_key = optarg;
             break;
@@ -931,6 +1144,15 @@ parse_options(int argc, char *argv[], struct controller_options *opts)
         }
     }
     free(short_options);
+    if (opts->db && !opts->name) {
+        char host[256];
+
+        if (gethostname(host, sizeof host)) {
+            ovs_strlcpy(host, "controller", sizeof host);
+        }
+        host[sizeof host - 1] = '\0';
+        opts->name = xstrdup(host);
+    }
 }
 
 static void
@@ -970,6 +1192,14 @@ usage(void)
            "switches that\n"
            "                          bootstrap theirs (--bootstrap-ca-cert)"
            "\n"
+           "\nSeveral controllers, one active (the others standby):\n"
+           "  --db=REMOTES            the controllers' database (sfmesh."
+           "ovsschema), e.g.\n"
+           "                          tcp:IP1:6641,tcp:IP2:6641,tcp:IP3:6641"
+           " (a cluster);\n"
+           "                          it replaces the state file\n"
+           "  --name=NAME             this controller's name in it "
+           "(default: the host name)\n"
            "\nState kept across restarts (map epochs, the instances with "
            "agents):\n"
            "  --state-file=FILE       where (default %s/%s.state)\n"

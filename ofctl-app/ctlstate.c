@@ -26,6 +26,25 @@ ctlstate_init(struct ctlstate *s)
 {
     shash_init(&s->epochs);
     sset_init(&s->agents);
+    shash_init(&s->maps);
+    shash_init(&s->insts);
+}
+
+static void
+map_destroy__(struct ctlstate_map *m)
+{
+    for (size_t b = 0; b < m->n_buckets; b++) {
+        ctlstate_bucket_set(&m->buckets[b], NULL, NULL, NULL, 0);
+    }
+    free(m->buckets);
+    free(m);
+}
+
+static void
+inst_destroy__(struct ctlstate_inst *si)
+{
+    free(si->service);
+    free(si);
 }
 
 /* Frees what 's' holds.  Accepts NULL. */
@@ -33,9 +52,144 @@ void
 ctlstate_destroy(struct ctlstate *s)
 {
     if (s) {
+        struct shash_node *node;
+
         shash_destroy_free_data(&s->epochs);
         sset_destroy(&s->agents);
+        SHASH_FOR_EACH (node, &s->maps) {
+            map_destroy__(node->data);
+        }
+        shash_destroy(&s->maps);
+        SHASH_FOR_EACH (node, &s->insts) {
+            inst_destroy__(node->data);
+        }
+        shash_destroy(&s->insts);
     }
+}
+
+/* Adds to 's' (or replaces in it) the map of 'service', with 'n_buckets'
+ * buckets that hold no instance, and returns it. */
+struct ctlstate_map *
+ctlstate_put_map(struct ctlstate *s, const char *service, size_t n_buckets)
+{
+    struct ctlstate_map *m = xzalloc(sizeof *m);
+
+    m->n_buckets = n_buckets;
+    m->buckets = xcalloc(MAX(n_buckets, 1), sizeof *m->buckets);
+    m = shash_replace(&s->maps, service, m);
+    if (m) {
+        map_destroy__(m);
+    }
+    return shash_find_data(&s->maps, service);
+}
+
+static void
+set_name__(char **dst, const char *src)
+{
+    free(*dst);
+    *dst = nullable_xstrdup(src);
+}
+
+/* Sets the instances of bucket 'b' by name (each NULL for none), and the
+ * epoch from which they hold. */
+void
+ctlstate_bucket_set(struct ctlstate_bucket *b, const char *primary,
+                    const char *secondary, const char *next, uint64_t since)
+{
+    set_name__(&b->primary, primary);
+    set_name__(&b->secondary, secondary);
+    set_name__(&b->next, next);
+    b->since = since;
+}
+
+/* Adds to 's' (or replaces in it) instance 'name' of 'service', DOWN and
+ * with every flag false, and returns it. */
+struct ctlstate_inst *
+ctlstate_put_inst(struct ctlstate *s, const char *name, const char *service)
+{
+    struct ctlstate_inst *si = xzalloc(sizeof *si);
+
+    si->service = xstrdup(service);
+    si->state = SVCMAP_DOWN;
+    si = shash_replace(&s->insts, name, si);
+    if (si) {
+        inst_destroy__(si);
+    }
+    return shash_find_data(&s->insts, name);
+}
+
+static bool
+name_eq__(const char *a, const char *b)
+{
+    return a == b || (a && b && !strcmp(a, b));
+}
+
+/* Returns true if maps 'a' and 'b' are the same. */
+bool
+ctlstate_map_equal(const struct ctlstate_map *a, const struct ctlstate_map *b)
+{
+    if (a->n_buckets != b->n_buckets) {
+        return false;
+    }
+    for (size_t i = 0; i < a->n_buckets; i++) {
+        const struct ctlstate_bucket *x = &a->buckets[i];
+        const struct ctlstate_bucket *y = &b->buckets[i];
+
+        if (x->since != y->since || !name_eq__(x->primary, y->primary)
+            || !name_eq__(x->secondary, y->secondary)
+            || !name_eq__(x->next, y->next)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Returns true if instances 'a' and 'b' are the same. */
+bool
+ctlstate_inst_equal(const struct ctlstate_inst *a,
+                    const struct ctlstate_inst *b)
+{
+    return (!strcmp(a->service, b->service) && a->state == b->state
+            && a->draining == b->draining && a->seen_live == b->seen_live
+            && a->disabled == b->disabled && a->fenced == b->fenced
+            && a->leaving == b->leaving);
+}
+
+/* Returns true if 'a' and 'b' hold the same state. */
+bool
+ctlstate_equal(const struct ctlstate *a, const struct ctlstate *b)
+{
+    struct shash_node *node;
+
+    if (shash_count(&a->epochs) != shash_count(&b->epochs)
+        || !sset_equals(&a->agents, &b->agents)
+        || shash_count(&a->maps) != shash_count(&b->maps)
+        || shash_count(&a->insts) != shash_count(&b->insts)) {
+        return false;
+    }
+    SHASH_FOR_EACH (node, &a->epochs) {
+        const uint64_t *e = node->data;
+
+        if (ctlstate_get_epoch(b, node->name) != *e) {
+            return false;
+        }
+    }
+    SHASH_FOR_EACH (node, &a->maps) {
+        const struct ctlstate_map *m = shash_find_data(&b->maps, node->name);
+
+        if (!m || !ctlstate_map_equal(node->data, m)) {
+            return false;
+        }
+    }
+    SHASH_FOR_EACH (node, &a->insts) {
+        const struct ctlstate_inst *si = shash_find_data(&b->insts,
+                                                         node->name);
+
+        if (!si || !ctlstate_inst_equal(node->data, si)) {
+            return false;
+        }
+    }
+    return true;
 }
 
 /* Records 'epoch' as the newest epoch of 'service' in 's'. */

@@ -12,6 +12,7 @@
 #include "byte-order.h"
 #include "hash.h"
 #include "openflow/openflow.h"
+#include "openvswitch/ofp-connection.h"
 #include "openvswitch/ofp-port.h"
 #include "flow.h"
 #include "openvswitch/ofp-print.h"
@@ -69,6 +70,18 @@ struct ofconn {
     struct hmap barriers;       /* Contains "struct pending_barrier"s. */
     struct sent_request sent[SENT_LOG_SIZE]; /* Recent requests by xid. */
 
+    /* Controller role (see ofconn_set_role()). */
+    bool role_asked;            /* A role was ever asked. */
+    bool role_unsent;           /* Asked before the handshake: goes out as
+                                 * it completes. */
+    enum ofp12_controller_role role_wanted; /* The role last asked. */
+    uint64_t role_wanted_gen;   /* The generation id last asked. */
+    ovs_be32 role_xid;          /* The role request awaiting its reply, or
+                                 * 0 if none. */
+    enum ofp12_controller_role role; /* As the switch last told it:
+                                 * OFPCR12_ROLE_NOCHANGE before it did. */
+    uint64_t generation_id;     /* Latest generation id known. */
+
     struct ovs_list txq;        /* Contains "struct ofpbuf"s to send. */
     void (*tx_wakeup)(void *);  /* Called when 'txq' becomes nonempty. */
     void *tx_wakeup_aux;        /* Passed to 'tx_wakeup'. */
@@ -78,6 +91,7 @@ struct ofconn {
 static void ofconn_handle__(struct ofconn *, const struct ofp_header *,
                             long long int now);
 static void ports_clear__(struct hmap *);
+static void send_role_request__(struct ofconn *);
 
 /* Sets 'settings' to the defaults: OpenFlow 1.3 to 1.5, a 5 s probe
  * interval (as OVS uses for its controllers) and a 10 s handshake timeout. */
@@ -187,6 +201,15 @@ sent_log_add__(struct ofconn *conn, ovs_be32 xid, enum ofpraw raw)
     sr->xid = xid;
     sr->raw = raw;
     sr->valid = true;
+}
+
+/* Returns true if the recent request with 'xid' was of type 'raw'. */
+static bool
+sent_log_is__(const struct ofconn *conn, ovs_be32 xid, enum ofpraw raw)
+{
+    const struct sent_request *sr = &conn->sent[ntohl(xid) % SENT_LOG_SIZE];
+
+    return sr->valid && sr->xid == xid && sr->raw == raw;
 }
 
 /* Returns the name of the recent request with 'xid', or NULL if unknown. */
@@ -510,6 +533,11 @@ handle_port_desc_reply__(struct ofconn *conn, const struct ofp_header *oh,
                   ofputil_version_to_string(conn->version),
                   hmap_count(&conn->ports),
                   hmap_count(&conn->ports) == 1 ? "" : "s");
+        if (conn->role_unsent) {
+            /* Before the owner's first writes, which the switch refuses
+             * from a slave. */
+            send_role_request__(conn);
+        }
         if (conn->hooks.ready) {
             conn->hooks.ready(conn, conn->aux);
         }
@@ -575,7 +603,32 @@ handle_port_status__(struct ofconn *conn, const struct ofp_header *oh,
     }
 }
 
-/* Logs the error reply 'oh' against the request that caused it. */
+/* Tells the owner of 'conn' that its role changed, once it knows of the
+ * switch: a role status during the handshake is reflected in the state that
+ * 'ready' finds. */
+static void
+role_changed__(struct ofconn *conn)
+{
+    if (ofsm_is_connected(&conn->fsm) && conn->hooks.role_changed) {
+        conn->hooks.role_changed(conn, conn->aux);
+    }
+}
+
+/* Makes 'conn' a slave, as the switch says for 'why', and tells the owner
+ * if that changes anything. */
+static void
+demote__(struct ofconn *conn, const char *why)
+{
+    if (conn->role != OFPCR12_ROLE_SECONDARY) {
+        VLOG_INFO("%s: controller role is now slave: %s", conn->name, why);
+        conn->role = OFPCR12_ROLE_SECONDARY;
+        role_changed__(conn);
+    }
+}
+
+/* Logs the error reply 'oh' against the request that caused it.  An error
+ * to our role request is ours; an OFPBRC_IS_SLAVE error makes us a slave
+ * before the owner hears of it. */
 static void
 handle_error__(struct ofconn *conn, const struct ofp_header *oh)
 {
@@ -594,8 +647,105 @@ handle_error__(struct ofconn *conn, const struct ofp_header *oh)
                   conn->name, ofperr_get_name(error),
                   request ? request : "an unknown request", ntohl(oh->xid));
     }
+    if (sent_log_is__(conn, oh->xid, OFPRAW_OFPT12_ROLE_REQUEST)) {
+        /* An older request's error, while a later one is in flight, says
+         * nothing about the role that request asks for. */
+        if (conn->role_xid == oh->xid) {
+            conn->role_xid = 0;
+            if (conn->role != OFPCR12_ROLE_SECONDARY) {
+                demote__(conn, ofperr_get_name(error));
+            } else {
+                /* Still a slave, but no longer waiting for a reply. */
+                role_changed__(conn);
+            }
+        }
+        return;
+    }
+    if (error == OFPERR_OFPBRC_IS_SECONDARY) {
+        demote__(conn, "the switch refused a message from a slave");
+    }
     if (conn->hooks.error) {
         conn->hooks.error(conn, error, oh->xid, conn->aux);
+    }
+}
+
+/* Returns the OpenFlow 1.3 name of 'role'. */
+static const char *
+role_name__(enum ofp12_controller_role role)
+{
+    switch (role) {
+    case OFPCR12_ROLE_NOCHANGE:
+        return "none";
+    case OFPCR12_ROLE_EQUAL:
+        return "equal";
+    case OFPCR12_ROLE_PRIMARY:
+        return "master";
+    case OFPCR12_ROLE_SECONDARY:
+        return "slave";
+    }
+    return "unknown";
+}
+
+/* Takes the role reply 'oh': the switch confirms the role of our latest
+ * request.  A reply to an earlier request, overtaken by a later one, is
+ * ignored. */
+static void
+handle_role_reply__(struct ofconn *conn, const struct ofp_header *oh)
+{
+    struct ofputil_role_request rr;
+    enum ofperr error;
+
+    error = ofputil_decode_role_message(oh, &rr);
+    if (error) {
+        log_bad__(conn, oh, ntohs(oh->length), "bad role reply");
+        return;
+    }
+    if (!conn->role_xid || oh->xid != conn->role_xid) {
+        VLOG_DBG("%s: role reply with unexpected xid %#"PRIx32" ignored",
+                 conn->name, ntohl(oh->xid));
+        return;
+    }
+    conn->role_xid = 0;
+    conn->role = rr.role;
+    if (rr.have_generation_id) {
+        conn->generation_id = rr.generation_id;
+    }
+    if (rr.role != conn->role_wanted) {
+        VLOG_WARN_RL(&bad_rl, "%s: asked to be %s, the switch made us %s",
+                     conn->name, role_name__(conn->role_wanted),
+                     role_name__(rr.role));
+    }
+    VLOG_INFO("%s: controller role is now %s (generation %"PRIu64")",
+              conn->name, role_name__(conn->role), conn->generation_id);
+    role_changed__(conn);
+}
+
+/* Takes the role status 'oh': the switch changed our role on its own,
+ * because another controller became master or its configuration changed. */
+static void
+handle_role_status__(struct ofconn *conn, const struct ofp_header *oh)
+{
+    struct ofputil_role_status rs;
+    enum ofperr error;
+
+    error = ofputil_decode_role_status(oh, &rs);
+    if (error || rs.role == OFPCR12_ROLE_NOCHANGE) {
+        log_bad__(conn, oh, ntohs(oh->length), "bad role status");
+        if (error) {
+            send_error__(conn, error, oh, ntohs(oh->length));
+        }
+        return;
+    }
+    conn->generation_id = rs.generation_id;
+    if (rs.role == OFPCR12_ROLE_SECONDARY) {
+        demote__(conn, rs.reason == OFPCRR_PRIMARY_REQUEST
+                 ? "another controller became master"
+                 : "the switch says so");
+    } else if (rs.role != conn->role) {
+        conn->role = rs.role;
+        VLOG_INFO("%s: the switch made us %s", conn->name,
+                  role_name__(rs.role));
+        role_changed__(conn);
     }
 }
 
@@ -685,6 +835,14 @@ ofconn_handle__(struct ofconn *conn, const struct ofp_header *oh,
 
     case OFPTYPE_BARRIER_REPLY:
         handle_barrier_reply__(conn, oh);
+        break;
+
+    case OFPTYPE_ROLE_REPLY:
+        handle_role_reply__(conn, oh);
+        break;
+
+    case OFPTYPE_ROLE_STATUS:
+        handle_role_status__(conn, oh);
         break;
 
     default:
@@ -792,6 +950,135 @@ size_t
 ofconn_n_pending_barriers(const struct ofconn *conn)
 {
     return hmap_count(&conn->barriers);
+}
+
+/* Sends the role request that 'conn' wants.  libopenvswitch encodes role
+ * replies but not requests: the body is laid out as
+ * ofputil_decode_role_message() reads it. */
+static void
+send_role_request__(struct ofconn *conn)
+{
+    struct ofp12_role_request *orr;
+    struct ofpbuf *b;
+
+    b = ofpraw_alloc(OFPRAW_OFPT12_ROLE_REQUEST, conn->version, 0);
+    orr = ofpbuf_put_zeros(b, sizeof *orr);
+    orr->role = htonl(conn->role_wanted);
+    orr->generation_id = htonll(conn->role_wanted_gen);
+    conn->role_xid = ((const struct ofp_header *) b->data)->xid;
+    conn->role_unsent = false;
+    VLOG_INFO("%s: asking for controller role %s (generation %"PRIu64")",
+              conn->name, role_name__(conn->role_wanted),
+              conn->role_wanted_gen);
+    ofconn_send(conn, b);
+}
+
+/* Asks the switch of 'conn' to make this controller 'role'
+ * (OFPCR12_ROLE_MASTER, OFPCR12_ROLE_SLAVE or OFPCR12_ROLE_EQUAL) with
+ * master election generation id 'generation_id'.  Before the handshake
+ * completes, the request waits and goes out right after it, before the
+ * 'ready' hook is called.  Asking again for the role of the request in
+ * flight, or for the role the switch confirmed, with the same generation
+ * id, sends nothing.
+ *
+ * From the first call on, ofconn_may_write() is true only while the switch
+ * confirmed master or equal for the latest request.  The 'role_changed'
+ * hook is not called from here. */
+void
+ofconn_set_role(struct ofconn *conn, enum ofp12_controller_role role,
+                uint64_t generation_id)
+{
+    ovs_assert(role == OFPCR12_ROLE_EQUAL || role == OFPCR12_ROLE_PRIMARY
+               || role == OFPCR12_ROLE_SECONDARY);
+
+    if (conn->role_asked && conn->role_wanted == role
+        && conn->role_wanted_gen == generation_id
+        && (conn->role_unsent || conn->role_xid || conn->role == role)) {
+        return;
+    }
+    conn->role_asked = true;
+    conn->role_wanted = role;
+    conn->role_wanted_gen = generation_id;
+    conn->generation_id = generation_id;
+    if (ofconn_is_connected(conn)) {
+        send_role_request__(conn);
+    } else if (!ofconn_is_closed(conn)) {
+        conn->role_unsent = true;
+    }
+}
+
+/* Returns true if the owner of 'conn' may change the switch's flows, groups
+ * and meters: no role was ever asked (one controller), or the switch
+ * confirmed master or equal for the latest role request.  False while a
+ * request is unanswered, and as a slave. */
+bool
+ofconn_may_write(const struct ofconn *conn)
+{
+    if (!conn->role_asked) {
+        return true;
+    }
+    return (!conn->role_unsent && !conn->role_xid
+            && (conn->role == OFPCR12_ROLE_PRIMARY
+                || conn->role == OFPCR12_ROLE_EQUAL));
+}
+
+/* Returns the role of the controller as the switch of 'conn' last told it
+ * (by a role reply, a role status or an error that makes it a slave), or
+ * OFPCR12_ROLE_NOCHANGE if it never did. */
+enum ofp12_controller_role
+ofconn_get_role(const struct ofconn *conn)
+{
+    return conn->role;
+}
+
+/* Returns the role last asked with ofconn_set_role() on 'conn', or
+ * OFPCR12_ROLE_NOCHANGE if none was. */
+enum ofp12_controller_role
+ofconn_get_role_asked(const struct ofconn *conn)
+{
+    return conn->role_asked ? conn->role_wanted : OFPCR12_ROLE_NOCHANGE;
+}
+
+/* Returns true if the latest role request of 'conn' has not been answered
+ * (or not yet sent, before the handshake). */
+bool
+ofconn_role_is_pending(const struct ofconn *conn)
+{
+    return conn->role_unsent || conn->role_xid;
+}
+
+/* Returns the latest master election generation id known on 'conn': the
+ * one of the latest role request, unless a later role reply or role status
+ * reported another; 0 if no role was asked. */
+uint64_t
+ofconn_get_generation(const struct ofconn *conn)
+{
+    return conn->generation_id;
+}
+
+/* Returns the role of 'conn' for status output: "none" if no role was
+ * asked (the switch's default, which allows writes); "master", "slave" or
+ * "equal" as the switch confirmed it; the role asked followed by "?"
+ * ("master?", "slave?", "equal?") while the request is unanswered. */
+const char *
+ofconn_role_name(const struct ofconn *conn)
+{
+    if (!conn->role_asked) {
+        return "none";
+    }
+    if (ofconn_role_is_pending(conn)) {
+        switch (conn->role_wanted) {
+        case OFPCR12_ROLE_PRIMARY:
+            return "master?";
+        case OFPCR12_ROLE_SECONDARY:
+            return "slave?";
+        case OFPCR12_ROLE_EQUAL:
+            return "equal?";
+        case OFPCR12_ROLE_NOCHANGE:
+            break;
+        }
+    }
+    return role_name__(conn->role);
 }
 
 /* Returns true if 'pp' is administratively up and has a link. */

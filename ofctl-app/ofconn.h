@@ -18,11 +18,25 @@
  *
  * Malformed or unexpected input is logged (rate-limited) and answered as
  * OpenFlow prescribes: an error reply, or for a broken handshake, closing the
- * connection.  The ofconn never aborts on input. */
+ * connection.  The ofconn never aborts on input.
+ *
+ * Controller roles.  With several controllers, the owner asks the switch
+ * for a role with ofconn_set_role(): master (full access, one controller at
+ * a time), slave (read-only) or equal (full access, the switch's default).
+ * The ofconn tracks the role asked, the role the switch confirmed with its
+ * role reply and the generation id, and answers ofconn_may_write(): the
+ * owner sends flow, group and meter changes only while it is true.  While
+ * no role was ever asked it is always true, as with one controller.  A role
+ * status from the switch (another controller became master), an error
+ * reply to the role request (a stale generation id, say) and an
+ * OFPBRC_IS_SLAVE error reply to any message make the ofconn a slave; the
+ * role replies, role statuses and errors to the role request are the
+ * ofconn's own and are not passed to the 'message' and 'error' hooks. */
 
 #include <stdbool.h>
 #include <stdint.h>
 #include "ofsm.h"
+#include "openflow/openflow.h"
 #include "openvswitch/hmap.h"
 #include "openvswitch/list.h"
 #include "openvswitch/ofp-errors.h"
@@ -32,6 +46,12 @@
 
 struct ofconn;
 struct ofpbuf;
+
+/* The OpenFlow 1.2-1.4 names of the controller roles.  OVS 3.1 calls
+ * master "primary" and slave "secondary"; the values are the same. */
+#define OFPCR12_ROLE_MASTER OFPCR12_ROLE_PRIMARY
+#define OFPCR12_ROLE_SLAVE OFPCR12_ROLE_SECONDARY
+#define OFPERR_OFPBRC_IS_SLAVE OFPERR_OFPBRC_IS_SECONDARY
 
 /* OpenFlow versions the controller speaks, as a version bitmap. */
 #define OFCONN_DEFAULT_VERSIONS ((1u << OFP13_VERSION) \
@@ -70,6 +90,14 @@ struct ofconn_hooks {
     /* Any other message that decoded, after the handshake. */
     void (*message)(struct ofconn *, enum ofptype,
                     const struct ofp_header *, void *aux);
+
+    /* The role of the controller at the switch changed because of a
+     * message from the switch: the switch confirmed a role (a role reply),
+     * another controller became master (a role status), or the switch
+     * refused the role request or a message because we are a slave (an
+     * error).  ofconn_get_role() and ofconn_may_write() tell the new state.
+     * Not called by ofconn_set_role() itself. */
+    void (*role_changed)(struct ofconn *, void *aux);
 
     /* The ofconn is being destroyed (after its barriers were told). */
     void (*closed)(struct ofconn *, void *aux);
@@ -124,6 +152,15 @@ const struct hmap *ofconn_get_ports(const struct ofconn *);
 const struct ofputil_phy_port *ofconn_get_port(const struct ofconn *,
                                                ofp_port_t);
 size_t ofconn_n_pending_barriers(const struct ofconn *);
+
+void ofconn_set_role(struct ofconn *, enum ofp12_controller_role role,
+                     uint64_t generation_id);
+bool ofconn_may_write(const struct ofconn *);
+enum ofp12_controller_role ofconn_get_role(const struct ofconn *);
+enum ofp12_controller_role ofconn_get_role_asked(const struct ofconn *);
+bool ofconn_role_is_pending(const struct ofconn *);
+uint64_t ofconn_get_generation(const struct ofconn *);
+const char *ofconn_role_name(const struct ofconn *);
 
 bool ofconn_port_is_up(const struct ofputil_phy_port *);
 bool ofconn_port_is_live(const struct ofputil_phy_port *);

@@ -243,8 +243,19 @@ closed_cb__(struct ofconn *ofconn, void *c_)
     }
 }
 
+static void
+role_changed_cb__(struct ofconn *ofconn, void *c_)
+{
+    struct ofsrv_conn *c = c_;
+
+    if (c->srv->hooks.role_changed) {
+        c->srv->hooks.role_changed(ofconn, c->srv->aux);
+    }
+}
+
 static const struct ofconn_hooks ofsrv_ofconn_hooks = {
     .ready = ready_cb__,
+    .role_changed = role_changed_cb__,
     .port_changed = port_changed_cb__,
     .error = error_cb__,
     .message = message_cb__,

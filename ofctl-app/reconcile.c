@@ -32,12 +32,18 @@ VLOG_DEFINE_THIS_MODULE(reconcile);
 
 static struct vlog_rate_limit rl = VLOG_RATE_LIMIT_INIT(5, 20);
 
+/* The states.  Any of them becomes SECONDARY when the connection no longer
+ * allows writes (ofconn_may_write()), dropping the bundle in flight, and
+ * SECONDARY becomes DUMP_NEEDED when it allows them again. */
 #define RCL_STATES                                                      \
     RCL_STATE(DUMP_NEEDED)  /* Installed state unknown: dump next. */   \
     RCL_STATE(DUMPING)      /* Waiting for the flow and group dumps. */ \
     RCL_STATE(IDLE)         /* Installed state known, nothing in flight. */ \
     RCL_STATE(SENDING)      /* A bundle is open, its changes going out. */ \
-    RCL_STATE(COMMITTING)   /* A bundle is out; waiting for its barrier. */
+    RCL_STATE(COMMITTING)   /* A bundle is out; waiting for its barrier. */ \
+    RCL_STATE(SECONDARY)    /* Waiting for the role: another controller \
+                             * writes, or the switch has not confirmed \
+                             * ours.  Installed state unknown. */
 
 enum rcl_state {
 #define RCL_STATE(NAME) RCL_##NAME,
@@ -291,6 +297,50 @@ dirty__(const struct rcl *rcl)
             || !hmap_is_empty(&rcl->dirty_groups));
 }
 
+/* Makes 'rcl' wait for the role: the connection does not allow writes.  The
+ * bundle in flight, if any, is dropped, not counted as failed, and the
+ * installed state is unknown until the dump that follows the role.  Its
+ * barrier reply, if one is awaited, finds the reconciler in another state
+ * than COMMITTING and is ignored: the switch answers in order, so it comes
+ * before the replies to anything sent after the role came back.  Errors
+ * seen while writing belonged to that time. */
+static void
+become_secondary__(struct rcl *rcl)
+{
+    if (rcl->state == RCL_SECONDARY) {
+        return;
+    }
+    if (rcl->state == RCL_SENDING || rcl->state == RCL_COMMITTING) {
+        VLOG_INFO("%s: bundle %"PRIu32" dropped: the switch no longer takes "
+                  "writes from us", ofconn_get_name(rcl->conn),
+                  rcl->bundle_id);
+    }
+    clear_ops__(rcl);
+    rcl->error_seen = false;
+    rcl->n_failed = 0;
+    rcl->changed_since_failure = false;
+    free(rcl->switch_error);
+    rcl->switch_error = NULL;
+    rcl->state = RCL_SECONDARY;
+}
+
+/* Makes 'rcl' follow the role of its connection: it waits while the
+ * connection does not allow writes, and resynchronizes, from a dump, when
+ * it allows them again. */
+static void
+follow_role__(struct rcl *rcl)
+{
+    bool may_write = ofconn_may_write(rcl->conn);
+
+    if (!may_write) {
+        become_secondary__(rcl);
+    } else if (rcl->state == RCL_SECONDARY) {
+        VLOG_INFO("%s: the switch takes our writes: resynchronizing",
+                  ofconn_get_name(rcl->conn));
+        rcl->state = RCL_DUMP_NEEDED;
+    }
+}
+
 /* Bundles that may fail in a row for one desired state: after that the
  * reconciler waits for a different desired state instead of sending the
  * same refused bundle again and again. */
@@ -482,6 +532,12 @@ barrier_cb__(struct ofconn *conn OVS_UNUSED, int status, void *rcl_)
         return;                 /* Closing: the owner destroys 'rcl'. */
     }
     if (rcl->state != RCL_COMMITTING) {
+        return;
+    }
+    if (!ofconn_may_write(rcl->conn)) {
+        /* The role went while the bundle was out: whether it committed is
+         * not known. */
+        become_secondary__(rcl);
         return;
     }
     if (rcl->error_seen) {
@@ -697,11 +753,17 @@ send_bundle__(struct rcl *rcl)
 
 /* Does what 'rcl' needs next: dump the switch if its state is unknown, or
  * send a bundle if the desired state may differ from the installed one
- * and the connection is not 'backlogged'. */
+ * and the connection is not 'backlogged'.  While the connection does not
+ * allow writes (ofconn_may_write()), it sends nothing; once it does again,
+ * it dumps the switch and then sends only what differs. */
 void
 rcl_run(struct rcl *rcl, bool backlogged)
 {
-    if (!ofconn_is_connected(rcl->conn) || backlogged) {
+    if (!ofconn_is_connected(rcl->conn)) {
+        return;
+    }
+    follow_role__(rcl);
+    if (backlogged) {
         return;
     }
     switch (rcl->state) {
@@ -726,7 +788,22 @@ rcl_run(struct rcl *rcl, bool backlogged)
 
     case RCL_DUMPING:
     case RCL_COMMITTING:
+    case RCL_SECONDARY:
         break;
+    }
+}
+
+/* Tells 'rcl' that the role of its connection may have changed (from the
+ * owner's 'role_changed' hook).  If the connection no longer allows
+ * writes, the bundle in flight is dropped at once; if it allows them
+ * again, the next rcl_run() dumps the switch and sends the difference.
+ * rcl_run() notices the same by itself, so this call only makes it
+ * sooner. */
+void
+rcl_role_changed(struct rcl *rcl)
+{
+    if (ofconn_is_connected(rcl->conn)) {
+        follow_role__(rcl);
     }
 }
 
@@ -884,6 +961,16 @@ void
 rcl_handle_error(struct rcl *rcl, enum ofperr error, ovs_be32 xid)
 {
     rcl->stats.n_errors++;
+    if (!ofconn_may_write(rcl->conn)) {
+        /* Refused because we are (now) a slave, or a reply to what we
+         * sent before: not the switch's verdict on the bundle.  The
+         * resynchronization that follows the role finds the truth. */
+        VLOG_INFO_RL(&rl, "%s: %s (xid %#"PRIx32") while the switch takes "
+                     "no writes from us", ofconn_get_name(rcl->conn),
+                     ofperr_get_name(error), ntohl(xid));
+        become_secondary__(rcl);
+        return;
+    }
     if (!rcl->switch_error) {
         rcl->switch_error = xasprintf("the switch replied %s to xid %#"
                                       PRIx32, ofperr_get_name(error),
@@ -934,7 +1021,10 @@ rcl_format_problem(const struct rcl *rcl, struct ds *s)
 {
     size_t start = s->length;
 
-    if (rcl->switch_error) {
+    if (rcl->state == RCL_SECONDARY) {
+        ds_put_cstr(s, "waiting for the role: the switch takes no writes "
+                    "from this controller");
+    } else if (rcl->switch_error) {
         ds_put_cstr(s, rcl->switch_error);
         if (rcl->n_failed >= RCL_MAX_TRIES) {
             ds_put_format(s, " (%u bundles failed in a row: waiting for a "

@@ -29,6 +29,14 @@
  * memory at once; a bundle for which the switch refused a message is
  * discarded, not committed.
  *
+ * With several controllers, the switch takes writes only from its master
+ * (see ofconn_set_role()).  While the connection does not allow writes
+ * (ofconn_may_write()), the reconciler sends no flow, group or meter
+ * change and its state is SECONDARY; a bundle in flight when the role goes
+ * is dropped, not counted as a failure.  When the connection allows writes
+ * again (a takeover), it dumps the switch and sends only the difference:
+ * a switch that already holds the desired state gets no change at all.
+ *
  * Flows and groups are held as decoded structures (flowset.h): the dump is
  * decoded into the same form as the pipeline's desired state, compared
  * entry by entry, and the bundle is encoded from the structures directly.
@@ -66,6 +74,7 @@ void rcl_run(struct rcl *, bool backlogged);
 bool rcl_handle_message(struct rcl *, enum ofptype,
                         const struct ofp_header *);
 void rcl_handle_error(struct rcl *, enum ofperr, ovs_be32 xid);
+void rcl_role_changed(struct rcl *);
 
 bool rcl_is_synced(const struct rcl *);
 bool rcl_is_stalled(const struct rcl *);

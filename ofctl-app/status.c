@@ -67,6 +67,9 @@ conn_to_json__(const struct status_conn *sc, long long int now)
                            ofsm_state_name(ofconn_get_state(conn)));
     json_object_put(sw, "connected",
                     json_boolean_create(ofconn_is_connected(conn)));
+    json_object_put_string(sw, "role", ofconn_role_name(conn));
+    json_object_put(sw, "may_write",
+                    json_boolean_create(ofconn_may_write(conn)));
     json_object_put_format(sw, "dpid", "%016"PRIx64, ofconn_get_dpid(conn));
     json_object_put_string(sw, "version", ofconn_get_version(conn)
                            ? ofputil_version_to_string(
@@ -155,9 +158,10 @@ status_format(const struct json *status, struct ds *s)
 
         ds_put_format(s, "\nswitch dpid %s (%s)\n", get_string__(sw, "dpid"),
                       get_string__(sw, "peer"));
-        ds_put_format(s, "  state: %s, connected: %s, version: %s, up "
-                      "%.1f s\n", get_string__(sw, "state"),
+        ds_put_format(s, "  state: %s, connected: %s, role: %s, version: "
+                      "%s, up %.1f s\n", get_string__(sw, "state"),
                       get_bool__(sw, "connected") ? "true" : "false",
+                      get_string__(sw, "role"),
                       get_string__(sw, "version"),
                       get_int__(sw, "uptime_ms") / 1000.0);
         ds_put_format(s, "  messages: %lld received, %lld sent, %lld "

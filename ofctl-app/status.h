@@ -7,8 +7,10 @@
 #define STATUS_H 1
 
 /* Status reports of the controller: the switches it holds, their versions,
- * datapath ids and ports with state, as JSON (for scripts) and as text (for
- * people).  Pure functions of the connections and the time. */
+ * datapath ids, controller roles (see ofconn_role_name(): "none", "master",
+ * "slave", "equal", or the role asked and "?" while unanswered) and ports
+ * with state, as JSON (for scripts) and as text (for people).  Pure
+ * functions of the connections and the time. */
 
 #include <stddef.h>
 

@@ -79,6 +79,9 @@ struct steer {
     bool programmed;            /* Maps programmed since the settling, so
                                  * that an instance seen for the first time
                                  * joins a map in use. */
+    bool standby;               /* Another controller decides: the maps
+                                 * come from steer_adopt_state(), and
+                                 * nothing here changes them. */
     long long int created;      /* When the wait for switches began. */
     long long int now;          /* The time of the latest steer_run(), by
                                  * which events until the next are dated
@@ -467,7 +470,7 @@ static void
 sync_instances__(struct steer *st)
 {
     fabric_run(st->fabric, st->now);
-    for (size_t i = 0; i < st->cfg->n_services; i++) {
+    for (size_t i = 0; !st->standby && i < st->cfg->n_services; i++) {
         const struct cfg_service *svc = &st->cfg->services[i];
 
         for (size_t j = 0; j < svc->n_instances; j++) {
@@ -849,6 +852,19 @@ steer_switch_drained(struct steer *st, struct ofconn *conn)
     }
 }
 
+/* The switch of 'conn' confirmed or changed this controller's role: its
+ * reconciler may write now (and resyncs first), or must stop. */
+void
+steer_role_changed(struct steer *st, struct ofconn *conn)
+{
+    struct steer_switch *sw = switch_find__(st, conn);
+
+    if (sw && sw->rcl) {
+        rcl_role_changed(sw->rcl);
+        rcl_run(sw->rcl, backlogged__(st, sw));
+    }
+}
+
 void
 steer_message(struct steer *st, struct ofconn *conn, enum ofptype type,
               const struct ofp_header *oh)
@@ -996,7 +1012,7 @@ run_policy__(struct steer *st, long long int now)
 {
     bool changed = false;
 
-    if (!st->cfg || !st->programmed) {
+    if (!st->cfg || !st->programmed || st->standby) {
         return;
     }
     for (size_t i = 0; i < st->cfg->n_services; i++) {
@@ -1077,6 +1093,9 @@ steer_set_enabled(struct steer *st, const char *name, bool enable)
 {
     size_t i, j;
 
+    if (st->standby) {
+        return xstrdup(STEER_STANDBY_ERROR);
+    }
     if (!find_instance__(st, name, &i, &j)) {
         return xasprintf("no instance named \"%s\"", name);
     }
@@ -1100,6 +1119,9 @@ steer_drain(struct steer *st, const char *name, long long int now)
     struct svcmap *map;
     size_t i, j, n_others = 0;
 
+    if (st->standby) {
+        return xstrdup(STEER_STANDBY_ERROR);
+    }
     if (!find_instance__(st, name, &i, &j)) {
         return xasprintf("no instance named \"%s\"", name);
     }
@@ -1497,7 +1519,7 @@ steer_agent_lost(struct steer *st, const char *name, const char *why)
 {
     size_t i, j;
 
-    if (!find_instance__(st, name, &i, &j)) {
+    if (st->standby || !find_instance__(st, name, &i, &j)) {
         return;
     }
     VLOG_WARN("instance %s fenced: %s", name, why);
@@ -1530,7 +1552,7 @@ steer_agent_up(struct steer *st, const char *name)
 {
     size_t i, j;
 
-    if (!find_instance__(st, name, &i, &j)) {
+    if (st->standby || !find_instance__(st, name, &i, &j)) {
         return;
     }
     forget_report__(&st->insts[i][j]);
@@ -1632,15 +1654,165 @@ steer_agent_epoch(struct steer *st, const char *name, uint64_t epoch)
     }
 }
 
-/* Stores in 's' the epoch of every service's map. */
+/* Returns the name of instance 'idx' of 'map', or NULL for none. */
+static const char *
+name_or_null__(const struct svcmap *map, int idx)
+{
+    return idx == SVCMAP_NONE ? NULL : map->instances[idx].name;
+}
+
+/* Stores in 's' the epoch of every service's map, the map itself and the
+ * standing of every instance. */
 void
 steer_save_state(const struct steer *st, struct ctlstate *s)
 {
     for (size_t i = 0; st->cfg && i < st->cfg->n_services; i++) {
-        if (st->maps[i]->epoch) {
-            ctlstate_set_epoch(s, st->maps[i]->service, st->maps[i]->epoch);
+        const struct svcmap *map = st->maps[i];
+        struct ctlstate_map *cm;
+
+        if (map->epoch) {
+            ctlstate_set_epoch(s, map->service, map->epoch);
+        }
+        cm = ctlstate_put_map(s, map->service, map->n_buckets);
+        for (size_t b = 0; b < map->n_buckets; b++) {
+            const struct svcmap_bucket *bk = &map->buckets[b];
+
+            ctlstate_bucket_set(&cm->buckets[b],
+                                name_or_null__(map, bk->primary),
+                                name_or_null__(map, bk->secondary),
+                                name_or_null__(map, bk->next), bk->since);
+        }
+        for (size_t j = 0; j < map->n_instances; j++) {
+            const struct steer_inst *si = &st->insts[i][j];
+            struct ctlstate_inst *ci;
+
+            ci = ctlstate_put_inst(s, map->instances[j].name, map->service);
+            ci->state = map->instances[j].state;
+            ci->draining = map->instances[j].draining;
+            ci->seen_live = si->seen_live;
+            ci->disabled = si->disabled;
+            ci->fenced = si->fenced;
+            ci->leaving = si->leaving;
         }
     }
+}
+
+/* Returns the index in 'map' of the instance named 'name', SVCMAP_NONE for
+ * a null 'name' or one 'map' does not have. */
+static int
+index_or_none__(const struct svcmap *map, const char *name)
+{
+    int idx = name ? svcmap_find(map, name) : SVCMAP_NONE;
+
+    return idx < 0 ? SVCMAP_NONE : idx;
+}
+
+/* Takes from 's', the state the active controller saved, the maps and the
+ * instances' standing, so that this controller holds what the active one
+ * decided (a standby follows it, and takes over from there).  A map whose
+ * bucket count is not the configuration's is left alone, with a warning:
+ * the controllers run different configurations.  An instance of 's' that
+ * the configuration lacks leaves the buckets it held empty, as a failed
+ * one would.  A map's epoch never goes back.  Returns true if anything
+ * changed, after which the desired state follows. */
+bool
+steer_adopt_state(struct steer *st, const struct ctlstate *s)
+{
+    static struct vlog_rate_limit adopt_rl = VLOG_RATE_LIMIT_INIT(1, 10);
+    bool changed = false;
+
+    for (size_t i = 0; st->cfg && i < st->cfg->n_services; i++) {
+        struct svcmap *map = st->maps[i];
+        const struct ctlstate_map *cm = shash_find_data(&s->maps,
+                                                        map->service);
+        uint64_t epoch = ctlstate_get_epoch(s, map->service);
+
+        if (!cm) {
+            continue;
+        } else if (cm->n_buckets != map->n_buckets) {
+            VLOG_WARN_RL(&adopt_rl, "service %s: the saved map has %"PRIuSIZE
+                         " buckets, the configuration %"PRIuSIZE": not "
+                         "taken (do the controllers share one "
+                         "configuration?)", map->service, cm->n_buckets,
+                         map->n_buckets);
+            continue;
+        }
+        for (size_t j = 0; j < map->n_instances; j++) {
+            const struct ctlstate_inst *ci;
+            struct steer_inst *si = &st->insts[i][j];
+
+            ci = shash_find_data(&s->insts, map->instances[j].name);
+            if (!ci || strcmp(ci->service, map->service)) {
+                continue;
+            }
+            changed |= (map->instances[j].state != ci->state
+                        || map->instances[j].draining != ci->draining
+                        || si->seen_live != ci->seen_live
+                        || si->disabled != ci->disabled
+                        || si->fenced != ci->fenced
+                        || si->leaving != ci->leaving);
+            svcmap_restore_state(map, j, ci->state);
+            map->instances[j].draining = ci->draining;
+            si->seen_live = ci->seen_live;
+            si->disabled = ci->disabled;
+            si->fenced = ci->fenced;
+            si->leaving = ci->leaving;
+        }
+        for (size_t b = 0; b < map->n_buckets; b++) {
+            const struct ctlstate_bucket *cb = &cm->buckets[b];
+            const struct svcmap_bucket *cur = &map->buckets[b];
+            int p = index_or_none__(map, cb->primary);
+            int sec = index_or_none__(map, cb->secondary);
+            int n = index_or_none__(map, cb->next);
+
+            if (cur->primary != p || cur->secondary != sec
+                || cur->next != n || cur->since != cb->since) {
+                svcmap_restore_bucket(map, b, p, sec, n, cb->since);
+                changed = true;
+            }
+        }
+        if (epoch > map->epoch) {
+            svcmap_restore_epoch(map, epoch);
+            changed = true;
+        }
+    }
+    if (changed && st->programmed) {
+        program_all__(st);
+    }
+    return changed;
+}
+
+/* Makes 'st' a standby ('standby' true: another controller decides, and
+ * this one's maps change only by steer_adopt_state()) or the deciding one
+ * again.  Becoming active, it takes the maps as they are (adopted from
+ * the controller before it) and goes on from there: instances whose ports
+ * failed meanwhile are repaired, handoffs left in progress are taken up
+ * again (a bucket's next instance is where the handoff left it). */
+void
+steer_set_standby(struct steer *st, bool standby)
+{
+    if (st->standby == standby) {
+        return;
+    }
+    st->standby = standby;
+    VLOG_INFO("%s", standby ? "standby: the maps follow the active "
+              "controller's" : "active: this controller decides the maps");
+    for (size_t i = 0; st->cfg && i < st->cfg->n_services; i++) {
+        hof_forget(st->hofs[i]);
+        hof_wake(st->hofs[i]);
+    }
+    if (!standby && st->cfg && st->settled) {
+        st->programmed = true;
+        sync_instances__(st);
+        program_all__(st);
+    }
+}
+
+/* Returns true if 'st' is a standby. */
+bool
+steer_is_standby(const struct steer *st)
+{
+    return st->standby;
 }
 
 /* Continues from the state 's' that this controller saved before it

@@ -81,6 +81,14 @@ bool steer_is_settled(const struct steer *);
 void steer_agent_epoch(struct steer *, const char *instance, uint64_t epoch);
 void steer_save_state(const struct steer *, struct ctlstate *);
 void steer_restore_state(struct steer *, const struct ctlstate *);
+bool steer_adopt_state(struct steer *, const struct ctlstate *);
+void steer_role_changed(struct steer *, struct ofconn *);
+void steer_set_standby(struct steer *, bool standby);
+bool steer_is_standby(const struct steer *);
+
+/* What a standby answers a request that changes the maps. */
+#define STEER_STANDBY_ERROR \
+    "this controller is a standby: ask the active controller"
 void steer_agent_up(struct steer *, const char *instance);
 void steer_agent_lost(struct steer *, const char *instance, const char *why);
 bool steer_agent_report(struct steer *, const char *instance, uint64_t epoch,

@@ -27,6 +27,8 @@ run steer bash "$here/test-steer.sh" "$bin"
 run megaflow bash "$here/test-megaflow.sh" "$bin"
 run fabric bash "$here/test-fabric.sh" "$bin"
 run multihost bash "$here/test-multihost.sh" "$bin"
+run ha bash "$here/test-ha.sh" "$bin" takeover during handoff
+run ha-split bash "$here/test-ha.sh" "$bin" split partition
 run agent bash "$here/test-agent.sh" "$bin"
 run hostile bash "$here/test-hostile.sh" "$bin"
 run restart bash "$here/test-restart.sh" "$bin"

@@ -10,7 +10,8 @@
 # set); sets AGENT_PORT.  The agents' network (their channel to the
 # controller and replication) is SFM_AGENT_NET (default 10.9.0): the
 # controller at .254 and the n-th instance at .(SFM_AGENT_BASE + n), the
-# base 0 unless set.  With SFM_CHAIN_TLS=1 every channel runs TLS, with
+# base 0 unless set.  SFM_AGENT_CONTROLLERS, if set, is the agents'
+# --controller list (several controllers).  With SFM_CHAIN_TLS=1 every channel runs TLS, with
 # certificates from ovs-pki (sfm_chain_pki): OpenFlow, the agent channel
 # and replication.
 
@@ -57,7 +58,7 @@ sfm_chain_controller_start() {
 # Starts the agent of instance $1, the $2-th of SFM_INSTANCES.
 sfm_chain_agent_start() {
     local h=$1 n=$2 net=$SFM_AGENT_NET
-    local ctl_target="tcp:$net.254:$AGENT_PORT"
+    local ctl_target=${SFM_AGENT_CONTROLLERS:-tcp:$net.254:$AGENT_PORT}
     local repl_target="ptcp:7000:$net.$((SFM_AGENT_BASE + n))" tls=()
     if [ "${SFM_CHAIN_TLS:-0}" = 1 ]; then
         ctl_target="ssl:$net.254:$AGENT_PORT"

@@ -200,6 +200,91 @@ test_agentmap_warm(void)
     agentmap_destroy(&map);
 }
 
+/* Returns true if 'change' keeps every connection of the 3 instances and
+ * asks for no bulk transfer: nothing happens. */
+static bool
+no_change(const struct agentmap_change *change)
+{
+    for (int i = 0; i < 3; i++) {
+        if (change->kept[i] != i || bulk_of(change, i)[0]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* After the agent moves to another controller (the active one died, or it
+ * restarted), the map of the same epoch it gets there changes nothing: no
+ * connection cut, no bulk, warmth kept, even though that controller does
+ * not know yet the replication addresses of the instances that have not
+ * said hello to it. */
+static void
+test_agentmap_other_controller(void)
+{
+    struct agp_instance inst[3];
+    struct agp_bucket bk[N_BUCKETS];
+    struct agentmap_change change;
+    bool connected[3] = { true, true, true };
+    struct agentmap map;
+    struct agp_map m;
+
+    agentmap_init(&map);
+    map_of(&m, inst, bk, 7, "baab" "bc" "ca", true);
+    CU_ASSERT(agentmap_apply(&map, &m, "b", true, NULL, &change));
+    agentmap_change_destroy(&change);
+    agentmap_set_bulk_from(&map, 1, "a");
+    CU_ASSERT(agentmap_is_warm(&map, 1));
+
+    /* The same map from the other controller. */
+    map_of(&m, inst, bk, 7, "baab" "bc" "ca", true);
+    CU_ASSERT(agentmap_apply(&map, &m, "b", true, connected, &change));
+    CU_ASSERT(no_change(&change));
+    agentmap_change_destroy(&change);
+    CU_ASSERT_EQUAL(map.epoch, 7);
+    CU_ASSERT_EQUAL(map.self, 1);
+    CU_ASSERT(agentmap_is_warm(&map, 1));
+
+    /* The same epoch from a controller that knows no address yet: the
+     * addresses we know stay, and so does everything else. */
+    map_of(&m, inst, bk, 7, "baab" "bc" "ca", false);
+    CU_ASSERT(agentmap_apply(&map, &m, "b", true, connected, &change));
+    CU_ASSERT(no_change(&change));
+    agentmap_change_destroy(&change);
+    CU_ASSERT_EQUAL(map.instances[0].repl_addr, 0x0a000001);
+    CU_ASSERT_EQUAL(map.instances[2].repl_addr, 0x0a000003);
+    CU_ASSERT_EQUAL(map.instances[2].repl_port, 7000);
+    CU_ASSERT(agentmap_is_warm(&map, 1));
+
+    /* It learns them (each agent said hello): the same epoch again. */
+    map_of(&m, inst, bk, 7, "baab" "bc" "ca", true);
+    CU_ASSERT(agentmap_apply(&map, &m, "b", true, connected, &change));
+    CU_ASSERT(no_change(&change));
+    agentmap_change_destroy(&change);
+
+    /* A new epoch without addresses keeps them too: only what the map
+     * changes happens (bucket 2's new secondary a gets it in bulk). */
+    map_of(&m, inst, bk, 8, "baab" "ba" "ca", false);
+    CU_ASSERT(agentmap_apply(&map, &m, "b", true, connected, &change));
+    CU_ASSERT_EQUAL(change.kept[0], 0);
+    CU_ASSERT_EQUAL(change.kept[2], 2);
+    CU_ASSERT_STRING_EQUAL(bulk_of(&change, 0), "2");
+    CU_ASSERT_STRING_EQUAL(bulk_of(&change, 2), "");
+    agentmap_change_destroy(&change);
+    CU_ASSERT_EQUAL(map.instances[0].repl_addr, 0x0a000001);
+
+    /* A different address is news: instance a restarted elsewhere; the
+     * connection to it goes and it gets our buckets again. */
+    map_of(&m, inst, bk, 8, "baab" "ba" "ca", true);
+    inst[0].repl_port = 7001;
+    CU_ASSERT(agentmap_apply(&map, &m, "b", true, connected, &change));
+    CU_ASSERT_EQUAL(change.kept[0], -1);
+    CU_ASSERT_EQUAL(change.kept[2], 2);
+    CU_ASSERT_STRING_EQUAL(bulk_of(&change, 0), "02");
+    agentmap_change_destroy(&change);
+    CU_ASSERT_EQUAL(map.instances[0].repl_port, 7001);
+    agentmap_destroy(&map);
+}
+
 /* After a disruption nothing is warm, and the primaries are counted. */
 static void
 test_agentmap_forget_warm(void)
@@ -409,6 +494,8 @@ static const struct test_case agentmap_tests[] = {
     { "roles and bulk transfers", test_agentmap_roles_and_bulks },
     { "warm buckets", test_agentmap_warm },
     { "forget warm, count primaries", test_agentmap_forget_warm },
+    { "same epoch from another controller",
+      test_agentmap_other_controller },
     { "what may be sent, to whom, at which epoch", test_agentmap_send_rule },
     { "next instance", test_agentmap_next },
     { NULL, NULL },

@@ -73,7 +73,9 @@ struct agent {
     struct ofpbuf in;           /* Received, not yet framed. */
     uint64_t epoch;             /* Newest map epoch received. */
     int n_acks, n_maps;         /* Messages received, by type. */
+    int n_heartbeats;           /* Answers to our heartbeats. */
     uint8_t ack_version;        /* Version in the last HELLO_ACK. */
+    char reason[128];           /* Its reason. */
 };
 
 static void
@@ -242,11 +244,18 @@ turn(struct fixture *fx, struct agent *agents, size_t n)
             if (msg.type == AGP_HELLO_ACK) {
                 a->n_acks++;
                 a->ack_version = msg.hello_ack.version;
+                ovs_strlcpy(a->reason, msg.hello_ack.reason,
+                            sizeof a->reason);
             } else if (msg.type == AGP_MAP) {
                 CU_ASSERT_STRING_EQUAL(msg.map.service, "fw");
                 CU_ASSERT(msg.map.epoch >= a->epoch);
                 a->n_maps++;
                 a->epoch = msg.map.epoch;
+            } else if (msg.type == AGP_HEARTBEAT) {
+                /* The answer to ours: empty. */
+                CU_ASSERT_EQUAL(msg.heartbeat.epoch, 0);
+                CU_ASSERT_EQUAL(msg.heartbeat.n_received, 0);
+                a->n_heartbeats++;
             } else {
                 CU_FAIL("the controller sent an unexpected message");
             }
@@ -305,6 +314,7 @@ test_hello_heartbeats_timeout(void)
     tick(&fx, 1);
     CU_ASSERT_EQUAL(port_mods(&fx), 0);
     CU_ASSERT(a.fd >= 0);
+    CU_ASSERT_EQUAL(a.n_heartbeats, 10);
 
     /* Then silence: within the timeout nothing, past it the fence. */
     tick(&fx, HB_TIMEOUT - 1);
@@ -519,7 +529,55 @@ test_stalled_loop(void)
     fixture_destroy(&fx);
 }
 
+/* A standby closes the channels it has and refuses every hello, with a
+ * reason that tells the agent to try another controller, and fences no
+ * one for the silence that follows; active again, it takes hellos. */
+static void
+test_standby(void)
+{
+    struct agent agents[2];
+    struct fixture fx;
+
+    fixture_init(&fx);
+    agent_open(&fx, &agents[0]);
+    agent_hello(&agents[0], "fw-1");
+    turn(&fx, agents, 1);
+    CU_ASSERT_EQUAL(agents[0].ack_version, AGP_VERSION);
+
+    agsrv_set_standby(fx.srv, AGP_STANDBY_REASON ": controller c2 is not "
+                      "active", fake_now);
+    turn(&fx, agents, 1);
+    CU_ASSERT_EQUAL(agents[0].fd, -1);
+    agent_close(&agents[0]);
+
+    agent_open(&fx, &agents[1]);
+    agent_hello(&agents[1], "fw-2");
+    turn(&fx, &agents[1], 1);
+    CU_ASSERT_EQUAL(agents[1].n_acks, 1);
+    CU_ASSERT_EQUAL(agents[1].ack_version, 0);
+    CU_ASSERT_EQUAL(agents[1].n_maps, 0);
+    CU_ASSERT(!strncmp(agents[1].reason, AGP_STANDBY_REASON,
+                       strlen(AGP_STANDBY_REASON)));
+    CU_ASSERT_EQUAL(agents[1].fd, -1);
+    agent_close(&agents[1]);
+
+    /* Silence well past the heartbeat timeout: no fence. */
+    tick(&fx, 3 * HB_TIMEOUT);
+    CU_ASSERT_EQUAL(port_mods(&fx), 0);
+
+    agsrv_set_standby(fx.srv, NULL, fake_now);
+    agent_open(&fx, &agents[0]);
+    agent_hello(&agents[0], "fw-1");
+    turn(&fx, agents, 1);
+    CU_ASSERT_EQUAL(agents[0].ack_version, AGP_VERSION);
+    CU_ASSERT(agents[0].n_maps >= 1);
+    CU_ASSERT(agents[0].fd >= 0);
+    agent_close(&agents[0]);
+    fixture_destroy(&fx);
+}
+
 static const struct test_case agentsrv_tests[] = {
+    { "a standby refuses hellos and fences no one", test_standby },
     { "hello, map, heartbeats; silence fences", test_hello_heartbeats_timeout },
     { "refused hellos and garbage close only their channel", test_refused },
     { "a newer channel replaces the older, no failover",

@@ -156,7 +156,75 @@ test_ctlstate_file(void)
     free(file);
 }
 
+/* States are equal when their epochs, agents, maps and instances are;
+ * each of them alone makes a difference. */
+static void
+test_ctlstate_equal(void)
+{
+    struct ctlstate a, b;
+    struct ctlstate_map *m;
+    struct ctlstate_inst *si;
+
+    ctlstate_init(&a);
+    ctlstate_init(&b);
+    CU_ASSERT_TRUE(ctlstate_equal(&a, &b));
+    for (int k = 0; k < 2; k++) {
+        struct ctlstate *s = k ? &b : &a;
+
+        ctlstate_set_epoch(s, "fw", 7);
+        sset_add(&s->agents, "fw-1");
+        m = ctlstate_put_map(s, "fw", 4);
+        ctlstate_bucket_set(&m->buckets[0], "fw-1", "fw-2", NULL, 3);
+        ctlstate_bucket_set(&m->buckets[1], "fw-2", "fw-1", "fw-3", 5);
+        si = ctlstate_put_inst(s, "fw-3", "fw");
+        si->state = SVCMAP_COLD;
+    }
+    CU_ASSERT_TRUE(ctlstate_equal(&a, &b));
+
+    m = shash_find_data(&b.maps, "fw");
+    ctlstate_bucket_set(&m->buckets[1], "fw-2", "fw-1", NULL, 5);
+    CU_ASSERT_FALSE(ctlstate_equal(&a, &b));
+    ctlstate_bucket_set(&m->buckets[1], "fw-2", "fw-1", "fw-3", 6);
+    CU_ASSERT_FALSE(ctlstate_equal(&a, &b));
+    ctlstate_bucket_set(&m->buckets[1], "fw-2", "fw-1", "fw-3", 5);
+    CU_ASSERT_TRUE(ctlstate_equal(&a, &b));
+
+    si = shash_find_data(&b.insts, "fw-3");
+    si->fenced = true;
+    CU_ASSERT_FALSE(ctlstate_equal(&a, &b));
+    si->fenced = false;
+    si->state = SVCMAP_UP;
+    CU_ASSERT_FALSE(ctlstate_equal(&a, &b));
+    si->state = SVCMAP_COLD;
+
+    ctlstate_set_epoch(&b, "fw", 8);
+    CU_ASSERT_FALSE(ctlstate_equal(&a, &b));
+    ctlstate_set_epoch(&b, "fw", 7);
+    sset_add(&b.agents, "fw-2");
+    CU_ASSERT_FALSE(ctlstate_equal(&a, &b));
+    sset_find_and_delete(&b.agents, "fw-2");
+    CU_ASSERT_TRUE(ctlstate_equal(&a, &b));
+
+    /* Replacing a map or an instance starts it empty. */
+    m = ctlstate_put_map(&b, "fw", 4);
+    CU_ASSERT_PTR_NULL(m->buckets[0].primary);
+    CU_ASSERT_FALSE(ctlstate_equal(&a, &b));
+    si = ctlstate_put_inst(&b, "fw-3", "fw");
+    CU_ASSERT_EQUAL(si->state, SVCMAP_DOWN);
+
+    /* The state file carries epochs and agents only. */
+    {
+        char *text = ctlstate_to_string(&a);
+
+        CU_ASSERT_PTR_NULL(strstr(text, "fw-3"));
+        free(text);
+    }
+    ctlstate_destroy(&a);
+    ctlstate_destroy(&b);
+}
+
 static const struct test_case ctlstate_tests[] = {
+    { "equality", test_ctlstate_equal },
     { "round trip", test_ctlstate_round_trip },
     { "damaged state refused", test_ctlstate_bad },
     { "state file", test_ctlstate_file },

@@ -12,6 +12,7 @@
 #include "of-peer.h"
 #include "ofconn.h"
 #include "openvswitch/list.h"
+#include "openvswitch/ofp-connection.h"
 #include "openvswitch/ofp-errors.h"
 #include "openvswitch/ofp-switch.h"
 #include "openvswitch/ofp-util.h"
@@ -515,6 +516,412 @@ test_length_mismatch_ignored(void)
     ofconn_destroy(conn);
 }
 
+/* Controller roles. */
+
+/* What the hooks of a connection with roles saw. */
+struct role_events {
+    struct peer_events ev;      /* First: the aux of peer_hooks' hooks. */
+    int n_role_changed;         /* role_changed() calls. */
+    int n_ready_role_requests;  /* Role requests queued when ready() ran. */
+    ovs_be32 ready_role_xid;    /* The xid of the last of them. */
+    struct ofputil_role_request ready_rr; /* Its content. */
+    bool may_write_at_error;    /* ofconn_may_write() in the error hook. */
+};
+
+/* Decodes the role request 'oh' into '*rr'; returns true if it is one. */
+static bool
+decode_role_request(const struct ofp_header *oh,
+                    struct ofputil_role_request *rr)
+{
+    enum ofptype type;
+
+    return (!ofptype_decode(&type, oh) && type == OFPTYPE_ROLE_REQUEST
+            && !ofputil_decode_role_message(oh, rr));
+}
+
+/* The ready hook: takes everything queued so far, to see what was sent
+ * before the owner's first chance to send. */
+static void
+role_ready_cb(struct ofconn *conn, void *re_)
+{
+    struct role_events *re = re_;
+    struct ofpbuf *b;
+
+    re->ev.n_ready++;
+    while ((b = peer_pop(conn)) != NULL) {
+        if (decode_role_request(b->data, &re->ready_rr)) {
+            re->n_ready_role_requests++;
+            re->ready_role_xid = ((const struct ofp_header *) b->data)->xid;
+        }
+        ofpbuf_delete(b);
+    }
+}
+
+static void
+role_error_cb(struct ofconn *conn, enum ofperr error, ovs_be32 xid,
+              void *re_)
+{
+    struct role_events *re = re_;
+
+    re->ev.n_errors++;
+    re->ev.last_error = error;
+    re->ev.last_error_xid = xid;
+    re->may_write_at_error = ofconn_may_write(conn);
+}
+
+static void
+role_changed_cb(struct ofconn *conn OVS_UNUSED, void *re_)
+{
+    struct role_events *re = re_;
+    re->n_role_changed++;
+}
+
+/* Creates an ofconn whose hooks count into 're'. */
+static struct ofconn *
+role_conn_create(struct role_events *re)
+{
+    struct ofconn_settings settings;
+    struct ofconn_hooks hooks = peer_hooks;
+
+    memset(re, 0, sizeof *re);
+    hooks.ready = role_ready_cb;
+    hooks.error = role_error_cb;
+    hooks.role_changed = role_changed_cb;
+    ofconn_settings_init(&settings);
+    return ofconn_create("test", &settings, &hooks, re, 0);
+}
+
+/* Returns a connected switch of 'version' for 're' with no role asked. */
+static struct ofconn *
+role_connected(struct role_events *re, enum ofp_version version)
+{
+    struct ofconn *conn = role_conn_create(re);
+
+    init_ports3();
+    peer_handshake(conn, version, 0x42, ports3, 3, 0);
+    CU_ASSERT_TRUE_FATAL(ofconn_is_connected(conn));
+    return conn;
+}
+
+/* Pops everything 'conn' queued; returns the xid of the one role request
+ * among it (0 if there was none) and stores its content in '*rr'. */
+static ovs_be32
+pop_role_request(struct ofconn *conn, struct ofputil_role_request *rr)
+{
+    ovs_be32 xid = 0;
+    int n = 0;
+    struct ofpbuf *b;
+
+    while ((b = peer_pop(conn)) != NULL) {
+        if (decode_role_request(b->data, rr)) {
+            n++;
+            xid = ((const struct ofp_header *) b->data)->xid;
+        }
+        ofpbuf_delete(b);
+    }
+    CU_ASSERT(n <= 1);
+    return xid;
+}
+
+/* A role request of 'version' with 'xid', for building replies to it. */
+static struct ofpbuf *
+role_request(enum ofp_version version, ovs_be32 xid)
+{
+    struct ofpbuf *req;
+
+    req = ofpraw_alloc_xid(OFPRAW_OFPT12_ROLE_REQUEST, version, xid, 0);
+    ofpbuf_put_zeros(req, sizeof(struct ofp12_role_request));
+    ofpmsg_update_length(req);
+    return req;
+}
+
+/* Feeds 'conn' the switch's role reply to request 'xid': 'role' at
+ * generation 'gen'. */
+static void
+feed_role_reply(struct ofconn *conn, ovs_be32 xid,
+                enum ofp12_controller_role role, uint64_t gen)
+{
+    struct ofputil_role_request rr = { .role = role,
+                                       .have_generation_id = true,
+                                       .generation_id = gen };
+    struct ofpbuf *req = role_request(ofconn_get_version(conn), xid);
+
+    peer_feed(conn, ofputil_encode_role_reply(req->data, &rr), 0);
+    ofpbuf_delete(req);
+}
+
+static void
+feed_role_status(struct ofconn *conn, enum ofp12_controller_role role,
+                 uint64_t gen)
+{
+    struct ofputil_role_status rs = { .role = role,
+                                      .reason = OFPCRR_PRIMARY_REQUEST,
+                                      .generation_id = gen };
+
+    peer_feed(conn, ofputil_encode_role_status(
+                  &rs, ofputil_protocol_from_ofp_version(
+                      ofconn_get_version(conn))), 0);
+}
+
+/* Feeds 'conn' the error reply 'error' to a request with 'xid'. */
+static void
+feed_error(struct ofconn *conn, ovs_be32 xid, enum ofperr error)
+{
+    struct ofpbuf *req = role_request(ofconn_get_version(conn), xid);
+
+    peer_feed(conn, ofperr_encode_reply(error, req->data), 0);
+    ofpbuf_delete(req);
+}
+
+/* Returns a switch for 're' on which the controller is confirmed master at
+ * generation 'gen'. */
+static struct ofconn *
+master_of(struct role_events *re, enum ofp_version version, uint64_t gen)
+{
+    struct ofconn *conn = role_connected(re, version);
+    struct ofputil_role_request rr;
+    ovs_be32 xid;
+
+    ofconn_set_role(conn, OFPCR12_ROLE_MASTER, gen);
+    xid = pop_role_request(conn, &rr);
+    CU_ASSERT_NOT_EQUAL(xid, 0);
+    feed_role_reply(conn, xid, OFPCR12_ROLE_MASTER, gen);
+    CU_ASSERT_TRUE(ofconn_may_write(conn));
+    re->n_role_changed = 0;
+    return conn;
+}
+
+/* A role asked before the handshake goes out when it completes, before
+ * the owner hears 'ready'; writes wait for the switch's answer. */
+static void
+test_role_before_ready(void)
+{
+    struct role_events re;
+    struct ofconn *conn = role_conn_create(&re);
+    struct ofputil_role_request rr;
+    struct ovs_list replies;
+    struct ofpbuf *b;
+    enum ofptype type;
+    ovs_be32 xid = 0, desc_xid = 0;
+    int n_early = 0;
+
+    ofconn_set_role(conn, OFPCR12_ROLE_MASTER, 7);
+    CU_ASSERT_FALSE(ofconn_may_write(conn));
+    CU_ASSERT_STRING_EQUAL(ofconn_role_name(conn), "master?");
+
+    /* Nothing about roles before the version is known and the switch
+     * described. */
+    while ((b = peer_pop(conn)) != NULL) {
+        n_early += decode_role_request(b->data, &rr);
+        ofpbuf_delete(b);
+    }
+    peer_feed(conn, peer_hello(1u << OFP13_VERSION), 0);
+    CU_ASSERT_EQUAL(peer_pop_type(conn, &type, &xid), 0);
+    CU_ASSERT_EQUAL(type, OFPTYPE_FEATURES_REQUEST);
+    peer_feed(conn, peer_features_reply(OFP13_VERSION, xid, 0x42), 0);
+    while ((b = peer_pop(conn)) != NULL) {
+        const struct ofp_header *oh = b->data;
+
+        n_early += decode_role_request(oh, &rr);
+        if (!ofptype_decode(&type, oh)
+            && type == OFPTYPE_PORT_DESC_STATS_REQUEST) {
+            desc_xid = oh->xid;
+        }
+        ofpbuf_delete(b);
+    }
+    CU_ASSERT_EQUAL(n_early, 0);
+    CU_ASSERT_EQUAL(re.ev.n_ready, 0);
+
+    init_ports3();
+    peer_port_desc_reply(OFP13_VERSION, desc_xid, ports3, 3, &replies);
+    LIST_FOR_EACH_POP (b, list_node, &replies) {
+        peer_feed(conn, b, 0);
+    }
+    CU_ASSERT_EQUAL(re.ev.n_ready, 1);
+    /* The request was queued when 'ready' ran. */
+    CU_ASSERT_EQUAL(re.n_ready_role_requests, 1);
+    CU_ASSERT_EQUAL(re.ready_rr.role, OFPCR12_ROLE_MASTER);
+    CU_ASSERT_TRUE(re.ready_rr.have_generation_id);
+    CU_ASSERT_EQUAL(re.ready_rr.generation_id, 7);
+    CU_ASSERT_FALSE(ofconn_may_write(conn));
+    CU_ASSERT_TRUE(ofconn_role_is_pending(conn));
+
+    feed_role_reply(conn, re.ready_role_xid, OFPCR12_ROLE_MASTER, 7);
+    CU_ASSERT_TRUE(ofconn_may_write(conn));
+    CU_ASSERT_EQUAL(ofconn_get_role(conn), OFPCR12_ROLE_MASTER);
+    CU_ASSERT_EQUAL(ofconn_get_generation(conn), 7);
+    CU_ASSERT_STRING_EQUAL(ofconn_role_name(conn), "master");
+    CU_ASSERT_EQUAL(re.n_role_changed, 1);
+    ofconn_destroy(conn);
+}
+
+/* Writes wait for the reply to the latest request; a reply with another
+ * xid is no answer; the reply is not passed on as a message. */
+static void
+test_role_may_write_after_reply(void)
+{
+    struct role_events re;
+    struct ofconn *conn = role_connected(&re, OFP15_VERSION);
+    struct ofputil_role_request rr;
+    ovs_be32 xid;
+
+    CU_ASSERT_TRUE(ofconn_may_write(conn));
+    ofconn_set_role(conn, OFPCR12_ROLE_MASTER, 3);
+    CU_ASSERT_FALSE(ofconn_may_write(conn));
+    xid = pop_role_request(conn, &rr);
+    CU_ASSERT_NOT_EQUAL_FATAL(xid, 0);
+    CU_ASSERT_EQUAL(rr.role, OFPCR12_ROLE_MASTER);
+    CU_ASSERT_EQUAL(rr.generation_id, 3);
+
+    feed_role_reply(conn, htonl(ntohl(xid) + 1000), OFPCR12_ROLE_MASTER, 3);
+    CU_ASSERT_FALSE(ofconn_may_write(conn));
+    CU_ASSERT_EQUAL(re.n_role_changed, 0);
+
+    feed_role_reply(conn, xid, OFPCR12_ROLE_MASTER, 3);
+    CU_ASSERT_TRUE(ofconn_may_write(conn));
+    CU_ASSERT_EQUAL(re.n_role_changed, 1);
+    CU_ASSERT_EQUAL(re.ev.n_messages, 0);
+    CU_ASSERT_EQUAL(ofconn_get_stats(conn)->bad_msgs, 0);
+
+    /* The same role and generation again: nothing sent, still writable. */
+    ofconn_set_role(conn, OFPCR12_ROLE_MASTER, 3);
+    CU_ASSERT_PTR_NULL(peer_pop(conn));
+    CU_ASSERT_TRUE(ofconn_may_write(conn));
+
+    /* A new generation: asked again, and writes wait again. */
+    ofconn_set_role(conn, OFPCR12_ROLE_MASTER, 4);
+    CU_ASSERT_FALSE(ofconn_may_write(conn));
+    xid = pop_role_request(conn, &rr);
+    CU_ASSERT_EQUAL(rr.generation_id, 4);
+    feed_role_reply(conn, xid, OFPCR12_ROLE_MASTER, 4);
+    CU_ASSERT_TRUE(ofconn_may_write(conn));
+
+    /* Equal writes too; slave does not, from the moment it is asked. */
+    ofconn_set_role(conn, OFPCR12_ROLE_EQUAL, 4);
+    xid = pop_role_request(conn, &rr);
+    CU_ASSERT_STRING_EQUAL(ofconn_role_name(conn), "equal?");
+    feed_role_reply(conn, xid, OFPCR12_ROLE_EQUAL, 4);
+    CU_ASSERT_TRUE(ofconn_may_write(conn));
+    CU_ASSERT_STRING_EQUAL(ofconn_role_name(conn), "equal");
+    ofconn_set_role(conn, OFPCR12_ROLE_SLAVE, 4);
+    CU_ASSERT_FALSE(ofconn_may_write(conn));
+    xid = pop_role_request(conn, &rr);
+    CU_ASSERT_EQUAL(rr.role, OFPCR12_ROLE_SLAVE);
+    feed_role_reply(conn, xid, OFPCR12_ROLE_SLAVE, 4);
+    CU_ASSERT_FALSE(ofconn_may_write(conn));
+    CU_ASSERT_EQUAL(ofconn_get_role(conn), OFPCR12_ROLE_SLAVE);
+    CU_ASSERT_STRING_EQUAL(ofconn_role_name(conn), "slave");
+    CU_ASSERT_EQUAL(re.ev.n_messages, 0);
+    ofconn_destroy(conn);
+}
+
+/* Another controller becomes master: the switch's role status makes us a
+ * slave, in OpenFlow 1.3 (an ONF extension) as in 1.4 and later. */
+static void
+test_role_status_demotes(void)
+{
+    enum ofp_version versions[] = { OFP13_VERSION, OFP14_VERSION,
+                                    OFP15_VERSION };
+
+    for (size_t i = 0; i < ARRAY_SIZE(versions); i++) {
+        struct role_events re;
+        struct ofconn *conn = master_of(&re, versions[i], 5);
+
+        feed_role_status(conn, OFPCR12_ROLE_SLAVE, 6);
+        CU_ASSERT_FALSE(ofconn_may_write(conn));
+        CU_ASSERT_EQUAL(ofconn_get_role(conn), OFPCR12_ROLE_SLAVE);
+        CU_ASSERT_EQUAL(ofconn_get_generation(conn), 6);
+        CU_ASSERT_STRING_EQUAL(ofconn_role_name(conn), "slave");
+        CU_ASSERT_EQUAL(re.n_role_changed, 1);
+        CU_ASSERT_EQUAL(re.ev.n_messages, 0);
+        CU_ASSERT_EQUAL(ofconn_get_stats(conn)->bad_msgs, 0);
+        CU_ASSERT_PTR_NULL(peer_pop(conn));
+        ofconn_destroy(conn);
+    }
+}
+
+/* A stale generation id: the switch refuses the request, and we are not
+ * master. */
+static void
+test_role_stale_demotes(void)
+{
+    struct role_events re;
+    struct ofconn *conn = role_connected(&re, OFP13_VERSION);
+    struct ofputil_role_request rr;
+    ovs_be32 xid;
+
+    ofconn_set_role(conn, OFPCR12_ROLE_MASTER, 1);
+    xid = pop_role_request(conn, &rr);
+    feed_error(conn, xid, OFPERR_OFPRRFC_STALE);
+    CU_ASSERT_FALSE(ofconn_may_write(conn));
+    CU_ASSERT_FALSE(ofconn_role_is_pending(conn));
+    CU_ASSERT_EQUAL(ofconn_get_role(conn), OFPCR12_ROLE_SLAVE);
+    CU_ASSERT_STRING_EQUAL(ofconn_role_name(conn), "slave");
+    CU_ASSERT_EQUAL(re.n_role_changed, 1);
+    /* Our own request's error is ours, not the owner's. */
+    CU_ASSERT_EQUAL(re.ev.n_errors, 0);
+    CU_ASSERT_EQUAL(ofconn_get_stats(conn)->rx_errors, 1);
+
+    /* Confirmed master before, the same: a new generation refused. */
+    ofconn_destroy(conn);
+    conn = master_of(&re, OFP15_VERSION, 1);
+    ofconn_set_role(conn, OFPCR12_ROLE_MASTER, 2);
+    xid = pop_role_request(conn, &rr);
+    feed_error(conn, xid, OFPERR_OFPRRFC_STALE);
+    CU_ASSERT_FALSE(ofconn_may_write(conn));
+    CU_ASSERT_EQUAL(ofconn_get_role(conn), OFPCR12_ROLE_SLAVE);
+    CU_ASSERT_EQUAL(re.n_role_changed, 1);
+    CU_ASSERT_EQUAL(re.ev.n_errors, 0);
+    ofconn_destroy(conn);
+}
+
+/* A message refused because we are a slave makes us one, before the owner
+ * hears of the error. */
+static void
+test_role_is_slave_error_demotes(void)
+{
+    struct role_events re;
+    struct ofconn *conn = master_of(&re, OFP15_VERSION, 1);
+
+    feed_error(conn, htonl(0x1234), OFPERR_OFPBRC_IS_SLAVE);
+    CU_ASSERT_FALSE(ofconn_may_write(conn));
+    CU_ASSERT_EQUAL(ofconn_get_role(conn), OFPCR12_ROLE_SLAVE);
+    CU_ASSERT_EQUAL(re.n_role_changed, 1);
+    CU_ASSERT_EQUAL(re.ev.n_errors, 1);
+    CU_ASSERT_EQUAL(re.ev.last_error, OFPERR_OFPBRC_IS_SLAVE);
+    CU_ASSERT_EQUAL(re.ev.last_error_xid, htonl(0x1234));
+    CU_ASSERT_FALSE(re.may_write_at_error);
+
+    /* A second one changes nothing more. */
+    feed_error(conn, htonl(0x1235), OFPERR_OFPBRC_IS_SLAVE);
+    CU_ASSERT_EQUAL(re.n_role_changed, 1);
+    CU_ASSERT_EQUAL(re.ev.n_errors, 2);
+    ofconn_destroy(conn);
+}
+
+/* With no role asked, nothing changes: writes are allowed, whatever the
+ * switch says of roles, and its role messages are not passed on. */
+static void
+test_role_none_writes(void)
+{
+    struct role_events re;
+    struct ofconn *conn = role_connected(&re, OFP15_VERSION);
+
+    CU_ASSERT_TRUE(ofconn_may_write(conn));
+    CU_ASSERT_EQUAL(ofconn_get_role(conn), OFPCR12_ROLE_NOCHANGE);
+    CU_ASSERT_EQUAL(ofconn_get_role_asked(conn), OFPCR12_ROLE_NOCHANGE);
+    CU_ASSERT_FALSE(ofconn_role_is_pending(conn));
+    CU_ASSERT_STRING_EQUAL(ofconn_role_name(conn), "none");
+    CU_ASSERT_EQUAL(re.n_ready_role_requests, 0);
+
+    feed_role_status(conn, OFPCR12_ROLE_SLAVE, 2);
+    feed_role_reply(conn, htonl(77), OFPCR12_ROLE_SLAVE, 2);
+    CU_ASSERT_TRUE(ofconn_may_write(conn));
+    CU_ASSERT_EQUAL(re.ev.n_messages, 0);
+    CU_ASSERT_PTR_NULL(peer_pop(conn));
+    ofconn_destroy(conn);
+}
+
 static const struct test_case ofconn_tests[] = {
     { "handshake", test_handshake },
     { "handshake sends set-config and port-desc",
@@ -538,6 +945,15 @@ static const struct test_case ofconn_tests[] = {
     { "echo probe and inactivity timeout", test_probe_and_timeout },
     { "handshake timeout", test_handshake_timeout },
     { "length mismatch ignored", test_length_mismatch_ignored },
+    { "role asked early goes out after the handshake, before ready",
+      test_role_before_ready },
+    { "writes wait for the role reply", test_role_may_write_after_reply },
+    { "role status: another master makes us slave",
+      test_role_status_demotes },
+    { "stale generation refused: slave", test_role_stale_demotes },
+    { "is-slave error: slave, then the owner hears it",
+      test_role_is_slave_error_demotes },
+    { "no role asked: writes as before", test_role_none_writes },
     { NULL, NULL },
 };
 TEST_SUITE("ofconn", ofconn_tests)

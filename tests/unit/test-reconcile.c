@@ -18,12 +18,14 @@
 #include "openvswitch/list.h"
 #include "openvswitch/match.h"
 #include "openvswitch/ofp-bundle.h"
+#include "openvswitch/ofp-connection.h"
 #include "openvswitch/ofp-errors.h"
 #include "openvswitch/ofp-flow.h"
 #include "openvswitch/ofp-group.h"
 #include "openvswitch/ofp-util.h"
 #include "fake-table.h"
 #include "flowset.h"
+#include "ofconn.h"
 #include "reconcile.h"
 #include "tests.h"
 #include "util.h"
@@ -204,6 +206,9 @@ struct ctx {
     struct ofconn *conn;        /* The connection. */
     struct rcl *rcl;            /* Its reconciler. */
     int n_errors;               /* Errors seen. */
+    int n_role_changed;         /* role_changed() calls. */
+    bool no_role_hook;          /* Don't tell the reconciler of them. */
+    ovs_be32 role_xid;          /* The role request awaiting its reply. */
 };
 
 static void
@@ -223,9 +228,21 @@ ctx_error(struct ofconn *conn OVS_UNUSED, enum ofperr error, ovs_be32 xid,
     rcl_handle_error(ctx->rcl, error, xid);
 }
 
+static void
+ctx_role_changed(struct ofconn *conn OVS_UNUSED, void *ctx_)
+{
+    struct ctx *ctx = ctx_;
+
+    ctx->n_role_changed++;
+    if (ctx->rcl && !ctx->no_role_hook) {
+        rcl_role_changed(ctx->rcl);
+    }
+}
+
 static const struct ofconn_hooks ctx_hooks = {
     .message = ctx_message,
     .error = ctx_error,
+    .role_changed = ctx_role_changed,
 };
 
 /* Connects a switch and a reconciler whose desired state is 'd', runs it,
@@ -924,6 +941,351 @@ test_change_during_commit(void)
     flowset_destroy(&d3);
 }
 
+/* Controller roles. */
+
+/* Pops what 'conn' queued, which must be one role request, and returns its
+ * xid. */
+static ovs_be32
+pop_role_request(struct ofconn *conn)
+{
+    struct ofpbuf *b = peer_pop(conn);
+    enum ofptype type;
+    ovs_be32 xid;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    CU_ASSERT_EQUAL(ofptype_decode(&type, b->data), 0);
+    CU_ASSERT_EQUAL(type, OFPTYPE_ROLE_REQUEST);
+    xid = ((const struct ofp_header *) b->data)->xid;
+    ofpbuf_delete(b);
+    CU_ASSERT_PTR_NULL(peer_pop(conn));
+    return xid;
+}
+
+/* Feeds the switch's reply to the role request with 'xid' on the
+ * connection of 'ctx': 'role' at generation 'gen'. */
+static void
+reply_role(struct ctx *ctx, ovs_be32 xid, enum ofp12_controller_role role,
+           uint64_t gen)
+{
+    struct ofputil_role_request rr = { .role = role,
+                                       .have_generation_id = true,
+                                       .generation_id = gen };
+    struct ofpbuf *req;
+
+    req = ofpraw_alloc_xid(OFPRAW_OFPT12_ROLE_REQUEST, OFP15_VERSION, xid,
+                           0);
+    ofpbuf_put_zeros(req, sizeof(struct ofp12_role_request));
+    ofpmsg_update_length(req);
+    peer_feed(ctx->conn, ofputil_encode_role_reply(req->data, &rr), 0);
+    ofpbuf_delete(req);
+}
+
+/* Asks for 'role' at generation 'gen' on the connection of 'ctx' and feeds
+ * the switch's reply that grants it. */
+static void
+grant_role(struct ctx *ctx, enum ofp12_controller_role role, uint64_t gen)
+{
+    ofconn_set_role(ctx->conn, role, gen);
+    reply_role(ctx, pop_role_request(ctx->conn), role, gen);
+}
+
+/* Another controller becomes master of the switch of 'ctx'. */
+static void
+lose_role(struct ctx *ctx, uint64_t gen)
+{
+    struct ofputil_role_status rs = { .role = OFPCR12_ROLE_SLAVE,
+                                      .reason = OFPCRR_PRIMARY_REQUEST,
+                                      .generation_id = gen };
+
+    peer_feed(ctx->conn, ofputil_encode_role_status(&rs, OFPUTIL_P_OF15_OXM),
+              0);
+}
+
+/* Connects a switch as 'start' does, but this controller is a slave there
+ * ('role' OFPCR12_ROLE_SLAVE, confirmed) or waits for the reply to its
+ * master request ('role' OFPCR12_ROLE_MASTER); the reconciler's desired
+ * state is 'd', and 's' gets what its first run sends. */
+static void
+start_role(struct ctx *ctx, enum ofp12_controller_role role,
+           const struct flowset *d, struct sent *s)
+{
+    struct ofconn_settings settings;
+
+    memset(ctx, 0, sizeof *ctx);
+    ofconn_settings_init(&settings);
+    ctx->conn = ofconn_create("test", &settings, &ctx_hooks, ctx, 0);
+    peer_handshake(ctx->conn, OFP15_VERSION, 1, NULL, 0, 0);
+    peer_drain(ctx->conn);
+    CU_ASSERT_TRUE_FATAL(ofconn_is_connected(ctx->conn));
+    if (role == OFPCR12_ROLE_SLAVE) {
+        grant_role(ctx, OFPCR12_ROLE_SLAVE, 1);
+    } else {
+        ofconn_set_role(ctx->conn, role, 1);
+        ctx->role_xid = pop_role_request(ctx->conn);
+    }
+    CU_ASSERT_FALSE(ofconn_may_write(ctx->conn));
+
+    ctx->rcl = rcl_create(ctx->conn);
+    set_desired(ctx->rcl, d);
+    rcl_run(ctx->rcl, false);
+    collect(ctx->conn, s);
+}
+
+/* Asserts that 's' holds no change to the switch. */
+#define ASSERT_NO_WRITES(S)                                             \
+    do {                                                                \
+        CU_ASSERT_EQUAL((S)->bundle_opens + (S)->bundle_commits, 0);    \
+        CU_ASSERT_EQUAL((S)->flow_adds + (S)->flow_mods                 \
+                        + (S)->flow_dels, 0);                           \
+        CU_ASSERT_EQUAL((S)->group_adds + (S)->group_mods               \
+                        + (S)->group_dels, 0);                          \
+    } while (0)
+
+/* A slave, or a master the switch has not confirmed, writes nothing, and
+ * says why it is not in sync. */
+static void
+test_role_secondary_writes_nothing(void)
+{
+    enum ofp12_controller_role roles[] = { OFPCR12_ROLE_SLAVE,
+                                           OFPCR12_ROLE_MASTER };
+
+    for (size_t i = 0; i < ARRAY_SIZE(roles); i++) {
+        struct flowset d, d2;
+        struct ctx ctx;
+        struct sent s;
+
+        base_desired(&d);
+        start_role(&ctx, roles[i], &d, &s);
+        ASSERT_NO_WRITES(&s);
+        CU_ASSERT_STRING_EQUAL(rcl_state_name(ctx.rcl), "SECONDARY");
+        CU_ASSERT_FALSE(rcl_is_synced(ctx.rcl));
+        CU_ASSERT_FALSE(rcl_is_stalled(ctx.rcl));
+        ASSERT_PROBLEM(ctx.rcl, "waiting for the role");
+
+        /* Changes of the desired state wait too. */
+        base_desired(&d2);
+        add_flow(&d2, 0, 100, "in_port=4,ip", "goto_table:1");
+        set_desired(ctx.rcl, &d2);
+        rcl_run(ctx.rcl, false);
+        collect(ctx.conn, &s);
+        ASSERT_NO_WRITES(&s);
+        CU_ASSERT_EQUAL(s.barriers, 0);
+        CU_ASSERT_EQUAL(rcl_get_stats(ctx.rcl)->n_flow_adds, 0);
+        finish(&ctx);
+        flowset_destroy(&d);
+        flowset_destroy(&d2);
+    }
+}
+
+/* A takeover: the new master dumps the switch, which the old master left
+ * equal to the desired state, and sends no change at all. */
+static void
+test_role_takeover_equal_sends_nothing(void)
+{
+    struct flowset d;
+    struct ctx ctx;
+    struct sent s;
+
+    base_desired(&d);
+    start_role(&ctx, OFPCR12_ROLE_SLAVE, &d, &s);
+    ASSERT_NO_WRITES(&s);
+
+    grant_role(&ctx, OFPCR12_ROLE_MASTER, 2);
+    CU_ASSERT_EQUAL(ctx.n_role_changed, 2);
+    CU_ASSERT_TRUE(ofconn_may_write(ctx.conn));
+    CU_ASSERT_STRING_EQUAL(rcl_state_name(ctx.rcl), "DUMP_NEEDED");
+    rcl_run(ctx.rcl, false);
+    collect(ctx.conn, &s);
+    CU_ASSERT_EQUAL(s.flow_dumps, 1);
+    CU_ASSERT_EQUAL(s.group_dumps, 1);
+    ASSERT_NO_WRITES(&s);
+    answer_dumps(ctx.conn, &s, &d);
+    CU_ASSERT_TRUE(rcl_is_synced(ctx.rcl));
+    rcl_run(ctx.rcl, false);
+    collect(ctx.conn, &s);
+    ASSERT_NO_WRITES(&s);
+    CU_ASSERT_EQUAL(s.barriers + s.flow_dumps + s.group_dumps, 0);
+    CU_ASSERT_TRUE(rcl_is_synced(ctx.rcl));
+    CU_ASSERT_EQUAL(rcl_get_stats(ctx.rcl)->n_bundles, 0);
+    finish(&ctx);
+    flowset_destroy(&d);
+}
+
+/* A takeover of a switch that differs: only the difference is sent. */
+static void
+test_role_takeover_sends_diff(void)
+{
+    struct flowset d, old;
+    struct ctx ctx;
+    struct sent s;
+
+    /* The old master's last bundle was older: one flow missing, one group
+     * with other buckets. */
+    base_desired(&d);
+    flowset_init(&old);
+    add_group(&old, 65536, GROUP2);
+    add_group(&old, 65537, GROUP2);
+    add_flow(&old, 0, 100, "in_port=3,ip", "goto_table:1");
+    add_flow(&old, 0, 0, "", "drop");
+    start_role(&ctx, OFPCR12_ROLE_MASTER, &d, &s);
+    ASSERT_NO_WRITES(&s);
+
+    reply_role(&ctx, ctx.role_xid, OFPCR12_ROLE_MASTER, 1);
+    CU_ASSERT_TRUE(ofconn_may_write(ctx.conn));
+    rcl_run(ctx.rcl, false);
+    collect(ctx.conn, &s);
+    ASSERT_NO_WRITES(&s);
+    answer_dumps(ctx.conn, &s, &old);
+    rcl_run(ctx.rcl, false);
+    collect(ctx.conn, &s);
+    CU_ASSERT_EQUAL(s.bundle_opens, 1);
+    CU_ASSERT_EQUAL(s.group_mods, 1);
+    CU_ASSERT_EQUAL(s.flow_adds, 1);
+    CU_ASSERT_EQUAL(s.group_adds + s.group_dels, 0);
+    CU_ASSERT_EQUAL(s.flow_mods + s.flow_dels, 0);
+    commit(&ctx, &s);
+    CU_ASSERT_TRUE(rcl_is_synced(ctx.rcl));
+    finish(&ctx);
+    flowset_destroy(&d);
+    flowset_destroy(&old);
+}
+
+/* The role goes while a bundle is out: the bundle is dropped, the switch's
+ * refusal ('refused') and the barrier reply that follow change nothing, no
+ * failure or commit is counted, and the next takeover resynchronizes from
+ * a dump.  With 'use_hook' false, the reconciler learns of the role only
+ * from rcl_run(), the error and the barrier reply. */
+static void
+role_lost_mid_bundle(bool use_hook, bool refused)
+{
+    struct flowset d;
+    struct ctx ctx;
+    struct sent s, s1;
+    struct ofpbuf *req;
+
+    base_desired(&d);
+    start_role(&ctx, OFPCR12_ROLE_MASTER, &d, &s);
+    ctx.no_role_hook = !use_hook;
+    reply_role(&ctx, ctx.role_xid, OFPCR12_ROLE_MASTER, 1);
+    rcl_run(ctx.rcl, false);
+    collect(ctx.conn, &s);
+    answer_dumps(ctx.conn, &s, NULL);
+    rcl_run(ctx.rcl, false);
+    collect(ctx.conn, &s1);
+    CU_ASSERT_EQUAL(s1.bundle_opens, 1);
+    CU_ASSERT_STRING_EQUAL(rcl_state_name(ctx.rcl), "COMMITTING");
+
+    /* Another controller takes over; the switch refuses our bundle. */
+    lose_role(&ctx, 2);
+    CU_ASSERT_FALSE(ofconn_may_write(ctx.conn));
+    CU_ASSERT_STRING_EQUAL(rcl_state_name(ctx.rcl),
+                           use_hook ? "SECONDARY" : "COMMITTING");
+    if (refused) {
+        req = ofpraw_alloc(OFPRAW_OFPT14_BUNDLE_CONTROL, OFP15_VERSION, 0);
+        peer_feed(ctx.conn, ofperr_encode_reply(OFPERR_OFPBRC_IS_SLAVE,
+                                                req->data), 0);
+        ofpbuf_delete(req);
+        CU_ASSERT_STRING_EQUAL(rcl_state_name(ctx.rcl), "SECONDARY");
+    }
+    answer_barrier(ctx.conn, s1.barrier_xid);
+    CU_ASSERT_STRING_EQUAL(rcl_state_name(ctx.rcl), "SECONDARY");
+    CU_ASSERT_EQUAL(rcl_get_stats(ctx.rcl)->n_bundles, 0);
+    CU_ASSERT_FALSE(rcl_is_stalled(ctx.rcl));
+    ASSERT_PROBLEM(ctx.rcl, "waiting for the role");
+    rcl_run(ctx.rcl, false);
+    collect(ctx.conn, &s);
+    ASSERT_NO_WRITES(&s);
+    CU_ASSERT_EQUAL(s.barriers + s.flow_dumps, 0);
+
+    /* We take over again: a dump finds what the other master left (here,
+     * the desired state but one flow), and only that flow goes; its
+     * barrier reply commits it. */
+    grant_role(&ctx, OFPCR12_ROLE_MASTER, 3);
+    rcl_run(ctx.rcl, false);
+    collect(ctx.conn, &s);
+    CU_ASSERT_EQUAL(s.flow_dumps, 1);
+    ASSERT_NO_WRITES(&s);
+    {
+        struct flowset left;
+
+        base_desired(&left);
+        flowset_clear(&left);
+        add_group(&left, 65536, GROUP1);
+        add_group(&left, 65537, GROUP2);
+        add_flow(&left, 0, 100, "in_port=3,ip", "goto_table:1");
+        add_flow(&left, 1, 100, "dl_type=0x894f,nsh_spi=0x64,nsh_si=255,"
+                 "nsh_c1=0/0xff", "group:65536");
+        answer_dumps(ctx.conn, &s, &left);
+        flowset_destroy(&left);
+    }
+    rcl_run(ctx.rcl, false);
+    collect(ctx.conn, &s);
+    CU_ASSERT_EQUAL(s.bundle_opens, 1);
+    CU_ASSERT_EQUAL(s.flow_adds, 1);
+    CU_ASSERT_EQUAL(s.flow_mods + s.flow_dels, 0);
+    CU_ASSERT_EQUAL(s.group_adds + s.group_mods + s.group_dels, 0);
+    commit(&ctx, &s);
+    CU_ASSERT_TRUE(rcl_is_synced(ctx.rcl));
+    CU_ASSERT_EQUAL(rcl_get_stats(ctx.rcl)->n_bundles, 1);
+    ASSERT_PROBLEM(ctx.rcl, "");
+    finish(&ctx);
+    flowset_destroy(&d);
+}
+
+static void
+test_role_lost_mid_bundle(void)
+{
+    role_lost_mid_bundle(true, true);
+    role_lost_mid_bundle(true, false);
+}
+
+static void
+test_role_lost_mid_bundle_no_hook(void)
+{
+    role_lost_mid_bundle(false, true);
+    role_lost_mid_bundle(false, false);
+}
+
+/* A reconciler that gave up on a bundle the switch refused tries again
+ * after a takeover: the switch may hold something else by then. */
+static void
+test_role_takeover_retries_stalled(void)
+{
+    struct flowset d;
+    struct ctx ctx;
+    struct sent s;
+
+    base_desired(&d);
+    start(&ctx, &d, NULL, &s);
+    for (int i = 0; i < 3; i++) {
+        fail_bundle(&ctx, &s);
+        rcl_run(ctx.rcl, false);
+        collect(ctx.conn, &s);
+        answer_dumps(ctx.conn, &s, NULL);
+        rcl_run(ctx.rcl, false);
+        collect(ctx.conn, &s);
+    }
+    CU_ASSERT_TRUE_FATAL(rcl_is_stalled(ctx.rcl));
+
+    grant_role(&ctx, OFPCR12_ROLE_SLAVE, 1);
+    CU_ASSERT_STRING_EQUAL(rcl_state_name(ctx.rcl), "SECONDARY");
+    CU_ASSERT_FALSE(rcl_is_stalled(ctx.rcl));
+    grant_role(&ctx, OFPCR12_ROLE_MASTER, 2);
+    rcl_run(ctx.rcl, false);
+    collect(ctx.conn, &s);
+    CU_ASSERT_EQUAL(s.flow_dumps, 1);
+    answer_dumps(ctx.conn, &s, NULL);
+    ASSERT_PROBLEM(ctx.rcl, "");
+    rcl_run(ctx.rcl, false);
+    collect(ctx.conn, &s);
+    CU_ASSERT_EQUAL(s.bundle_opens, 1);
+    CU_ASSERT_EQUAL(s.flow_adds, 3);
+    commit(&ctx, &s);
+    CU_ASSERT_TRUE(rcl_is_synced(ctx.rcl));
+    finish(&ctx);
+    flowset_destroy(&d);
+}
+
 static const struct test_case reconcile_tests[] = {
     { "first sync from an empty switch, then idempotent",
       test_first_sync_from_empty },
@@ -946,6 +1308,18 @@ static const struct test_case reconcile_tests[] = {
       test_large_bundle_refused },
     { "a change during a commit goes out at its barrier reply",
       test_change_during_commit },
+    { "a slave, or an unconfirmed master, writes nothing",
+      test_role_secondary_writes_nothing },
+    { "a takeover of a switch in the desired state sends nothing",
+      test_role_takeover_equal_sends_nothing },
+    { "a takeover of a switch that differs sends the difference",
+      test_role_takeover_sends_diff },
+    { "the role lost during a bundle: dropped, then resynced",
+      test_role_lost_mid_bundle },
+    { "the same, noticed without the role hook",
+      test_role_lost_mid_bundle_no_hook },
+    { "a takeover tries again what the switch refused before",
+      test_role_takeover_retries_stalled },
     { NULL, NULL },
 };
 TEST_SUITE("reconcile", reconcile_tests)

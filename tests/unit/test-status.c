@@ -49,6 +49,8 @@ test_status_json_and_text(void)
     CU_ASSERT_EQUAL(get(sw, "uptime_ms")->integer, 2500);
     CU_ASSERT_EQUAL(get(sw, "tx_backlog")->integer, 12);
     CU_ASSERT_EQUAL(get(sw, "in_sync")->type, JSON_FALSE);
+    CU_ASSERT_STRING_EQUAL(json_string(get(sw, "role")), "none");
+    CU_ASSERT_EQUAL(get(sw, "may_write")->type, JSON_TRUE);
 
     /* Ports come sorted by number, with their state. */
     jports = get(sw, "ports");
@@ -64,12 +66,25 @@ test_status_json_and_text(void)
     status_format(json, &s);
     CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s), "1 switch connection\n"));
     CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s), "dpid 00000000000000ab"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s), "connected: true"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s), "connected: true, role: "
+                                  "none, version: OpenFlow14"));
     CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s), "svc-b1"));
     CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s), "down   down  no"));
     CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s), "programming: not in sync "
                                   "(the switch replied OFPBRC_EPERM"));
 
+    ds_destroy(&s);
+    json_destroy(json);
+
+    /* A master request the switch has not answered yet. */
+    ofconn_set_role(conn, OFPCR12_ROLE_MASTER, 1);
+    json = status_to_json(&sc, 1, 3500);
+    sw = json_array(get(json, "switches"))->elems[0];
+    CU_ASSERT_STRING_EQUAL(json_string(get(sw, "role")), "master?");
+    CU_ASSERT_EQUAL(get(sw, "may_write")->type, JSON_FALSE);
+    ds_init(&s);
+    status_format(json, &s);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ds_cstr(&s), "role: master?,"));
     ds_destroy(&s);
     json_destroy(json);
     ofconn_destroy(conn);

@@ -717,7 +717,98 @@ test_instance_leaves(void)
     ds_destroy(&yaml);
 }
 
+/* A standby holds the active controller's maps exactly, so that its
+ * desired groups are those the switches hold; it changes them on no event
+ * of its own and refuses the operator's requests; made active, it starts
+ * from them and repairs from there.  A saved map of another bucket count
+ * is not taken, and an epoch never goes back. */
+static void
+test_standby_adopts(void)
+{
+    struct fixture act, sb;
+    struct ctlstate saved, older;
+    const struct svcmap *map;
+    char *error;
+    int idx;
+
+    fixture_init(&act, FABRIC_YAML(""));
+    for (int k = 0; k < N_SWITCHES; k++) {
+        connect_switch(&act, k);
+    }
+    set_port(&act, LF2, 3, false);          /* fw-2 fails... */
+    set_port(&act, LF2, 3, true);           /* ...and comes back cold. */
+    CU_ASSERT_EQUAL(state(&act, "fw-2", NULL), SVCMAP_COLD);
+    ctlstate_init(&saved);
+    steer_save_state(act.st, &saved);
+    CU_ASSERT_EQUAL(shash_count(&saved.maps), 1);
+    CU_ASSERT_EQUAL(shash_count(&saved.insts), 3);
+
+    fixture_init(&sb, FABRIC_YAML(""));
+    steer_set_standby(sb.st, true);
+    CU_ASSERT_TRUE(steer_is_standby(sb.st));
+    for (int k = 0; k < N_SWITCHES; k++) {
+        connect_switch(&sb, k);
+    }
+    /* A fresh controller would make fw-2 up: the standby's is cold, as
+     * the active one decided. */
+    CU_ASSERT_TRUE(steer_adopt_state(sb.st, &saved));
+    CU_ASSERT_FALSE(steer_adopt_state(sb.st, &saved));
+    CU_ASSERT_EQUAL(state(&sb, "fw-2", NULL), SVCMAP_COLD);
+    for (int k = 0; k < N_SWITCHES; k++) {
+        char *a = groups(&act, k), *b = groups(&sb, k);
+
+        CU_ASSERT_STRING_EQUAL(a, b);
+        free(a);
+        free(b);
+    }
+
+    /* Its own events and the operator change nothing while it is a
+     * standby. */
+    set_port(&sb, LF3, 4, false);
+    CU_ASSERT_EQUAL(state(&sb, "fw-3", NULL), SVCMAP_UP);
+    error = steer_set_enabled(sb.st, "fw-1", false);
+    CU_ASSERT_PTR_NOT_NULL(error);
+    CU_ASSERT(error && strstr(error, "standby") != NULL);
+    free(error);
+    CU_ASSERT_EQUAL(state(&sb, "fw-1", NULL), SVCMAP_UP);
+    set_port(&sb, LF3, 4, true);
+
+    /* An older saved epoch does not take the map back; a map of another
+     * size is not taken. */
+    map = steer_map_of_instance(sb.st, "fw-1", &idx);
+    ctlstate_init(&older);
+    steer_save_state(sb.st, &older);
+    ctlstate_set_epoch(&older, "fw", 1);
+    CU_ASSERT(map->epoch > 1);
+    steer_adopt_state(sb.st, &older);
+    CU_ASSERT(map->epoch > 1);
+    ctlstate_put_map(&older, "fw", 8);
+    ctlstate_put_inst(&older, "fw-2", "fw")->state = SVCMAP_UP;
+    CU_ASSERT_FALSE(steer_adopt_state(sb.st, &older));
+    CU_ASSERT_EQUAL(state(&sb, "fw-2", NULL), SVCMAP_COLD);
+    ctlstate_destroy(&older);
+
+    /* Active: the same groups at first, then its own repairs. */
+    steer_set_standby(sb.st, false);
+    CU_ASSERT_FALSE(steer_is_standby(sb.st));
+    for (int k = 0; k < N_SWITCHES; k++) {
+        char *a = groups(&act, k), *b = groups(&sb, k);
+
+        CU_ASSERT_STRING_EQUAL(a, b);
+        free(a);
+        free(b);
+    }
+    set_port(&sb, LF3, 4, false);
+    CU_ASSERT_EQUAL(state(&sb, "fw-3", NULL), SVCMAP_DOWN);
+
+    ctlstate_destroy(&saved);
+    fixture_destroy(&act);
+    fixture_destroy(&sb);
+}
+
 static const struct test_case steer_tests[] = {
+    { "a standby holds the active's maps, and goes on from them",
+      test_standby_adopts },
     { "an instance removed from the file leaves, the others stay found",
       test_instance_leaves },
     { "epochs continue across reloads and restarts", test_epochs_continue },
