@@ -11,6 +11,9 @@
   analyze.py multihost-trial REC.bin "sent N seconds S" T_FAIL VARIANT ROUND \
       WINDOW_S TCP.json TRIAL_DIR LOG_FROM [KEY=VALUE...]
   analyze.py multihost TRIALS.jsonl RATE WINDOW_S CUT_S
+  analyze.py ha-trial REC.bin "sent N seconds S" T_FAIL VARIANT ROUND \
+      WINDOW_S TCP.json [KEY=VALUE...]
+  analyze.py ha TRIALS.jsonl RATE WINDOW_S
 """
 import re
 import json
@@ -853,6 +856,87 @@ def multihost(path, rate, window_s, cut_s):
     out['ratios'] = ratios
     print(json.dumps(out, indent=1))
 
+HA_NAMES = {
+    'r': 'plain restart: one controller, SIGKILL, started again at once',
+    'k': 'takeover: the active controller SIGKILL, a standby takes over',
+    's': 'takeover: the active controller SIGSTOP, a standby takes over',
+}
+
+
+def ha_trial(rec, sent_line, t_fail, variant, rnd, window_s, tcp_json,
+             *extra):
+    """One trial of part-ha: the UDP stream's row (trial_row), the TCP
+    connections surviving, and what the part recorded (KEY=VALUE)."""
+    row = trial_row(rec, sent_line, t_fail, variant, rnd, 'controller',
+                    window_s=float(window_s))
+    row['name'] = HA_NAMES.get(variant, variant)
+    conns = json.load(open(tcp_json))['conns']
+    row['tcp_n'] = len(conns)
+    row['tcp_survived'] = sum(1 for c in conns if c['survived'])
+    row['tcp_max_gap_ms'] = max(c['max_gap_ms'] for c in conns)
+    for kv in extra:
+        k, val = kv.split('=', 1)
+        row[k] = (None if val == 'null'
+                  else int(val) if re.fullmatch(r'-?\d+', val)
+                  else val == 'yes' if val in ('yes', 'no') else val)
+    print(json.dumps(row))
+
+
+def ha(path, rate, window_s):
+    lines = [json.loads(l) for l in open(path) if l.strip()]
+    trials = [t for t in lines if 'retry' not in t]
+    out = {'rate_target_pps': int(rate), 'window_s': float(window_s),
+           'variants': {}, 'trials': trials,
+           'retries': [t['retry'] for t in lines if 'retry' in t]}
+    med = statistics.median
+    for v in [x for x in 'rks' if any(t['variant'] == x for t in trials)]:
+        ts = [t for t in trials if t['variant'] == v]
+
+        def col(k):
+            return [t[k] for t in ts if t.get(k) is not None]
+
+        def stat(k):
+            c = col(k)
+            return ({'p50': med(c), 'min': min(c), 'max': max(c)} if c
+                    else {'p50': None, 'min': None, 'max': None})
+        out['variants'][v] = {
+            'name': HA_NAMES[v], 'trials': len(ts),
+            'gap_ms': stat('gap_ms'), 'lost': stat('lost'),
+            'writable_ms': stat('writable_ms'), 'agents_ms': stat('agents_ms'),
+            'rate_pps_p50': med(col('rate_pps')),
+            'pre_failure_max_gap_ms_p50': med(col('pre_failure_max_gap_ms')),
+            'tcp_survived_total': sum(col('tcp_survived')),
+            'tcp_total': sum(col('tcp_n')),
+            'tcp_max_gap_ms_p50': med(col('tcp_max_gap_ms')),
+            'tables_same': sum(1 for t in ts if t['tables_same']),
+            'durations_grew': sum(1 for t in ts if t['durations_grew']),
+            'changes': sorted(set(t['changes'] for t in ts)),
+        }
+    v = out['variants']
+    ratios = {}
+    for num in ('k', 's'):
+        if num not in v or 'r' not in v:
+            continue
+        r = {}
+        for k in ('writable_ms', 'agents_ms'):
+            a, b = v['r'][k]['p50'], v[num][k]['p50']
+            r[k] = round(b / a, 2) if a and b is not None else None
+        # The ratio within each round, whose trials ran one after the
+        # other: its range is the noise on the ratio itself.
+        per = []
+        for rnd in sorted(set(t['round'] for t in trials)):
+            a = [t for t in trials if t['variant'] == 'r'
+                 and t['round'] == rnd]
+            b = [t for t in trials if t['variant'] == num
+                 and t['round'] == rnd]
+            if a and b and a[0]['agents_ms'] and b[0]['agents_ms'] is not None:
+                per.append(round(b[0]['agents_ms'] / a[0]['agents_ms'], 2))
+        r['agents_per_round'] = per
+        ratios['%s/r' % num] = r
+    out['ratios'] = ratios
+    print(json.dumps(out, indent=1))
+
+
 if __name__ == '__main__':
     if sys.argv[1] == 'trial':
         trial(*sys.argv[2:])
@@ -876,5 +960,9 @@ if __name__ == '__main__':
         multihost(*sys.argv[2:6])
     elif sys.argv[1] == 'megaflow':
         megaflow(sys.argv[2])
+    elif sys.argv[1] == 'ha-trial':
+        ha_trial(*sys.argv[2:])
+    elif sys.argv[1] == 'ha':
+        ha(*sys.argv[2:5])
     else:
         sys.exit('unknown mode')

@@ -2,8 +2,8 @@
 # sfmesh benchmarks: the entry point of "make bench".
 #
 #   bench/run.sh [PART...]     PART: remap failover fabric state program repl
-#                              handoff megaflow multihost (default: all, in
-#                              that order)
+#                              handoff megaflow multihost ha (default: all,
+#                              in that order)
 #
 # Builds its helpers into build/bench/bin, runs each part (every network
 # part in a network namespace and private OVS of its own, see
@@ -15,14 +15,15 @@
 # BENCH_STATE_ROUNDS=2, BENCH_PROGRAM_TRIALS=5, BENCH_REPL_ROUNDS=3,
 # BENCH_HANDOFF_TRIALS=5 (per handoff mode), BENCH_HANDOFF_REPL="async sync",
 # BENCH_MEGAFLOW_STREAMS="1 1000 10000 100000", BENCH_MEGAFLOW_RATE=5000,
-# BENCH_MEGAFLOW_BUCKETS=256, BENCH_MULTIHOST_ROUNDS=3.
+# BENCH_MEGAFLOW_BUCKETS=256, BENCH_MULTIHOST_ROUNDS=3, BENCH_HA_ROUNDS=3,
+# BENCH_HA_RATE=5000.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 BIN=build/bin OUT=build/bench
 HELPERS=$OUT/bin
 PY=/usr/bin/python3
-ALL="remap failover fabric state program repl handoff megaflow multihost"
+ALL="remap failover fabric state program repl handoff megaflow multihost ha"
 parts=${*:-$ALL}
 for p in $parts; do
     case " $ALL " in *" $p "*) ;; *) echo "unknown part: $p (parts: $ALL)" >&2
